@@ -1,0 +1,55 @@
+//! The error of shoal's table operations. Each layer has its own enum ([`SpecError`] for the
+//! format, [`IoError`] for storage); this one adds the table-level failures and wraps them.
+
+use thiserror::Error;
+
+use crate::io::IoError;
+use crate::spec::SpecError;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+
+    #[error(transparent)]
+    Io(#[from] IoError),
+
+    #[error("no table at {0} (no schema file under schema/)")]
+    TableNotFound(String),
+
+    #[error("a table already exists at {0}")]
+    TableExists(String),
+
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    #[error("commit conflict: {0}")]
+    CommitConflict(String),
+
+    #[error("snapshot {0} does not exist")]
+    SnapshotNotFound(i64),
+
+    #[error("data file {file}: {message}")]
+    DataFile { file: String, message: String },
+
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+
+    #[error("arrow error while {context}: {source}")]
+    Arrow { context: String, source: arrow_schema::ArrowError },
+
+    #[error("task failed: {0}")]
+    Task(String),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    pub fn arrow(context: impl Into<String>) -> impl FnOnce(arrow_schema::ArrowError) -> Error {
+        let context = context.into();
+        move |source| Error::Arrow { context, source }
+    }
+    pub fn data_file(file: impl Into<String>, message: impl std::fmt::Display) -> Error {
+        Error::DataFile { file: file.into(), message: message.to_string() }
+    }
+}

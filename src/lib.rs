@@ -1,0 +1,17 @@
+//! shoal: a Rust-native table store that speaks the Apache Paimon table format.
+//!
+//! The modules follow the data flow: [`spec`] (format types and codecs) -> [`io`] (object store)
+//! -> [`write`] (bucket writer, write buffer, file writer, commit) -> [`read`] (scan planning,
+//! merge read) -> [`table`] (the handle users open).
+
+pub mod error;
+pub mod io;
+pub mod merge;
+pub mod read;
+pub mod spec;
+pub mod store;
+pub mod table;
+pub mod write;
+
+pub use error::{Error, Result};
+pub use table::Table;

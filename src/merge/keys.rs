@@ -1,0 +1,97 @@
+//! Key comparison shared by the write buffer's sort and the merge read. Primary-key columns are
+//! NOT NULL; a single BIGINT/INT key is compared as integers, anything else through Arrow's
+//! row format (byte-comparable, same order as Paimon's key comparator for the types keys use).
+
+use std::cmp::Ordering;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::ArrayRef;
+use arrow_buffer::ScalarBuffer;
+use arrow_row::{RowConverter, Rows, SortField};
+use arrow_schema::DataType as ArrowType;
+
+use crate::error::{Error, Result};
+
+/// Sort keys of one batch.
+pub enum SortKeys {
+    I64(ScalarBuffer<i64>),
+    I32(ScalarBuffer<i32>),
+    Rows(Rows),
+}
+
+/// Builds comparable keys for batches of one key schema.
+pub struct KeyEncoder {
+    fast: Option<ArrowType>,
+    converter: Option<RowConverter>,
+}
+
+impl KeyEncoder {
+    pub fn new(key_types: &[ArrowType]) -> Result<KeyEncoder> {
+        if key_types.len() == 1 && matches!(key_types[0], ArrowType::Int64 | ArrowType::Int32) {
+            return Ok(KeyEncoder { fast: Some(key_types[0].clone()), converter: None });
+        }
+        let fields = key_types.iter().map(|t| SortField::new(t.clone())).collect();
+        let converter = RowConverter::new(fields).map_err(Error::arrow("building the key comparator"))?;
+        Ok(KeyEncoder { fast: None, converter: Some(converter) })
+    }
+
+    pub fn encode(&self, columns: &[ArrayRef]) -> Result<SortKeys> {
+        match (&self.fast, &self.converter) {
+            (Some(ArrowType::Int64), _) if columns[0].null_count() == 0 => {
+                Ok(SortKeys::I64(columns[0].as_primitive::<Int64Type>().values().clone()))
+            }
+            (Some(ArrowType::Int32), _) if columns[0].null_count() == 0 => {
+                Ok(SortKeys::I32(columns[0].as_primitive::<Int32Type>().values().clone()))
+            }
+            (Some(_), _) => Err(Error::InvalidInput("a primary-key column holds a null".into())),
+            (None, Some(conv)) => conv.convert_columns(columns).map(SortKeys::Rows).map_err(Error::arrow("encoding keys")),
+            (None, None) => unreachable!("an encoder has a fast path or a converter"),
+        }
+    }
+}
+
+impl SortKeys {
+    pub fn len(&self) -> usize {
+        match self {
+            SortKeys::I64(v) => v.len(),
+            SortKeys::I32(v) => v.len(),
+            SortKeys::Rows(r) => r.num_rows(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Compares key `i` of self with key `j` of `other` (both from the same encoder).
+    #[inline]
+    pub fn cmp_with(&self, i: usize, other: &SortKeys, j: usize) -> Ordering {
+        match (self, other) {
+            (SortKeys::I64(a), SortKeys::I64(b)) => a[i].cmp(&b[j]),
+            (SortKeys::I32(a), SortKeys::I32(b)) => a[i].cmp(&b[j]),
+            (SortKeys::Rows(a), SortKeys::Rows(b)) => a.row(i).cmp(&b.row(j)),
+            _ => unreachable!("keys of one encoder share a representation"),
+        }
+    }
+
+    /// Row indices sorted by key; equal keys keep their input order (stable).
+    pub fn sorted_indices(&self) -> Vec<u32> {
+        match self {
+            SortKeys::I64(v) => {
+                let mut pairs: Vec<(i64, u32)> = v.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
+                pairs.sort_unstable();
+                pairs.into_iter().map(|(_, i)| i).collect()
+            }
+            SortKeys::I32(v) => {
+                let mut pairs: Vec<(i32, u32)> = v.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();
+                pairs.sort_unstable();
+                pairs.into_iter().map(|(_, i)| i).collect()
+            }
+            SortKeys::Rows(r) => {
+                let mut idx: Vec<u32> = (0..r.num_rows() as u32).collect();
+                idx.sort_by(|a, b| r.row(*a as usize).cmp(&r.row(*b as usize)));
+                idx
+            }
+        }
+    }
+}

@@ -1,0 +1,524 @@
+//! Reading one split (a bucket's files) into merged rows.
+//!
+//! Files are grouped into sections of overlapping key ranges (Paimon's IntervalPartition, by
+//! `_MIN_KEY`/`_MAX_KEY`), and each section into sorted runs of non-overlapping files. A section
+//! that is one file without retractions is read as is; anything else goes through a k-way merge
+//! by (key, sequence number) where the merge function picks each key's version and retractions
+//! drop the key.
+
+use std::cmp::Ordering;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, Int8Type};
+use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_buffer::ScalarBuffer;
+use arrow_cast::cast;
+use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_select::interleave::interleave;
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+
+use crate::error::{Error, Result};
+use crate::io::FileIO;
+use crate::merge::keys::{KeyEncoder, SortKeys};
+use crate::merge::MergeFunction;
+use crate::read::scan::DataSplit;
+use crate::spec::data_file::{KEY_FIELD_PREFIX, SEQUENCE_NUMBER, VALUE_KIND};
+use crate::spec::{DataField, DataFileMeta, DataType, RowKind, TableSchema};
+use crate::store::SchemaManager;
+
+pub const DEFAULT_BATCH_SIZE: usize = 8192;
+
+/// Reads splits of one table with a fixed projection. Cheap to clone; used from blocking threads.
+#[derive(Clone)]
+pub struct SplitReader {
+    io: FileIO,
+    schemas: SchemaManager,
+    schema: Arc<TableSchema>,
+    /// Indices of the table columns to output.
+    projection: Vec<usize>,
+    output_schema: SchemaRef,
+    merge: MergeFunction,
+    key_fields: Vec<DataField>,
+    batch_size: usize,
+    runtime: tokio::runtime::Handle,
+}
+
+/// A data file's batches, reduced to what the merge needs.
+struct FileBatches {
+    values: Vec<RecordBatch>,
+    /// Per batch: (keys, sequence numbers, row kinds); empty for raw reads.
+    kv: Vec<(SortKeys, ScalarBuffer<i64>, ScalarBuffer<i8>)>,
+}
+
+impl SplitReader {
+    pub fn new(
+        io: FileIO,
+        schemas: SchemaManager,
+        schema: Arc<TableSchema>,
+        projection: Vec<usize>,
+        runtime: tokio::runtime::Handle,
+    ) -> Result<Self> {
+        let merge = MergeFunction::from_options(&schema.core_options())?;
+        let output_schema = Arc::new(Schema::new(
+            projection.iter().map(|&i| schema.fields[i].to_arrow()).collect::<Vec<Field>>(),
+        ));
+        let key_fields = if schema.primary_keys.is_empty() { vec![] } else { schema.trimmed_key_fields() };
+        Ok(SplitReader {
+            io,
+            schemas,
+            merge,
+            output_schema,
+            key_fields,
+            batch_size: DEFAULT_BATCH_SIZE,
+            projection,
+            schema,
+            runtime,
+        })
+    }
+
+    pub fn output_schema(&self) -> &SchemaRef {
+        &self.output_schema
+    }
+
+    fn is_primary_key(&self) -> bool {
+        !self.schema.primary_keys.is_empty()
+    }
+
+    /// Reads a split, calling `emit` with each output batch (in key order within a section).
+    /// Runs on a blocking thread: file reads go through the runtime handle.
+    pub fn read_split(&self, split: &DataSplit, emit: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
+        if !self.is_primary_key() {
+            let mut files = split.files.clone();
+            files.sort_by_key(|f| f.min_sequence_number);
+            for f in &files {
+                for b in self.load_file(split, f, false)?.values {
+                    if !emit(b) {
+                        return Ok(());
+                    }
+                }
+            }
+            return Ok(());
+        }
+        for section in self.sections(&split.files)? {
+            let raw = section.len() == 1 && section[0].len() == 1 && section[0][0].delete_row_count.unwrap_or(0) == 0;
+            if raw {
+                for b in self.load_file(split, &section[0][0], false)?.values {
+                    if !emit(b) {
+                        return Ok(());
+                    }
+                }
+            } else if !self.merge_section(split, section, emit)? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Groups files into sections of overlapping key ranges, each a list of sorted runs.
+    fn sections(&self, files: &[DataFileMeta]) -> Result<Vec<Vec<Vec<DataFileMeta>>>> {
+        let key_types: Vec<DataType> = self.key_fields.iter().map(|f| f.data_type.clone()).collect();
+        let mut with_keys = Vec::with_capacity(files.len());
+        for f in files {
+            let min = f.min_key.to_datums(&key_types).map_err(|e| Error::data_file(&f.file_name, format!("min key: {e}")))?;
+            let max = f.max_key.to_datums(&key_types).map_err(|e| Error::data_file(&f.file_name, format!("max key: {e}")))?;
+            with_keys.push((min, max, f.clone()));
+        }
+        let cmp = |a: &[crate::spec::Datum], b: &[crate::spec::Datum]| {
+            a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
+        };
+        with_keys.sort_by(|a, b| cmp(&a.0, &b.0).then_with(|| cmp(&a.1, &b.1)));
+        let mut sections: Vec<Vec<(Vec<crate::spec::Datum>, Vec<crate::spec::Datum>, DataFileMeta)>> = vec![];
+        let mut bound: Option<Vec<crate::spec::Datum>> = None;
+        for item in with_keys {
+            let starts_new = match &bound {
+                None => true,
+                Some(b) => cmp(&item.0, b).is_gt(),
+            };
+            if starts_new {
+                bound = Some(item.1.clone());
+                sections.push(vec![item]);
+            } else {
+                if cmp(&item.1, bound.as_ref().expect("bound set")).is_gt() {
+                    bound = Some(item.1.clone());
+                }
+                sections.last_mut().expect("a section exists").push(item);
+            }
+        }
+        // Within a section, pack files into runs: a file joins the first run that ends before it.
+        let mut out = vec![];
+        for section in sections {
+            let mut runs: Vec<(Vec<crate::spec::Datum>, Vec<DataFileMeta>)> = vec![];
+            for (min, max, f) in section {
+                match runs.iter_mut().find(|(end, _)| cmp(end, &min).is_lt()) {
+                    Some(run) => {
+                        run.0 = max;
+                        run.1.push(f);
+                    }
+                    None => runs.push((max, vec![f])),
+                }
+            }
+            out.push(runs.into_iter().map(|(_, fs)| fs).collect());
+        }
+        Ok(out)
+    }
+
+    /// Reads one data file: the projected value columns (mapped from the file's schema by field
+    /// id), plus keys, sequence numbers and kinds when `with_kv`.
+    fn load_file(&self, split: &DataSplit, file: &DataFileMeta, with_kv: bool) -> Result<FileBatches> {
+        let path = format!("{}/{}", split.bucket_path, file.file_name);
+        let bytes: Bytes = self.runtime.block_on(self.io.read(&path))?;
+        let file_schema = if file.schema_id == self.schema.id {
+            self.schema.clone()
+        } else {
+            self.runtime.block_on(self.schemas.schema(file.schema_id))?
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| Error::data_file(&path, e))?;
+        let parquet_schema = builder.parquet_schema();
+        let arrow_schema = builder.schema().clone();
+        // Which file columns to read, by name.
+        let mut wanted: Vec<String> = vec![];
+        if with_kv {
+            for k in &self.key_fields {
+                let name = file_schema
+                    .fields
+                    .iter()
+                    .find(|f| f.id == k.id)
+                    .map(|f| format!("{KEY_FIELD_PREFIX}{}", f.name))
+                    .ok_or_else(|| Error::data_file(&path, format!("key column {} is not in the file's schema", k.name)))?;
+                wanted.push(name);
+            }
+            wanted.push(SEQUENCE_NUMBER.into());
+            wanted.push(VALUE_KIND.into());
+        }
+        let value_names: Vec<Option<String>> = self
+            .projection
+            .iter()
+            .map(|&i| {
+                let id = self.schema.fields[i].id;
+                file_schema.fields.iter().find(|f| f.id == id).map(|f| f.name.clone())
+            })
+            .collect();
+        wanted.extend(value_names.iter().flatten().cloned());
+        let mut root_indices = vec![];
+        for name in &wanted {
+            let idx = arrow_schema
+                .fields()
+                .iter()
+                .position(|f| f.name() == name)
+                .ok_or_else(|| Error::data_file(&path, format!("column {name} is missing")))?;
+            root_indices.push(idx);
+        }
+        root_indices.sort_unstable();
+        root_indices.dedup();
+        let mask = ProjectionMask::roots(parquet_schema, root_indices);
+        let reader = builder
+            .with_projection(mask)
+            .with_batch_size(self.batch_size)
+            .build()
+            .map_err(|e| Error::data_file(&path, e))?;
+        let key_types: Vec<_> = self.key_fields.iter().map(|f| f.data_type.to_arrow()).collect();
+        let encoder = if with_kv { Some(KeyEncoder::new(&key_types)?) } else { None };
+        let mut out = FileBatches { values: vec![], kv: vec![] };
+        let mut rows_seen = 0usize;
+        for batch in reader {
+            let batch = batch.map_err(|e| Error::data_file(&path, e))?;
+            rows_seen += batch.num_rows();
+            let col = |name: &str| -> Result<ArrayRef> {
+                batch
+                    .column_by_name(name)
+                    .cloned()
+                    .ok_or_else(|| Error::data_file(&path, format!("column {name} is missing")))
+            };
+            if let Some(enc) = &encoder {
+                let keys: Vec<ArrayRef> = (0..self.key_fields.len())
+                    .map(|i| {
+                        let c = col(&wanted[i])?;
+                        let want = &key_types[i];
+                        if c.data_type() == want {
+                            Ok(c)
+                        } else {
+                            cast(&c, want).map_err(|e| Error::data_file(&path, e))
+                        }
+                    })
+                    .collect::<Result<_>>()?;
+                let seq_col = col(SEQUENCE_NUMBER)?;
+                let kind_col = col(VALUE_KIND)?;
+                let seq = seq_col
+                    .as_primitive_opt::<Int64Type>()
+                    .ok_or_else(|| Error::data_file(&path, "_SEQUENCE_NUMBER is not BIGINT"))?
+                    .values()
+                    .clone();
+                let kinds = kind_col
+                    .as_primitive_opt::<Int8Type>()
+                    .ok_or_else(|| Error::data_file(&path, "_VALUE_KIND is not TINYINT"))?
+                    .values()
+                    .clone();
+                out.kv.push((enc.encode(&keys).map_err(|e| Error::data_file(&path, e))?, seq, kinds));
+            }
+            let mut columns = Vec::with_capacity(self.projection.len());
+            for (out_field, name) in self.output_schema.fields().iter().zip(&value_names) {
+                let c = match name {
+                    Some(n) => {
+                        let c = col(n)?;
+                        if c.data_type() == out_field.data_type() {
+                            c
+                        } else {
+                            cast(&c, out_field.data_type()).map_err(|e| Error::data_file(&path, format!("column {n}: {e}")))?
+                        }
+                    }
+                    None => new_null_array(out_field.data_type(), batch.num_rows()),
+                };
+                columns.push(c);
+            }
+            let values = RecordBatch::try_new_with_options(
+                self.output_schema.clone(),
+                columns,
+                &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+            )
+            .map_err(|e| Error::data_file(&path, e))?;
+            out.values.push(values);
+        }
+        if rows_seen as i64 != file.row_count {
+            return Err(Error::data_file(
+                &path,
+                format!("holds {rows_seen} rows but the manifest records {}", file.row_count),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// k-way merge of a section's sorted runs. Returns false when `emit` asked to stop.
+    fn merge_section(
+        &self,
+        split: &DataSplit,
+        runs: Vec<Vec<DataFileMeta>>,
+        emit: &mut dyn FnMut(RecordBatch) -> bool,
+    ) -> Result<bool> {
+        let mut cursors: Vec<RunCursor> =
+            runs.into_iter().map(|files| RunCursor { files: files.into(), batches: VecDeque::new(), current: None }).collect();
+        let mut store = BatchStore::default();
+        for c in cursors.iter_mut() {
+            c.advance_batch(self, split, &mut store)?;
+        }
+        let mut heap: Vec<usize> = (0..cursors.len()).filter(|&i| cursors[i].current.is_some()).collect();
+        let less = |cursors: &[RunCursor], a: usize, b: usize| cursors[a].cmp_key_seq(&cursors[b]).is_lt();
+        heapify(&mut heap, &cursors, less);
+        let mut out: Vec<(usize, usize)> = Vec::with_capacity(self.batch_size);
+        let mut group: Vec<(usize, usize, i64, RowKind)> = vec![];
+        let mut kinds: Vec<RowKind> = vec![];
+        while !heap.is_empty() {
+            group.clear();
+            // Pop every cursor positioned at the smallest key: they come in sequence order.
+            let first = heap[0];
+            loop {
+                let top = heap[0];
+                if !group.is_empty() && !cursors[top].same_key(&cursors[first]) {
+                    break;
+                }
+                let cur = &cursors[top];
+                group.push((top, cur.pos().batch_id, cur.seq(), cur.kind()));
+                pop(&mut heap, &cursors, less);
+                if heap.is_empty() {
+                    break;
+                }
+            }
+            group.sort_by_key(|g| g.2);
+            kinds.clear();
+            kinds.extend(group.iter().map(|g| g.3));
+            if let Some(pick) = self.merge.pick(&kinds) {
+                let (c, batch_id, _, kind) = group[pick];
+                if !kind.is_retract() {
+                    out.push((batch_id, cursors[c].pos().row));
+                }
+            }
+            if out.len() >= self.batch_size {
+                if !emit(store.build(&out, &self.output_schema)?) {
+                    return Ok(false);
+                }
+                out.clear();
+                store.retain(&cursors);
+            }
+            for &(c, ..) in &group {
+                cursors[c].advance(self, split, &mut store)?;
+                if cursors[c].current.is_some() {
+                    push(&mut heap, c, &cursors, less);
+                }
+            }
+        }
+        if !out.is_empty() && !emit(store.build(&out, &self.output_schema)?) {
+            return Ok(false);
+        }
+        Ok(true)
+    }
+}
+
+/// Keys, sequence numbers and row kinds of one batch.
+type KvColumns = Arc<(SortKeys, ScalarBuffer<i64>, ScalarBuffer<i8>)>;
+
+/// Value batches referenced by cursors or pending output rows, by id.
+#[derive(Default)]
+struct BatchStore {
+    next_id: usize,
+    values: HashMap<usize, RecordBatch>,
+}
+
+impl BatchStore {
+    fn add(&mut self, values: RecordBatch) -> usize {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.values.insert(id, values);
+        id
+    }
+
+    fn build(&self, rows: &[(usize, usize)], schema: &SchemaRef) -> Result<RecordBatch> {
+        let mut ids: Vec<usize> = rows.iter().map(|r| r.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let pos: HashMap<usize, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let indices: Vec<(usize, usize)> = rows.iter().map(|(b, r)| (pos[b], *r)).collect();
+        let mut columns = Vec::with_capacity(schema.fields().len());
+        for c in 0..schema.fields().len() {
+            let arrays: Vec<&dyn Array> = ids.iter().map(|id| self.values[id].column(c).as_ref()).collect();
+            columns.push(interleave(&arrays, &indices).map_err(Error::arrow("assembling merged rows"))?);
+        }
+        RecordBatch::try_new_with_options(schema.clone(), columns, &RecordBatchOptions::new().with_row_count(Some(rows.len())))
+            .map_err(Error::arrow("assembling merged rows"))
+    }
+
+    /// Keeps only the batches cursors still stand in or have queued (call with no pending output).
+    fn retain(&mut self, cursors: &[RunCursor]) {
+        let live: std::collections::HashSet<usize> = cursors
+            .iter()
+            .flat_map(|c| c.current.as_ref().map(|p| p.batch_id).into_iter().chain(c.batches.iter().map(|b| b.0)))
+            .collect();
+        self.values.retain(|id, _| live.contains(id));
+    }
+}
+
+struct Position {
+    batch_id: usize,
+    row: usize,
+    len: usize,
+    kv: KvColumns,
+}
+
+/// A cursor over one sorted run: its remaining files and the queued batches of the current file.
+struct RunCursor {
+    files: VecDeque<DataFileMeta>,
+    batches: VecDeque<(usize, KvColumns)>,
+    current: Option<Position>,
+}
+
+impl RunCursor {
+    fn advance_batch(&mut self, reader: &SplitReader, split: &DataSplit, store: &mut BatchStore) -> Result<()> {
+        loop {
+            if let Some((id, kv)) = self.batches.pop_front() {
+                let len = kv.1.len();
+                if len > 0 {
+                    self.current = Some(Position { batch_id: id, row: 0, len, kv });
+                    return Ok(());
+                }
+                continue;
+            }
+            match self.files.pop_front() {
+                None => {
+                    self.current = None;
+                    return Ok(());
+                }
+                Some(f) => {
+                    let fb = reader.load_file(split, &f, true)?;
+                    for (v, kv) in fb.values.into_iter().zip(fb.kv) {
+                        let id = store.add(v);
+                        self.batches.push_back((id, Arc::new(kv)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn advance(&mut self, reader: &SplitReader, split: &DataSplit, store: &mut BatchStore) -> Result<()> {
+        if let Some(p) = self.current.as_mut() {
+            p.row += 1;
+            if p.row < p.len {
+                return Ok(());
+            }
+        }
+        self.advance_batch(reader, split, store)
+    }
+
+    fn pos(&self) -> &Position {
+        self.current.as_ref().expect("only positioned cursors are compared")
+    }
+
+    fn seq(&self) -> i64 {
+        let p = self.pos();
+        p.kv.1[p.row]
+    }
+
+    fn kind(&self) -> RowKind {
+        let p = self.pos();
+        RowKind::from_byte(p.kv.2[p.row]).unwrap_or(RowKind::Insert)
+    }
+
+    fn same_key(&self, other: &RunCursor) -> bool {
+        let (a, b) = (self.pos(), other.pos());
+        a.kv.0.cmp_with(a.row, &b.kv.0, b.row).is_eq()
+    }
+
+    fn cmp_key_seq(&self, other: &RunCursor) -> Ordering {
+        let (a, b) = (self.pos(), other.pos());
+        a.kv.0.cmp_with(a.row, &b.kv.0, b.row).then(self.seq().cmp(&other.seq()))
+    }
+}
+
+fn sift_down(heap: &mut [usize], mut i: usize, cursors: &[RunCursor], less: impl Fn(&[RunCursor], usize, usize) -> bool) {
+    loop {
+        let l = 2 * i + 1;
+        let r = l + 1;
+        let mut m = i;
+        if l < heap.len() && less(cursors, heap[l], heap[m]) {
+            m = l;
+        }
+        if r < heap.len() && less(cursors, heap[r], heap[m]) {
+            m = r;
+        }
+        if m == i {
+            return;
+        }
+        heap.swap(i, m);
+        i = m;
+    }
+}
+
+fn heapify(heap: &mut [usize], cursors: &[RunCursor], less: impl Fn(&[RunCursor], usize, usize) -> bool + Copy) {
+    for i in (0..heap.len() / 2).rev() {
+        sift_down(heap, i, cursors, less);
+    }
+}
+
+fn pop(heap: &mut Vec<usize>, cursors: &[RunCursor], less: impl Fn(&[RunCursor], usize, usize) -> bool + Copy) {
+    let last = heap.len() - 1;
+    heap.swap(0, last);
+    heap.pop();
+    if !heap.is_empty() {
+        sift_down(heap, 0, cursors, less);
+    }
+}
+
+fn push(heap: &mut Vec<usize>, c: usize, cursors: &[RunCursor], less: impl Fn(&[RunCursor], usize, usize) -> bool + Copy) {
+    heap.push(c);
+    let mut i = heap.len() - 1;
+    while i > 0 {
+        let parent = (i - 1) / 2;
+        if less(cursors, heap[i], heap[parent]) {
+            heap.swap(i, parent);
+            i = parent;
+        } else {
+            break;
+        }
+    }
+}

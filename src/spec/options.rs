@@ -1,0 +1,420 @@
+//! Table options, with Apache Paimon's option names and defaults kept verbatim so Paimon's
+//! documentation applies to shoal. Options live as strings in the schema file; this module gives
+//! typed, validated access.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::SpecError;
+
+pub const BUCKET: &str = "bucket";
+pub const BUCKET_KEY: &str = "bucket-key";
+pub const FILE_FORMAT: &str = "file.format";
+pub const FILE_COMPRESSION: &str = "file.compression";
+pub const FILE_COMPRESSION_ZSTD_LEVEL: &str = "file.compression.zstd-level";
+pub const MANIFEST_FORMAT: &str = "manifest.format";
+pub const MANIFEST_COMPRESSION: &str = "manifest.compression";
+pub const MANIFEST_TARGET_FILE_SIZE: &str = "manifest.target-file-size";
+pub const MANIFEST_MERGE_MIN_COUNT: &str = "manifest.merge-min-count";
+pub const MANIFEST_FULL_COMPACTION_SIZE: &str = "manifest.full-compaction-threshold-size";
+pub const WRITE_BUFFER_SIZE: &str = "write-buffer-size";
+pub const TARGET_FILE_SIZE: &str = "target-file-size";
+pub const PAGE_SIZE: &str = "page-size";
+pub const MERGE_ENGINE: &str = "merge-engine";
+pub const SEQUENCE_FIELD: &str = "sequence.field";
+pub const IGNORE_DELETE: &str = "ignore-delete";
+pub const STATS_MODE: &str = "metadata.stats-mode";
+pub const PARTITION_DEFAULT_NAME: &str = "partition.default-name";
+pub const DELETION_VECTORS_ENABLED: &str = "deletion-vectors.enabled";
+pub const CHANGELOG_PRODUCER: &str = "changelog-producer";
+pub const COMMIT_MAX_RETRIES: &str = "commit.max-retries";
+pub const WRITE_ONLY: &str = "write-only";
+pub const NUM_SORTED_RUN_COMPACTION_TRIGGER: &str = "num-sorted-run.compaction-trigger";
+pub const NUM_SORTED_RUN_STOP_TRIGGER: &str = "num-sorted-run.stop-trigger";
+pub const NUM_LEVELS: &str = "num-levels";
+pub const SNAPSHOT_NUM_RETAINED_MIN: &str = "snapshot.num-retained.min";
+pub const SNAPSHOT_NUM_RETAINED_MAX: &str = "snapshot.num-retained.max";
+pub const SNAPSHOT_TIME_RETAINED: &str = "snapshot.time-retained";
+pub const SCAN_SNAPSHOT_ID: &str = "scan.snapshot-id";
+pub const PATH: &str = "path";
+
+/// Keys Paimon 0.9 knows that shoal accepts in a table's options (stored verbatim; the ones
+/// shoal acts on have typed getters below). Families with a per-field or per-format suffix are
+/// matched by prefix in [`KNOWN_PREFIXES`].
+const KNOWN_KEYS: &[&str] = &[
+    BUCKET, BUCKET_KEY, FILE_FORMAT, FILE_COMPRESSION, FILE_COMPRESSION_ZSTD_LEVEL, MANIFEST_FORMAT,
+    MANIFEST_COMPRESSION, MANIFEST_TARGET_FILE_SIZE, MANIFEST_MERGE_MIN_COUNT, MANIFEST_FULL_COMPACTION_SIZE,
+    WRITE_BUFFER_SIZE, TARGET_FILE_SIZE, PAGE_SIZE, MERGE_ENGINE, SEQUENCE_FIELD, IGNORE_DELETE, STATS_MODE,
+    PARTITION_DEFAULT_NAME, DELETION_VECTORS_ENABLED, CHANGELOG_PRODUCER, COMMIT_MAX_RETRIES, WRITE_ONLY,
+    NUM_SORTED_RUN_COMPACTION_TRIGGER, NUM_SORTED_RUN_STOP_TRIGGER, NUM_LEVELS, SNAPSHOT_NUM_RETAINED_MIN,
+    SNAPSHOT_NUM_RETAINED_MAX, SNAPSHOT_TIME_RETAINED, PATH, "write-buffer-spillable", "write-buffer-spill.max-disk-size",
+    "sort-spill-threshold", "sort-spill-buffer-size", "local-sort.max-num-file-handles", "compaction.max-size-amplification-percent",
+    "compaction.size-ratio", "compaction.optimization-interval", "compaction.min.file-num", "compaction.max.file-num",
+    "full-compaction.delta-commits", "changelog-producer.row-deduplicate", "partial-update.remove-record-on-delete",
+    "partial-update.ignore-delete", "first-row.ignore-delete", "deduplicate.ignore-delete", "dynamic-bucket.target-row-num",
+    "dynamic-bucket.initial-buckets", "dynamic-bucket.assigner-parallelism", "dynamic-partition-overwrite",
+    "commit.force-compact", "commit.force-create-snapshot", "commit.callbacks", "commit.user-prefix", "commit.timeout",
+    "snapshot.expire.limit", "snapshot.expire.execution-mode", "snapshot.clean-empty-directories", "consumer-id",
+    "consumer.expiration-time", "consumer.mode", "consumer.ignore-progress", "changelog.num-retained.min",
+    "changelog.num-retained.max", "changelog.time-retained", "manifest.delete-file-drop-stats",
+    "metadata.stats-mode", "metadata.stats-dense-store", "file.block-size", "file-index.read.enabled",
+    "file-index.in-manifest-threshold", "partition.expiration-time", "partition.expiration-check-interval",
+    "partition.timestamp-formatter", "partition.timestamp-pattern", "partition.legacy-name", "partition.mark-done-action",
+    "streaming-read-overwrite", "streaming-read-mode", "read.batch-size", "write-manifest-cache", "branch",
+    "data-file.path-directory", "data-file.prefix", "changelog-file.prefix", "file.suffix.include.compression",
+    "deletion-vectors.index-file.target-size", "deletion-vectors.bitmap64", "lookup-wait", "lookup.cache-max-disk-size",
+    "lookup.cache-max-memory-size", "lookup.cache-file-retention", "lookup.hash-load-factor", "cache-page-size",
+    "record-level.expire-time", "record-level.time-field", "incremental-between", "incremental-between-timestamp",
+    "incremental-between-scan-mode", "streaming.read.snapshot.delay", "sink.watermark-time-zone", "sequence.field.sort-order",
+    "local-merge-buffer-size", "cross-partition-upsert.index-ttl", "cross-partition-upsert.bootstrap-parallelism",
+    "primary-key", "partition", "type", "owner", "comment", "async-file-write", "spill-compression",
+    "spill-compression.zstd-level", "target-file-size", "zorder.var-length-contribution", "num-sorted-run.stop-trigger",
+    "tag.automatic-creation", "tag.creation-period", "tag.creation-delay", "tag.period-formatter", "tag.num-retained-max",
+    "tag.default-time-retained", "tag.automatic-completion", "tag.callback.enabled", "snapshot.watermark-idle-timeout",
+    "fields.default-aggregate-function", "manifest.compression", "data-file.thin-mode", "row-tracking.enabled",
+];
+
+const KNOWN_PREFIXES: &[&str] = &[
+    "fields.", "parquet.", "orc.", "avro.", "file-index.", "scan.", "sink.", "lookup.", "log.", "tag.", "snapshot.",
+    "changelog.", "consumer.", "compaction.", "format-table.", "file.compression.per.level", "file.format.per.level",
+    "metadata.stats-mode.per.level", "rowkind.", "continuous.", "streaming-read", "source.", "partition.", "end-input.",
+    "global-index.", "cross-partition-upsert.", "write-buffer-for-append", "dynamic-bucket.", "deletion-vector", "clustering.",
+];
+
+/// Checks that every key is one Paimon knows, so a typo does not silently do nothing.
+pub fn validate_keys(options: &BTreeMap<String, String>) -> Result<(), SpecError> {
+    for (k, v) in options {
+        let known = KNOWN_KEYS.contains(&k.as_str()) || KNOWN_PREFIXES.iter().any(|p| k.starts_with(p));
+        if !known {
+            let hint = KNOWN_KEYS
+                .iter()
+                .find(|known| edit_distance(known, k) <= 2)
+                .map(|s| format!(" (did you mean {s:?}?)"))
+                .unwrap_or_default();
+            return Err(SpecError::InvalidOption {
+                key: k.clone(),
+                value: v.clone(),
+                message: format!("unknown option{hint}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Paimon's memory-size syntax: `256 mb`, `128MB`, `8 kb`, `1gb`, `1024` (bytes).
+pub fn parse_memory_size(s: &str) -> Option<u64> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "" | "b" | "bytes" => 1,
+        "k" | "kb" | "kibibytes" => 1 << 10,
+        "m" | "mb" | "mebibytes" => 1 << 20,
+        "g" | "gb" | "gibibytes" => 1 << 30,
+        "t" | "tb" | "tebibytes" => 1 << 40,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// Paimon's duration syntax: `1 h`, `30 min`, `10 s`, `500 ms`, `7 d`, `1000` (millis).
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let t = s.trim().to_ascii_lowercase();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let ms = match unit.trim() {
+        "" | "ms" | "milli" | "millis" | "millisecond" | "milliseconds" => 1,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1000,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
+        "h" | "hour" | "hours" => 3_600_000,
+        "d" | "day" | "days" => 86_400_000,
+        _ => return None,
+    };
+    Some(Duration::from_millis(n.checked_mul(ms)?))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeEngine {
+    Deduplicate,
+    PartialUpdate,
+    Aggregation,
+    FirstRow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsMode {
+    None,
+    Counts,
+    Truncate(usize),
+    Full,
+}
+
+/// Typed view over a table's options.
+#[derive(Clone, Debug, Default)]
+pub struct CoreOptions {
+    map: BTreeMap<String, String>,
+}
+
+impl CoreOptions {
+    pub fn new(map: BTreeMap<String, String>) -> Self {
+        CoreOptions { map }
+    }
+    pub fn map(&self) -> &BTreeMap<String, String> {
+        &self.map
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.map.get(key).map(String::as_str)
+    }
+
+    fn invalid(&self, key: &str, message: &str) -> SpecError {
+        SpecError::InvalidOption { key: key.into(), value: self.get(key).unwrap_or("").into(), message: message.into() }
+    }
+
+    fn int(&self, key: &str, default: i64) -> Result<i64, SpecError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| self.invalid(key, "expected an integer")),
+        }
+    }
+
+    fn bool(&self, key: &str, default: bool) -> Result<bool, SpecError> {
+        match self.get(key).map(|v| v.trim().to_ascii_lowercase()) {
+            None => Ok(default),
+            Some(v) if v == "true" => Ok(true),
+            Some(v) if v == "false" => Ok(false),
+            Some(_) => Err(self.invalid(key, "expected true or false")),
+        }
+    }
+
+    fn memory(&self, key: &str, default: u64) -> Result<u64, SpecError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => parse_memory_size(v).ok_or_else(|| self.invalid(key, "expected a memory size such as 256 mb")),
+        }
+    }
+
+    pub fn duration(&self, key: &str, default: Duration) -> Result<Duration, SpecError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => parse_duration(v).ok_or_else(|| self.invalid(key, "expected a duration such as 1 h")),
+        }
+    }
+
+    /// `bucket`: -1 (Paimon's default: dynamic bucket for primary-key tables, unaware for append).
+    pub fn bucket(&self) -> Result<i32, SpecError> {
+        let b = self.int(BUCKET, -1)?;
+        if b == 0 || b < -2 || b > i32::MAX as i64 {
+            return Err(self.invalid(BUCKET, "must be -1 (dynamic/unaware) or a positive number of buckets"));
+        }
+        Ok(b as i32)
+    }
+
+    pub fn bucket_key(&self) -> Option<Vec<String>> {
+        self.get(BUCKET_KEY).map(split_list).filter(|v| !v.is_empty())
+    }
+
+    pub fn file_format(&self) -> Result<String, SpecError> {
+        let f = self.get(FILE_FORMAT).unwrap_or("parquet").to_ascii_lowercase();
+        if f != "parquet" {
+            return Err(self.invalid(FILE_FORMAT, "shoal reads and writes parquet data files only"));
+        }
+        Ok(f)
+    }
+
+    pub fn file_compression(&self) -> String {
+        self.get(FILE_COMPRESSION).unwrap_or("zstd").to_ascii_lowercase()
+    }
+
+    pub fn zstd_level(&self) -> Result<i32, SpecError> {
+        Ok(self.int(FILE_COMPRESSION_ZSTD_LEVEL, 1)? as i32)
+    }
+
+    pub fn manifest_format(&self) -> Result<String, SpecError> {
+        let f = self.get(MANIFEST_FORMAT).unwrap_or("avro").to_ascii_lowercase();
+        if f != "avro" {
+            return Err(self.invalid(MANIFEST_FORMAT, "shoal reads and writes avro manifests only"));
+        }
+        Ok(f)
+    }
+
+    pub fn manifest_compression(&self) -> String {
+        self.get(MANIFEST_COMPRESSION).unwrap_or("zstd").to_ascii_lowercase()
+    }
+
+    pub fn manifest_target_file_size(&self) -> Result<u64, SpecError> {
+        self.memory(MANIFEST_TARGET_FILE_SIZE, 8 << 20)
+    }
+
+    pub fn manifest_merge_min_count(&self) -> Result<usize, SpecError> {
+        Ok(self.int(MANIFEST_MERGE_MIN_COUNT, 30)?.max(1) as usize)
+    }
+
+    pub fn manifest_full_compaction_size(&self) -> Result<u64, SpecError> {
+        self.memory(MANIFEST_FULL_COMPACTION_SIZE, 16 << 20)
+    }
+
+    pub fn write_buffer_size(&self) -> Result<u64, SpecError> {
+        self.memory(WRITE_BUFFER_SIZE, 256 << 20)
+    }
+
+    /// `target-file-size`: 128 MB (Paimon 0.9's default for primary-key tables).
+    pub fn target_file_size(&self) -> Result<u64, SpecError> {
+        self.memory(TARGET_FILE_SIZE, 128 << 20)
+    }
+
+    pub fn page_size(&self) -> Result<u64, SpecError> {
+        self.memory(PAGE_SIZE, 64 << 10)
+    }
+
+    pub fn merge_engine(&self) -> Result<MergeEngine, SpecError> {
+        match self.get(MERGE_ENGINE).unwrap_or("deduplicate").to_ascii_lowercase().as_str() {
+            "deduplicate" => Ok(MergeEngine::Deduplicate),
+            "partial-update" => Ok(MergeEngine::PartialUpdate),
+            "aggregation" => Ok(MergeEngine::Aggregation),
+            "first-row" => Ok(MergeEngine::FirstRow),
+            _ => Err(self.invalid(MERGE_ENGINE, "expected deduplicate, partial-update, aggregation or first-row")),
+        }
+    }
+
+    pub fn sequence_fields(&self) -> Vec<String> {
+        self.get(SEQUENCE_FIELD).map(split_list).unwrap_or_default()
+    }
+
+    pub fn ignore_delete(&self) -> Result<bool, SpecError> {
+        let any = ["ignore-delete", "deduplicate.ignore-delete", "partial-update.ignore-delete", "first-row.ignore-delete"];
+        for k in any {
+            if self.bool(k, false)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    pub fn stats_mode(&self) -> Result<StatsMode, SpecError> {
+        let v = self.get(STATS_MODE).unwrap_or("truncate(16)").trim().to_ascii_lowercase();
+        match v.as_str() {
+            "none" => Ok(StatsMode::None),
+            "counts" => Ok(StatsMode::Counts),
+            "full" => Ok(StatsMode::Full),
+            t if t.starts_with("truncate(") && t.ends_with(')') => t[9..t.len() - 1]
+                .trim()
+                .parse()
+                .map(StatsMode::Truncate)
+                .map_err(|_| self.invalid(STATS_MODE, "expected truncate(N)")),
+            _ => Err(self.invalid(STATS_MODE, "expected none, counts, truncate(N) or full")),
+        }
+    }
+
+    pub fn partition_default_name(&self) -> &str {
+        self.get(PARTITION_DEFAULT_NAME).unwrap_or("__DEFAULT_PARTITION__")
+    }
+
+    pub fn deletion_vectors_enabled(&self) -> Result<bool, SpecError> {
+        self.bool(DELETION_VECTORS_ENABLED, false)
+    }
+
+    pub fn changelog_producer(&self) -> String {
+        self.get(CHANGELOG_PRODUCER).unwrap_or("none").to_ascii_lowercase()
+    }
+
+    pub fn commit_max_retries(&self) -> Result<usize, SpecError> {
+        Ok(self.int(COMMIT_MAX_RETRIES, 10)?.max(0) as usize)
+    }
+
+    pub fn write_only(&self) -> Result<bool, SpecError> {
+        self.bool(WRITE_ONLY, false)
+    }
+
+    pub fn scan_snapshot_id(&self) -> Result<Option<i64>, SpecError> {
+        match self.get(SCAN_SNAPSHOT_ID) {
+            None => Ok(None),
+            Some(_) => Ok(Some(self.int(SCAN_SNAPSHOT_ID, 0)?)),
+        }
+    }
+
+    /// Validates the options a table is created with: known keys, parseable values, and the
+    /// features shoal implements. Paimon's own names are used in every message.
+    pub fn validate_for_create(&self) -> Result<(), SpecError> {
+        validate_keys(&self.map)?;
+        self.bucket()?;
+        self.file_format()?;
+        self.manifest_format()?;
+        self.write_buffer_size()?;
+        self.target_file_size()?;
+        self.page_size()?;
+        self.manifest_target_file_size()?;
+        self.manifest_merge_min_count()?;
+        self.stats_mode()?;
+        self.zstd_level()?;
+        self.commit_max_retries()?;
+        self.ignore_delete()?;
+        self.write_only()?;
+        if !matches!(self.file_compression().as_str(), "zstd" | "snappy" | "lz4" | "gzip" | "none" | "uncompressed") {
+            return Err(self.invalid(FILE_COMPRESSION, "expected zstd, snappy, lz4, gzip or none"));
+        }
+        if !matches!(self.manifest_compression().as_str(), "zstd" | "snappy" | "null" | "none" | "deflate") {
+            return Err(self.invalid(MANIFEST_COMPRESSION, "expected zstd, snappy, deflate or none"));
+        }
+        if self.merge_engine()? != MergeEngine::Deduplicate {
+            return Err(self.invalid(MERGE_ENGINE, "shoal implements the deduplicate merge engine so far"));
+        }
+        if self.deletion_vectors_enabled()? {
+            return Err(self.invalid(DELETION_VECTORS_ENABLED, "deletion vectors are not implemented in shoal yet"));
+        }
+        if !matches!(self.changelog_producer().as_str(), "none" | "input") {
+            return Err(self.invalid(CHANGELOG_PRODUCER, "shoal supports changelog-producer none and input so far"));
+        }
+        Ok(())
+    }
+}
+
+pub fn split_list(s: &str) -> Vec<String> {
+    s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_memory_size("256 mb"), Some(256 << 20));
+        assert_eq!(parse_memory_size("8MB"), Some(8 << 20));
+        assert_eq!(parse_memory_size("1024"), Some(1024));
+        assert_eq!(parse_memory_size("lots"), None);
+        assert_eq!(parse_duration("1 h"), Some(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("30 min"), Some(Duration::from_secs(1800)));
+    }
+
+    #[test]
+    fn unknown_option_is_named_with_a_hint() {
+        let opts = CoreOptions::new(BTreeMap::from([("buckets".to_string(), "4".to_string())]));
+        let e = opts.validate_for_create().unwrap_err().to_string();
+        assert!(e.contains("buckets") && e.contains("did you mean \"bucket\""), "{e}");
+    }
+
+    #[test]
+    fn invalid_values_are_errors() {
+        let opts = CoreOptions::new(BTreeMap::from([("bucket".to_string(), "zero".to_string())]));
+        assert!(opts.validate_for_create().is_err());
+        let opts = CoreOptions::new(BTreeMap::from([("bucket".to_string(), "0".to_string())]));
+        assert!(opts.bucket().is_err());
+        let opts = CoreOptions::new(BTreeMap::from([("write-buffer-size".to_string(), "huge".to_string())]));
+        assert!(opts.validate_for_create().is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! Where each file of a table lives, relative to the table root (Paimon's FileStorePathFactory).
+
+use super::binary_row::BinaryRow;
+use super::datum::Datum;
+use super::types::DataType;
+use super::SpecError;
+
+pub const SNAPSHOT_DIR: &str = "snapshot";
+pub const SCHEMA_DIR: &str = "schema";
+pub const MANIFEST_DIR: &str = "manifest";
+pub const INDEX_DIR: &str = "index";
+
+pub fn snapshot_path(id: i64) -> String {
+    format!("{SNAPSHOT_DIR}/snapshot-{id}")
+}
+pub fn schema_path(id: i64) -> String {
+    format!("{SCHEMA_DIR}/schema-{id}")
+}
+pub fn manifest_path(name: &str) -> String {
+    format!("{MANIFEST_DIR}/{name}")
+}
+pub fn latest_hint_path() -> String {
+    format!("{SNAPSHOT_DIR}/LATEST")
+}
+pub fn earliest_hint_path() -> String {
+    format!("{SNAPSHOT_DIR}/EARLIEST")
+}
+
+/// `bucket-N` under the partition directory (`k=v/k2=v2/`), or under the table root.
+pub fn bucket_dir(partition_path: &str, bucket: i32) -> String {
+    if partition_path.is_empty() {
+        format!("bucket-{bucket}")
+    } else {
+        format!("{partition_path}/bucket-{bucket}")
+    }
+}
+
+/// Paimon's escaping of partition names and values in paths (`%XX`, upper-case hex).
+pub fn escape_path_name(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        let needs = (ch as u32) < 0x20
+            || matches!(ch, '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '\x7f' | '{' | '}' | '[' | ']' | '^');
+        if needs {
+            out.push_str(&format!("%{:02X}", ch as u32));
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// The string Paimon puts in a partition path for a value (legacy naming: the internal
+/// value's `toString()`, so DATE is its day number).
+pub fn partition_value_string(d: &Datum, default_name: &str) -> String {
+    match d {
+        Datum::Null => default_name.to_string(),
+        Datum::String(s) if s.trim().is_empty() => default_name.to_string(),
+        Datum::Timestamp { millis, nanos } => timestamp_to_string(*millis, *nanos),
+        other => other.to_string(),
+    }
+}
+
+/// Paimon's `Timestamp.toString()`: ISO local date-time (`2024-01-02T03:04:05.123`).
+fn timestamp_to_string(millis: i64, nanos: i32) -> String {
+    let secs = millis.div_euclid(1000);
+    let nano_of_second = (millis.rem_euclid(1000) * 1_000_000) as u32 + nanos as u32;
+    match chrono::DateTime::from_timestamp(secs, nano_of_second) {
+        Some(dt) => {
+            let s = dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f").to_string();
+            s
+        }
+        None => format!("{millis}"),
+    }
+}
+
+/// `k1=v1/k2=v2` for a partition row, or "" for an unpartitioned table.
+pub fn partition_path(
+    partition: &BinaryRow,
+    keys: &[String],
+    types: &[DataType],
+    default_name: &str,
+) -> Result<String, SpecError> {
+    let values = partition.to_datums(types)?;
+    Ok(keys
+        .iter()
+        .zip(values.iter())
+        .map(|(k, v)| format!("{}={}", escape_path_name(k), escape_path_name(&partition_value_string(v, default_name))))
+        .collect::<Vec<_>>()
+        .join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaping() {
+        assert_eq!(escape_path_name("a/b=c"), "a%2Fb%3Dc");
+        assert_eq!(escape_path_name("2024-01-01"), "2024-01-01");
+    }
+
+    #[test]
+    fn partition_values() {
+        assert_eq!(partition_value_string(&Datum::Null, "__DEFAULT_PARTITION__"), "__DEFAULT_PARTITION__");
+        assert_eq!(partition_value_string(&Datum::Date(19000), "d"), "19000");
+        assert_eq!(partition_value_string(&Datum::Timestamp { millis: 1000, nanos: 0 }, "d"), "1970-01-01T00:00:01");
+    }
+}

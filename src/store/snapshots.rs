@@ -1,0 +1,99 @@
+//! Finding and reading snapshots. Listing `snapshot/` is the truth; the `LATEST` and `EARLIEST`
+//! hints are written best-effort and only trusted after checking the next id is absent.
+
+use crate::error::{Error, Result};
+use crate::io::FileIO;
+use crate::spec::paths::{earliest_hint_path, latest_hint_path, snapshot_path, SNAPSHOT_DIR};
+use crate::spec::Snapshot;
+
+#[derive(Clone, Debug)]
+pub struct SnapshotManager {
+    io: FileIO,
+}
+
+impl SnapshotManager {
+    pub fn new(io: FileIO) -> Self {
+        SnapshotManager { io }
+    }
+
+    /// Ids of every snapshot file present, ascending.
+    pub async fn snapshot_ids(&self) -> Result<Vec<i64>> {
+        let mut ids: Vec<i64> = self
+            .io
+            .list(SNAPSHOT_DIR)
+            .await?
+            .into_iter()
+            .filter_map(|f| f.name.strip_prefix("snapshot-").and_then(|n| n.parse().ok()))
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
+    pub async fn latest_id(&self) -> Result<Option<i64>> {
+        // Fast path: the hint, confirmed by the absence of the next snapshot.
+        if let Ok(hint) = self.io.read_string(&latest_hint_path()).await {
+            if let Ok(id) = hint.trim().parse::<i64>() {
+                if self.io.exists(&snapshot_path(id)).await? && !self.io.exists(&snapshot_path(id + 1)).await? {
+                    return Ok(Some(id));
+                }
+            }
+        }
+        Ok(self.snapshot_ids().await?.last().copied())
+    }
+
+    pub async fn earliest_id(&self) -> Result<Option<i64>> {
+        Ok(self.snapshot_ids().await?.first().copied())
+    }
+
+    pub async fn snapshot(&self, id: i64) -> Result<Snapshot> {
+        let path = snapshot_path(id);
+        let text = match self.io.read_string(&path).await {
+            Ok(t) => t,
+            Err(crate::io::IoError::NotFound { .. }) => return Err(Error::SnapshotNotFound(id)),
+            Err(e) => return Err(e.into()),
+        };
+        let snap = Snapshot::from_json_str(&text, &format!("{}/{path}", self.io.uri()))?;
+        if snap.id != id {
+            return Err(crate::spec::SpecError::corrupt(
+                "snapshot",
+                format!("{}/{path}", self.io.uri()),
+                format!("file holds snapshot id {}", snap.id),
+            )
+            .into());
+        }
+        Ok(snap)
+    }
+
+    pub async fn latest(&self) -> Result<Option<Snapshot>> {
+        match self.latest_id().await? {
+            None => Ok(None),
+            Some(id) => Ok(Some(self.snapshot(id).await?)),
+        }
+    }
+
+    /// Publishes a snapshot atomically; `Ok(false)` when another commit took the id first.
+    pub async fn try_commit(&self, snapshot: &Snapshot) -> Result<bool> {
+        let created = self.io.create_new(&snapshot_path(snapshot.id), snapshot.to_json_string()).await?;
+        if created {
+            // Hints are best-effort: a failure here never fails the commit.
+            let _ = self.io.write(&latest_hint_path(), snapshot.id.to_string()).await;
+            if snapshot.id == 1 {
+                let _ = self.io.write(&earliest_hint_path(), "1").await;
+            }
+        }
+        Ok(created)
+    }
+
+    /// The newest snapshot committed by `commit_user`, scanning back from the latest.
+    pub async fn latest_of_user(&self, commit_user: &str) -> Result<Option<Snapshot>> {
+        for id in self.snapshot_ids().await?.into_iter().rev() {
+            match self.snapshot(id).await {
+                Ok(s) if s.commit_user == commit_user => return Ok(Some(s)),
+                Ok(_) => {}
+                Err(Error::SnapshotNotFound(_)) => {} // expired meanwhile
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,173 @@
+//! The handle users open: a table's location, its schema, and builders for writes, commits,
+//! scans and reads.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use futures::stream::BoxStream;
+
+use crate::error::{Error, Result};
+use crate::io::FileIO;
+use crate::read::{read_splits, DataSplit, SplitReader, TableScan};
+use crate::spec::data_file::table_arrow_schema;
+use crate::spec::{DataType, Snapshot, TableSchema};
+use crate::store::{SchemaManager, SnapshotManager};
+use crate::write::commit::TableCommit;
+use crate::write::table_write::TableWrite;
+
+#[derive(Clone, Debug)]
+pub struct Table {
+    io: FileIO,
+    schema: Arc<TableSchema>,
+}
+
+/// What a new table looks like: columns, keys, options.
+#[derive(Clone, Debug, Default)]
+pub struct TableDefinition {
+    pub columns: Vec<(String, DataType)>,
+    pub partition_keys: Vec<String>,
+    pub primary_keys: Vec<String>,
+    pub options: BTreeMap<String, String>,
+    pub comment: Option<String>,
+}
+
+impl TableDefinition {
+    pub fn column(mut self, name: &str, t: DataType) -> Self {
+        self.columns.push((name.to_string(), t));
+        self
+    }
+    pub fn primary_key(mut self, keys: &[&str]) -> Self {
+        self.primary_keys = keys.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    pub fn partition_key(mut self, keys: &[&str]) -> Self {
+        self.partition_keys = keys.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    pub fn option(mut self, k: &str, v: &str) -> Self {
+        self.options.insert(k.to_string(), v.to_string());
+        self
+    }
+}
+
+impl Table {
+    /// Creates a table at `location` (a directory path or URL); fails if one exists there.
+    pub async fn create(location: &str, def: TableDefinition) -> Result<Table> {
+        let io = FileIO::from_uri(location)?;
+        Self::create_with_io(io, def).await
+    }
+
+    pub async fn create_with_io(io: FileIO, def: TableDefinition) -> Result<Table> {
+        let schema = TableSchema::create(def.columns, def.partition_keys, def.primary_keys, def.options, def.comment)?;
+        let schemas = SchemaManager::new(io.clone());
+        if !schemas.schema_ids().await?.is_empty() || !schemas.commit(&schema).await? {
+            return Err(Error::TableExists(io.uri().to_string()));
+        }
+        Ok(Table { io, schema: Arc::new(schema) })
+    }
+
+    /// Opens the table at `location` with its latest schema.
+    pub async fn open(location: &str) -> Result<Table> {
+        let io = FileIO::from_uri(location)?;
+        Self::open_with_io(io).await
+    }
+
+    pub async fn open_with_io(io: FileIO) -> Result<Table> {
+        let schema = SchemaManager::new(io.clone()).latest().await?.ok_or_else(|| Error::TableNotFound(io.uri().to_string()))?;
+        Ok(Table { io, schema })
+    }
+
+    pub fn location(&self) -> &str {
+        self.io.uri()
+    }
+    pub fn io(&self) -> &FileIO {
+        &self.io
+    }
+    pub fn schema(&self) -> &Arc<TableSchema> {
+        &self.schema
+    }
+    /// The Arrow schema of the table's rows.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        table_arrow_schema(&self.schema)
+    }
+
+    pub fn snapshots(&self) -> SnapshotManager {
+        SnapshotManager::new(self.io.clone())
+    }
+
+    pub async fn latest_snapshot(&self) -> Result<Option<Snapshot>> {
+        self.snapshots().latest().await
+    }
+
+    /// A writer starting from the latest snapshot.
+    pub async fn new_write(&self) -> Result<TableWrite> {
+        TableWrite::new(self.io.clone(), self.schema.clone()).await
+    }
+
+    /// A committer for `commit_user` (a streaming job keeps one user across restarts).
+    pub fn new_commit(&self, commit_user: &str) -> Result<TableCommit> {
+        TableCommit::new(self.io.clone(), self.schema.clone(), commit_user)
+    }
+
+    pub fn new_scan(&self) -> TableScan {
+        TableScan::new(self.io.clone(), self.schema.clone())
+    }
+
+    /// A reader of the given table columns (all when None).
+    pub fn new_read(&self, projection: Option<Vec<usize>>) -> Result<SplitReader> {
+        let projection = projection.unwrap_or_else(|| (0..self.schema.fields.len()).collect());
+        if let Some(bad) = projection.iter().find(|&&i| i >= self.schema.fields.len()) {
+            return Err(Error::InvalidInput(format!("column index {bad} is out of range")));
+        }
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::InvalidInput("reads need a tokio runtime".into()))?;
+        SplitReader::new(self.io.clone(), SchemaManager::new(self.io.clone()), self.schema.clone(), projection, runtime)
+    }
+
+    /// Column indices for names, with a clear error for unknown ones.
+    pub fn projection_of(&self, names: &[&str]) -> Result<Vec<usize>> {
+        names
+            .iter()
+            .map(|n| {
+                self.schema.field_index(n).ok_or_else(|| {
+                    Error::InvalidInput(format!(
+                        "unknown column {n:?}; the table has {}",
+                        self.schema.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Streams the merged rows of a snapshot (latest when None), projected.
+    pub async fn scan_stream(
+        &self,
+        snapshot: Option<i64>,
+        projection: Option<Vec<usize>>,
+    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let mut scan = self.new_scan();
+        if let Some(id) = snapshot {
+            scan = scan.with_snapshot(id);
+        }
+        let plan = scan.plan().await?;
+        Ok(self.read_stream(plan.splits, projection)?)
+    }
+
+    pub fn read_stream(&self, splits: Vec<DataSplit>, projection: Option<Vec<usize>>) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let reader = self.new_read(projection)?;
+        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(read_splits(reader, splits, parallelism))
+    }
+
+    /// Reads the merged rows of a snapshot (latest when None) into one batch.
+    pub async fn read_all(&self, snapshot: Option<i64>, projection: Option<Vec<usize>>) -> Result<RecordBatch> {
+        let schema = match &projection {
+            Some(p) => Arc::new(self.arrow_schema().project(p).map_err(Error::arrow("projecting"))?),
+            None => self.arrow_schema(),
+        };
+        let batches = crate::read::collect(self.scan_stream(snapshot, projection).await?).await?;
+        crate::read::concat(&schema, &batches)
+    }
+}

@@ -1,0 +1,300 @@
+//! The commit protocol (see `format-spec/commit-protocol.md`).
+//!
+//! 1. Exactly-once: if this commit user already committed an identifier >= this one, the commit
+//!    is a no-op (a streaming sink replaying its last checkpoint commits once).
+//! 2. The new entries go into one delta manifest, written once.
+//! 3. Per attempt: read the latest snapshot; if the commit deletes files, check they are still
+//!    live there (else fail: someone else removed them); the new base list = the latest
+//!    snapshot's base + delta manifests (small ones merged, Paimon's minor manifest compaction);
+//!    publish `snapshot-(latest+1)` with create-if-absent. If another commit won that id, clean
+//!    up this attempt's lists and retry on top of the newer snapshot.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::io::FileIO;
+use crate::spec::manifest::FileIdentifier;
+use crate::spec::snapshot::{BATCH_COMMIT_IDENTIFIER, SNAPSHOT_VERSION};
+use crate::spec::{
+    BinaryRow, CommitKind, DataFileMeta, DataType, Datum, FileKind, ManifestEntry, ManifestFileMeta, NullStyle,
+    SimpleStats, Snapshot, TableSchema,
+};
+use crate::store::manifests::{merge_entries, FileNamer};
+use crate::store::{ManifestStore, SnapshotManager};
+
+/// The files one bucket adds (and, for compactions, removes) in a commit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommitMessage {
+    pub partition: BinaryRow,
+    pub bucket: i32,
+    pub total_buckets: i32,
+    pub new_files: Vec<DataFileMeta>,
+    pub deleted_files: Vec<DataFileMeta>,
+}
+
+pub struct TableCommit {
+    schema: Arc<TableSchema>,
+    commit_user: String,
+    snapshots: SnapshotManager,
+    manifests: ManifestStore,
+    max_retries: usize,
+    manifest_target_size: u64,
+    manifest_merge_min_count: usize,
+}
+
+/// What happened to a commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// A new snapshot with this id.
+    Committed(i64),
+    /// The commit user had already committed this identifier: nothing was written.
+    AlreadyCommitted,
+    /// Nothing to commit.
+    Empty,
+}
+
+impl CommitOutcome {
+    pub fn snapshot_id(&self) -> Option<i64> {
+        match self {
+            CommitOutcome::Committed(id) => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+impl TableCommit {
+    pub fn new(io: FileIO, schema: Arc<TableSchema>, commit_user: impl Into<String>) -> Result<TableCommit> {
+        let opts = schema.core_options();
+        Ok(TableCommit {
+            snapshots: SnapshotManager::new(io.clone()),
+            manifests: ManifestStore::new(io, &opts.manifest_compression()),
+            commit_user: commit_user.into(),
+            max_retries: opts.commit_max_retries()?.max(10),
+            manifest_target_size: opts.manifest_target_file_size()?,
+            manifest_merge_min_count: opts.manifest_merge_min_count()?,
+            schema,
+        })
+    }
+
+    pub fn commit_user(&self) -> &str {
+        &self.commit_user
+    }
+
+    /// A batch commit (identifier `Long.MAX_VALUE`, as Paimon's batch writes use).
+    pub async fn commit(&self, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
+        self.commit_with_identifier(BATCH_COMMIT_IDENTIFIER, messages).await
+    }
+
+    /// A commit that a streaming sink identifies by its checkpoint id: committing the same
+    /// (commit user, identifier) twice commits once.
+    pub async fn commit_with_identifier(&self, identifier: i64, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
+        if self.is_committed(identifier).await? {
+            return Ok(CommitOutcome::AlreadyCommitted);
+        }
+        let mut entries = vec![];
+        for m in &messages {
+            for f in &m.deleted_files {
+                entries.push(entry(FileKind::Delete, m, f));
+            }
+            for f in &m.new_files {
+                entries.push(entry(FileKind::Add, m, f));
+            }
+        }
+        if entries.is_empty() {
+            return Ok(CommitOutcome::Empty);
+        }
+        let kind = if messages.iter().any(|m| !m.deleted_files.is_empty()) { CommitKind::Compact } else { CommitKind::Append };
+        self.commit_entries(identifier, kind, entries).await
+    }
+
+    /// Whether this user already committed `identifier` (or a later one).
+    pub async fn is_committed(&self, identifier: i64) -> Result<bool> {
+        Ok(match self.snapshots.latest_of_user(&self.commit_user).await? {
+            Some(s) => s.commit_identifier >= identifier,
+            None => false,
+        })
+    }
+
+    async fn commit_entries(&self, identifier: i64, kind: CommitKind, entries: Vec<ManifestEntry>) -> Result<CommitOutcome> {
+        let partition_types = self.schema.partition_types();
+        let mut namer = FileNamer::new();
+        let delta_meta = self
+            .manifests
+            .write_manifest(&mut namer, &entries, self.schema.id, partition_stats(&entries, &partition_types))
+            .await?;
+        let deletes: Vec<FileIdentifier> =
+            entries.iter().filter(|e| e.kind == FileKind::Delete).map(ManifestEntry::identifier).collect();
+        let delta_records: i64 = entries
+            .iter()
+            .map(|e| if e.kind == FileKind::Add { e.file.row_count } else { -e.file.row_count })
+            .sum();
+
+        for _attempt in 0..=self.max_retries {
+            let latest = self.snapshots.latest().await?;
+            if !deletes.is_empty() {
+                self.check_deletes_are_live(latest.as_ref(), &deletes).await?;
+            }
+            let base_metas = match &latest {
+                Some(s) => self.manifests.data_manifests(s).await?,
+                None => vec![],
+            };
+            let (base_metas, written) = self.merge_manifests(&mut namer, base_metas, &partition_types).await?;
+            let base_list = self.manifests.write_manifest_list(&mut namer, &base_metas).await?;
+            let delta_list = self.manifests.write_manifest_list(&mut namer, std::slice::from_ref(&delta_meta)).await?;
+            let id = latest.as_ref().map(|s| s.id + 1).unwrap_or(1);
+            let snapshot = Snapshot {
+                version: SNAPSHOT_VERSION,
+                id,
+                schema_id: self.schema.id,
+                base_manifest_list: base_list.clone(),
+                base_manifest_list_size: None,
+                delta_manifest_list: delta_list.clone(),
+                delta_manifest_list_size: None,
+                changelog_manifest_list: None,
+                changelog_manifest_list_size: None,
+                index_manifest: latest.as_ref().and_then(|s| s.index_manifest.clone()),
+                commit_user: self.commit_user.clone(),
+                commit_identifier: identifier,
+                commit_kind: kind,
+                time_millis: chrono::Utc::now().timestamp_millis(),
+                log_offsets: Some(Default::default()),
+                total_record_count: Some(
+                    latest.as_ref().and_then(|s| s.total_record_count).unwrap_or(0) + delta_records,
+                ),
+                delta_record_count: Some(delta_records),
+                changelog_record_count: Some(0),
+                watermark: latest.as_ref().and_then(|s| s.watermark),
+                statistics: None,
+            };
+            if self.snapshots.try_commit(&snapshot).await? {
+                return Ok(CommitOutcome::Committed(id));
+            }
+            // Lost the race for this id: drop this attempt's lists and merged manifests, retry.
+            for name in [base_list, delta_list].into_iter().chain(written) {
+                let _ = self.manifests.delete(&name).await;
+            }
+        }
+        let _ = self.manifests.delete(&delta_meta.file_name).await;
+        Err(Error::CommitConflict(format!(
+            "gave up after {} attempts: other commits kept taking the next snapshot id",
+            self.max_retries + 1
+        )))
+    }
+
+    async fn check_deletes_are_live(&self, latest: Option<&Snapshot>, deletes: &[FileIdentifier]) -> Result<()> {
+        let live: HashSet<FileIdentifier> = match latest {
+            Some(s) => self.manifests.live_files(s).await?.iter().map(ManifestEntry::identifier).collect(),
+            None => HashSet::new(),
+        };
+        for d in deletes {
+            if !live.contains(d) {
+                return Err(Error::CommitConflict(format!(
+                    "file {} (bucket {}, level {}) to be deleted is no longer in the table: \
+                     another commit removed it; the work that produced this commit is stale",
+                    d.file_name, d.bucket, d.level
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Paimon's minor manifest compaction: walk the manifests in order, merging groups that reach
+    /// the target size; a trailing group is merged once it has `manifest.merge-min-count` files.
+    /// Returns the new list and the names of manifests written here.
+    async fn merge_manifests(
+        &self,
+        namer: &mut FileNamer,
+        metas: Vec<ManifestFileMeta>,
+        partition_types: &[DataType],
+    ) -> Result<(Vec<ManifestFileMeta>, Vec<String>)> {
+        let mut result = vec![];
+        let mut written = vec![];
+        let mut group: Vec<ManifestFileMeta> = vec![];
+        let mut group_size = 0u64;
+        for m in metas {
+            group_size += m.file_size as u64;
+            group.push(m);
+            if group_size >= self.manifest_target_size {
+                let g = std::mem::take(&mut group);
+                group_size = 0;
+                if g.len() == 1 {
+                    result.extend(g);
+                } else {
+                    let merged = self.merge_group(namer, &g, partition_types).await?;
+                    written.extend(merged.iter().map(|m| m.file_name.clone()));
+                    result.extend(merged);
+                }
+            }
+        }
+        if group.len() >= self.manifest_merge_min_count {
+            let merged = self.merge_group(namer, &group, partition_types).await?;
+            written.extend(merged.iter().map(|m| m.file_name.clone()));
+            result.extend(merged);
+        } else {
+            result.extend(group);
+        }
+        Ok((result, written))
+    }
+
+    async fn merge_group(
+        &self,
+        namer: &mut FileNamer,
+        group: &[ManifestFileMeta],
+        partition_types: &[DataType],
+    ) -> Result<Vec<ManifestFileMeta>> {
+        let entries = self.manifests.read_entries(group).await?;
+        let merged = merge_entries(entries, false, "manifest merge")?;
+        if merged.is_empty() {
+            return Ok(vec![]);
+        }
+        let stats = partition_stats(&merged, partition_types);
+        Ok(vec![self.manifests.write_manifest(namer, &merged, self.schema.id, stats).await?])
+    }
+}
+
+fn entry(kind: FileKind, m: &CommitMessage, f: &DataFileMeta) -> ManifestEntry {
+    ManifestEntry {
+        kind,
+        partition: m.partition.clone(),
+        bucket: m.bucket,
+        total_buckets: m.total_buckets,
+        file: f.clone(),
+    }
+}
+
+/// Min/max/null-count of the partition values of some entries.
+pub fn partition_stats(entries: &[ManifestEntry], types: &[DataType]) -> SimpleStats {
+    if types.is_empty() {
+        return SimpleStats::empty();
+    }
+    let n = types.len();
+    let mut mins: Vec<Option<Datum>> = vec![None; n];
+    let mut maxs: Vec<Option<Datum>> = vec![None; n];
+    let mut nulls = vec![0i64; n];
+    let mut seen = HashSet::new();
+    for e in entries {
+        if !seen.insert(e.partition.data().to_vec()) {
+            continue;
+        }
+        let Ok(values) = e.partition.to_datums(types) else { continue };
+        for (i, v) in values.into_iter().enumerate() {
+            if v.is_null() {
+                nulls[i] += 1;
+                continue;
+            }
+            if mins[i].as_ref().map(|m| v.compare(m).is_lt()).unwrap_or(true) {
+                mins[i] = Some(v.clone());
+            }
+            if maxs[i].as_ref().map(|m| v.compare(m).is_gt()).unwrap_or(true) {
+                maxs[i] = Some(v);
+            }
+        }
+    }
+    let nullable: Vec<DataType> = types.iter().map(|t| t.with_nullable(true)).collect();
+    let row = |v: Vec<Option<Datum>>| {
+        let d: Vec<Datum> = v.into_iter().map(|x| x.unwrap_or(Datum::Null)).collect();
+        BinaryRow::from_datums(&d, &nullable, NullStyle::Serializer).unwrap_or_else(|_| BinaryRow::empty())
+    };
+    SimpleStats { min_values: row(mins), max_values: row(maxs), null_counts: Some(nulls.into_iter().map(Some).collect()) }
+}

@@ -1,0 +1,11 @@
+//! The write path: rows -> bucket -> write buffer -> sorted, merged level-0 Parquet files ->
+//! commit messages -> the commit protocol (manifests, manifest list, snapshot).
+
+pub mod commit;
+pub mod data_file_writer;
+pub mod stats;
+pub mod table_write;
+pub mod write_buffer;
+
+pub use commit::{CommitMessage, CommitOutcome, TableCommit};
+pub use table_write::TableWrite;

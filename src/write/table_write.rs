@@ -1,0 +1,392 @@
+//! `TableWrite`: Arrow batches in, commit messages out.
+//!
+//! rows -> validate against the schema -> partition + bucket per row (Paimon's hash) -> the
+//! bucket's [`WriteBuffer`] (bounded by `write-buffer-size` across all buckets: the largest is
+//! flushed when full) -> on flush: sort, merge, encode level-0 Parquet files, upload.
+//! [`TableWrite::prepare_commit`] flushes every bucket in parallel and returns what to commit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, Int8Array, RecordBatch, UInt32Array};
+use arrow_cast::{can_cast_types, cast_with_options, CastOptions};
+use arrow_schema::SchemaRef;
+use arrow_select::take::take;
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use crate::error::{Error, Result};
+use crate::io::FileIO;
+use crate::merge::MergeFunction;
+use crate::spec::data_file::{data_file_arrow_schema, table_arrow_schema};
+use crate::spec::paths::{bucket_dir, partition_path};
+use crate::spec::{bucket_of, BinaryRow, BinaryRowWriter, DataFileMeta, FileSource, NullStyle, RowKind, TableSchema};
+use crate::store::ManifestStore;
+use crate::store::SnapshotManager;
+use crate::write::commit::CommitMessage;
+use crate::write::data_file_writer::{encode_files, FileWriterConfig};
+use crate::write::write_buffer::WriteBuffer;
+
+/// Names data files `data-<uuid>-<n>.parquet`, unique across one TableWrite.
+#[derive(Debug)]
+struct DataFileNamer {
+    uuid: String,
+    next: AtomicU64,
+}
+
+impl DataFileNamer {
+    fn next(&self) -> String {
+        format!("data-{}-{}.parquet", self.uuid, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// Everything a flush needs, shared across buckets and blocking threads.
+struct WriteContext {
+    io: FileIO,
+    cfg: FileWriterConfig,
+    table_schema: SchemaRef,
+    file_schema: SchemaRef,
+    key_indices: Vec<usize>,
+    merge: MergeFunction,
+    namer: DataFileNamer,
+    partition_keys: Vec<String>,
+    partition_types: Vec<crate::spec::DataType>,
+    default_partition: String,
+}
+
+struct BucketWriter {
+    partition: BinaryRow,
+    bucket: i32,
+    buffer: WriteBuffer,
+    next_seq: i64,
+    new_files: Vec<DataFileMeta>,
+}
+
+pub struct TableWrite {
+    ctx: Arc<WriteContext>,
+    schema: Arc<TableSchema>,
+    writers: HashMap<(BinaryRow, i32), BucketWriter>,
+    /// Max sequence number per bucket in the snapshot the writer started from.
+    restored_seq: HashMap<(BinaryRow, i32), i64>,
+    num_buckets: i32,
+    partition_indices: Vec<usize>,
+    bucket_key_indices: Vec<usize>,
+    buffer_limit: usize,
+    buffered: usize,
+    parallelism: usize,
+}
+
+impl TableWrite {
+    /// A writer for the table's latest state: sequence numbers continue after the latest snapshot.
+    pub async fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
+        let opts = schema.core_options();
+        schema.validate_bucket_mode()?;
+        let merge = MergeFunction::from_options(&opts)?;
+        let cfg = FileWriterConfig::new(schema.clone())?;
+        let mut restored_seq = HashMap::new();
+        if let Some(latest) = SnapshotManager::new(io.clone()).latest().await? {
+            let manifests = ManifestStore::new(io.clone(), &opts.manifest_compression());
+            for e in manifests.live_files(&latest).await? {
+                let max = restored_seq.entry((e.partition.clone(), e.bucket)).or_insert(-1i64);
+                *max = (*max).max(e.file.max_sequence_number);
+            }
+        }
+        let ctx = WriteContext {
+            io,
+            table_schema: table_arrow_schema(&schema),
+            file_schema: data_file_arrow_schema(&schema),
+            key_indices: if schema.primary_keys.is_empty() { vec![] } else { schema.trimmed_primary_key_indices() },
+            merge,
+            namer: DataFileNamer { uuid: uuid::Uuid::new_v4().to_string(), next: AtomicU64::new(0) },
+            partition_keys: schema.partition_keys.clone(),
+            partition_types: schema.partition_types(),
+            default_partition: opts.partition_default_name().to_string(),
+            cfg,
+        };
+        let num_buckets = opts.bucket()?;
+        let bucket_key_indices = if num_buckets > 0 { schema.bucket_key_indices() } else { vec![] };
+        Ok(TableWrite {
+            ctx: Arc::new(ctx),
+            num_buckets,
+            partition_indices: schema.partition_indices(),
+            bucket_key_indices,
+            buffer_limit: opts.write_buffer_size()? as usize,
+            buffered: 0,
+            parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            schema,
+            writers: HashMap::new(),
+            restored_seq,
+        })
+    }
+
+    pub fn schema(&self) -> &Arc<TableSchema> {
+        &self.schema
+    }
+
+    /// Writes rows as inserts (+I).
+    pub async fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.write_with_kinds(batch, None).await
+    }
+
+    /// Writes rows with a row kind each (+I, -U, +U, -D).
+    pub async fn write_with_kinds(&mut self, batch: &RecordBatch, kinds: Option<&[RowKind]>) -> Result<()> {
+        if let Some(k) = kinds {
+            if k.len() != batch.num_rows() {
+                return Err(Error::InvalidInput(format!(
+                    "{} row kinds for a batch of {} rows",
+                    k.len(),
+                    batch.num_rows()
+                )));
+            }
+            if self.schema.primary_keys.is_empty() && k.iter().any(|k| *k != RowKind::Insert) {
+                return Err(Error::InvalidInput(
+                    "an append table (no primary key) only takes +I rows; define a primary key to update or delete"
+                        .into(),
+                ));
+            }
+        }
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let batch = conform_batch(batch, &self.ctx.table_schema, &self.schema)?;
+        let mut kind_bytes: Vec<i8> = match kinds {
+            Some(k) => k.iter().map(|k| *k as i8).collect(),
+            None => vec![RowKind::Insert as i8; batch.num_rows()],
+        };
+        // Rows the merge engine ignores (e.g. retractions with ignore-delete) never reach a buffer.
+        let mut batch = batch;
+        if let Some(k) = kinds {
+            if k.iter().any(|k| self.ctx.merge.ignores(*k)) {
+                let keep: Vec<u32> =
+                    (0..k.len() as u32).filter(|i| !self.ctx.merge.ignores(k[*i as usize])).collect();
+                kind_bytes = keep.iter().map(|i| kind_bytes[*i as usize]).collect();
+                batch = take_rows(&batch, &UInt32Array::from(keep))?;
+            }
+        }
+
+        let (group_of_row, groups) = self.assign(&batch)?;
+        let kinds_all = Int8Array::from(kind_bytes);
+        let single = groups.len() == 1;
+        let mut row_lists: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
+        if !single {
+            for (row, g) in group_of_row.iter().enumerate() {
+                row_lists[*g as usize].push(row as u32);
+            }
+        }
+        for (g, (partition, bucket)) in groups.into_iter().enumerate() {
+            let (sub, sub_kinds) = if single {
+                (batch.clone(), kinds_all.clone())
+            } else {
+                let idx = UInt32Array::from(std::mem::take(&mut row_lists[g]));
+                let kinds = take(&kinds_all, &idx, None).map_err(Error::arrow("splitting row kinds"))?;
+                (take_rows(&batch, &idx)?, kinds.as_any().downcast_ref::<Int8Array>().expect("Int8").clone())
+            };
+            let writer = self.writer(partition, bucket);
+            let first = writer.next_seq;
+            writer.next_seq += sub.num_rows() as i64;
+            let before = writer.buffer.memory();
+            writer.buffer.push(sub, sub_kinds, first);
+            self.buffered += writer.buffer.memory() - before;
+        }
+        while self.buffered > self.buffer_limit {
+            self.flush_largest().await?;
+        }
+        Ok(())
+    }
+
+    fn writer(&mut self, partition: BinaryRow, bucket: i32) -> &mut BucketWriter {
+        let restored = &self.restored_seq;
+        self.writers.entry((partition.clone(), bucket)).or_insert_with(|| BucketWriter {
+            next_seq: restored.get(&(partition.clone(), bucket)).map(|m| m + 1).unwrap_or(0),
+            partition,
+            bucket,
+            buffer: WriteBuffer::default(),
+            new_files: vec![],
+        })
+    }
+
+    /// Partition and bucket of every row: per row a group index, and the groups.
+    fn assign(&self, batch: &RecordBatch) -> Result<(Vec<u32>, Vec<(BinaryRow, i32)>)> {
+        let n = batch.num_rows();
+        let fields = &self.schema.fields;
+        let mut part_writer = BinaryRowWriter::new(self.partition_indices.len());
+        let mut key_writer = BinaryRowWriter::new(self.bucket_key_indices.len());
+        let mut group_of_row = Vec::with_capacity(n);
+        let mut groups: Vec<(BinaryRow, i32)> = Vec::new();
+        let mut lookup: HashMap<(Vec<u8>, i32), u32> = HashMap::new();
+        let part_cols: Vec<&ArrayRef> = self.partition_indices.iter().map(|&i| batch.column(i)).collect();
+        let key_cols: Vec<&ArrayRef> = self.bucket_key_indices.iter().map(|&i| batch.column(i)).collect();
+        let mut last: Option<(Vec<u8>, i32, u32)> = None;
+        for row in 0..n {
+            part_writer.reset();
+            for (pos, (col, &fi)) in part_cols.iter().zip(&self.partition_indices).enumerate() {
+                part_writer.write_from_array(pos, col.as_ref(), row, &fields[fi].data_type, NullStyle::Projection)?;
+            }
+            let bucket = if self.num_buckets > 0 {
+                key_writer.reset();
+                for (pos, (col, &fi)) in key_cols.iter().zip(&self.bucket_key_indices).enumerate() {
+                    key_writer.write_from_array(pos, col.as_ref(), row, &fields[fi].data_type, NullStyle::Projection)?;
+                }
+                bucket_of(key_writer.hash_code(), self.num_buckets)
+            } else {
+                0
+            };
+            let pbytes = part_writer.as_bytes();
+            if let Some((lp, lb, lg)) = &last {
+                if *lb == bucket && lp.as_slice() == pbytes {
+                    group_of_row.push(*lg);
+                    continue;
+                }
+            }
+            let key = (pbytes.to_vec(), bucket);
+            let g = match lookup.get(&key) {
+                Some(g) => *g,
+                None => {
+                    let g = groups.len() as u32;
+                    groups.push((part_writer.to_row(), bucket));
+                    lookup.insert(key.clone(), g);
+                    g
+                }
+            };
+            group_of_row.push(g);
+            last = Some((key.0, key.1, g));
+        }
+        Ok((group_of_row, groups))
+    }
+
+    async fn flush_largest(&mut self) -> Result<()> {
+        let Some(key) = self.writers.iter().max_by_key(|(_, w)| w.buffer.memory()).map(|(k, _)| k.clone()) else {
+            return Ok(());
+        };
+        let w = self.writers.get_mut(&key).expect("writer exists");
+        let buffer = std::mem::take(&mut w.buffer);
+        self.buffered -= buffer.memory();
+        let files = flush(self.ctx.clone(), w.partition.clone(), w.bucket, buffer).await?;
+        self.writers.get_mut(&key).expect("writer exists").new_files.extend(files);
+        Ok(())
+    }
+
+    /// Flushes every buffer and returns one message per bucket that has new files. The writer
+    /// can keep writing afterwards; sequence numbers continue.
+    pub async fn prepare_commit(&mut self) -> Result<Vec<CommitMessage>> {
+        let ctx = self.ctx.clone();
+        let jobs: Vec<_> = self
+            .writers
+            .iter_mut()
+            .filter(|(_, w)| !w.buffer.is_empty())
+            .map(|(k, w)| (k.clone(), w.partition.clone(), w.bucket, std::mem::take(&mut w.buffer)))
+            .collect();
+        self.buffered = 0;
+        let results: Vec<((BinaryRow, i32), Vec<DataFileMeta>)> = stream::iter(jobs)
+            .map(|(key, partition, bucket, buffer)| {
+                let ctx = ctx.clone();
+                async move { flush(ctx, partition, bucket, buffer).await.map(|files| (key, files)) }
+            })
+            .buffer_unordered(self.parallelism)
+            .try_collect()
+            .await?;
+        for (key, files) in results {
+            self.writers.get_mut(&key).expect("writer exists").new_files.extend(files);
+        }
+        let total_buckets = self.num_buckets;
+        let mut messages = vec![];
+        for w in self.writers.values_mut() {
+            if w.new_files.is_empty() {
+                continue;
+            }
+            let mut new_files = std::mem::take(&mut w.new_files);
+            new_files.sort_by_key(|f| f.min_sequence_number);
+            messages.push(CommitMessage {
+                partition: w.partition.clone(),
+                bucket: w.bucket,
+                total_buckets,
+                new_files,
+                deleted_files: vec![],
+            });
+        }
+        messages.sort_by(|a, b| (a.partition.data(), a.bucket).cmp(&(b.partition.data(), b.bucket)));
+        Ok(messages)
+    }
+}
+
+/// Sorts, merges and encodes one bucket's buffer on a blocking thread, then uploads the files.
+async fn flush(ctx: Arc<WriteContext>, partition: BinaryRow, bucket: i32, buffer: WriteBuffer) -> Result<Vec<DataFileMeta>> {
+    let dir = bucket_dir(
+        &partition_path(&partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
+        bucket,
+    );
+    let c = ctx.clone();
+    let encoded = tokio::task::spawn_blocking(move || {
+        if c.cfg.is_primary_key {
+            let run = buffer.into_sorted_run(&c.table_schema, &c.file_schema, &c.key_indices, &c.merge)?;
+            encode_files(&c.cfg, &run, 0, FileSource::Append, || c.namer.next(), None)
+        } else {
+            let (run, mut first_seq) = buffer.into_append_run(&c.table_schema)?;
+            encode_files(&c.cfg, &run, 0, FileSource::Append, || c.namer.next(), Some(&mut first_seq))
+        }
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))??;
+    let mut metas = Vec::with_capacity(encoded.len());
+    for f in encoded {
+        ctx.io.write(&format!("{dir}/{}", f.meta.file_name), f.bytes).await?;
+        metas.push(f.meta);
+    }
+    Ok(metas)
+}
+
+fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<RecordBatch> {
+    let cols = batch
+        .columns()
+        .iter()
+        .map(|c| take(c.as_ref(), idx, None))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(Error::arrow("splitting a batch by bucket"))?;
+    RecordBatch::try_new(batch.schema(), cols).map_err(Error::arrow("splitting a batch by bucket"))
+}
+
+/// Checks a user batch against the table: same columns by name and order, types equal or safely
+/// castable, and no nulls in NOT NULL columns. Returns the batch with the table's Arrow schema.
+pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef, schema: &TableSchema) -> Result<RecordBatch> {
+    let got = batch.schema();
+    if got.fields().len() != target.fields().len()
+        || got.fields().iter().zip(target.fields()).any(|(a, b)| a.name() != b.name())
+    {
+        let names = |s: &arrow_schema::Schema| s.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ");
+        return Err(Error::InvalidInput(format!(
+            "the batch's columns ({}) do not match the table's columns ({})",
+            names(&got),
+            names(target)
+        )));
+    }
+    let mut cols = Vec::with_capacity(batch.num_columns());
+    for ((col, want), field) in batch.columns().iter().zip(target.fields()).zip(&schema.fields) {
+        let col = if col.data_type() == want.data_type() {
+            col.clone()
+        } else if can_cast_types(col.data_type(), want.data_type()) {
+            cast_with_options(col, want.data_type(), &CastOptions { safe: false, ..Default::default() }).map_err(|e| {
+                Error::InvalidInput(format!(
+                    "column {:?}: cannot convert {} to the table's type {} ({e})",
+                    field.name,
+                    col.data_type(),
+                    field.data_type
+                ))
+            })?
+        } else {
+            return Err(Error::InvalidInput(format!(
+                "column {:?} has Arrow type {}, but the table's type is {} (Arrow {})",
+                field.name,
+                col.data_type(),
+                field.data_type,
+                want.data_type()
+            )));
+        };
+        if !field.data_type.nullable && col.null_count() > 0 {
+            let row = (0..col.len()).find(|i| col.is_null(*i)).unwrap_or(0);
+            let what = if schema.primary_keys.contains(&field.name) { "primary-key column" } else { "NOT NULL column" };
+            return Err(Error::InvalidInput(format!("{what} {:?} is null in row {row} of the batch", field.name)));
+        }
+        cols.push(col);
+    }
+    RecordBatch::try_new(target.clone(), cols).map_err(Error::arrow("conforming the batch to the table schema"))
+}
