@@ -4,6 +4,7 @@
 //! -> [`write`] (bucket writer, write buffer, file writer, commit) -> [`read`] (scan planning,
 //! merge read) -> [`table`] (the handle users open).
 
+pub mod cli;
 pub mod error;
 pub mod io;
 pub mod merge;

@@ -1,0 +1,184 @@
+//! Reading input files into a table writer, and writing read results in several formats.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
+use indicatif::{ProgressBar, ProgressStyle};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+
+use super::{row_kinds_from_strings, InputFormat, OutputFormat};
+use crate::error::{Error, Result};
+use crate::spec::RowKind;
+use crate::table::Table;
+use crate::write::TableWrite;
+
+pub fn format_from_extension(p: &Path) -> Result<InputFormat> {
+    match p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+        Some("parquet") => Ok(InputFormat::Parquet),
+        Some("csv") => Ok(InputFormat::Csv),
+        Some("jsonl") | Some("json") | Some("ndjson") => Ok(InputFormat::Jsonl),
+        _ => Err(Error::InvalidInput(format!("{}: cannot tell the format from the extension; pass --format", p.display()))),
+    }
+}
+
+fn progress(path: &Path) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})").expect("static template"));
+    pb.set_message(path.display().to_string());
+    pb
+}
+
+/// Writes one file's rows; returns the number of rows.
+pub async fn write_file(table: &Table, w: &mut TableWrite, path: &Path, format: InputFormat, kind_col: Option<&str>) -> Result<usize> {
+    let target = table.arrow_schema();
+    let file_err = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("{}: {e}", path.display()));
+    let f = File::open(path).map_err(|e| file_err(&e))?;
+    let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>> = match format {
+        InputFormat::Parquet => Box::new(
+            ParquetRecordBatchReaderBuilder::try_new(f).and_then(|b| b.with_batch_size(65536).build()).map_err(|e| file_err(&e))?,
+        ),
+        InputFormat::Csv => {
+            let mut header = String::new();
+            BufReader::new(File::open(path).map_err(|e| file_err(&e))?).read_line(&mut header).map_err(|e| file_err(&e))?;
+            let names: Vec<String> = header.trim_end().split(',').map(|s| s.trim().trim_matches('"').to_string()).collect();
+            let schema = input_schema(&target, &names, kind_col).map_err(|e| file_err(&e))?;
+            Box::new(
+                arrow::csv::ReaderBuilder::new(schema)
+                    .with_header(true)
+                    .with_batch_size(65536)
+                    .build(f)
+                    .map_err(|e| file_err(&e))?,
+            )
+        }
+        InputFormat::Jsonl => {
+            let names: Vec<String> = target.fields().iter().map(|f| f.name().clone()).chain(kind_col.map(str::to_string)).collect();
+            let schema = input_schema(&target, &names, kind_col).map_err(|e| file_err(&e))?;
+            Box::new(
+                arrow::json::ReaderBuilder::new(schema)
+                    .with_batch_size(65536)
+                    .build(BufReader::new(f))
+                    .map_err(|e| file_err(&e))?,
+            )
+        }
+    };
+    let pb = progress(path);
+    let mut rows = 0usize;
+    for b in batches {
+        let b = b.map_err(|e| file_err(&format!("after row {rows}: {e}")))?;
+        let (values, kinds) = split_kinds(&b, &target, kind_col, rows).map_err(|e| file_err(&e))?;
+        w.write_with_kinds(&values, kinds.as_deref()).await.map_err(|e| file_err(&e))?;
+        rows += b.num_rows();
+        pb.set_position(rows as u64);
+    }
+    pb.finish_and_clear();
+    Ok(rows)
+}
+
+/// The schema to parse an input with: its columns in file order, typed as the table's columns.
+fn input_schema(target: &SchemaRef, names: &[String], kind_col: Option<&str>) -> Result<SchemaRef> {
+    let mut fields = vec![];
+    for n in names {
+        if Some(n.as_str()) == kind_col {
+            fields.push(Field::new(n, ArrowType::Utf8, true));
+        } else {
+            let f = target.field_with_name(n).map_err(|_| {
+                Error::InvalidInput(format!(
+                    "column {n:?} is not a column of the table ({})",
+                    target.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
+            fields.push(Field::new(n, f.data_type().clone(), true));
+        }
+    }
+    Ok(Arc::new(Schema::new(fields)))
+}
+
+/// Reorders an input batch to the table's columns and takes out the row-kind column.
+fn split_kinds(b: &RecordBatch, target: &SchemaRef, kind_col: Option<&str>, first_row: usize) -> Result<(RecordBatch, Option<Vec<RowKind>>)> {
+    let kinds = match kind_col {
+        None => None,
+        Some(k) => {
+            let col = b
+                .column_by_name(k)
+                .ok_or_else(|| Error::InvalidInput(format!("the row kind column {k:?} is not in the input")))?;
+            let strings = arrow_cast::cast(col, &ArrowType::Utf8).map_err(Error::arrow("reading row kinds"))?;
+            let strings = strings.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
+            Some(row_kinds_from_strings(strings, k, first_row)?)
+        }
+    };
+    let mut cols = vec![];
+    let mut fields = vec![];
+    for f in target.fields() {
+        let c = b
+            .column_by_name(f.name())
+            .ok_or_else(|| Error::InvalidInput(format!("the input has no column {:?}", f.name())))?;
+        fields.push(Field::new(f.name(), c.data_type().clone(), true));
+        cols.push(c.clone());
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(Error::arrow("reordering input columns"))?;
+    Ok((batch, kinds))
+}
+
+/// Where `shoal read` writes its rows.
+pub enum OutputSink {
+    Table { batches: Vec<RecordBatch>, out: Box<dyn Write> },
+    Csv(arrow::csv::Writer<Box<dyn Write>>),
+    Jsonl(arrow::json::LineDelimitedWriter<Box<dyn Write>>),
+    Parquet(ArrowWriter<File>),
+}
+
+impl OutputSink {
+    pub fn new(format: OutputFormat, output: Option<&Path>, schema: SchemaRef) -> Result<OutputSink> {
+        let open = |p: &Path| File::create(p).map_err(|e| Error::InvalidInput(format!("{}: {e}", p.display())));
+        let out: Box<dyn Write> = match output {
+            Some(p) if !matches!(format, OutputFormat::Parquet) => Box::new(std::io::BufWriter::new(open(p)?)),
+            _ => Box::new(std::io::BufWriter::new(std::io::stdout())),
+        };
+        Ok(match format {
+            OutputFormat::Table => OutputSink::Table { batches: vec![], out },
+            OutputFormat::Csv => OutputSink::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
+            OutputFormat::Jsonl => OutputSink::Jsonl(arrow::json::LineDelimitedWriter::new(out)),
+            OutputFormat::Parquet => {
+                let p = output.ok_or_else(|| Error::InvalidInput("--format parquet needs --output FILE".into()))?;
+                OutputSink::Parquet(ArrowWriter::try_new(open(p)?, schema, None).map_err(|e| Error::InvalidInput(e.to_string()))?)
+            }
+        })
+    }
+
+    pub fn write(&mut self, b: &RecordBatch) -> Result<()> {
+        match self {
+            OutputSink::Table { batches, .. } => batches.push(b.clone()),
+            OutputSink::Csv(w) => w.write(b).map_err(Error::arrow("writing CSV"))?,
+            OutputSink::Jsonl(w) => w.write(b).map_err(Error::arrow("writing JSON lines"))?,
+            OutputSink::Parquet(w) => w.write(b).map_err(|e| Error::InvalidInput(e.to_string()))?,
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Result<()> {
+        match self {
+            OutputSink::Table { batches, mut out } => {
+                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+                let text = arrow::util::pretty::pretty_format_batches(&batches).map_err(Error::arrow("formatting rows"))?;
+                writeln!(out, "{text}\n{rows} rows").map_err(|e| Error::InvalidInput(e.to_string()))?;
+                out.flush().map_err(|e| Error::InvalidInput(e.to_string()))
+            }
+            OutputSink::Csv(w) => w.into_inner().flush().map_err(|e| Error::InvalidInput(e.to_string())),
+            OutputSink::Jsonl(mut w) => {
+                w.finish().map_err(Error::arrow("writing JSON lines"))?;
+                w.into_inner().flush().map_err(|e| Error::InvalidInput(e.to_string()))
+            }
+            OutputSink::Parquet(w) => w.close().map(|_| ()).map_err(|e| Error::InvalidInput(e.to_string())),
+        }
+    }
+}
+
+#[allow(dead_code)]
+fn is_utf8(a: &dyn Array) -> bool {
+    matches!(a.data_type(), ArrowType::Utf8)
+}

@@ -1,0 +1,426 @@
+#!/usr/bin/env python3
+"""Oracle CLI driving Apache Paimon's Java core 0.9 (the bridge jar of pypaimon==0.2.0, via py4j).
+
+Run with the java09 venv python installed by tools/oracle/setup.sh, e.g.
+    ~/.cache/shoal/oracle/java09/bin/python tools/oracle/java_oracle.py read --table-dir T
+
+Commands:
+  write --table-dir WAREHOUSE/DB.db/TABLE --spec SPEC.json
+  read  --table-dir WAREHOUSE/DB.db/TABLE [--snapshot N] [--out FILE]
+  bucket-goldens --out-dir DIR [--keys N]
+  binaryrow-goldens --out FILE
+See tools/oracle/README.md for the spec format and the output normalisation.
+"""
+
+import argparse
+import collections
+import csv
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import oracle_common as oc  # noqa: E402
+
+ORACLE_HOME = os.environ.get("SHOAL_ORACLE_HOME") or os.path.join(
+    os.path.expanduser("~"), ".cache", "shoal", "oracle")
+
+ADD_OPENS = ("--add-opens=java.base/java.nio=ALL-UNNAMED "
+             "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED "
+             "--add-opens=java.base/java.lang=ALL-UNNAMED "
+             "--add-opens=java.base/java.util=ALL-UNNAMED")
+
+
+def _setup_env():
+    """Defaults for the variables env.sh exports, so sourcing env.sh is optional."""
+    hadoop = os.path.join(ORACLE_HOME, "hadoop")
+    os.environ.setdefault(
+        "_PYPAIMON_HADOOP_CLASSPATH",
+        os.path.join(hadoop, "hadoop-client-api-3.5.0.jar") + ":"
+        + os.path.join(hadoop, "hadoop-client-runtime-3.5.0.jar"))
+    os.environ.setdefault("_PYPAIMON_JAVA_CLASSPATH", os.path.join(ORACLE_HOME, "classes"))
+    if "add-opens=java.base/java.nio" not in os.environ.get("JDK_JAVA_OPTIONS", ""):
+        os.environ["JDK_JAVA_OPTIONS"] = (os.environ.get("JDK_JAVA_OPTIONS", "") + " "
+                                          + ADD_OPENS).strip()
+    for jar in os.environ["_PYPAIMON_HADOOP_CLASSPATH"].split(":"):
+        if not os.path.exists(jar):
+            raise SystemExit("missing %s: run tools/oracle/setup.sh first" % jar)
+    cls = os.path.join(os.environ["_PYPAIMON_JAVA_CLASSPATH"].split(":")[0],
+                       "shoal", "oracle", "ShoalOracle.class")
+    if not os.path.exists(cls):
+        raise SystemExit("missing %s: run tools/oracle/setup.sh first" % cls)
+
+
+_proc = None
+_stderr_tail = collections.deque(maxlen=200)
+
+
+def _patch_launcher():
+    """pypaimon 0.2 starts the JVM with stderr=PIPE and never reads it: drain it in a thread
+    (a chatty JVM would otherwise block on a full pipe) and remember the process."""
+    import pypaimon.py4j.java_gateway as jg
+    orig = jg.launch_gateway_server_process
+
+    def launch(env):
+        global _proc
+        p = orig(env)
+        _proc = p
+        verbose = bool(os.environ.get("SHOAL_ORACLE_VERBOSE"))
+
+        def drain():
+            for line in iter(p.stderr.readline, b""):
+                text = line.decode("utf-8", "replace")
+                _stderr_tail.append(text)
+                if verbose:
+                    sys.stderr.write(text)
+        threading.Thread(target=drain, daemon=True).start()
+        return p
+    jg.launch_gateway_server_process = launch
+
+
+def gateway():
+    _setup_env()
+    _patch_launcher()
+    from pypaimon.py4j.java_gateway import get_gateway
+    return get_gateway()
+
+
+def oracle_class():
+    return gateway().jvm.shoal.oracle.ShoalOracle
+
+
+def shutdown():
+    global _proc
+    try:
+        import pypaimon.py4j.java_gateway as jg
+        if jg._gateway is not None:
+            jg._gateway.shutdown()
+    except Exception:
+        pass
+    if _proc is not None:
+        try:
+            _proc.terminate()
+            _proc.wait(timeout=10)
+        except Exception:
+            _proc.kill()
+        _proc = None
+
+
+# --------------------------------------------------------------------------- write
+
+def java_spec(spec):
+    s = dict(spec)
+    s["fields"] = [{"name": f["name"], "type": oc.PType(f["type"]).java_sql()}
+                   for f in spec["fields"]]
+    s.pop("commits", None)
+    s["options"] = {k: str(v) for k, v in spec.get("options", {}).items()}
+    return s
+
+
+def cmd_write(args):
+    spec = oc.load_spec(args.spec)
+    warehouse, db, name = oc.split_table_dir(args.table_dir)
+    J = oracle_class()
+    state = J.ensureTable(warehouse, db, name, json.dumps(java_spec(spec)))
+    print(json.dumps({"table": os.path.join(warehouse, db + ".db", name), "state": state}))
+    tmp = tempfile.mkdtemp(prefix="shoal-oracle-io-")
+    try:
+        for c in spec["commits"]:
+            res = J.writeCommit(warehouse, db, name, json.dumps(c.get("rows", [])),
+                                bool(c.get("compact", False)), tmp)
+            print(res)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- read
+
+def read_arrow(table_dir, snapshot=None):
+    warehouse, db, name = oc.split_table_dir(table_dir)
+    J = oracle_class()
+    j_table = J.table(warehouse, db, name, int(snapshot or -1))
+    from pypaimon.py4j.java_implementation import Table
+    rb = Table(j_table, {"warehouse": warehouse}).new_read_builder()
+    splits = rb.new_scan().plan().splits()
+    return rb.new_read().to_arrow(splits)
+
+
+def cmd_read(args):
+    fields = oc.schema_fields(args.table_dir)
+    table = read_arrow(args.table_dir, args.snapshot)
+    oc.dump_rows(oc.normalize_rows(table, fields), args.out)
+
+
+# --------------------------------------------------------------------------- bucket goldens
+
+I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
+I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
+BUCKETS = [1, 2, 3, 4, 7, 16, 100]
+ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
+UNICODE = ["é", "ß", "ж", "中", "文", "日本", "😀", "ü", "€", "한"]
+
+
+def _bigints(rnd, n):
+    fixed = [I64_MIN, I64_MAX, 0, -1, 1, I64_MIN + 1, I64_MAX - 1, I32_MIN, I32_MAX,
+             I32_MIN - 1, I32_MAX + 1, 1 << 32, -(1 << 32), 255, 256, 65535, 65536]
+    seq = list(range(-100, 1000))
+    out = fixed + seq
+    while len(out) < n:
+        out.append(rnd.randint(I64_MIN, I64_MAX) if rnd.random() < 0.7
+                   else rnd.randint(-10**6, 10**6))
+    return out[:n]
+
+
+def _ints(rnd, n):
+    fixed = [I32_MIN, I32_MAX, 0, -1, 1, I32_MIN + 1, I32_MAX - 1, 255, 256, 65535, 65536]
+    out = fixed + list(range(-100, 1000))
+    while len(out) < n:
+        out.append(rnd.randint(I32_MIN, I32_MAX) if rnd.random() < 0.7
+                   else rnd.randint(-10**5, 10**5))
+    return out[:n]
+
+
+def _ascii(rnd, lo, hi):
+    return "".join(rnd.choice(ALPHABET) for _ in range(rnd.randint(lo, hi)))
+
+
+def _short_strings(rnd, n):
+    """UTF-8 length 0..7 bytes (stored inline in the BinaryRow fixed part)."""
+    out = ["", "a", "ab", "abc", "abcd", "abcde", "abcdef", "abcdefg", "0", "1234567",
+           "é", "中", "中文", "😀", "a😀", "日本x"]
+    seen = set(out)
+    while len(out) < n:
+        s = _ascii(rnd, 0, 7)
+        if rnd.random() < 0.2:
+            s = (s[:3] + rnd.choice(UNICODE))
+        if len(s.encode("utf-8")) <= 7 and s not in seen:
+            seen.add(s)
+            out.append(s)
+    assert all(len(s.encode("utf-8")) <= 7 for s in out)
+    return out[:n]
+
+
+def _long_strings(rnd, n):
+    """UTF-8 length >= 8 bytes (stored in the variable part), including non-ASCII."""
+    out = ["abcdefgh", "abcdefghi", "12345678", "0123456789abcdef", "0123456789abcdefg",
+           "中文中文中文", "😀😀", "é" * 4, "x" * 100, "y" * 1000, "日本語のテキスト"]
+    seen = set(out)
+    while len(out) < n:
+        s = _ascii(rnd, 8, 40)
+        if rnd.random() < 0.3:
+            parts = [rnd.choice(UNICODE) for _ in range(rnd.randint(1, 8))]
+            s = s[:rnd.randint(0, 10)] + "".join(parts)
+            if len(s.encode("utf-8")) < 8:
+                s += "padding!"
+        if s not in seen:
+            seen.add(s)
+            out.append(s)
+    assert all(len(s.encode("utf-8")) >= 8 for s in out)
+    return out[:n]
+
+
+def _mixed_strings(rnd, n):
+    a = _short_strings(rnd, n // 2)
+    b = _long_strings(rnd, n - n // 2)
+    out = []
+    for x, y in zip(a, b):
+        out += [x, y]
+    return out[:n]
+
+
+def bucket_key_sets(n):
+    rnd = random.Random(20240102)
+    bi = _bigints(rnd, n)
+    ms = _mixed_strings(rnd, n)
+    ints_a = _ints(rnd, n)
+    ints_b = _ints(random.Random(7), n)
+    rnd.shuffle(ints_b)
+    return {
+        "bigint": ([("k", "BIGINT")], [{"k": v} for v in _bigints(rnd, n)]),
+        "int": ([("k", "INT")], [{"k": v} for v in _ints(rnd, n)]),
+        "string_short": ([("k", "STRING")], [{"k": v} for v in _short_strings(rnd, n)]),
+        "string_long": ([("k", "STRING")], [{"k": v} for v in _long_strings(rnd, n)]),
+        "bigint_string": ([("a", "BIGINT"), ("b", "STRING")],
+                          [{"a": x, "b": y} for x, y in zip(bi, ms)]),
+        "int_int": ([("a", "INT"), ("b", "INT")],
+                    [{"a": x, "b": y} for x, y in zip(ints_a, ints_b)]),
+    }
+
+
+def cmd_bucket_goldens(args):
+    J = oracle_class()
+    os.makedirs(args.out_dir, exist_ok=True)
+    wh = tempfile.mkdtemp(prefix="shoal-bucket-wh-")
+    try:
+        sets = bucket_key_sets(args.keys)
+        # A partitioned table: the bucket key is the primary key minus the partition keys.
+        rnd = random.Random(99)
+        sets["partitioned_bigint"] = (
+            [("p", "STRING"), ("k", "BIGINT")],
+            [{"p": rnd.choice(["2024-01-01", "x", "中"]), "k": v}
+             for v in _bigints(rnd, min(args.keys, 1000))])
+        for kind, (cols, rows) in sets.items():
+            results = {}
+            for nb in BUCKETS:
+                name = "%s_b%d" % (kind, nb)
+                spec = {"fields": [{"name": c, "type": t + " NOT NULL"} for c, t in cols]
+                        + [{"name": "v", "type": "STRING"}],
+                        "primary_keys": [c for c, _ in cols],
+                        "partition_keys": ["p"] if kind.startswith("partitioned") else [],
+                        "options": {"bucket": str(nb)}}
+                J.ensureTable(wh, "g", name, json.dumps(spec))
+                lines = J.bucketGoldens(wh, "g", name, json.dumps(rows)).splitlines()
+                results[nb] = [tuple(int(x) for x in ln.split(",")) for ln in lines]
+            hashes = [h for h, _ in results[BUCKETS[0]]]
+            for nb in BUCKETS:
+                assert [h for h, _ in results[nb]] == hashes, "hash depends on bucket count"
+            path = os.path.join(args.out_dir, kind + ".csv")
+            with open(path, "w", newline="", encoding="utf-8") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow([c for c, _ in cols] + ["hash"] + ["bucket_%d" % nb for nb in BUCKETS])
+                for i, row in enumerate(rows):
+                    w.writerow([row[c] for c, _ in cols] + [hashes[i]]
+                               + [results[nb][i][1] for nb in BUCKETS])
+            print("%s: %d keys, columns %s" % (path, len(rows),
+                                              ",".join("%s %s" % ct for ct in cols)))
+    finally:
+        shutil.rmtree(wh, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- binary row goldens
+
+STR_SAMPLES = ["", "a", "abcdefg", "abcdefgh", "x" * 100, "中文", "😀 ünïcødé ✓ 中文字符"]
+
+
+def binaryrow_cases():
+    c = []
+
+    def add(types, values, note=None):
+        c.append({"types": types, "values": values, **({"note": note} if note else {})})
+
+    scalars = [
+        ("BOOLEAN", [True, False]),
+        ("TINYINT", [0, 1, -1, 127, -128]),
+        ("SMALLINT", [0, -1, 32767, -32768]),
+        ("INT", [0, 1, -1, I32_MAX, I32_MIN]),
+        ("BIGINT", [0, 1, -1, I64_MAX, I64_MIN, 1 << 40]),
+        ("FLOAT", [0.0, 1.5, -2.25, 3.4028234663852886e38, 1.401298464324817e-45]),
+        ("DOUBLE", [0.0, 1.5, -2.25, 1.7976931348623157e308, 5e-324, 0.1]),
+        ("DECIMAL(10, 2)", ["0.00", "123.45", "-123.45", "99999999.99", "-0.01"]),
+        ("DECIMAL(18, 4)", ["12345678901234.5678", "-1.0000"]),
+        ("DECIMAL(19, 2)", ["12345678901234567.89", "-0.01"]),
+        ("DECIMAL(20, 2)", ["0.00", "123.45", "-123.45", "123456789012345678.90",
+                            "-999999999999999999.99"]),
+        ("DECIMAL(38, 10)", ["0.0000000000", "1.0000000001",
+                             "-9999999999999999999999999999.9999999999",
+                             "1234567890123456789012345678.0123456789"]),
+        ("CHAR(5)", ["", "a", "abcde", "中文"]),
+        ("VARCHAR(20)", ["", "hello", "hello world 123", "ünïcødé"]),
+        ("STRING", STR_SAMPLES),
+        ("BINARY(4)", ["00010203", "ffffffff"]),
+        ("VARBINARY(20)", ["", "01", "00010203040506", "0001020304050607", "deadbeefcafebabe00"]),
+        ("BYTES", ["", "ab", "00" * 7, "11" * 8, "ff" * 100]),
+        ("DATE", ["1970-01-01", "2024-01-02", "1969-12-31", "0001-01-01", "9999-12-31"]),
+        ("TIME", ["00:00:00", "03:04:05", "23:59:59"]),
+        ("TIME(3)", ["00:00:00.000", "03:04:05.123", "23:59:59.999"]),
+        ("TIMESTAMP(3)", ["1970-01-01 00:00:00.000", "2024-01-02 03:04:05.123",
+                          "1969-12-31 23:59:59.999", "1900-01-01 00:00:00.001"]),
+        ("TIMESTAMP(6)", ["2024-01-02 03:04:05.123456", "1970-01-01 00:00:00.000001",
+                          "1969-12-31 23:59:59.999999"]),
+        ("TIMESTAMP(9)", ["2024-01-02 03:04:05.123456789", "1970-01-01 00:00:00.000000001"]),
+        ("TIMESTAMP(0)", ["2024-01-02 03:04:05"]),
+        ("TIMESTAMP_LTZ(3)", ["2024-01-02 03:04:05.123", "1970-01-01 00:00:00.000"]),
+        ("TIMESTAMP_LTZ(6)", ["2024-01-02 03:04:05.123456"]),
+        ("TIMESTAMP_LTZ(9)", ["2024-01-02 03:04:05.123456789"]),
+    ]
+    for t, vals in scalars:
+        for v in vals:
+            add([t], [v])
+        add([t], [None], "null")
+        add([t + " NOT NULL"], [vals[0]], "not null type")
+    # multi-field rows mixing types
+    mix_types = ["INT", "STRING", "BIGINT", "DECIMAL(20, 2)", "TIMESTAMP(3)", "BOOLEAN",
+                 "DOUBLE", "DATE", "BYTES", "DECIMAL(10, 2)", "TIMESTAMP(9)", "SMALLINT",
+                 "TINYINT", "FLOAT", "TIMESTAMP_LTZ(6)", "VARCHAR(20)"]
+    add(mix_types, [42, "hello world, long", -7, "1234.56", "2024-01-02 03:04:05.123", True,
+                    2.5, "2024-01-02", "0102030405060708090a", "-3.10",
+                    "2024-01-02 03:04:05.123456789", -2, 3, 1.25,
+                    "2024-01-02 03:04:05.123456", "short"])
+    add(mix_types, [None] * len(mix_types), "all null")
+    add(mix_types, [None, "abc", None, "0.01", None, False, None, "1970-01-01", None, None,
+                    None, None, None, None, None, None], "alternating nulls")
+    add(["STRING", "STRING", "STRING"], ["a", "abcdefgh", ""], "mixed inline / var strings")
+    add(["STRING", "INT"], ["2024-01-01", 3], "partition-like row")
+    add(["INT", "STRING"], [1, "中"], None)
+    # null-bit width boundaries: header byte + 1 bit per field, in 8-byte words
+    add([], [], "0 fields")
+    for n in (1, 56, 57, 63, 64, 65, 120, 121):
+        add(["BIGINT"] * n, list(range(n)), "%d fields" % n)
+        add(["INT"] * n, [None if i % 3 == 0 else i for i in range(n)], "%d fields, some nulls" % n)
+    add(["STRING"] * 57, ["s%d" % i if i % 2 else "long string %08d" % i for i in range(57)],
+        "57 string fields")
+    return c
+
+
+def cmd_binaryrow_goldens(args):
+    J = oracle_class()
+    cases = binaryrow_cases()
+    java_cases = [{"types": [oc.PType(t).java_sql() for t in c["types"]], "values": c["values"]}
+                  for c in cases]
+    res = json.loads(J.binaryRows(json.dumps(java_cases)))
+    out = []
+    for c, r in zip(cases, res):
+        o = {"types": c["types"], "values": c["values"], "hex": r["hex"], "hash": r["hash"],
+             "size": r["size"]}
+        if r["proj_hex"] != r["hex"] or r["proj_hash"] != r["hash"]:
+            o["proj_hex"], o["proj_hash"] = r["proj_hex"], r["proj_hash"]
+        if "note" in c:
+            o["note"] = c["note"]
+        out.append(o)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write("[\n")
+        f.write(",\n".join(json.dumps(o, ensure_ascii=False) for o in out))
+        f.write("\n]\n")
+    print("%s: %d cases" % (args.out, len(out)))
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    w = sub.add_parser("write")
+    w.add_argument("--table-dir", required=True)
+    w.add_argument("--spec", required=True)
+    r = sub.add_parser("read")
+    r.add_argument("--table-dir", required=True)
+    r.add_argument("--snapshot", type=int)
+    r.add_argument("--out")
+    b = sub.add_parser("bucket-goldens")
+    b.add_argument("--out-dir", required=True)
+    b.add_argument("--keys", type=int, default=3000)
+    g = sub.add_parser("binaryrow-goldens")
+    g.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    try:
+        {"write": cmd_write, "read": cmd_read, "bucket-goldens": cmd_bucket_goldens,
+         "binaryrow-goldens": cmd_binaryrow_goldens}[args.cmd](args)
+    except Exception as e:
+        if _stderr_tail and not os.environ.get("SHOAL_ORACLE_VERBOSE"):
+            sys.stderr.write("---- JVM stderr (last lines) ----\n" + "".join(_stderr_tail))
+        sys.stderr.write("error: %s\n" % e)
+        shutdown()
+        return 1
+    shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
