@@ -69,6 +69,14 @@ impl TableScan {
     }
 
     pub async fn plan(&self) -> Result<Plan> {
+        if self.schema.core_options().deletion_vectors_enabled()? {
+            // Reading such a table without applying its deletion vectors would return deleted rows.
+            return Err(crate::Error::Unsupported(
+                "this table has deletion-vectors.enabled = true; shoal cannot apply deletion vectors yet, \
+                 and reading without them would return deleted rows"
+                    .into(),
+            ));
+        }
         let snapshots = SnapshotManager::new(self.io.clone());
         let wanted = match self.snapshot_id {
             Some(id) => Some(id),

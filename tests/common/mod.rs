@@ -133,3 +133,123 @@ pub fn read_csv(path: &str) -> Vec<Vec<String>> {
     }
     rows
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rows in the oracles' JSON spelling (tools/oracle/oracle_common.py), to compare reads.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType as ArrowType, TimeUnit};
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = if z >= 0 { z } else { z - 146096 } / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn fmt_date(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn fmt_nanos(total: i64, digits: usize) -> String {
+    let days = total.div_euclid(86_400_000_000_000);
+    let rem = total.rem_euclid(86_400_000_000_000);
+    let secs = rem / 1_000_000_000;
+    let frac = format!("{:09}", rem % 1_000_000_000);
+    format!("{} {:02}:{:02}:{:02}.{}", fmt_date(days), secs / 3600, secs / 60 % 60, secs % 60, &frac[..digits])
+}
+
+fn cell(col: &dyn Array, i: usize, t: &DataType) -> Value {
+    if col.is_null(i) {
+        return Value::Null;
+    }
+    match col.data_type() {
+        ArrowType::Boolean => Value::Bool(col.as_boolean().value(i)),
+        ArrowType::Int8 => col.as_primitive::<Int8Type>().value(i).into(),
+        ArrowType::Int16 => col.as_primitive::<Int16Type>().value(i).into(),
+        ArrowType::Int32 => col.as_primitive::<Int32Type>().value(i).into(),
+        ArrowType::Int64 => col.as_primitive::<Int64Type>().value(i).into(),
+        ArrowType::Float32 => {
+            let v: f64 = format!("{}", col.as_primitive::<Float32Type>().value(i)).parse().unwrap();
+            serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
+        }
+        ArrowType::Float64 => serde_json::Number::from_f64(col.as_primitive::<Float64Type>().value(i)).map(Value::Number).unwrap_or(Value::Null),
+        ArrowType::Decimal128(_, s) => Value::String(shoal::spec::datum::format_decimal(col.as_primitive::<Decimal128Type>().value(i), *s as u8)),
+        ArrowType::Utf8 => Value::String(col.as_string::<i32>().value(i).to_string()),
+        ArrowType::Binary => Value::String(to_hex(col.as_binary::<i32>().value(i))),
+        ArrowType::Date32 => Value::String(fmt_date(col.as_primitive::<Date32Type>().value(i) as i64)),
+        ArrowType::Time32(TimeUnit::Millisecond) => {
+            let ms = col.as_primitive::<Time32MillisecondType>().value(i) as i64;
+            Value::String(fmt_nanos(ms * 1_000_000, 3)[11..].to_string())
+        }
+        ArrowType::Timestamp(unit, _) => {
+            let digits = match t.kind {
+                TypeKind::Timestamp(p) | TypeKind::LocalZonedTimestamp(p) => if p <= 3 { 3 } else if p <= 6 { 6 } else { 9 },
+                _ => 9,
+            };
+            let nanos = match unit {
+                TimeUnit::Second => col.as_primitive::<TimestampSecondType>().value(i) * 1_000_000_000,
+                TimeUnit::Millisecond => col.as_primitive::<TimestampMillisecondType>().value(i) * 1_000_000,
+                TimeUnit::Microsecond => col.as_primitive::<TimestampMicrosecondType>().value(i) * 1000,
+                TimeUnit::Nanosecond => col.as_primitive::<TimestampNanosecondType>().value(i),
+            };
+            Value::String(fmt_nanos(nanos, digits))
+        }
+        other => panic!("no oracle spelling for {other}"),
+    }
+}
+
+/// Every row of the batches as canonical JSON lines (sorted), columns typed by `types`.
+pub fn rows_as_lines(batches: &[RecordBatch], types: &[DataType]) -> Vec<String> {
+    let mut out = vec![];
+    for b in batches {
+        let schema = b.schema();
+        for i in 0..b.num_rows() {
+            let mut m = serde_json::Map::new();
+            for (c, (f, t)) in schema.fields().iter().zip(types).enumerate() {
+                m.insert(f.name().clone(), cell(b.column(c).as_ref(), i, t));
+            }
+            out.push(Value::Object(m).to_string());
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Oracle output (JSON lines) in the same canonical form.
+pub fn canonical_lines(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("bad oracle line {l:?}: {e}")).to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Compares two sets of canonical rows, printing counts and the first differences only.
+pub fn assert_rows_eq(left: &[String], right: &[String], context: &str) {
+    if left == right {
+        return;
+    }
+    let l: std::collections::BTreeSet<&String> = left.iter().collect();
+    let r: std::collections::BTreeSet<&String> = right.iter().collect();
+    let only_l: Vec<_> = l.difference(&r).take(5).collect();
+    let only_r: Vec<_> = r.difference(&l).take(5).collect();
+    panic!(
+        "{context}: {} rows vs {} rows\nonly in left (first 5):\n  {}\nonly in right (first 5):\n  {}",
+        left.len(),
+        right.len(),
+        only_l.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  "),
+        only_r.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
+    );
+}

@@ -1,0 +1,289 @@
+//! Interoperability with Apache Paimon's own implementations, both directions, run live:
+//! Java Paimon 0.9 (through pypaimon 0.2's bridge) and pypaimon 2.x, installed by
+//! `tools/oracle/setup.sh` (the test command runs it). The oracles take a JSON spec of commits and
+//! print the merged rows as JSON lines; shoal's rows are compared in the same spelling.
+//!
+//! Without the oracles installed these tests say so and pass, unless SHOAL_REQUIRE_ORACLE=1 (set
+//! by tools/test), where a missing oracle fails the run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_schema::{DataType as ArrowType, Field, Schema};
+use rand::{Rng, SeedableRng};
+use serde_json::{json, Value};
+use shoal::spec::{parse_type, RowKind};
+use shoal::table::TableDefinition;
+use shoal::Table;
+
+struct Oracle {
+    java: PathBuf,
+    py2: PathBuf,
+    tools: PathBuf,
+}
+
+fn oracle() -> Option<Oracle> {
+    let home = std::env::var("SHOAL_ORACLE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/shoal/oracle"));
+    let o = Oracle {
+        java: home.join("java09/bin/python"),
+        py2: home.join("py2/bin/python"),
+        tools: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/oracle"),
+    };
+    if o.java.exists() && o.py2.exists() && home.join("env.sh").exists() {
+        return Some(o);
+    }
+    if std::env::var("SHOAL_REQUIRE_ORACLE").as_deref() == Ok("1") {
+        panic!("the Paimon oracles are not installed under {}; run tools/oracle/setup.sh", home.display());
+    }
+    eprintln!("SKIPPED: Paimon oracles not installed (run tools/oracle/setup.sh, or tools/test)");
+    None
+}
+
+impl Oracle {
+    fn run(&self, python: &Path, script: &str, args: &[&str]) -> String {
+        let out = Command::new(python)
+            .arg(self.tools.join(script))
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+        if !out.status.success() {
+            panic!(
+                "{script} {args:?} failed:\n{}\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        String::from_utf8(out.stdout).expect("oracle output is UTF-8")
+    }
+
+    fn java_write(&self, table_dir: &Path, spec: &Value) {
+        std::fs::create_dir_all(table_dir.parent().unwrap()).unwrap();
+        let spec_path = table_dir.with_extension("spec.json");
+        std::fs::write(&spec_path, spec.to_string()).unwrap();
+        self.run(&self.java, "java_oracle.py", &["write", "--table-dir", table_dir.to_str().unwrap(), "--spec", spec_path.to_str().unwrap()]);
+    }
+
+    fn java_read(&self, table_dir: &Path, snapshot: Option<i64>) -> Vec<String> {
+        let mut args = vec!["read".to_string(), "--table-dir".into(), table_dir.to_str().unwrap().into()];
+        if let Some(s) = snapshot {
+            args.extend(["--snapshot".into(), s.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        common::canonical_lines(&self.run(&self.java, "java_oracle.py", &args))
+    }
+
+    fn py2_read(&self, table_dir: &Path) -> Vec<String> {
+        common::canonical_lines(&self.run(&self.py2, "pypaimon_oracle.py", &["read", "--table-dir", table_dir.to_str().unwrap()]))
+    }
+}
+
+/// The spec's table definition.
+fn definition(spec: &Value) -> TableDefinition {
+    let mut d = TableDefinition::default();
+    for f in spec["fields"].as_array().unwrap() {
+        d = d.column(f["name"].as_str().unwrap(), parse_type(f["type"].as_str().unwrap()).unwrap());
+    }
+    let strings = |k: &str| spec[k].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect()).unwrap_or_default();
+    d.primary_keys = strings("primary_keys");
+    d.partition_keys = strings("partition_keys");
+    for (k, v) in spec["options"].as_object().unwrap() {
+        d = d.option(k, v.as_str().unwrap());
+    }
+    d
+}
+
+/// Writes the spec's commits with shoal (creating the table if needed), one snapshot per commit.
+async fn shoal_write(table_dir: &Path, spec: &Value) {
+    let loc = table_dir.to_str().unwrap();
+    let table = match Table::open(loc).await {
+        Ok(t) => t,
+        Err(_) => Table::create(loc, definition(spec)).await.unwrap(),
+    };
+    let mut fields: Vec<Field> = table.arrow_schema().fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect();
+    fields.push(Field::new("_row_kind", ArrowType::Utf8, true));
+    let input_schema = Arc::new(Schema::new(fields));
+    for c in spec["commits"].as_array().unwrap() {
+        let mut w = table.new_write().await.unwrap();
+        let text: String = c["rows"].as_array().unwrap().iter().map(|r| r.to_string() + "\n").collect();
+        let reader = arrow::json::ReaderBuilder::new(input_schema.clone()).build(std::io::Cursor::new(text)).unwrap();
+        for b in reader {
+            let b = b.unwrap();
+            let kinds_col = b.column(b.num_columns() - 1).as_any().downcast_ref::<StringArray>().unwrap().clone();
+            let kinds: Vec<RowKind> = (0..b.num_rows())
+                .map(|i| if kinds_col.is_null(i) { RowKind::Insert } else { RowKind::from_short_string(kinds_col.value(i)).unwrap() })
+                .collect();
+            let values = RecordBatch::try_new(
+                Arc::new(Schema::new(input_schema.fields()[..b.num_columns() - 1].to_vec())),
+                b.columns()[..b.num_columns() - 1].to_vec(),
+            )
+            .unwrap();
+            w.write_with_kinds(&values, Some(&kinds)).await.unwrap();
+        }
+        let user = uuid::Uuid::new_v4().to_string();
+        table.new_commit(&user).unwrap().commit(w.prepare_commit().await.unwrap()).await.unwrap();
+    }
+}
+
+async fn shoal_read(table_dir: &Path, snapshot: Option<i64>) -> Vec<String> {
+    let table = Table::open(table_dir.to_str().unwrap()).await.unwrap();
+    let types: Vec<_> = table.schema().fields.iter().map(|f| f.data_type.clone()).collect();
+    let batch = table.read_all(snapshot, None).await.unwrap();
+    common::rows_as_lines(&[batch], &types)
+}
+
+const FIELDS: &[(&str, &str)] = &[
+    ("id", "BIGINT NOT NULL"),
+    ("dt", "STRING NOT NULL"),
+    ("name", "STRING"),
+    ("amount", "DECIMAL(20, 2)"),
+    ("price", "DECIMAL(10, 2)"),
+    ("ts", "TIMESTAMP(3)"),
+    ("ts6", "TIMESTAMP(6)"),
+    ("d", "DATE"),
+    ("flag", "BOOLEAN"),
+    ("score", "DOUBLE"),
+    ("qty", "INT"),
+];
+
+fn random_row(rng: &mut rand::rngs::StdRng, id: i64, partitioned: bool, version: u32) -> Value {
+    let null = |rng: &mut rand::rngs::StdRng| rng.random_ratio(1, 8);
+    let name = if null(rng) {
+        Value::Null
+    } else if rng.random_bool(0.5) {
+        json!(format!("n{}", id % 100))
+    } else {
+        json!(format!("a-much-longer-name-{id}-v{version}-ünïcødé"))
+    };
+    let cents: i64 = rng.random_range(-10_000_000..10_000_000);
+    let ms: i64 = rng.random_range(1_600_000_000_000i64..1_800_000_000_000);
+    let day = 18000 + rng.random_range(0..2000);
+    let (y, m, d) = (1970 + day / 365, 1 + (day % 12), 1 + (day % 28));
+    let secs = ms / 1000;
+    let ts = |frac: String| {
+        let dt = chrono::DateTime::from_timestamp(secs, 0).unwrap().naive_utc();
+        format!("{}.{frac}", dt.format("%Y-%m-%d %H:%M:%S"))
+    };
+    json!({
+        "id": id,
+        "dt": if partitioned { format!("2024-01-0{}", 1 + id % 3) } else { "all".to_string() },
+        "name": name,
+        "amount": if null(rng) { Value::Null } else { json!(format!("{}.{:02}", cents / 100, (cents % 100).abs())) },
+        "price": if null(rng) { Value::Null } else { json!(format!("{}.{:02}", (cents / 1000).abs(), (cents % 100).abs())) },
+        "ts": if null(rng) { Value::Null } else { json!(ts(format!("{:03}", ms % 1000))) },
+        "ts6": if null(rng) { Value::Null } else { json!(ts(format!("{:06}", rng.random_range(0..1_000_000)))) },
+        "d": if null(rng) { Value::Null } else { json!(format!("{y:04}-{m:02}-{d:02}")) },
+        "flag": if null(rng) { Value::Null } else { json!(rng.random_bool(0.5)) },
+        "score": if null(rng) { Value::Null } else { json!(rng.random_range(-1e6..1e6f64)) },
+        "qty": if null(rng) { Value::Null } else { json!(rng.random_range(-1000..1000)) },
+    })
+}
+
+/// Commits of inserts, -U/+U updates and -D deletes over a key space, deterministic by seed.
+fn spec(seed: u64, buckets: u32, partitioned: bool, commits: usize, rows_per_commit: usize, compact_last: bool) -> Value {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut out = vec![];
+    for c in 0..commits {
+        let mut rows = vec![];
+        for _ in 0..rows_per_commit {
+            let id = rng.random_range(0..(rows_per_commit as i64 * 2));
+            let roll: f64 = rng.random();
+            let mut row = random_row(&mut rng, id, partitioned, c as u32);
+            if c > 0 && roll < 0.15 {
+                row["_row_kind"] = json!("-D");
+            } else if c > 0 && roll < 0.35 {
+                let mut before = row.clone();
+                before["_row_kind"] = json!("-U");
+                rows.push(before);
+                row["_row_kind"] = json!("+U");
+            } else {
+                row["_row_kind"] = json!("+I");
+            }
+            rows.push(row);
+        }
+        out.push(json!({"rows": rows, "compact": compact_last && c == commits - 1}));
+    }
+    let mut fields = vec![];
+    for (n, t) in FIELDS {
+        fields.push(json!({"name": n, "type": t}));
+    }
+    json!({
+        "fields": fields,
+        "primary_keys": if partitioned { json!(["dt", "id"]) } else { json!(["id"]) },
+        "partition_keys": if partitioned { json!(["dt"]) } else { json!([]) },
+        "options": {"bucket": buckets.to_string()},
+        "commits": out,
+    })
+}
+
+fn table_dir(root: &Path, name: &str) -> PathBuf {
+    root.join("wh").join("db.db").join(name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_writes_shoal_reads() {
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    for (name, buckets, partitioned) in [("j_flat_1", 1, false), ("j_part_4", 4, true)] {
+        let dir = table_dir(root.path(), name);
+        o.java_write(&dir, &spec(7 + buckets as u64, buckets, partitioned, 4, 120, true));
+        let ids = Table::open(dir.to_str().unwrap()).await.unwrap().snapshots().snapshot_ids().await.unwrap();
+        assert!(ids.len() >= 5, "{name}: 4 commits and a compaction, got snapshots {ids:?}");
+        let java = o.java_read(&dir, None);
+        assert!(java.len() > 50, "{name}: expected a substantial table, Java read {} rows", java.len());
+        common::assert_rows_eq(&shoal_read(&dir, None).await, &java, &format!("{name}: latest"));
+        // An earlier snapshot, before the compaction.
+        common::assert_rows_eq(&shoal_read(&dir, Some(2)).await, &o.java_read(&dir, Some(2)), &format!("{name}: snapshot 2"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shoal_writes_java_and_pypaimon_read() {
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    for (name, buckets, partitioned) in [("s_flat_1", 1, false), ("s_part_4", 4, true)] {
+        let dir = table_dir(root.path(), name);
+        shoal_write(&dir, &spec(100 + buckets as u64, buckets, partitioned, 4, 150, false)).await;
+        let ours = shoal_read(&dir, None).await;
+        assert!(ours.len() > 50, "{name}: {} rows", ours.len());
+        common::assert_rows_eq(&o.java_read(&dir, None), &ours, &format!("{name}: Java Paimon 0.9 reads shoal's table"));
+        common::assert_rows_eq(&o.py2_read(&dir), &ours, &format!("{name}: pypaimon 2 reads shoal's table"));
+        common::assert_rows_eq(&o.java_read(&dir, Some(2)), &shoal_read(&dir, Some(2)).await, &format!("{name}: snapshot 2"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_and_shoal_write_the_same_table() {
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "mixed");
+    let full = spec(555, 4, true, 6, 100, false);
+    let part = |range: std::ops::Range<usize>, compact: bool| {
+        let mut s = full.clone();
+        let mut commits: Vec<Value> = full["commits"].as_array().unwrap()[range].to_vec();
+        if compact {
+            commits.last_mut().unwrap()["compact"] = json!(true);
+        }
+        s["commits"] = json!(commits);
+        s
+    };
+    // Java starts the table, shoal continues on top, Java continues (and fully compacts), then
+    // shoal writes once more on top of the compacted files.
+    o.java_write(&dir, &part(0..2, false));
+    shoal_write(&dir, &part(2..4, false)).await;
+    common::assert_rows_eq(&o.java_read(&dir, None), &shoal_read(&dir, None).await, &format!("after shoal wrote on Java's table"));
+    o.java_write(&dir, &part(4..5, true));
+    shoal_write(&dir, &part(5..6, false)).await;
+    let ours = shoal_read(&dir, None).await;
+    common::assert_rows_eq(&o.java_read(&dir, None), &ours, &format!("after Java compacted and shoal wrote again"));
+
+    // The same commits written by shoal alone give the same rows.
+    let alone = table_dir(root.path(), "alone");
+    shoal_write(&alone, &full).await;
+    common::assert_rows_eq(&shoal_read(&alone, None).await, &ours, &format!("mixed writers and shoal alone agree"));
+}
