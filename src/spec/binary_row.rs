@@ -287,6 +287,20 @@ pub fn murmur_hash_words(bytes: &[u8]) -> i32 {
     h1 as i32
 }
 
+/// The hash of a one-field BinaryRow holding a non-null BIGINT (16 bytes: header, slot).
+pub fn hash_single_long(v: i64) -> i32 {
+    let mut b = [0u8; 16];
+    b[8..].copy_from_slice(&v.to_le_bytes());
+    murmur_hash_words(&b)
+}
+
+/// The hash of a one-field BinaryRow holding a non-null INT.
+pub fn hash_single_int(v: i32) -> i32 {
+    let mut b = [0u8; 16];
+    b[8..12].copy_from_slice(&v.to_le_bytes());
+    murmur_hash_words(&b)
+}
+
 /// Paimon's fixed-bucket formula: `Math.abs(hash % numBuckets)` with Java's remainder.
 pub fn bucket_of(hash: i32, num_buckets: i32) -> i32 {
     (hash % num_buckets).abs()
@@ -486,6 +500,18 @@ mod tests {
     #[test]
     fn empty_row_serializes_to_twelve_zero_bytes() {
         assert_eq!(BinaryRow::empty().serialize(), vec![0u8; 12]);
+    }
+
+    #[test]
+    fn single_key_hash_shortcuts_match_the_row_hash() {
+        for v in [0i64, -1, 42, i64::MIN, i64::MAX] {
+            let mut w = BinaryRowWriter::new(1);
+            w.write_i64(0, v);
+            assert_eq!(hash_single_long(v), w.hash_code());
+            let mut w = BinaryRowWriter::new(1);
+            w.write_i32(0, v as i32);
+            assert_eq!(hash_single_int(v as i32), w.hash_code());
+        }
     }
 
     #[test]

@@ -11,9 +11,11 @@ use arrow_array::{Array, RecordBatch};
 use bytes::Bytes;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
+use crate::spec::data_file::{KEY_FIELD_PREFIX, SEQUENCE_NUMBER};
 use crate::spec::options::StatsMode;
 use crate::spec::{BinaryRowWriter, DataFileMeta, DataType, FileSource, NullStyle, RowKind, SimpleStats, TableSchema};
 use crate::write::stats::collect_stats;
@@ -44,14 +46,31 @@ impl FileWriterConfig {
             "gzip" => Compression::GZIP(Default::default()),
             _ => Compression::UNCOMPRESSED,
         };
-        let props = WriterProperties::builder()
+        let is_primary_key = !schema.primary_keys.is_empty();
+        let key_fields = schema.trimmed_key_fields();
+        let mut props = WriterProperties::builder()
             .set_compression(compression)
             .set_data_page_size_limit(opts.page_size()? as usize)
             .set_max_row_group_row_count(Some(1 << 20))
-            .set_created_by("shoal (Apache Paimon format)".to_string())
-            .build();
-        let is_primary_key = !schema.primary_keys.is_empty();
-        let key_fields = schema.trimmed_key_fields();
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_created_by("shoal (Apache Paimon format)".to_string());
+        // Dictionary encoding is off unless `parquet.enable.dictionary = true` (Paimon passes
+        // `parquet.*` options to the writer): on the orders workload plain encoding + zstd wrote
+        // 40% faster and 23% smaller files than dictionary + zstd (see tools/bench_orders).
+        let dictionary = opts.get("parquet.enable.dictionary").map(|v| v.trim().eq_ignore_ascii_case("true")).unwrap_or(false);
+        props = props.set_dictionary_enabled(dictionary);
+        if is_primary_key && dictionary {
+            // Keys and sequence numbers are unique within a file: a dictionary is pure overhead.
+            let mut unique: Vec<String> = key_fields.iter().map(|f| format!("{KEY_FIELD_PREFIX}{}", f.name)).collect();
+            unique.push(SEQUENCE_NUMBER.to_string());
+            if key_fields.len() == 1 {
+                unique.push(key_fields[0].name.clone());
+            }
+            for c in unique {
+                props = props.set_column_dictionary_enabled(ColumnPath::from(c), false);
+            }
+        }
+        let props = props.build();
         Ok(FileWriterConfig {
             props,
             target_file_size: opts.target_file_size()?,

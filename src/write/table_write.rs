@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Int8Array, RecordBatch, UInt32Array};
+use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
 use arrow_cast::{can_cast_types, cast_with_options, CastOptions};
 use arrow_schema::SchemaRef;
 use arrow_select::take::take;
@@ -72,6 +72,9 @@ pub struct TableWrite {
     partition_indices: Vec<usize>,
     bucket_key_indices: Vec<usize>,
     buffer_limit: usize,
+    /// Memory of the input batches still referenced by some buffer, and how many buffers refer to each.
+    batch_memory: HashMap<u64, (usize, usize)>,
+    next_batch_id: u64,
     buffered: usize,
     parallelism: usize,
 }
@@ -111,6 +114,8 @@ impl TableWrite {
             partition_indices: schema.partition_indices(),
             bucket_key_indices,
             buffer_limit: opts.write_buffer_size()? as usize,
+            batch_memory: HashMap::new(),
+            next_batch_id: 0,
             buffered: 0,
             parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             schema,
@@ -165,7 +170,7 @@ impl TableWrite {
         }
 
         let (group_of_row, groups) = self.assign(&batch)?;
-        let kinds_all = Int8Array::from(kind_bytes);
+        let all_inserts = kind_bytes.iter().all(|k| *k == RowKind::Insert as i8);
         let single = groups.len() == 1;
         let mut row_lists: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
         if !single {
@@ -173,20 +178,24 @@ impl TableWrite {
                 row_lists[*g as usize].push(row as u32);
             }
         }
+        let batch_id = self.next_batch_id;
+        self.next_batch_id += 1;
+        let memory = batch.get_array_memory_size() + kind_bytes.len();
+        self.batch_memory.insert(batch_id, (memory, groups.len()));
+        self.buffered += memory;
         for (g, (partition, bucket)) in groups.into_iter().enumerate() {
-            let (sub, sub_kinds) = if single {
-                (batch.clone(), kinds_all.clone())
+            let (rows, kinds): (Option<Arc<[u32]>>, Option<Vec<i8>>) = if single {
+                (None, if all_inserts { None } else { Some(kind_bytes.clone()) })
             } else {
-                let idx = UInt32Array::from(std::mem::take(&mut row_lists[g]));
-                let kinds = take(&kinds_all, &idx, None).map_err(Error::arrow("splitting row kinds"))?;
-                (take_rows(&batch, &idx)?, kinds.as_any().downcast_ref::<Int8Array>().expect("Int8").clone())
+                let rows = std::mem::take(&mut row_lists[g]);
+                let kinds = if all_inserts { None } else { Some(rows.iter().map(|&r| kind_bytes[r as usize]).collect()) };
+                (Some(Arc::from(rows)), kinds)
             };
+            let n = rows.as_ref().map(|r| r.len()).unwrap_or(batch.num_rows());
             let writer = self.writer(partition, bucket);
             let first = writer.next_seq;
-            writer.next_seq += sub.num_rows() as i64;
-            let before = writer.buffer.memory();
-            writer.buffer.push(sub, sub_kinds, first);
-            self.buffered += writer.buffer.memory() - before;
+            writer.next_seq += n as i64;
+            writer.buffer.push(batch_id, batch.clone(), rows, kinds, first);
         }
         while self.buffered > self.buffer_limit {
             self.flush_largest().await?;
@@ -222,7 +231,9 @@ impl TableWrite {
             for (pos, (col, &fi)) in part_cols.iter().zip(&self.partition_indices).enumerate() {
                 part_writer.write_from_array(pos, col.as_ref(), row, &fields[fi].data_type, NullStyle::Projection)?;
             }
-            let bucket = if self.num_buckets > 0 {
+            let bucket = if let Some(h) = fast_hash(&key_cols, row) {
+                bucket_of(h, self.num_buckets)
+            } else if self.num_buckets > 0 {
                 key_writer.reset();
                 for (pos, (col, &fi)) in key_cols.iter().zip(&self.bucket_key_indices).enumerate() {
                     key_writer.write_from_array(pos, col.as_ref(), row, &fields[fi].data_type, NullStyle::Projection)?;
@@ -254,14 +265,29 @@ impl TableWrite {
         Ok((group_of_row, groups))
     }
 
+    /// Forgets this buffer's references to input batches, releasing the memory of batches no
+    /// other buffer refers to.
+    fn release(&mut self, buffer: &WriteBuffer) {
+        for id in buffer.batch_ids() {
+            if let Some((mem, refs)) = self.batch_memory.get_mut(&id) {
+                *refs -= 1;
+                if *refs == 0 {
+                    self.buffered -= *mem;
+                    self.batch_memory.remove(&id);
+                }
+            }
+        }
+    }
+
     async fn flush_largest(&mut self) -> Result<()> {
-        let Some(key) = self.writers.iter().max_by_key(|(_, w)| w.buffer.memory()).map(|(k, _)| k.clone()) else {
+        let Some(key) = self.writers.iter().max_by_key(|(_, w)| w.buffer.rows()).map(|(k, _)| k.clone()) else {
             return Ok(());
         };
         let w = self.writers.get_mut(&key).expect("writer exists");
         let buffer = std::mem::take(&mut w.buffer);
-        self.buffered -= buffer.memory();
-        let files = flush(self.ctx.clone(), w.partition.clone(), w.bucket, buffer).await?;
+        let (partition, bucket) = (w.partition.clone(), w.bucket);
+        self.release(&buffer);
+        let files = flush(self.ctx.clone(), partition, bucket, buffer).await?;
         self.writers.get_mut(&key).expect("writer exists").new_files.extend(files);
         Ok(())
     }
@@ -276,6 +302,7 @@ impl TableWrite {
             .filter(|(_, w)| !w.buffer.is_empty())
             .map(|(k, w)| (k.clone(), w.partition.clone(), w.bucket, std::mem::take(&mut w.buffer)))
             .collect();
+        self.batch_memory.clear();
         self.buffered = 0;
         let results: Vec<((BinaryRow, i32), Vec<DataFileMeta>)> = stream::iter(jobs)
             .map(|(key, partition, bucket, buffer)| {
@@ -333,6 +360,24 @@ async fn flush(ctx: Arc<WriteContext>, partition: BinaryRow, bucket: i32, buffer
         metas.push(f.meta);
     }
     Ok(metas)
+}
+
+/// The bucket-key hash of a single non-null BIGINT or INT key, without building the row.
+fn fast_hash(key_cols: &[&ArrayRef], row: usize) -> Option<i32> {
+    use arrow_array::cast::AsArray;
+    let [col] = key_cols else { return None };
+    if col.null_count() > 0 {
+        return None;
+    }
+    match col.data_type() {
+        arrow_schema::DataType::Int64 => {
+            Some(crate::spec::binary_row::hash_single_long(col.as_primitive::<arrow_array::types::Int64Type>().value(row)))
+        }
+        arrow_schema::DataType::Int32 => {
+            Some(crate::spec::binary_row::hash_single_int(col.as_primitive::<arrow_array::types::Int32Type>().value(row)))
+        }
+        _ => None,
+    }
 }
 
 fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<RecordBatch> {

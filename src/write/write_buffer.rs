@@ -1,51 +1,153 @@
-//! The in-memory buffer of one bucket: rows in arrival order with their row kinds and sequence
-//! numbers. A flush sorts by key (equal keys stay in sequence order), merges each key's versions
-//! with the merge function, and yields one sorted run in the data-file layout.
+//! The in-memory buffer of one bucket: references to the rows written to it, in arrival order,
+//! with their row kinds and sequence numbers. Input batches are shared by reference between the
+//! buckets their rows hash to (no copy at write time); a flush sorts the bucket's rows by key
+//! (equal keys stay in sequence order), merges each key's versions with the merge function, and
+//! assembles one sorted run in the data-file layout with a single gather per column.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array};
-use arrow_schema::SchemaRef;
-use arrow_select::concat::{concat, concat_batches};
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, Int64Type};
+use arrow_array::{Array, ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array};
+use arrow_buffer::ScalarBuffer;
+use arrow_row::{RowConverter, SortField};
+use arrow_schema::{DataType as ArrowType, SchemaRef};
+use arrow_select::interleave::interleave;
 use arrow_select::take::take;
 
 use crate::error::{Error, Result};
-use crate::merge::keys::KeyEncoder;
+use crate::merge::keys::SortKeys;
 use crate::merge::MergeFunction;
 use crate::spec::RowKind;
 
+/// Some rows of a shared input batch.
+struct Part {
+    batch_id: u64,
+    batch: RecordBatch,
+    /// Row indices into `batch`, or None for all of its rows.
+    rows: Option<Arc<[u32]>>,
+    /// Row kinds aligned with the rows, or None when all are +I.
+    kinds: Option<Vec<i8>>,
+    first_seq: i64,
+}
+
+impl Part {
+    fn len(&self) -> usize {
+        self.rows.as_ref().map(|r| r.len()).unwrap_or(self.batch.num_rows())
+    }
+    fn row(&self, i: usize) -> usize {
+        self.rows.as_ref().map(|r| r[i] as usize).unwrap_or(i)
+    }
+}
+
 #[derive(Default)]
 pub struct WriteBuffer {
-    batches: Vec<RecordBatch>,
-    kinds: Vec<Int8Array>,
-    first_seq: Vec<i64>,
+    parts: Vec<Part>,
     rows: usize,
-    memory: usize,
 }
 
 impl WriteBuffer {
-    pub fn push(&mut self, batch: RecordBatch, kinds: Int8Array, first_seq: i64) {
-        self.memory += batch.get_array_memory_size() + kinds.len();
-        self.rows += batch.num_rows();
-        self.batches.push(batch);
-        self.kinds.push(kinds);
-        self.first_seq.push(first_seq);
+    /// Buffers `rows` of `batch` (all when None) with their kinds; sequence numbers start at `first_seq`.
+    pub fn push(&mut self, batch_id: u64, batch: RecordBatch, rows: Option<Arc<[u32]>>, kinds: Option<Vec<i8>>, first_seq: i64) {
+        let part = Part { batch_id, batch, rows, kinds, first_seq };
+        self.rows += part.len();
+        self.parts.push(part);
     }
-    pub fn memory(&self) -> usize {
-        self.memory
-    }
+
     pub fn rows(&self) -> usize {
         self.rows
     }
     pub fn is_empty(&self) -> bool {
         self.rows == 0
     }
+    /// The ids of the input batches this buffer refers to (each once).
+    pub fn batch_ids(&self) -> Vec<u64> {
+        let mut ids: Vec<u64> = self.parts.iter().map(|p| p.batch_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
+    /// The distinct batches and, per buffered row in sequence order, (batch index, row).
+    fn gather_plan(&self) -> (Vec<RecordBatch>, Vec<(usize, usize)>) {
+        let mut batches = vec![];
+        let mut index: HashMap<u64, usize> = HashMap::new();
+        let mut rows = Vec::with_capacity(self.rows);
+        for p in &self.parts {
+            let b = *index.entry(p.batch_id).or_insert_with(|| {
+                batches.push(p.batch.clone());
+                batches.len() - 1
+            });
+            rows.extend((0..p.len()).map(|i| (b, p.row(i))));
+        }
+        (batches, rows)
+    }
+
+    fn gather(batches: &[RecordBatch], col: usize, rows: &[(usize, usize)]) -> Result<ArrayRef> {
+        if let [only] = batches {
+            // One source batch (the common case): a plain take is cheaper than an interleave.
+            let idx = UInt32Array::from_iter_values(rows.iter().map(|r| r.1 as u32));
+            return take(only.column(col).as_ref(), &idx, None).map_err(Error::arrow("gathering buffered rows"));
+        }
+        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(col).as_ref()).collect();
+        interleave(&arrays, rows).map_err(Error::arrow("gathering buffered rows"))
+    }
 
     /// Append tables: the rows as written, and the first sequence number.
     pub fn into_append_run(self, schema: &SchemaRef) -> Result<(RecordBatch, i64)> {
-        let first = self.first_seq.first().copied().unwrap_or(0);
-        let batch = concat_batches(schema, &self.batches).map_err(Error::arrow("concatenating buffered rows"))?;
+        let first = self.parts.first().map(|p| p.first_seq).unwrap_or(0);
+        let (batches, rows) = self.gather_plan();
+        let columns = (0..schema.fields().len()).map(|c| Self::gather(&batches, c, &rows)).collect::<Result<Vec<_>>>()?;
+        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(Error::arrow("assembling buffered rows"))?;
         Ok((batch, first))
+    }
+
+    /// The sort keys of every buffered row, in sequence order.
+    fn keys(&self, key_indices: &[usize]) -> Result<SortKeys> {
+        if let [k] = key_indices {
+            let t = self.parts.first().map(|p| p.batch.column(*k).data_type().clone());
+            match t {
+                Some(ArrowType::Int64) => {
+                    let mut v = Vec::with_capacity(self.rows);
+                    for p in &self.parts {
+                        let col = p.batch.column(*k).as_primitive::<Int64Type>().values();
+                        v.extend((0..p.len()).map(|i| col[p.row(i)]));
+                    }
+                    return Ok(SortKeys::I64(ScalarBuffer::from(v)));
+                }
+                Some(ArrowType::Int32) => {
+                    let mut v = Vec::with_capacity(self.rows);
+                    for p in &self.parts {
+                        let col = p.batch.column(*k).as_primitive::<Int32Type>().values();
+                        v.extend((0..p.len()).map(|i| col[p.row(i)]));
+                    }
+                    return Ok(SortKeys::I32(ScalarBuffer::from(v)));
+                }
+                _ => {}
+            }
+        }
+        let Some(first) = self.parts.first() else {
+            return Ok(SortKeys::I64(ScalarBuffer::from(Vec::<i64>::new())));
+        };
+        let fields = key_indices.iter().map(|&k| SortField::new(first.batch.column(k).data_type().clone())).collect();
+        let converter = RowConverter::new(fields).map_err(Error::arrow("building the key comparator"))?;
+        let mut rows = converter.empty_rows(self.rows, self.rows * 16);
+        for p in &self.parts {
+            let cols: Vec<ArrayRef> = match &p.rows {
+                None => key_indices.iter().map(|&k| p.batch.column(k).clone()).collect(),
+                Some(r) => {
+                    let idx = UInt32Array::from(r.to_vec());
+                    key_indices
+                        .iter()
+                        .map(|&k| take(p.batch.column(k).as_ref(), &idx, None))
+                        .collect::<std::result::Result<_, _>>()
+                        .map_err(Error::arrow("selecting key columns"))?
+                }
+            };
+            converter.append(&mut rows, &cols).map_err(Error::arrow("encoding keys"))?;
+        }
+        Ok(SortKeys::Rows(rows))
     }
 
     /// Primary-key tables: one sorted run in the key-value data-file layout (`kv_schema`), one row
@@ -57,17 +159,16 @@ impl WriteBuffer {
         key_indices: &[usize],
         merge: &MergeFunction,
     ) -> Result<RecordBatch> {
-        let batch = concat_batches(table_schema, &self.batches).map_err(Error::arrow("concatenating buffered rows"))?;
-        let kind_refs: Vec<&dyn arrow_array::Array> = self.kinds.iter().map(|k| k as &dyn arrow_array::Array).collect();
-        let kinds = concat(&kind_refs).map_err(Error::arrow("concatenating row kinds"))?;
-        let kinds = kinds.as_any().downcast_ref::<Int8Array>().expect("row kinds are Int8").clone();
-        let mut seq = Vec::with_capacity(batch.num_rows());
-        for (b, first) in self.batches.iter().zip(&self.first_seq) {
-            seq.extend(*first..*first + b.num_rows() as i64);
+        let keys = self.keys(key_indices)?;
+        let mut kinds: Vec<i8> = Vec::with_capacity(self.rows);
+        let mut seq: Vec<i64> = Vec::with_capacity(self.rows);
+        for p in &self.parts {
+            match &p.kinds {
+                Some(k) => kinds.extend_from_slice(k),
+                None => kinds.resize(kinds.len() + p.len(), RowKind::Insert as i8),
+            }
+            seq.extend(p.first_seq..p.first_seq + p.len() as i64);
         }
-        let key_cols: Vec<ArrayRef> = key_indices.iter().map(|&i| batch.column(i).clone()).collect();
-        let key_types: Vec<_> = key_cols.iter().map(|c| c.data_type().clone()).collect();
-        let keys = KeyEncoder::new(&key_types)?.encode(&key_cols)?;
         let order = keys.sorted_indices();
 
         // Walk runs of equal keys and let the merge function pick each key's version.
@@ -83,26 +184,23 @@ impl WriteBuffer {
                 selected.push(order[start]);
             } else {
                 group_kinds.clear();
-                for &i in &order[start..end] {
-                    group_kinds.push(RowKind::from_byte(kinds.value(i as usize)).unwrap_or(RowKind::Insert));
-                }
+                group_kinds.extend(order[start..end].iter().map(|&i| RowKind::from_byte(kinds[i as usize]).unwrap_or(RowKind::Insert)));
                 if let Some(pick) = merge.pick(&group_kinds) {
                     selected.push(order[start + pick]);
                 }
             }
             start = end;
         }
-        let idx = UInt32Array::from(selected);
-        let take_col = |c: &ArrayRef| take(c.as_ref(), &idx, None).map_err(Error::arrow("selecting merged rows"));
+        let (batches, all_rows) = self.gather_plan();
+        let rows: Vec<(usize, usize)> = selected.iter().map(|&i| all_rows[i as usize]).collect();
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(kv_schema.fields().len());
-        for c in &key_cols {
-            columns.push(take_col(c)?);
+        let values = (0..table_schema.fields().len()).map(|c| Self::gather(&batches, c, &rows)).collect::<Result<Vec<_>>>()?;
+        for &k in key_indices {
+            columns.push(values[k].clone());
         }
-        columns.push(take_col(&(Arc::new(Int64Array::from(seq)) as ArrayRef))?);
-        columns.push(take_col(&(Arc::new(kinds) as ArrayRef))?);
-        for c in batch.columns() {
-            columns.push(take_col(c)?);
-        }
+        columns.push(Arc::new(Int64Array::from_iter_values(selected.iter().map(|&i| seq[i as usize]))));
+        columns.push(Arc::new(Int8Array::from_iter_values(selected.iter().map(|&i| kinds[i as usize]))));
+        columns.extend(values);
         RecordBatch::try_new(kv_schema.clone(), columns).map_err(Error::arrow("building a data-file batch"))
     }
 }

@@ -1,0 +1,395 @@
+/*
+ * The 'orders' benchmark for Apache Paimon's Java core 0.9, timed inside the JVM.
+ *
+ * Driven through py4j by tools/bench_orders/java_orders.py, which compiles this file with javac
+ * against the Paimon 0.9 bridge jar of pypaimon==0.2.0 (see tools/oracle/). One call,
+ * OrdersBench.run(argsJson), does everything and returns one JSON object (a string), so no row
+ * ever crosses py4j.
+ *
+ * Phases (the design notes are in the docstring of tools/bench_orders/java_orders.py):
+ *   W1  w1Commits commits of rowsPerCommit generated +I rows on a fresh table
+ *   W2  w2Commits more commits of the same generator (upserts: keys are random in 1..4M)
+ *   R1  full merged batch read of the latest snapshot
+ * Writes use ONE StreamWriteBuilder / StreamTableWrite / StreamTableCommit for W1 and W2 with
+ * commit identifiers 1..N (what a Flink job does: the writer, its buckets' levels and its async
+ * compaction state live across commits). Each batch of rows is generated into a list before its
+ * write+commit timing starts.
+ */
+package shoal.bench;
+
+import org.apache.paimon.Snapshot;
+import org.apache.paimon.catalog.Catalog;
+import org.apache.paimon.catalog.CatalogContext;
+import org.apache.paimon.catalog.CatalogFactory;
+import org.apache.paimon.catalog.Identifier;
+import org.apache.paimon.data.BinaryString;
+import org.apache.paimon.data.Decimal;
+import org.apache.paimon.data.GenericRow;
+import org.apache.paimon.data.InternalRow;
+import org.apache.paimon.data.Timestamp;
+import org.apache.paimon.disk.IOManager;
+import org.apache.paimon.io.DataFileMeta;
+import org.apache.paimon.options.Options;
+import org.apache.paimon.reader.RecordReader;
+import org.apache.paimon.schema.Schema;
+import org.apache.paimon.shade.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.paimon.shade.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
+import org.apache.paimon.shade.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
+import org.apache.paimon.shade.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.paimon.table.FileStoreTable;
+import org.apache.paimon.table.sink.CommitMessage;
+import org.apache.paimon.table.sink.StreamTableCommit;
+import org.apache.paimon.table.sink.StreamTableWrite;
+import org.apache.paimon.table.sink.StreamWriteBuilder;
+import org.apache.paimon.table.source.DataSplit;
+import org.apache.paimon.table.source.ReadBuilder;
+import org.apache.paimon.table.source.Split;
+import org.apache.paimon.table.source.TableRead;
+import org.apache.paimon.types.DataTypes;
+import org.apache.paimon.types.RowKind;
+
+import java.math.BigDecimal;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.TreeMap;
+
+public class OrdersBench {
+
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    static final long MAX_ORDER_ID = 4_000_000L;
+    static final long BASE_MILLIS = 1_700_000_000_000L;
+    static final long THIRTY_DAYS_MS = 30L * 24 * 3600 * 1000;
+    static final long ONE_DAY_MS = 24L * 3600 * 1000;
+
+    /**
+     * The row generator. Per row, in this order: order_id = nextLong(1, 4_000_001);
+     * user = nextLong(1, 100_001); shop = nextLong(1, 10_001); product = nextLong(1, 100_001);
+     * fee cents = nextLong(0, 1_000_000); create offset = nextLong(0, 30 days in ms);
+     * update offset = nextLong(0, 1 day in ms); state = nextInt(0, 5).
+     */
+    static final class Gen {
+        final SplittableRandom rnd;
+        final BitSet seen = new BitSet((int) MAX_ORDER_ID + 1);
+
+        Gen(long seed) {
+            rnd = new SplittableRandom(seed);
+        }
+
+        List<InternalRow> batch(int n) {
+            List<InternalRow> rows = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) {
+                long id = rnd.nextLong(1, MAX_ORDER_ID + 1);
+                long user = rnd.nextLong(1, 100_001);
+                long shop = rnd.nextLong(1, 10_001);
+                long product = rnd.nextLong(1, 100_001);
+                long cents = rnd.nextLong(0, 1_000_000);
+                long create = BASE_MILLIS + rnd.nextLong(0, THIRTY_DAYS_MS);
+                long update = create + rnd.nextLong(0, ONE_DAY_MS);
+                int state = rnd.nextInt(0, 5);
+                seen.set((int) id);
+                GenericRow r = new GenericRow(RowKind.INSERT, 9);
+                r.setField(0, id);
+                r.setField(1, BinaryString.fromString("order-" + id));
+                r.setField(2, user);
+                r.setField(3, shop);
+                r.setField(4, product);
+                // DECIMAL(20,2) is a non-compact decimal (precision > 18):
+                // Decimal.fromUnscaledLong only accepts precision <= 18, so go via BigDecimal.
+                r.setField(5, Decimal.fromBigDecimal(BigDecimal.valueOf(cents, 2), 20, 2));
+                r.setField(6, Timestamp.fromEpochMillis(create));
+                r.setField(7, Timestamp.fromEpochMillis(update));
+                r.setField(8, state);
+                rows.add(r);
+            }
+            return rows;
+        }
+
+        long expectedIdSum() {
+            long s = 0;
+            for (int i = seen.nextSetBit(0); i >= 0; i = seen.nextSetBit(i + 1)) {
+                s += i;
+            }
+            return s;
+        }
+    }
+
+    /** Samples Runtime heap usage (used = total - free) every few milliseconds. */
+    static final class HeapSampler extends Thread {
+        volatile boolean running = true;
+        volatile long peak = 0;
+
+        HeapSampler() {
+            super("orders-bench-heap-sampler");
+            setDaemon(true);
+        }
+
+        void sample() {
+            Runtime rt = Runtime.getRuntime();
+            long used = rt.totalMemory() - rt.freeMemory();
+            if (used > peak) {
+                peak = used;
+            }
+        }
+
+        @Override
+        public void run() {
+            while (running) {
+                sample();
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private static void log(String s) {
+        System.err.println("[orders-bench] " + s);
+        System.err.flush();
+    }
+
+    private static double secs(long nanos) {
+        return nanos / 1e9;
+    }
+
+    private static double round(double x, int digits) {
+        double m = Math.pow(10, digits);
+        return Math.round(x * m) / m;
+    }
+
+    private static FileStoreTable createTable(
+            String warehouse, String db, String name, Map<String, String> extraOptions)
+            throws Exception {
+        Map<String, String> m = new HashMap<>();
+        m.put("warehouse", warehouse);
+        Catalog catalog = CatalogFactory.createCatalog(CatalogContext.create(new Options(m)));
+        Identifier id = Identifier.create(db, name);
+        if (catalog.tableExists(id)) {
+            throw new IllegalStateException("table " + db + "." + name + " already exists in "
+                    + warehouse + ": the benchmark needs a fresh table");
+        }
+        catalog.createDatabase(db, true);
+        Schema.Builder b = Schema.newBuilder()
+                .column("order_id", DataTypes.BIGINT().notNull())
+                .column("order_name", DataTypes.STRING())
+                .column("order_user_id", DataTypes.BIGINT())
+                .column("order_shop_id", DataTypes.BIGINT())
+                .column("order_product_id", DataTypes.BIGINT())
+                .column("order_fee", DataTypes.DECIMAL(20, 2))
+                .column("order_create_time", DataTypes.TIMESTAMP(3))
+                .column("order_update_time", DataTypes.TIMESTAMP(3))
+                .column("order_state", DataTypes.INT())
+                .primaryKey("order_id")
+                .option("bucket", "4")
+                .option("file.format", "parquet");
+        for (Map.Entry<String, String> e : extraOptions.entrySet()) {
+            b.option(e.getKey(), e.getValue());
+        }
+        catalog.createTable(id, b.build(), false);
+        return (FileStoreTable) catalog.getTable(id);
+    }
+
+    /** One write phase: `commits` commits of `rowsPerCommit` rows through the shared writer. */
+    private static ObjectNode writePhase(
+            String label, Gen gen, StreamTableWrite write, StreamTableCommit commit,
+            long[] nextIdentifier, int commits, int rowsPerCommit, String waitMode,
+            HeapSampler sampler)
+            throws Exception {
+        ObjectNode o = MAPPER.createObjectNode();
+        ArrayNode perCommit = MAPPER.createArrayNode();
+        long genNanos = 0, writeNanos = 0, commitNanos = 0, rows = 0;
+        for (int c = 0; c < commits; c++) {
+            long g0 = System.nanoTime();
+            List<InternalRow> batch = gen.batch(rowsPerCommit);
+            long t0 = System.nanoTime();
+            genNanos += t0 - g0;
+            for (InternalRow r : batch) {
+                write.write(r);
+            }
+            boolean last = c == commits - 1;
+            boolean wait = "every".equals(waitMode) || ("phase-end".equals(waitMode) && last);
+            long identifier = nextIdentifier[0]++;
+            List<CommitMessage> messages = write.prepareCommit(wait, identifier);
+            long t1 = System.nanoTime();
+            commit.commit(identifier, messages);
+            long t2 = System.nanoTime();
+            writeNanos += t1 - t0;
+            commitNanos += t2 - t1;
+            rows += batch.size();
+            perCommit.add(round(secs(t2 - t0), 4));
+            batch = null;
+            sampler.sample();
+            log(String.format("%s commit %d/%d (id %d): %.3f s write+prepare, %.3f s commit",
+                    label, c + 1, commits, identifier, secs(t1 - t0), secs(t2 - t1)));
+        }
+        double s = secs(writeNanos + commitNanos);
+        o.put("rows", rows);
+        o.put("seconds", round(s, 4));
+        o.put("rows_per_s", s > 0 ? Math.round(rows / s) : 0);
+        o.put("gen_seconds", round(secs(genNanos), 4));
+        o.put("write_prepare_seconds", round(secs(writeNanos), 4));
+        o.put("commit_seconds", round(secs(commitNanos), 4));
+        o.set("commit_seconds_each", perCommit);
+        return o;
+    }
+
+    /**
+     * argsJson: {"warehouse", "db", "name", "w1_commits", "w2_commits", "rows_per_commit",
+     * "seed", "options": {k: v}, "io_tmp_dir", "wait_compaction": "phase-end"|"every"|"never"}.
+     */
+    public static String run(String argsJson) throws Exception {
+        JsonNode a = MAPPER.readTree(argsJson);
+        String warehouse = a.get("warehouse").asText();
+        String db = a.get("db").asText();
+        String name = a.get("name").asText();
+        int w1Commits = a.get("w1_commits").asInt();
+        int w2Commits = a.get("w2_commits").asInt();
+        int rowsPerCommit = a.get("rows_per_commit").asInt();
+        long seed = Long.parseLong(a.get("seed").asText());
+        String waitMode = a.path("wait_compaction").asText("phase-end");
+        Map<String, String> extra = new TreeMap<>();
+        Iterator<Map.Entry<String, JsonNode>> it = a.path("options").fields();
+        while (it.hasNext()) {
+            Map.Entry<String, JsonNode> e = it.next();
+            extra.put(e.getKey(), e.getValue().asText());
+        }
+
+        HeapSampler sampler = new HeapSampler();
+        System.gc();
+        long heapBaseline;
+        {
+            Runtime rt = Runtime.getRuntime();
+            heapBaseline = rt.totalMemory() - rt.freeMemory();
+        }
+        sampler.start();
+
+        FileStoreTable table = createTable(warehouse, db, name, extra);
+        Gen gen = new Gen(seed);
+
+        // ---- W1 + W2: one stream writer / committer, commit identifiers 1..N
+        StreamWriteBuilder builder = table.newStreamWriteBuilder();
+        IOManager io = IOManager.create(a.get("io_tmp_dir").asText());
+        StreamTableWrite write = builder.newWrite();
+        write.withIOManager(io);
+        StreamTableCommit commit = builder.newCommit();
+        long[] nextId = {1};
+        ObjectNode w1, w2;
+        long closeNanos;
+        try {
+            w1 = writePhase("W1", gen, write, commit, nextId, w1Commits, rowsPerCommit,
+                    waitMode, sampler);
+            w2 = writePhase("W2", gen, write, commit, nextId, w2Commits, rowsPerCommit,
+                    waitMode, sampler);
+        } finally {
+            long c0 = System.nanoTime();
+            write.close();
+            commit.close();
+            io.close();
+            closeNanos = System.nanoTime() - c0;
+        }
+
+        // ---- R1: full merged batch read of the latest snapshot
+        FileStoreTable readTable = table;
+        long r0 = System.nanoTime();
+        ReadBuilder rb = readTable.newReadBuilder();
+        List<Split> splits = rb.newScan().plan().splits();
+        long r1 = System.nanoTime();
+        TableRead read = rb.newRead();
+        long[] acc = new long[3]; // rows, sum(order_id), sum(order_state)
+        for (Split split : splits) {
+            try (RecordReader<InternalRow> reader = read.createReader(split)) {
+                reader.forEachRemaining(row -> {
+                    acc[0]++;
+                    acc[1] += row.getLong(0);
+                    acc[2] += row.isNullAt(8) ? 0 : row.getInt(8);
+                });
+            }
+        }
+        long r2 = System.nanoTime();
+        sampler.sample();
+        sampler.running = false;
+        sampler.join();
+
+        // ---- table facts
+        int dataFiles = 0;
+        TreeMap<Integer, Integer> levels = new TreeMap<>();
+        for (Split s : splits) {
+            for (DataFileMeta f : ((DataSplit) s).dataFiles()) {
+                dataFiles++;
+                levels.merge(f.level(), 1, Integer::sum);
+            }
+        }
+        Snapshot latest = readTable.snapshotManager().latestSnapshot();
+        int appends = 0, compacts = 0, retained = 0;
+        Iterator<Snapshot> snaps = readTable.snapshotManager().snapshots();
+        while (snaps.hasNext()) {
+            Snapshot s = snaps.next();
+            retained++;
+            if (s.commitKind() == Snapshot.CommitKind.COMPACT) {
+                compacts++;
+            } else {
+                appends++;
+            }
+        }
+
+        double r1s = secs(r2 - r0);
+        ObjectNode out = MAPPER.createObjectNode();
+        out.put("impl", "java-paimon-0.9");
+        out.put("w1_rows", w1.get("rows").asLong());
+        out.put("w1_seconds", w1.get("seconds").asDouble());
+        out.put("w1_rows_per_s", w1.get("rows_per_s").asLong());
+        out.put("w2_rows", w2.get("rows").asLong());
+        out.put("w2_seconds", w2.get("seconds").asDouble());
+        out.put("w2_rows_per_s", w2.get("rows_per_s").asLong());
+        out.put("r1_rows", acc[0]);
+        out.put("r1_seconds", round(r1s, 4));
+        out.put("r1_rows_per_s", r1s > 0 ? Math.round(acc[0] / r1s) : 0);
+        out.put("snapshots", latest == null ? 0 : latest.id());
+        out.put("data_files_after", dataFiles);
+        out.put("heap_used_mb_peak", round(sampler.peak / 1048576.0, 1));
+        // extras
+        out.put("heap_used_mb_baseline", round(heapBaseline / 1048576.0, 1));
+        out.put("heap_max_mb", round(Runtime.getRuntime().maxMemory() / 1048576.0, 1));
+        out.put("r1_plan_seconds", round(secs(r1 - r0), 4));
+        out.put("r1_splits", splits.size());
+        out.put("r1_order_id_sum", acc[1]);
+        out.put("r1_order_state_sum", acc[2]);
+        out.put("expected_rows", gen.seen.cardinality());
+        out.put("expected_order_id_sum", gen.expectedIdSum());
+        out.put("writer_close_seconds", round(secs(closeNanos), 4));
+        out.put("snapshots_append", appends);
+        out.put("snapshots_compact", compacts);
+        out.put("snapshots_retained", retained);
+        out.put("total_record_count", latest == null ? 0 : latest.totalRecordCount());
+        ObjectNode lv = MAPPER.createObjectNode();
+        for (Map.Entry<Integer, Integer> e : levels.entrySet()) {
+            lv.put(Integer.toString(e.getKey()), e.getValue());
+        }
+        out.set("data_files_by_level", lv);
+        out.set("w1", w1);
+        out.set("w2", w2);
+        ObjectNode cfg = MAPPER.createObjectNode();
+        cfg.put("rows_per_commit", rowsPerCommit);
+        cfg.put("w1_commits", w1Commits);
+        cfg.put("w2_commits", w2Commits);
+        cfg.put("seed", seed);
+        cfg.put("builder", "StreamWriteBuilder");
+        cfg.put("wait_compaction", waitMode);
+        ObjectNode opts = MAPPER.createObjectNode();
+        for (Map.Entry<String, String> e : readTable.options().entrySet()) {
+            opts.put(e.getKey(), e.getValue());
+        }
+        cfg.set("table_options", opts);
+        cfg.put("available_processors", Runtime.getRuntime().availableProcessors());
+        cfg.put("java_version", System.getProperty("java.version"));
+        out.set("config", cfg);
+        return MAPPER.writeValueAsString(out);
+    }
+}

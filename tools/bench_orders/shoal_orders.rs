@@ -1,0 +1,84 @@
+//! shoal's half of the side-by-side orders benchmark (tools/bench_orders/run.sh runs both):
+//! W1 = 20 commits of 100k rows (keys random in 1..4M), W2 = 10 upsert commits of 100k rows,
+//! R1 = full merged read. Data is generated before each timed phase. Prints one JSON object.
+//!
+//! cargo run --release --example bench_orders -- --table-dir /tmp/orders [--w1-commits 20]
+//!     [--w2-commits 10] [--rows-per-commit 100000] [--option k=v]...
+
+#[path = "orders_data.rs"]
+mod orders_data;
+
+use std::time::Instant;
+
+use futures::StreamExt;
+use shoal::Table;
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Writes and commits one batch per commit; returns the elapsed seconds.
+async fn run_phase(
+    write: &mut shoal::write::TableWrite,
+    commit: &shoal::write::TableCommit,
+    identifier: &mut i64,
+    batches: Vec<arrow_array::RecordBatch>,
+) -> shoal::Result<f64> {
+    let start = Instant::now();
+    for b in batches {
+        write.write(&b).await?;
+        *identifier += 1;
+        commit.commit_with_identifier(*identifier, write.prepare_commit().await?).await?;
+    }
+    Ok(start.elapsed().as_secs_f64())
+}
+
+#[tokio::main]
+async fn main() -> shoal::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let dir: String = arg(&args, "--table-dir", "/tmp/shoal-bench-orders".to_string());
+    let w1: usize = arg(&args, "--w1-commits", 20);
+    let w2: usize = arg(&args, "--w2-commits", 10);
+    let rows: usize = arg(&args, "--rows-per-commit", 100_000);
+    let opts: Vec<(String, String)> = args
+        .windows(2)
+        .filter(|w| w[0] == "--option")
+        .filter_map(|w| w[1].split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    let extra: Vec<(&str, &str)> = opts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let table = Table::create(&dir, orders_data::definition(&extra)).await?;
+    let schema = table.arrow_schema();
+    let mut gen = orders_data::Generator::new(42);
+    let commit = table.new_commit("bench-orders")?;
+    let mut write = table.new_write().await?;
+    let mut identifier = 0i64;
+
+    let mut phase = |n: usize| (0..n).map(|_| gen.batch(&schema, rows)).collect::<Vec<_>>();
+    let w1_batches = phase(w1);
+    let w2_batches = phase(w2);
+
+    let w1_s = run_phase(&mut write, &commit, &mut identifier, w1_batches).await?;
+    let w2_s = run_phase(&mut write, &commit, &mut identifier, w2_batches).await?;
+
+    let start = Instant::now();
+    let mut stream = table.scan_stream(None, None).await?;
+    let mut r1_rows = 0usize;
+    while let Some(b) = stream.next().await {
+        r1_rows += b?.num_rows();
+    }
+    let r1_s = start.elapsed().as_secs_f64();
+    let plan = table.new_scan().plan().await?;
+    let files: usize = plan.splits.iter().map(|s| s.files.len()).sum();
+    let out = serde_json::json!({
+        "impl": "shoal",
+        "w1_rows": w1 * rows, "w1_seconds": w1_s, "w1_rows_per_s": (w1 * rows) as f64 / w1_s,
+        "w2_rows": w2 * rows, "w2_seconds": w2_s, "w2_rows_per_s": (w2 * rows) as f64 / w2_s,
+        "r1_rows": r1_rows, "r1_seconds": r1_s, "r1_rows_per_s": r1_rows as f64 / r1_s,
+        "snapshots": table.snapshots().snapshot_ids().await?.len(),
+        "data_files_after": files,
+        "peak_rss_mb": orders_data::peak_rss_mib(),
+    });
+    println!("{out}");
+    Ok(())
+}
