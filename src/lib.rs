@@ -7,6 +7,8 @@
 pub mod cli;
 pub mod error;
 pub mod io;
+pub mod lsm;
+pub mod maintenance;
 pub mod merge;
 pub mod read;
 pub mod spec;

@@ -248,12 +248,26 @@ async fn shoal_writes_java_and_pypaimon_read() {
     let root = tempfile::tempdir().unwrap();
     for (name, buckets, partitioned) in [("s_flat_1", 1, false), ("s_part_4", 4, true)] {
         let dir = table_dir(root.path(), name);
-        shoal_write(&dir, &spec(100 + buckets as u64, buckets, partitioned, 4, 150, false)).await;
+        // Eight commits: enough sorted runs for shoal's in-writer compaction to run.
+        shoal_write(&dir, &spec(100 + buckets as u64, buckets, partitioned, 8, 150, false)).await;
+        let table = Table::open(dir.to_str().unwrap()).await.unwrap();
+        let sm = table.snapshots();
+        let mut compacts = 0;
+        for id in sm.snapshot_ids().await.unwrap() {
+            compacts += (sm.snapshot(id).await.unwrap().commit_kind == shoal::spec::CommitKind::Compact) as usize;
+        }
+        assert!(compacts > 0, "{name}: expected in-writer compaction");
         let ours = shoal_read(&dir, None).await;
         assert!(ours.len() > 50, "{name}: {} rows", ours.len());
         common::assert_rows_eq(&o.java_read(&dir, None), &ours, &format!("{name}: Java Paimon 0.9 reads shoal's table"));
         common::assert_rows_eq(&o.py2_read(&dir), &ours, &format!("{name}: pypaimon 2 reads shoal's table"));
         common::assert_rows_eq(&o.java_read(&dir, Some(2)), &shoal_read(&dir, Some(2)).await, &format!("{name}: snapshot 2"));
+        // After shoal's full compaction (level-5 files, retractions dropped) both still agree.
+        let r = shoal::maintenance::compact::CompactJob::new(true).run(&table).await.unwrap();
+        assert!(r.outcome.snapshot_id().is_some());
+        common::assert_rows_eq(&shoal_read(&dir, None).await, &ours, &format!("{name}: shoal after full compaction"));
+        common::assert_rows_eq(&o.java_read(&dir, None), &ours, &format!("{name}: Java after shoal's full compaction"));
+        common::assert_rows_eq(&o.py2_read(&dir), &ours, &format!("{name}: pypaimon after shoal's full compaction"));
     }
 }
 
@@ -281,6 +295,11 @@ async fn java_and_shoal_write_the_same_table() {
     shoal_write(&dir, &part(5..6, false)).await;
     let ours = shoal_read(&dir, None).await;
     common::assert_rows_eq(&o.java_read(&dir, None), &ours, &format!("after Java compacted and shoal wrote again"));
+    // shoal fully compacts what both wrote; Java reads it and shoal's result is unchanged.
+    let table = Table::open(dir.to_str().unwrap()).await.unwrap();
+    shoal::maintenance::compact::CompactJob::new(true).run(&table).await.unwrap();
+    common::assert_rows_eq(&shoal_read(&dir, None).await, &ours, &format!("shoal after compacting the mixed table"));
+    common::assert_rows_eq(&o.java_read(&dir, None), &ours, &format!("Java after shoal compacted the mixed table"));
 
     // The same commits written by shoal alone give the same rows.
     let alone = table_dir(root.path(), "alone");

@@ -141,6 +141,19 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Compact a table's buckets (the dedicated compaction job; safe beside running writers).
+    ///
+    /// Example: shoal compact /tmp/wh/db.db/orders --full --partition dt=2024-01-01
+    Compact {
+        #[command(flatten)]
+        table: TableArg,
+        /// Merge every bucket completely into the last level (default: what universal compaction picks)
+        #[arg(long)]
+        full: bool,
+        /// Only these partitions, as key=value (repeatable)
+        #[arg(long = "partition", value_name = "KEY=VALUE")]
+        partitions: Vec<String>,
+    },
     /// List snapshots.
     ///
     /// Example: shoal snapshots /tmp/wh/db.db/orders
@@ -230,6 +243,32 @@ pub async fn run(cli: Cli) -> Result<()> {
                 sink.write(&b)?;
             }
             sink.finish()
+        }
+        Command::Compact { table, full, partitions } => {
+            let t = Table::open(&table.location()?).await?;
+            let mut job = crate::maintenance::compact::CompactJob::new(full);
+            job.partition_filter = crate::maintenance::compact::partition_filter_from_pairs(&t, &partitions)?;
+            let pb = indicatif::ProgressBar::new(0);
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} buckets ({elapsed})").expect("static template"),
+            );
+            job.progress = Some(pb.clone());
+            let started = std::time::Instant::now();
+            let r = job.run(&t).await?;
+            pb.finish_and_clear();
+            let secs = started.elapsed().as_secs_f64();
+            match r.outcome.snapshot_id() {
+                Some(id) => println!(
+                    "compacted {} buckets: {} files ({:.1} MB) -> {} files ({:.1} MB written) in {secs:.2}s, snapshot {id}",
+                    r.buckets_compacted,
+                    r.files_before,
+                    r.bytes_read as f64 / 1e6,
+                    r.files_after,
+                    r.bytes_written as f64 / 1e6
+                ),
+                None => println!("nothing to compact"),
+            }
+            Ok(())
         }
         Command::Snapshots { table } => {
             let t = Table::open(&table.location()?).await?;

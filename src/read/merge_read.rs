@@ -41,10 +41,20 @@ pub struct SplitReader {
     /// Indices of the table columns to output.
     projection: Vec<usize>,
     output_schema: SchemaRef,
+    /// The projected table columns (the output schema in row mode).
+    value_schema: SchemaRef,
+    /// Compaction mode: output rows in the key-value data-file layout, and keep retractions
+    /// unless told to drop them (when nothing older lies below the output level).
+    key_value: Option<KeyValueOutput>,
     merge: MergeFunction,
     key_fields: Vec<DataField>,
     batch_size: usize,
     runtime: tokio::runtime::Handle,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct KeyValueOutput {
+    pub drop_retracts: bool,
 }
 
 /// A data file's batches, reduced to what the merge needs.
@@ -71,13 +81,30 @@ impl SplitReader {
             io,
             schemas,
             merge,
+            value_schema: output_schema.clone(),
             output_schema,
+            key_value: None,
             key_fields,
             batch_size: DEFAULT_BATCH_SIZE,
             projection,
             schema,
             runtime,
         })
+    }
+
+    /// A reader for compaction: every column, in the key-value data-file layout.
+    pub fn for_compaction(
+        io: FileIO,
+        schemas: SchemaManager,
+        schema: Arc<TableSchema>,
+        runtime: tokio::runtime::Handle,
+        drop_retracts: bool,
+    ) -> Result<Self> {
+        let all = (0..schema.fields.len()).collect();
+        let mut r = Self::new(io, schemas, schema.clone(), all, runtime)?;
+        r.output_schema = crate::spec::data_file::key_value_arrow_schema(&schema);
+        r.key_value = Some(KeyValueOutput { drop_retracts });
+        Ok(r)
     }
 
     pub fn output_schema(&self) -> &SchemaRef {
@@ -106,7 +133,7 @@ impl SplitReader {
         for section in self.sections(&split.files)? {
             let raw = section.len() == 1 && section[0].len() == 1 && section[0][0].delete_row_count.unwrap_or(0) == 0;
             if raw {
-                for b in self.load_file(split, &section[0][0], false)?.values {
+                for b in self.load_file(split, &section[0][0], self.key_value.is_some())?.values {
                     if !emit(b) {
                         return Ok(());
                     }
@@ -259,8 +286,16 @@ impl SplitReader {
                     .clone();
                 out.kv.push((enc.encode(&keys).map_err(|e| Error::data_file(&path, e))?, seq, kinds));
             }
-            let mut columns = Vec::with_capacity(self.projection.len());
-            for (out_field, name) in self.output_schema.fields().iter().zip(&value_names) {
+            let mut columns = Vec::with_capacity(self.output_schema.fields().len());
+            if self.key_value.is_some() {
+                for (name, want) in wanted[..self.key_fields.len()].iter().zip(&key_types) {
+                    let c = col(name)?;
+                    columns.push(if c.data_type() == want { c } else { cast(&c, want).map_err(|e| Error::data_file(&path, e))? });
+                }
+                columns.push(col(SEQUENCE_NUMBER)?);
+                columns.push(col(VALUE_KIND)?);
+            }
+            for (out_field, name) in self.value_schema.fields().iter().zip(&value_names) {
                 let c = match name {
                     Some(n) => {
                         let c = col(n)?;
@@ -331,7 +366,8 @@ impl SplitReader {
             kinds.extend(group.iter().map(|g| g.3));
             if let Some(pick) = self.merge.pick(&kinds) {
                 let (c, batch_id, _, kind) = group[pick];
-                if !kind.is_retract() {
+                let keep = !kind.is_retract() || matches!(self.key_value, Some(KeyValueOutput { drop_retracts: false }));
+                if keep {
                     out.push((batch_id, cursors[c].pos().row));
                 }
             }
@@ -404,6 +440,21 @@ struct Position {
     row: usize,
     len: usize,
     kv: KvColumns,
+    /// The current key when keys are integers, and the current sequence number: cached so the
+    /// heap compares plain integers.
+    int_key: Option<i64>,
+    seq: i64,
+}
+
+impl Position {
+    fn refresh(&mut self) {
+        self.seq = self.kv.1[self.row];
+        self.int_key = match &self.kv.0 {
+            SortKeys::I64(v) => Some(v[self.row]),
+            SortKeys::I32(v) => Some(v[self.row] as i64),
+            SortKeys::Rows(_) => None,
+        };
+    }
 }
 
 /// A cursor over one sorted run: its remaining files and the queued batches of the current file.
@@ -419,7 +470,9 @@ impl RunCursor {
             if let Some((id, kv)) = self.batches.pop_front() {
                 let len = kv.1.len();
                 if len > 0 {
-                    self.current = Some(Position { batch_id: id, row: 0, len, kv });
+                    let mut p = Position { batch_id: id, row: 0, len, kv, int_key: None, seq: 0 };
+                    p.refresh();
+                    self.current = Some(p);
                     return Ok(());
                 }
                 continue;
@@ -444,6 +497,7 @@ impl RunCursor {
         if let Some(p) = self.current.as_mut() {
             p.row += 1;
             if p.row < p.len {
+                p.refresh();
                 return Ok(());
             }
         }
@@ -455,8 +509,7 @@ impl RunCursor {
     }
 
     fn seq(&self) -> i64 {
-        let p = self.pos();
-        p.kv.1[p.row]
+        self.pos().seq
     }
 
     fn kind(&self) -> RowKind {
@@ -466,12 +519,18 @@ impl RunCursor {
 
     fn same_key(&self, other: &RunCursor) -> bool {
         let (a, b) = (self.pos(), other.pos());
-        a.kv.0.cmp_with(a.row, &b.kv.0, b.row).is_eq()
+        match (a.int_key, b.int_key) {
+            (Some(x), Some(y)) => x == y,
+            _ => a.kv.0.cmp_with(a.row, &b.kv.0, b.row).is_eq(),
+        }
     }
 
     fn cmp_key_seq(&self, other: &RunCursor) -> Ordering {
         let (a, b) = (self.pos(), other.pos());
-        a.kv.0.cmp_with(a.row, &b.kv.0, b.row).then(self.seq().cmp(&other.seq()))
+        match (a.int_key, b.int_key) {
+            (Some(x), Some(y)) => (x, a.seq).cmp(&(y, b.seq)),
+            _ => a.kv.0.cmp_with(a.row, &b.kv.0, b.row).then(a.seq.cmp(&b.seq)),
+        }
     }
 }
 

@@ -23,14 +23,25 @@ use crate::spec::{
 use crate::store::manifests::{merge_entries, FileNamer};
 use crate::store::{ManifestStore, SnapshotManager};
 
-/// The files one bucket adds (and, for compactions, removes) in a commit.
+/// What one bucket changed: new files from writes (committed as an APPEND snapshot), and the
+/// files a compaction removed and produced (committed as a COMPACT snapshot after it).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CommitMessage {
     pub partition: BinaryRow,
     pub bucket: i32,
     pub total_buckets: i32,
     pub new_files: Vec<DataFileMeta>,
-    pub deleted_files: Vec<DataFileMeta>,
+    pub compact_before: Vec<DataFileMeta>,
+    pub compact_after: Vec<DataFileMeta>,
+}
+
+impl CommitMessage {
+    pub fn new(partition: BinaryRow, bucket: i32, total_buckets: i32) -> Self {
+        CommitMessage { partition, bucket, total_buckets, new_files: vec![], compact_before: vec![], compact_after: vec![] }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.new_files.is_empty() && self.compact_before.is_empty() && self.compact_after.is_empty()
+    }
 }
 
 pub struct TableCommit {
@@ -92,20 +103,21 @@ impl TableCommit {
         if self.is_committed(identifier).await? {
             return Ok(CommitOutcome::AlreadyCommitted);
         }
-        let mut entries = vec![];
+        let mut appends = vec![];
+        let mut compacts = vec![];
         for m in &messages {
-            for f in &m.deleted_files {
-                entries.push(entry(FileKind::Delete, m, f));
-            }
-            for f in &m.new_files {
-                entries.push(entry(FileKind::Add, m, f));
-            }
+            appends.extend(m.new_files.iter().map(|f| entry(FileKind::Add, m, f)));
+            compacts.extend(m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)));
+            compacts.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
         }
-        if entries.is_empty() {
-            return Ok(CommitOutcome::Empty);
+        let mut outcome = CommitOutcome::Empty;
+        if !appends.is_empty() {
+            outcome = self.commit_entries(identifier, CommitKind::Append, appends).await?;
         }
-        let kind = if messages.iter().any(|m| !m.deleted_files.is_empty()) { CommitKind::Compact } else { CommitKind::Append };
-        self.commit_entries(identifier, kind, entries).await
+        if !compacts.is_empty() {
+            outcome = self.commit_entries(identifier, CommitKind::Compact, compacts).await?;
+        }
+        Ok(outcome)
     }
 
     /// Whether this user already committed `identifier` (or a later one).

@@ -17,6 +17,8 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
+use crate::lsm::rewrite::Rewriter;
+use crate::lsm::{Levels, UniversalCompaction};
 use crate::merge::MergeFunction;
 use crate::spec::data_file::{data_file_arrow_schema, table_arrow_schema};
 use crate::spec::paths::{bucket_dir, partition_path};
@@ -52,6 +54,9 @@ struct WriteContext {
     partition_keys: Vec<String>,
     partition_types: Vec<crate::spec::DataType>,
     default_partition: String,
+    /// In-writer compaction (primary-key tables unless `write-only`): the strategy, the number
+    /// of levels, and the rewriter.
+    compaction: Option<(UniversalCompaction, usize, Rewriter)>,
 }
 
 struct BucketWriter {
@@ -59,15 +64,18 @@ struct BucketWriter {
     bucket: i32,
     buffer: WriteBuffer,
     next_seq: i64,
+    levels: Levels,
     new_files: Vec<DataFileMeta>,
+    compact_before: Vec<DataFileMeta>,
+    compact_after: Vec<DataFileMeta>,
 }
 
 pub struct TableWrite {
     ctx: Arc<WriteContext>,
     schema: Arc<TableSchema>,
     writers: HashMap<(BinaryRow, i32), BucketWriter>,
-    /// Max sequence number per bucket in the snapshot the writer started from.
-    restored_seq: HashMap<(BinaryRow, i32), i64>,
+    /// The files of each bucket in the snapshot the writer started from.
+    restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>>,
     num_buckets: i32,
     partition_indices: Vec<usize>,
     bucket_key_indices: Vec<usize>,
@@ -86,14 +94,19 @@ impl TableWrite {
         schema.validate_bucket_mode()?;
         let merge = MergeFunction::from_options(&opts)?;
         let cfg = FileWriterConfig::new(schema.clone())?;
-        let mut restored_seq = HashMap::new();
+        let mut restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>> = HashMap::new();
         if let Some(latest) = SnapshotManager::new(io.clone()).latest().await? {
             let manifests = ManifestStore::new(io.clone(), &opts.manifest_compression());
             for e in manifests.live_files(&latest).await? {
-                let max = restored_seq.entry((e.partition.clone(), e.bucket)).or_insert(-1i64);
-                *max = (*max).max(e.file.max_sequence_number);
+                restored.entry((e.partition.clone(), e.bucket)).or_default().push(e.file);
             }
         }
+        let compaction = if schema.primary_keys.is_empty() || opts.write_only()? {
+            None
+        } else {
+            let u = UniversalCompaction::from_options(&opts)?;
+            Some((u, u.num_levels(&opts), Rewriter::new(io.clone(), schema.clone())?))
+        };
         let ctx = WriteContext {
             io,
             table_schema: table_arrow_schema(&schema),
@@ -104,6 +117,7 @@ impl TableWrite {
             partition_keys: schema.partition_keys.clone(),
             partition_types: schema.partition_types(),
             default_partition: opts.partition_default_name().to_string(),
+            compaction,
             cfg,
         };
         let num_buckets = opts.bucket()?;
@@ -120,7 +134,7 @@ impl TableWrite {
             parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             schema,
             writers: HashMap::new(),
-            restored_seq,
+            restored,
         })
     }
 
@@ -204,13 +218,22 @@ impl TableWrite {
     }
 
     fn writer(&mut self, partition: BinaryRow, bucket: i32) -> &mut BucketWriter {
-        let restored = &self.restored_seq;
-        self.writers.entry((partition.clone(), bucket)).or_insert_with(|| BucketWriter {
-            next_seq: restored.get(&(partition.clone(), bucket)).map(|m| m + 1).unwrap_or(0),
-            partition,
-            bucket,
-            buffer: WriteBuffer::default(),
-            new_files: vec![],
+        let restored = &mut self.restored;
+        let num_levels = self.ctx.compaction.as_ref().map(|c| c.1).unwrap_or(2);
+        self.writers.entry((partition.clone(), bucket)).or_insert_with(|| {
+            let files = restored.remove(&(partition.clone(), bucket)).unwrap_or_default();
+            // Sequence numbers continue after the bucket's highest (Paimon: max + 1).
+            let next_seq = files.iter().map(|f| f.max_sequence_number).max().map(|m| m + 1).unwrap_or(0);
+            BucketWriter {
+                next_seq,
+                levels: Levels::new(num_levels, files),
+                partition,
+                bucket,
+                buffer: WriteBuffer::default(),
+                new_files: vec![],
+                compact_before: vec![],
+                compact_after: vec![],
+            }
         })
     }
 
@@ -288,7 +311,11 @@ impl TableWrite {
         let (partition, bucket) = (w.partition.clone(), w.bucket);
         self.release(&buffer);
         let files = flush(self.ctx.clone(), partition, bucket, buffer).await?;
-        self.writers.get_mut(&key).expect("writer exists").new_files.extend(files);
+        let w = self.writers.get_mut(&key).expect("writer exists");
+        for f in &files {
+            w.levels.add_level0(f.clone());
+        }
+        w.new_files.extend(files);
         Ok(())
     }
 
@@ -313,26 +340,67 @@ impl TableWrite {
             .try_collect()
             .await?;
         for (key, files) in results {
-            self.writers.get_mut(&key).expect("writer exists").new_files.extend(files);
+            let w = self.writers.get_mut(&key).expect("writer exists");
+            for f in &files {
+                w.levels.add_level0(f.clone());
+            }
+            w.new_files.extend(files);
         }
+        self.compact().await?;
         let total_buckets = self.num_buckets;
         let mut messages = vec![];
         for w in self.writers.values_mut() {
-            if w.new_files.is_empty() {
-                continue;
+            let mut m = CommitMessage::new(w.partition.clone(), w.bucket, total_buckets);
+            m.new_files = std::mem::take(&mut w.new_files);
+            m.new_files.sort_by_key(|f| f.min_sequence_number);
+            m.compact_before = std::mem::take(&mut w.compact_before);
+            m.compact_after = std::mem::take(&mut w.compact_after);
+            if !m.is_empty() {
+                messages.push(m);
             }
-            let mut new_files = std::mem::take(&mut w.new_files);
-            new_files.sort_by_key(|f| f.min_sequence_number);
-            messages.push(CommitMessage {
-                partition: w.partition.clone(),
-                bucket: w.bucket,
-                total_buckets,
-                new_files,
-                deleted_files: vec![],
-            });
         }
         messages.sort_by(|a, b| (a.partition.data(), a.bucket).cmp(&(b.partition.data(), b.bucket)));
         Ok(messages)
+    }
+}
+
+impl TableWrite {
+    /// In-writer compaction: every bucket with at least `num-sorted-run.compaction-trigger`
+    /// sorted runs merges what universal compaction picks, buckets in parallel.
+    async fn compact(&mut self) -> Result<()> {
+        let Some((strategy, _, rewriter)) = self.ctx.compaction.clone() else { return Ok(()) };
+        let ctx = self.ctx.clone();
+        let mut jobs = vec![];
+        for (key, w) in self.writers.iter() {
+            if w.levels.number_of_sorted_runs() < strategy.num_run_trigger {
+                continue;
+            }
+            if let Some(unit) = strategy.pick(w.levels.max_level(), &w.levels.sorted_runs()) {
+                let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
+                jobs.push((key.clone(), w.partition.clone(), w.bucket, unit, drop_retracts));
+            }
+        }
+        let results: Vec<_> = stream::iter(jobs)
+            .map(|(key, partition, bucket, unit, drop)| {
+                let (rewriter, ctx) = (rewriter.clone(), ctx.clone());
+                async move {
+                    let path = bucket_dir(
+                        &partition_path(&partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
+                        bucket,
+                    );
+                    rewriter.rewrite(&partition, bucket, &path, unit, drop).await.map(|r| (key, r))
+                }
+            })
+            .buffer_unordered(self.parallelism)
+            .try_collect()
+            .await?;
+        for (key, r) in results {
+            let w = self.writers.get_mut(&key).expect("writer exists");
+            w.levels.update(&r.before, &r.after);
+            w.compact_before.extend(r.before);
+            w.compact_after.extend(r.after);
+        }
+        Ok(())
     }
 }
 

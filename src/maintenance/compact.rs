@@ -1,0 +1,159 @@
+//! The dedicated compaction job (`shoal compact`): plans the latest snapshot, picks per bucket
+//! what universal compaction would merge (or everything, with `full`), rewrites the buckets in
+//! parallel and commits one COMPACT snapshot.
+//!
+//! Safe beside running writers: the commit checks that every input file is still live. If another
+//! commit removed one (a concurrent compaction), the job deletes the files it wrote, re-plans on
+//! the newer snapshot and tries once more; it never commits a stale result.
+
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use indicatif::ProgressBar;
+
+use crate::error::{Error, Result};
+use crate::lsm::rewrite::{CompactResult, Rewriter};
+use crate::lsm::universal::full_unit;
+use crate::lsm::{Levels, UniversalCompaction};
+use crate::read::scan::PartitionFilter;
+use crate::read::DataSplit;
+use crate::table::Table;
+use crate::write::{CommitMessage, CommitOutcome};
+
+/// What a compaction run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompactReport {
+    pub outcome: CommitOutcome,
+    pub buckets_compacted: usize,
+    pub files_before: usize,
+    pub files_after: usize,
+    pub bytes_read: i64,
+    pub bytes_written: i64,
+}
+
+pub struct CompactJob {
+    pub full: bool,
+    pub partition_filter: Option<PartitionFilter>,
+    pub progress: Option<ProgressBar>,
+    pub commit_user: String,
+}
+
+impl CompactJob {
+    pub fn new(full: bool) -> Self {
+        CompactJob { full, partition_filter: None, progress: None, commit_user: uuid::Uuid::new_v4().to_string() }
+    }
+
+    pub async fn run(&self, table: &Table) -> Result<CompactReport> {
+        match self.run_once(table).await {
+            Err(Error::CommitConflict(_)) => self.run_once(table).await,
+            other => other,
+        }
+    }
+
+    async fn run_once(&self, table: &Table) -> Result<CompactReport> {
+        if table.schema().primary_keys.is_empty() {
+            return Err(Error::Unsupported("compaction of append tables is not implemented yet".into()));
+        }
+        let opts = table.schema().core_options();
+        let strategy = UniversalCompaction::from_options(&opts)?;
+        let num_levels = strategy.num_levels(&opts);
+        let mut scan = table.new_scan();
+        if let Some(f) = &self.partition_filter {
+            scan = scan.with_partition_filter(f.clone());
+        }
+        let plan = scan.plan().await?;
+        let mut jobs = vec![];
+        for split in plan.splits {
+            let levels = Levels::new(num_levels, split.files.clone());
+            let runs = levels.sorted_runs();
+            let unit = if self.full { full_unit(levels.max_level(), &runs) } else { strategy.pick(levels.max_level(), &runs) };
+            if let Some(unit) = unit {
+                let drop = unit.output_level >= levels.non_empty_highest_level();
+                jobs.push((split, unit, drop));
+            }
+        }
+        if let Some(pb) = &self.progress {
+            pb.set_length(jobs.len() as u64);
+        }
+        let rewriter = Rewriter::new(table.io().clone(), table.schema().clone())?;
+        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let progress = self.progress.clone();
+        let results: Vec<(DataSplit, CompactResult)> = stream::iter(jobs)
+            .map(|(split, unit, drop)| {
+                let rewriter = rewriter.clone();
+                let progress = progress.clone();
+                async move {
+                    let r = rewriter.rewrite(&split.partition, split.bucket, &split.bucket_path, unit, drop).await?;
+                    if let Some(pb) = progress {
+                        pb.inc(1);
+                    }
+                    Ok::<_, Error>((split, r))
+                }
+            })
+            .buffer_unordered(parallelism)
+            .try_collect()
+            .await?;
+        let mut report = CompactReport {
+            outcome: CommitOutcome::Empty,
+            buckets_compacted: 0,
+            files_before: 0,
+            files_after: 0,
+            bytes_read: 0,
+            bytes_written: 0,
+        };
+        let mut messages = vec![];
+        let mut written: Vec<(String, String)> = vec![];
+        for (split, r) in results {
+            if r.before.is_empty() && r.after.is_empty() {
+                continue;
+            }
+            report.buckets_compacted += 1;
+            report.files_before += r.before.len();
+            report.files_after += r.after.len();
+            report.bytes_read += r.before.iter().map(|f| f.file_size).sum::<i64>();
+            for f in &r.after {
+                if !r.before.iter().any(|b| b.file_name == f.file_name) {
+                    report.bytes_written += f.file_size;
+                    written.push((split.bucket_path.clone(), f.file_name.clone()));
+                }
+            }
+            let mut m = CommitMessage::new(split.partition.clone(), split.bucket, split.total_buckets);
+            m.compact_before = r.before;
+            m.compact_after = r.after;
+            messages.push(m);
+        }
+        match table.new_commit(&self.commit_user)?.commit(messages).await {
+            Ok(outcome) => {
+                report.outcome = outcome;
+                Ok(report)
+            }
+            Err(e) => {
+                // Abandon cleanly: the rewritten files were never committed.
+                for (dir, name) in written {
+                    let _ = table.io().delete(&format!("{dir}/{name}")).await;
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A partition filter from `key=value` pairs, compared with the values' path spelling.
+pub fn partition_filter_from_pairs(table: &Table, pairs: &[String]) -> Result<Option<PartitionFilter>> {
+    if pairs.is_empty() {
+        return Ok(None);
+    }
+    let keys = &table.schema().partition_keys;
+    let default_name = table.schema().core_options().partition_default_name().to_string();
+    let mut wanted: Vec<(usize, String)> = vec![];
+    for p in pairs {
+        let (k, v) = p.split_once('=').ok_or_else(|| Error::InvalidInput(format!("--partition {p:?} is not key=value")))?;
+        let i = keys.iter().position(|x| x == k.trim()).ok_or_else(|| {
+            Error::InvalidInput(format!("{k:?} is not a partition column (the table's are: {})", keys.join(", ")))
+        })?;
+        wanted.push((i, v.trim().to_string()));
+    }
+    Ok(Some(Arc::new(move |values: &[crate::spec::Datum]| {
+        wanted.iter().all(|(i, v)| crate::spec::paths::partition_value_string(&values[*i], &default_name) == *v)
+    })))
+}

@@ -1,0 +1,219 @@
+//! LSM compaction: in-writer universal compaction and the dedicated job, checked against an
+//! in-memory model at every snapshot, with retractions dropped only at the bottom level.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use proptest::prelude::*;
+use shoal::maintenance::compact::CompactJob;
+use shoal::spec::{parse_type, CommitKind, RowKind};
+use shoal::table::TableDefinition;
+use shoal::Table;
+
+type Model = BTreeMap<i64, String>;
+
+fn def(extra: &[(&str, &str)]) -> TableDefinition {
+    let mut d = TableDefinition::default()
+        .column("k", parse_type("BIGINT").unwrap())
+        .column("v", parse_type("STRING").unwrap())
+        .primary_key(&["k"])
+        .option("bucket", "2");
+    for (k, v) in extra {
+        d = d.option(k, v);
+    }
+    d
+}
+
+fn batch(t: &Table, rows: &[(i64, String)]) -> RecordBatch {
+    RecordBatch::try_new(
+        t.arrow_schema(),
+        vec![
+            Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef,
+            Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
+        ],
+    )
+    .unwrap()
+}
+
+async fn read(t: &Table, snapshot: Option<i64>) -> Model {
+    let b = t.read_all(snapshot, None).await.unwrap();
+    let ks = b.column(0).as_primitive::<Int64Type>();
+    let vs = b.column(1).as_string::<i32>();
+    let mut m = Model::new();
+    for i in 0..b.num_rows() {
+        assert!(m.insert(ks.value(i), vs.value(i).to_string()).is_none(), "duplicate key {}", ks.value(i));
+    }
+    m
+}
+
+async fn kinds(t: &Table) -> Vec<CommitKind> {
+    let sm = t.snapshots();
+    let mut out = vec![];
+    for id in sm.snapshot_ids().await.unwrap() {
+        out.push(sm.snapshot(id).await.unwrap().commit_kind);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_writer_compaction_keeps_runs_bounded_and_rows_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), def(&[])).await.unwrap();
+    let mut w = t.new_write().await.unwrap();
+    let commit = t.new_commit("job").unwrap();
+    let mut model = Model::new();
+    let mut at: Vec<(i64, Model)> = vec![];
+    for c in 0..20i64 {
+        let rows: Vec<_> = (0..200).map(|i| ((i * 13 + c * 7) % 600, format!("c{c}-{i}"))).collect();
+        for r in &rows {
+            model.insert(r.0, r.1.clone());
+        }
+        w.write(&batch(&t, &rows)).await.unwrap();
+        let dels: Vec<_> = (0..20).map(|i| ((i * 31 + c) % 600, String::new())).collect();
+        for d in &dels {
+            model.remove(&d.0);
+        }
+        w.write_with_kinds(&batch(&t, &dels), Some(&vec![RowKind::Delete; dels.len()])).await.unwrap();
+        let id = commit.commit_with_identifier(c, w.prepare_commit().await.unwrap()).await.unwrap().snapshot_id().unwrap();
+        at.push((id, model.clone()));
+    }
+    let ks = kinds(&t).await;
+    assert!(ks.contains(&CommitKind::Compact), "20 commits must have triggered compaction: {ks:?}");
+    for (id, m) in &at {
+        assert_eq!(&read(&t, Some(*id)).await, m, "snapshot {id}");
+    }
+    // Runs per bucket stay near the trigger instead of growing with every commit.
+    let plan = t.new_scan().plan().await.unwrap();
+    for s in &plan.splits {
+        let levels = shoal::lsm::Levels::new(6, s.files.clone());
+        assert!(levels.number_of_sorted_runs() <= 5, "bucket {} has {} runs", s.bucket, levels.number_of_sorted_runs());
+        assert!(s.files.iter().any(|f| f.level > 0));
+    }
+
+    // A full compaction leaves one run per bucket, on the last level, without retractions.
+    let r = CompactJob::new(true).run(&t).await.unwrap();
+    assert!(r.outcome.snapshot_id().is_some());
+    assert_eq!(read(&t, None).await, model);
+    for s in &t.new_scan().plan().await.unwrap().splits {
+        assert!(s.files.iter().all(|f| f.level == 5 && f.delete_row_count == Some(0)), "{:?}", s.files);
+    }
+    // Nothing left to do: a second full compaction commits nothing.
+    assert_eq!(CompactJob::new(true).run(&t).await.unwrap().outcome, shoal::write::CommitOutcome::Empty);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_only_leaves_compaction_to_the_job_and_stale_results_never_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), def(&[("write-only", "true")])).await.unwrap();
+    let mut w = t.new_write().await.unwrap();
+    let commit = t.new_commit("job").unwrap();
+    let mut model = Model::new();
+    for c in 0..8i64 {
+        let rows: Vec<_> = (0..100).map(|i| ((i * 3 + c) % 150, format!("{c}-{i}"))).collect();
+        for r in &rows {
+            model.insert(r.0, r.1.clone());
+        }
+        w.write(&batch(&t, &rows)).await.unwrap();
+        commit.commit_with_identifier(c, w.prepare_commit().await.unwrap()).await.unwrap();
+    }
+    assert!(!kinds(&t).await.contains(&CommitKind::Compact), "write-only writers do not compact");
+
+    // Two compaction jobs planned on the same snapshot: the first wins; the second finds its
+    // inputs gone, abandons its files, re-plans and has nothing stale to commit.
+    let (ja, jb) = (CompactJob::new(true), CompactJob::new(true));
+    let (a, b) = tokio::join!(ja.run(&t), jb.run(&t));
+    let outcomes = [a.unwrap().outcome, b.unwrap().outcome];
+    assert_eq!(outcomes.iter().filter(|o| o.snapshot_id().is_some()).count(), 1, "{outcomes:?}");
+    assert_eq!(read(&t, None).await, model);
+    // No data file is left behind that no snapshot references.
+    let live: Vec<String> = t.new_scan().plan().await.unwrap().splits.iter().flat_map(|s| s.files.iter().map(|f| f.file_name.clone())).collect();
+    let mut on_disk = vec![];
+    for b in ["bucket-0", "bucket-1"] {
+        for e in std::fs::read_dir(dir.path().join(b)).unwrap() {
+            on_disk.push(e.unwrap().file_name().to_string_lossy().to_string());
+        }
+    }
+    let snapshots_ref: usize = on_disk.iter().filter(|f| !live.contains(f)).count();
+    // Files of earlier snapshots remain (no expiry yet); but the loser's outputs were deleted:
+    // every file on disk is referenced by some snapshot.
+    let mut referenced = std::collections::HashSet::new();
+    for id in t.snapshots().snapshot_ids().await.unwrap() {
+        for s in t.new_scan().with_snapshot(id).plan().await.unwrap().splits {
+            referenced.extend(s.files.into_iter().map(|f| f.file_name));
+        }
+    }
+    let orphans: Vec<_> = on_disk.iter().filter(|f| !referenced.contains(*f)).collect();
+    assert!(orphans.is_empty(), "orphaned files {orphans:?} ({snapshots_ref} not live)");
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Upsert(Vec<(i64, u8)>),
+    Delete(Vec<i64>),
+    Commit,
+    MinorCompact,
+    FullCompact,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => prop::collection::vec((0i64..120, any::<u8>()), 1..40).prop_map(Op::Upsert),
+        2 => prop::collection::vec(0i64..120, 1..15).prop_map(Op::Delete),
+        3 => Just(Op::Commit),
+        1 => Just(Op::MinorCompact),
+        1 => Just(Op::FullCompact),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+
+    /// Random interleavings of writes, deletes, commits (with in-writer compaction at a low
+    /// trigger) and minor/full compaction jobs; every snapshot reads as the model did.
+    #[test]
+    fn model_based_compaction(ops in prop::collection::vec(op(), 1..30)) {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(async move {
+            let dir = tempfile::tempdir().unwrap();
+            let t = Table::create(dir.path().to_str().unwrap(), def(&[("num-sorted-run.compaction-trigger", "3"), ("write-buffer-size", "4 kb")])).await.unwrap();
+            let mut w = t.new_write().await.unwrap();
+            let mut committed = Model::new();
+            let mut pending = Model::new();
+            let mut checks: Vec<(i64, Model)> = vec![];
+            for op in ops {
+                match op {
+                    Op::Upsert(rows) => {
+                        let rows: Vec<_> = rows.into_iter().map(|(k, v)| (k, format!("v{v}"))).collect();
+                        for r in &rows { pending.insert(r.0, r.1.clone()); }
+                        w.write(&batch(&t, &rows)).await.unwrap();
+                    }
+                    Op::Delete(keys) => {
+                        let rows: Vec<_> = keys.iter().map(|k| (*k, String::new())).collect();
+                        for k in &keys { pending.remove(k); }
+                        w.write_with_kinds(&batch(&t, &rows), Some(&vec![RowKind::Delete; rows.len()])).await.unwrap();
+                    }
+                    Op::Commit => {
+                        let out = t.new_commit(&uuid::Uuid::new_v4().to_string()).unwrap().commit(w.prepare_commit().await.unwrap()).await.unwrap();
+                        committed = pending.clone();
+                        if let Some(id) = out.snapshot_id() { checks.push((id, committed.clone())); }
+                    }
+                    Op::MinorCompact | Op::FullCompact => {
+                        // A compaction job beside the writer: the writer restarts afterwards so its
+                        // levels match the table (Paimon's writers and jobs coordinate the same way).
+                        let full = matches!(op, Op::FullCompact);
+                        let out = CompactJob::new(full).run(&t).await.unwrap();
+                        if let Some(id) = out.outcome.snapshot_id() { checks.push((id, committed.clone())); }
+                        w = t.new_write().await.unwrap();
+                        pending = committed.clone();
+                    }
+                }
+            }
+            for (id, m) in &checks {
+                assert_eq!(&read(&t, Some(*id)).await, m, "snapshot {}", id);
+            }
+        });
+    }
+}
