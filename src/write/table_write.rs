@@ -17,7 +17,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
-use crate::lsm::rewrite::Rewriter;
+use crate::lsm::rewrite::{CompactResult, Rewriter};
 use crate::lsm::{Levels, UniversalCompaction};
 use crate::merge::MergeFunction;
 use crate::spec::data_file::{data_file_arrow_schema, table_arrow_schema};
@@ -68,6 +68,8 @@ struct BucketWriter {
     new_files: Vec<DataFileMeta>,
     compact_before: Vec<DataFileMeta>,
     compact_after: Vec<DataFileMeta>,
+    /// The bucket's compaction running in the background, if any (at most one per bucket).
+    compacting: Option<tokio::task::JoinHandle<Result<CompactResult>>>,
 }
 
 pub struct TableWrite {
@@ -233,6 +235,7 @@ impl TableWrite {
                 new_files: vec![],
                 compact_before: vec![],
                 compact_after: vec![],
+                compacting: None,
             }
         })
     }
@@ -319,9 +322,18 @@ impl TableWrite {
         Ok(())
     }
 
-    /// Flushes every buffer and returns one message per bucket that has new files. The writer
-    /// can keep writing afterwards; sequence numbers continue.
+    /// Flushes every buffer and returns one message per bucket with changes: its new files and
+    /// its compaction results, waiting for compactions to finish (Paimon's batch
+    /// `prepareCommit()`). The writer can keep writing afterwards; sequence numbers continue.
     pub async fn prepare_commit(&mut self) -> Result<Vec<CommitMessage>> {
+        self.prepare_commit_with(true).await
+    }
+
+    /// Paimon's streaming `prepareCommit(waitCompaction, ...)`: without `wait_compaction`,
+    /// compactions keep running in the background and their results ride along with a later
+    /// commit (a writer only blocks when a bucket reaches `num-sorted-run.stop-trigger` runs).
+    /// A writer dropped with a compaction running leaves its unfinished output uncommitted.
+    pub async fn prepare_commit_with(&mut self, wait_compaction: bool) -> Result<Vec<CommitMessage>> {
         let ctx = self.ctx.clone();
         let jobs: Vec<_> = self
             .writers
@@ -346,7 +358,7 @@ impl TableWrite {
             }
             w.new_files.extend(files);
         }
-        self.compact().await?;
+        self.compact(wait_compaction).await?;
         let total_buckets = self.num_buckets;
         let mut messages = vec![];
         for w in self.writers.values_mut() {
@@ -355,6 +367,27 @@ impl TableWrite {
             m.new_files.sort_by_key(|f| f.min_sequence_number);
             m.compact_before = std::mem::take(&mut w.compact_before);
             m.compact_after = std::mem::take(&mut w.compact_after);
+            // Compactions that chained before this commit (one's output the next one's input):
+            // such a file was never committed, so it leaves both lists, and its bytes go too
+            // unless the name is still in use (an upgraded file keeps its name).
+            let same = |a: &DataFileMeta, b: &DataFileMeta| a.file_name == b.file_name && a.level == b.level;
+            let transient: Vec<DataFileMeta> =
+                m.compact_after.iter().filter(|a| m.compact_before.iter().any(|b| same(a, b))).cloned().collect();
+            if !transient.is_empty() {
+                m.compact_before.retain(|b| !transient.iter().any(|t| same(t, b)));
+                m.compact_after.retain(|a| !transient.iter().any(|t| same(t, a)));
+                let dir = bucket_dir(
+                    &partition_path(&w.partition, &self.ctx.partition_keys, &self.ctx.partition_types, &self.ctx.default_partition)?,
+                    w.bucket,
+                );
+                for t in transient {
+                    let in_use = m.compact_before.iter().chain(&m.compact_after).chain(&m.new_files).any(|f| f.file_name == t.file_name)
+                        || w.levels.all_files().iter().any(|f| f.file_name == t.file_name);
+                    if !in_use {
+                        let _ = self.ctx.io.delete(&format!("{dir}/{}", t.file_name)).await;
+                    }
+                }
+            }
             if !m.is_empty() {
                 messages.push(m);
             }
@@ -365,40 +398,48 @@ impl TableWrite {
 }
 
 impl TableWrite {
-    /// In-writer compaction: every bucket with at least `num-sorted-run.compaction-trigger`
-    /// sorted runs merges what universal compaction picks, buckets in parallel.
-    async fn compact(&mut self) -> Result<()> {
+    /// In-writer compaction. Per bucket: collect a finished background compaction (or wait for
+    /// it when the bucket has reached `num-sorted-run.stop-trigger` runs, or when asked to); then,
+    /// with no compaction running and at least `num-sorted-run.compaction-trigger` runs, start
+    /// what universal compaction picks. With `wait`, picked compactions run to completion here.
+    async fn compact(&mut self, wait: bool) -> Result<()> {
         let Some((strategy, _, rewriter)) = self.ctx.compaction.clone() else { return Ok(()) };
+        let stop_trigger = strategy.stop_trigger(&self.schema.core_options());
         let ctx = self.ctx.clone();
-        let mut jobs = vec![];
-        for (key, w) in self.writers.iter() {
-            if w.levels.number_of_sorted_runs() < strategy.num_run_trigger {
+        for w in self.writers.values_mut() {
+            let must_wait = wait || w.levels.number_of_sorted_runs() >= stop_trigger;
+            if let Some(handle) = w.compacting.take() {
+                if handle.is_finished() || must_wait {
+                    let r = handle.await.map_err(|e| Error::Task(e.to_string()))??;
+                    w.levels.update(&r.before, &r.after);
+                    w.compact_before.extend(r.before);
+                    w.compact_after.extend(r.after);
+                } else {
+                    w.compacting = Some(handle);
+                }
+            }
+            if w.compacting.is_some() || w.levels.number_of_sorted_runs() < strategy.num_run_trigger {
                 continue;
             }
-            if let Some(unit) = strategy.pick(w.levels.max_level(), &w.levels.sorted_runs()) {
-                let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
-                jobs.push((key.clone(), w.partition.clone(), w.bucket, unit, drop_retracts));
-            }
+            let Some(unit) = strategy.pick(w.levels.max_level(), &w.levels.sorted_runs()) else { continue };
+            let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
+            let path = bucket_dir(
+                &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
+                w.bucket,
+            );
+            let (rewriter, partition, bucket) = (rewriter.clone(), w.partition.clone(), w.bucket);
+            w.compacting =
+                Some(tokio::spawn(async move { rewriter.rewrite(&partition, bucket, &path, unit, drop_retracts).await }));
         }
-        let results: Vec<_> = stream::iter(jobs)
-            .map(|(key, partition, bucket, unit, drop)| {
-                let (rewriter, ctx) = (rewriter.clone(), ctx.clone());
-                async move {
-                    let path = bucket_dir(
-                        &partition_path(&partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
-                        bucket,
-                    );
-                    rewriter.rewrite(&partition, bucket, &path, unit, drop).await.map(|r| (key, r))
+        if wait {
+            for w in self.writers.values_mut() {
+                if let Some(handle) = w.compacting.take() {
+                    let r = handle.await.map_err(|e| Error::Task(e.to_string()))??;
+                    w.levels.update(&r.before, &r.after);
+                    w.compact_before.extend(r.before);
+                    w.compact_after.extend(r.after);
                 }
-            })
-            .buffer_unordered(self.parallelism)
-            .try_collect()
-            .await?;
-        for (key, r) in results {
-            let w = self.writers.get_mut(&key).expect("writer exists");
-            w.levels.update(&r.before, &r.after);
-            w.compact_before.extend(r.before);
-            w.compact_after.extend(r.after);
+            }
         }
         Ok(())
     }

@@ -25,10 +25,13 @@ async fn run_phase(
     batches: Vec<arrow_array::RecordBatch>,
 ) -> shoal::Result<f64> {
     let start = Instant::now();
-    for b in batches {
+    let n = batches.len();
+    for (i, b) in batches.into_iter().enumerate() {
         write.write(&b).await?;
         *identifier += 1;
-        commit.commit_with_identifier(*identifier, write.prepare_commit().await?).await?;
+        // Like the Java side (and a Flink job at end of input): wait for compaction at the end.
+        let messages = write.prepare_commit_with(i + 1 == n).await?;
+        commit.commit_with_identifier(*identifier, messages).await?;
     }
     Ok(start.elapsed().as_secs_f64())
 }
