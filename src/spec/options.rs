@@ -376,8 +376,8 @@ impl CoreOptions {
         if self.deletion_vectors_enabled()? {
             return Err(self.invalid(DELETION_VECTORS_ENABLED, "deletion vectors are not implemented in shoal yet"));
         }
-        if !matches!(self.changelog_producer().as_str(), "none" | "input") {
-            return Err(self.invalid(CHANGELOG_PRODUCER, "shoal supports changelog-producer none and input so far"));
+        if self.changelog_producer() != "none" {
+            return Err(self.invalid(CHANGELOG_PRODUCER, "shoal writes no changelog files yet (changelog-producer = none)"));
         }
         Ok(())
     }

@@ -108,7 +108,12 @@ impl ManifestStore {
 
     /// Reads manifests concurrently, keeping their order.
     pub async fn read_entries(&self, metas: &[ManifestFileMeta]) -> Result<Vec<ManifestEntry>> {
-        let chunks: Vec<Vec<ManifestEntry>> = stream::iter(metas.iter().map(|m| self.read_manifest(&m.file_name)))
+        // Owned futures (no borrows of `self` or `metas`), so callers' futures stay `Send`.
+        let chunks: Vec<Vec<ManifestEntry>> = stream::iter(metas.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>())
+            .map(|name| {
+                let store = self.clone();
+                async move { store.read_manifest(&name).await }
+            })
             .buffered(8)
             .try_collect()
             .await?;

@@ -142,7 +142,14 @@ impl TableCommit {
             .map(|e| if e.kind == FileKind::Add { e.file.row_count } else { -e.file.row_count })
             .sum();
 
-        for _attempt in 0..=self.max_retries {
+        for attempt in 0..=self.max_retries {
+            if attempt > 0 {
+                // Lost the race for the last id: back off with jitter, so that committers
+                // contending for the same table do not keep colliding in lockstep.
+                let cap_ms = (10u64 << attempt.min(7)).min(1000);
+                let wait = rand::random_range(cap_ms / 2..=cap_ms);
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+            }
             let latest = self.snapshots.latest().await?;
             if !deletes.is_empty() {
                 self.check_deletes_are_live(latest.as_ref(), &deletes).await?;
