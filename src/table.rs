@@ -152,7 +152,7 @@ impl Table {
             scan = scan.with_snapshot(id);
         }
         let plan = scan.plan().await?;
-        Ok(self.read_stream(plan.splits, projection)?)
+        self.read_stream(plan.splits, projection)
     }
 
     pub fn read_stream(&self, splits: Vec<DataSplit>, projection: Option<Vec<usize>>) -> Result<BoxStream<'static, Result<RecordBatch>>> {

@@ -13,7 +13,7 @@ use crate::lsm::CompactUnit;
 use crate::read::{DataSplit, SplitReader};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, TableSchema};
 use crate::store::SchemaManager;
-use crate::write::data_file_writer::{encode_files, FileWriterConfig};
+use crate::write::data_file_writer::{encode_files, upload_files, FileWriterConfig};
 
 /// The files a compaction removed and the files it produced.
 #[derive(Clone, Debug, Default)]
@@ -101,11 +101,7 @@ impl Rewriter {
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
-        let mut after = Vec::with_capacity(encoded.len());
-        for f in encoded {
-            self.io.write(&format!("{bucket_path}/{}", f.meta.file_name), f.bytes).await?;
-            after.push(f.meta);
-        }
+        let after = upload_files(&self.io, bucket_path, encoded).await?;
         Ok(CompactResult { before: unit.files, after })
     }
 }

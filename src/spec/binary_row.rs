@@ -355,7 +355,7 @@ impl BinaryRow {
             return Err(SpecError::BinaryRow(format!("{} bytes is too short for a serialized row", bytes.len())));
         }
         let arity = i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        if arity < 0 || arity > 100_000 {
+        if !(0..=100_000).contains(&arity) {
             return Err(SpecError::BinaryRow(format!("implausible arity {arity}")));
         }
         let arity = arity as usize;

@@ -99,6 +99,16 @@ pub struct EncodedFile {
     pub meta: DataFileMeta,
 }
 
+/// Uploads encoded files into a bucket directory and returns their metadata.
+pub async fn upload_files(io: &crate::io::FileIO, bucket_dir: &str, files: Vec<EncodedFile>) -> Result<Vec<DataFileMeta>> {
+    let mut metas = Vec::with_capacity(files.len());
+    for f in files {
+        io.write(&format!("{bucket_dir}/{}", f.meta.file_name), f.bytes).await?;
+        metas.push(f.meta);
+    }
+    Ok(metas)
+}
+
 /// The writer's local wall-clock time as epoch millis, as Paimon records `_CREATION_TIME`.
 pub fn local_now_millis() -> i64 {
     chrono::Local::now().naive_local().and_utc().timestamp_millis()

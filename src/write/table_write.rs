@@ -26,7 +26,7 @@ use crate::spec::{bucket_of, BinaryRow, BinaryRowWriter, DataFileMeta, FileSourc
 use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
 use crate::write::commit::CommitMessage;
-use crate::write::data_file_writer::{encode_files, FileWriterConfig};
+use crate::write::data_file_writer::{encode_files, upload_files, FileWriterConfig};
 use crate::write::write_buffer::WriteBuffer;
 
 /// Names data files `data-<uuid>-<n>.parquet`, unique across one TableWrite.
@@ -463,12 +463,7 @@ async fn flush(ctx: Arc<WriteContext>, partition: BinaryRow, bucket: i32, buffer
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))??;
-    let mut metas = Vec::with_capacity(encoded.len());
-    for f in encoded {
-        ctx.io.write(&format!("{dir}/{}", f.meta.file_name), f.bytes).await?;
-        metas.push(f.meta);
-    }
-    Ok(metas)
+    upload_files(&ctx.io, &dir, encoded).await
 }
 
 /// The bucket-key hash of a single non-null BIGINT or INT key, without building the row.

@@ -17,6 +17,17 @@ fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// R1: reads every merged row of the latest snapshot; returns (rows, seconds).
+async fn timed_full_read(table: &Table) -> shoal::Result<(usize, f64)> {
+    let start = Instant::now();
+    let mut stream = table.scan_stream(None, None).await?;
+    let mut rows = 0usize;
+    while let Some(b) = stream.next().await {
+        rows += b?.num_rows();
+    }
+    Ok((rows, start.elapsed().as_secs_f64()))
+}
+
 /// Writes and commits one batch per commit; returns the elapsed seconds.
 async fn run_phase(
     write: &mut shoal::write::TableWrite,
@@ -51,13 +62,7 @@ async fn main() -> shoal::Result<()> {
     if args.iter().any(|a| a == "--read-only") {
         // Re-read a table an earlier run left at --table-dir (for profiling the read path).
         let table = Table::open(&dir).await?;
-        let start = Instant::now();
-        let mut stream = table.scan_stream(None, None).await?;
-        let mut n = 0usize;
-        while let Some(b) = stream.next().await {
-            n += b?.num_rows();
-        }
-        let s = start.elapsed().as_secs_f64();
+        let (n, s) = timed_full_read(&table).await?;
         println!("{}", serde_json::json!({"r1_rows": n, "r1_seconds": s, "r1_rows_per_s": n as f64 / s}));
         return Ok(());
     }
@@ -77,13 +82,7 @@ async fn main() -> shoal::Result<()> {
     let w1_s = run_phase(&mut write, &commit, &mut identifier, w1_batches).await?;
     let w2_s = run_phase(&mut write, &commit, &mut identifier, w2_batches).await?;
 
-    let start = Instant::now();
-    let mut stream = table.scan_stream(None, None).await?;
-    let mut r1_rows = 0usize;
-    while let Some(b) = stream.next().await {
-        r1_rows += b?.num_rows();
-    }
-    let r1_s = start.elapsed().as_secs_f64();
+    let (r1_rows, r1_s) = timed_full_read(&table).await?;
     let plan = table.new_scan().plan().await?;
     let files: usize = plan.splits.iter().map(|s| s.files.len()).sum();
     let out = serde_json::json!({
