@@ -66,10 +66,7 @@ fn timestamp_to_string(millis: i64, nanos: i32) -> String {
     let secs = millis.div_euclid(1000);
     let nano_of_second = (millis.rem_euclid(1000) * 1_000_000) as u32 + nanos as u32;
     match chrono::DateTime::from_timestamp(secs, nano_of_second) {
-        Some(dt) => {
-            let s = dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f").to_string();
-            s
-        }
+        Some(dt) => dt.naive_utc().format("%Y-%m-%dT%H:%M:%S%.f").to_string(),
         None => format!("{millis}"),
     }
 }

@@ -103,27 +103,23 @@ impl WriteBuffer {
         Ok((batch, first))
     }
 
+    /// Column `k` (an integer key) of every buffered row, in sequence order.
+    fn gather_ints<T: arrow_array::ArrowPrimitiveType>(&self, k: usize) -> ScalarBuffer<T::Native> {
+        let mut v = Vec::with_capacity(self.rows);
+        for p in &self.parts {
+            let col = p.batch.column(k).as_primitive::<T>().values();
+            v.extend((0..p.len()).map(|i| col[p.row(i)]));
+        }
+        ScalarBuffer::from(v)
+    }
+
     /// The sort keys of every buffered row, in sequence order.
     fn keys(&self, key_indices: &[usize]) -> Result<SortKeys> {
         if let [k] = key_indices {
             let t = self.parts.first().map(|p| p.batch.column(*k).data_type().clone());
             match t {
-                Some(ArrowType::Int64) => {
-                    let mut v = Vec::with_capacity(self.rows);
-                    for p in &self.parts {
-                        let col = p.batch.column(*k).as_primitive::<Int64Type>().values();
-                        v.extend((0..p.len()).map(|i| col[p.row(i)]));
-                    }
-                    return Ok(SortKeys::I64(ScalarBuffer::from(v)));
-                }
-                Some(ArrowType::Int32) => {
-                    let mut v = Vec::with_capacity(self.rows);
-                    for p in &self.parts {
-                        let col = p.batch.column(*k).as_primitive::<Int32Type>().values();
-                        v.extend((0..p.len()).map(|i| col[p.row(i)]));
-                    }
-                    return Ok(SortKeys::I32(ScalarBuffer::from(v)));
-                }
+                Some(ArrowType::Int64) => return Ok(SortKeys::I64(self.gather_ints::<Int64Type>(*k))),
+                Some(ArrowType::Int32) => return Ok(SortKeys::I32(self.gather_ints::<Int32Type>(*k))),
                 _ => {}
             }
         }
