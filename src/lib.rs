@@ -5,6 +5,7 @@
 //! merge read) -> [`table`] (the handle users open).
 
 pub mod cli;
+pub mod datafusion;
 pub mod error;
 pub mod io;
 pub mod lsm;

@@ -38,6 +38,7 @@ pub async fn write_file(table: &Table, w: &mut TableWrite, path: &Path, format: 
     let target = table.arrow_schema();
     let file_err = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("{}: {e}", path.display()));
     let f = File::open(path).map_err(|e| file_err(&e))?;
+    let mut column_names: Vec<String> = vec![];
     let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>> = match format {
         InputFormat::Parquet => Box::new(
             ParquetRecordBatchReaderBuilder::try_new(f).and_then(|b| b.with_batch_size(65536).build()).map_err(|e| file_err(&e))?,
@@ -47,6 +48,7 @@ pub async fn write_file(table: &Table, w: &mut TableWrite, path: &Path, format: 
             BufReader::new(File::open(path).map_err(|e| file_err(&e))?).read_line(&mut header).map_err(|e| file_err(&e))?;
             let names: Vec<String> = header.trim_end().split(',').map(|s| s.trim().trim_matches('"').to_string()).collect();
             let schema = input_schema(&target, &names, kind_col).map_err(|e| file_err(&e))?;
+            column_names = names;
             Box::new(
                 arrow::csv::ReaderBuilder::new(schema)
                     .with_header(true)
@@ -69,7 +71,7 @@ pub async fn write_file(table: &Table, w: &mut TableWrite, path: &Path, format: 
     let pb = progress(path);
     let mut rows = 0usize;
     for b in batches {
-        let b = b.map_err(|e| file_err(&format!("after row {rows}: {e}")))?;
+        let b = b.map_err(|e| file_err(&format!("after row {rows}: {}", name_csv_column(&e.to_string(), &column_names))))?;
         let (values, kinds) = split_kinds(&b, &target, kind_col, rows).map_err(|e| file_err(&e))?;
         w.write_with_kinds(&values, kinds.as_deref()).await.map_err(|e| file_err(&e))?;
         rows += b.num_rows();
@@ -77,6 +79,17 @@ pub async fn write_file(table: &Table, w: &mut TableWrite, path: &Path, format: 
     }
     pb.finish_and_clear();
     Ok(rows)
+}
+
+/// Arrow's CSV errors say "for column 2 at line 7"; name the column too.
+fn name_csv_column(message: &str, names: &[String]) -> String {
+    let Some(at) = message.find("for column ") else { return message.to_string() };
+    let rest = &message[at + "for column ".len()..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    match digits.parse::<usize>().ok().and_then(|i| names.get(i)) {
+        Some(name) => format!("{}for column {name:?} (column {}){}", &message[..at], digits.parse::<usize>().unwrap_or(0) + 1, &rest[digits.len()..]),
+        None => message.to_string(),
+    }
 }
 
 /// The schema to parse an input with: its columns in file order, typed as the table's columns.
@@ -175,5 +188,19 @@ impl OutputSink {
             }
             OutputSink::Parquet(w) => w.close().map(|_| ()).map_err(|e| Error::InvalidInput(e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_errors_name_the_column() {
+        let names = vec!["id".to_string(), "n".to_string()];
+        let m = "Parser error: Error while parsing value 'x' as type 'Int32' for column 1 at line 4. Row data: '[3,x]'";
+        assert_eq!(
+            super::name_csv_column(m, &names),
+            "Parser error: Error while parsing value 'x' as type 'Int32' for column \"n\" (column 2) at line 4. Row data: '[3,x]'"
+        );
+        assert_eq!(super::name_csv_column("other", &names), "other");
     }
 }

@@ -2,6 +2,7 @@
 //! with context and a non-zero exit code.
 
 mod demo;
+mod inspect;
 mod io_formats;
 
 use std::collections::BTreeMap;
@@ -68,17 +69,14 @@ pub enum OutputFormat {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run a demo on a local warehouse: create a table, write, upsert, delete, read, print.
-    ///
-    /// Example: shoal demo --warehouse /tmp/shoal-demo
+    #[command(after_help = "Example:\n  shoal demo --warehouse /tmp/shoal-demo")]
     Demo {
         /// Warehouse directory (created if missing)
         #[arg(long, default_value = "warehouse")]
         warehouse: String,
     },
     /// Create a table.
-    ///
-    /// Example: shoal create /tmp/wh/db.db/orders --schema "id BIGINT NOT NULL, name STRING, fee DECIMAL(20, 2)"
-    /// --primary-key id --bucket 4
+    #[command(after_help = "Example:\n  shoal create /tmp/wh/db.db/orders --schema \"id BIGINT NOT NULL, name STRING, fee DECIMAL(20, 2)\" --primary-key id --bucket 4")]
     Create {
         #[command(flatten)]
         table: TableArg,
@@ -102,8 +100,7 @@ pub enum Command {
         comment: Option<String>,
     },
     /// Write files into a table and commit them as one snapshot.
-    ///
-    /// Example: shoal write /tmp/wh/db.db/orders changes.csv --format csv --row-kind-column op
+    #[command(after_help = "Example:\n  shoal write /tmp/wh/db.db/orders changes.csv --format csv --row-kind-column op")]
     Write {
         #[command(flatten)]
         table: TableArg,
@@ -120,9 +117,10 @@ pub enum Command {
         #[arg(long)]
         commit_user: Option<String>,
     },
-    /// Read a table (merged), optionally at a snapshot, projected and limited.
-    ///
-    /// Example: shoal read /tmp/wh/db.db/orders --columns id,fee --limit 10 --format csv
+    /// Read a table (merged), optionally at a snapshot, projected, filtered and limited.
+    #[command(
+        after_help = "Examples:\n  shoal read /tmp/wh/db.db/orders --columns id,fee --limit 10 --format csv\n  shoal read orders.orders --warehouse /tmp/wh --where \"order_state = 'PAID' AND order_fee > 100\""
+    )]
     Read {
         #[command(flatten)]
         table: TableArg,
@@ -132,6 +130,9 @@ pub enum Command {
         /// Columns to output, comma-separated
         #[arg(long)]
         columns: Option<String>,
+        /// Only rows matching this SQL predicate (evaluated by DataFusion; partition filters prune)
+        #[arg(long = "where", value_name = "PREDICATE")]
+        filter: Option<String>,
         /// Stop after this many rows
         #[arg(long)]
         limit: Option<usize>,
@@ -142,8 +143,7 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// Compact a table's buckets (the dedicated compaction job; safe beside running writers).
-    ///
-    /// Example: shoal compact /tmp/wh/db.db/orders --full --partition dt=2024-01-01
+    #[command(after_help = "Example:\n  shoal compact /tmp/wh/db.db/orders --full --partition dt=2024-01-01")]
     Compact {
         #[command(flatten)]
         table: TableArg,
@@ -154,23 +154,46 @@ pub enum Command {
         #[arg(long = "partition", value_name = "KEY=VALUE")]
         partitions: Vec<String>,
     },
+    /// Run SQL over a warehouse with DataFusion (tables as db.table): queries, INSERT, UPDATE,
+    /// DELETE, CALL sys.compact(...), VERSION AS OF. Without a query, an interactive prompt
+    /// (statements end with ';').
+    #[command(
+        after_help = "Examples:\n  shoal sql \"SELECT order_state, count(*) FROM orders.orders GROUP BY order_state\" --warehouse /tmp/wh\n  shoal sql \"DELETE FROM orders.orders WHERE order_id = 7\" --warehouse /tmp/wh\n  shoal sql --warehouse /tmp/wh      (interactive; end statements with ';')"
+    )]
+    Sql {
+        /// SQL statements separated by ';'; omit for an interactive prompt
+        query: Option<String>,
+        /// Warehouse root holding <db>.db/<table> directories
+        #[arg(long, env = "SHOAL_WAREHOUSE", default_value = "warehouse")]
+        warehouse: String,
+    },
+    /// Show the LSM shape of each bucket: sorted runs by level, file counts and sizes, key
+    /// ranges and overlaps; optionally as an SVG picture.
+    #[command(after_help = "Example:\n  shoal inspect /tmp/wh/db.db/orders --svg orders-lsm.svg")]
+    Inspect {
+        #[command(flatten)]
+        table: TableArg,
+        /// Snapshot to inspect; default: the latest
+        #[arg(long)]
+        snapshot: Option<i64>,
+        /// Also draw the trees into this SVG file
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
     /// List snapshots.
-    ///
-    /// Example: shoal snapshots /tmp/wh/db.db/orders
+    #[command(after_help = "Example:\n  shoal snapshots /tmp/wh/db.db/orders")]
     Snapshots {
         #[command(flatten)]
         table: TableArg,
     },
     /// Print the table's schema (the latest schema file).
-    ///
-    /// Example: shoal schema /tmp/wh/db.db/orders
+    #[command(after_help = "Example:\n  shoal schema /tmp/wh/db.db/orders")]
     Schema {
         #[command(flatten)]
         table: TableArg,
     },
     /// List the live data files by partition, bucket and level.
-    ///
-    /// Example: shoal files /tmp/wh/db.db/orders --snapshot 3
+    #[command(after_help = "Example:\n  shoal files /tmp/wh/db.db/orders --snapshot 3")]
     Files {
         #[command(flatten)]
         table: TableArg,
@@ -220,7 +243,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Read { table, snapshot, columns, limit, format, output } => {
+        Command::Read { table, snapshot, columns, filter, limit, format, output } => {
             let t = Table::open(&table.location()?).await?;
             let projection = match &columns {
                 Some(c) => Some(t.projection_of(&split_list(c).iter().map(String::as_str).collect::<Vec<_>>())?),
@@ -230,7 +253,10 @@ pub async fn run(cli: Cli) -> Result<()> {
                 Some(p) => std::sync::Arc::new(t.arrow_schema().project(p).map_err(Error::arrow("projecting"))?),
                 None => t.arrow_schema(),
             };
-            let mut stream = t.scan_stream(snapshot, projection).await?;
+            let mut stream = match &filter {
+                Some(predicate) => filtered_stream(&t, snapshot, projection.as_deref(), predicate, limit).await?,
+                None => t.scan_stream(snapshot, projection).await?,
+            };
             let mut sink = io_formats::OutputSink::new(format, output.as_deref(), schema)?;
             let mut remaining = limit.unwrap_or(usize::MAX);
             while let Some(b) = stream.next().await {
@@ -267,6 +293,33 @@ pub async fn run(cli: Cli) -> Result<()> {
                     r.bytes_written as f64 / 1e6
                 ),
                 None => println!("nothing to compact"),
+            }
+            Ok(())
+        }
+        Command::Sql { query, warehouse } => {
+            let ctx = crate::datafusion::context_for_warehouse(&warehouse).await?;
+            match query {
+                Some(q) => run_sql(&ctx, &q).await,
+                None => sql_prompt(&ctx).await,
+            }
+        }
+        Command::Inspect { table, snapshot, svg } => {
+            let t = Table::open(&table.location()?).await?;
+            let mut scan = t.new_scan();
+            if let Some(s) = snapshot {
+                scan = scan.with_snapshot(s);
+            }
+            let plan = scan.plan().await?;
+            let shapes = crate::lsm::shape::bucket_shapes(t.schema(), &plan.splits)?;
+            match &plan.snapshot {
+                Some(s) => println!("{} at snapshot {}", t.location(), s.id),
+                None => println!("{} has no snapshot yet", t.location()),
+            }
+            print!("{}", inspect::render_text(&shapes));
+            if let Some(path) = svg {
+                std::fs::write(&path, inspect::render_svg(t.location(), &shapes))
+                    .map_err(|e| Error::InvalidInput(format!("cannot write {}: {e}", path.display())))?;
+                println!("wrote {}", path.display());
             }
             Ok(())
         }
@@ -323,6 +376,102 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Rows of a table matching a SQL predicate, through DataFusion (so partition filters prune and
+/// statistics skip files).
+async fn filtered_stream(
+    t: &Table,
+    snapshot: Option<i64>,
+    projection: Option<&[usize]>,
+    predicate: &str,
+    limit: Option<usize>,
+) -> Result<futures::stream::BoxStream<'static, Result<arrow_array::RecordBatch>>> {
+    let provider = match snapshot {
+        Some(id) => crate::datafusion::ShoalTableProvider::at_snapshot(t.clone(), id).await?,
+        None => crate::datafusion::ShoalTableProvider::new(t.clone()),
+    };
+    let ctx = ::datafusion::prelude::SessionContext::new();
+    let sql_err = |e: ::datafusion::error::DataFusionError| Error::InvalidInput(format!("--where {predicate:?}: {e}"));
+    ctx.register_table("t", std::sync::Arc::new(provider)).map_err(sql_err)?;
+    let mut df = ctx.table("t").await.map_err(sql_err)?;
+    let expr = df.parse_sql_expr(predicate).map_err(sql_err)?;
+    df = df.filter(expr).map_err(sql_err)?;
+    if let Some(p) = projection {
+        let names: Vec<String> = p.iter().map(|&i| t.schema().fields[i].name.clone()).collect();
+        df = df.select_columns(&names.iter().map(String::as_str).collect::<Vec<_>>()).map_err(sql_err)?;
+    }
+    if let Some(n) = limit {
+        df = df.limit(0, Some(n)).map_err(sql_err)?;
+    }
+    let stream = df.execute_stream().await.map_err(sql_err)?;
+    Ok(stream.map(|r| r.map_err(|e| Error::InvalidInput(format!("reading: {e}")))).boxed())
+}
+
+/// Runs SQL statements and prints each result as a table.
+async fn run_sql(ctx: &::datafusion::prelude::SessionContext, text: &str) -> Result<()> {
+    let results = crate::datafusion::sql_statements(ctx, text).await.map_err(sql_error)?;
+    for batches in results {
+        let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+        if !batches.is_empty() && batches[0].num_columns() > 0 {
+            let text = arrow::util::pretty::pretty_format_batches(&batches).map_err(Error::arrow("formatting rows"))?;
+            println!("{text}");
+        }
+        println!("{rows} row{}", if rows == 1 { "" } else { "s" });
+    }
+    Ok(())
+}
+
+/// A DataFusion error as shoal's: shoal's own errors keep their message.
+fn sql_error(e: ::datafusion::error::DataFusionError) -> Error {
+    match crate::datafusion::shoal_error(&e) {
+        Some(inner) => Error::InvalidInput(format!("SQL: {inner}")),
+        None => Error::InvalidInput(format!("SQL: {e}")),
+    }
+}
+
+/// The interactive prompt: reads statements up to ';' from stdin and runs them; errors are
+/// printed and the prompt goes on. `quit`, `exit` or end of input leave.
+async fn sql_prompt(ctx: &::datafusion::prelude::SessionContext) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let interactive = std::io::stdin().is_terminal();
+    let prompt = |continued: bool| {
+        if interactive {
+            eprint!("{}", if continued { "   ..> " } else { "shoal> " });
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let mut statement = String::new();
+    let mut failed = false;
+    prompt(false);
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| Error::InvalidInput(format!("reading stdin: {e}")))?;
+        if statement.trim().is_empty() && matches!(line.trim().trim_end_matches(';'), "quit" | "exit" | "\\q") {
+            return Ok(());
+        }
+        statement.push_str(&line);
+        statement.push('\n');
+        if line.trim_end().ends_with(';') {
+            let q = std::mem::take(&mut statement);
+            if let Err(e) = run_sql(ctx, &q).await {
+                eprintln!("shoal: error: {e}");
+                failed = true;
+            }
+            prompt(false);
+        } else {
+            prompt(true);
+        }
+    }
+    if !statement.trim().is_empty() {
+        if let Err(e) = run_sql(ctx, &statement).await {
+            eprintln!("shoal: error: {e}");
+            failed = true;
+        }
+    }
+    if failed && !interactive {
+        return Err(Error::InvalidInput("some statements failed (see above)".into()));
+    }
+    Ok(())
 }
 
 /// `"id BIGINT NOT NULL, name STRING, price DECIMAL(10, 2)"` -> columns. Commas inside

@@ -190,6 +190,17 @@ impl FileIO {
             .collect())
     }
 
+    /// The names of the directories directly inside a directory (absent: none).
+    pub async fn list_dirs(&self, rel_dir: &str) -> IoResult<Vec<String>> {
+        let prefix = self.path(rel_dir);
+        let listed = match self.store.list_with_delimiter(Some(&prefix)).await {
+            Ok(l) => l,
+            Err(object_store::Error::NotFound { .. }) => return Ok(vec![]),
+            Err(e) => return Err(self.map_err(rel_dir, e)),
+        };
+        Ok(listed.common_prefixes.into_iter().filter_map(|p| p.filename().map(str::to_string)).collect())
+    }
+
     /// Every file below a directory, as paths relative to this FileIO's root.
     pub async fn list_recursive(&self, rel_dir: &str) -> IoResult<Vec<(String, FileStatus)>> {
         let prefix = self.path(rel_dir);

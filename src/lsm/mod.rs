@@ -1,10 +1,12 @@
 //! The LSM tree of one bucket: its levels and sorted runs ([`levels`]), Paimon's universal
 //! compaction strategy deciding what to merge ([`universal`]), and the rewrite that merges the
 //! picked files into the output level ([`rewrite`]). Used by writers (in-writer compaction) and
-//! by the dedicated compaction job (`shoal compact`).
+//! by the dedicated compaction job (`shoal compact`). [`shape`] describes a tree for people
+//! (`shoal inspect`).
 
 pub mod levels;
 pub mod rewrite;
+pub mod shape;
 pub mod universal;
 
 pub use levels::{Levels, SortedRun};

@@ -1,0 +1,68 @@
+//! DataFusion over shoal tables.
+//!
+//! - [`provider`]: a shoal table as a `TableProvider` (projection, exact partition pruning,
+//!   statistics-based file skipping, limits, row-count statistics; `INSERT INTO`, and `DELETE` /
+//!   `UPDATE` / `MERGE INTO` on primary-key tables, each statement one commit).
+//! - [`exec`]: the physical scan, splits spread over DataFusion partitions and streamed.
+//! - [`prune`]: which partitions and files a query needs.
+//! - [`merge`]: `MERGE INTO` as a join of table and source, one commit.
+//! - [`sink`]: rows written through the table writer and committed once.
+//! - [`catalog`]: a warehouse (`<warehouse>/<db>.db/<table>`) as a catalog.
+//! - [`frontend`]: shoal's SQL entry point: DataFusion's SQL plus Paimon's `CALL sys.*`
+//!   procedures ([`procedures`]) and `VERSION AS OF` time travel.
+
+pub mod catalog;
+pub mod exec;
+pub mod frontend;
+pub mod merge;
+pub mod procedures;
+pub mod provider;
+pub mod prune;
+pub mod sink;
+
+use std::sync::Arc;
+
+use ::datafusion::common::DataFusionError;
+use ::datafusion::prelude::{SessionConfig, SessionContext};
+
+pub use catalog::{ShoalCatalogProvider, ShoalSchemaProvider};
+pub use exec::ShoalScanExec;
+pub use frontend::{sql, sql_statements};
+pub use provider::ShoalTableProvider;
+
+/// The catalog name [`context_for_warehouse`] registers the warehouse under.
+pub const DEFAULT_CATALOG: &str = "shoal";
+
+pub(crate) fn df_err(e: crate::Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+/// Registers a warehouse as catalog `name` on a session: `SELECT * FROM name.db.t` works,
+/// and `db.t` too when `name` is the session's default catalog.
+pub async fn register_warehouse(ctx: &SessionContext, name: &str, warehouse: &str) -> crate::Result<()> {
+    let catalog = ShoalCatalogProvider::open(warehouse).await?;
+    ctx.register_catalog(name, Arc::new(catalog));
+    Ok(())
+}
+
+/// A session whose default catalog is the warehouse (as catalog `shoal`, default database
+/// `default` as in Paimon), so queries name tables as `db.t`.
+pub async fn context_for_warehouse(warehouse: &str) -> crate::Result<SessionContext> {
+    let config = SessionConfig::new()
+        .with_default_catalog_and_schema(DEFAULT_CATALOG, "default")
+        .with_create_default_catalog_and_schema(false)
+        .with_information_schema(true);
+    let ctx = SessionContext::new_with_config(config);
+    register_warehouse(&ctx, DEFAULT_CATALOG, warehouse).await?;
+    Ok(ctx)
+}
+
+/// The error behind a DataFusion error, when it is shoal's own.
+pub fn shoal_error(e: &DataFusionError) -> Option<&crate::Error> {
+    match e {
+        DataFusionError::External(inner) => inner.downcast_ref::<crate::Error>(),
+        DataFusionError::Context(_, inner) => shoal_error(inner),
+        DataFusionError::Shared(inner) => shoal_error(inner),
+        _ => None,
+    }
+}

@@ -1,0 +1,278 @@
+//! A shoal table as a DataFusion `TableProvider`: scans with projection, exact partition
+//! pruning, statistics-based file skipping and limits; `INSERT INTO`, and on primary-key tables
+//! `DELETE`, `UPDATE` and `MERGE INTO` written as -D / +U / +I rows in one commit.
+
+use std::fmt;
+use std::sync::Arc;
+
+use ::datafusion::arrow::datatypes::SchemaRef;
+use ::datafusion::catalog::{Session, TableProvider};
+use ::datafusion::common::stats::Precision;
+use ::datafusion::common::{not_impl_err, plan_err, DFSchema, DFSchemaRef, Result, Statistics};
+use ::datafusion::datasource::sink::DataSinkExec;
+use ::datafusion::logical_expr::dml::{InsertOp, MergeIntoClause};
+use ::datafusion::logical_expr::utils::conjunction;
+use ::datafusion::logical_expr::{Expr, ExprSchemable, TableProviderFilterPushDown, TableType};
+use ::datafusion::physical_plan::filter::FilterExec;
+use ::datafusion::physical_plan::projection::{ProjectionExec, ProjectionExpr};
+use ::datafusion::physical_plan::ExecutionPlan;
+use async_trait::async_trait;
+
+use super::df_err;
+use super::exec::{PruneSummary, ShoalScanExec};
+use super::prune::{is_partition_filter, prune_partitions, skip_files, unqualified};
+use super::sink::ShoalSink;
+use crate::spec::RowKind;
+use crate::table::Table;
+
+/// A shoal table as a DataFusion table, read at its latest snapshot or a fixed one.
+#[derive(Clone)]
+pub struct ShoalTableProvider {
+    table: Table,
+    snapshot: Option<i64>,
+    /// Row count of the snapshot read, from its manifests (for the optimizer).
+    row_count: Option<i64>,
+}
+
+impl fmt::Debug for ShoalTableProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ShoalTableProvider({}, snapshot {:?})", self.table.location(), self.snapshot)
+    }
+}
+
+impl ShoalTableProvider {
+    /// Reads the latest snapshot at query time (or the table's `scan.snapshot-id` option).
+    pub fn new(table: Table) -> Self {
+        ShoalTableProvider { table, snapshot: None, row_count: None }
+    }
+
+    /// Time travel: always read this snapshot (Paimon's `scan.snapshot-id`). Fails if the
+    /// snapshot does not exist.
+    pub async fn at_snapshot(table: Table, id: i64) -> crate::Result<Self> {
+        let s = table.snapshots().snapshot(id).await?;
+        Ok(ShoalTableProvider { table, snapshot: Some(id), row_count: s.total_record_count })
+    }
+
+    /// Opens the table and honours a `scan.snapshot-id` given here (as a dynamic option would
+    /// be in Flink) or in the table's own options.
+    pub async fn with_options(table: Table, options: &[(&str, &str)]) -> crate::Result<Self> {
+        for (k, v) in options {
+            match *k {
+                "scan.snapshot-id" => {
+                    let id = v.trim().parse::<i64>().map_err(|_| {
+                        crate::Error::InvalidInput(format!("scan.snapshot-id must be a snapshot id, got {v:?}"))
+                    })?;
+                    return Self::at_snapshot(table, id).await;
+                }
+                other => {
+                    return Err(crate::Error::Unsupported(format!(
+                        "read option {other:?}; shoal's SQL reads take scan.snapshot-id"
+                    )))
+                }
+            }
+        }
+        Ok(Self::new(table))
+    }
+
+    pub fn table(&self) -> &Table {
+        &self.table
+    }
+
+    pub fn snapshot(&self) -> Option<i64> {
+        self.snapshot
+    }
+
+    /// The DataFusion scan for the given projection, filters and limit, with its pruning done.
+    pub async fn scan_exec(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> crate::Result<ShoalScanExec> {
+        let mut scan = self.table.new_scan();
+        if let Some(id) = self.snapshot {
+            scan = scan.with_snapshot(id);
+        }
+        let plan = scan.plan().await?;
+        let snapshot_id = plan.snapshot.as_ref().map(|s| s.id);
+        let splits_before = plan.splits.len();
+        let schema = self.table.schema();
+        let splits = prune_partitions(state, schema, filters, plan.splits)?;
+        let splits_after_partition_pruning = splits.len();
+        let (splits, skipped) = skip_files(state, schema, filters, splits)?;
+        let projected: SchemaRef = match projection {
+            Some(p) => Arc::new(self.table.arrow_schema().project(p).map_err(crate::Error::arrow("projecting"))?),
+            None => self.table.arrow_schema(),
+        };
+        // An append table returns every row of its files; a primary-key table merges versions.
+        let exact_rows = schema.primary_keys.is_empty();
+        Ok(ShoalScanExec::new(
+            self.table.clone(),
+            snapshot_id,
+            projection.cloned(),
+            projected,
+            splits,
+            state.config().target_partitions(),
+            limit,
+            exact_rows,
+            PruneSummary {
+                splits_before,
+                splits_after_partition_pruning,
+                files_before_skipping: skipped.files_before,
+                files_skipped: skipped.files_skipped,
+            },
+        ))
+    }
+
+    /// Row-level changes need a primary key (the rows are written as changes of their keys)
+    /// and a writable, current view of the table.
+    fn check_row_level(&self, statement: &str) -> Result<()> {
+        let schema = self.table.schema();
+        if schema.primary_keys.is_empty() {
+            return plan_err!(
+                "{statement} needs a primary-key table; {} is an append table (shoal cannot rewrite its files yet)",
+                self.table.location()
+            );
+        }
+        if self.snapshot.is_some() {
+            return plan_err!("{statement} on a table read at a fixed snapshot (time travel) is not allowed");
+        }
+        let opts = schema.core_options();
+        if opts.ignore_delete().map_err(|e| df_err(e.into()))? {
+            return plan_err!(
+                "{statement} on a table with ignore-delete = true: the table would drop the retractions this statement writes"
+            );
+        }
+        crate::merge::MergeFunction::from_options(&opts).map_err(df_err)?;
+        Ok(())
+    }
+
+    /// The rows a DELETE/UPDATE touches: a full-width scan of the table, filtered.
+    async fn affected_rows(&self, state: &dyn Session, filters: &[Expr]) -> Result<Arc<dyn ExecutionPlan>> {
+        let scan: Arc<dyn ExecutionPlan> = Arc::new(self.scan_exec(state, None, filters, None).await.map_err(df_err)?);
+        let filters = filters.iter().map(unqualified).collect::<Result<Vec<_>>>()?;
+        match conjunction(filters) {
+            None => Ok(scan),
+            Some(predicate) => {
+                let df_schema = DFSchema::try_from(self.table.arrow_schema().as_ref().clone())?;
+                let physical = state.create_physical_expr(predicate, &df_schema)?;
+                Ok(Arc::new(FilterExec::try_new(physical, scan)?))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for ShoalTableProvider {
+    fn schema(&self) -> SchemaRef {
+        self.table.arrow_schema()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Partition filters prune exactly; the rest skip files by statistics at best.
+        let schema = self.table.schema();
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if is_partition_filter(schema, f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Inexact
+                }
+            })
+            .collect())
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        // The snapshot's record count counts every version and retraction: an upper bound.
+        let rows = self.row_count?;
+        let mut s = Statistics::new_unknown(&self.table.arrow_schema());
+        s.num_rows = Precision::Inexact(rows.max(0) as usize);
+        Some(s)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        Ok(Arc::new(self.scan_exec(state, projection, filters, limit).await.map_err(df_err)?))
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if self.snapshot.is_some() {
+            return plan_err!("INSERT into a table read at a fixed snapshot (time travel) is not allowed");
+        }
+        if insert_op != InsertOp::Append {
+            return not_impl_err!("INSERT {insert_op} into a shoal table (only INSERT INTO appends/upserts)");
+        }
+        let sink = ShoalSink::new(self.table.clone(), RowKind::Insert, "INSERT");
+        Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
+    }
+
+    async fn delete_from(&self, state: &dyn Session, filters: Vec<Expr>) -> Result<Arc<dyn ExecutionPlan>> {
+        self.check_row_level("DELETE")?;
+        let rows = self.affected_rows(state, &filters).await?;
+        let sink = ShoalSink::new(self.table.clone(), RowKind::Delete, "DELETE");
+        Ok(Arc::new(DataSinkExec::new(rows, Arc::new(sink), None)))
+    }
+
+    async fn update(
+        &self,
+        state: &dyn Session,
+        assignments: Vec<(String, Expr)>,
+        filters: Vec<Expr>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.check_row_level("UPDATE")?;
+        let schema = self.table.schema();
+        for (column, _) in &assignments {
+            if schema.primary_keys.contains(column) || schema.partition_keys.contains(column) {
+                return plan_err!(
+                    "UPDATE cannot change primary-key or partition column {column:?} (delete the row and insert the new one)"
+                );
+            }
+            if schema.field_index(column).is_none() {
+                return plan_err!("UPDATE: the table has no column {column:?}");
+            }
+        }
+        let rows = self.affected_rows(state, &filters).await?;
+        let arrow_schema = self.table.arrow_schema();
+        let df_schema = DFSchema::try_from(arrow_schema.as_ref().clone())?;
+        let mut exprs = Vec::with_capacity(arrow_schema.fields().len());
+        for field in arrow_schema.fields() {
+            let logical = match assignments.iter().find(|(c, _)| c == field.name()) {
+                Some((_, e)) => unqualified(e)?.cast_to(field.data_type(), &df_schema)?,
+                None => Expr::Column(::datafusion::common::Column::new_unqualified(field.name())),
+            };
+            let physical = state.create_physical_expr(logical, &df_schema)?;
+            exprs.push(ProjectionExpr { expr: physical, alias: field.name().clone() });
+        }
+        let updated = Arc::new(ProjectionExec::try_new(exprs, rows)?);
+        let sink = ShoalSink::new(self.table.clone(), RowKind::UpdateAfter, "UPDATE");
+        Ok(Arc::new(DataSinkExec::new(updated, Arc::new(sink), None)))
+    }
+
+    async fn merge_into(
+        &self,
+        state: &dyn Session,
+        source: Arc<dyn ExecutionPlan>,
+        merge_schema: DFSchemaRef,
+        on: Expr,
+        clauses: Vec<MergeIntoClause>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.check_row_level("MERGE INTO")?;
+        super::merge::plan_merge(self, state, source, merge_schema, on, clauses).await
+    }
+}

@@ -1,0 +1,193 @@
+//! The `shoal` binary end to end: every subcommand's happy path, and user mistakes that must
+//! give a clear message on stderr and a non-zero exit code (never a panic or a backtrace).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn shoal(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shoal")).args(args).env_remove("SHOAL_WAREHOUSE").output().expect("run shoal")
+}
+
+fn shoal_stdin(args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(args)
+        .env_remove("SHOAL_WAREHOUSE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run shoal");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "shoal failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// A user error: non-zero exit, the message on stderr, no panic or backtrace.
+fn user_error(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success(), "expected a failure; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
+    assert!(stderr.starts_with("shoal: error:") || stderr.starts_with("error:"), "{stderr}");
+    stderr
+}
+
+fn write_file(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    for cmd in ["demo", "create", "write", "read", "compact", "sql", "inspect", "snapshots", "schema", "files"] {
+        let out = ok(&shoal(&[cmd, "--help"]));
+        assert!(out.contains("Example"), "{cmd} --help has no example:\n{out}");
+        assert!(out.contains(&format!("shoal {cmd}")), "{cmd} --help example does not use the command:\n{out}");
+    }
+}
+
+#[test]
+fn create_write_read_sql_inspect_compact_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let wh = wh.to_str().unwrap();
+    let out = ok(&shoal(&[
+        "create",
+        "shop.orders",
+        "--warehouse",
+        wh,
+        "--schema",
+        "id BIGINT NOT NULL, state STRING, fee DECIMAL(10, 2), dt STRING NOT NULL",
+        "--primary-key",
+        "dt,id",
+        "--partition",
+        "dt",
+        "--bucket",
+        "2",
+    ]));
+    assert!(out.contains("created"), "{out}");
+    let csv = write_file(dir.path(), "a.csv", "id,state,fee,dt\n1,NEW,10.50,d1\n2,PAID,20.00,d1\n3,NEW,5.25,d2\n");
+    let out = ok(&shoal(&["write", "shop.orders", &csv, "--warehouse", wh]));
+    assert!(out.contains("wrote 3 rows, committed snapshot 1"), "{out}");
+    let changes = write_file(dir.path(), "b.jsonl", "{\"id\":1,\"state\":\"PAID\",\"fee\":\"10.50\",\"dt\":\"d1\",\"op\":\"+U\"}\n{\"id\":3,\"state\":\"NEW\",\"fee\":\"5.25\",\"dt\":\"d2\",\"op\":\"-D\"}\n");
+    let out = ok(&shoal(&["write", "shop.orders", &changes, "--warehouse", wh, "--row-kind-column", "op"]));
+    assert!(out.contains("committed snapshot 2"), "{out}");
+
+    let out = ok(&shoal(&["read", "shop.orders", "--warehouse", wh, "--format", "csv"]));
+    let mut lines: Vec<&str> = out.lines().skip(1).collect();
+    lines.sort();
+    assert_eq!(lines, vec!["1,PAID,10.50,d1", "2,PAID,20.00,d1"]);
+    let out = ok(&shoal(&["read", "shop.orders", "--warehouse", wh, "--snapshot", "1", "--columns", "id", "--format", "csv"]));
+    assert_eq!(out.lines().count(), 4, "{out}");
+    let out = ok(&shoal(&["read", "shop.orders", "--warehouse", wh, "--where", "fee > 15 AND dt = 'd1'", "--format", "csv"]));
+    assert_eq!(out.trim(), "id,state,fee,dt\n2,PAID,20.00,d1");
+    let out = ok(&shoal(&["read", "shop.orders", "--warehouse", wh, "--where", "state = 'PAID'", "--columns", "id", "--limit", "1", "--format", "jsonl"]));
+    assert_eq!(out.lines().count(), 1, "{out}");
+
+    let out = ok(&shoal(&["sql", "SELECT state, count(*) AS n FROM shop.orders GROUP BY state", "--warehouse", wh]));
+    assert!(out.contains("PAID") && out.contains("| 2 "), "{out}");
+    let out = ok(&shoal(&[
+        "sql",
+        "INSERT INTO shop.orders VALUES (7, 'NEW', 1.00, 'd3'); UPDATE shop.orders SET state = 'SHIPPED' WHERE id = 2; DELETE FROM shop.orders WHERE id = 1",
+        "--warehouse",
+        wh,
+    ]));
+    assert!(out.contains("count"), "{out}");
+    let out = ok(&shoal(&["sql", "SELECT id, state FROM shop.orders ORDER BY id", "--warehouse", wh]));
+    assert!(out.contains("SHIPPED") && out.contains("| 7 ") && !out.contains("| 1  "), "{out}");
+    let out = ok(&shoal(&["sql", "SELECT count(*) AS n FROM shop.orders VERSION AS OF 1", "--warehouse", wh]));
+    assert!(out.contains("| 3 "), "{out}");
+
+    // The interactive prompt reads statements up to ';' from stdin.
+    let out = shoal_stdin(&["sql", "--warehouse", wh], "SELECT count(*) AS n\n  FROM shop.orders;\nSELECT 40 + 2 AS answer;\n");
+    let stdout = ok(&out);
+    assert!(stdout.contains("| 2 ") && stdout.contains("42"), "{stdout}");
+
+    let out = ok(&shoal(&["snapshots", "shop.orders", "--warehouse", wh]));
+    assert!(out.lines().count() >= 6, "{out}");
+    let out = ok(&shoal(&["schema", "shop.orders", "--warehouse", wh]));
+    assert!(out.contains("\"primaryKeys\""), "{out}");
+    let out = ok(&shoal(&["files", "shop.orders", "--warehouse", wh]));
+    assert!(out.contains("dt=d1/bucket-"), "{out}");
+
+    let svg = dir.path().join("lsm.svg");
+    let out = ok(&shoal(&["inspect", "shop.orders", "--warehouse", wh, "--svg", svg.to_str().unwrap()]));
+    assert!(out.contains("sorted runs") && out.contains("level 0") && out.contains("keys ["), "{out}");
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.starts_with("<svg") && picture.contains("<rect") && picture.trim_end().ends_with("</svg>"));
+
+    let out = ok(&shoal(&["compact", "shop.orders", "--warehouse", wh, "--full"]));
+    assert!(out.contains("compacted"), "{out}");
+    let out = ok(&shoal(&["inspect", "shop.orders", "--warehouse", wh]));
+    assert!(out.contains("0 overlapping file pairs") && !out.contains("level 0:"), "{out}");
+    let out = ok(&shoal(&["sql", "CALL sys.compact(table => 'shop.orders')", "--warehouse", wh]));
+    assert!(out.contains("true"), "{out}");
+
+    let demo = dir.path().join("demo");
+    let out = ok(&shoal(&["demo", "--warehouse", demo.to_str().unwrap()]));
+    assert!(!out.is_empty());
+}
+
+#[test]
+fn user_mistakes_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("db.db").join("t");
+    let t = t.to_str().unwrap();
+
+    let e = user_error(&shoal(&["create", t, "--schema", "id BIGINT NOT NULL, name STRANG"]));
+    assert!(e.contains("name") && e.contains("STRANG"), "{e}");
+    let e = user_error(&shoal(&["create", t, "--schema", "id"]));
+    assert!(e.contains("needs a name and a type"), "{e}");
+    ok(&shoal(&["create", t, "--schema", "id BIGINT NOT NULL, n INT, s STRING", "--primary-key", "id"]));
+    let e = user_error(&shoal(&["create", t, "--schema", "id BIGINT"]));
+    assert!(e.contains("already exists"), "{e}");
+
+    let e = user_error(&shoal(&["write", t, "/definitely/not/here.csv"]));
+    assert!(e.contains("/definitely/not/here.csv"), "{e}");
+    let bad = write_file(dir.path(), "bad.csv", "id,n,s\n1,2,x\n2,3,y\n3,three,z\n");
+    let e = user_error(&shoal(&["write", t, &bad]));
+    assert!(e.contains("bad.csv") && e.contains("three") && e.contains("\"n\"") && e.contains("line 4"), "{e}");
+    let kinds = write_file(dir.path(), "k.csv", "id,n,s,op\n1,2,x,+I\n2,3,y,UPSERT\n");
+    let e = user_error(&shoal(&["write", t, &kinds, "--row-kind-column", "op"]));
+    assert!(e.contains("row 2") && e.contains("UPSERT"), "{e}");
+    let e = user_error(&shoal(&["write", t, &write_file(dir.path(), "x.txt", "id\n1\n")]));
+    assert!(e.contains("--format"), "{e}");
+
+    let e = user_error(&shoal(&["read", dir.path().join("nothing").to_str().unwrap()]));
+    assert!(e.contains("no table"), "{e}");
+    let e = user_error(&shoal(&["read", t, "--columns", "id,nope"]));
+    assert!(e.contains("nope"), "{e}");
+    let e = user_error(&shoal(&["read", t, "--where", "nope = 1"]));
+    assert!(e.contains("nope"), "{e}");
+    let e = user_error(&shoal(&["read", t, "--snapshot", "42"]));
+    assert!(e.contains("42"), "{e}");
+    let e = user_error(&shoal(&["read", "db.t", "--warehouse", dir.path().to_str().unwrap(), "--where", "id = = 1"]));
+    assert!(e.contains("--where"), "{e}");
+
+    let wh = dir.path().to_str().unwrap();
+    let e = user_error(&shoal(&["sql", "SELEC 1", "--warehouse", wh]));
+    assert!(e.contains("SELEC"), "{e}");
+    let e = user_error(&shoal(&["sql", "SELECT * FROM db.missing", "--warehouse", wh]));
+    assert!(e.contains("missing"), "{e}");
+    let e = user_error(&shoal(&["sql", "UPDATE db.t SET id = 3", "--warehouse", wh]));
+    assert!(e.contains("primary-key"), "{e}");
+    let e = user_error(&shoal(&["sql", "CALL sys.rollback_to(table => 'db.t', snapshot => 1)", "--warehouse", wh]));
+    assert!(e.contains("sys.rollback_to"), "{e}");
+    let e = user_error(&shoal(&["inspect", t, "--snapshot", "7"]));
+    assert!(e.contains('7'), "{e}");
+    let e = user_error(&shoal(&["files", "db", "--warehouse", wh]));
+    assert!(e.contains("db.table"), "{e}");
+    // clap's own usage errors exit non-zero too.
+    let out = shoal(&["read"]);
+    assert!(!out.status.success());
+}

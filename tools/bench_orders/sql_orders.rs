@@ -1,0 +1,217 @@
+//! SQL side-by-side: `SELECT order_state, count(*), sum(order_fee) FROM orders GROUP BY
+//! order_state` through DataFusion on the shoal orders table (merge-on-read over the LSM
+//! files), and through DataFusion on a plain Parquet copy of the same merged rows.
+//!
+//! The plain copy is read by a minimal Parquet table in this file (the parquet crate's async
+//! reader with column projection, one DataFusion partition per file): shoal builds DataFusion
+//! without its `parquet` feature, so DataFusion's own ListingTable is not linked. Both sides
+//! use zstd-compressed Parquet written by the same parquet crate, the same session settings,
+//! and the same number of partitions.
+//!
+//! cargo run --release --example bench_sql -- [--rows-per-commit 250000] [--commits 8]
+//!     [--runs 5] [--dir /tmp/shoal-bench-sql]
+
+#[path = "orders_data.rs"]
+mod orders_data;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Result;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Expr, TableType};
+use datafusion::physical_expr::LexOrdering;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::prelude::SessionContext;
+use futures::{StreamExt, TryStreamExt};
+use parquet::arrow::{ArrowWriter, ParquetRecordBatchStreamBuilder, ProjectionMask};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use shoal::Table;
+
+const QUERY: &str = "SELECT order_state, count(*) AS n, sum(order_fee) AS fees FROM orders GROUP BY order_state ORDER BY order_state";
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Plain Parquet files as a DataFusion table: one partition per file, projected columns only.
+#[derive(Debug)]
+struct PlainParquet {
+    files: Vec<std::path::PathBuf>,
+    schema: SchemaRef,
+}
+
+struct FilePartition {
+    path: std::path::PathBuf,
+    projection: Option<Vec<usize>>,
+    schema: SchemaRef,
+}
+
+impl fmt::Debug for FilePartition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "FilePartition({})", self.path.display())
+    }
+}
+
+impl PartitionStream for FilePartition {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let path = self.path.clone();
+        let projection = self.projection.clone();
+        let stream = futures::stream::once(async move {
+            let file = tokio::fs::File::open(&path).await?;
+            let builder = ParquetRecordBatchStreamBuilder::new(file).await?.with_batch_size(8192);
+            let mask = match projection {
+                Some(p) => ProjectionMask::roots(builder.parquet_schema(), p),
+                None => ProjectionMask::all(),
+            };
+            Ok::<_, datafusion::error::DataFusionError>(builder.with_projection(mask).build()?.map_err(Into::into))
+        })
+        .try_flatten();
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
+    }
+}
+
+#[async_trait]
+impl TableProvider for PlainParquet {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+    async fn scan(
+        &self,
+        _state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        _filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let schema = match projection {
+            Some(p) => Arc::new(self.schema.project(p)?),
+            None => self.schema.clone(),
+        };
+        let partitions: Vec<Arc<dyn PartitionStream>> = self
+            .files
+            .iter()
+            .map(|f| {
+                Arc::new(FilePartition { path: f.clone(), projection: projection.cloned(), schema: schema.clone() })
+                    as Arc<dyn PartitionStream>
+            })
+            .collect();
+        Ok(Arc::new(StreamingTableExec::try_new(schema, partitions, None, Vec::<LexOrdering>::new(), false, limit)?))
+    }
+}
+
+/// Runs the query `runs` times after one warm-up; returns (median seconds, result).
+async fn time_query(ctx: &SessionContext, runs: usize) -> (f64, Vec<RecordBatch>) {
+    let result = shoal::datafusion::sql(ctx, QUERY).await.expect("query runs");
+    let mut times = vec![];
+    for _ in 0..runs {
+        let start = Instant::now();
+        let r = shoal::datafusion::sql(ctx, QUERY).await.expect("query runs");
+        times.push(start.elapsed().as_secs_f64());
+        assert_eq!(r.iter().map(|b| b.num_rows()).sum::<usize>(), result.iter().map(|b| b.num_rows()).sum::<usize>());
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    (times[times.len() / 2], result)
+}
+
+#[tokio::main]
+async fn main() -> shoal::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let dir: String = arg(&args, "--dir", "/tmp/shoal-bench-sql".to_string());
+    let rows: usize = arg(&args, "--rows-per-commit", 250_000);
+    let commits: usize = arg(&args, "--commits", 8);
+    let runs: usize = arg(&args, "--runs", 5);
+    let _ = std::fs::remove_dir_all(&dir);
+    let warehouse = format!("{dir}/wh");
+    let location = format!("{warehouse}/bench.db/orders");
+
+    // The orders table: `commits` commits of random upserts over 4M keys, 4 buckets.
+    let table = Table::create(&location, orders_data::definition(&[])).await?;
+    let mut gen = orders_data::Generator::new(7);
+    let schema = table.arrow_schema();
+    let mut write = table.new_write().await?;
+    let commit = table.new_commit("bench")?;
+    for i in 0..commits {
+        write.write(&gen.batch(&schema, rows)).await?;
+        commit.commit_with_identifier(i as i64 + 1, write.prepare_commit_with(i + 1 == commits).await?).await?;
+    }
+    drop(write);
+    let plan = table.new_scan().plan().await?;
+    let files: usize = plan.splits.iter().map(|s| s.files.len()).sum();
+
+    // The plain copy: the merged rows, one zstd Parquet file per bucket-sized slice.
+    let merged = table.read_all(None, None).await?;
+    let plain_dir = format!("{dir}/plain");
+    std::fs::create_dir_all(&plain_dir).map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid level")))
+        .set_dictionary_enabled(false)
+        .build();
+    let parts = plan.splits.len().max(1);
+    let per = merged.num_rows().div_ceil(parts);
+    let mut plain_files = vec![];
+    for p in 0..parts {
+        let slice = merged.slice(p * per, per.min(merged.num_rows().saturating_sub(p * per)));
+        let path = std::path::PathBuf::from(format!("{plain_dir}/part-{p}.parquet"));
+        let f = std::fs::File::create(&path).map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
+        let mut w = ArrowWriter::try_new(f, schema.clone(), Some(props.clone())).map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
+        w.write(&slice).map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
+        w.close().map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
+        plain_files.push(path);
+    }
+
+    let shoal_ctx = shoal::datafusion::context_for_warehouse(&warehouse).await?;
+    shoal_ctx
+        .sql("CREATE VIEW orders AS SELECT * FROM bench.orders")
+        .await
+        .and_then(|_| Ok(()))
+        .map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
+    let plain_ctx = SessionContext::new();
+    plain_ctx
+        .register_table("orders", Arc::new(PlainParquet { files: plain_files, schema: schema.clone() }))
+        .map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
+
+    let (shoal_s, shoal_rows) = time_query(&shoal_ctx, runs).await;
+    let (plain_s, plain_rows) = time_query(&plain_ctx, runs).await;
+    let pretty = |b: &[RecordBatch]| datafusion::arrow::util::pretty::pretty_format_batches(b).map(|t| t.to_string()).unwrap_or_default();
+    assert_eq!(pretty(&shoal_rows), pretty(&plain_rows), "both sides must return the same groups");
+
+    // And once more after a full compaction (one file per bucket, no merge left).
+    shoal::datafusion::sql(&shoal_ctx, "CALL sys.compact(table => 'bench.orders')").await.expect("compaction runs");
+    let (compacted_s, compacted_rows) = time_query(&shoal_ctx, runs).await;
+    assert_eq!(pretty(&compacted_rows), pretty(&plain_rows));
+
+    println!("{}", pretty(&plain_rows));
+    println!(
+        "rows written {}, merged rows {}, shoal data files {files} (before compaction)",
+        rows * commits,
+        merged.num_rows()
+    );
+    println!("shoal (merge-on-read, {files} files): {:>8.1} ms", shoal_s * 1e3);
+    println!("shoal (after full compaction):      {:>8.1} ms", compacted_s * 1e3);
+    println!("plain Parquet copy:                 {:>8.1} ms", plain_s * 1e3);
+    println!(
+        "{{\"shoal_ms\": {:.1}, \"shoal_compacted_ms\": {:.1}, \"plain_parquet_ms\": {:.1}, \"ratio\": {:.2}, \"ratio_compacted\": {:.2}, \"merged_rows\": {}}}",
+        shoal_s * 1e3,
+        compacted_s * 1e3,
+        plain_s * 1e3,
+        shoal_s / plain_s,
+        compacted_s / plain_s,
+        merged.num_rows()
+    );
+    Ok(())
+}
