@@ -25,6 +25,7 @@ pub const SNAPSHOT_SUFFIX: &str = "$snapshot=";
 #[derive(Debug)]
 pub struct ShoalSchemaProvider {
     warehouse: String,
+    io: FileIO,
     db: String,
     /// Tables found when the catalog was opened; others are still opened on demand.
     tables: Vec<String>,
@@ -32,8 +33,14 @@ pub struct ShoalSchemaProvider {
 }
 
 impl ShoalSchemaProvider {
-    fn new(warehouse: &str, db: &str, tables: Vec<String>) -> Self {
-        ShoalSchemaProvider { warehouse: warehouse.to_string(), db: db.to_string(), tables, registered: Default::default() }
+    fn new(io: &FileIO, warehouse: &str, db: &str, tables: Vec<String>) -> Self {
+        ShoalSchemaProvider {
+            warehouse: warehouse.to_string(),
+            io: io.clone(),
+            db: db.to_string(),
+            tables,
+            registered: Default::default(),
+        }
     }
 
     fn location(&self, table: &str) -> String {
@@ -63,6 +70,11 @@ impl SchemaProvider for ShoalSchemaProvider {
             None => (name, None),
         };
         if name.is_empty() || name.contains('/') {
+            return Ok(None);
+        }
+        // Only directories holding a schema are tables (opening creates nothing).
+        let schema_dir = format!("{}.db/{name}/schema", self.db);
+        if self.io.list(&schema_dir).await.map_err(|e| df_err(e.into()))?.is_empty() {
             return Ok(None);
         }
         let table = match Table::open(&self.location(name)).await {
@@ -100,6 +112,7 @@ impl SchemaProvider for ShoalSchemaProvider {
 #[derive(Debug)]
 pub struct ShoalCatalogProvider {
     warehouse: String,
+    io: FileIO,
     schemas: RwLock<BTreeMap<String, Arc<dyn SchemaProvider>>>,
 }
 
@@ -123,17 +136,17 @@ impl ShoalCatalogProvider {
         let mut schemas: BTreeMap<String, Arc<dyn SchemaProvider>> = dbs
             .into_iter()
             .map(|(db, tables)| {
-                let p: Arc<dyn SchemaProvider> = Arc::new(ShoalSchemaProvider::new(&warehouse, &db, tables));
+                let p: Arc<dyn SchemaProvider> = Arc::new(ShoalSchemaProvider::new(&io, &warehouse, &db, tables));
                 (db, p)
             })
             .collect();
         // Paimon's default database, and DataFusion's, for tables registered in memory.
         for name in ["default", "public"] {
             schemas.entry(name.to_string()).or_insert_with(|| {
-                Arc::new(ShoalSchemaProvider::new(&warehouse, name, vec![])) as Arc<dyn SchemaProvider>
+                Arc::new(ShoalSchemaProvider::new(&io, &warehouse, name, vec![])) as Arc<dyn SchemaProvider>
             });
         }
-        Ok(ShoalCatalogProvider { warehouse, schemas: RwLock::new(schemas) })
+        Ok(ShoalCatalogProvider { warehouse, io, schemas: RwLock::new(schemas) })
     }
 
     pub fn warehouse(&self) -> &str {
@@ -155,7 +168,7 @@ impl CatalogProvider for ShoalCatalogProvider {
         drop(schemas);
         let dir = format!("{}/{name}.db", self.warehouse.trim_start_matches("file://"));
         if !dir.contains("://") && std::path::Path::new(&dir).is_dir() {
-            let p: Arc<dyn SchemaProvider> = Arc::new(ShoalSchemaProvider::new(&self.warehouse, name, vec![]));
+            let p: Arc<dyn SchemaProvider> = Arc::new(ShoalSchemaProvider::new(&self.io, &self.warehouse, name, vec![]));
             let mut schemas = self.schemas.write().ok()?;
             return Some(schemas.entry(name.to_string()).or_insert(p).clone());
         }
