@@ -49,8 +49,10 @@ fn rows(t: &Table, dt: &str, ks: Vec<i64>, vs: Vec<i64>) -> RecordBatch {
     .unwrap()
 }
 
+/// The first value of the first column, as i64 (counts of DML statements are UInt64).
 fn one_i64(batches: &[RecordBatch]) -> i64 {
-    batches[0].column(0).as_primitive::<Int64Type>().value(0)
+    let c = arrow_cast::cast(batches[0].column(0), &arrow_schema::DataType::Int64).unwrap();
+    c.as_primitive::<Int64Type>().value(0)
 }
 
 fn i64s(batches: &[RecordBatch], col: usize) -> Vec<i64> {

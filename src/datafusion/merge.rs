@@ -30,6 +30,17 @@ const ACTION: &str = "__shoal_merge_action";
 /// The column carrying each written row's kind (`RowKind` as a byte).
 pub const KIND_COLUMN: &str = "__shoal_row_kind";
 
+/// `CASE WHEN c1 THEN v1 WHEN c2 THEN v2 ... ELSE otherwise END` (at least one arm).
+fn case(arms: Vec<(Expr, Expr)>, otherwise: Expr) -> Result<Expr> {
+    let mut arms = arms.into_iter();
+    let Some((c, v)) = arms.next() else { return Ok(otherwise) };
+    let mut builder = when(c, v);
+    for (c, v) in arms {
+        builder.when(c, v);
+    }
+    builder.otherwise(otherwise)
+}
+
 fn marker(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
 }
@@ -91,7 +102,7 @@ pub async fn plan_merge(
     let matched = marker(TARGET_MARK).is_not_null().and(marker(SOURCE_MARK).is_not_null());
     let only_source = marker(TARGET_MARK).is_null();
     let only_target = marker(SOURCE_MARK).is_null();
-    let mut action: Option<::datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+    let mut arms = vec![];
     for (i, c) in clauses.iter().enumerate() {
         let kind = match c.kind.canonical() {
             MergeIntoClauseKind::Matched => matched.clone(),
@@ -102,23 +113,18 @@ pub async fn plan_merge(
             Some(p) => kind.and(p.clone()),
             None => kind,
         };
-        action = Some(match action {
-            None => when(cond, lit(i as i32 + 1)),
-            Some(mut b) => {
-                b.when(cond, lit(i as i32 + 1));
-                b
-            }
-        });
+        arms.push((cond, lit(i as i32 + 1)));
     }
-    let Some(mut action) = action else {
+    if arms.is_empty() {
         return plan_err!("MERGE INTO needs at least one WHEN clause");
-    };
-    let action = action.otherwise(lit(0i32))?;
+    }
+    let action = case(arms, lit(0i32))?;
+    let chosen = |i: usize| col(ACTION).eq(lit(i as i32 + 1));
 
     // The written row per clause.
     let mut out: Vec<Expr> = Vec::with_capacity(n + 1);
     for (ci, field) in table_schema.fields().iter().enumerate() {
-        let mut case: Option<::datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+        let mut arms = vec![];
         for (i, c) in clauses.iter().enumerate() {
             let value = match &c.action {
                 MergeIntoAction::Update(assignments) => {
@@ -133,37 +139,23 @@ pub async fn plan_merge(
                 }
                 MergeIntoAction::Delete => target_col(field.name()),
             };
-            let value = cast(value, field.data_type().clone());
-            let cond = col(ACTION).eq(lit(i as i32 + 1));
-            case = Some(match case {
-                None => when(cond, value),
-                Some(mut b) => {
-                    b.when(cond, value);
-                    b
-                }
-            });
+            arms.push((chosen(i), cast(value, field.data_type().clone())));
         }
-        let mut case = case.expect("at least one clause");
-        out.push(case.otherwise(target_col(field.name()))?.alias(field.name()));
+        out.push(case(arms, target_col(field.name()))?.alias(field.name()));
     }
-    let mut kind: Option<::datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
-    for (i, c) in clauses.iter().enumerate() {
-        let k = match c.action {
-            MergeIntoAction::Update(_) => RowKind::UpdateAfter,
-            MergeIntoAction::Insert { .. } => RowKind::Insert,
-            MergeIntoAction::Delete => RowKind::Delete,
-        };
-        let cond = col(ACTION).eq(lit(i as i32 + 1));
-        kind = Some(match kind {
-            None => when(cond, lit(k as i8)),
-            Some(mut b) => {
-                b.when(cond, lit(k as i8));
-                b
-            }
-        });
-    }
-    let mut kind = kind.expect("at least one clause");
-    out.push(kind.otherwise(lit(RowKind::Insert as i8))?.alias(KIND_COLUMN));
+    let kinds = clauses
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let k = match c.action {
+                MergeIntoAction::Update(_) => RowKind::UpdateAfter,
+                MergeIntoAction::Insert { .. } => RowKind::Insert,
+                MergeIntoAction::Delete => RowKind::Delete,
+            };
+            (chosen(i), lit(k as i8))
+        })
+        .collect();
+    out.push(case(kinds, lit(RowKind::Insert as i8))?.alias(KIND_COLUMN));
 
     let mut joined_exprs: Vec<Expr> = table_schema.fields().iter().map(|f| target_col(f.name())).collect();
     joined_exprs.extend(source_schema.fields().iter().map(|f| Expr::Column(Column::new(Some(source_ref.clone()), f.name()))));
