@@ -6,6 +6,7 @@ pub mod data_file;
 pub mod datum;
 mod error;
 pub mod manifest;
+pub mod merge_engine;
 pub mod options;
 pub mod paths;
 pub mod schema;

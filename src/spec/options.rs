@@ -192,6 +192,11 @@ impl CoreOptions {
         }
     }
 
+    /// A boolean option (`true`/`false`, any case).
+    pub fn bool_option(&self, key: &str, default: bool) -> Result<bool, SpecError> {
+        self.bool(key, default)
+    }
+
     fn bool(&self, key: &str, default: bool) -> Result<bool, SpecError> {
         match self.get(key).map(|v| v.trim().to_ascii_lowercase()) {
             None => Ok(default),
@@ -370,9 +375,7 @@ impl CoreOptions {
         if !matches!(self.manifest_compression().as_str(), "zstd" | "snappy" | "null" | "none" | "deflate") {
             return Err(self.invalid(MANIFEST_COMPRESSION, "expected zstd, snappy, deflate or none"));
         }
-        if self.merge_engine()? != MergeEngine::Deduplicate {
-            return Err(self.invalid(MERGE_ENGINE, "shoal implements the deduplicate merge engine so far"));
-        }
+        self.merge_engine()?;
         if self.deletion_vectors_enabled()? {
             return Err(self.invalid(DELETION_VECTORS_ENABLED, "deletion vectors are not implemented in shoal yet"));
         }

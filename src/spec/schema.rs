@@ -59,6 +59,9 @@ impl TableSchema {
         schema.validate()?;
         schema.core_options().validate_for_create()?;
         schema.validate_bucket_mode()?;
+        if !schema.primary_keys.is_empty() {
+            super::merge_engine::MergeEngineConfig::from_schema(&schema)?;
+        }
         Ok(schema)
     }
 

@@ -94,7 +94,7 @@ impl TableWrite {
     pub async fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
         let opts = schema.core_options();
         schema.validate_bucket_mode()?;
-        let merge = MergeFunction::from_options(&opts)?;
+        let merge = MergeFunction::from_schema(&schema)?;
         let cfg = FileWriterConfig::new(schema.clone())?;
         let mut restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>> = HashMap::new();
         if let Some(latest) = SnapshotManager::new(io.clone()).latest().await? {
@@ -174,6 +174,11 @@ impl TableWrite {
             Some(k) => k.iter().map(|k| *k as i8).collect(),
             None => vec![RowKind::Insert as i8; batch.num_rows()],
         };
+        if let (Some(k), Some(why)) = (kinds, self.ctx.merge.retract_refusal()) {
+            if let Some(row) = k.iter().position(|k| k.is_retract()) {
+                return Err(Error::InvalidInput(format!("row {row} is {}: {why}", k[row].short_string())));
+            }
+        }
         // Rows the merge engine ignores (e.g. retractions with ignore-delete) never reach a buffer.
         let mut batch = batch;
         if let Some(k) = kinds {
