@@ -63,10 +63,13 @@ impl CompactJob {
         }
         let plan = scan.plan().await?;
         let mut jobs = vec![];
+        let first_row = crate::merge::MergeFunction::from_schema(table.schema())?.is_first_row();
         for split in plan.splits {
             let levels = Levels::new(num_levels, split.files.clone());
             let runs = levels.sorted_runs();
-            let unit = if self.full { full_unit(levels.max_level(), &runs) } else { strategy.pick(levels.max_level(), &runs) };
+            // first-row tables are always compacted fully (see MergeFunction::is_first_row).
+            let full = self.full || first_row;
+            let unit = if full { full_unit(levels.max_level(), &runs) } else { strategy.pick(levels.max_level(), &runs) };
             if let Some(unit) = unit {
                 let drop = unit.output_level >= levels.non_empty_highest_level();
                 jobs.push((split, unit, drop));

@@ -129,6 +129,13 @@ impl MergeFunction {
         self.inner.retract_refusal.as_deref()
     }
 
+    /// first-row: readers see only files above level 0, and every compaction is a full one, so
+    /// that each key lives in one file above level 0. Paimon's batch reads of first-row tables
+    /// read levels above 0 without merging; a key twice up there would be read twice by Paimon.
+    pub fn is_first_row(&self) -> bool {
+        matches!(self.inner.engine, Engine::FirstRow)
+    }
+
     /// Whether merging only ever picks a version by the row kinds and sequence numbers (no
     /// values needed): deduplicate and first-row without `sequence.field`.
     pub fn picks_by_kind(&self) -> bool {

@@ -189,6 +189,12 @@ impl SplitReader {
     }
 
     fn read_split_unprojected(&self, split: &DataSplit, emit: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
+        if self.key_value.is_none() && self.merge.is_first_row() && split.files.iter().any(|f| f.level == 0) {
+            // Level-0 rows of a first-row table become visible once compacted (as in Paimon).
+            let mut visible = split.clone();
+            visible.files.retain(|f| f.level > 0);
+            return self.read_split_unprojected(&visible, emit);
+        }
         if !self.is_primary_key() {
             let mut files = split.files.clone();
             files.sort_by_key(|f| f.min_sequence_number);

@@ -18,6 +18,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::rewrite::{CompactResult, Rewriter};
+use crate::lsm::universal::full_unit;
 use crate::lsm::{Levels, UniversalCompaction};
 use crate::merge::MergeFunction;
 use crate::spec::data_file::{data_file_arrow_schema, table_arrow_schema};
@@ -423,10 +424,16 @@ impl TableWrite {
                     w.compacting = Some(handle);
                 }
             }
-            if w.compacting.is_some() || w.levels.number_of_sorted_runs() < strategy.num_run_trigger {
+            // first-row: level-0 rows are invisible until compacted, so a commit that waits
+            // compacts them; and only full compactions keep each key in one file above level 0.
+            let first_row = ctx.merge.is_first_row();
+            let force = first_row && wait && w.levels.sorted_runs().iter().any(|r| r.level == 0);
+            if w.compacting.is_some() || (!force && w.levels.number_of_sorted_runs() < strategy.num_run_trigger) {
                 continue;
             }
-            let Some(unit) = strategy.pick(w.levels.max_level(), &w.levels.sorted_runs()) else { continue };
+            let runs = w.levels.sorted_runs();
+            let unit = if first_row { full_unit(w.levels.max_level(), &runs) } else { strategy.pick(w.levels.max_level(), &runs) };
+            let Some(unit) = unit else { continue };
             let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
             let path = bucket_dir(
                 &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
