@@ -559,3 +559,127 @@ proptest! {
         runtime().block_on(run(Engine::Aggregation, ops));
     }
 }
+
+/// The aggregate functions on nested and binary columns, and integer/decimal arithmetic, with
+/// retractions: collect (distinct and not), merge_map, nested_update with a nested key, rbm32,
+/// TINYINT sum wrapping like Java's byte arithmetic, DECIMAL product and its retraction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_binary_and_arithmetic_aggregates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = TableDefinition::default();
+    for (n, t) in [
+        ("id", "BIGINT NOT NULL"),
+        ("tags", "ARRAY<STRING>"),
+        ("seen", "ARRAY<INT>"),
+        ("m", "MAP<STRING, INT>"),
+        ("items", "ARRAY<ROW<k INT, v STRING>>"),
+        ("bm", "BYTES"),
+        ("t", "TINYINT"),
+        ("p", "DECIMAL(10, 2)"),
+    ] {
+        d = d.column(n, parse_type(t).unwrap());
+    }
+    for (k, v) in [
+        ("merge-engine", "aggregation"),
+        ("fields.tags.aggregate-function", "collect"),
+        ("fields.tags.distinct", "true"),
+        ("fields.seen.aggregate-function", "collect"),
+        ("fields.m.aggregate-function", "merge_map"),
+        ("fields.items.aggregate-function", "nested_update"),
+        ("fields.items.nested-key", "k"),
+        ("fields.bm.aggregate-function", "rbm32"),
+        ("fields.bm.ignore-retract", "true"),
+        ("fields.t.aggregate-function", "sum"),
+        ("fields.p.aggregate-function", "product"),
+    ] {
+        d = d.option(k, v);
+    }
+    let table = Table::create(dir.path().to_str().unwrap(), d.primary_key(&["id"]).option("bucket", "1")).await.unwrap();
+    let bitmap = |values: &[u32]| {
+        let mut out = vec![];
+        values.iter().copied().collect::<roaring::RoaringBitmap>().serialize_into(&mut out).unwrap();
+        out
+    };
+    let rows = |json: &str, bitmaps: Vec<Vec<u8>>| {
+        let values_schema = Arc::new(arrow_schema::Schema::new(
+            table.arrow_schema().fields().iter().filter(|f| f.name() != "bm").cloned().collect::<Vec<_>>(),
+        ));
+        let b = arrow::json::ReaderBuilder::new(values_schema).build(std::io::Cursor::new(json.to_string())).unwrap().next().unwrap().unwrap();
+        let mut cols = b.columns().to_vec();
+        let bm = arrow_array::BinaryArray::from(bitmaps.iter().map(|v| Some(v.as_slice())).collect::<Vec<_>>());
+        cols.insert(5, Arc::new(bm));
+        RecordBatch::try_new(table.arrow_schema(), cols).unwrap()
+    };
+    let commit = |msgs| async { table.new_commit("t").unwrap().commit(msgs).await.unwrap() };
+    // Three commits (three files) of one key, then a -U/+U pair: merged on read.
+    let mut w = table.new_write().await.unwrap();
+    w.write(&rows(r#"{"id":1,"tags":["a","b","a"],"seen":[1],"m":{"x":1},"items":[{"k":1,"v":"a"}],"t":100,"p":"2.00"}"#, vec![bitmap(&[1, 2])]))
+        .await
+        .unwrap();
+    commit(w.prepare_commit().await.unwrap()).await;
+    w.write(&rows(
+        r#"{"id":1,"tags":["b","c"],"seen":[1,2],"m":{"x":2,"y":3},"items":[{"k":1,"v":"b"},{"k":2,"v":"c"}],"t":100,"p":"1.50"}"#,
+        vec![bitmap(&[3, 70000])],
+    ))
+    .await
+    .unwrap();
+    commit(w.prepare_commit().await.unwrap()).await;
+    // A retraction only takes back what it meets in the same merge (collect, merge_map,
+    // nested_update and product retract nothing from an empty accumulator, as in Paimon), so the
+    // -U and +U go to files of their own and meet the accumulated value on read.
+    let before = rows(r#"{"id":1,"tags":null,"seen":[1],"m":{"y":0},"items":[{"k":2,"v":"c"}],"t":50,"p":"1.50"}"#, vec![bitmap(&[1])]);
+    w.write_with_kinds(&before, Some(&[RowKind::UpdateBefore])).await.unwrap();
+    commit(w.prepare_commit().await.unwrap()).await;
+    let after = rows(r#"{"id":1,"tags":["d"],"seen":null,"m":null,"items":null,"t":null,"p":null}"#, vec![bitmap(&[9])]);
+    w.write_with_kinds(&after, Some(&[RowKind::UpdateAfter])).await.unwrap();
+    commit(w.prepare_commit().await.unwrap()).await;
+
+    let check = |b: &RecordBatch| {
+        let mut json = arrow::json::ArrayWriter::new(Vec::new());
+        json.write(&b.project(&[0, 1, 2, 3, 4, 6, 7]).unwrap()).unwrap();
+        json.finish().unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&json.into_inner()).unwrap();
+        assert_eq!(
+            got,
+            serde_json::json!([{
+                "id": 1,
+                "tags": ["a", "b", "c", "d"],
+                "seen": [1, 2],
+                "m": {"x": 2},
+                "items": [{"k": 1, "v": "b"}],
+                // 100 + 100 wraps to -56 in a TINYINT (Java byte arithmetic), minus 50.
+                "t": -106,
+                "p": 2.0
+            }])
+        );
+        let bm = b.column(5).as_binary::<i32>().value(0);
+        let got: Vec<u32> = roaring::RoaringBitmap::deserialize_from(bm).unwrap().iter().collect();
+        assert_eq!(got, vec![1, 2, 3, 9, 70000]);
+    };
+    // Merge on read over three files, then the same after a full compaction into one file.
+    check(&table.read_all(None, None).await.unwrap());
+    CompactJob::new(true).run(&table).await.unwrap();
+    check(&table.read_all(None, None).await.unwrap());
+}
+
+/// Retractions a table cannot take are refused when written, naming the row and what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_retractions_are_refused_at_write() {
+    for (opts, expect) in [
+        (vec![("merge-engine", "partial-update")], "partial-update.remove-record-on-delete"),
+        (vec![("merge-engine", "first-row")], "first-row.ignore-delete"),
+        (vec![("merge-engine", "aggregation"), ("fields.c.aggregate-function", "max")], "fields.c.ignore-retract"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = def(Engine::DedupSequenceField);
+        d.options.remove("sequence.field");
+        for (k, v) in &opts {
+            d = d.option(k, v);
+        }
+        let table = Table::create(dir.path().to_str().unwrap(), d).await.unwrap();
+        let mut w = table.new_write().await.unwrap();
+        let b = batch(&table, &[(1, row_of(7)), (1, row_of(9))]);
+        let e = w.write_with_kinds(&b, Some(&[RowKind::Insert, RowKind::Delete])).await.unwrap_err().to_string();
+        assert!(e.contains("row 1 is -D") && e.contains(expect), "{opts:?}: {e}");
+    }
+}

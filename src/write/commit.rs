@@ -92,9 +92,11 @@ impl TableCommit {
         &self.commit_user
     }
 
-    /// A batch commit (identifier `Long.MAX_VALUE`, as Paimon's batch writes use).
+    /// A batch commit (identifier `Long.MAX_VALUE`, as Paimon's batch writes use). Every batch
+    /// commit lands: exactly-once filtering is for identified (streaming) commits only, so a
+    /// committer reused for several batches never drops one.
     pub async fn commit(&self, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
-        self.commit_with_identifier(BATCH_COMMIT_IDENTIFIER, messages).await
+        self.commit_messages(BATCH_COMMIT_IDENTIFIER, messages).await
     }
 
     /// A commit that a streaming sink identifies by its checkpoint id: committing the same
@@ -103,6 +105,10 @@ impl TableCommit {
         if self.is_committed(identifier).await? {
             return Ok(CommitOutcome::AlreadyCommitted);
         }
+        self.commit_messages(identifier, messages).await
+    }
+
+    async fn commit_messages(&self, identifier: i64, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
         let mut appends = vec![];
         let mut compacts = vec![];
         for m in &messages {
