@@ -386,7 +386,7 @@ impl Aggregator {
         let converter = RowConverter::new(vec![SortField::new(all.data_type().clone())])
             .map_err(Error::arrow("comparing ARRAY elements"))?;
         let rows = converter
-            .convert_columns(&[all.clone()])
+            .convert_columns(std::slice::from_ref(&all))
             .map_err(Error::arrow("comparing ARRAY elements"))?;
         let mut remove_counts: HashMap<Vec<u8>, usize> = HashMap::new();
         for c in removes {

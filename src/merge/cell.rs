@@ -242,83 +242,52 @@ fn mismatch(t: &ArrowType, cell: &Cell) -> Error {
     ))
 }
 
+/// The values of `cells` (none of them references) as `T`s, nulls as None.
+fn values<'c, T>(t: &ArrowType, cells: &[&'c Cell], get: impl Fn(&'c Cell) -> Option<T>) -> Result<Vec<Option<T>>> {
+    cells
+        .iter()
+        .map(|c| match c {
+            Cell::Null => Ok(None),
+            other => get(other).map(Some).ok_or_else(|| mismatch(t, other)),
+        })
+        .collect()
+}
+
 /// An array of type `t` holding `cells` (none of them references).
 fn build_array(t: &ArrowType, cells: &[&Cell]) -> Result<ArrayRef> {
-    macro_rules! ints {
-        ($arr:ty, $native:ty) => {{
-            let v = cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Null => Ok(None),
-                    Cell::Int(x) => Ok(Some(*x as $native)),
-                    other => Err(mismatch(t, other)),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Arc::new(<$arr>::from(v)) as ArrayRef
-        }};
-    }
+    let int = |c: &Cell| match c {
+        Cell::Int(x) => Some(*x),
+        _ => None,
+    };
     let a: ArrayRef = match t {
-        ArrowType::Boolean => {
-            let v = cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Null => Ok(None),
-                    Cell::Bool(x) => Ok(Some(*x)),
-                    other => Err(mismatch(t, other)),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Arc::new(BooleanArray::from(v))
-        }
-        ArrowType::Int8 => ints!(Int8Array, i8),
-        ArrowType::Int16 => ints!(Int16Array, i16),
-        ArrowType::Int32 => ints!(Int32Array, i32),
-        ArrowType::Int64 => ints!(Int64Array, i64),
-        ArrowType::Float32 => {
-            let v = cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Null => Ok(None),
-                    Cell::F32(x) => Ok(Some(*x)),
-                    other => Err(mismatch(t, other)),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Arc::new(Float32Array::from(v))
-        }
-        ArrowType::Float64 => {
-            let v = cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Null => Ok(None),
-                    Cell::F64(x) => Ok(Some(*x)),
-                    other => Err(mismatch(t, other)),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Arc::new(Float64Array::from(v))
-        }
+        ArrowType::Boolean => Arc::new(BooleanArray::from(values(t, cells, |c| match c {
+            Cell::Bool(x) => Some(*x),
+            _ => None,
+        })?)),
+        ArrowType::Int8 => Arc::new(Int8Array::from(values(t, cells, |c| int(c).map(|x| x as i8))?)),
+        ArrowType::Int16 => Arc::new(Int16Array::from(values(t, cells, |c| int(c).map(|x| x as i16))?)),
+        ArrowType::Int32 => Arc::new(Int32Array::from(values(t, cells, |c| int(c).map(|x| x as i32))?)),
+        ArrowType::Int64 => Arc::new(Int64Array::from(values(t, cells, int)?)),
+        ArrowType::Float32 => Arc::new(Float32Array::from(values(t, cells, |c| match c {
+            Cell::F32(x) => Some(*x),
+            _ => None,
+        })?)),
+        ArrowType::Float64 => Arc::new(Float64Array::from(values(t, cells, |c| match c {
+            Cell::F64(x) => Some(*x),
+            _ => None,
+        })?)),
         ArrowType::Decimal128(p, s) => {
-            let v = cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Null => Ok(None),
-                    Cell::Decimal(x) => Ok(Some(*x)),
-                    other => Err(mismatch(t, other)),
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Arc::new(
-                Decimal128Array::from(v)
-                    .with_precision_and_scale(*p, *s)
-                    .map_err(Error::arrow("building a merged DECIMAL"))?,
-            )
+            let v = values(t, cells, |c| match c {
+                Cell::Decimal(x) => Some(*x),
+                _ => None,
+            })?;
+            Arc::new(Decimal128Array::from(v).with_precision_and_scale(*p, *s).map_err(Error::arrow("building a merged DECIMAL"))?)
         }
         ArrowType::Utf8 | ArrowType::LargeUtf8 => {
-            let v = cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Null => Ok(None),
-                    Cell::Str(x) => Ok(Some(x.as_str())),
-                    other => Err(mismatch(t, other)),
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let v = values(t, cells, |c| match c {
+                Cell::Str(x) => Some(x.as_str()),
+                _ => None,
+            })?;
             if matches!(t, ArrowType::Utf8) {
                 Arc::new(StringArray::from(v))
             } else {
@@ -326,14 +295,10 @@ fn build_array(t: &ArrowType, cells: &[&Cell]) -> Result<ArrayRef> {
             }
         }
         ArrowType::Binary | ArrowType::LargeBinary => {
-            let v = cells
-                .iter()
-                .map(|c| match c {
-                    Cell::Null => Ok(None),
-                    Cell::Bytes(x) => Ok(Some(x.as_slice())),
-                    other => Err(mismatch(t, other)),
-                })
-                .collect::<Result<Vec<_>>>()?;
+            let v = values(t, cells, |c| match c {
+                Cell::Bytes(x) => Some(x.as_slice()),
+                _ => None,
+            })?;
             if matches!(t, ArrowType::Binary) {
                 Arc::new(BinaryArray::from(v))
             } else {
