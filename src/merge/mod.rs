@@ -212,7 +212,7 @@ impl MergeFunction {
             }
             Engine::PartialUpdate(p) => Ok(match p.merge(versions)? {
                 Outcome::Row { seq, cells } => Merged::Row { seq, cells },
-                Outcome::Deleted(i) => Merged::Pick(i),
+                Outcome::Version(i) => Merged::Pick(i),
             }),
             Engine::Aggregation(aggs) => {
                 let mut row = vec![Cell::Null; aggs.len()];

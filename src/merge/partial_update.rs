@@ -33,8 +33,8 @@ pub enum Outcome {
         seq: i64,
         cells: Vec<Cell>,
     },
-    /// The key is deleted: the result is this (-D) version.
-    Deleted(usize),
+    /// The result is this version as it stands (a -D when the key is deleted).
+    Version(usize),
 }
 
 impl PartialUpdate {
@@ -64,6 +64,18 @@ impl PartialUpdate {
     /// Merges versions given in sequence order.
     pub fn merge(&self, versions: &[Version]) -> Result<Outcome> {
         let n = self.aggregators.len();
+        // Without sequence groups, a newest +I with every column set overwrites everything
+        // before it: the result is that version (kind +I, its sequence number) as it stands.
+        if let Some(last) = versions.last() {
+            let retractions_ok = self.ignore_delete || self.remove_record_on_delete || versions.iter().all(|v| !v.kind.is_retract());
+            if self.groups.is_empty()
+                && last.kind == RowKind::Insert
+                && retractions_ok
+                && (0..n).all(|c| !last.columns[c].is_null(last.row))
+            {
+                return Ok(Outcome::Version(versions.len() - 1));
+            }
+        }
         let mut row: Vec<Cell> = vec![Cell::Null; n];
         let mut initialized = vec![false; n];
         let mut latest_seq: Option<i64> = None;
@@ -109,12 +121,12 @@ impl PartialUpdate {
             }
         }
         if let Some(d) = deleted {
-            return Ok(Outcome::Deleted(d));
+            return Ok(Outcome::Version(d));
         }
         match latest_seq {
             Some(seq) => Ok(Outcome::Row { seq, cells: row }),
             // Only retractions: nothing was inserted, so the key stays deleted.
-            None => Ok(Outcome::Deleted(versions.len() - 1)),
+            None => Ok(Outcome::Version(versions.len() - 1)),
         }
     }
 
