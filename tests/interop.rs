@@ -470,3 +470,43 @@ async fn merge_engines_both_ways() {
         common::assert_rows_eq(&o.java_read(&shoal_dir, None), &ours, &format!("{name}: Java after shoal's full compaction"));
     }
 }
+
+/// Deletion vectors written by Java Paimon 0.9 (with compactions in between) are applied by
+/// shoal's read at every snapshot; shoal refuses to write or compact such a table rather than
+/// bring deleted rows back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_deletion_vector_tables_read_by_shoal() {
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    for (i, (name, options)) in [
+        ("dv_dedup", vec![("deletion-vectors.enabled", "true")]),
+        ("dv_partial", vec![("deletion-vectors.enabled", "true"), ("merge-engine", "partial-update"), ("ignore-delete", "true")]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut spec = engine_spec(700 + i as u64, &options, Retractions::All);
+        // A compaction in the middle and at the end: deletion vectors are made by compaction.
+        spec["commits"][2]["compact"] = json!(true);
+        let dir = table_dir(root.path(), name);
+        o.java_write(&dir, &spec);
+        let table = Table::open(dir.to_str().unwrap()).await.unwrap();
+        let ids = table.snapshots().snapshot_ids().await.unwrap();
+        let latest = table.snapshots().snapshot(*ids.last().unwrap()).await.unwrap();
+        assert!(latest.index_manifest.is_some(), "{name}: Java wrote no deletion vectors");
+        // The first compaction's snapshot and the latest (every snapshot of a Java DV table is
+        // also covered, without a JVM, by tests/reference_tables.rs).
+        let mut first_compact = None;
+        for &id in &ids {
+            if table.snapshots().snapshot(id).await.unwrap().commit_kind == shoal::spec::CommitKind::Compact {
+                first_compact = Some(id);
+                break;
+            }
+        }
+        for id in [first_compact.expect("Java compacted"), *ids.last().unwrap()] {
+            common::assert_rows_eq(&shoal_read(&dir, Some(id)).await, &o.java_read(&dir, Some(id)), &format!("{name}: snapshot {id}"));
+        }
+        let e = table.new_write().await.err().expect("writing a DV table is refused").to_string();
+        assert!(e.contains("deletion-vectors.enabled"), "{e}");
+    }
+}

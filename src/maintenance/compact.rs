@@ -44,6 +44,7 @@ impl CompactJob {
     }
 
     pub async fn run(&self, table: &Table) -> Result<CompactReport> {
+        crate::write::table_write::refuse_deletion_vectors(table.schema(), "compact")?;
         match self.run_once(table).await {
             Err(Error::CommitConflict(_)) => self.run_once(table).await,
             other => other,

@@ -51,6 +51,8 @@ pub struct SplitReader {
     /// unless told to drop them (when nothing older lies below the output level).
     key_value: Option<KeyValueOutput>,
     merge: MergeFunction,
+    /// `deletion-vectors.enabled`: level-0 files are invisible and deleted rows are filtered.
+    deletion_vectors: bool,
     key_fields: Vec<DataField>,
     batch_size: usize,
     runtime: tokio::runtime::Handle,
@@ -88,10 +90,12 @@ impl SplitReader {
         };
         let value_schema = Arc::new(Schema::new(read.iter().map(field_of).collect::<Vec<Field>>()));
         let key_fields = if is_pk { schema.trimmed_key_fields() } else { vec![] };
+        let deletion_vectors = is_pk && schema.core_options().deletion_vectors_enabled()?;
         Ok(SplitReader {
             io,
             schemas,
             merge,
+            deletion_vectors,
             value_schema,
             output_schema,
             output_projection,
@@ -189,8 +193,10 @@ impl SplitReader {
     }
 
     fn read_split_unprojected(&self, split: &DataSplit, emit: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
-        if self.key_value.is_none() && self.merge.is_first_row() && split.files.iter().any(|f| f.level == 0) {
-            // Level-0 rows of a first-row table become visible once compacted (as in Paimon).
+        let hides_level0 = self.merge.is_first_row() || self.deletion_vectors;
+        if self.key_value.is_none() && hides_level0 && split.files.iter().any(|f| f.level == 0) {
+            // Level-0 rows of first-row and deletion-vector tables become visible once compacted
+            // (as in Paimon, whose batch reads skip level 0 of such tables).
             let mut visible = split.clone();
             visible.files.retain(|f| f.level > 0);
             return self.read_split_unprojected(&visible, emit);
@@ -328,9 +334,20 @@ impl SplitReader {
         let encoder = if with_kv { Some(KeyEncoder::new(&key_types)?) } else { None };
         let mut out = FileBatches { values: vec![], kv: vec![] };
         let mut rows_seen = 0usize;
+        let deleted = self.deletion_vector(split, file)?;
         for batch in reader {
             let batch = batch.map_err(|e| Error::data_file(&path, e))?;
+            let first_row = rows_seen;
             rows_seen += batch.num_rows();
+            // Rows marked in the file's deletion vector are gone before anything else sees them.
+            let batch = match &deleted {
+                Some(dv) if dv.range_cardinality(first_row as u32..rows_seen as u32) > 0 => {
+                    let keep: arrow_array::BooleanArray =
+                        (first_row as u32..rows_seen as u32).map(|r| Some(!dv.contains(r))).collect();
+                    arrow_select::filter::filter_record_batch(&batch, &keep).map_err(|e| Error::data_file(&path, e))?
+                }
+                _ => batch,
+            };
             let col = |name: &str| -> Result<ArrayRef> {
                 batch
                     .column_by_name(name)
@@ -401,6 +418,18 @@ impl SplitReader {
             ));
         }
         Ok(out)
+    }
+
+    /// The deletion vector of a data file, if the split has one for it.
+    fn deletion_vector(&self, split: &DataSplit, file: &DataFileMeta) -> Result<Option<roaring::RoaringBitmap>> {
+        let Some(d) = split.deletion_vectors.get(&file.file_name) else { return Ok(None) };
+        let bytes = self.runtime.block_on(self.io.read(&d.path))?;
+        let name = format!("{}/{}", self.io.uri(), d.path);
+        let dv = crate::spec::deletion_vector::decode_deletion_vector(&bytes, d.offset.max(0) as usize, d.length.max(0) as usize, &name)?;
+        if dv.max().is_some_and(|m| m as i64 >= file.row_count) {
+            return Err(Error::data_file(&file.file_name, format!("its deletion vector in {name} marks rows beyond its {} rows", file.row_count)));
+        }
+        Ok(Some(dv))
     }
 
     /// k-way merge of a section's sorted runs. Returns false when `emit` asked to stop.

@@ -20,6 +20,17 @@ pub struct DataSplit {
     pub bucket_path: String,
     pub total_buckets: i32,
     pub files: Vec<DataFileMeta>,
+    /// Deletion vectors of the split's files, by data file name (tables with
+    /// `deletion-vectors.enabled`).
+    pub deletion_vectors: std::collections::HashMap<String, DeletionFile>,
+}
+
+/// Where a data file's deletion vector is: an index file (relative to the table) and the range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletionFile {
+    pub path: String,
+    pub offset: i32,
+    pub length: i32,
 }
 
 impl DataSplit {
@@ -69,14 +80,6 @@ impl TableScan {
     }
 
     pub async fn plan(&self) -> Result<Plan> {
-        if self.schema.core_options().deletion_vectors_enabled()? {
-            // Reading such a table without applying its deletion vectors would return deleted rows.
-            return Err(crate::Error::Unsupported(
-                "this table has deletion-vectors.enabled = true; shoal cannot apply deletion vectors yet, \
-                 and reading without them would return deleted rows"
-                    .into(),
-            ));
-        }
         let snapshots = SnapshotManager::new(self.io.clone());
         let wanted = match self.snapshot_id {
             Some(id) => Some(id),
@@ -130,10 +133,25 @@ impl TableScan {
                         bucket_path: path,
                         total_buckets: e.total_buckets,
                         files: vec![],
+                        deletion_vectors: Default::default(),
                     },
                 );
             }
             groups.get_mut(&key).expect("inserted above").files.push(e.file);
+        }
+        // Deletion vectors, from the snapshot's index manifest, onto their splits.
+        if let Some(index_manifest) = &snapshot.index_manifest {
+            for e in manifests.read_index_manifest(index_manifest).await? {
+                if e.index_type != crate::spec::manifest::DELETION_VECTORS_INDEX {
+                    continue;
+                }
+                if let Some(split) = groups.get_mut(&(e.partition.data().to_vec(), e.bucket)) {
+                    for r in e.deletion_vectors {
+                        let file = DeletionFile { path: format!("index/{}", e.file_name), offset: r.offset, length: r.length };
+                        split.deletion_vectors.insert(r.data_file, file);
+                    }
+                }
+            }
         }
         Ok(Plan { snapshot: Some(snapshot), splits: groups.into_values().collect() })
     }

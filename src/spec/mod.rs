@@ -4,6 +4,7 @@
 pub mod binary_row;
 pub mod data_file;
 pub mod datum;
+pub mod deletion_vector;
 mod error;
 pub mod manifest;
 pub mod merge_engine;

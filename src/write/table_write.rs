@@ -95,6 +95,7 @@ impl TableWrite {
     pub async fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
         let opts = schema.core_options();
         schema.validate_bucket_mode()?;
+        refuse_deletion_vectors(&schema, "write to")?;
         let merge = MergeFunction::from_schema(&schema)?;
         let cfg = FileWriterConfig::new(schema.clone())?;
         let mut restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>> = HashMap::new();
@@ -455,6 +456,18 @@ impl TableWrite {
         }
         Ok(())
     }
+}
+
+/// shoal reads tables with deletion vectors but does not maintain them yet: writing or compacting
+/// without updating the vectors would bring deleted rows back, so it is refused.
+pub fn refuse_deletion_vectors(schema: &TableSchema, what: &str) -> Result<()> {
+    if !schema.primary_keys.is_empty() && schema.core_options().deletion_vectors_enabled()? {
+        return Err(Error::Unsupported(format!(
+            "cannot {what} a table with deletion-vectors.enabled = true: shoal reads such tables but does not maintain \
+             their deletion vectors yet"
+        )));
+    }
+    Ok(())
 }
 
 /// Sorts, merges and encodes one bucket's buffer on a blocking thread, then uploads the files.
