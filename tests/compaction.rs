@@ -261,3 +261,29 @@ async fn overlapping_files_on_one_level_are_an_lsm_conflict() {
     assert!(e.contains("LSM conflict") && e.contains("level 5"), "{e}");
     assert_eq!(read(&t, None).await, before);
 }
+
+/// `full-compaction.delta-commits = 3`: every third commit leaves each written bucket as one
+/// sorted run on the last level (retractions dropped), the others only what universal picks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_compaction_every_n_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), def(&[("full-compaction.delta-commits", "3")])).await.unwrap();
+    let commit = t.new_commit("w").unwrap();
+    let mut w = t.new_write().await.unwrap();
+    let mut model = Model::new();
+    for c in 1..=6i64 {
+        let rows: Vec<(i64, String)> = (0..40).map(|k| (k * c % 97, format!("c{c}-{k}"))).collect();
+        for r in &rows {
+            model.insert(r.0, r.1.clone());
+        }
+        w.write(&batch(&t, &rows)).await.unwrap();
+        commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+        let levels: Vec<Vec<i32>> = t.new_scan().plan().await.unwrap().splits.iter().map(|s| s.files.iter().map(|f| f.level).collect()).collect();
+        if c % 3 == 0 {
+            assert!(levels.iter().all(|l| l.iter().all(|&x| x == 5)), "commit {c}: {levels:?}");
+        } else {
+            assert!(levels.iter().any(|l| l.contains(&0)), "commit {c}: {levels:?}");
+        }
+        assert_eq!(read(&t, None).await, model);
+    }
+}

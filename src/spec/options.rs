@@ -345,6 +345,20 @@ impl CoreOptions {
         self.bool(WRITE_ONLY, false)
     }
 
+    /// `full-compaction.delta-commits`: a full compaction after every this many commits.
+    pub fn full_compaction_delta_commits(&self) -> Result<Option<u64>, SpecError> {
+        match self.get("full-compaction.delta-commits") {
+            None => Ok(None),
+            Some(_) => {
+                let n = self.int("full-compaction.delta-commits", 1)?;
+                if n < 1 {
+                    return Err(self.invalid("full-compaction.delta-commits", "expected a positive number of commits"));
+                }
+                Ok(Some(n as u64))
+            }
+        }
+    }
+
     pub fn scan_snapshot_id(&self) -> Result<Option<i64>, SpecError> {
         match self.get(SCAN_SNAPSHOT_ID) {
             None => Ok(None),
@@ -369,6 +383,7 @@ impl CoreOptions {
         self.commit_max_retries()?;
         self.ignore_delete()?;
         self.write_only()?;
+        self.full_compaction_delta_commits()?;
         if !matches!(self.file_compression().as_str(), "zstd" | "snappy" | "lz4" | "gzip" | "none" | "uncompressed") {
             return Err(self.invalid(FILE_COMPRESSION, "expected zstd, snappy, lz4, gzip or none"));
         }

@@ -88,6 +88,9 @@ pub struct TableWrite {
     next_batch_id: u64,
     buffered: usize,
     parallelism: usize,
+    /// `full-compaction.delta-commits`: every this many prepared commits, a full compaction.
+    full_compaction_every: Option<u64>,
+    prepared_commits: u64,
 }
 
 impl TableWrite {
@@ -136,6 +139,8 @@ impl TableWrite {
             next_batch_id: 0,
             buffered: 0,
             parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            full_compaction_every: opts.full_compaction_delta_commits()?,
+            prepared_commits: 0,
             schema,
             writers: HashMap::new(),
             restored,
@@ -365,7 +370,16 @@ impl TableWrite {
             }
             w.new_files.extend(files);
         }
-        self.compact(wait_compaction).await?;
+        self.prepared_commits += 1;
+        // Paimon's GlobalFullCompactionSinkWrite: every `full-compaction.delta-commits` commits,
+        // the buckets this writer wrote are compacted fully before the commit.
+        let full = self.ctx.compaction.is_some()
+            && self.full_compaction_every.is_some_and(|n| self.prepared_commits % n.max(1) == 0);
+        if full {
+            self.compact_fully().await?;
+        } else {
+            self.compact(wait_compaction).await?;
+        }
         let total_buckets = self.num_buckets;
         let mut messages = vec![];
         for w in self.writers.values_mut() {
@@ -405,6 +419,30 @@ impl TableWrite {
 }
 
 impl TableWrite {
+    /// Compacts every bucket this writer holds into one sorted run on the last level, waiting.
+    async fn compact_fully(&mut self) -> Result<()> {
+        let Some((_, _, rewriter)) = self.ctx.compaction.clone() else { return Ok(()) };
+        let ctx = self.ctx.clone();
+        for w in self.writers.values_mut() {
+            if let Some(handle) = w.compacting.take() {
+                let r = handle.await.map_err(|e| Error::Task(e.to_string()))??;
+                w.levels.update(&r.before, &r.after);
+                w.compact_before.extend(r.before);
+                w.compact_after.extend(r.after);
+            }
+            let Some(unit) = full_unit(w.levels.max_level(), &w.levels.sorted_runs()) else { continue };
+            let path = bucket_dir(
+                &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
+                w.bucket,
+            );
+            let r = rewriter.rewrite(&w.partition, w.bucket, &path, unit, true).await?;
+            w.levels.update(&r.before, &r.after);
+            w.compact_before.extend(r.before);
+            w.compact_after.extend(r.after);
+        }
+        Ok(())
+    }
+
     /// In-writer compaction. Per bucket: collect a finished background compaction (or wait for
     /// it when the bucket has reached `num-sorted-run.stop-trigger` runs, or when asked to); then,
     /// with no compaction running and at least `num-sorted-run.compaction-trigger` runs, start
