@@ -6,6 +6,8 @@
 //! only if nothing exists at that path, atomically (local: hard-link of a staged file; object
 //! stores: conditional PUT with `If-None-Match: *`).
 
+pub mod faults;
+
 use std::sync::Arc;
 
 use bytes::Bytes;

@@ -131,13 +131,16 @@ impl CompactJob {
                 report.outcome = outcome;
                 Ok(report)
             }
-            Err(e) => {
-                // Abandon cleanly: the rewritten files were never committed.
+            Err(e @ Error::CommitConflict(_)) => {
+                // Abandon cleanly: a conflict means the rewritten files were never committed.
                 for (dir, name) in written {
                     let _ = table.io().delete(&format!("{dir}/{name}")).await;
                 }
                 Err(e)
             }
+            // Any other failure may have happened after the snapshot was published (a lost
+            // acknowledgement), so the outputs stay; if unreferenced, orphan cleanup removes them.
+            Err(e) => Err(e),
         }
     }
 }
