@@ -231,7 +231,9 @@ impl TableCommit {
         // The files on each level >= 1 of each bucket after this commit, by key range.
         let deleted: HashSet<&FileIdentifier> = deletes.iter().collect();
         let key_types: Vec<DataType> = self.schema.trimmed_key_fields().iter().map(|f| f.data_type.clone()).collect();
-        let mut levels: std::collections::HashMap<(Vec<u8>, i32, i32), Vec<(Vec<Datum>, Vec<Datum>, String)>> = Default::default();
+        // (partition, bucket, level) -> (min key, max key, file name) of each file.
+        type KeyRange = (Vec<Datum>, Vec<Datum>, String);
+        let mut levels: std::collections::HashMap<(Vec<u8>, i32, i32), Vec<KeyRange>> = Default::default();
         let after = live
             .iter()
             .filter(|e| !deleted.contains(&e.identifier()))
