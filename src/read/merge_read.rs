@@ -281,6 +281,9 @@ impl SplitReader {
     fn load_file(&self, split: &DataSplit, file: &DataFileMeta, with_kv: bool) -> Result<FileBatches> {
         let path = format!("{}/{}", split.bucket_path, file.file_name);
         let bytes: Bytes = self.runtime.block_on(self.io.read(&path))?;
+        if bytes.len() as i64 != file.file_size {
+            return Err(Error::data_file(&path, format!("is {} bytes but the manifest records {}: truncated or replaced", bytes.len(), file.file_size)));
+        }
         let file_schema = if file.schema_id == self.schema.id {
             self.schema.clone()
         } else {
