@@ -204,3 +204,21 @@ async fn faults_during_compaction() {
         assert!(s.files.iter().all(|f| f.level == 5), "bucket {} not fully compacted", s.bucket);
     }
 }
+
+/// A store that ignores conditional PUT (as some S3-compatible servers do) is detected before
+/// the first commit, which is refused with an error that says why; nothing is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_conditional_put_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = prepared(dir.path(), 1).await;
+    let local = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+    let io = FileIO::new(
+        Arc::new(shoal::io::faults::IgnoresConditionalPut(Arc::new(local))),
+        Path::from(""),
+        dir.path().to_str().unwrap(),
+    );
+    let t = Table::open_with_io(io).await.unwrap();
+    let e = write_and_commit(&t, 1).await.unwrap_err().to_string();
+    assert!(e.contains("conditional PUT") && e.contains("refuses to commit"), "{e}");
+    assert_eq!(read(dir.path()).await, model);
+}

@@ -144,3 +144,40 @@ impl ObjectStore for FaultyStore {
 fn fault(mode: FaultMode, op: &str, location: &Path) -> object_store::Error {
     object_store::Error::Generic { store: "FaultyStore", source: format!("injected fault ({mode:?}) on {op} {location}").into() }
 }
+
+/// A store that ignores conditional PUT (`PutMode::Create` becomes an overwrite), as some
+/// S3-compatible servers do: what shoal must detect and refuse to commit to.
+#[derive(Debug)]
+pub struct IgnoresConditionalPut(pub Arc<dyn ObjectStore>);
+
+impl fmt::Display for IgnoresConditionalPut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IgnoresConditionalPut({})", self.0)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for IgnoresConditionalPut {
+    async fn put_opts(&self, location: &Path, payload: PutPayload, mut opts: PutOptions) -> Result<PutResult> {
+        opts.mode = object_store::PutMode::Overwrite;
+        self.0.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(&self, location: &Path, opts: PutMultipartOptions) -> Result<Box<dyn MultipartUpload>> {
+        self.0.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.0.get_opts(location, options).await
+    }
+    fn delete_stream(&self, locations: BoxStream<'static, Result<Path>>) -> BoxStream<'static, Result<Path>> {
+        self.0.delete_stream(locations)
+    }
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.0.list(prefix)
+    }
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.0.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.0.copy_opts(from, to, options).await
+    }
+}

@@ -73,6 +73,7 @@ impl SnapshotManager {
 
     /// Publishes a snapshot atomically; `Ok(false)` when another commit took the id first.
     pub async fn try_commit(&self, snapshot: &Snapshot) -> Result<bool> {
+        self.io.verify_atomic_create().await?;
         let created = self.io.create_new(&snapshot_path(snapshot.id), snapshot.to_json_string()).await?;
         if created {
             // Hints are best-effort: a failure here never fails the commit.
