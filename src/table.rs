@@ -125,10 +125,15 @@ impl Table {
         let snapshot = tt.resolve(&self.io).await?;
         let schema = SchemaManager::new(self.io.clone()).schema(snapshot.schema_id).await?;
         let mut schema = (*schema).clone();
-        for k in [crate::spec::options::SCAN_TAG_NAME, crate::spec::options::SCAN_TIMESTAMP_MILLIS] {
+        use crate::spec::options::{SCAN_SNAPSHOT_ID, SCAN_TAG_NAME, SCAN_TIMESTAMP_MILLIS};
+        for k in [SCAN_SNAPSHOT_ID, SCAN_TAG_NAME, SCAN_TIMESTAMP_MILLIS] {
             schema.options.remove(k);
         }
-        schema.options.insert(crate::spec::options::SCAN_SNAPSHOT_ID.into(), snapshot.id.to_string());
+        match tt {
+            // A tag outlives its snapshot: keep reading through the tag file.
+            TimeTravel::Tag(name) => schema.options.insert(SCAN_TAG_NAME.into(), name.clone()),
+            _ => schema.options.insert(SCAN_SNAPSHOT_ID.into(), snapshot.id.to_string()),
+        };
         Ok(Table { io: self.io.clone(), schema: Arc::new(schema) })
     }
 

@@ -6,6 +6,8 @@
 //! only if nothing exists at that path, atomically (local: hard-link of a staged file; object
 //! stores: conditional PUT with `If-None-Match: *`).
 
+pub mod counting;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -85,6 +87,17 @@ impl FileIO {
 
     pub fn new(store: Arc<dyn ObjectStore>, root: Path, uri: &str) -> FileIO {
         FileIO { store, root, uri: uri.trim_end_matches('/').to_string() }
+    }
+
+    /// The same location through another store (e.g. a [`counting::CountingStore`] around this one).
+    pub fn with_store(&self, store: Arc<dyn ObjectStore>) -> FileIO {
+        FileIO { store, root: self.root.clone(), uri: self.uri.clone() }
+    }
+
+    /// The same location with every request counted (and deletes optionally made to fail).
+    pub fn counting(&self) -> (FileIO, counting::CountingStore) {
+        let c = counting::CountingStore::new(self.store.clone());
+        (self.with_store(Arc::new(c.clone())), c)
     }
 
     /// The same store, rooted at a sub-directory.
