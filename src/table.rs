@@ -242,7 +242,9 @@ impl Table {
         Ok(read_splits(reader, splits, parallelism))
     }
 
-    /// Reads the merged rows of a snapshot (latest when None) into one batch.
+    /// Reads the merged rows of a snapshot (latest when None) into one batch, in this table's
+    /// schema. (For Paimon's time travel, which reads in the snapshot's own schema, use
+    /// [`Table::travel`].)
     pub async fn read_all(&self, snapshot: Option<i64>, projection: Option<Vec<usize>>) -> Result<RecordBatch> {
         let schema = match &projection {
             Some(p) => Arc::new(self.arrow_schema().project(p).map_err(Error::arrow("projecting"))?),

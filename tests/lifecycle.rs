@@ -139,6 +139,8 @@ enum Op {
     DeleteTag(u8),
     Consumer { id: u8, back: Option<u8> },
     Expire { retain_min: i64, extra_max: i64, limit: i64 },
+    /// Roll back `back` snapshots from the latest, or to tag `tag` when set.
+    Rollback { back: u8, tag: Option<u8> },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -149,6 +151,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..4).prop_map(Op::DeleteTag),
         1 => (0u8..2, prop::option::of(0u8..6)).prop_map(|(id, back)| Op::Consumer { id, back }),
         2 => (1i64..4, 0i64..4, 1i64..8).prop_map(|(retain_min, extra_max, limit)| Op::Expire { retain_min, extra_max, limit }),
+        1 => (0u8..4, prop::option::weighted(0.3, 0u8..4)).prop_map(|(back, tag)| Op::Rollback { back, tag }),
     ]
 }
 
@@ -216,6 +219,18 @@ async fn run_model(ops: Vec<Op>) {
                 }
                 _ => consumers.delete(&id.to_string()).await.unwrap(),
             },
+            Op::Rollback { back, tag } => {
+                let (Some(e), Some(l)) = (earliest, latest) else { continue };
+                let target = match tag.map(|n| format!("tag{n}")) {
+                    Some(name) if t.tag_manager().exists(&name).await.unwrap() => RollbackTarget::Tag(name),
+                    _ => RollbackTarget::Snapshot((l - back as i64).max(e)),
+                };
+                let r = t.rollback(&target).await.unwrap();
+                model.retain(|id, _| *id <= r.snapshot_id);
+                state = model[&r.snapshot_id].clone();
+                assert_eq!(t.snapshots().latest_id().await.unwrap(), Some(r.snapshot_id));
+                check(&io, &t, &model, &format!("step {step}: after rolling back to {target:?}")).await;
+            }
             Op::Expire { retain_min, extra_max, limit } => {
                 let before: Vec<i64> = sm.snapshot_ids().await.unwrap();
                 let min_next = consumers.min_next_snapshot().await.unwrap();

@@ -17,7 +17,7 @@ use futures::stream::{self, StreamExt};
 use crate::error::Result;
 use crate::io::{FileIO, IoError};
 use crate::spec::paths::{bucket_dir, manifest_path, partition_path};
-use crate::spec::{ManifestEntry, ManifestFileMeta, Snapshot, TableSchema};
+use crate::spec::{FileKind, ManifestEntry, ManifestFileMeta, Snapshot, TableSchema};
 use crate::store::manifests::merge_entries;
 use crate::store::ManifestStore;
 
@@ -60,12 +60,32 @@ impl FileSet {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reach {
-    /// The data files the snapshot reads.
+    /// The data files the snapshot reads, and its changelog files.
     Live,
-    /// Every file its manifests mention (ADD and DELETE entries, base and delta).
+    /// Every file its manifests mention (ADD and DELETE entries, base, delta and changelog).
     All,
-    /// The files its delta added (its own new files).
+    /// The files its delta added (its own new files), and its changelog files.
     Added,
+    /// The files its delta deleted for good (not re-added by the same delta, as a level
+    /// upgrade does). Changelog files are not included.
+    Deleted,
+    /// Its changelog files only.
+    Changelog,
+    /// No data files: only its manifest lists and the manifests they name.
+    Manifests,
+}
+
+impl Reach {
+    /// Whether the entries of base manifests are needed (not only their names).
+    fn reads_base(self) -> bool {
+        matches!(self, Reach::Live | Reach::All)
+    }
+    fn reads_delta(self) -> bool {
+        !matches!(self, Reach::Changelog | Reach::Manifests)
+    }
+    fn reads_changelog(self) -> bool {
+        !matches!(self, Reach::Deleted | Reach::Manifests)
+    }
 }
 
 /// Reads and caches a table's manifests to compute [`FileSet`]s.
@@ -100,70 +120,81 @@ impl FileReferences {
     pub async fn files_of(&mut self, snapshots: &[&Snapshot], reach: Reach, tolerant: bool) -> Result<FileSet> {
         let list_names: Vec<String> = snapshots.iter().flat_map(|s| lists_of(s)).collect();
         self.load_lists(&list_names, tolerant).await?;
-        let manifest_names: Vec<String> = list_names
-            .iter()
-            .filter_map(|l| self.lists.get(l).cloned().flatten())
-            .flat_map(|metas| metas.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>())
-            .collect();
-        self.load_manifests(&manifest_names, tolerant).await?;
+        let mut wanted: Vec<String> = vec![];
+        for s in snapshots {
+            let lists = [
+                Some(&s.base_manifest_list).filter(|_| reach.reads_base()),
+                Some(&s.delta_manifest_list).filter(|_| reach.reads_delta()),
+                s.changelog_manifest_list.as_ref().filter(|_| reach.reads_changelog()),
+            ];
+            for l in lists.into_iter().flatten() {
+                if let Some(metas) = self.lists.get(l).cloned().flatten() {
+                    wanted.extend(metas.iter().map(|m| m.file_name.clone()));
+                }
+            }
+        }
+        self.load_manifests(&wanted, tolerant).await?;
 
         let mut out = FileSet::default();
         for s in snapshots {
             for l in lists_of(s) {
                 out.manifests.insert(manifest_path(&l));
+                if let Some(metas) = self.lists.get(&l).cloned().flatten() {
+                    out.manifests.extend(metas.iter().map(|m| manifest_path(&m.file_name)));
+                }
             }
             if let Some(i) = &s.index_manifest {
                 out.index_manifests.insert(manifest_path(i));
             }
-            let data_lists = [&s.base_manifest_list, &s.delta_manifest_list];
-            let mut data_entries: Vec<ManifestEntry> = vec![];
-            for l in data_lists.into_iter().chain(s.changelog_manifest_list.as_ref()) {
-                let is_changelog = Some(l) == s.changelog_manifest_list.as_ref();
-                let is_delta = l == &s.delta_manifest_list;
-                let Some(metas) = self.lists.get(l).cloned().flatten() else { continue };
-                for m in metas.iter() {
-                    out.manifests.insert(manifest_path(&m.file_name));
-                    let Some(entries) = self.entries.get(&m.file_name).cloned().flatten() else { continue };
-                    match reach {
-                        _ if is_changelog => {
-                            for e in entries.iter() {
-                                self.insert_data_file(e, &mut out.data)?;
-                            }
-                        }
-                        Reach::All => {
-                            for e in entries.iter() {
-                                self.insert_data_file(e, &mut out.data)?;
-                            }
-                        }
-                        Reach::Added if is_delta => {
-                            for e in entries.iter().filter(|e| e.kind == crate::spec::FileKind::Add) {
-                                self.insert_data_file(e, &mut out.data)?;
-                            }
-                        }
-                        Reach::Added => {}
-                        Reach::Live => data_entries.extend(entries.iter().cloned()),
+            if reach.reads_changelog() {
+                if let Some(l) = &s.changelog_manifest_list {
+                    for e in self.entries_of_list(l) {
+                        self.insert_data_file(&e, &mut out.data)?;
                     }
                 }
             }
-            if reach == Reach::Live {
-                for e in merge_entries(data_entries, true, &format!("snapshot {}", s.id))? {
-                    self.insert_data_file(&e, &mut out.data)?;
+            match reach {
+                Reach::Live => {
+                    let mut entries = self.entries_of_list(&s.base_manifest_list);
+                    entries.extend(self.entries_of_list(&s.delta_manifest_list));
+                    for e in merge_entries(entries, true, &format!("snapshot {}", s.id))? {
+                        self.insert_data_file(&e, &mut out.data)?;
+                    }
                 }
+                Reach::All => {
+                    for l in [&s.base_manifest_list, &s.delta_manifest_list] {
+                        for e in self.entries_of_list(l) {
+                            self.insert_data_file(&e, &mut out.data)?;
+                        }
+                    }
+                }
+                Reach::Added => {
+                    for e in self.entries_of_list(&s.delta_manifest_list).iter().filter(|e| e.kind == FileKind::Add) {
+                        self.insert_data_file(e, &mut out.data)?;
+                    }
+                }
+                Reach::Deleted => {
+                    let delta = self.entries_of_list(&s.delta_manifest_list);
+                    let readded: HashSet<&str> =
+                        delta.iter().filter(|e| e.kind == FileKind::Add).map(|e| e.file.file_name.as_str()).collect();
+                    for e in delta.iter().filter(|e| e.kind == FileKind::Delete && !readded.contains(e.file.file_name.as_str())) {
+                        self.insert_data_file(e, &mut out.data)?;
+                    }
+                }
+                Reach::Changelog | Reach::Manifests => {}
             }
         }
         Ok(out)
     }
 
-    /// The manifest lists and manifests of a snapshot already read by [`Self::files_of`].
-    pub fn cached_manifests_of(&self, s: &Snapshot) -> Vec<String> {
-        let mut out = vec![];
-        for l in lists_of(s) {
-            if let Some(metas) = self.lists.get(&l).cloned().flatten() {
-                out.extend(metas.iter().map(|m| manifest_path(&m.file_name)));
-            }
-            out.push(manifest_path(&l));
-        }
-        out
+    /// The entries of a list's manifests read so far (missing ones skipped).
+    fn entries_of_list(&self, list: &str) -> Vec<ManifestEntry> {
+        let Some(metas) = self.lists.get(list).cloned().flatten() else { return vec![] };
+        metas
+            .iter()
+            .filter_map(|m| self.entries.get(&m.file_name).cloned().flatten())
+            .flat_map(|entries| entries.iter().cloned().collect::<Vec<_>>())
+            .collect()
     }
 
     fn insert_data_file(&mut self, e: &ManifestEntry, out: &mut HashSet<String>) -> Result<()> {
