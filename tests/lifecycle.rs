@@ -340,8 +340,7 @@ async fn time_travel_by_snapshot_tag_and_timestamp() {
     }
     let e = t.travel(&TimeTravel::Timestamp(times[0] - 1)).await.unwrap_err().to_string();
     assert!(e.contains("no snapshot was committed at or before"), "{e}");
-    let e = t.travel(&TimeTravel::Snapshot(9)).await.unwrap_err().to_string();
-    assert!(e.contains("snapshot 9") && e.contains("1..=4"), "{e}");
+    assert!(matches!(t.travel(&TimeTravel::Snapshot(9)).await, Err(shoal::Error::SnapshotNotFound(9))));
     // Two time-travel options at once are refused.
     let both = t
         .alter(&[

@@ -65,18 +65,7 @@ impl TimeTravel {
     pub async fn resolve(&self, io: &FileIO) -> Result<Snapshot> {
         let sm = SnapshotManager::new(io.clone());
         match self {
-            TimeTravel::Snapshot(id) => match sm.snapshot(*id).await {
-                Err(crate::Error::SnapshotNotFound(_)) => {
-                    let range = match (sm.earliest_id().await?, sm.latest_id().await?) {
-                        (Some(a), Some(b)) => format!("snapshots {a}..={b} exist"),
-                        _ => "the table has no snapshot".to_string(),
-                    };
-                    Err(crate::Error::InvalidInput(format!(
-                        "cannot read snapshot {id}: it does not exist ({range}; expired snapshots can be kept with tags)"
-                    )))
-                }
-                other => other,
-            },
+            TimeTravel::Snapshot(id) => sm.snapshot(*id).await,
             TimeTravel::Tag(name) => Ok(TagManager::new(io.clone()).tag(name).await?.snapshot),
             TimeTravel::Timestamp(ms) => match sm.earlier_or_equal_time(*ms).await? {
                 Some(s) => Ok(s),

@@ -5,6 +5,7 @@
 //!   - the bulk run (expire N - retain snapshots at once, as `shoal expire-snapshots` does),
 //!   - the steady state after commits (Paimon's default `snapshot.expire.limit` = 10 per commit),
 //!     against the same commits on a `write-only` table (no expiry).
+//!
 //! Prints one JSON object.
 //!
 //! cargo run --release --example bench_expire -- --table-dir /tmp/expire [--snapshots 10000]
