@@ -510,3 +510,197 @@ async fn java_deletion_vector_tables_read_by_shoal() {
         assert!(e.contains("deletion-vectors.enabled"), "{e}");
     }
 }
+
+// --------------------------------------------------------------------------- table lifecycle
+
+impl Oracle {
+    fn java(&self, args: &[&str]) -> String {
+        self.run(&self.java, "java_oracle.py", args)
+    }
+
+    fn java_read_tag(&self, table_dir: &Path, tag: &str) -> Vec<String> {
+        common::canonical_lines(&self.java(&["read", "--table-dir", table_dir.to_str().unwrap(), "--tag", tag]))
+    }
+
+    fn java_tags(&self, table_dir: &Path) -> Value {
+        serde_json::from_str(&self.java(&["tags", "--table-dir", table_dir.to_str().unwrap()])).unwrap()
+    }
+}
+
+async fn shoal_read_at(table_dir: &Path, tt: shoal::read::scan::TimeTravel) -> Vec<String> {
+    let table = Table::open(table_dir.to_str().unwrap()).await.unwrap().travel(&tt).await.unwrap();
+    let types: Vec<_> = table.schema().fields.iter().map(|f| f.data_type.clone()).collect();
+    common::rows_as_lines(&[table.read_all(None, None).await.unwrap()], &types)
+}
+
+/// Files in the table directory that no snapshot or tag references (shoal's orphan scan, dry run).
+async fn unreferenced(table_dir: &Path) -> Vec<String> {
+    let t = Table::open(table_dir.to_str().unwrap()).await.unwrap();
+    t.remove_orphan_files(std::time::Duration::ZERO, true).await.unwrap().orphans
+}
+
+async fn reads_per_snapshot(table_dir: &Path) -> std::collections::BTreeMap<i64, Vec<String>> {
+    let t = Table::open(table_dir.to_str().unwrap()).await.unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for id in t.snapshots().snapshot_ids().await.unwrap() {
+        out.insert(id, shoal_read(table_dir, Some(id)).await);
+    }
+    out
+}
+
+/// Java makes a table and a tag, shoal adds a tag and expires: both see both tags and read them
+/// (and the latest snapshot) exactly as before; nothing unreferenced is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shoal_expires_a_java_table_and_both_read_every_tag() {
+    use shoal::read::scan::TimeTravel;
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "j_expire");
+    let d = dir.to_str().unwrap();
+    o.java_write(&dir, &spec(31, 2, true, 6, 80, true));
+    let before = reads_per_snapshot(&dir).await;
+    o.java(&["create-tag", "--table-dir", d, "--name", "j2", "--snapshot", "2"]);
+    let t = Table::open(d).await.unwrap();
+    t.create_tag("s4", Some(4)).await.unwrap();
+    assert_eq!(o.java_tags(&dir), json!({"j2": 2, "s4": 4}), "Java sees shoal's tag");
+    let names: Vec<_> = t.tags().await.unwrap().into_iter().map(|t| (t.name, t.snapshot.id)).collect();
+    assert_eq!(names, vec![("j2".to_string(), 2), ("s4".to_string(), 4)], "shoal sees Java's tag");
+
+    let config = shoal::maintenance::expire::ExpireConfig {
+        retain_min: 1,
+        retain_max: 2,
+        time_retained: std::time::Duration::ZERO,
+        max_deletes: i64::MAX,
+    };
+    let r = t.expire_snapshots(&config).await.unwrap();
+    assert!(r.snapshots_expired >= 4 && r.data_files_deleted > 0, "{r:?}");
+    let latest = *before.keys().last().unwrap();
+    for (tag, id) in [("j2", 2), ("s4", 4)] {
+        common::assert_rows_eq(&o.java_read_tag(&dir, tag), &before[&id], &format!("Java reads tag {tag} after shoal's expiry"));
+        common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag(tag.into())).await, &before[&id], &format!("shoal reads tag {tag}"));
+    }
+    common::assert_rows_eq(&o.java_read(&dir, None), &before[&latest], "Java reads the latest snapshot after shoal's expiry");
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
+    // Java deletes its tag on the expired snapshot; what stays readable still reads the same.
+    o.java(&["delete-tag", "--table-dir", d, "--name", "j2"]);
+    common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag("s4".into())).await, &before[&4], "tag s4 after Java deleted j2");
+}
+
+/// shoal writes (with in-writer compaction) and tags, Java tags and expires: both read every tag
+/// afterwards; shoal keeps writing on the expired table and Java reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_expires_a_shoal_table_and_both_read_every_tag() {
+    use shoal::read::scan::TimeTravel;
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "s_expire");
+    let d = dir.to_str().unwrap();
+    let full = spec(77, 2, false, 9, 100, false);
+    let mut first = full.clone();
+    first["commits"] = json!(full["commits"].as_array().unwrap()[..8].to_vec());
+    shoal_write(&dir, &first).await;
+    let before = reads_per_snapshot(&dir).await;
+    let t = Table::open(d).await.unwrap();
+    t.create_tag("s2", Some(2)).await.unwrap();
+    o.java(&["create-tag", "--table-dir", d, "--name", "j5", "--snapshot", "5"]);
+    assert_eq!(o.java_tags(&dir), json!({"j5": 5, "s2": 2}));
+    let out = o.java(&["expire", "--table-dir", d, "--retain-max", "2", "--retain-min", "1", "--older-than-ms", "0"]);
+    assert!(out.contains("expired"), "{out}");
+    let remaining = t.snapshots().snapshot_ids().await.unwrap();
+    assert_eq!(remaining.len(), 1, "Java kept {remaining:?}");
+    for (tag, id) in [("s2", 2), ("j5", 5)] {
+        common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag(tag.into())).await, &before[&id], &format!("shoal reads tag {tag} after Java's expiry"));
+        common::assert_rows_eq(&o.java_read_tag(&dir, tag), &before[&id], &format!("Java reads tag {tag}"));
+    }
+    let latest = *before.keys().last().unwrap();
+    common::assert_rows_eq(&shoal_read(&dir, None).await, &before[&latest], "shoal reads the latest after Java's expiry");
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new(), "Java's expiry left no unreferenced file");
+    // shoal deletes the Java tag (its snapshot expired: its own files go), writes on, Java reads.
+    t.delete_tag("j5").await.unwrap();
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
+    let mut last = full.clone();
+    last["commits"] = json!(full["commits"].as_array().unwrap()[8..].to_vec());
+    shoal_write(&dir, &last).await;
+    common::assert_rows_eq(&o.java_read(&dir, None), &shoal_read(&dir, None).await, "Java reads shoal's write after expiry");
+    common::assert_rows_eq(&o.java_read_tag(&dir, "s2"), &before[&2], "Java reads s2 at the end");
+}
+
+/// Schema changes made by one are read by the other, including time travel to the old schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_changes_made_by_one_are_read_by_the_other() {
+    use shoal::read::scan::TimeTravel;
+    use shoal::spec::{ColumnPosition, SchemaChange};
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+
+    // shoal changes its table; Java reads.
+    let dir = table_dir(root.path(), "s_alter");
+    let base = spec(5, 2, true, 3, 60, false);
+    shoal_write(&dir, &base).await;
+    let t = Table::open(dir.to_str().unwrap()).await.unwrap();
+    t.create_tag("before", None).await.unwrap();
+    let before = shoal_read(&dir, None).await;
+    t.alter(&[
+        SchemaChange::AddColumn { name: "note".into(), data_type: parse_type("STRING").unwrap(), position: ColumnPosition::After("id".into()), comment: None },
+        SchemaChange::RenameColumn { from: "name".into(), to: "label".into() },
+        SchemaChange::UpdateColumnType { name: "qty".into(), data_type: parse_type("BIGINT").unwrap() },
+        SchemaChange::UpdateColumnType { name: "price".into(), data_type: parse_type("DECIMAL(12, 3)").unwrap() },
+        SchemaChange::DropColumn("flag".into()),
+    ])
+    .await
+    .unwrap();
+    let more = json!({"commits": [{"rows": [
+        {"id": 1, "dt": "2024-01-02", "note": "new", "label": "L1", "qty": 5_000_000_000i64, "price": "1.234"},
+        {"id": 1000, "dt": "2024-01-01", "note": null, "label": "L2", "qty": 7}
+    ]}]});
+    shoal_write(&dir, &more).await;
+    let ours = shoal_read(&dir, None).await;
+    assert!(ours.iter().any(|l| l.contains("5000000000")), "{ours:?}");
+    common::assert_rows_eq(&o.java_read(&dir, None), &ours, "Java reads shoal's evolved table");
+    common::assert_rows_eq(&o.java_read_tag(&dir, "before"), &before, "Java reads the tag with the old schema");
+    common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag("before".into())).await, &before, "shoal reads the tag with the old schema");
+
+    // Java changes its table; shoal reads.
+    let jdir = table_dir(root.path(), "j_alter");
+    let jd = jdir.to_str().unwrap();
+    o.java_write(&jdir, &spec(6, 2, false, 3, 60, false));
+    let changes = json!([
+        {"op": "add-column", "name": "extra", "type": "INT"},
+        {"op": "rename-column", "from": "score", "to": "points"},
+        {"op": "update-column-type", "name": "qty", "type": "BIGINT"},
+        {"op": "drop-column", "name": "d"},
+        {"op": "set-option", "key": "snapshot.num-retained.max", "value": "50"}
+    ]);
+    o.java(&["alter", "--table-dir", jd, "--changes", &changes.to_string()]);
+    let mut jmore = spec(6, 2, false, 1, 0, false);
+    jmore["commits"] = json!([{"rows": [{"id": 3, "dt": "all", "extra": 42, "points": 1.5, "qty": 6_000_000_000i64}]}]);
+    o.java_write(&jdir, &jmore);
+    let t = Table::open(jd).await.unwrap();
+    assert_eq!(t.schema().id, 1);
+    assert_eq!(t.schema().options.get("snapshot.num-retained.max").map(String::as_str), Some("50"));
+    let java = o.java_read(&jdir, None);
+    assert!(java.iter().any(|l| l.contains("6000000000") && l.contains("42")), "{java:?}");
+    common::assert_rows_eq(&shoal_read(&jdir, None).await, &java, "shoal reads Java's evolved table");
+    common::assert_rows_eq(&shoal_read_at(&jdir, TimeTravel::Snapshot(2)).await, &o.java_read(&jdir, Some(2)), "both read snapshot 2 (old schema)");
+}
+
+/// Rollback by one is seen by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_by_one_is_read_by_the_other() {
+    use shoal::maintenance::rollback::RollbackTarget;
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "j_rollback");
+    let d = dir.to_str().unwrap();
+    o.java_write(&dir, &spec(9, 2, false, 5, 50, false));
+    let before = reads_per_snapshot(&dir).await;
+    o.java(&["create-tag", "--table-dir", d, "--name", "t3", "--snapshot", "3"]);
+    let t = Table::open(d).await.unwrap();
+    t.rollback(&RollbackTarget::Tag("t3".into())).await.unwrap();
+    common::assert_rows_eq(&o.java_read(&dir, None), &before[&3], "Java reads after shoal's rollback");
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
+    o.java(&["rollback", "--table-dir", d, "--to", "2"]);
+    assert_eq!(t.snapshots().latest_id().await.unwrap(), Some(2));
+    common::assert_rows_eq(&shoal_read(&dir, None).await, &before[&2], "shoal reads after Java's rollback");
+    assert_eq!(o.java_tags(&dir), json!({}), "Java's rollback to 2 dropped tag t3");
+}

@@ -6,6 +6,7 @@
 //! only if nothing exists at that path, atomically (local: hard-link of a staged file; object
 //! stores: conditional PUT with `If-None-Match: *`).
 
+pub mod counting;
 pub mod faults;
 
 use std::sync::Arc;
@@ -136,6 +137,23 @@ impl FileIO {
             })
             .await
             .map(|_| ())
+    }
+
+    /// The same location through another store (e.g. a [`counting::CountingStore`] around this one).
+    pub fn with_store(&self, store: Arc<dyn ObjectStore>) -> FileIO {
+        FileIO {
+            store,
+            root: self.root.clone(),
+            uri: self.uri.clone(),
+            trusted_create: self.trusted_create,
+            create_probe: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    /// The same location with every request counted (and deletes optionally made to fail).
+    pub fn counting(&self) -> (FileIO, counting::CountingStore) {
+        let c = counting::CountingStore::new(self.store.clone());
+        (self.with_store(Arc::new(c.clone())), c)
     }
 
     /// The same store, rooted at a sub-directory.

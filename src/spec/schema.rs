@@ -281,7 +281,7 @@ impl TableSchema {
     }
 }
 
-fn assign_nested_ids(t: &mut DataType, next_id: &mut i32) {
+pub(crate) fn assign_nested_ids(t: &mut DataType, next_id: &mut i32) {
     match &mut t.kind {
         TypeKind::Row(fields) => {
             for f in fields {

@@ -44,8 +44,13 @@ impl CommitMessage {
     }
 }
 
+/// Runs after a commit published a snapshot (given its id): Paimon's post-commit maintenance
+/// (snapshot expiry). Installed by [`crate::Table::new_commit`].
+pub type AfterCommit = Arc<dyn Fn(i64) -> futures::future::BoxFuture<'static, Result<()>> + Send + Sync>;
+
 pub struct TableCommit {
     schema: Arc<TableSchema>,
+    after_commit: Option<AfterCommit>,
     commit_user: String,
     snapshots: SnapshotManager,
     manifests: ManifestStore,
@@ -85,7 +90,14 @@ impl TableCommit {
             manifest_target_size: opts.manifest_target_file_size()?,
             manifest_merge_min_count: opts.manifest_merge_min_count()?,
             schema,
+            after_commit: None,
         })
+    }
+
+    /// Runs `hook` after every commit that publishes a snapshot.
+    pub fn with_after_commit(mut self, hook: Option<AfterCommit>) -> Self {
+        self.after_commit = hook;
+        self
     }
 
     pub fn commit_user(&self) -> &str {
@@ -122,6 +134,9 @@ impl TableCommit {
         }
         if !compacts.is_empty() {
             outcome = self.commit_entries(identifier, CommitKind::Compact, compacts).await?;
+        }
+        if let (Some(hook), Some(id)) = (&self.after_commit, outcome.snapshot_id()) {
+            hook(id).await.map_err(|e| Error::AfterCommit { snapshot: id, source: Box::new(e) })?;
         }
         Ok(outcome)
     }
