@@ -1,12 +1,12 @@
 //! LSM compaction: in-writer universal compaction and the dedicated job, checked against an
 //! in-memory model at every snapshot, with retractions dropped only at the bottom level.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use proptest::prelude::*;
 use shoal::maintenance::compact::CompactJob;
 use shoal::spec::{parse_type, CommitKind, RowKind};
@@ -27,16 +27,7 @@ fn def(extra: &[(&str, &str)]) -> TableDefinition {
     d
 }
 
-fn batch(t: &Table, rows: &[(i64, String)]) -> RecordBatch {
-    RecordBatch::try_new(
-        t.arrow_schema(),
-        vec![
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef,
-            Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
-        ],
-    )
-    .unwrap()
-}
+use common::kv_batch as batch;
 
 async fn read(t: &Table, snapshot: Option<i64>) -> Model {
     let b = t.read_all(snapshot, None).await.unwrap();

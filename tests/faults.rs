@@ -3,12 +3,13 @@
 //! a compaction. After each fault the table must read as one of its committed states (never a
 //! mix, never an error), a success must have landed, and a retry must complete the work.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use shoal::io::faults::{FaultMode, FaultyStore};
@@ -33,16 +34,7 @@ fn rows(round: i64) -> Vec<(i64, String)> {
     (0..30).map(|k| (k * (round + 1) % 41, format!("r{round}-{k}"))).collect()
 }
 
-fn batch(t: &Table, rows: &[(i64, String)]) -> RecordBatch {
-    RecordBatch::try_new(
-        t.arrow_schema(),
-        vec![
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef,
-            Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
-        ],
-    )
-    .unwrap()
-}
+use common::kv_batch as batch;
 
 async fn read(dir: &std::path::Path) -> Model {
     let t = Table::open(dir.to_str().unwrap()).await.unwrap();

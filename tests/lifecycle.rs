@@ -2,6 +2,8 @@
 //! evolution, checked against an in-memory model of every snapshot's rows and against the exact
 //! set of files that retained snapshots and tags read.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,16 +37,7 @@ fn def(extra: &[(&str, &str)]) -> TableDefinition {
     d
 }
 
-fn batch(t: &Table, rows: &[(i64, String)]) -> RecordBatch {
-    RecordBatch::try_new(
-        t.arrow_schema(),
-        vec![
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef,
-            Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
-        ],
-    )
-    .unwrap()
-}
+use common::kv_batch as batch;
 
 fn rows_of(b: &RecordBatch) -> Model {
     let ks = b.column(0).as_primitive::<Int64Type>();

@@ -7,17 +7,18 @@
 //! Without the server installed these tests say so and pass, unless SHOAL_REQUIRE_S3=1 (set by
 //! tools/test), where a missing server fails the run.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use shoal::io::FileIO;
 use shoal::maintenance::compact::CompactJob;
 use shoal::spec::parse_type;
@@ -98,16 +99,7 @@ fn def() -> TableDefinition {
         .option("bucket", "4")
 }
 
-fn batch(t: &Table, rows: &[(i64, String)]) -> RecordBatch {
-    RecordBatch::try_new(
-        t.arrow_schema(),
-        vec![
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef,
-            Arc::new(StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
-        ],
-    )
-    .unwrap()
-}
+use common::kv_batch as batch;
 
 async fn read(t: &Table) -> BTreeMap<i64, String> {
     let b = t.read_all(None, None).await.unwrap();

@@ -73,6 +73,15 @@ struct BucketWriter {
     compacting: Option<tokio::task::JoinHandle<Result<CompactResult>>>,
 }
 
+impl BucketWriter {
+    /// Takes a finished compaction into the bucket's levels and its next commit.
+    fn absorb(&mut self, r: CompactResult) {
+        self.levels.update(&r.before, &r.after);
+        self.compact_before.extend(r.before);
+        self.compact_after.extend(r.after);
+    }
+}
+
 pub struct TableWrite {
     ctx: Arc<WriteContext>,
     schema: Arc<TableSchema>,
@@ -425,20 +434,14 @@ impl TableWrite {
         let ctx = self.ctx.clone();
         for w in self.writers.values_mut() {
             if let Some(handle) = w.compacting.take() {
-                let r = handle.await.map_err(|e| Error::Task(e.to_string()))??;
-                w.levels.update(&r.before, &r.after);
-                w.compact_before.extend(r.before);
-                w.compact_after.extend(r.after);
+                w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
             }
             let Some(unit) = full_unit(w.levels.max_level(), &w.levels.sorted_runs()) else { continue };
             let path = bucket_dir(
                 &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
                 w.bucket,
             );
-            let r = rewriter.rewrite(&w.partition, w.bucket, &path, unit, true).await?;
-            w.levels.update(&r.before, &r.after);
-            w.compact_before.extend(r.before);
-            w.compact_after.extend(r.after);
+            w.absorb(rewriter.rewrite(&w.partition, w.bucket, &path, unit, true).await?);
         }
         Ok(())
     }
@@ -455,10 +458,7 @@ impl TableWrite {
             let must_wait = wait || w.levels.number_of_sorted_runs() >= stop_trigger;
             if let Some(handle) = w.compacting.take() {
                 if handle.is_finished() || must_wait {
-                    let r = handle.await.map_err(|e| Error::Task(e.to_string()))??;
-                    w.levels.update(&r.before, &r.after);
-                    w.compact_before.extend(r.before);
-                    w.compact_after.extend(r.after);
+                    w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
                 } else {
                     w.compacting = Some(handle);
                 }
@@ -485,10 +485,7 @@ impl TableWrite {
         if wait {
             for w in self.writers.values_mut() {
                 if let Some(handle) = w.compacting.take() {
-                    let r = handle.await.map_err(|e| Error::Task(e.to_string()))??;
-                    w.levels.update(&r.before, &r.after);
-                    w.compact_before.extend(r.before);
-                    w.compact_after.extend(r.after);
+                    w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
                 }
             }
         }

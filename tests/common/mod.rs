@@ -253,3 +253,16 @@ pub fn assert_rows_eq(left: &[String], right: &[String], context: &str) {
         only_r.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
     );
 }
+
+/// A batch of (BIGINT key, STRING value) rows for the two-column tables many tests use.
+pub fn kv_batch(t: &shoal::Table, rows: &[(i64, String)]) -> arrow_array::RecordBatch {
+    use std::sync::Arc;
+    arrow_array::RecordBatch::try_new(
+        t.arrow_schema(),
+        vec![
+            Arc::new(arrow_array::Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as arrow_array::ArrayRef,
+            Arc::new(arrow_array::StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
+        ],
+    )
+    .expect("rows fit the two-column table")
+}
