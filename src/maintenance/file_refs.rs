@@ -230,18 +230,7 @@ impl FileReferences {
     async fn load_lists(&mut self, names: &[String], tolerant: bool) -> Result<()> {
         let missing = unique_missing(names, |n| self.lists.contains_key(n));
         self.reads += missing.len();
-        let store = self.manifests.clone();
-        let loaded: Vec<(String, Result<Vec<ManifestFileMeta>>)> = stream::iter(missing)
-            .map(|n| {
-                let store = store.clone();
-                async move {
-                    let r = store.read_manifest_list(&n).await;
-                    (n, r)
-                }
-            })
-            .buffer_unordered(READ_CONCURRENCY)
-            .collect()
-            .await;
+        let loaded = read_all(&self.manifests, missing, |store, n| async move { store.read_manifest_list(&n).await }).await;
         for (n, r) in loaded {
             let v = keep_missing(r, tolerant)?;
             self.lists.insert(n, v.map(Arc::new));
@@ -252,24 +241,29 @@ impl FileReferences {
     async fn load_manifests(&mut self, names: &[String], tolerant: bool) -> Result<()> {
         let missing = unique_missing(names, |n| self.entries.contains_key(n));
         self.reads += missing.len();
-        let store = self.manifests.clone();
-        let loaded: Vec<(String, Result<Vec<ManifestEntry>>)> = stream::iter(missing)
-            .map(|n| {
-                let store = store.clone();
-                async move {
-                    let r = store.read_manifest(&n).await;
-                    (n, r)
-                }
-            })
-            .buffer_unordered(READ_CONCURRENCY)
-            .collect()
-            .await;
+        let loaded = read_all(&self.manifests, missing, |store, n| async move { store.read_manifest(&n).await }).await;
         for (n, r) in loaded {
             let v = keep_missing(r, tolerant)?;
             self.entries.insert(n, v.map(Arc::new));
         }
         Ok(())
     }
+}
+
+/// Reads the named manifests (or lists) a few at a time, keeping each name with its result.
+async fn read_all<T, F, Fut>(store: &ManifestStore, names: Vec<String>, read: F) -> Vec<(String, Result<T>)>
+where
+    F: Fn(ManifestStore, String) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    stream::iter(names)
+        .map(|n| {
+            let r = read(store.clone(), n.clone());
+            async move { (n, r.await) }
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .collect()
+        .await
 }
 
 fn lists_of(s: &Snapshot) -> Vec<String> {
