@@ -290,21 +290,21 @@ async fn java_and_shoal_write_the_same_table() {
     // shoal writes once more on top of the compacted files.
     o.java_write(&dir, &part(0..2, false));
     shoal_write(&dir, &part(2..4, false)).await;
-    common::assert_rows_eq(&o.java_read(&dir, None), &shoal_read(&dir, None).await, &"after shoal wrote on Java's table".to_string());
+    common::assert_rows_eq(&o.java_read(&dir, None), &shoal_read(&dir, None).await, "after shoal wrote on Java's table");
     o.java_write(&dir, &part(4..5, true));
     shoal_write(&dir, &part(5..6, false)).await;
     let ours = shoal_read(&dir, None).await;
-    common::assert_rows_eq(&o.java_read(&dir, None), &ours, &"after Java compacted and shoal wrote again".to_string());
+    common::assert_rows_eq(&o.java_read(&dir, None), &ours, "after Java compacted and shoal wrote again");
     // shoal fully compacts what both wrote; Java reads it and shoal's result is unchanged.
     let table = Table::open(dir.to_str().unwrap()).await.unwrap();
     shoal::maintenance::compact::CompactJob::new(true).run(&table).await.unwrap();
-    common::assert_rows_eq(&shoal_read(&dir, None).await, &ours, &"shoal after compacting the mixed table".to_string());
-    common::assert_rows_eq(&o.java_read(&dir, None), &ours, &"Java after shoal compacted the mixed table".to_string());
+    common::assert_rows_eq(&shoal_read(&dir, None).await, &ours, "shoal after compacting the mixed table");
+    common::assert_rows_eq(&o.java_read(&dir, None), &ours, "Java after shoal compacted the mixed table");
 
     // The same commits written by shoal alone give the same rows.
     let alone = table_dir(root.path(), "alone");
     shoal_write(&alone, &full).await;
-    common::assert_rows_eq(&shoal_read(&alone, None).await, &ours, &"mixed writers and shoal alone agree".to_string());
+    common::assert_rows_eq(&shoal_read(&alone, None).await, &ours, "mixed writers and shoal alone agree");
 }
 
 // ------------------------------------------------------------------------------------ merge engines
@@ -381,7 +381,10 @@ fn engine_spec(seed: u64, options: &[(&str, &str)], retractions: Retractions) ->
     json!({"fields": fields, "primary_keys": ["id"], "partition_keys": [], "options": opts, "commits": commits})
 }
 
-fn engine_cases() -> Vec<(&'static str, Vec<(&'static str, &'static str)>, Retractions)> {
+/// (name, table options, retractions) of each merge-engine case.
+type EngineCase = (&'static str, Vec<(&'static str, &'static str)>, Retractions);
+
+fn engine_cases() -> Vec<EngineCase> {
     vec![
         ("dedup_sequence_field", vec![("sequence.field", "seq")], Retractions::All),
         ("first_row", vec![("merge-engine", "first-row"), ("first-row.ignore-delete", "true")], Retractions::All),

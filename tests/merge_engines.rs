@@ -354,10 +354,10 @@ fn row_of(seed: u32) -> Row {
     Row {
         a: bit(0).then(|| (seed >> 4 & 0xff) as i32 - 100),
         b: bit(1).then(|| format!("s{}", seed >> 12 & 7)),
-        c: bit(2).then(|| (seed >> 15 & 7) as i64),
+        c: bit(2).then_some((seed >> 15 & 7) as i64),
         d: bit(3).then(|| (seed >> 18 & 15) as f64 / 4.0),
-        e: bit(22).then(|| (seed >> 23 & 0x3f) as i32),
-        g: bit(29).then(|| (seed >> 30) as i32),
+        e: bit(22).then_some((seed >> 23 & 0x3f) as i32),
+        g: bit(29).then_some((seed >> 30) as i32),
     }
 }
 

@@ -241,7 +241,9 @@ impl SplitReader {
             a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
         };
         with_keys.sort_by(|a, b| cmp(&a.0, &b.0).then_with(|| cmp(&a.1, &b.1)));
-        let mut sections: Vec<Vec<(Vec<crate::spec::Datum>, Vec<crate::spec::Datum>, DataFileMeta)>> = vec![];
+        // Files with their (min key, max key).
+        type Ranged = (Vec<crate::spec::Datum>, Vec<crate::spec::Datum>, DataFileMeta);
+        let mut sections: Vec<Vec<Ranged>> = vec![];
         let mut bound: Option<Vec<crate::spec::Datum>> = None;
         for item in with_keys {
             let starts_new = match &bound {

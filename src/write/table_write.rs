@@ -60,6 +60,9 @@ struct WriteContext {
     compaction: Option<(UniversalCompaction, usize, Rewriter)>,
 }
 
+/// A bucket of a partition.
+type BucketId = (BinaryRow, i32);
+
 struct BucketWriter {
     partition: BinaryRow,
     bucket: i32,
@@ -262,7 +265,7 @@ impl TableWrite {
     }
 
     /// Partition and bucket of every row: per row a group index, and the groups.
-    fn assign(&self, batch: &RecordBatch) -> Result<(Vec<u32>, Vec<(BinaryRow, i32)>)> {
+    fn assign(&self, batch: &RecordBatch) -> Result<(Vec<u32>, Vec<BucketId>)> {
         let n = batch.num_rows();
         let fields = &self.schema.fields;
         let mut part_writer = BinaryRowWriter::new(self.partition_indices.len());
