@@ -9,23 +9,12 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use proptest::prelude::*;
 use shoal::maintenance::compact::CompactJob;
-use shoal::spec::{parse_type, CommitKind, RowKind};
-use shoal::table::TableDefinition;
+use shoal::spec::{CommitKind, RowKind};
 use shoal::Table;
 
 type Model = BTreeMap<i64, String>;
 
-fn def(extra: &[(&str, &str)]) -> TableDefinition {
-    let mut d = TableDefinition::default()
-        .column("k", parse_type("BIGINT").unwrap())
-        .column("v", parse_type("STRING").unwrap())
-        .primary_key(&["k"])
-        .option("bucket", "2");
-    for (k, v) in extra {
-        d = d.option(k, v);
-    }
-    d
-}
+use common::kv_def as def;
 
 use common::kv_batch as batch;
 

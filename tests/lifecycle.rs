@@ -25,17 +25,7 @@ use shoal::Table;
 
 type Model = BTreeMap<i64, String>;
 
-fn def(extra: &[(&str, &str)]) -> TableDefinition {
-    let mut d = TableDefinition::default()
-        .column("k", parse_type("BIGINT").unwrap())
-        .column("v", parse_type("STRING").unwrap())
-        .primary_key(&["k"])
-        .option("bucket", "2");
-    for (k, v) in extra {
-        d = d.option(k, v);
-    }
-    d
-}
+use common::kv_def as def;
 
 use common::kv_batch as batch;
 

@@ -266,3 +266,17 @@ pub fn kv_batch(t: &shoal::Table, rows: &[(i64, String)]) -> arrow_array::Record
     )
     .expect("rows fit the two-column table")
 }
+
+/// The two-column table (`k BIGINT` primary key, `v STRING`, 2 buckets) many tests use, with
+/// extra options.
+pub fn kv_def(extra: &[(&str, &str)]) -> shoal::table::TableDefinition {
+    let mut d = shoal::table::TableDefinition::default()
+        .column("k", shoal::spec::parse_type("BIGINT").expect("static type"))
+        .column("v", shoal::spec::parse_type("STRING").expect("static type"))
+        .primary_key(&["k"])
+        .option("bucket", "2");
+    for (k, v) in extra {
+        d = d.option(k, v);
+    }
+    d
+}
