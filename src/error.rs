@@ -29,6 +29,12 @@ pub enum Error {
     #[error("snapshot {0} does not exist")]
     SnapshotNotFound(i64),
 
+    #[error("snapshot {snapshot} was committed, but the maintenance after the commit (snapshot expiry) failed: {source}")]
+    AfterCommit { snapshot: i64, source: Box<Error> },
+
+    #[error("tag {0:?} does not exist")]
+    TagNotFound(String),
+
     #[error("data file {file}: {message}")]
     DataFile { file: String, message: String },
 

@@ -10,10 +10,15 @@ use futures::stream::BoxStream;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
+use crate::maintenance::expire::{expire_snapshots, ExpireConfig, ExpireReport};
+use crate::maintenance::orphan_files::OrphanReport;
+use crate::maintenance::rollback::{RollbackReport, RollbackTarget};
+use crate::maintenance::tags::TagDeleteReport;
+use crate::read::scan::TimeTravel;
 use crate::read::{read_splits, DataSplit, SplitReader, TableScan};
 use crate::spec::data_file::table_arrow_schema;
-use crate::spec::{DataType, Snapshot, TableSchema};
-use crate::store::{SchemaManager, SnapshotManager};
+use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
+use crate::store::{SchemaManager, SnapshotManager, Tag, TagManager};
 use crate::write::commit::TableCommit;
 use crate::write::table_write::TableWrite;
 
@@ -106,9 +111,84 @@ impl Table {
         TableWrite::new(self.io.clone(), self.schema.clone()).await
     }
 
-    /// A committer for `commit_user` (a streaming job keeps one user across restarts).
+    /// A committer for `commit_user` (a streaming job keeps one user across restarts). As in
+    /// Paimon, every successful commit then expires snapshots per the table's options (unless
+    /// `write-only`).
     pub fn new_commit(&self, commit_user: &str) -> Result<TableCommit> {
-        TableCommit::new(self.io.clone(), self.schema.clone(), commit_user)
+        let hook = crate::maintenance::expire::after_commit_hook(self.io.clone(), self.schema.clone())?;
+        Ok(TableCommit::new(self.io.clone(), self.schema.clone(), commit_user)?.with_after_commit(hook))
+    }
+
+    /// The table as of a snapshot, tag or time, for reading: its schema is the one that snapshot
+    /// was written with (as Paimon's time travel does) and its scans read that snapshot.
+    pub async fn travel(&self, tt: &TimeTravel) -> Result<Table> {
+        let snapshot = tt.resolve(&self.io).await?;
+        let schema = SchemaManager::new(self.io.clone()).schema(snapshot.schema_id).await?;
+        let mut schema = (*schema).clone();
+        use crate::spec::options::{SCAN_SNAPSHOT_ID, SCAN_TAG_NAME, SCAN_TIMESTAMP_MILLIS};
+        for k in [SCAN_SNAPSHOT_ID, SCAN_TAG_NAME, SCAN_TIMESTAMP_MILLIS] {
+            schema.options.remove(k);
+        }
+        match tt {
+            // A tag outlives its snapshot: keep reading through the tag file.
+            TimeTravel::Tag(name) => schema.options.insert(SCAN_TAG_NAME.into(), name.clone()),
+            _ => schema.options.insert(SCAN_SNAPSHOT_ID.into(), snapshot.id.to_string()),
+        };
+        Ok(Table { io: self.io.clone(), schema: Arc::new(schema) })
+    }
+
+    // ------------------------------------------------------------------ lifecycle
+
+    pub fn tag_manager(&self) -> TagManager {
+        TagManager::new(self.io.clone())
+    }
+
+    /// Tags the latest snapshot, or `snapshot_id`.
+    pub async fn create_tag(&self, name: &str, snapshot_id: Option<i64>) -> Result<Tag> {
+        crate::maintenance::tags::create_tag(&self.io, name, snapshot_id).await
+    }
+
+    /// Deletes a tag (and the files only it kept, when its snapshot has expired).
+    pub async fn delete_tag(&self, name: &str) -> Result<TagDeleteReport> {
+        crate::maintenance::tags::delete_tag(&self.io, self.schema.clone(), name).await
+    }
+
+    /// Every tag, by snapshot id.
+    pub async fn tags(&self) -> Result<Vec<Tag>> {
+        self.tag_manager().tags().await
+    }
+
+    /// Expires snapshots per `config` (the table's options: [`ExpireConfig::from_options`]).
+    pub async fn expire_snapshots(&self, config: &ExpireConfig) -> Result<ExpireReport> {
+        expire_snapshots(&self.io, self.schema.clone(), config).await
+    }
+
+    /// The expiry settings of the table's options.
+    pub fn expire_config(&self) -> Result<ExpireConfig> {
+        ExpireConfig::from_options(&self.schema.core_options())
+    }
+
+    pub async fn rollback(&self, target: &RollbackTarget) -> Result<RollbackReport> {
+        crate::maintenance::rollback::rollback(&self.io, self.schema.clone(), target).await
+    }
+
+    pub async fn remove_orphan_files(&self, older_than: std::time::Duration, dry_run: bool) -> Result<OrphanReport> {
+        crate::maintenance::orphan_files::remove_orphan_files(&self.io, self.schema.clone(), older_than, dry_run).await
+    }
+
+    /// Applies schema changes as a new `schema-N` file (created only if absent; a concurrent
+    /// change makes this one retry on top of it) and returns the table at the new schema.
+    pub async fn alter(&self, changes: &[SchemaChange]) -> Result<Table> {
+        let schemas = SchemaManager::new(self.io.clone());
+        let has_snapshots = self.snapshots().latest_id().await?.is_some();
+        for _ in 0..10 {
+            let latest = schemas.latest().await?.ok_or_else(|| Error::TableNotFound(self.io.uri().to_string()))?;
+            let next = latest.apply_changes(changes, has_snapshots)?;
+            if schemas.commit(&next).await? {
+                return Ok(Table { io: self.io.clone(), schema: Arc::new(next) });
+            }
+        }
+        Err(Error::CommitConflict("schema changes kept racing with other schema changes; gave up after 10 attempts".into()))
     }
 
     pub fn new_scan(&self) -> TableScan {
@@ -141,7 +221,8 @@ impl Table {
             .collect()
     }
 
-    /// Streams the merged rows of a snapshot (latest when None), projected.
+    /// Streams the merged rows of a snapshot (latest, or the time travel in the options, when
+    /// None), projected.
     pub async fn scan_stream(
         &self,
         snapshot: Option<i64>,
@@ -161,7 +242,9 @@ impl Table {
         Ok(read_splits(reader, splits, parallelism))
     }
 
-    /// Reads the merged rows of a snapshot (latest when None) into one batch.
+    /// Reads the merged rows of a snapshot (latest when None) into one batch, in this table's
+    /// schema. (For Paimon's time travel, which reads in the snapshot's own schema, use
+    /// [`Table::travel`].)
     pub async fn read_all(&self, snapshot: Option<i64>, projection: Option<Vec<usize>>) -> Result<RecordBatch> {
         let schema = match &projection {
             Some(p) => Arc::new(self.arrow_schema().project(p).map_err(Error::arrow("projecting"))?),

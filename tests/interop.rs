@@ -290,19 +290,420 @@ async fn java_and_shoal_write_the_same_table() {
     // shoal writes once more on top of the compacted files.
     o.java_write(&dir, &part(0..2, false));
     shoal_write(&dir, &part(2..4, false)).await;
-    common::assert_rows_eq(&o.java_read(&dir, None), &shoal_read(&dir, None).await, &"after shoal wrote on Java's table".to_string());
+    common::assert_rows_eq(&o.java_read(&dir, None), &shoal_read(&dir, None).await, "after shoal wrote on Java's table");
     o.java_write(&dir, &part(4..5, true));
     shoal_write(&dir, &part(5..6, false)).await;
     let ours = shoal_read(&dir, None).await;
-    common::assert_rows_eq(&o.java_read(&dir, None), &ours, &"after Java compacted and shoal wrote again".to_string());
+    common::assert_rows_eq(&o.java_read(&dir, None), &ours, "after Java compacted and shoal wrote again");
     // shoal fully compacts what both wrote; Java reads it and shoal's result is unchanged.
     let table = Table::open(dir.to_str().unwrap()).await.unwrap();
     shoal::maintenance::compact::CompactJob::new(true).run(&table).await.unwrap();
-    common::assert_rows_eq(&shoal_read(&dir, None).await, &ours, &"shoal after compacting the mixed table".to_string());
-    common::assert_rows_eq(&o.java_read(&dir, None), &ours, &"Java after shoal compacted the mixed table".to_string());
+    common::assert_rows_eq(&shoal_read(&dir, None).await, &ours, "shoal after compacting the mixed table");
+    common::assert_rows_eq(&o.java_read(&dir, None), &ours, "Java after shoal compacted the mixed table");
 
     // The same commits written by shoal alone give the same rows.
     let alone = table_dir(root.path(), "alone");
     shoal_write(&alone, &full).await;
-    common::assert_rows_eq(&shoal_read(&alone, None).await, &ours, &"mixed writers and shoal alone agree".to_string());
+    common::assert_rows_eq(&shoal_read(&alone, None).await, &ours, "mixed writers and shoal alone agree");
+}
+
+// ------------------------------------------------------------------------------------ merge engines
+
+const ENGINE_FIELDS: &[(&str, &str)] = &[
+    ("id", "BIGINT NOT NULL"),
+    ("qty", "INT"),
+    ("amount", "DECIMAL(20, 2)"),
+    ("score", "DOUBLE"),
+    ("name", "STRING"),
+    ("flag", "BOOLEAN"),
+    ("ts", "TIMESTAMP(3)"),
+    ("seq", "BIGINT"),
+    ("big", "BIGINT"),
+];
+
+/// Which retractions an engine's spec carries.
+#[derive(Clone, Copy, PartialEq)]
+enum Retractions {
+    /// -U/+U pairs and -D rows.
+    All,
+    /// -U/+U pairs only.
+    Updates,
+}
+
+fn engine_row(rng: &mut rand::rngs::StdRng, id: i64) -> Value {
+    let null = |rng: &mut rand::rngs::StdRng| rng.random_ratio(1, 6);
+    let cents: i64 = rng.random_range(-100_000..100_000);
+    let ms: i64 = rng.random_range(1_600_000_000_000i64..1_700_000_000_000);
+    let ts = chrono::DateTime::from_timestamp_millis(ms).unwrap().naive_utc().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+    json!({
+        "id": id,
+        "qty": if null(rng) { Value::Null } else { json!(rng.random_range(-50..50)) },
+        "amount": if null(rng) { Value::Null } else { json!(format!("{}{}.{:02}", if cents < 0 { "-" } else { "" }, cents.abs() / 100, cents.abs() % 100)) },
+        "score": if null(rng) { Value::Null } else { json!(rng.random_range(-1000..1000) as f64 / 8.0) },
+        "name": if null(rng) { Value::Null } else { json!(format!("n{}", rng.random_range(0..5))) },
+        "flag": if null(rng) { Value::Null } else { json!(rng.random_bool(0.5)) },
+        "ts": if null(rng) { Value::Null } else { json!(ts) },
+        "seq": if null(rng) { Value::Null } else { json!(rng.random_range(0..6)) },
+        "big": if null(rng) { Value::Null } else { json!(rng.random_range(-3..4)) },
+    })
+}
+
+/// Five commits over 40 keys with the given retractions; Java fully compacts in the last one.
+fn engine_spec(seed: u64, options: &[(&str, &str)], retractions: Retractions) -> Value {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut commits = vec![];
+    for c in 0..5 {
+        let mut rows = vec![];
+        for _ in 0..80 {
+            let id = rng.random_range(0..40i64);
+            let roll: f64 = rng.random();
+            let mut row = engine_row(&mut rng, id);
+            if c > 0 && roll < 0.2 {
+                let mut before = engine_row(&mut rng, id);
+                before["_row_kind"] = json!("-U");
+                rows.push(before);
+                row["_row_kind"] = json!("+U");
+            } else if c > 0 && roll < 0.3 && retractions == Retractions::All {
+                row["_row_kind"] = json!("-D");
+            } else {
+                row["_row_kind"] = json!("+I");
+            }
+            rows.push(row);
+        }
+        commits.push(json!({"rows": rows, "compact": c == 4}));
+    }
+    let fields: Vec<Value> = ENGINE_FIELDS.iter().map(|(n, t)| json!({"name": n, "type": t})).collect();
+    let mut opts = serde_json::Map::new();
+    opts.insert("bucket".into(), json!("2"));
+    for (k, v) in options {
+        opts.insert(k.to_string(), json!(v));
+    }
+    json!({"fields": fields, "primary_keys": ["id"], "partition_keys": [], "options": opts, "commits": commits})
+}
+
+/// (name, table options, retractions) of each merge-engine case.
+type EngineCase = (&'static str, Vec<(&'static str, &'static str)>, Retractions);
+
+fn engine_cases() -> Vec<EngineCase> {
+    vec![
+        ("dedup_sequence_field", vec![("sequence.field", "seq")], Retractions::All),
+        ("first_row", vec![("merge-engine", "first-row"), ("first-row.ignore-delete", "true")], Retractions::All),
+        ("partial_update", vec![("merge-engine", "partial-update"), ("ignore-delete", "true")], Retractions::All),
+        (
+            "partial_update_groups",
+            vec![
+                ("merge-engine", "partial-update"),
+                ("fields.seq.sequence-group", "qty,amount"),
+                ("fields.qty.aggregate-function", "sum"),
+                ("fields.big.sequence-group", "name,flag"),
+            ],
+            Retractions::Updates,
+        ),
+        (
+            "aggregation",
+            vec![
+                ("merge-engine", "aggregation"),
+                ("fields.qty.aggregate-function", "sum"),
+                ("fields.amount.aggregate-function", "sum"),
+                ("fields.score.aggregate-function", "max"),
+                ("fields.score.ignore-retract", "true"),
+                ("fields.name.aggregate-function", "listagg"),
+                ("fields.name.ignore-retract", "true"),
+                ("fields.flag.aggregate-function", "bool_or"),
+                ("fields.flag.ignore-retract", "true"),
+                ("fields.ts.aggregate-function", "min"),
+                ("fields.ts.ignore-retract", "true"),
+                ("fields.seq.aggregate-function", "last_value"),
+                ("fields.big.aggregate-function", "first_non_null_value"),
+                ("fields.big.ignore-retract", "true"),
+            ],
+            Retractions::All,
+        ),
+        (
+            "aggregation_more",
+            vec![
+                ("merge-engine", "aggregation"),
+                ("fields.default-aggregate-function", "last_non_null_value"),
+                ("fields.qty.aggregate-function", "product"),
+                ("fields.qty.ignore-retract", "true"),
+                ("fields.amount.aggregate-function", "last_value"),
+                ("fields.flag.aggregate-function", "bool_and"),
+                ("fields.flag.ignore-retract", "true"),
+                ("fields.name.aggregate-function", "first_value"),
+                ("fields.name.ignore-retract", "true"),
+                ("fields.big.aggregate-function", "sum"),
+                ("fields.ts.aggregate-function", "max"),
+                ("fields.ts.ignore-retract", "true"),
+                ("fields.score.ignore-retract", "true"),
+                ("fields.seq.ignore-retract", "true"),
+            ],
+            Retractions::All,
+        ),
+    ]
+}
+
+/// Every merge engine both ways: Java Paimon 0.9 writes (and compacts) a table that shoal must
+/// read as Java does, at the latest snapshot and an earlier one; shoal writes (and compacts) the
+/// same commits and Java must read them as shoal does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merge_engines_both_ways() {
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    for (i, (name, options, retractions)) in engine_cases().into_iter().enumerate() {
+        let spec = engine_spec(900 + i as u64, &options, retractions);
+
+        let java_dir = table_dir(root.path(), &format!("j_{name}"));
+        o.java_write(&java_dir, &spec);
+        let java = o.java_read(&java_dir, None);
+        assert!(java.len() > 10, "{name}: Java read only {} rows", java.len());
+        common::assert_rows_eq(&shoal_read(&java_dir, None).await, &java, &format!("{name}: shoal reads Java's table"));
+        common::assert_rows_eq(
+            &shoal_read(&java_dir, Some(3)).await,
+            &o.java_read(&java_dir, Some(3)),
+            &format!("{name}: shoal reads Java's snapshot 3"),
+        );
+
+        let shoal_dir = table_dir(root.path(), &format!("s_{name}"));
+        shoal_write(&shoal_dir, &spec).await;
+        let ours = shoal_read(&shoal_dir, None).await;
+        common::assert_rows_eq(&o.java_read(&shoal_dir, None), &ours, &format!("{name}: Java reads shoal's table"));
+        let table = Table::open(shoal_dir.to_str().unwrap()).await.unwrap();
+        shoal::maintenance::compact::CompactJob::new(true).run(&table).await.unwrap();
+        common::assert_rows_eq(&shoal_read(&shoal_dir, None).await, &ours, &format!("{name}: shoal after its full compaction"));
+        common::assert_rows_eq(&o.java_read(&shoal_dir, None), &ours, &format!("{name}: Java after shoal's full compaction"));
+    }
+}
+
+/// Deletion vectors written by Java Paimon 0.9 (with compactions in between) are applied by
+/// shoal's read at every snapshot; shoal refuses to write or compact such a table rather than
+/// bring deleted rows back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_deletion_vector_tables_read_by_shoal() {
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    for (i, (name, options)) in [
+        ("dv_dedup", vec![("deletion-vectors.enabled", "true")]),
+        ("dv_partial", vec![("deletion-vectors.enabled", "true"), ("merge-engine", "partial-update"), ("ignore-delete", "true")]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut spec = engine_spec(700 + i as u64, &options, Retractions::All);
+        // A compaction in the middle and at the end: deletion vectors are made by compaction.
+        spec["commits"][2]["compact"] = json!(true);
+        let dir = table_dir(root.path(), name);
+        o.java_write(&dir, &spec);
+        let table = Table::open(dir.to_str().unwrap()).await.unwrap();
+        let ids = table.snapshots().snapshot_ids().await.unwrap();
+        let latest = table.snapshots().snapshot(*ids.last().unwrap()).await.unwrap();
+        assert!(latest.index_manifest.is_some(), "{name}: Java wrote no deletion vectors");
+        // The first compaction's snapshot and the latest (every snapshot of a Java DV table is
+        // also covered, without a JVM, by tests/reference_tables.rs).
+        let mut first_compact = None;
+        for &id in &ids {
+            if table.snapshots().snapshot(id).await.unwrap().commit_kind == shoal::spec::CommitKind::Compact {
+                first_compact = Some(id);
+                break;
+            }
+        }
+        for id in [first_compact.expect("Java compacted"), *ids.last().unwrap()] {
+            common::assert_rows_eq(&shoal_read(&dir, Some(id)).await, &o.java_read(&dir, Some(id)), &format!("{name}: snapshot {id}"));
+        }
+        let e = table.new_write().await.err().expect("writing a DV table is refused").to_string();
+        assert!(e.contains("deletion-vectors.enabled"), "{e}");
+    }
+}
+
+// --------------------------------------------------------------------------- table lifecycle
+
+impl Oracle {
+    fn java(&self, args: &[&str]) -> String {
+        self.run(&self.java, "java_oracle.py", args)
+    }
+
+    fn java_read_tag(&self, table_dir: &Path, tag: &str) -> Vec<String> {
+        common::canonical_lines(&self.java(&["read", "--table-dir", table_dir.to_str().unwrap(), "--tag", tag]))
+    }
+
+    fn java_tags(&self, table_dir: &Path) -> Value {
+        serde_json::from_str(&self.java(&["tags", "--table-dir", table_dir.to_str().unwrap()])).unwrap()
+    }
+}
+
+async fn shoal_read_at(table_dir: &Path, tt: shoal::read::scan::TimeTravel) -> Vec<String> {
+    let table = Table::open(table_dir.to_str().unwrap()).await.unwrap().travel(&tt).await.unwrap();
+    let types: Vec<_> = table.schema().fields.iter().map(|f| f.data_type.clone()).collect();
+    common::rows_as_lines(&[table.read_all(None, None).await.unwrap()], &types)
+}
+
+/// Files in the table directory that no snapshot or tag references (shoal's orphan scan, dry run).
+async fn unreferenced(table_dir: &Path) -> Vec<String> {
+    let t = Table::open(table_dir.to_str().unwrap()).await.unwrap();
+    t.remove_orphan_files(std::time::Duration::ZERO, true).await.unwrap().orphans
+}
+
+async fn reads_per_snapshot(table_dir: &Path) -> std::collections::BTreeMap<i64, Vec<String>> {
+    let t = Table::open(table_dir.to_str().unwrap()).await.unwrap();
+    let mut out = std::collections::BTreeMap::new();
+    for id in t.snapshots().snapshot_ids().await.unwrap() {
+        out.insert(id, shoal_read(table_dir, Some(id)).await);
+    }
+    out
+}
+
+/// Java makes a table and a tag, shoal adds a tag and expires: both see both tags and read them
+/// (and the latest snapshot) exactly as before; nothing unreferenced is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shoal_expires_a_java_table_and_both_read_every_tag() {
+    use shoal::read::scan::TimeTravel;
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "j_expire");
+    let d = dir.to_str().unwrap();
+    o.java_write(&dir, &spec(31, 2, true, 6, 80, true));
+    let before = reads_per_snapshot(&dir).await;
+    o.java(&["create-tag", "--table-dir", d, "--name", "j2", "--snapshot", "2"]);
+    let t = Table::open(d).await.unwrap();
+    t.create_tag("s4", Some(4)).await.unwrap();
+    assert_eq!(o.java_tags(&dir), json!({"j2": 2, "s4": 4}), "Java sees shoal's tag");
+    let names: Vec<_> = t.tags().await.unwrap().into_iter().map(|t| (t.name, t.snapshot.id)).collect();
+    assert_eq!(names, vec![("j2".to_string(), 2), ("s4".to_string(), 4)], "shoal sees Java's tag");
+
+    let config = shoal::maintenance::expire::ExpireConfig {
+        retain_min: 1,
+        retain_max: 2,
+        time_retained: std::time::Duration::ZERO,
+        max_deletes: i64::MAX,
+    };
+    let r = t.expire_snapshots(&config).await.unwrap();
+    assert!(r.snapshots_expired >= 4 && r.data_files_deleted > 0, "{r:?}");
+    let latest = *before.keys().last().unwrap();
+    for (tag, id) in [("j2", 2), ("s4", 4)] {
+        common::assert_rows_eq(&o.java_read_tag(&dir, tag), &before[&id], &format!("Java reads tag {tag} after shoal's expiry"));
+        common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag(tag.into())).await, &before[&id], &format!("shoal reads tag {tag}"));
+    }
+    common::assert_rows_eq(&o.java_read(&dir, None), &before[&latest], "Java reads the latest snapshot after shoal's expiry");
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
+    // Java deletes its tag on the expired snapshot; what stays readable still reads the same.
+    o.java(&["delete-tag", "--table-dir", d, "--name", "j2"]);
+    common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag("s4".into())).await, &before[&4], "tag s4 after Java deleted j2");
+}
+
+/// shoal writes (with in-writer compaction) and tags, Java tags and expires: both read every tag
+/// afterwards; shoal keeps writing on the expired table and Java reads it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_expires_a_shoal_table_and_both_read_every_tag() {
+    use shoal::read::scan::TimeTravel;
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "s_expire");
+    let d = dir.to_str().unwrap();
+    let full = spec(77, 2, false, 9, 100, false);
+    let mut first = full.clone();
+    first["commits"] = json!(full["commits"].as_array().unwrap()[..8].to_vec());
+    shoal_write(&dir, &first).await;
+    let before = reads_per_snapshot(&dir).await;
+    let t = Table::open(d).await.unwrap();
+    t.create_tag("s2", Some(2)).await.unwrap();
+    o.java(&["create-tag", "--table-dir", d, "--name", "j5", "--snapshot", "5"]);
+    assert_eq!(o.java_tags(&dir), json!({"j5": 5, "s2": 2}));
+    let out = o.java(&["expire", "--table-dir", d, "--retain-max", "2", "--retain-min", "1", "--older-than-ms", "0"]);
+    assert!(out.contains("expired"), "{out}");
+    let remaining = t.snapshots().snapshot_ids().await.unwrap();
+    assert_eq!(remaining.len(), 1, "Java kept {remaining:?}");
+    for (tag, id) in [("s2", 2), ("j5", 5)] {
+        common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag(tag.into())).await, &before[&id], &format!("shoal reads tag {tag} after Java's expiry"));
+        common::assert_rows_eq(&o.java_read_tag(&dir, tag), &before[&id], &format!("Java reads tag {tag}"));
+    }
+    let latest = *before.keys().last().unwrap();
+    common::assert_rows_eq(&shoal_read(&dir, None).await, &before[&latest], "shoal reads the latest after Java's expiry");
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new(), "Java's expiry left no unreferenced file");
+    // shoal deletes the Java tag (its snapshot expired: its own files go), writes on, Java reads.
+    t.delete_tag("j5").await.unwrap();
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
+    let mut last = full.clone();
+    last["commits"] = json!(full["commits"].as_array().unwrap()[8..].to_vec());
+    shoal_write(&dir, &last).await;
+    common::assert_rows_eq(&o.java_read(&dir, None), &shoal_read(&dir, None).await, "Java reads shoal's write after expiry");
+    common::assert_rows_eq(&o.java_read_tag(&dir, "s2"), &before[&2], "Java reads s2 at the end");
+}
+
+/// Schema changes made by one are read by the other, including time travel to the old schema.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_changes_made_by_one_are_read_by_the_other() {
+    use shoal::read::scan::TimeTravel;
+    use shoal::spec::{ColumnPosition, SchemaChange};
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+
+    // shoal changes its table; Java reads.
+    let dir = table_dir(root.path(), "s_alter");
+    let base = spec(5, 2, true, 3, 60, false);
+    shoal_write(&dir, &base).await;
+    let t = Table::open(dir.to_str().unwrap()).await.unwrap();
+    t.create_tag("before", None).await.unwrap();
+    let before = shoal_read(&dir, None).await;
+    t.alter(&[
+        SchemaChange::AddColumn { name: "note".into(), data_type: parse_type("STRING").unwrap(), position: ColumnPosition::After("id".into()), comment: None },
+        SchemaChange::RenameColumn { from: "name".into(), to: "label".into() },
+        SchemaChange::UpdateColumnType { name: "qty".into(), data_type: parse_type("BIGINT").unwrap() },
+        SchemaChange::UpdateColumnType { name: "price".into(), data_type: parse_type("DECIMAL(12, 3)").unwrap() },
+        SchemaChange::DropColumn("flag".into()),
+    ])
+    .await
+    .unwrap();
+    let more = json!({"commits": [{"rows": [
+        {"id": 1, "dt": "2024-01-02", "note": "new", "label": "L1", "qty": 5_000_000_000i64, "price": "1.234"},
+        {"id": 1000, "dt": "2024-01-01", "note": null, "label": "L2", "qty": 7}
+    ]}]});
+    shoal_write(&dir, &more).await;
+    let ours = shoal_read(&dir, None).await;
+    assert!(ours.iter().any(|l| l.contains("5000000000")), "{ours:?}");
+    common::assert_rows_eq(&o.java_read(&dir, None), &ours, "Java reads shoal's evolved table");
+    common::assert_rows_eq(&o.java_read_tag(&dir, "before"), &before, "Java reads the tag with the old schema");
+    common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag("before".into())).await, &before, "shoal reads the tag with the old schema");
+
+    // Java changes its table; shoal reads.
+    let jdir = table_dir(root.path(), "j_alter");
+    let jd = jdir.to_str().unwrap();
+    o.java_write(&jdir, &spec(6, 2, false, 3, 60, false));
+    let changes = json!([
+        {"op": "add-column", "name": "extra", "type": "INT"},
+        {"op": "rename-column", "from": "score", "to": "points"},
+        {"op": "update-column-type", "name": "qty", "type": "BIGINT"},
+        {"op": "drop-column", "name": "d"},
+        {"op": "set-option", "key": "snapshot.num-retained.max", "value": "50"}
+    ]);
+    o.java(&["alter", "--table-dir", jd, "--changes", &changes.to_string()]);
+    let mut jmore = spec(6, 2, false, 1, 0, false);
+    jmore["commits"] = json!([{"rows": [{"id": 3, "dt": "all", "extra": 42, "points": 1.5, "qty": 6_000_000_000i64}]}]);
+    o.java_write(&jdir, &jmore);
+    let t = Table::open(jd).await.unwrap();
+    assert_eq!(t.schema().id, 1);
+    assert_eq!(t.schema().options.get("snapshot.num-retained.max").map(String::as_str), Some("50"));
+    let java = o.java_read(&jdir, None);
+    assert!(java.iter().any(|l| l.contains("6000000000") && l.contains("42")), "{java:?}");
+    common::assert_rows_eq(&shoal_read(&jdir, None).await, &java, "shoal reads Java's evolved table");
+    common::assert_rows_eq(&shoal_read_at(&jdir, TimeTravel::Snapshot(2)).await, &o.java_read(&jdir, Some(2)), "both read snapshot 2 (old schema)");
+}
+
+/// Rollback by one is seen by the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_by_one_is_read_by_the_other() {
+    use shoal::maintenance::rollback::RollbackTarget;
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "j_rollback");
+    let d = dir.to_str().unwrap();
+    o.java_write(&dir, &spec(9, 2, false, 5, 50, false));
+    let before = reads_per_snapshot(&dir).await;
+    o.java(&["create-tag", "--table-dir", d, "--name", "t3", "--snapshot", "3"]);
+    let t = Table::open(d).await.unwrap();
+    t.rollback(&RollbackTarget::Tag("t3".into())).await.unwrap();
+    common::assert_rows_eq(&o.java_read(&dir, None), &before[&3], "Java reads after shoal's rollback");
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
+    o.java(&["rollback", "--table-dir", d, "--to", "2"]);
+    assert_eq!(t.snapshots().latest_id().await.unwrap(), Some(2));
+    common::assert_rows_eq(&shoal_read(&dir, None).await, &before[&2], "shoal reads after Java's rollback");
+    assert_eq!(o.java_tags(&dir), json!({}), "Java's rollback to 2 dropped tag t3");
 }

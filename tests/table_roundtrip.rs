@@ -401,3 +401,18 @@ async fn concurrent_committers_lose_nothing() {
     assert_eq!(ids, (1..=24).collect::<Vec<i64>>(), "4 writers x 6 commits, contiguous ids");
     assert_eq!(read_model(&table, None).await, expected);
 }
+
+/// A committer reused for several batch commits commits every one of them (exactly-once
+/// filtering applies to identified streaming commits only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_batch_committer_commits_every_batch() {
+    let dir = tmp();
+    let table = Table::create(dir.path().to_str().unwrap(), def(2, &[])).await.unwrap();
+    let commit = table.new_commit("one-user").unwrap();
+    let mut w = table.new_write().await.unwrap();
+    for i in 0..3i64 {
+        w.write(&batch(&table, &[(i, format!("r{i}"), i as f64)])).await.unwrap();
+        assert!(commit.commit(w.prepare_commit().await.unwrap()).await.unwrap().snapshot_id().is_some(), "batch {i}");
+    }
+    assert_eq!(read_model(&table, None).await.len(), 3);
+}

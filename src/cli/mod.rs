@@ -12,7 +12,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
-use crate::spec::{options::split_list, parse_type, RowKind};
+use crate::maintenance::rollback::RollbackTarget;
+use crate::read::scan::TimeTravel;
+use crate::spec::{options::split_list, parse_type, ColumnPosition, RowKind, SchemaChange};
 use crate::table::{Table, TableDefinition};
 
 #[derive(Parser, Debug)]
@@ -125,8 +127,15 @@ pub enum Command {
         #[command(flatten)]
         table: TableArg,
         /// Snapshot id to read (time travel); default: the latest
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["tag", "as_of"])]
         snapshot: Option<i64>,
+        /// Read the snapshot a tag keeps
+        #[arg(long, conflicts_with = "as_of")]
+        tag: Option<String>,
+        /// Read the latest snapshot committed at or before this time: epoch millis or an ISO
+        /// timestamp (2024-01-02T03:04:05Z, 2024-01-02 03:04:05 in UTC, 2024-01-02)
+        #[arg(long)]
+        as_of: Option<String>,
         /// Columns to output, comma-separated
         #[arg(long)]
         columns: Option<String>,
@@ -180,6 +189,67 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     },
+    /// Create, delete or list tags (named snapshots kept from expiry).
+    ///
+    /// Example: shoal tag create /tmp/wh/db.db/orders q3-report --snapshot 42
+    Tag {
+        #[command(subcommand)]
+        action: TagAction,
+    },
+    /// Expire old snapshots and delete the files only they referenced.
+    ///
+    /// Flags left out take the table's options (snapshot.num-retained.min/max,
+    /// snapshot.time-retained); --max-deletes defaults to no limit.
+    ///
+    /// Example: shoal expire-snapshots /tmp/wh/db.db/orders --retain-max 5 --older-than 1h
+    ExpireSnapshots {
+        #[command(flatten)]
+        table: TableArg,
+        /// Keep at most this many snapshots
+        #[arg(long)]
+        retain_max: Option<i64>,
+        /// Keep at least this many snapshots
+        #[arg(long)]
+        retain_min: Option<i64>,
+        /// Keep every snapshot younger than this (e.g. 1h, 30min, 7d)
+        #[arg(long)]
+        older_than: Option<String>,
+        /// Expire at most this many snapshots
+        #[arg(long)]
+        max_deletes: Option<i64>,
+    },
+    /// Roll the table back to a snapshot or tag: later snapshots and tags and their files go.
+    ///
+    /// Example: shoal rollback /tmp/wh/db.db/orders --to 12     (or --to my-tag)
+    Rollback {
+        #[command(flatten)]
+        table: TableArg,
+        /// A snapshot id or a tag name
+        #[arg(long)]
+        to: String,
+    },
+    /// Delete files in the table directory that no snapshot or tag references.
+    ///
+    /// Example: shoal remove-orphan-files /tmp/wh/db.db/orders --older-than 1d --dry-run
+    RemoveOrphanFiles {
+        #[command(flatten)]
+        table: TableArg,
+        /// Only files older than this (Paimon's default: 1 day)
+        #[arg(long, default_value = "1 d")]
+        older_than: String,
+        /// List the orphans without deleting them
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Change the schema or options (writes the next schema-N file).
+    ///
+    /// Example: shoal alter /tmp/wh/db.db/orders add-column "note STRING" --after id
+    Alter {
+        #[command(flatten)]
+        table: TableArg,
+        #[command(subcommand)]
+        change: AlterAction,
+    },
     /// List snapshots.
     #[command(after_help = "Example:\n  shoal snapshots /tmp/wh/db.db/orders")]
     Snapshots {
@@ -200,6 +270,120 @@ pub enum Command {
         #[arg(long)]
         snapshot: Option<i64>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TagAction {
+    /// Tag the latest snapshot, or --snapshot N
+    Create {
+        #[command(flatten)]
+        table: TableArg,
+        name: String,
+        #[arg(long)]
+        snapshot: Option<i64>,
+    },
+    /// Delete a tag (and the files only it kept, if its snapshot has expired)
+    Delete {
+        #[command(flatten)]
+        table: TableArg,
+        name: String,
+    },
+    /// List tags
+    List {
+        #[command(flatten)]
+        table: TableArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AlterAction {
+    /// Add a nullable column: "name TYPE" (at the end, or --first / --after COLUMN)
+    AddColumn {
+        column: String,
+        #[arg(long, conflicts_with = "after")]
+        first: bool,
+        #[arg(long)]
+        after: Option<String>,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Drop a column (not a key column)
+    DropColumn { name: String },
+    /// Rename a column (not a key column)
+    RenameColumn { from: String, to: String },
+    /// Widen a column's type, e.g. INT to BIGINT
+    AlterColumn { name: String, data_type: String },
+    /// Set a table option: key=value
+    SetOption { option: String },
+    /// Remove a table option
+    RemoveOption { key: String },
+}
+
+impl AlterAction {
+    fn to_change(&self) -> Result<SchemaChange> {
+        Ok(match self {
+            AlterAction::AddColumn { column, first, after, comment } => {
+                let mut cols = parse_columns(column)?;
+                if cols.len() != 1 {
+                    return Err(Error::InvalidInput(format!("add-column takes one \"name TYPE\", got {column:?}")));
+                }
+                let (name, data_type) = cols.remove(0);
+                let position = match (first, after) {
+                    (true, _) => ColumnPosition::First,
+                    (false, Some(a)) => ColumnPosition::After(a.clone()),
+                    (false, None) => ColumnPosition::Last,
+                };
+                SchemaChange::AddColumn { name, data_type, position, comment: comment.clone() }
+            }
+            AlterAction::DropColumn { name } => SchemaChange::DropColumn(name.clone()),
+            AlterAction::RenameColumn { from, to } => SchemaChange::RenameColumn { from: from.clone(), to: to.clone() },
+            AlterAction::AlterColumn { name, data_type } => SchemaChange::UpdateColumnType {
+                name: name.clone(),
+                data_type: parse_type(data_type).map_err(|e| Error::InvalidInput(format!("alter-column {name:?}: {e}")))?,
+            },
+            AlterAction::SetOption { option } => {
+                let (k, v) = parse_option(option)?;
+                SchemaChange::SetOption { key: k, value: v }
+            }
+            AlterAction::RemoveOption { key } => SchemaChange::RemoveOption(key.trim().to_string()),
+        })
+    }
+}
+
+fn parse_option(o: &str) -> Result<(String, String)> {
+    let (k, v) = o.split_once('=').ok_or_else(|| Error::InvalidInput(format!("option {o:?} is not key=value")))?;
+    Ok((k.trim().to_string(), v.trim().to_string()))
+}
+
+fn parse_duration_arg(flag: &str, s: &str) -> Result<std::time::Duration> {
+    crate::spec::options::parse_duration(s)
+        .ok_or_else(|| Error::InvalidInput(format!("{flag} {s:?} is not a duration (e.g. 90s, 30min, 1h, 7d)")))
+}
+
+/// `--as-of`: epoch millis, RFC 3339, `YYYY-MM-DD[ T]HH:MM:SS[.fff]` (UTC) or `YYYY-MM-DD`.
+pub fn parse_as_of(s: &str) -> Result<i64> {
+    let t = s.trim();
+    if let Ok(ms) = t.parse::<i64>() {
+        return Ok(ms);
+    }
+    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Ok(dt.timestamp_millis());
+    }
+    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, f) {
+            return Ok(dt.and_utc().timestamp_millis());
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
+    }
+    Err(Error::InvalidInput(format!(
+        "--as-of {s:?} is neither epoch millis nor a timestamp like 2024-01-02T03:04:05Z or 2024-01-02 03:04:05"
+    )))
+}
+
+fn format_millis(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()).unwrap_or_default()
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
@@ -243,8 +427,17 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Read { table, snapshot, columns, filter, limit, format, output } => {
-            let t = Table::open(&table.location()?).await?;
+        Command::Read { table, snapshot, tag, as_of, columns, filter, limit, format, output } => {
+            let mut t = Table::open(&table.location()?).await?;
+            let travel = match (snapshot, tag, as_of) {
+                (Some(id), _, _) => Some(TimeTravel::Snapshot(id)),
+                (_, Some(name), _) => Some(TimeTravel::Tag(name)),
+                (_, _, Some(at)) => Some(TimeTravel::Timestamp(parse_as_of(&at)?)),
+                _ => None,
+            };
+            if let Some(tt) = travel {
+                t = t.travel(&tt).await?;
+            }
             let projection = match &columns {
                 Some(c) => Some(t.projection_of(&split_list(c).iter().map(String::as_str).collect::<Vec<_>>())?),
                 None => None,
@@ -254,8 +447,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 None => t.arrow_schema(),
             };
             let mut stream = match &filter {
-                Some(predicate) => filtered_stream(&t, snapshot, projection.as_deref(), predicate, limit).await?,
-                None => t.scan_stream(snapshot, projection).await?,
+                Some(predicate) => filtered_stream(&t, None, projection.as_deref(), predicate, limit).await?,
+                None => t.scan_stream(None, projection).await?,
             };
             let mut sink = io_formats::OutputSink::new(format, output.as_deref(), schema)?;
             let mut remaining = limit.unwrap_or(usize::MAX);
@@ -321,6 +514,100 @@ pub async fn run(cli: Cli) -> Result<()> {
                     .map_err(|e| Error::InvalidInput(format!("cannot write {}: {e}", path.display())))?;
                 println!("wrote {}", path.display());
             }
+            Ok(())
+        }
+        Command::Tag { action } => match action {
+            TagAction::Create { table, name, snapshot } => {
+                let t = Table::open(&table.location()?).await?;
+                let tag = t.create_tag(&name, snapshot).await?;
+                println!("tag {name:?} on snapshot {}", tag.snapshot.id);
+                Ok(())
+            }
+            TagAction::Delete { table, name } => {
+                let t = Table::open(&table.location()?).await?;
+                let r = t.delete_tag(&name).await?;
+                println!(
+                    "deleted tag {name:?} ({} data files, {} manifest files only it kept)",
+                    r.data_files_deleted, r.manifests_deleted
+                );
+                Ok(())
+            }
+            TagAction::List { table } => {
+                let t = Table::open(&table.location()?).await?;
+                println!("{:<24}  {:>8}  {:>7}  {:>12}  snapshot time (UTC)", "tag", "snapshot", "schema", "total rows");
+                for tag in t.tags().await? {
+                    let s = &tag.snapshot;
+                    println!(
+                        "{:<24}  {:>8}  {:>7}  {:>12}  {}",
+                        tag.name,
+                        s.id,
+                        s.schema_id,
+                        s.total_record_count.map(|v| v.to_string()).unwrap_or_default(),
+                        format_millis(s.time_millis)
+                    );
+                }
+                Ok(())
+            }
+        },
+        Command::ExpireSnapshots { table, retain_max, retain_min, older_than, max_deletes } => {
+            let t = Table::open(&table.location()?).await?;
+            let mut config = t.expire_config()?;
+            config.max_deletes = max_deletes.unwrap_or(i64::MAX);
+            if let Some(n) = retain_max {
+                config.retain_max = n;
+                // As Paimon's procedure: an explicit maximum below the table's minimum wins.
+                config.retain_min = config.retain_min.min(n.max(1));
+            }
+            if let Some(n) = retain_min {
+                config.retain_min = n;
+            }
+            if let Some(d) = older_than {
+                config.time_retained = parse_duration_arg("--older-than", &d)?;
+            }
+            let started = std::time::Instant::now();
+            let r = t.expire_snapshots(&config).await?;
+            println!(
+                "expired {} snapshots: deleted {} data files and {} manifest files in {:.2}s; earliest snapshot is {}",
+                r.snapshots_expired,
+                r.data_files_deleted,
+                r.manifests_deleted,
+                started.elapsed().as_secs_f64(),
+                r.earliest.map(|e| e.to_string()).unwrap_or_else(|| "none".into())
+            );
+            Ok(())
+        }
+        Command::Rollback { table, to } => {
+            let t = Table::open(&table.location()?).await?;
+            let r = t.rollback(&RollbackTarget::parse(&to)).await?;
+            println!(
+                "rolled back to snapshot {}: deleted {} snapshots, tags [{}], {} data files, {} manifest files",
+                r.snapshot_id,
+                r.snapshots_deleted,
+                r.tags_deleted.join(", "),
+                r.data_files_deleted,
+                r.manifests_deleted
+            );
+            Ok(())
+        }
+        Command::RemoveOrphanFiles { table, older_than, dry_run } => {
+            let t = Table::open(&table.location()?).await?;
+            let r = t.remove_orphan_files(parse_duration_arg("--older-than", &older_than)?, dry_run).await?;
+            for o in &r.orphans {
+                println!("{}{o}", if dry_run { "orphan: " } else { "deleted: " });
+            }
+            println!(
+                "{} orphan files ({:.1} MB){}; {} unreferenced files younger than {older_than} kept",
+                r.orphans.len(),
+                r.bytes as f64 / 1e6,
+                if dry_run { ", dry run: nothing deleted" } else { " deleted" },
+                r.too_young
+            );
+            Ok(())
+        }
+        Command::Alter { table, change } => {
+            let t = Table::open(&table.location()?).await?;
+            let t = t.alter(&[change.to_change()?]).await?;
+            println!("schema {} written ({} columns)", t.schema().id, t.schema().fields.len());
             Ok(())
         }
         Command::Snapshots { table } => {

@@ -6,6 +6,9 @@
 //! only if nothing exists at that path, atomically (local: hard-link of a staged file; object
 //! stores: conditional PUT with `If-None-Match: *`).
 
+pub mod counting;
+pub mod faults;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -26,6 +29,8 @@ pub enum IoError {
     InvalidLocation { uri: String, message: String },
     #[error("object store error on {path}: {source}")]
     Store { path: String, source: object_store::Error },
+    #[error("unsafe object store at {uri}: {message}")]
+    UnsafeStore { uri: String, message: String },
 }
 
 pub type IoResult<T> = std::result::Result<T, IoError>;
@@ -44,6 +49,10 @@ pub struct FileIO {
     store: Arc<dyn ObjectStore>,
     root: Path,
     uri: String,
+    /// Whether [`FileIO::create_new`] is known to be atomic (local disk, memory); other stores
+    /// are probed once before the first commit.
+    trusted_create: bool,
+    create_probe: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl std::fmt::Debug for FileIO {
@@ -58,7 +67,7 @@ impl FileIO {
     pub fn from_uri(uri: &str) -> IoResult<FileIO> {
         let invalid = |m: &str| IoError::InvalidLocation { uri: uri.to_string(), message: m.to_string() };
         if let Some(rest) = uri.strip_prefix("memory://") {
-            return Ok(FileIO::new(Arc::new(InMemory::new()), Path::from(rest), uri));
+            return Ok(FileIO::new(Arc::new(InMemory::new()), Path::from(rest), uri).trusted());
         }
         if uri.starts_with("s3://") || uri.starts_with("s3a://") {
             let url = url::Url::parse(&uri.replacen("s3a://", "s3://", 1)).map_err(|e| invalid(&e.to_string()))?;
@@ -80,16 +89,82 @@ impl FileIO {
         std::fs::create_dir_all(&local).map_err(|e| invalid(&format!("cannot create the directory: {e}")))?;
         let abs = std::fs::canonicalize(&local).map_err(|e| invalid(&e.to_string()))?;
         let store = LocalFileSystem::new_with_prefix(&abs).map_err(|e| invalid(&e.to_string()))?;
-        Ok(FileIO::new(Arc::new(store), Path::from(""), &abs.to_string_lossy()))
+        Ok(FileIO::new(Arc::new(store), Path::from(""), &abs.to_string_lossy()).trusted())
     }
 
     pub fn new(store: Arc<dyn ObjectStore>, root: Path, uri: &str) -> FileIO {
-        FileIO { store, root, uri: uri.trim_end_matches('/').to_string() }
+        FileIO {
+            store,
+            root,
+            uri: uri.trim_end_matches('/').to_string(),
+            trusted_create: false,
+            create_probe: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    /// Marks create-if-absent as known to be atomic (no probe).
+    fn trusted(mut self) -> FileIO {
+        self.trusted_create = true;
+        self
+    }
+
+    /// Makes sure [`FileIO::create_new`] really is create-if-absent before a commit relies on
+    /// it: once per store, an object is created twice under `_shoal_probe/`; a store that accepts
+    /// the second create ignores conditional PUT (`If-None-Match: *`), and concurrent commits on
+    /// it could overwrite each other's snapshots, so committing is refused.
+    pub async fn verify_atomic_create(&self) -> IoResult<()> {
+        if self.trusted_create {
+            return Ok(());
+        }
+        self.create_probe
+            .get_or_try_init(|| async {
+                let probe = format!("_shoal_probe/probe-{}", uuid::Uuid::new_v4());
+                let first = self.create_new(&probe, "probe").await?;
+                let second = self.create_new(&probe, "probe").await?;
+                let _ = self.delete(&probe).await;
+                if first && !second {
+                    Ok(())
+                } else {
+                    Err(IoError::UnsafeStore {
+                        uri: self.uri.clone(),
+                        message: "it accepted a second create of the same object, so it ignores conditional PUT \
+                                  (If-None-Match: *); concurrent commits could overwrite each other's snapshots. \
+                                  shoal refuses to commit to it (it has no external commit lock yet); use a store \
+                                  with conditional writes (AWS S3, MinIO, recent Ceph, moto, local disk)"
+                            .into(),
+                    })
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The same location through another store (e.g. a [`counting::CountingStore`] around this one).
+    pub fn with_store(&self, store: Arc<dyn ObjectStore>) -> FileIO {
+        FileIO {
+            store,
+            root: self.root.clone(),
+            uri: self.uri.clone(),
+            trusted_create: self.trusted_create,
+            create_probe: Arc::new(tokio::sync::OnceCell::new()),
+        }
+    }
+
+    /// The same location with every request counted (and deletes optionally made to fail).
+    pub fn counting(&self) -> (FileIO, counting::CountingStore) {
+        let c = counting::CountingStore::new(self.store.clone());
+        (self.with_store(Arc::new(c.clone())), c)
     }
 
     /// The same store, rooted at a sub-directory.
     pub fn sub(&self, rel: &str) -> FileIO {
-        FileIO { store: self.store.clone(), root: self.path(rel), uri: format!("{}/{}", self.uri, rel.trim_matches('/')) }
+        FileIO {
+            store: self.store.clone(),
+            root: self.path(rel),
+            uri: format!("{}/{}", self.uri, rel.trim_matches('/')),
+            trusted_create: self.trusted_create,
+            create_probe: Arc::new(tokio::sync::OnceCell::new()),
+        }
     }
 
     pub fn uri(&self) -> &str {

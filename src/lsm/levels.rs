@@ -43,7 +43,7 @@ impl Levels {
                 self.levels[idx].push(f);
             }
         }
-        self.level0.sort_by(|a, b| b.max_sequence_number.cmp(&a.max_sequence_number));
+        self.level0.sort_by_key(|f| std::cmp::Reverse(f.max_sequence_number));
     }
 
     pub fn max_level(&self) -> i32 {

@@ -75,6 +75,7 @@ impl Rewriter {
             bucket_path: bucket_path.to_string(),
             total_buckets: 0,
             files: unit.files.clone(),
+            deletion_vectors: Default::default(),
         };
         let reader = SplitReader::for_compaction(
             self.io.clone(),

@@ -44,6 +44,7 @@ impl CompactJob {
     }
 
     pub async fn run(&self, table: &Table) -> Result<CompactReport> {
+        crate::write::table_write::refuse_deletion_vectors(table.schema(), "compact")?;
         match self.run_once(table).await {
             Err(Error::CommitConflict(_)) => self.run_once(table).await,
             other => other,
@@ -63,10 +64,13 @@ impl CompactJob {
         }
         let plan = scan.plan().await?;
         let mut jobs = vec![];
+        let first_row = crate::merge::MergeFunction::from_schema(table.schema())?.is_first_row();
         for split in plan.splits {
             let levels = Levels::new(num_levels, split.files.clone());
             let runs = levels.sorted_runs();
-            let unit = if self.full { full_unit(levels.max_level(), &runs) } else { strategy.pick(levels.max_level(), &runs) };
+            // first-row tables are always compacted fully (see MergeFunction::is_first_row).
+            let full = self.full || first_row;
+            let unit = if full { full_unit(levels.max_level(), &runs) } else { strategy.pick(levels.max_level(), &runs) };
             if let Some(unit) = unit {
                 let drop = unit.output_level >= levels.non_empty_highest_level();
                 jobs.push((split, unit, drop));
@@ -127,13 +131,16 @@ impl CompactJob {
                 report.outcome = outcome;
                 Ok(report)
             }
-            Err(e) => {
-                // Abandon cleanly: the rewritten files were never committed.
+            Err(e @ Error::CommitConflict(_)) => {
+                // Abandon cleanly: a conflict means the rewritten files were never committed.
                 for (dir, name) in written {
                     let _ = table.io().delete(&format!("{dir}/{name}")).await;
                 }
                 Err(e)
             }
+            // Any other failure may have happened after the snapshot was published (a lost
+            // acknowledgement), so the outputs stay; if unreferenced, orphan cleanup removes them.
+            Err(e) => Err(e),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, Int8Type};
-use arrow_array::{new_null_array, Array, ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_array::{new_null_array, Array, ArrayRef, Int64Array, Int8Array, RecordBatch, RecordBatchOptions};
 use arrow_buffer::ScalarBuffer;
 use arrow_cast::cast;
 use arrow_schema::{Field, Schema, SchemaRef};
@@ -24,7 +24,8 @@ use parquet::arrow::ProjectionMask;
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::merge::keys::{KeyEncoder, SortKeys};
-use crate::merge::MergeFunction;
+use crate::merge::cell::{ComputedRows, Version};
+use crate::merge::{MergeFunction, Merged};
 use crate::read::scan::DataSplit;
 use crate::spec::data_file::{KEY_FIELD_PREFIX, SEQUENCE_NUMBER, VALUE_KIND};
 use crate::spec::{DataField, DataFileMeta, DataType, RowKind, TableSchema};
@@ -38,15 +39,20 @@ pub struct SplitReader {
     io: FileIO,
     schemas: SchemaManager,
     schema: Arc<TableSchema>,
-    /// Indices of the table columns to output.
+    /// Indices of the table columns read from files.
     projection: Vec<usize>,
+    /// In row mode, when the merge needs more columns than asked for: which of the read columns
+    /// to output.
+    output_projection: Option<Vec<usize>>,
     output_schema: SchemaRef,
-    /// The projected table columns (the output schema in row mode).
+    /// The table columns read (the output schema in row mode, before `output_projection`).
     value_schema: SchemaRef,
     /// Compaction mode: output rows in the key-value data-file layout, and keep retractions
     /// unless told to drop them (when nothing older lies below the output level).
     key_value: Option<KeyValueOutput>,
     merge: MergeFunction,
+    /// `deletion-vectors.enabled`: level-0 files are invisible and deleted rows are filtered.
+    deletion_vectors: bool,
     key_fields: Vec<DataField>,
     batch_size: usize,
     runtime: tokio::runtime::Handle,
@@ -72,21 +78,31 @@ impl SplitReader {
         projection: Vec<usize>,
         runtime: tokio::runtime::Handle,
     ) -> Result<Self> {
-        let merge = MergeFunction::from_options(&schema.core_options())?;
-        let output_schema = Arc::new(Schema::new(
-            projection.iter().map(|&i| schema.fields[i].to_arrow()).collect::<Vec<Field>>(),
-        ));
-        let key_fields = if schema.primary_keys.is_empty() { vec![] } else { schema.trimmed_key_fields() };
+        let is_pk = !schema.primary_keys.is_empty();
+        let merge = MergeFunction::from_schema(&schema)?;
+        let field_of = |i: &usize| schema.fields[*i].to_arrow();
+        let output_schema = Arc::new(Schema::new(projection.iter().map(field_of).collect::<Vec<Field>>()));
+        // Partial-update, aggregation and sequence fields need every column to merge.
+        let (read, output_projection) = if is_pk && !merge.picks_by_kind() {
+            ((0..schema.fields.len()).collect::<Vec<_>>(), Some(projection.clone()))
+        } else {
+            (projection, None)
+        };
+        let value_schema = Arc::new(Schema::new(read.iter().map(field_of).collect::<Vec<Field>>()));
+        let key_fields = if is_pk { schema.trimmed_key_fields() } else { vec![] };
+        let deletion_vectors = is_pk && schema.core_options().deletion_vectors_enabled()?;
         Ok(SplitReader {
             io,
             schemas,
             merge,
-            value_schema: output_schema.clone(),
+            deletion_vectors,
+            value_schema,
             output_schema,
+            output_projection,
             key_value: None,
             key_fields,
             batch_size: DEFAULT_BATCH_SIZE,
-            projection,
+            projection: read,
             schema,
             runtime,
         })
@@ -103,12 +119,55 @@ impl SplitReader {
         let all = (0..schema.fields.len()).collect();
         let mut r = Self::new(io, schemas, schema.clone(), all, runtime)?;
         r.output_schema = crate::spec::data_file::key_value_arrow_schema(&schema);
+        r.output_projection = None;
         r.key_value = Some(KeyValueOutput { drop_retracts });
         Ok(r)
     }
 
     pub fn output_schema(&self) -> &SchemaRef {
         &self.output_schema
+    }
+
+    /// The schema of batches inside the reader: the key-value layout when compacting, else the
+    /// columns read.
+    fn batch_schema(&self) -> &SchemaRef {
+        if self.key_value.is_some() {
+            &self.output_schema
+        } else {
+            &self.value_schema
+        }
+    }
+
+    /// Where the table's columns start in the reader's batches.
+    fn value_offset(&self) -> usize {
+        if self.key_value.is_some() {
+            self.key_fields.len() + 2
+        } else {
+            0
+        }
+    }
+
+    /// The rows computed by merges as a batch in [`Self::batch_schema`].
+    fn computed_batch(&self, store: &BatchStore, computed: &ComputedRows) -> Result<RecordBatch> {
+        let offset = self.value_offset();
+        let types: Vec<_> = self.value_schema.fields().iter().map(|f| f.data_type().clone()).collect();
+        let values = computed.build(&types, &|id| &store.values[&id].columns()[offset..])?;
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(offset + values.len());
+        if self.key_value.is_some() {
+            let mut ids: Vec<usize> = computed.key_sources().iter().map(|s| s.0).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let slot: HashMap<usize, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+            let indices: Vec<(usize, usize)> = computed.key_sources().iter().map(|(id, row)| (slot[id], *row)).collect();
+            for k in 0..self.key_fields.len() {
+                let arrays: Vec<&dyn Array> = ids.iter().map(|id| store.values[id].column(k).as_ref()).collect();
+                columns.push(interleave(&arrays, &indices).map_err(Error::arrow("assembling merged keys"))?);
+            }
+            columns.push(Arc::new(Int64Array::from(computed.seqs().to_vec())));
+            columns.push(Arc::new(Int8Array::from(vec![RowKind::Insert as i8; computed.len()])));
+        }
+        columns.extend(values);
+        RecordBatch::try_new(self.batch_schema().clone(), columns).map_err(Error::arrow("assembling merged rows"))
     }
 
     fn is_primary_key(&self) -> bool {
@@ -118,6 +177,30 @@ impl SplitReader {
     /// Reads a split, calling `emit` with each output batch (in key order within a section).
     /// Runs on a blocking thread: file reads go through the runtime handle.
     pub fn read_split(&self, split: &DataSplit, emit: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
+        if let Some(p) = &self.output_projection {
+            let mut failure = None;
+            let mut projected = |b: RecordBatch| match b.project(p) {
+                Ok(b) => emit(b),
+                Err(e) => {
+                    failure = Some(Error::arrow("projecting merged rows")(e));
+                    false
+                }
+            };
+            self.read_split_unprojected(split, &mut projected)?;
+            return failure.map_or(Ok(()), Err);
+        }
+        self.read_split_unprojected(split, emit)
+    }
+
+    fn read_split_unprojected(&self, split: &DataSplit, emit: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
+        let hides_level0 = self.merge.is_first_row() || self.deletion_vectors;
+        if self.key_value.is_none() && hides_level0 && split.files.iter().any(|f| f.level == 0) {
+            // Level-0 rows of first-row and deletion-vector tables become visible once compacted
+            // (as in Paimon, whose batch reads skip level 0 of such tables).
+            let mut visible = split.clone();
+            visible.files.retain(|f| f.level > 0);
+            return self.read_split_unprojected(&visible, emit);
+        }
         if !self.is_primary_key() {
             let mut files = split.files.clone();
             files.sort_by_key(|f| f.min_sequence_number);
@@ -158,7 +241,9 @@ impl SplitReader {
             a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(Ordering::Equal)
         };
         with_keys.sort_by(|a, b| cmp(&a.0, &b.0).then_with(|| cmp(&a.1, &b.1)));
-        let mut sections: Vec<Vec<(Vec<crate::spec::Datum>, Vec<crate::spec::Datum>, DataFileMeta)>> = vec![];
+        // Files with their (min key, max key).
+        type Ranged = (Vec<crate::spec::Datum>, Vec<crate::spec::Datum>, DataFileMeta);
+        let mut sections: Vec<Vec<Ranged>> = vec![];
         let mut bound: Option<Vec<crate::spec::Datum>> = None;
         for item in with_keys {
             let starts_new = match &bound {
@@ -198,6 +283,9 @@ impl SplitReader {
     fn load_file(&self, split: &DataSplit, file: &DataFileMeta, with_kv: bool) -> Result<FileBatches> {
         let path = format!("{}/{}", split.bucket_path, file.file_name);
         let bytes: Bytes = self.runtime.block_on(self.io.read(&path))?;
+        if bytes.len() as i64 != file.file_size {
+            return Err(Error::data_file(&path, format!("is {} bytes but the manifest records {}: truncated or replaced", bytes.len(), file.file_size)));
+        }
         let file_schema = if file.schema_id == self.schema.id {
             self.schema.clone()
         } else {
@@ -251,9 +339,20 @@ impl SplitReader {
         let encoder = if with_kv { Some(KeyEncoder::new(&key_types)?) } else { None };
         let mut out = FileBatches { values: vec![], kv: vec![] };
         let mut rows_seen = 0usize;
+        let deleted = self.deletion_vector(split, file)?;
         for batch in reader {
             let batch = batch.map_err(|e| Error::data_file(&path, e))?;
+            let first_row = rows_seen;
             rows_seen += batch.num_rows();
+            // Rows marked in the file's deletion vector are gone before anything else sees them.
+            let batch = match &deleted {
+                Some(dv) if dv.range_cardinality(first_row as u32..rows_seen as u32) > 0 => {
+                    let keep: arrow_array::BooleanArray =
+                        (first_row as u32..rows_seen as u32).map(|r| Some(!dv.contains(r))).collect();
+                    arrow_select::filter::filter_record_batch(&batch, &keep).map_err(|e| Error::data_file(&path, e))?
+                }
+                _ => batch,
+            };
             let col = |name: &str| -> Result<ArrayRef> {
                 batch
                     .column_by_name(name)
@@ -310,7 +409,7 @@ impl SplitReader {
                 columns.push(c);
             }
             let values = RecordBatch::try_new_with_options(
-                self.output_schema.clone(),
+                self.batch_schema().clone(),
                 columns,
                 &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
             )
@@ -324,6 +423,18 @@ impl SplitReader {
             ));
         }
         Ok(out)
+    }
+
+    /// The deletion vector of a data file, if the split has one for it.
+    fn deletion_vector(&self, split: &DataSplit, file: &DataFileMeta) -> Result<Option<roaring::RoaringBitmap>> {
+        let Some(d) = split.deletion_vectors.get(&file.file_name) else { return Ok(None) };
+        let bytes = self.runtime.block_on(self.io.read(&d.path))?;
+        let name = format!("{}/{}", self.io.uri(), d.path);
+        let dv = crate::spec::deletion_vector::decode_deletion_vector(&bytes, d.offset.max(0) as usize, d.length.max(0) as usize, &name)?;
+        if dv.max().is_some_and(|m| m as i64 >= file.row_count) {
+            return Err(Error::data_file(&file.file_name, format!("its deletion vector in {name} marks rows beyond its {} rows", file.row_count)));
+        }
+        Ok(Some(dv))
     }
 
     /// k-way merge of a section's sorted runs. Returns false when `emit` asked to stop.
@@ -345,6 +456,11 @@ impl SplitReader {
         let mut out: Vec<(usize, usize)> = Vec::with_capacity(self.batch_size);
         let mut group: Vec<(usize, usize, i64, RowKind)> = vec![];
         let mut kinds: Vec<RowKind> = vec![];
+        let by_kind = self.merge.picks_by_kind();
+        let keep_retracts = matches!(self.key_value, Some(KeyValueOutput { drop_retracts: false }));
+        let offset = self.value_offset();
+        let mut computed = ComputedRows::new(self.value_schema.fields().len());
+        let mut computed_id = store.reserve();
         while !heap.is_empty() {
             group.clear();
             // Pop every cursor positioned at the smallest key: they come in sequence order.
@@ -362,17 +478,42 @@ impl SplitReader {
                 }
             }
             group.sort_by_key(|g| g.2);
-            kinds.clear();
-            kinds.extend(group.iter().map(|g| g.3));
-            if let Some(pick) = self.merge.pick(&kinds) {
-                let (c, batch_id, _, kind) = group[pick];
-                let keep = !kind.is_retract() || matches!(self.key_value, Some(KeyValueOutput { drop_retracts: false }));
-                if keep {
-                    out.push((batch_id, cursors[c].pos().row));
+            if group.len() == 1 || by_kind {
+                kinds.clear();
+                kinds.extend(group.iter().map(|g| g.3));
+                if let Some(pick) = self.merge.pick(&kinds)? {
+                    let (c, batch_id, _, kind) = group[pick];
+                    if !kind.is_retract() || keep_retracts {
+                        out.push((batch_id, cursors[c].pos().row));
+                    }
+                }
+            } else {
+                let mut versions: Vec<Version> = group
+                    .iter()
+                    .map(|&(c, batch_id, seq, kind)| Version {
+                        source: batch_id,
+                        columns: &store.values[&batch_id].columns()[offset..],
+                        row: cursors[c].pos().row,
+                        seq,
+                        kind,
+                    })
+                    .collect();
+                match self.merge.merge(&mut versions)? {
+                    Merged::Pick(p) => {
+                        let v = &versions[p];
+                        if !v.kind.is_retract() || keep_retracts {
+                            out.push((v.source, v.row));
+                        }
+                    }
+                    Merged::Row { seq, cells } => {
+                        let k = computed.push(&versions, seq, cells);
+                        out.push((computed_id, k));
+                    }
+                    Merged::Nothing => {}
                 }
             }
             if out.len() >= self.batch_size {
-                if !emit(store.build(&out, &self.output_schema)?) {
+                if !emit(self.build_output(&mut store, &out, &mut computed, &mut computed_id)?) {
                     return Ok(false);
                 }
                 out.clear();
@@ -385,10 +526,30 @@ impl SplitReader {
                 }
             }
         }
-        if !out.is_empty() && !emit(store.build(&out, &self.output_schema)?) {
+        if !out.is_empty() && !emit(self.build_output(&mut store, &out, &mut computed, &mut computed_id)?) {
             return Ok(false);
         }
         Ok(true)
+    }
+
+    /// One output batch of picked and computed rows; the computed rows are then cleared.
+    fn build_output(
+        &self,
+        store: &mut BatchStore,
+        out: &[(usize, usize)],
+        computed: &mut ComputedRows,
+        computed_id: &mut usize,
+    ) -> Result<RecordBatch> {
+        if computed.is_empty() {
+            return store.build(out, self.batch_schema());
+        }
+        let batch = self.computed_batch(store, computed)?;
+        store.values.insert(*computed_id, batch);
+        let built = store.build(out, self.batch_schema());
+        store.values.remove(computed_id);
+        computed.clear();
+        *computed_id = store.reserve();
+        built
     }
 }
 
@@ -403,6 +564,12 @@ struct BatchStore {
 }
 
 impl BatchStore {
+    /// An id for a batch added later with `values.insert`.
+    fn reserve(&mut self) -> usize {
+        self.next_id += 1;
+        self.next_id - 1
+    }
+
     fn add(&mut self, values: RecordBatch) -> usize {
         let id = self.next_id;
         self.next_id += 1;

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::io::FileIO;
 use crate::spec::paths::{bucket_dir, partition_path};
 use crate::spec::{BinaryRow, DataFileMeta, Datum, Snapshot, TableSchema};
-use crate::store::{ManifestStore, SnapshotManager};
+use crate::store::{ManifestStore, SnapshotManager, TagManager};
 
 /// The files of one bucket to read together.
 #[derive(Clone, Debug)]
@@ -20,6 +20,17 @@ pub struct DataSplit {
     pub bucket_path: String,
     pub total_buckets: i32,
     pub files: Vec<DataFileMeta>,
+    /// Deletion vectors of the split's files, by data file name (tables with
+    /// `deletion-vectors.enabled`).
+    pub deletion_vectors: std::collections::HashMap<String, DeletionFile>,
+}
+
+/// Where a data file's deletion vector is: an index file (relative to the table) and the range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletionFile {
+    pub path: String,
+    pub offset: i32,
+    pub length: i32,
 }
 
 impl DataSplit {
@@ -31,11 +42,60 @@ impl DataSplit {
 /// A partition predicate over the partition values (in partition-key order).
 pub type PartitionFilter = Arc<dyn Fn(&[Datum]) -> bool + Send + Sync>;
 
+/// Which snapshot to read (Paimon's `scan.snapshot-id`, `scan.tag-name`, `scan.timestamp-millis`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TimeTravel {
+    Snapshot(i64),
+    Tag(String),
+    /// The latest snapshot committed at or before this epoch-millis time.
+    Timestamp(i64),
+}
+
+impl TimeTravel {
+    /// The time travel a table's options ask for, if any (at most one of the three options).
+    pub fn from_options(opts: &crate::spec::options::CoreOptions) -> Result<Option<TimeTravel>> {
+        let mut found = vec![];
+        if let Some(id) = opts.scan_snapshot_id()? {
+            found.push(TimeTravel::Snapshot(id));
+        }
+        if let Some(t) = opts.scan_tag_name() {
+            found.push(TimeTravel::Tag(t.to_string()));
+        }
+        if let Some(ms) = opts.scan_timestamp_millis()? {
+            found.push(TimeTravel::Timestamp(ms));
+        }
+        if found.len() > 1 {
+            return Err(crate::Error::InvalidInput(format!(
+                "set only one of scan.snapshot-id, scan.tag-name and scan.timestamp-millis (found {found:?})"
+            )));
+        }
+        Ok(found.pop())
+    }
+
+    /// The snapshot this points at, with a clear error when there is none.
+    pub async fn resolve(&self, io: &FileIO) -> Result<Snapshot> {
+        let sm = SnapshotManager::new(io.clone());
+        match self {
+            TimeTravel::Snapshot(id) => sm.snapshot(*id).await,
+            TimeTravel::Tag(name) => Ok(TagManager::new(io.clone()).tag(name).await?.snapshot),
+            TimeTravel::Timestamp(ms) => match sm.earlier_or_equal_time(*ms).await? {
+                Some(s) => Ok(s),
+                None => {
+                    let when = chrono::DateTime::from_timestamp_millis(*ms).map(|t| t.to_rfc3339()).unwrap_or_default();
+                    Err(crate::Error::InvalidInput(format!(
+                        "no snapshot was committed at or before {when} ({ms} ms) among the retained snapshots"
+                    )))
+                }
+            },
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct TableScan {
     io: FileIO,
     schema: Arc<TableSchema>,
-    snapshot_id: Option<i64>,
+    time_travel: Option<TimeTravel>,
     partition_filter: Option<PartitionFilter>,
     bucket_filter: Option<Vec<i32>>,
 }
@@ -49,12 +109,18 @@ pub struct Plan {
 
 impl TableScan {
     pub fn new(io: FileIO, schema: Arc<TableSchema>) -> Self {
-        TableScan { io, schema, snapshot_id: None, partition_filter: None, bucket_filter: None }
+        TableScan { io, schema, time_travel: None, partition_filter: None, bucket_filter: None }
     }
 
-    /// Reads the table as of this snapshot (default: the latest, or `scan.snapshot-id`).
+    /// Reads the table as of this snapshot (default: the latest, or what the `scan.*` time
+    /// travel options say).
     pub fn with_snapshot(mut self, id: i64) -> Self {
-        self.snapshot_id = Some(id);
+        self.time_travel = Some(TimeTravel::Snapshot(id));
+        self
+    }
+
+    pub fn with_time_travel(mut self, tt: TimeTravel) -> Self {
+        self.time_travel = Some(tt);
         self
     }
 
@@ -69,22 +135,13 @@ impl TableScan {
     }
 
     pub async fn plan(&self) -> Result<Plan> {
-        if self.schema.core_options().deletion_vectors_enabled()? {
-            // Reading such a table without applying its deletion vectors would return deleted rows.
-            return Err(crate::Error::Unsupported(
-                "this table has deletion-vectors.enabled = true; shoal cannot apply deletion vectors yet, \
-                 and reading without them would return deleted rows"
-                    .into(),
-            ));
-        }
-        let snapshots = SnapshotManager::new(self.io.clone());
-        let wanted = match self.snapshot_id {
-            Some(id) => Some(id),
-            None => self.schema.core_options().scan_snapshot_id()?,
+        let wanted = match &self.time_travel {
+            Some(tt) => Some(tt.clone()),
+            None => TimeTravel::from_options(&self.schema.core_options())?,
         };
         let snapshot = match wanted {
-            Some(id) => Some(snapshots.snapshot(id).await?),
-            None => snapshots.latest().await?,
+            Some(tt) => Some(tt.resolve(&self.io).await?),
+            None => SnapshotManager::new(self.io.clone()).latest().await?,
         };
         let Some(snapshot) = snapshot else {
             return Ok(Plan { snapshot: None, splits: vec![] });
@@ -130,10 +187,25 @@ impl TableScan {
                         bucket_path: path,
                         total_buckets: e.total_buckets,
                         files: vec![],
+                        deletion_vectors: Default::default(),
                     },
                 );
             }
             groups.get_mut(&key).expect("inserted above").files.push(e.file);
+        }
+        // Deletion vectors, from the snapshot's index manifest, onto their splits.
+        if let Some(index_manifest) = &snapshot.index_manifest {
+            for e in manifests.read_index_manifest(index_manifest).await? {
+                if e.index_type != crate::spec::manifest::DELETION_VECTORS_INDEX {
+                    continue;
+                }
+                if let Some(split) = groups.get_mut(&(e.partition.data().to_vec(), e.bucket)) {
+                    for r in e.deletion_vectors {
+                        let file = DeletionFile { path: format!("index/{}", e.file_name), offset: r.offset, length: r.length };
+                        split.deletion_vectors.insert(r.data_file, file);
+                    }
+                }
+            }
         }
         Ok(Plan { snapshot: Some(snapshot), splits: groups.into_values().collect() })
     }

@@ -4,11 +4,14 @@
 pub mod binary_row;
 pub mod data_file;
 pub mod datum;
+pub mod deletion_vector;
 mod error;
 pub mod manifest;
+pub mod merge_engine;
 pub mod options;
 pub mod paths;
 pub mod schema;
+pub mod schema_change;
 pub mod snapshot;
 pub mod types;
 
@@ -18,6 +21,7 @@ pub use error::SpecError;
 pub use manifest::{DataFileMeta, FileKind, FileSource, ManifestEntry, ManifestFileMeta, SimpleStats};
 pub use options::CoreOptions;
 pub use schema::TableSchema;
+pub use schema_change::{ColumnPosition, SchemaChange};
 pub use snapshot::{CommitKind, Snapshot};
 pub use types::{parse_type, DataField, DataType, TypeKind};
 

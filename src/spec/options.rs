@@ -35,7 +35,10 @@ pub const NUM_LEVELS: &str = "num-levels";
 pub const SNAPSHOT_NUM_RETAINED_MIN: &str = "snapshot.num-retained.min";
 pub const SNAPSHOT_NUM_RETAINED_MAX: &str = "snapshot.num-retained.max";
 pub const SNAPSHOT_TIME_RETAINED: &str = "snapshot.time-retained";
+pub const SNAPSHOT_EXPIRE_LIMIT: &str = "snapshot.expire.limit";
 pub const SCAN_SNAPSHOT_ID: &str = "scan.snapshot-id";
+pub const SCAN_TAG_NAME: &str = "scan.tag-name";
+pub const SCAN_TIMESTAMP_MILLIS: &str = "scan.timestamp-millis";
 pub const PATH: &str = "path";
 
 /// Keys Paimon 0.9 knows that shoal accepts in a table's options (stored verbatim; the ones
@@ -47,7 +50,7 @@ const KNOWN_KEYS: &[&str] = &[
     WRITE_BUFFER_SIZE, TARGET_FILE_SIZE, PAGE_SIZE, MERGE_ENGINE, SEQUENCE_FIELD, IGNORE_DELETE, STATS_MODE,
     PARTITION_DEFAULT_NAME, DELETION_VECTORS_ENABLED, CHANGELOG_PRODUCER, COMMIT_MAX_RETRIES, WRITE_ONLY,
     NUM_SORTED_RUN_COMPACTION_TRIGGER, NUM_SORTED_RUN_STOP_TRIGGER, NUM_LEVELS, SNAPSHOT_NUM_RETAINED_MIN,
-    SNAPSHOT_NUM_RETAINED_MAX, SNAPSHOT_TIME_RETAINED, PATH, "write-buffer-spillable", "write-buffer-spill.max-disk-size",
+    SNAPSHOT_NUM_RETAINED_MAX, SNAPSHOT_TIME_RETAINED, SNAPSHOT_EXPIRE_LIMIT, SCAN_TAG_NAME, SCAN_TIMESTAMP_MILLIS, PATH, "write-buffer-spillable", "write-buffer-spill.max-disk-size",
     "sort-spill-threshold", "sort-spill-buffer-size", "local-sort.max-num-file-handles", "compaction.max-size-amplification-percent",
     "compaction.size-ratio", "compaction.optimization-interval", "compaction.min.file-num", "compaction.max.file-num",
     "full-compaction.delta-commits", "changelog-producer.row-deduplicate", "partial-update.remove-record-on-delete",
@@ -190,6 +193,11 @@ impl CoreOptions {
             None => Ok(default),
             Some(v) => v.trim().parse().map_err(|_| self.invalid(key, "expected an integer")),
         }
+    }
+
+    /// A boolean option (`true`/`false`, any case).
+    pub fn bool_option(&self, key: &str, default: bool) -> Result<bool, SpecError> {
+        self.bool(key, default)
     }
 
     fn bool(&self, key: &str, default: bool) -> Result<bool, SpecError> {
@@ -340,11 +348,68 @@ impl CoreOptions {
         self.bool(WRITE_ONLY, false)
     }
 
+    /// `full-compaction.delta-commits`: a full compaction after every this many commits.
+    pub fn full_compaction_delta_commits(&self) -> Result<Option<u64>, SpecError> {
+        match self.get("full-compaction.delta-commits") {
+            None => Ok(None),
+            Some(_) => {
+                let n = self.int("full-compaction.delta-commits", 1)?;
+                if n < 1 {
+                    return Err(self.invalid("full-compaction.delta-commits", "expected a positive number of commits"));
+                }
+                Ok(Some(n as u64))
+            }
+        }
+    }
+
     pub fn scan_snapshot_id(&self) -> Result<Option<i64>, SpecError> {
         match self.get(SCAN_SNAPSHOT_ID) {
             None => Ok(None),
             Some(_) => Ok(Some(self.int(SCAN_SNAPSHOT_ID, 0)?)),
         }
+    }
+
+    pub fn scan_tag_name(&self) -> Option<&str> {
+        self.get(SCAN_TAG_NAME)
+    }
+
+    pub fn scan_timestamp_millis(&self) -> Result<Option<i64>, SpecError> {
+        match self.get(SCAN_TIMESTAMP_MILLIS) {
+            None => Ok(None),
+            Some(_) => Ok(Some(self.int(SCAN_TIMESTAMP_MILLIS, 0)?)),
+        }
+    }
+
+    /// `snapshot.num-retained.min`: 10, at least 1.
+    pub fn snapshot_num_retained_min(&self) -> Result<i64, SpecError> {
+        let v = self.int(SNAPSHOT_NUM_RETAINED_MIN, 10)?;
+        if v < 1 {
+            return Err(self.invalid(SNAPSHOT_NUM_RETAINED_MIN, "must be at least 1"));
+        }
+        Ok(v)
+    }
+
+    /// `snapshot.num-retained.max`: Integer.MAX_VALUE (Paimon 0.9), at least the minimum.
+    pub fn snapshot_num_retained_max(&self) -> Result<i64, SpecError> {
+        let v = self.int(SNAPSHOT_NUM_RETAINED_MAX, i32::MAX as i64)?;
+        if v < self.snapshot_num_retained_min()? {
+            return Err(self.invalid(SNAPSHOT_NUM_RETAINED_MAX, "must be at least snapshot.num-retained.min"));
+        }
+        Ok(v)
+    }
+
+    /// `snapshot.time-retained`: 1 h.
+    pub fn snapshot_time_retained(&self) -> Result<Duration, SpecError> {
+        self.duration(SNAPSHOT_TIME_RETAINED, Duration::from_secs(3600))
+    }
+
+    /// `snapshot.expire.limit`: at most this many snapshots expire per run (10).
+    pub fn snapshot_expire_limit(&self) -> Result<i64, SpecError> {
+        let v = self.int(SNAPSHOT_EXPIRE_LIMIT, 10)?;
+        if v < 1 {
+            return Err(self.invalid(SNAPSHOT_EXPIRE_LIMIT, "must be at least 1"));
+        }
+        Ok(v)
     }
 
     /// Validates the options a table is created with: known keys, parseable values, and the
@@ -364,15 +429,19 @@ impl CoreOptions {
         self.commit_max_retries()?;
         self.ignore_delete()?;
         self.write_only()?;
+        self.full_compaction_delta_commits()?;
+        self.snapshot_num_retained_max()?;
+        self.snapshot_time_retained()?;
+        self.snapshot_expire_limit()?;
+        self.scan_timestamp_millis()?;
+        self.scan_snapshot_id()?;
         if !matches!(self.file_compression().as_str(), "zstd" | "snappy" | "lz4" | "gzip" | "none" | "uncompressed") {
             return Err(self.invalid(FILE_COMPRESSION, "expected zstd, snappy, lz4, gzip or none"));
         }
         if !matches!(self.manifest_compression().as_str(), "zstd" | "snappy" | "null" | "none" | "deflate") {
             return Err(self.invalid(MANIFEST_COMPRESSION, "expected zstd, snappy, deflate or none"));
         }
-        if self.merge_engine()? != MergeEngine::Deduplicate {
-            return Err(self.invalid(MERGE_ENGINE, "shoal implements the deduplicate merge engine so far"));
-        }
+        self.merge_engine()?;
         if self.deletion_vectors_enabled()? {
             return Err(self.invalid(DELETION_VECTORS_ENABLED, "deletion vectors are not implemented in shoal yet"));
         }

@@ -9,6 +9,10 @@ pub const SNAPSHOT_DIR: &str = "snapshot";
 pub const SCHEMA_DIR: &str = "schema";
 pub const MANIFEST_DIR: &str = "manifest";
 pub const INDEX_DIR: &str = "index";
+pub const TAG_DIR: &str = "tag";
+pub const CONSUMER_DIR: &str = "consumer";
+pub const TAG_PREFIX: &str = "tag-";
+pub const CONSUMER_PREFIX: &str = "consumer-";
 
 pub fn snapshot_path(id: i64) -> String {
     format!("{SNAPSHOT_DIR}/snapshot-{id}")
@@ -18,6 +22,17 @@ pub fn schema_path(id: i64) -> String {
 }
 pub fn manifest_path(name: &str) -> String {
     format!("{MANIFEST_DIR}/{name}")
+}
+/// `tag/tag-<name>`: a copy of the tagged snapshot's JSON.
+pub fn tag_path(name: &str) -> String {
+    format!("{TAG_DIR}/{TAG_PREFIX}{name}")
+}
+/// `consumer/consumer-<id>`: `{"nextSnapshot": N}`, the next snapshot a reader will read.
+pub fn consumer_path(id: &str) -> String {
+    format!("{CONSUMER_DIR}/{CONSUMER_PREFIX}{id}")
+}
+pub fn index_path(name: &str) -> String {
+    format!("{INDEX_DIR}/{name}")
 }
 pub fn latest_hint_path() -> String {
     format!("{SNAPSHOT_DIR}/LATEST")

@@ -59,6 +59,9 @@ impl TableSchema {
         schema.validate()?;
         schema.core_options().validate_for_create()?;
         schema.validate_bucket_mode()?;
+        if !schema.primary_keys.is_empty() {
+            super::merge_engine::MergeEngineConfig::from_schema(&schema)?;
+        }
         Ok(schema)
     }
 
@@ -278,7 +281,7 @@ impl TableSchema {
     }
 }
 
-fn assign_nested_ids(t: &mut DataType, next_id: &mut i32) {
+pub(crate) fn assign_nested_ids(t: &mut DataType, next_id: &mut i32) {
     match &mut t.kind {
         TypeKind::Row(fields) => {
             for f in fields {

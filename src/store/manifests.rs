@@ -54,6 +54,16 @@ impl ManifestStore {
         Ok(decode_manifest_entries(&bytes, &format!("{}/{path}", self.io.uri()))?)
     }
 
+    /// The live entries of an index manifest (a full list: ADDs, with any DELETE applied).
+    pub async fn read_index_manifest(&self, name: &str) -> Result<Vec<crate::spec::manifest::IndexManifestEntry>> {
+        let path = manifest_path(name);
+        let bytes = self.io.read(&path).await?;
+        let entries = crate::spec::manifest::decode_index_manifest(&bytes, &format!("{}/{path}", self.io.uri()))?;
+        let deleted: std::collections::HashSet<String> =
+            entries.iter().filter(|e| e.kind == crate::spec::FileKind::Delete).map(|e| e.file_name.clone()).collect();
+        Ok(entries.into_iter().filter(|e| e.kind == crate::spec::FileKind::Add && !deleted.contains(&e.file_name)).collect())
+    }
+
     pub async fn read_manifest_list(&self, name: &str) -> Result<Vec<ManifestFileMeta>> {
         let path = manifest_path(name);
         let bytes = self.io.read(&path).await?;

@@ -42,16 +42,33 @@ impl SnapshotManager {
     }
 
     pub async fn earliest_id(&self) -> Result<Option<i64>> {
+        // Fast path: the hint, confirmed by the snapshot existing and its predecessor not.
+        if let Ok(hint) = self.io.read_string(&earliest_hint_path()).await {
+            if let Ok(id) = hint.trim().parse::<i64>() {
+                if self.io.exists(&snapshot_path(id)).await? && !self.io.exists(&snapshot_path(id - 1)).await? {
+                    return Ok(Some(id));
+                }
+            }
+        }
         Ok(self.snapshot_ids().await?.first().copied())
+    }
+
+    pub async fn exists(&self, id: i64) -> Result<bool> {
+        Ok(self.io.exists(&snapshot_path(id)).await?)
+    }
+
+    /// The snapshot file's text as stored (tags copy it verbatim).
+    pub async fn snapshot_json(&self, id: i64) -> Result<String> {
+        match self.io.read_string(&snapshot_path(id)).await {
+            Ok(t) => Ok(t),
+            Err(crate::io::IoError::NotFound { .. }) => Err(Error::SnapshotNotFound(id)),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn snapshot(&self, id: i64) -> Result<Snapshot> {
         let path = snapshot_path(id);
-        let text = match self.io.read_string(&path).await {
-            Ok(t) => t,
-            Err(crate::io::IoError::NotFound { .. }) => return Err(Error::SnapshotNotFound(id)),
-            Err(e) => return Err(e.into()),
-        };
+        let text = self.snapshot_json(id).await?;
         let snap = Snapshot::from_json_str(&text, &format!("{}/{path}", self.io.uri()))?;
         if snap.id != id {
             return Err(crate::spec::SpecError::corrupt(
@@ -73,6 +90,7 @@ impl SnapshotManager {
 
     /// Publishes a snapshot atomically; `Ok(false)` when another commit took the id first.
     pub async fn try_commit(&self, snapshot: &Snapshot) -> Result<bool> {
+        self.io.verify_atomic_create().await?;
         let created = self.io.create_new(&snapshot_path(snapshot.id), snapshot.to_json_string()).await?;
         if created {
             // Hints are best-effort: a failure here never fails the commit.
@@ -82,6 +100,52 @@ impl SnapshotManager {
             }
         }
         Ok(created)
+    }
+
+    /// The newest snapshot committed at or before `time_millis` (Paimon's
+    /// `earlierOrEqualTimeMills`), found by binary search over the contiguous retained ids.
+    pub async fn earlier_or_equal_time(&self, time_millis: i64) -> Result<Option<Snapshot>> {
+        let (Some(earliest), Some(latest)) = (self.earliest_id().await?, self.latest_id().await?) else {
+            return Ok(None);
+        };
+        let first = self.snapshot(earliest).await?;
+        if first.time_millis > time_millis {
+            return Ok(None);
+        }
+        let (mut lo, mut hi, mut best) = (earliest + 1, latest, first);
+        while lo <= hi {
+            let mid = lo + (hi - lo) / 2;
+            let s = self.snapshot(mid).await?;
+            if s.time_millis <= time_millis {
+                lo = mid + 1;
+                best = s;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(Some(best))
+    }
+
+    /// Deletes a snapshot file (absent is fine).
+    pub async fn delete(&self, id: i64) -> Result<()> {
+        Ok(self.io.delete(&snapshot_path(id)).await?)
+    }
+
+    /// Writes (or publishes) a snapshot file verbatim, only if absent.
+    pub async fn create_from_json(&self, id: i64, json: String) -> Result<bool> {
+        Ok(self.io.create_new(&snapshot_path(id), json).await?)
+    }
+
+    pub async fn write_earliest_hint(&self, id: i64) -> Result<()> {
+        Ok(self.io.write(&earliest_hint_path(), id.to_string()).await?)
+    }
+
+    pub async fn write_latest_hint(&self, id: i64) -> Result<()> {
+        Ok(self.io.write(&latest_hint_path(), id.to_string()).await?)
+    }
+
+    pub async fn has_earliest_hint(&self) -> Result<bool> {
+        Ok(self.io.exists(&earliest_hint_path()).await?)
     }
 
     /// The newest snapshot committed by `commit_user`, scanning back from the latest.

@@ -44,8 +44,13 @@ impl CommitMessage {
     }
 }
 
+/// Runs after a commit published a snapshot (given its id): Paimon's post-commit maintenance
+/// (snapshot expiry). Installed by [`crate::Table::new_commit`].
+pub type AfterCommit = Arc<dyn Fn(i64) -> futures::future::BoxFuture<'static, Result<()>> + Send + Sync>;
+
 pub struct TableCommit {
     schema: Arc<TableSchema>,
+    after_commit: Option<AfterCommit>,
     commit_user: String,
     snapshots: SnapshotManager,
     manifests: ManifestStore,
@@ -85,16 +90,25 @@ impl TableCommit {
             manifest_target_size: opts.manifest_target_file_size()?,
             manifest_merge_min_count: opts.manifest_merge_min_count()?,
             schema,
+            after_commit: None,
         })
+    }
+
+    /// Runs `hook` after every commit that publishes a snapshot.
+    pub fn with_after_commit(mut self, hook: Option<AfterCommit>) -> Self {
+        self.after_commit = hook;
+        self
     }
 
     pub fn commit_user(&self) -> &str {
         &self.commit_user
     }
 
-    /// A batch commit (identifier `Long.MAX_VALUE`, as Paimon's batch writes use).
+    /// A batch commit (identifier `Long.MAX_VALUE`, as Paimon's batch writes use). Every batch
+    /// commit lands: exactly-once filtering is for identified (streaming) commits only, so a
+    /// committer reused for several batches never drops one.
     pub async fn commit(&self, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
-        self.commit_with_identifier(BATCH_COMMIT_IDENTIFIER, messages).await
+        self.commit_messages(BATCH_COMMIT_IDENTIFIER, messages).await
     }
 
     /// A commit that a streaming sink identifies by its checkpoint id: committing the same
@@ -103,6 +117,10 @@ impl TableCommit {
         if self.is_committed(identifier).await? {
             return Ok(CommitOutcome::AlreadyCommitted);
         }
+        self.commit_messages(identifier, messages).await
+    }
+
+    async fn commit_messages(&self, identifier: i64, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
         let mut appends = vec![];
         let mut compacts = vec![];
         for m in &messages {
@@ -116,6 +134,9 @@ impl TableCommit {
         }
         if !compacts.is_empty() {
             outcome = self.commit_entries(identifier, CommitKind::Compact, compacts).await?;
+        }
+        if let (Some(hook), Some(id)) = (&self.after_commit, outcome.snapshot_id()) {
+            hook(id).await.map_err(|e| Error::AfterCommit { snapshot: id, source: Box::new(e) })?;
         }
         Ok(outcome)
     }
@@ -151,8 +172,8 @@ impl TableCommit {
                 tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
             }
             let latest = self.snapshots.latest().await?;
-            if !deletes.is_empty() {
-                self.check_deletes_are_live(latest.as_ref(), &deletes).await?;
+            if !deletes.is_empty() || entries.iter().any(|e| e.file.level > 0) {
+                self.check_conflicts(latest.as_ref(), &deletes, &entries).await?;
             }
             let base_metas = match &latest {
                 Some(s) => self.manifests.data_manifests(s).await?,
@@ -201,18 +222,57 @@ impl TableCommit {
         )))
     }
 
-    async fn check_deletes_are_live(&self, latest: Option<&Snapshot>, deletes: &[FileIdentifier]) -> Result<()> {
-        let live: HashSet<FileIdentifier> = match latest {
-            Some(s) => self.manifests.live_files(s).await?.iter().map(ManifestEntry::identifier).collect(),
-            None => HashSet::new(),
+    /// Paimon's conflict checks before a commit that deletes files or adds files above level 0:
+    /// every file to delete must still be live, and afterwards no two files on one level >= 1 of
+    /// a bucket may overlap in key range (another writer or compactor changed the bucket).
+    async fn check_conflicts(&self, latest: Option<&Snapshot>, deletes: &[FileIdentifier], changes: &[ManifestEntry]) -> Result<()> {
+        let live: Vec<ManifestEntry> = match latest {
+            Some(s) => self.manifests.live_files(s).await?,
+            None => vec![],
         };
+        let live_ids: HashSet<FileIdentifier> = live.iter().map(ManifestEntry::identifier).collect();
         for d in deletes {
-            if !live.contains(d) {
+            if !live_ids.contains(d) {
                 return Err(Error::CommitConflict(format!(
                     "file {} (bucket {}, level {}) to be deleted is no longer in the table: \
                      another commit removed it; the work that produced this commit is stale",
                     d.file_name, d.bucket, d.level
                 )));
+            }
+        }
+        if self.schema.primary_keys.is_empty() {
+            return Ok(());
+        }
+        // The files on each level >= 1 of each bucket after this commit, by key range.
+        let deleted: HashSet<&FileIdentifier> = deletes.iter().collect();
+        let key_types: Vec<DataType> = self.schema.trimmed_key_fields().iter().map(|f| f.data_type.clone()).collect();
+        // (partition, bucket, level) -> (min key, max key, file name) of each file.
+        type KeyRange = (Vec<Datum>, Vec<Datum>, String);
+        let mut levels: std::collections::HashMap<(Vec<u8>, i32, i32), Vec<KeyRange>> = Default::default();
+        let after = live
+            .iter()
+            .filter(|e| !deleted.contains(&e.identifier()))
+            .chain(changes.iter().filter(|e| e.kind == FileKind::Add));
+        for e in after {
+            if e.file.level < 1 {
+                continue;
+            }
+            let f = &e.file;
+            let min = f.min_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("min key: {m}")))?;
+            let max = f.max_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("max key: {m}")))?;
+            levels.entry((e.partition.data().to_vec(), e.bucket, f.level)).or_default().push((min, max, f.file_name.clone()));
+        }
+        let cmp = |a: &[Datum], b: &[Datum]| a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal);
+        for ((_, bucket, level), mut files) in levels {
+            files.sort_by(|a, b| cmp(&a.0, &b.0));
+            for w in files.windows(2) {
+                if cmp(&w[0].1, &w[1].0).is_ge() {
+                    return Err(Error::CommitConflict(format!(
+                        "LSM conflict in bucket {bucket}: files {} and {} on level {level} overlap in key range; \
+                         another writer or compactor changed this bucket, so this commit is given up",
+                        w[0].2, w[1].2
+                    )));
+                }
             }
         }
         Ok(())

@@ -18,6 +18,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::rewrite::{CompactResult, Rewriter};
+use crate::lsm::universal::full_unit;
 use crate::lsm::{Levels, UniversalCompaction};
 use crate::merge::MergeFunction;
 use crate::spec::data_file::{data_file_arrow_schema, table_arrow_schema};
@@ -59,6 +60,9 @@ struct WriteContext {
     compaction: Option<(UniversalCompaction, usize, Rewriter)>,
 }
 
+/// A bucket of a partition.
+type BucketId = (BinaryRow, i32);
+
 struct BucketWriter {
     partition: BinaryRow,
     bucket: i32,
@@ -70,6 +74,15 @@ struct BucketWriter {
     compact_after: Vec<DataFileMeta>,
     /// The bucket's compaction running in the background, if any (at most one per bucket).
     compacting: Option<tokio::task::JoinHandle<Result<CompactResult>>>,
+}
+
+impl BucketWriter {
+    /// Takes a finished compaction into the bucket's levels and its next commit.
+    fn absorb(&mut self, r: CompactResult) {
+        self.levels.update(&r.before, &r.after);
+        self.compact_before.extend(r.before);
+        self.compact_after.extend(r.after);
+    }
 }
 
 pub struct TableWrite {
@@ -87,6 +100,9 @@ pub struct TableWrite {
     next_batch_id: u64,
     buffered: usize,
     parallelism: usize,
+    /// `full-compaction.delta-commits`: every this many prepared commits, a full compaction.
+    full_compaction_every: Option<u64>,
+    prepared_commits: u64,
 }
 
 impl TableWrite {
@@ -94,7 +110,8 @@ impl TableWrite {
     pub async fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
         let opts = schema.core_options();
         schema.validate_bucket_mode()?;
-        let merge = MergeFunction::from_options(&opts)?;
+        refuse_deletion_vectors(&schema, "write to")?;
+        let merge = MergeFunction::from_schema(&schema)?;
         let cfg = FileWriterConfig::new(schema.clone())?;
         let mut restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>> = HashMap::new();
         if let Some(latest) = SnapshotManager::new(io.clone()).latest().await? {
@@ -134,6 +151,8 @@ impl TableWrite {
             next_batch_id: 0,
             buffered: 0,
             parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            full_compaction_every: opts.full_compaction_delta_commits()?,
+            prepared_commits: 0,
             schema,
             writers: HashMap::new(),
             restored,
@@ -174,6 +193,11 @@ impl TableWrite {
             Some(k) => k.iter().map(|k| *k as i8).collect(),
             None => vec![RowKind::Insert as i8; batch.num_rows()],
         };
+        if let (Some(k), Some(why)) = (kinds, self.ctx.merge.retract_refusal()) {
+            if let Some(row) = k.iter().position(|k| k.is_retract()) {
+                return Err(Error::InvalidInput(format!("row {row} is {}: {why}", k[row].short_string())));
+            }
+        }
         // Rows the merge engine ignores (e.g. retractions with ignore-delete) never reach a buffer.
         let mut batch = batch;
         if let Some(k) = kinds {
@@ -241,7 +265,7 @@ impl TableWrite {
     }
 
     /// Partition and bucket of every row: per row a group index, and the groups.
-    fn assign(&self, batch: &RecordBatch) -> Result<(Vec<u32>, Vec<(BinaryRow, i32)>)> {
+    fn assign(&self, batch: &RecordBatch) -> Result<(Vec<u32>, Vec<BucketId>)> {
         let n = batch.num_rows();
         let fields = &self.schema.fields;
         let mut part_writer = BinaryRowWriter::new(self.partition_indices.len());
@@ -358,7 +382,16 @@ impl TableWrite {
             }
             w.new_files.extend(files);
         }
-        self.compact(wait_compaction).await?;
+        self.prepared_commits += 1;
+        // Paimon's GlobalFullCompactionSinkWrite: every `full-compaction.delta-commits` commits,
+        // the buckets this writer wrote are compacted fully before the commit.
+        let full = self.ctx.compaction.is_some()
+            && self.full_compaction_every.is_some_and(|n| self.prepared_commits % n.max(1) == 0);
+        if full {
+            self.compact_fully().await?;
+        } else {
+            self.compact(wait_compaction).await?;
+        }
         let total_buckets = self.num_buckets;
         let mut messages = vec![];
         for w in self.writers.values_mut() {
@@ -398,6 +431,24 @@ impl TableWrite {
 }
 
 impl TableWrite {
+    /// Compacts every bucket this writer holds into one sorted run on the last level, waiting.
+    async fn compact_fully(&mut self) -> Result<()> {
+        let Some((_, _, rewriter)) = self.ctx.compaction.clone() else { return Ok(()) };
+        let ctx = self.ctx.clone();
+        for w in self.writers.values_mut() {
+            if let Some(handle) = w.compacting.take() {
+                w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
+            }
+            let Some(unit) = full_unit(w.levels.max_level(), &w.levels.sorted_runs()) else { continue };
+            let path = bucket_dir(
+                &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
+                w.bucket,
+            );
+            w.absorb(rewriter.rewrite(&w.partition, w.bucket, &path, unit, true).await?);
+        }
+        Ok(())
+    }
+
     /// In-writer compaction. Per bucket: collect a finished background compaction (or wait for
     /// it when the bucket has reached `num-sorted-run.stop-trigger` runs, or when asked to); then,
     /// with no compaction running and at least `num-sorted-run.compaction-trigger` runs, start
@@ -410,18 +461,21 @@ impl TableWrite {
             let must_wait = wait || w.levels.number_of_sorted_runs() >= stop_trigger;
             if let Some(handle) = w.compacting.take() {
                 if handle.is_finished() || must_wait {
-                    let r = handle.await.map_err(|e| Error::Task(e.to_string()))??;
-                    w.levels.update(&r.before, &r.after);
-                    w.compact_before.extend(r.before);
-                    w.compact_after.extend(r.after);
+                    w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
                 } else {
                     w.compacting = Some(handle);
                 }
             }
-            if w.compacting.is_some() || w.levels.number_of_sorted_runs() < strategy.num_run_trigger {
+            // first-row: level-0 rows are invisible until compacted, so a commit that waits
+            // compacts them; and only full compactions keep each key in one file above level 0.
+            let first_row = ctx.merge.is_first_row();
+            let force = first_row && wait && w.levels.sorted_runs().iter().any(|r| r.level == 0);
+            if w.compacting.is_some() || (!force && w.levels.number_of_sorted_runs() < strategy.num_run_trigger) {
                 continue;
             }
-            let Some(unit) = strategy.pick(w.levels.max_level(), &w.levels.sorted_runs()) else { continue };
+            let runs = w.levels.sorted_runs();
+            let unit = if first_row { full_unit(w.levels.max_level(), &runs) } else { strategy.pick(w.levels.max_level(), &runs) };
+            let Some(unit) = unit else { continue };
             let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
             let path = bucket_dir(
                 &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
@@ -434,15 +488,24 @@ impl TableWrite {
         if wait {
             for w in self.writers.values_mut() {
                 if let Some(handle) = w.compacting.take() {
-                    let r = handle.await.map_err(|e| Error::Task(e.to_string()))??;
-                    w.levels.update(&r.before, &r.after);
-                    w.compact_before.extend(r.before);
-                    w.compact_after.extend(r.after);
+                    w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
                 }
             }
         }
         Ok(())
     }
+}
+
+/// shoal reads tables with deletion vectors but does not maintain them yet: writing or compacting
+/// without updating the vectors would bring deleted rows back, so it is refused.
+pub fn refuse_deletion_vectors(schema: &TableSchema, what: &str) -> Result<()> {
+    if !schema.primary_keys.is_empty() && schema.core_options().deletion_vectors_enabled()? {
+        return Err(Error::Unsupported(format!(
+            "cannot {what} a table with deletion-vectors.enabled = true: shoal reads such tables but does not maintain \
+             their deletion vectors yet"
+        )));
+    }
+    Ok(())
 }
 
 /// Sorts, merges and encodes one bucket's buffer on a blocking thread, then uploads the files.

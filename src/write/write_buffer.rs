@@ -18,7 +18,8 @@ use arrow_select::take::take;
 
 use crate::error::{Error, Result};
 use crate::merge::keys::SortKeys;
-use crate::merge::MergeFunction;
+use crate::merge::cell::{ComputedRows, Version};
+use crate::merge::{MergeFunction, Merged};
 use crate::spec::RowKind;
 
 /// Some rows of a shared input batch.
@@ -166,9 +167,17 @@ impl WriteBuffer {
             seq.extend(p.first_seq..p.first_seq + p.len() as i64);
         }
         let order = keys.sorted_indices();
+        let (mut batches, all_rows) = self.gather_plan();
 
-        // Walk runs of equal keys and let the merge function pick each key's version.
-        let mut selected: Vec<u32> = Vec::with_capacity(order.len());
+        // Walk runs of equal keys (in sequence order) and merge each key's versions. Picked
+        // versions are gathered from the input batches; computed rows (partial-update,
+        // aggregation) are built into one extra batch.
+        let mut selected: Vec<(usize, usize)> = Vec::with_capacity(order.len());
+        let mut out_seq: Vec<i64> = Vec::with_capacity(order.len());
+        let mut out_kind: Vec<i8> = Vec::with_capacity(order.len());
+        let mut computed = ComputedRows::new(table_schema.fields().len());
+        let computed_batch = batches.len();
+        let by_kind = merge.picks_by_kind();
         let mut group_kinds: Vec<RowKind> = Vec::new();
         let mut start = 0;
         while start < order.len() {
@@ -176,26 +185,61 @@ impl WriteBuffer {
             while end < order.len() && keys.cmp_with(order[start] as usize, &keys, order[end] as usize).is_eq() {
                 end += 1;
             }
-            if end - start == 1 {
-                selected.push(order[start]);
-            } else {
-                group_kinds.clear();
-                group_kinds.extend(order[start..end].iter().map(|&i| RowKind::from_byte(kinds[i as usize]).unwrap_or(RowKind::Insert)));
-                if let Some(pick) = merge.pick(&group_kinds) {
-                    selected.push(order[start + pick]);
-                }
-            }
+            let group = &order[start..end];
             start = end;
+            let chosen = if group.len() == 1 {
+                Some(group[0] as usize)
+            } else if by_kind {
+                group_kinds.clear();
+                group_kinds.extend(group.iter().map(|&i| RowKind::from_byte(kinds[i as usize]).unwrap_or(RowKind::Insert)));
+                merge.pick(&group_kinds)?.map(|p| group[p] as usize)
+            } else {
+                let mut versions: Vec<Version> = group
+                    .iter()
+                    .map(|&i| {
+                        let (b, row) = all_rows[i as usize];
+                        Version {
+                            source: b,
+                            columns: batches[b].columns(),
+                            row,
+                            seq: seq[i as usize],
+                            kind: RowKind::from_byte(kinds[i as usize]).unwrap_or(RowKind::Insert),
+                        }
+                    })
+                    .collect();
+                match merge.merge(&mut versions)? {
+                    // Sequence numbers identify buffered rows.
+                    Merged::Pick(p) => group.iter().map(|&i| i as usize).find(|&i| seq[i] == versions[p].seq),
+                    Merged::Nothing => None,
+                    Merged::Row { seq: s, cells } => {
+                        let k = computed.push(&versions, s, cells);
+                        selected.push((computed_batch, k));
+                        out_seq.push(s);
+                        out_kind.push(RowKind::Insert as i8);
+                        None
+                    }
+                }
+            };
+            if let Some(i) = chosen {
+                selected.push(all_rows[i]);
+                out_seq.push(seq[i]);
+                out_kind.push(kinds[i]);
+            }
         }
-        let (batches, all_rows) = self.gather_plan();
-        let rows: Vec<(usize, usize)> = selected.iter().map(|&i| all_rows[i as usize]).collect();
+        if !computed.is_empty() {
+            let types: Vec<_> = table_schema.fields().iter().map(|f| f.data_type().clone()).collect();
+            let columns = computed.build(&types, &|b| batches[b].columns())?;
+            let batch = RecordBatch::try_new(table_schema.clone(), columns).map_err(Error::arrow("assembling merged rows"))?;
+            batches.push(batch);
+        }
+        let rows = selected;
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(kv_schema.fields().len());
         let values = (0..table_schema.fields().len()).map(|c| Self::gather(&batches, c, &rows)).collect::<Result<Vec<_>>>()?;
         for &k in key_indices {
             columns.push(values[k].clone());
         }
-        columns.push(Arc::new(Int64Array::from_iter_values(selected.iter().map(|&i| seq[i as usize]))));
-        columns.push(Arc::new(Int8Array::from_iter_values(selected.iter().map(|&i| kinds[i as usize]))));
+        columns.push(Arc::new(Int64Array::from(out_seq)));
+        columns.push(Arc::new(Int8Array::from(out_kind)));
         columns.extend(values);
         RecordBatch::try_new(kv_schema.clone(), columns).map_err(Error::arrow("building a data-file batch"))
     }

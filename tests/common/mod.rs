@@ -253,3 +253,30 @@ pub fn assert_rows_eq(left: &[String], right: &[String], context: &str) {
         only_r.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n  ")
     );
 }
+
+/// A batch of (BIGINT key, STRING value) rows for the two-column tables many tests use.
+pub fn kv_batch(t: &shoal::Table, rows: &[(i64, String)]) -> arrow_array::RecordBatch {
+    use std::sync::Arc;
+    arrow_array::RecordBatch::try_new(
+        t.arrow_schema(),
+        vec![
+            Arc::new(arrow_array::Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as arrow_array::ArrayRef,
+            Arc::new(arrow_array::StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
+        ],
+    )
+    .expect("rows fit the two-column table")
+}
+
+/// The two-column table (`k BIGINT` primary key, `v STRING`, 2 buckets) many tests use, with
+/// extra options.
+pub fn kv_def(extra: &[(&str, &str)]) -> shoal::table::TableDefinition {
+    let mut d = shoal::table::TableDefinition::default()
+        .column("k", shoal::spec::parse_type("BIGINT").expect("static type"))
+        .column("v", shoal::spec::parse_type("STRING").expect("static type"))
+        .primary_key(&["k"])
+        .option("bucket", "2");
+    for (k, v) in extra {
+        d = d.option(k, v);
+    }
+    d
+}

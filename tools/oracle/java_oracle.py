@@ -6,7 +6,14 @@ Run with the java09 venv python installed by tools/oracle/setup.sh, e.g.
 
 Commands:
   write --table-dir WAREHOUSE/DB.db/TABLE --spec SPEC.json
-  read  --table-dir WAREHOUSE/DB.db/TABLE [--snapshot N] [--out FILE]
+  read  --table-dir WAREHOUSE/DB.db/TABLE [--snapshot N | --tag NAME] [--out FILE]
+  create-tag --table-dir T --name NAME [--snapshot N]
+  delete-tag --table-dir T --name NAME
+  tags --table-dir T                      (prints {"name": snapshotId, ...})
+  expire --table-dir T [--retain-max N] [--retain-min N] [--older-than-ms MS] [--max-deletes N]
+  rollback --table-dir T --to SNAPSHOT_ID|TAG
+  alter --table-dir T --changes JSON      (a list of {"op": "add-column"|"drop-column"|
+        "rename-column"|"update-column-type"|"set-option"|"remove-option", ...})
   bucket-goldens --out-dir DIR [--keys N]
   binaryrow-goldens --out FILE
 See tools/oracle/README.md for the spec format and the output normalisation.
@@ -140,20 +147,126 @@ def cmd_write(args):
 
 # --------------------------------------------------------------------------- read
 
-def read_arrow(table_dir, snapshot=None):
+def java_map(d):
+    m = gateway().jvm.java.util.HashMap()
+    for k, v in d.items():
+        m.put(k, v)
+    return m
+
+
+def java_table(table_dir, snapshot=None, tag=None):
     warehouse, db, name = oc.split_table_dir(table_dir)
-    J = oracle_class()
-    j_table = J.table(warehouse, db, name, int(snapshot or -1))
+    j_table = oracle_class().table(warehouse, db, name, int(snapshot or -1))
+    if tag is not None:
+        j_table = j_table.copy(java_map({"scan.tag-name": tag}))
+    return j_table
+
+
+def read_arrow(table_dir, snapshot=None, tag=None):
+    warehouse, _, _ = oc.split_table_dir(table_dir)
+    j_table = java_table(table_dir, snapshot, tag)
     from pypaimon.py4j.java_implementation import Table
     rb = Table(j_table, {"warehouse": warehouse}).new_read_builder()
     splits = rb.new_scan().plan().splits()
     return rb.new_read().to_arrow(splits)
 
 
+def schema_fields_of(table_dir, schema_id):
+    """[(name, PType)] of schema-N (time travel reads with the snapshot's schema)."""
+    with open(os.path.join(table_dir, "schema", "schema-%d" % schema_id)) as f:
+        return [(fd["name"], oc.PType(fd["type"])) for fd in json.load(f)["fields"]]
+
+
 def cmd_read(args):
-    fields = oc.schema_fields(args.table_dir)
-    table = read_arrow(args.table_dir, args.snapshot)
+    if args.tag:
+        with open(os.path.join(args.table_dir, "tag", "tag-" + args.tag)) as f:
+            fields = schema_fields_of(args.table_dir, json.load(f)["schemaId"])
+    elif args.snapshot:
+        with open(os.path.join(args.table_dir, "snapshot", "snapshot-%d" % args.snapshot)) as f:
+            fields = schema_fields_of(args.table_dir, json.load(f)["schemaId"])
+    else:
+        fields = oc.schema_fields(args.table_dir)
+    table = read_arrow(args.table_dir, args.snapshot, args.tag)
     oc.dump_rows(oc.normalize_rows(table, fields), args.out)
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+def cmd_create_tag(args):
+    t = java_table(args.table_dir)
+    if args.snapshot is None:
+        t.createTag(args.name)
+    else:
+        # py4j passes small ints as Integer: pick createTag(String, long) explicitly.
+        t.createTag(args.name, gateway().jvm.java.lang.Long.valueOf(str(args.snapshot)))
+    print(json.dumps({"created": args.name}))
+
+
+def cmd_delete_tag(args):
+    java_table(args.table_dir).deleteTag(args.name)
+    print(json.dumps({"deleted": args.name}))
+
+
+def cmd_tags(args):
+    tags = java_table(args.table_dir).tagManager().tags()
+    out = {}
+    for snap in tags.keySet():
+        for n in tags.get(snap):
+            out[n] = snap.id()
+    print(json.dumps(out, sort_keys=True))
+
+
+def cmd_expire(args):
+    jvm = gateway().jvm
+    b = jvm.org.apache.paimon.options.ExpireConfig.builder()
+    if args.retain_max is not None:
+        b = b.snapshotRetainMax(args.retain_max)
+    if args.retain_min is not None:
+        b = b.snapshotRetainMin(args.retain_min)
+    if args.older_than_ms is not None:
+        b = b.snapshotTimeRetain(jvm.java.time.Duration.ofMillis(args.older_than_ms))
+    if args.max_deletes is not None:
+        b = b.snapshotMaxDeletes(args.max_deletes)
+    n = java_table(args.table_dir).newExpireSnapshots().config(b.build()).expire()
+    print(json.dumps({"expired": n}))
+
+
+def cmd_rollback(args):
+    t = java_table(args.table_dir)
+    if args.to.isdigit():
+        t.rollbackTo(gateway().jvm.java.lang.Long.valueOf(args.to))
+    else:
+        t.rollbackTo(args.to)
+    print(json.dumps({"rolled_back_to": args.to}))
+
+
+def cmd_alter(args):
+    jvm = gateway().jvm
+    SC = jvm.org.apache.paimon.schema.SchemaChange
+    parse = jvm.org.apache.paimon.types.DataTypeJsonParser.parseAtomicTypeSQLString
+    changes = jvm.java.util.ArrayList()
+    for c in json.loads(args.changes):
+        op = c["op"]
+        if op == "add-column":
+            changes.add(SC.addColumn(c["name"], parse(oc.PType(c["type"]).java_sql())))
+        elif op == "drop-column":
+            changes.add(SC.dropColumn(c["name"]))
+        elif op == "rename-column":
+            changes.add(SC.renameColumn(c["from"], c["to"]))
+        elif op == "update-column-type":
+            changes.add(SC.updateColumnType(c["name"], parse(oc.PType(c["type"]).java_sql())))
+        elif op == "set-option":
+            changes.add(SC.setOption(c["key"], c["value"]))
+        elif op == "remove-option":
+            changes.add(SC.removeOption(c["key"]))
+        else:
+            raise SystemExit("unknown alter op %r" % op)
+    warehouse, db, name = oc.split_table_dir(args.table_dir)
+    opts = jvm.org.apache.paimon.options.Options(java_map({"warehouse": warehouse}))
+    catalog = jvm.org.apache.paimon.catalog.CatalogFactory.createCatalog(
+        jvm.org.apache.paimon.catalog.CatalogContext.create(opts))
+    catalog.alterTable(jvm.org.apache.paimon.catalog.Identifier.create(db, name), changes, False)
+    print(json.dumps({"altered": len(json.loads(args.changes))}))
 
 
 # --------------------------------------------------------------------------- bucket goldens
@@ -402,7 +515,29 @@ def main(argv=None):
     r = sub.add_parser("read")
     r.add_argument("--table-dir", required=True)
     r.add_argument("--snapshot", type=int)
+    r.add_argument("--tag")
     r.add_argument("--out")
+    ct = sub.add_parser("create-tag")
+    ct.add_argument("--table-dir", required=True)
+    ct.add_argument("--name", required=True)
+    ct.add_argument("--snapshot", type=int)
+    dt = sub.add_parser("delete-tag")
+    dt.add_argument("--table-dir", required=True)
+    dt.add_argument("--name", required=True)
+    tg = sub.add_parser("tags")
+    tg.add_argument("--table-dir", required=True)
+    ex = sub.add_parser("expire")
+    ex.add_argument("--table-dir", required=True)
+    ex.add_argument("--retain-max", type=int)
+    ex.add_argument("--retain-min", type=int)
+    ex.add_argument("--older-than-ms", type=int)
+    ex.add_argument("--max-deletes", type=int)
+    rb = sub.add_parser("rollback")
+    rb.add_argument("--table-dir", required=True)
+    rb.add_argument("--to", required=True)
+    al = sub.add_parser("alter")
+    al.add_argument("--table-dir", required=True)
+    al.add_argument("--changes", required=True)
     b = sub.add_parser("bucket-goldens")
     b.add_argument("--out-dir", required=True)
     b.add_argument("--keys", type=int, default=3000)
@@ -411,7 +546,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     try:
         {"write": cmd_write, "read": cmd_read, "bucket-goldens": cmd_bucket_goldens,
-         "binaryrow-goldens": cmd_binaryrow_goldens}[args.cmd](args)
+         "binaryrow-goldens": cmd_binaryrow_goldens, "create-tag": cmd_create_tag,
+         "delete-tag": cmd_delete_tag, "tags": cmd_tags, "expire": cmd_expire,
+         "rollback": cmd_rollback, "alter": cmd_alter}[args.cmd](args)
     except Exception as e:
         if _stderr_tail and not os.environ.get("SHOAL_ORACLE_VERBOSE"):
             sys.stderr.write("---- JVM stderr (last lines) ----\n" + "".join(_stderr_tail))

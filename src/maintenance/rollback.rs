@@ -1,0 +1,110 @@
+//! Rollback to a snapshot or a tag (Paimon's `rollbackTo` / `RollbackHelper.cleanLargerThan`):
+//! the snapshots and tags after the target are deleted (snapshot files first, latest first, so
+//! readers stop seeing them), then the files only they referenced, then the `LATEST` hint is
+//! set to the target. Rolling back to a tag whose snapshot has expired restores the tag as the
+//! snapshot file and the `EARLIEST` hint.
+//!
+//! The files deleted: everything the dropped snapshots and tags read or added, minus what the
+//! target and the remaining tags read. (A file the dropped ones share with an older snapshot is
+//! read by the target too: a file's life is one contiguous run of snapshots.)
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::io::FileIO;
+use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
+use crate::spec::paths::tag_path;
+use crate::spec::{Snapshot, TableSchema};
+use crate::store::{SnapshotManager, TagManager};
+
+/// Where to roll back to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RollbackTarget {
+    Snapshot(i64),
+    Tag(String),
+}
+
+impl RollbackTarget {
+    /// A number is a snapshot id, anything else a tag name (tag names cannot be all digits).
+    pub fn parse(s: &str) -> RollbackTarget {
+        match s.trim().parse::<i64>() {
+            Ok(id) => RollbackTarget::Snapshot(id),
+            Err(_) => RollbackTarget::Tag(s.trim().to_string()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RollbackReport {
+    pub snapshot_id: i64,
+    pub snapshots_deleted: usize,
+    pub tags_deleted: Vec<String>,
+    pub data_files_deleted: usize,
+    pub manifests_deleted: usize,
+}
+
+pub async fn rollback(io: &FileIO, schema: Arc<TableSchema>, target: &RollbackTarget) -> Result<RollbackReport> {
+    let sm = SnapshotManager::new(io.clone());
+    let tm = TagManager::new(io.clone());
+    let (retained, tag_json) = match target {
+        RollbackTarget::Snapshot(id) => match sm.snapshot(*id).await {
+            Ok(s) => (s, None),
+            Err(Error::SnapshotNotFound(_)) => {
+                return Err(Error::InvalidInput(format!("cannot roll back to snapshot {id}: it does not exist")))
+            }
+            Err(e) => return Err(e),
+        },
+        RollbackTarget::Tag(name) => {
+            let tag = tm.tag(name).await?;
+            let json = io.read_string(&tag_path(name)).await?;
+            (tag.snapshot, Some(json))
+        }
+    };
+    let ids: Vec<i64> = sm.snapshot_ids().await?.into_iter().filter(|&id| id > retained.id).collect();
+    let mut dropped: Vec<Snapshot> = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        dropped.push(sm.snapshot(id).await?);
+    }
+    let (dropped_tags, kept_tags): (Vec<_>, Vec<_>) =
+        tm.tags().await?.into_iter().partition(|t| t.snapshot.id > retained.id);
+
+    let mut refs = FileReferences::new(io.clone(), schema);
+    let mut keepers: Vec<&Snapshot> = vec![&retained];
+    keepers.extend(kept_tags.iter().map(|t| &t.snapshot));
+    let needed = refs.files_of(&keepers, Reach::Live, false).await?;
+    let mut gone = refs.files_of(&dropped.iter().collect::<Vec<_>>(), Reach::Added, true).await?;
+    let mut live_of_dropped: Vec<&Snapshot> = dropped.first().into_iter().collect();
+    live_of_dropped.extend(dropped_tags.iter().map(|t| &t.snapshot));
+    gone.extend(refs.files_of(&live_of_dropped, Reach::Live, true).await?);
+    let doomed = gone.minus(&needed);
+    if let Some(index) = doomed.index_manifests.iter().next() {
+        return Err(Error::Unsupported(format!(
+            "rolling back would drop index manifest {index} (deletion vectors or dynamic-bucket index), \
+             whose index files shoal cannot read yet; nothing was changed"
+        )));
+    }
+
+    for s in dropped.iter().rev() {
+        sm.delete(s.id).await?;
+    }
+    for t in &dropped_tags {
+        tm.delete_file(&t.name).await?;
+    }
+    let mut report = RollbackReport {
+        snapshot_id: retained.id,
+        snapshots_deleted: dropped.len(),
+        tags_deleted: dropped_tags.iter().map(|t| t.name.clone()).collect(),
+        ..Default::default()
+    };
+    report.data_files_deleted = delete_files(io, doomed.data).await?;
+    report.manifests_deleted = delete_files(io, doomed.manifests).await?;
+    if let Some(json) = tag_json {
+        if !sm.exists(retained.id).await? {
+            // The tag's snapshot had expired: it becomes the table's only snapshot.
+            sm.create_from_json(retained.id, json).await?;
+            sm.write_earliest_hint(retained.id).await?;
+        }
+    }
+    sm.write_latest_hint(retained.id).await?;
+    Ok(report)
+}

@@ -1,0 +1,59 @@
+//! `consumer/consumer-<id>` files (Paimon's ConsumerManager layout): `{"nextSnapshot": N}`, the
+//! next snapshot a streaming reader will read. Snapshot expiry keeps snapshot N and later.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::io::FileIO;
+use crate::spec::paths::{consumer_path, CONSUMER_DIR, CONSUMER_PREFIX};
+use crate::spec::SpecError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Consumer {
+    pub next_snapshot: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct ConsumerManager {
+    io: FileIO,
+}
+
+impl ConsumerManager {
+    pub fn new(io: FileIO) -> Self {
+        ConsumerManager { io }
+    }
+
+    /// Every consumer, by id.
+    pub async fn consumers(&self) -> Result<Vec<(String, Consumer)>> {
+        let mut out = vec![];
+        for f in self.io.list(CONSUMER_DIR).await? {
+            let Some(id) = f.name.strip_prefix(CONSUMER_PREFIX) else { continue };
+            let path = consumer_path(id);
+            let text = match self.io.read_string(&path).await {
+                Ok(t) => t,
+                Err(crate::io::IoError::NotFound { .. }) => continue, // removed meanwhile
+                Err(e) => return Err(e.into()),
+            };
+            let c: Consumer = serde_json::from_str(&text)
+                .map_err(|e| SpecError::corrupt("consumer", format!("{}/{path}", self.io.uri()), e.to_string()))?;
+            out.push((id.to_string(), c));
+        }
+        Ok(out)
+    }
+
+    /// The smallest `nextSnapshot` of any consumer.
+    pub async fn min_next_snapshot(&self) -> Result<Option<i64>> {
+        Ok(self.consumers().await?.into_iter().map(|(_, c)| c.next_snapshot).min())
+    }
+
+    /// Records a consumer's progress (Paimon overwrites the file).
+    pub async fn reset(&self, id: &str, consumer: Consumer) -> Result<()> {
+        let json = serde_json::to_string(&consumer).expect("a consumer always serializes");
+        Ok(self.io.write(&consumer_path(id), json).await?)
+    }
+
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        Ok(self.io.delete(&consumer_path(id)).await?)
+    }
+}

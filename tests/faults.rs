@@ -1,0 +1,216 @@
+//! Fault injection: an object store that fails the k-th call, before it reaches the store or
+//! after it took effect (a lost acknowledgement), for every k across write -> commit and across
+//! a compaction. After each fault the table must read as one of its committed states (never a
+//! mix, never an error), a success must have landed, and a retry must complete the work.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use shoal::io::faults::{FaultMode, FaultyStore};
+use shoal::io::FileIO;
+use shoal::maintenance::compact::CompactJob;
+use shoal::spec::parse_type;
+use shoal::table::TableDefinition;
+use shoal::Table;
+
+type Model = BTreeMap<i64, String>;
+
+fn def() -> TableDefinition {
+    TableDefinition::default()
+        .column("k", parse_type("BIGINT NOT NULL").unwrap())
+        .column("v", parse_type("STRING").unwrap())
+        .primary_key(&["k"])
+        .option("bucket", "2")
+        .option("write-only", "true")
+}
+
+fn rows(round: i64) -> Vec<(i64, String)> {
+    (0..30).map(|k| (k * (round + 1) % 41, format!("r{round}-{k}"))).collect()
+}
+
+use common::kv_batch as batch;
+
+async fn read(dir: &std::path::Path) -> Model {
+    let t = Table::open(dir.to_str().unwrap()).await.unwrap();
+    let b = t.read_all(None, None).await.unwrap_or_else(|e| panic!("the table must stay readable: {e}"));
+    let ks = b.column(0).as_primitive::<Int64Type>();
+    let vs = b.column(1).as_string::<i32>();
+    (0..b.num_rows()).map(|i| (ks.value(i), vs.value(i).to_string())).collect()
+}
+
+async fn write_and_commit(t: &Table, round: i64) -> shoal::Result<()> {
+    let mut w = t.new_write().await?;
+    w.write(&batch(t, &rows(round))).await?;
+    let msgs = w.prepare_commit().await?;
+    t.new_commit(&format!("writer-{round}"))?.commit(msgs).await?;
+    Ok(())
+}
+
+fn apply(model: &mut Model, round: i64) {
+    for (k, v) in rows(round) {
+        model.insert(k, v);
+    }
+}
+
+/// A table with `rounds` committed rounds (no faults), and its model.
+async fn prepared(dir: &std::path::Path, rounds: i64) -> Model {
+    let t = Table::create(dir.to_str().unwrap(), def()).await.unwrap();
+    let mut model = Model::new();
+    for r in 0..rounds {
+        write_and_commit(&t, r).await.unwrap();
+        apply(&mut model, r);
+    }
+    model
+}
+
+fn faulty_io(dir: &std::path::Path, mode: FaultMode) -> (Arc<FaultyStore>, FileIO) {
+    let local = LocalFileSystem::new_with_prefix(dir).unwrap();
+    let store = Arc::new(FaultyStore::new(Arc::new(local), mode));
+    let io = FileIO::new(store.clone(), Path::from(""), dir.to_str().unwrap());
+    (store, io)
+}
+
+/// Runs `op` with the k-th call failing, for k = 1, 2, ... until a run no longer reaches k.
+/// Returns how many faults were injected.
+async fn every_fault<F, Fut>(mode: FaultMode, setup_rounds: i64, op: F, check: impl Fn(&Model, &Model, bool, &Model) -> Result<(), String>) -> u64
+where
+    F: Fn(FileIO) -> Fut,
+    Fut: std::future::Future<Output = (shoal::Result<()>, Model)>,
+{
+    let mut injected = 0;
+    for k in 1.. {
+        let dir = tempfile::tempdir().unwrap();
+        let before = prepared(dir.path(), setup_rounds).await;
+        let (store, io) = faulty_io(dir.path(), mode);
+        store.fail_call(k);
+        let (result, after) = op(io).await;
+        let reached = store.calls() >= k;
+        store.fail_call(0);
+        let now = read(dir.path()).await;
+        if let Err(m) = check(&before, &after, result.is_ok(), &now) {
+            panic!("{mode:?} fault at call {k} (result {:?}): {m}", result.err());
+        }
+        if !reached {
+            assert!(result.is_ok(), "{mode:?}: no fault was injected at call {k}, yet the operation failed");
+            break;
+        }
+        injected += 1;
+    }
+    injected
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_write_and_commit() {
+    let mut total = 0;
+    for mode in [FaultMode::Before, FaultMode::After] {
+        total += every_fault(
+            mode,
+            1,
+            |io| async move {
+                let mut after = Model::new();
+                apply(&mut after, 0);
+                apply(&mut after, 1);
+                let result = async {
+                    let t = Table::open_with_io(io).await?;
+                    write_and_commit(&t, 1).await
+                }
+                .await;
+                (result, after)
+            },
+            |before, after, ok, now| {
+                if ok && now != after {
+                    return Err("the commit succeeded but its rows are not there".into());
+                }
+                if now != before && now != after {
+                    return Err("the table is neither before nor after the commit".into());
+                }
+                Ok(())
+            },
+        )
+        .await;
+    }
+    eprintln!("write -> commit: {total} faults injected and survived");
+    assert!(total > 20, "only {total} faults were injected");
+
+    // After any fault, a retry completes the commit (spot-check the middle of the range).
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = prepared(dir.path(), 1).await;
+    let (store, io) = faulty_io(dir.path(), FaultMode::After);
+    store.fail_call(6);
+    let _ = async {
+        let t = Table::open_with_io(io).await?;
+        write_and_commit(&t, 1).await
+    }
+    .await;
+    store.fail_call(0);
+    let t = Table::open(dir.path().to_str().unwrap()).await.unwrap();
+    write_and_commit(&t, 1).await.unwrap();
+    apply(&mut model, 1);
+    assert_eq!(read(dir.path()).await, model);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_during_compaction() {
+    let mut total = 0;
+    for mode in [FaultMode::Before, FaultMode::After] {
+        total += every_fault(
+            mode,
+            4,
+            |io| async move {
+                let result = async {
+                    let t = Table::open_with_io(io).await?;
+                    CompactJob::new(true).run(&t).await.map(|_| ())
+                }
+                .await;
+                (result, Model::new())
+            },
+            |before, _, _, now| {
+                // Compaction never changes what the table reads, fault or not.
+                if now != before {
+                    return Err("compaction changed the rows".into());
+                }
+                Ok(())
+            },
+        )
+        .await;
+    }
+    eprintln!("compaction: {total} faults injected and survived");
+    assert!(total > 10, "only {total} faults were injected");
+    // A compaction interrupted by a fault can simply be run again.
+    let dir = tempfile::tempdir().unwrap();
+    let model = prepared(dir.path(), 4).await;
+    let (store, io) = faulty_io(dir.path(), FaultMode::Before);
+    store.fail_call(12);
+    let t = Table::open_with_io(io).await.unwrap();
+    let _ = CompactJob::new(true).run(&t).await;
+    store.fail_call(0);
+    CompactJob::new(true).run(&t).await.unwrap();
+    assert_eq!(read(dir.path()).await, model);
+    for s in t.new_scan().plan().await.unwrap().splits {
+        assert!(s.files.iter().all(|f| f.level == 5), "bucket {} not fully compacted", s.bucket);
+    }
+}
+
+/// A store that ignores conditional PUT (as some S3-compatible servers do) is detected before
+/// the first commit, which is refused with an error that says why; nothing is committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_conditional_put_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = prepared(dir.path(), 1).await;
+    let local = LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+    let io = FileIO::new(
+        Arc::new(shoal::io::faults::IgnoresConditionalPut(Arc::new(local))),
+        Path::from(""),
+        dir.path().to_str().unwrap(),
+    );
+    let t = Table::open_with_io(io).await.unwrap();
+    let e = write_and_commit(&t, 1).await.unwrap_err().to_string();
+    assert!(e.contains("conditional PUT") && e.contains("refuses to commit"), "{e}");
+    assert_eq!(read(dir.path()).await, model);
+}

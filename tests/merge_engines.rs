@@ -1,0 +1,685 @@
+//! Merge engines against in-memory models: random upserts and retractions over several commits,
+//! write-buffer flushes, writer restarts and full compactions, for deduplicate with a sequence
+//! field, first-row, partial-update (plain, remove-record-on-delete, sequence groups with an
+//! aggregate) and aggregation. Each model folds a key's whole history with Paimon's rules,
+//! independently of shoal's merge code; the table must read the same at every snapshot, however
+//! the history was split into files and merged along the way.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int32Type, Int64Type};
+use arrow_array::{
+    Array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use proptest::prelude::*;
+use shoal::maintenance::compact::CompactJob;
+use shoal::spec::{parse_type, RowKind};
+use shoal::table::TableDefinition;
+use shoal::Table;
+
+/// One row's value columns: a INT, b STRING, c BIGINT, d DOUBLE, e INT, g INT.
+#[derive(Clone, Debug, PartialEq, Default)]
+struct Row {
+    a: Option<i32>,
+    b: Option<String>,
+    c: Option<i64>,
+    d: Option<f64>,
+    e: Option<i32>,
+    g: Option<i32>,
+}
+
+type Table_ = BTreeMap<i64, Row>;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Engine {
+    DedupSequenceField,
+    FirstRow,
+    PartialUpdate,
+    PartialUpdateRemoveOnDelete,
+    PartialUpdateGroups,
+    Aggregation,
+}
+
+impl Engine {
+    fn options(self) -> Vec<(&'static str, &'static str)> {
+        match self {
+            Engine::DedupSequenceField => vec![("sequence.field", "c")],
+            Engine::FirstRow => vec![
+                ("merge-engine", "first-row"),
+                ("first-row.ignore-delete", "true"),
+            ],
+            Engine::PartialUpdate => vec![
+                ("merge-engine", "partial-update"),
+                ("ignore-delete", "true"),
+            ],
+            Engine::PartialUpdateRemoveOnDelete => {
+                vec![
+                    ("merge-engine", "partial-update"),
+                    ("partial-update.remove-record-on-delete", "true"),
+                ]
+            }
+            Engine::PartialUpdateGroups => vec![
+                ("merge-engine", "partial-update"),
+                ("fields.g.sequence-group", "a,b"),
+                ("fields.c.sequence-group", "e"),
+                ("fields.e.aggregate-function", "sum"),
+            ],
+            Engine::Aggregation => vec![
+                ("merge-engine", "aggregation"),
+                ("fields.a.aggregate-function", "sum"),
+                ("fields.b.aggregate-function", "listagg"),
+                ("fields.b.ignore-retract", "true"),
+                ("fields.c.aggregate-function", "max"),
+                ("fields.c.ignore-retract", "true"),
+                ("fields.d.ignore-retract", "true"),
+                ("fields.e.aggregate-function", "sum"),
+                ("fields.g.aggregate-function", "last_value"),
+            ],
+        }
+    }
+
+    /// The engine's result for a key's whole history (oldest first), as Paimon defines it.
+    fn fold(self, history: &[(RowKind, Row)]) -> Option<Row> {
+        if history.len() == 1 {
+            // A lone version is itself; readers drop retractions.
+            let (k, r) = &history[0];
+            return if k.is_retract() {
+                None
+            } else {
+                Some(r.clone())
+            };
+        }
+        match self {
+            Engine::DedupSequenceField => {
+                let mut ordered: Vec<(usize, &(RowKind, Row))> =
+                    history.iter().enumerate().collect();
+                // By c (nulls first), then write order.
+                ordered.sort_by(|x, y| x.1 .1.c.cmp(&y.1 .1.c).then(x.0.cmp(&y.0)));
+                let (k, r) = ordered.last().map(|x| x.1.clone())?;
+                if k.is_retract() {
+                    None
+                } else {
+                    Some(r)
+                }
+            }
+            Engine::FirstRow => history
+                .iter()
+                .find(|(k, _)| !k.is_retract())
+                .map(|(_, r)| r.clone()),
+            Engine::PartialUpdate => {
+                let mut row = Row::default();
+                let mut any = false;
+                for (k, r) in history {
+                    if k.is_retract() {
+                        continue;
+                    }
+                    any = true;
+                    overwrite_non_null(&mut row, r);
+                }
+                any.then_some(row)
+            }
+            Engine::PartialUpdateRemoveOnDelete => {
+                let mut row = Row::default();
+                let mut deleted = false;
+                let mut inserted = false;
+                for (k, r) in history {
+                    deleted = false;
+                    match k {
+                        RowKind::Delete => {
+                            deleted = true;
+                            row = Row::default();
+                        }
+                        RowKind::UpdateBefore => {}
+                        _ => {
+                            inserted = true;
+                            overwrite_non_null(&mut row, r);
+                        }
+                    }
+                }
+                (!deleted && inserted).then_some(row)
+            }
+            Engine::PartialUpdateGroups => {
+                let mut row = Row::default();
+                let mut inserted = false;
+                for (k, r) in history {
+                    if k.is_retract() {
+                        // Group g (a, b): a newer-or-equal g takes the group back.
+                        if r.g.is_some() && r.g >= row.g {
+                            row.g = r.g;
+                            row.a = None;
+                            row.b = None;
+                        }
+                        // Group c (e, summed): the sequence field moves forward; e is retracted either way.
+                        if r.c.is_some() {
+                            if r.c >= row.c {
+                                row.c = r.c;
+                            }
+                            row.e = sum_retract(row.e, r.e);
+                        }
+                        continue;
+                    }
+                    inserted = true;
+                    // Columns outside groups: non-null overwrites (only d here).
+                    if r.d.is_some() {
+                        row.d = r.d;
+                    }
+                    if r.g.is_some() && r.g >= row.g {
+                        row.a = r.a;
+                        row.b = r.b.clone();
+                        row.g = r.g;
+                    }
+                    if r.c.is_some() {
+                        if r.c >= row.c {
+                            row.c = r.c;
+                        }
+                        row.e = sum(row.e, r.e);
+                    }
+                }
+                inserted.then_some(row)
+            }
+            Engine::Aggregation => {
+                let mut row = Row::default();
+                for (k, r) in history {
+                    if k.is_retract() {
+                        row.a = sum_retract(row.a, r.a);
+                        row.e = sum_retract(row.e, r.e);
+                        row.g = None;
+                        // b (listagg), c (max) and d (last_non_null_value) ignore retractions.
+                        continue;
+                    }
+                    row.a = sum(row.a, r.a);
+                    row.b = match (row.b.take(), &r.b) {
+                        (Some(x), Some(y)) => Some(format!("{x},{y}")),
+                        (x, y) => x.or(y.clone()),
+                    };
+                    row.c = match (row.c, r.c) {
+                        (Some(x), Some(y)) => Some(x.max(y)),
+                        (x, y) => x.or(y),
+                    };
+                    if r.d.is_some() {
+                        row.d = r.d;
+                    }
+                    row.e = sum(row.e, r.e);
+                    row.g = r.g;
+                }
+                Some(row)
+            }
+        }
+    }
+}
+
+fn overwrite_non_null(row: &mut Row, r: &Row) {
+    if r.a.is_some() {
+        row.a = r.a;
+    }
+    if r.b.is_some() {
+        row.b = r.b.clone();
+    }
+    if r.c.is_some() {
+        row.c = r.c;
+    }
+    if r.d.is_some() {
+        row.d = r.d;
+    }
+    if r.e.is_some() {
+        row.e = r.e;
+    }
+    if r.g.is_some() {
+        row.g = r.g;
+    }
+}
+
+fn sum(acc: Option<i32>, v: Option<i32>) -> Option<i32> {
+    match (acc, v) {
+        (Some(x), Some(y)) => Some(x.wrapping_add(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+fn sum_retract(acc: Option<i32>, v: Option<i32>) -> Option<i32> {
+    match (acc, v) {
+        (Some(x), Some(y)) => Some(x.wrapping_sub(y)),
+        (None, y) => y.map(|y| y.wrapping_neg()),
+        (x, None) => x,
+    }
+}
+
+fn def(engine: Engine) -> TableDefinition {
+    let mut d = TableDefinition::default().column("id", parse_type("BIGINT NOT NULL").unwrap());
+    for (n, t) in [
+        ("a", "INT"),
+        ("b", "STRING"),
+        ("c", "BIGINT"),
+        ("d", "DOUBLE"),
+        ("e", "INT"),
+        ("g", "INT"),
+    ] {
+        d = d.column(n, parse_type(t).unwrap());
+    }
+    d = d
+        .primary_key(&["id"])
+        .option("bucket", "2")
+        .option("write-buffer-size", "4 kb")
+        .option("num-sorted-run.compaction-trigger", "3");
+    for (k, v) in engine.options() {
+        d = d.option(k, v);
+    }
+    d
+}
+
+fn batch(t: &Table, rows: &[(i64, Row)]) -> RecordBatch {
+    let col = |f: &dyn Fn(&Row) -> Option<i32>| {
+        Arc::new(Int32Array::from(
+            rows.iter().map(|r| f(&r.1)).collect::<Vec<_>>(),
+        )) as ArrayRef
+    };
+    RecordBatch::try_new(
+        t.arrow_schema(),
+        vec![
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            )) as ArrayRef,
+            col(&|r| r.a),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.1.b.clone()).collect::<Vec<_>>(),
+            )),
+            Arc::new(Int64Array::from(
+                rows.iter().map(|r| r.1.c).collect::<Vec<_>>(),
+            )),
+            Arc::new(Float64Array::from(
+                rows.iter().map(|r| r.1.d).collect::<Vec<_>>(),
+            )),
+            col(&|r| r.e),
+            col(&|r| r.g),
+        ],
+    )
+    .unwrap()
+}
+
+async fn read(t: &Table, snapshot: Option<i64>) -> Table_ {
+    let b = t.read_all(snapshot, None).await.unwrap();
+    let ids = b.column(0).as_primitive::<Int64Type>();
+    let int = |c: usize, i: usize| {
+        let a = b.column(c).as_primitive::<Int32Type>();
+        (!a.is_null(i)).then(|| a.value(i))
+    };
+    let mut out = Table_::new();
+    for i in 0..b.num_rows() {
+        let s = b.column(2).as_string::<i32>();
+        let c = b.column(3).as_primitive::<Int64Type>();
+        let d = b.column(4).as_primitive::<Float64Type>();
+        let row = Row {
+            a: int(1, i),
+            b: (!s.is_null(i)).then(|| s.value(i).to_string()),
+            c: (!c.is_null(i)).then(|| c.value(i)),
+            d: (!d.is_null(i)).then(|| d.value(i)),
+            e: int(5, i),
+            g: int(6, i),
+        };
+        assert!(
+            out.insert(ids.value(i), row).is_none(),
+            "key {} read twice",
+            ids.value(i)
+        );
+    }
+    out
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    /// (key, row seed) pairs.
+    Upsert(Vec<(i64, u32)>),
+    /// Keys to retract with -U (true) or -D (false), with the seed of the retracted values.
+    Retract(Vec<(i64, bool, u32)>),
+    Commit,
+    Compact,
+    NewWriter,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        5 => prop::collection::vec((0i64..60, any::<u32>()), 1..40).prop_map(Op::Upsert),
+        2 => prop::collection::vec((0i64..60, any::<bool>(), any::<u32>()), 1..10).prop_map(Op::Retract),
+        3 => Just(Op::Commit),
+        1 => Just(Op::Compact),
+        1 => Just(Op::NewWriter),
+    ]
+}
+
+/// A row from a seed: every column sometimes null, small value ranges so ties happen.
+fn row_of(seed: u32) -> Row {
+    let bit = |n: u32| seed >> n & 1 == 1;
+    Row {
+        a: bit(0).then(|| (seed >> 4 & 0xff) as i32 - 100),
+        b: bit(1).then(|| format!("s{}", seed >> 12 & 7)),
+        c: bit(2).then_some((seed >> 15 & 7) as i64),
+        d: bit(3).then(|| (seed >> 18 & 15) as f64 / 4.0),
+        e: bit(22).then_some((seed >> 23 & 0x3f) as i32),
+        g: bit(29).then_some((seed >> 30) as i32),
+    }
+}
+
+fn full_row(seed: u32) -> Row {
+    let r = row_of(seed | 1 << 0 | 1 << 1 | 1 << 2 | 1 << 3 | 1 << 22 | 1 << 29);
+    debug_assert!(r.a.is_some() && r.g.is_some());
+    r
+}
+
+fn expected(engine: Engine, history: &BTreeMap<i64, Vec<(RowKind, Row)>>) -> Table_ {
+    history
+        .iter()
+        .filter_map(|(k, h)| engine.fold(h).map(|r| (*k, r)))
+        .collect()
+}
+
+async fn run(engine: Engine, ops: Vec<Op>) {
+    let dir = tempfile::tempdir().unwrap();
+    let table = Table::create(dir.path().to_str().unwrap(), def(engine))
+        .await
+        .unwrap();
+    let mut w = table.new_write().await.unwrap();
+    let mut committed_history: BTreeMap<i64, Vec<(RowKind, Row)>> = BTreeMap::new();
+    let mut history = committed_history.clone();
+    let mut snapshots: Vec<(i64, Table_)> = vec![];
+    for op in ops {
+        match op {
+            Op::Upsert(rows) => {
+                let rows: Vec<(i64, Row)> = rows
+                    .into_iter()
+                    .map(|(k, s)| {
+                        // After remove-record-on-delete deleted a key, a partial row merged with
+                        // the -D in one step would lay itself over the pre-delete row in the
+                        // next (Paimon has the same order dependence): re-inserts are full rows.
+                        let deleted = history
+                            .get(&k)
+                            .is_some_and(|h| h.iter().any(|(kind, _)| *kind == RowKind::Delete));
+                        if engine == Engine::PartialUpdateRemoveOnDelete && deleted {
+                            (k, full_row(s))
+                        } else {
+                            (k, row_of(s))
+                        }
+                    })
+                    .collect();
+                for (k, r) in &rows {
+                    history
+                        .entry(*k)
+                        .or_default()
+                        .push((RowKind::Insert, r.clone()));
+                }
+                w.write(&batch(&table, &rows)).await.unwrap();
+            }
+            Op::Retract(keys) => {
+                // Only keys with a history are retracted, with values they once had (as a
+                // changelog would); for aggregation a -U is followed by its +U.
+                let mut rows = vec![];
+                let mut kinds = vec![];
+                if engine == Engine::DedupSequenceField {
+                    // A tombstone dropped at the bottom level cannot outrank later versions by
+                    // its sequence field any more (as in Paimon): the model covers upserts only.
+                    continue;
+                }
+                for (k, update, seed) in keys {
+                    // Sequence groups are retracted in -U/+U pairs: a bare -D merged with other
+                    // retractions alone is not a changelog Paimon can merge step by step.
+                    let update = update || engine == Engine::PartialUpdateGroups;
+                    let Some(h) = history.get(&k).filter(|h| !h.is_empty()) else {
+                        continue;
+                    };
+                    let old = h[seed as usize % h.len()].1.clone();
+                    let kind = if update {
+                        RowKind::UpdateBefore
+                    } else {
+                        RowKind::Delete
+                    };
+                    rows.push((k, old.clone()));
+                    kinds.push(kind);
+                    history.entry(k).or_default().push((kind, old));
+                    if update {
+                        let deleted = history
+                            .get(&k)
+                            .is_some_and(|h| h.iter().any(|(kind, _)| *kind == RowKind::Delete));
+                        let new = if engine == Engine::PartialUpdateRemoveOnDelete && deleted {
+                            full_row(seed.rotate_left(7))
+                        } else {
+                            row_of(seed.rotate_left(7))
+                        };
+                        rows.push((k, new.clone()));
+                        kinds.push(RowKind::UpdateAfter);
+                        history
+                            .entry(k)
+                            .or_default()
+                            .push((RowKind::UpdateAfter, new));
+                    }
+                }
+                if !rows.is_empty() {
+                    w.write_with_kinds(&batch(&table, &rows), Some(&kinds))
+                        .await
+                        .unwrap();
+                }
+            }
+            Op::Commit => {
+                let msgs = w.prepare_commit().await.unwrap();
+                let out = table
+                    .new_commit(&uuid::Uuid::new_v4().to_string())
+                    .unwrap()
+                    .commit(msgs)
+                    .await
+                    .unwrap();
+                committed_history = history.clone();
+                if let Some(id) = out.snapshot_id() {
+                    snapshots.push((id, expected(engine, &committed_history)));
+                }
+            }
+            Op::Compact => {
+                // The dedicated job commits beside the writer; the writer's own view goes stale
+                // and is replaced, as a restarted job would be.
+                let msgs = w.prepare_commit().await.unwrap();
+                table
+                    .new_commit(&uuid::Uuid::new_v4().to_string())
+                    .unwrap()
+                    .commit(msgs)
+                    .await
+                    .unwrap();
+                committed_history = history.clone();
+                CompactJob::new(true).run(&table).await.unwrap();
+                w = table.new_write().await.unwrap();
+                let id = table.latest_snapshot().await.unwrap().map(|s| s.id);
+                if let Some(id) = id {
+                    snapshots.push((id, expected(engine, &committed_history)));
+                }
+            }
+            Op::NewWriter => {
+                w = table.new_write().await.unwrap();
+                history = committed_history.clone();
+            }
+        }
+    }
+    let final_history = committed_history;
+    for (id, want) in &snapshots {
+        let got = read(&table, Some(*id)).await;
+        if &got != want {
+            let keys: std::collections::BTreeSet<&i64> = got.keys().chain(want.keys()).collect();
+            let diff: Vec<String> = keys
+                .into_iter()
+                .filter(|k| got.get(k) != want.get(k))
+                .map(|k| {
+                    format!(
+                        "key {k}: read {:?}, model {:?}, history {:?}",
+                        got.get(k),
+                        want.get(k),
+                        final_history.get(k)
+                    )
+                })
+                .collect();
+            panic!("{engine:?}: snapshot {id} differs:\n{}", diff.join("\n"));
+        }
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
+
+    #[test]
+    fn deduplicate_with_sequence_field(ops in prop::collection::vec(op(), 1..30)) {
+        runtime().block_on(run(Engine::DedupSequenceField, ops));
+    }
+
+    #[test]
+    fn first_row(ops in prop::collection::vec(op(), 1..30)) {
+        runtime().block_on(run(Engine::FirstRow, ops));
+    }
+
+    #[test]
+    fn partial_update(ops in prop::collection::vec(op(), 1..30)) {
+        runtime().block_on(run(Engine::PartialUpdate, ops));
+    }
+
+    #[test]
+    fn partial_update_remove_record_on_delete(ops in prop::collection::vec(op(), 1..30)) {
+        runtime().block_on(run(Engine::PartialUpdateRemoveOnDelete, ops));
+    }
+
+    #[test]
+    fn partial_update_sequence_groups(ops in prop::collection::vec(op(), 1..30)) {
+        runtime().block_on(run(Engine::PartialUpdateGroups, ops));
+    }
+
+    #[test]
+    fn aggregation(ops in prop::collection::vec(op(), 1..30)) {
+        runtime().block_on(run(Engine::Aggregation, ops));
+    }
+}
+
+/// The aggregate functions on nested and binary columns, and integer/decimal arithmetic, with
+/// retractions: collect (distinct and not), merge_map, nested_update with a nested key, rbm32,
+/// TINYINT sum wrapping like Java's byte arithmetic, DECIMAL product and its retraction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_binary_and_arithmetic_aggregates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = TableDefinition::default();
+    for (n, t) in [
+        ("id", "BIGINT NOT NULL"),
+        ("tags", "ARRAY<STRING>"),
+        ("seen", "ARRAY<INT>"),
+        ("m", "MAP<STRING, INT>"),
+        ("items", "ARRAY<ROW<k INT, v STRING>>"),
+        ("bm", "BYTES"),
+        ("t", "TINYINT"),
+        ("p", "DECIMAL(10, 2)"),
+    ] {
+        d = d.column(n, parse_type(t).unwrap());
+    }
+    for (k, v) in [
+        ("merge-engine", "aggregation"),
+        ("fields.tags.aggregate-function", "collect"),
+        ("fields.tags.distinct", "true"),
+        ("fields.seen.aggregate-function", "collect"),
+        ("fields.m.aggregate-function", "merge_map"),
+        ("fields.items.aggregate-function", "nested_update"),
+        ("fields.items.nested-key", "k"),
+        ("fields.bm.aggregate-function", "rbm32"),
+        ("fields.bm.ignore-retract", "true"),
+        ("fields.t.aggregate-function", "sum"),
+        ("fields.p.aggregate-function", "product"),
+    ] {
+        d = d.option(k, v);
+    }
+    let table = Table::create(dir.path().to_str().unwrap(), d.primary_key(&["id"]).option("bucket", "1")).await.unwrap();
+    let bitmap = |values: &[u32]| {
+        let mut out = vec![];
+        values.iter().copied().collect::<roaring::RoaringBitmap>().serialize_into(&mut out).unwrap();
+        out
+    };
+    let rows = |json: &str, bitmaps: Vec<Vec<u8>>| {
+        let values_schema = Arc::new(arrow_schema::Schema::new(
+            table.arrow_schema().fields().iter().filter(|f| f.name() != "bm").cloned().collect::<Vec<_>>(),
+        ));
+        let b = arrow::json::ReaderBuilder::new(values_schema).build(std::io::Cursor::new(json.to_string())).unwrap().next().unwrap().unwrap();
+        let mut cols = b.columns().to_vec();
+        let bm = arrow_array::BinaryArray::from(bitmaps.iter().map(|v| Some(v.as_slice())).collect::<Vec<_>>());
+        cols.insert(5, Arc::new(bm));
+        RecordBatch::try_new(table.arrow_schema(), cols).unwrap()
+    };
+    let commit = |msgs| async { table.new_commit("t").unwrap().commit(msgs).await.unwrap() };
+    // Three commits (three files) of one key, then a -U/+U pair: merged on read.
+    let mut w = table.new_write().await.unwrap();
+    w.write(&rows(r#"{"id":1,"tags":["a","b","a"],"seen":[1],"m":{"x":1},"items":[{"k":1,"v":"a"}],"t":100,"p":"2.00"}"#, vec![bitmap(&[1, 2])]))
+        .await
+        .unwrap();
+    commit(w.prepare_commit().await.unwrap()).await;
+    w.write(&rows(
+        r#"{"id":1,"tags":["b","c"],"seen":[1,2],"m":{"x":2,"y":3},"items":[{"k":1,"v":"b"},{"k":2,"v":"c"}],"t":100,"p":"1.50"}"#,
+        vec![bitmap(&[3, 70000])],
+    ))
+    .await
+    .unwrap();
+    commit(w.prepare_commit().await.unwrap()).await;
+    // A retraction only takes back what it meets in the same merge (collect, merge_map,
+    // nested_update and product retract nothing from an empty accumulator, as in Paimon), so the
+    // -U and +U go to files of their own and meet the accumulated value on read.
+    let before = rows(r#"{"id":1,"tags":null,"seen":[1],"m":{"y":0},"items":[{"k":2,"v":"c"}],"t":50,"p":"1.50"}"#, vec![bitmap(&[1])]);
+    w.write_with_kinds(&before, Some(&[RowKind::UpdateBefore])).await.unwrap();
+    commit(w.prepare_commit().await.unwrap()).await;
+    let after = rows(r#"{"id":1,"tags":["d"],"seen":null,"m":null,"items":null,"t":null,"p":null}"#, vec![bitmap(&[9])]);
+    w.write_with_kinds(&after, Some(&[RowKind::UpdateAfter])).await.unwrap();
+    commit(w.prepare_commit().await.unwrap()).await;
+
+    let check = |b: &RecordBatch| {
+        let mut json = arrow::json::ArrayWriter::new(Vec::new());
+        json.write(&b.project(&[0, 1, 2, 3, 4, 6, 7]).unwrap()).unwrap();
+        json.finish().unwrap();
+        let got: serde_json::Value = serde_json::from_slice(&json.into_inner()).unwrap();
+        assert_eq!(
+            got,
+            serde_json::json!([{
+                "id": 1,
+                "tags": ["a", "b", "c", "d"],
+                "seen": [1, 2],
+                "m": {"x": 2},
+                "items": [{"k": 1, "v": "b"}],
+                // 100 + 100 wraps to -56 in a TINYINT (Java byte arithmetic), minus 50.
+                "t": -106,
+                "p": 2.0
+            }])
+        );
+        let bm = b.column(5).as_binary::<i32>().value(0);
+        let got: Vec<u32> = roaring::RoaringBitmap::deserialize_from(bm).unwrap().iter().collect();
+        assert_eq!(got, vec![1, 2, 3, 9, 70000]);
+    };
+    // Merge on read over three files, then the same after a full compaction into one file.
+    check(&table.read_all(None, None).await.unwrap());
+    CompactJob::new(true).run(&table).await.unwrap();
+    check(&table.read_all(None, None).await.unwrap());
+}
+
+/// Retractions a table cannot take are refused when written, naming the row and what to set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsupported_retractions_are_refused_at_write() {
+    for (opts, expect) in [
+        (vec![("merge-engine", "partial-update")], "partial-update.remove-record-on-delete"),
+        (vec![("merge-engine", "first-row")], "first-row.ignore-delete"),
+        (vec![("merge-engine", "aggregation"), ("fields.c.aggregate-function", "max")], "fields.c.ignore-retract"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = def(Engine::DedupSequenceField);
+        d.options.remove("sequence.field");
+        for (k, v) in &opts {
+            d = d.option(k, v);
+        }
+        let table = Table::create(dir.path().to_str().unwrap(), d).await.unwrap();
+        let mut w = table.new_write().await.unwrap();
+        let b = batch(&table, &[(1, row_of(7)), (1, row_of(9))]);
+        let e = w.write_with_kinds(&b, Some(&[RowKind::Insert, RowKind::Delete])).await.unwrap_err().to_string();
+        assert!(e.contains("row 1 is -D") && e.contains(expect), "{opts:?}: {e}");
+    }
+}
