@@ -4,7 +4,9 @@
 //! -> [`write`] (bucket writer, write buffer, file writer, commit) -> [`read`] (scan planning,
 //! merge read) -> [`table`] (the handle users open).
 
+#[cfg(feature = "datafusion")]
 pub mod cli;
+#[cfg(feature = "datafusion")]
 pub mod datafusion;
 pub mod error;
 pub mod io;

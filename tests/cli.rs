@@ -1,5 +1,6 @@
 //! The `shoal` binary end to end: every subcommand's happy path, and user mistakes that must
 //! give a clear message on stderr and a non-zero exit code (never a panic or a backtrace).
+#![cfg(feature = "datafusion")]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,6 +1,7 @@
 //! DataFusion over shoal tables: SQL results equal direct reads; partition pruning and file
 //! skipping really leave files unopened (proven by counting the files the scan opens and by
 //! corrupting the files it must not open); INSERT, DELETE, UPDATE, CALL and time travel.
+#![cfg(feature = "datafusion")]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -276,6 +277,61 @@ async fn time_travel_by_snapshot_id() {
     assert!(e.contains("fixed snapshot"), "{e}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_travel_by_tag_and_timestamp_in_the_snapshots_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = setup(dir.path()).await;
+    t.create_tag("first", Some(1)).await.unwrap();
+    let s2 = t.snapshots().snapshot(2).await.unwrap();
+    // A column added after snapshot 2: reads at 2 see the old schema, as in Paimon.
+    let t = t
+        .alter(&[shoal::spec::SchemaChange::AddColumn {
+            name: "note".into(),
+            data_type: shoal::spec::parse_type("STRING").unwrap(),
+            comment: None,
+            position: shoal::spec::ColumnPosition::Last,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(t.schema().fields.len(), 4);
+    let ctx = context_for_warehouse(dir.path().to_str().unwrap()).await.unwrap();
+    let at1 = "SELECT v FROM db.t VERSION AS OF 'first' WHERE dt = 'a' AND k IN (1, 3) ORDER BY k";
+    assert_eq!(i64s(&sql(&ctx, at1).await.unwrap(), 0), vec![1, 3]);
+    // Spark's TIMESTAMP AS OF (UTC text) and Flink's FOR SYSTEM_TIME AS OF, at snapshot 2's commit time.
+    let when = chrono::DateTime::from_timestamp_millis(s2.time_millis).unwrap().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+    for q in [
+        format!("SELECT * FROM db.t TIMESTAMP AS OF '{when}' WHERE dt = 'a' AND k IN (1, 3)"),
+        format!("SELECT * FROM db.t FOR SYSTEM_TIME AS OF TIMESTAMP '{when}' WHERE dt = 'a' AND k IN (1, 3)"),
+    ] {
+        let b = sql(&ctx, &q).await.unwrap();
+        assert_eq!(b[0].num_columns(), 3, "{q}: read in snapshot 2's schema");
+        assert_eq!(i64s(&b, 2), vec![1000], "{q}");
+    }
+    let b = sql(&ctx, "SELECT * FROM db.t WHERE dt = 'a' AND k = 1").await.unwrap();
+    assert_eq!(b[0].num_columns(), 4);
+    let e = sql(&ctx, "SELECT * FROM db.t TIMESTAMP AS OF '2001-01-01'").await.unwrap_err().to_string();
+    assert!(e.contains("no snapshot was committed at or before"), "{e}");
+    let e = sql(&ctx, "SELECT * FROM db.t VERSION AS OF 'nope'").await.unwrap_err().to_string();
+    assert!(e.contains("nope"), "{e}");
+    // The options spelling, and the tag outliving its snapshot's expiry.
+    let p = ShoalTableProvider::with_options(t.clone(), &[("scan.tag-name", "first")]).await.unwrap();
+    let plain = SessionContext::new();
+    plain.register_table("t1", Arc::new(p)).unwrap();
+    assert_eq!(one_i64(&sql(&plain, "SELECT count(*) FROM t1").await.unwrap()), 150);
+    let mut cfg = t.expire_config().unwrap();
+    cfg.retain_max = 1;
+    cfg.retain_min = 1;
+    cfg.time_retained = std::time::Duration::ZERO;
+    t.expire_snapshots(&cfg).await.unwrap();
+    assert!(t.snapshots().snapshot(1).await.is_err());
+    assert_eq!(i64s(&sql(&ctx, at1).await.unwrap(), 0), vec![1, 3]);
+    let e = ShoalTableProvider::with_options(t.clone(), &[("scan.tag-name", "x"), ("scan.snapshot-id", "1")])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("only one"), "{e}");
+}
+
 async fn snapshot_count(t: &Table) -> usize {
     t.snapshots().snapshot_ids().await.unwrap().len()
 }
@@ -440,4 +496,48 @@ async fn call_procedures_and_queries_across_compaction() {
     let direct = t.read_all(None, None).await.unwrap();
     assert_eq!(direct.num_rows(), 149);
     assert!(direct.column(0).null_count() == 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn row_level_dml_follows_the_merge_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let make = |name: &'static str, opts: &'static [(&'static str, &'static str)]| {
+        let loc = dir.path().join("db.db").join(name);
+        async move {
+            let mut d = TableDefinition::default()
+                .column("k", parse_type("BIGINT NOT NULL").unwrap())
+                .column("v", parse_type("BIGINT").unwrap())
+                .primary_key(&["k"])
+                .option("bucket", "1");
+            for (k, v) in opts {
+                d = d.option(k, v);
+            }
+            Table::create(loc.to_str().unwrap(), d).await.unwrap()
+        }
+    };
+    make("agg", &[("merge-engine", "aggregation"), ("fields.v.aggregate-function", "sum")]).await;
+    make("first", &[("merge-engine", "first-row")]).await;
+    make("pu", &[("merge-engine", "partial-update")]).await;
+    make("pu_rm", &[("merge-engine", "partial-update"), ("partial-update.remove-record-on-delete", "true")]).await;
+    let ctx = context_for_warehouse(dir.path().to_str().unwrap()).await.unwrap();
+    for t in ["agg", "first", "pu", "pu_rm"] {
+        sql(&ctx, &format!("INSERT INTO db.{t} VALUES (1, 10), (2, 20)")).await.unwrap();
+    }
+    // Aggregation: an UPDATE would be summed into the old row, a DELETE would only retract.
+    let e = sql(&ctx, "UPDATE db.agg SET v = 5 WHERE k = 1").await.unwrap_err().to_string();
+    assert!(e.contains("deduplicate or partial-update"), "{e}");
+    let e = sql(&ctx, "DELETE FROM db.agg WHERE k = 1").await.unwrap_err().to_string();
+    assert!(e.contains("would not remove the row"), "{e}");
+    let e = sql(&ctx, "UPDATE db.first SET v = 5 WHERE k = 1").await.unwrap_err().to_string();
+    assert!(e.contains("FirstRow"), "{e}");
+    // Partial-update: UPDATE yes; DELETE only with remove-record-on-delete.
+    sql(&ctx, "UPDATE db.pu SET v = 5 WHERE k = 1").await.unwrap();
+    assert_eq!(i64s(&sql(&ctx, "SELECT v FROM db.pu ORDER BY k").await.unwrap(), 0), vec![5, 20]);
+    let e = sql(&ctx, "DELETE FROM db.pu WHERE k = 1").await.unwrap_err().to_string();
+    assert!(e.contains("remove-record-on-delete"), "{e}");
+    sql(&ctx, "DELETE FROM db.pu_rm WHERE k = 1").await.unwrap();
+    assert_eq!(i64s(&sql(&ctx, "SELECT k FROM db.pu_rm").await.unwrap(), 0), vec![2]);
+    // The refused statements wrote nothing.
+    assert_eq!(i64s(&sql(&ctx, "SELECT v FROM db.agg ORDER BY k").await.unwrap(), 0), vec![10, 20]);
+    assert_eq!(i64s(&sql(&ctx, "SELECT v FROM db.first ORDER BY k").await.unwrap(), 0), vec![10, 20]);
 }

@@ -362,24 +362,11 @@ fn parse_duration_arg(flag: &str, s: &str) -> Result<std::time::Duration> {
 
 /// `--as-of`: epoch millis, RFC 3339, `YYYY-MM-DD[ T]HH:MM:SS[.fff]` (UTC) or `YYYY-MM-DD`.
 pub fn parse_as_of(s: &str) -> Result<i64> {
-    let t = s.trim();
-    if let Ok(ms) = t.parse::<i64>() {
-        return Ok(ms);
-    }
-    if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
-        return Ok(dt.timestamp_millis());
-    }
-    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
-        if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, f) {
-            return Ok(dt.and_utc().timestamp_millis());
-        }
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc().timestamp_millis());
-    }
-    Err(Error::InvalidInput(format!(
-        "--as-of {s:?} is neither epoch millis nor a timestamp like 2024-01-02T03:04:05Z or 2024-01-02 03:04:05"
-    )))
+    TimeTravel::parse_time(s).ok_or_else(|| {
+        Error::InvalidInput(format!(
+            "--as-of {s:?} is neither epoch millis nor a timestamp like 2024-01-02T03:04:05Z or 2024-01-02 03:04:05"
+        ))
+    })
 }
 
 fn format_millis(ms: i64) -> String {
@@ -447,7 +434,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 None => t.arrow_schema(),
             };
             let mut stream = match &filter {
-                Some(predicate) => filtered_stream(&t, None, projection.as_deref(), predicate, limit).await?,
+                Some(predicate) => filtered_stream(&t, projection.as_deref(), predicate, limit).await?,
                 None => t.scan_stream(None, projection).await?,
             };
             let mut sink = io_formats::OutputSink::new(format, output.as_deref(), schema)?;
@@ -669,15 +656,12 @@ pub async fn run(cli: Cli) -> Result<()> {
 /// statistics skip files).
 async fn filtered_stream(
     t: &Table,
-    snapshot: Option<i64>,
     projection: Option<&[usize]>,
     predicate: &str,
     limit: Option<usize>,
 ) -> Result<futures::stream::BoxStream<'static, Result<arrow_array::RecordBatch>>> {
-    let provider = match snapshot {
-        Some(id) => crate::datafusion::ShoalTableProvider::at_snapshot(t.clone(), id).await?,
-        None => crate::datafusion::ShoalTableProvider::new(t.clone()),
-    };
+    // A travelled table (--snapshot/--tag/--as-of) reads its snapshot through any provider.
+    let provider = crate::datafusion::ShoalTableProvider::new(t.clone());
     let ctx = ::datafusion::prelude::SessionContext::new();
     let sql_err = |e: ::datafusion::error::DataFusionError| Error::InvalidInput(format!("--where {predicate:?}: {e}"));
     ctx.register_table("t", std::sync::Arc::new(provider)).map_err(sql_err)?;

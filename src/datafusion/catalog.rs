@@ -2,8 +2,9 @@
 //! `<warehouse>/<db>.db` directory and one table per `<db>.db/<table>` directory holding a
 //! `schema/` directory. Tables are opened (at their latest schema) when a query names them.
 //!
-//! A table name may carry a snapshot: `t$snapshot=3` reads snapshot 3 (the SQL front end
-//! rewrites `t VERSION AS OF 3` into this).
+//! A table name may carry a time travel: `t$snapshot=3` reads snapshot 3, `t$tag=x` the
+//! snapshot tag `x` keeps, `t$timestamp=<millis>` the latest snapshot committed at or before
+//! that time (the SQL front end rewrites `VERSION AS OF` / `TIMESTAMP AS OF` into these).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -15,10 +16,33 @@ use async_trait::async_trait;
 use super::df_err;
 use super::provider::ShoalTableProvider;
 use crate::io::FileIO;
+use crate::read::scan::TimeTravel;
 use crate::table::Table;
 
 /// The suffix of a table name that reads a fixed snapshot.
 pub const SNAPSHOT_SUFFIX: &str = "$snapshot=";
+/// The suffix of a table name that reads the snapshot a tag keeps.
+pub const TAG_SUFFIX: &str = "$tag=";
+/// The suffix of a table name that reads the latest snapshot at or before an epoch-millis time.
+pub const TIMESTAMP_SUFFIX: &str = "$timestamp=";
+
+/// Splits a time-travel suffix off a table name.
+fn split_travel(name: &str) -> Result<(&str, Option<TimeTravel>)> {
+    let number = |t: &str, v: &str, suffix: &str| match v.parse::<i64>() {
+        Ok(n) => Ok(n),
+        Err(_) => exec_err!("{t}: the value after {suffix} must be a number, got {v:?}"),
+    };
+    if let Some((t, v)) = name.split_once(SNAPSHOT_SUFFIX) {
+        return Ok((t, Some(TimeTravel::Snapshot(number(t, v, SNAPSHOT_SUFFIX)?))));
+    }
+    if let Some((t, v)) = name.split_once(TIMESTAMP_SUFFIX) {
+        return Ok((t, Some(TimeTravel::Timestamp(number(t, v, TIMESTAMP_SUFFIX)?))));
+    }
+    if let Some((t, v)) = name.split_once(TAG_SUFFIX) {
+        return Ok((t, Some(TimeTravel::Tag(v.to_string()))));
+    }
+    Ok((name, None))
+}
 
 /// A database (`<warehouse>/<db>.db`), plus tables registered in memory for the session
 /// (so `ctx.register_table` keeps working when the warehouse is the default catalog).
@@ -62,13 +86,7 @@ impl SchemaProvider for ShoalSchemaProvider {
         if let Some(t) = self.registered.read().ok().and_then(|r| r.get(name).cloned()) {
             return Ok(Some(t));
         }
-        let (name, snapshot) = match name.split_once(SNAPSHOT_SUFFIX) {
-            Some((t, id)) => match id.parse::<i64>() {
-                Ok(id) => (t, Some(id)),
-                Err(_) => return exec_err!("{name}: the snapshot after {SNAPSHOT_SUFFIX} must be a number"),
-            },
-            None => (name, None),
-        };
+        let (name, travel) = split_travel(name)?;
         if name.is_empty() || name.contains('/') {
             return Ok(None);
         }
@@ -82,8 +100,8 @@ impl SchemaProvider for ShoalSchemaProvider {
             Err(crate::Error::TableNotFound(_)) => return Ok(None),
             Err(e) => return Err(df_err(e)),
         };
-        let provider = match snapshot {
-            Some(id) => ShoalTableProvider::at_snapshot(table, id).await.map_err(df_err)?,
+        let provider = match travel {
+            Some(tt) => ShoalTableProvider::at(table, tt).await.map_err(df_err)?,
             None => ShoalTableProvider::new(table),
         };
         Ok(Some(Arc::new(provider)))

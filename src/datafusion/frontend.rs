@@ -1,8 +1,10 @@
 //! shoal's SQL entry point: DataFusion's SQL, plus what Paimon users write that DataFusion does
 //! not plan itself:
 //! - `CALL sys.<procedure>(name => value, ...)`: Paimon's procedures ([`super::procedures`]);
-//! - `SELECT ... FROM t VERSION AS OF <snapshot id>`: time travel (Spark's spelling), rewritten
-//!   to the catalog's `t$snapshot=<id>` name before parsing.
+//! - time travel in FROM: `t VERSION AS OF <snapshot id | 'tag'>`, `t TIMESTAMP AS OF '...'`
+//!   (Spark's spellings) and `t FOR SYSTEM_TIME AS OF TIMESTAMP '...'` (Flink's), rewritten to
+//!   the catalog's `t$snapshot=<id>` / `t$tag=<name>` / `t$timestamp=<millis>` names before
+//!   parsing.
 //!
 //! A text may hold several statements separated by `;`; they run in order.
 
@@ -16,8 +18,9 @@ use ::datafusion::sql::sqlparser::keywords::Keyword;
 use ::datafusion::sql::sqlparser::parser::ParserError;
 use ::datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Word};
 
-use super::catalog::SNAPSHOT_SUFFIX;
+use super::catalog::{SNAPSHOT_SUFFIX, TAG_SUFFIX, TIMESTAMP_SUFFIX};
 use super::procedures;
+use crate::read::scan::TimeTravel;
 
 /// Runs every statement of `text` and returns the rows of the last one.
 pub async fn sql(ctx: &SessionContext, text: &str) -> Result<Vec<RecordBatch>> {
@@ -50,12 +53,44 @@ fn is_keyword(t: &Token, k: Keyword) -> bool {
     matches!(t, Token::Word(w) if w.keyword == k && w.quote_style.is_none())
 }
 
-/// `t VERSION AS OF 3` -> `"t$snapshot=3"`; `TIMESTAMP AS OF` / `FOR SYSTEM_TIME AS OF` get a
-/// clear error (shoal has no timestamp time travel yet).
+/// What follows a table name's `... AS OF`, as a catalog name suffix.
+fn travel_suffix(kind: &str, value: &Token) -> Result<String> {
+    let text = match value {
+        Token::Number(n, _) => Some((n.clone(), true)),
+        Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => Some((s.clone(), false)),
+        _ => None,
+    };
+    match (kind, text) {
+        // Spark's spelling: a number is a snapshot id, a string a tag (or a snapshot id).
+        ("version", Some((v, _))) => Ok(match v.trim().parse::<i64>() {
+            Ok(id) => format!("{SNAPSHOT_SUFFIX}{id}"),
+            Err(_) => format!("{TAG_SUFFIX}{v}"),
+        }),
+        ("version", None) => plan_err!("VERSION AS OF takes a snapshot id or a tag name, e.g. VERSION AS OF 3 or VERSION AS OF 'q3-report'"),
+        // A bare number is epoch seconds (as in Spark); a string is a timestamp in UTC.
+        (_, Some((v, true))) => match v.parse::<i64>() {
+            Ok(secs) => Ok(format!("{TIMESTAMP_SUFFIX}{}", secs.saturating_mul(1000))),
+            Err(_) => plan_err!("TIMESTAMP AS OF {v}: a number must be whole epoch seconds"),
+        },
+        (_, Some((v, false))) => match TimeTravel::parse_time(&v) {
+            Some(ms) => Ok(format!("{TIMESTAMP_SUFFIX}{ms}")),
+            None => plan_err!(
+                "TIMESTAMP AS OF {v:?}: not a timestamp; write e.g. '2024-01-02 03:04:05' (UTC), '2024-01-02T03:04:05+02:00' or '2024-01-02'"
+            ),
+        },
+        (_, None) => plan_err!("TIMESTAMP AS OF takes a timestamp string or epoch seconds, e.g. TIMESTAMP AS OF '2024-01-02 03:04:05'"),
+    }
+}
+
+/// Time travel in a FROM clause becomes a catalog table name with a suffix
+/// ([`super::catalog`] opens the table at that point):
+/// - `t VERSION AS OF 3` -> `"t$snapshot=3"`, `t VERSION AS OF 'tag'` -> `"t$tag=tag"` (Spark);
+/// - `t TIMESTAMP AS OF '2024-01-02 03:04:05'` (UTC) or `TIMESTAMP AS OF <epoch seconds>`
+///   (Spark), and `t FOR SYSTEM_TIME AS OF [TIMESTAMP] '...'` (Flink) -> `"t$timestamp=<millis>"`.
 pub fn rewrite_time_travel(text: &str) -> Result<String> {
     let dialect = GenericDialect {};
     let lower = text.to_ascii_lowercase();
-    if !lower.contains(" as of") && !lower.contains("\nas of") {
+    if !lower.contains("as of") {
         return Ok(text.to_string());
     }
     let tokens = Tokenizer::new(&dialect, text)
@@ -67,50 +102,56 @@ pub fn rewrite_time_travel(text: &str) -> Result<String> {
     let mut skip_until = 0usize;
     for (n, &i) in solid.iter().enumerate() {
         let next = |k: usize| solid.get(n + k).map(|&j| &tokens[j]);
-        // Copy whitespace between the previous solid token and this one.
-        let start = if n == 0 { 0 } else { solid[n - 1] + 1 };
         if i < skip_until {
             continue;
         }
+        // Copy whitespace between the previous solid token and this one.
+        let start = if n == 0 { 0 } else { solid[n - 1] + 1 };
         out.extend(tokens[start..i].iter().cloned());
         let t = &tokens[i];
-        if is_keyword(t, Keyword::VERSION)
-            && next(1).is_some_and(|t| is_keyword(t, Keyword::AS))
-            && next(2).is_some_and(|t| is_keyword(t, Keyword::OF))
-        {
-            let Some(Token::Number(id, _)) = next(3) else {
-                return plan_err!("VERSION AS OF takes a snapshot id (a number)");
+        let as_of_at = |k: usize| {
+            next(k).is_some_and(|t| is_keyword(t, Keyword::AS)) && next(k + 1).is_some_and(|t| is_keyword(t, Keyword::OF))
+        };
+        // (kind, index of the value token relative to n)
+        let travel = if is_keyword(t, Keyword::VERSION) && as_of_at(1) {
+            Some(("version", 3))
+        } else if is_keyword(t, Keyword::TIMESTAMP) && as_of_at(1) {
+            Some(("timestamp", 3))
+        } else if is_keyword(t, Keyword::FOR) && next(1).is_some_and(|t| is_keyword(t, Keyword::SYSTEM_TIME)) && as_of_at(2) {
+            // Flink: FOR SYSTEM_TIME AS OF TIMESTAMP '...'
+            if next(4).is_some_and(|t| is_keyword(t, Keyword::TIMESTAMP)) {
+                Some(("timestamp", 5))
+            } else {
+                Some(("timestamp", 4))
+            }
+        } else {
+            None
+        };
+        if let Some((kind, k)) = travel {
+            let what = kind.to_uppercase();
+            let Some(value) = next(k) else {
+                return plan_err!("{what} AS OF needs a value");
             };
-            let Some(Token::Word(table)) = out.iter().rev().find(|t| !matches!(t, Token::Whitespace(_))).cloned() else {
-                return plan_err!("VERSION AS OF must follow a table name");
+            let suffix = travel_suffix(kind, value)?;
+            // Drop the whitespace just copied, then replace the table name (the last solid
+            // token written) with the time-travel name.
+            while matches!(out.last(), Some(Token::Whitespace(_))) {
+                out.pop();
+            }
+            let Some(Token::Word(table)) = out.last().cloned() else {
+                return plan_err!("{what} AS OF must follow a table name");
             };
-            // Replace the table name (the last solid token written) with the snapshot name.
-            let pos = out.iter().rposition(|t| !matches!(t, Token::Whitespace(_))).expect("found above");
             let name = if table.quote_style.is_some() { table.value.clone() } else { table.value.to_lowercase() };
-            out[pos] = Token::Word(Word {
-                value: format!("{name}{SNAPSHOT_SUFFIX}{id}"),
-                quote_style: Some('"'),
-                keyword: Keyword::NoKeyword,
-            });
-            skip_until = solid[n + 3] + 1;
+            let last = out.len() - 1;
+            out[last] = Token::Word(Word { value: format!("{name}{suffix}"), quote_style: Some('"'), keyword: Keyword::NoKeyword });
+            skip_until = solid[n + k] + 1;
             continue;
-        }
-        if (is_keyword(t, Keyword::TIMESTAMP) || is_keyword(t, Keyword::SYSTEM_TIME))
-            && next(1).is_some_and(|t| is_keyword(t, Keyword::AS))
-            && next(2).is_some_and(|t| is_keyword(t, Keyword::OF))
-        {
-            return plan_err!(
-                "time travel by timestamp is not supported yet; use VERSION AS OF <snapshot id> (see `shoal snapshots`)"
-            );
         }
         out.push(t.clone());
     }
-    if let Some(&last) = solid.last() {
-        if last + 1 >= skip_until {
-            out.extend(tokens[last + 1..].iter().cloned());
-        }
-    } else {
-        out.extend(tokens.iter().cloned());
+    match solid.last() {
+        Some(&last) => out.extend(tokens[(last + 1).max(skip_until)..].iter().cloned()),
+        None => out.extend(tokens.iter().cloned()),
     }
     Ok(out.iter().map(|t| t.to_string()).collect())
 }
@@ -120,7 +161,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn version_as_of_becomes_a_snapshot_name() {
+    fn time_travel_becomes_a_table_name() {
         assert_eq!(
             rewrite_time_travel("SELECT * FROM db.T VERSION AS OF 3 WHERE k = 1").unwrap(),
             "SELECT * FROM db.\"t$snapshot=3\" WHERE k = 1"
@@ -130,7 +171,22 @@ mod tests {
             rewrite_time_travel("SELECT a AS of_x FROM t VERSION AS OF 12;").unwrap(),
             "SELECT a AS of_x FROM \"t$snapshot=12\";"
         );
-        assert!(rewrite_time_travel("SELECT * FROM t TIMESTAMP AS OF '2024-01-01'").is_err());
+        assert_eq!(rewrite_time_travel("SELECT * FROM t VERSION AS OF 'q3'").unwrap(), "SELECT * FROM \"t$tag=q3\"");
+        assert_eq!(rewrite_time_travel("SELECT * FROM t VERSION AS OF '7'").unwrap(), "SELECT * FROM \"t$snapshot=7\"");
+        assert_eq!(
+            rewrite_time_travel("SELECT * FROM t TIMESTAMP AS OF '2024-01-01 00:00:01'").unwrap(),
+            "SELECT * FROM \"t$timestamp=1704067201000\""
+        );
+        assert_eq!(
+            rewrite_time_travel("SELECT * FROM t TIMESTAMP AS OF 1704067201 x").unwrap(),
+            "SELECT * FROM \"t$timestamp=1704067201000\" x"
+        );
+        assert_eq!(
+            rewrite_time_travel("SELECT * FROM t FOR SYSTEM_TIME AS OF TIMESTAMP '2024-01-01' WHERE a = 1").unwrap(),
+            "SELECT * FROM \"t$timestamp=1704067200000\" WHERE a = 1"
+        );
+        assert!(rewrite_time_travel("SELECT * FROM t TIMESTAMP AS OF 'yesterday'").is_err());
         assert!(rewrite_time_travel("SELECT * FROM t VERSION AS OF x").is_err());
+        assert!(rewrite_time_travel("SELECT VERSION AS OF 3").is_err());
     }
 }

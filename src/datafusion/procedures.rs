@@ -151,7 +151,7 @@ async fn resolve_table(ctx: &SessionContext, procedure: &str, name: &str) -> Res
         e.context(format!("CALL sys.{procedure}: table {name:?}"))
     })?;
     match provider.downcast_ref::<ShoalTableProvider>() {
-        Some(p) if p.snapshot().is_none() => Ok(p.table().clone()),
+        Some(p) if p.time_travel().is_none() => Ok(p.table().clone()),
         Some(_) => plan_err!("CALL sys.{procedure}: {name} names a fixed snapshot"),
         None => plan_err!("CALL sys.{procedure}: {name} is not a shoal table"),
     }

@@ -10,7 +10,7 @@ use ::datafusion::catalog::{Session, TableProvider};
 use ::datafusion::common::stats::Precision;
 use ::datafusion::common::{not_impl_err, plan_err, DFSchema, DFSchemaRef, Result, Statistics};
 use ::datafusion::datasource::sink::DataSinkExec;
-use ::datafusion::logical_expr::dml::{InsertOp, MergeIntoClause};
+use ::datafusion::logical_expr::dml::{InsertOp, MergeIntoAction, MergeIntoClause};
 use ::datafusion::logical_expr::utils::conjunction;
 use ::datafusion::logical_expr::{Expr, ExprSchemable, TableProviderFilterPushDown, TableType};
 use ::datafusion::physical_plan::filter::FilterExec;
@@ -22,64 +22,82 @@ use super::df_err;
 use super::exec::{PruneSummary, ShoalScanExec};
 use super::prune::{is_partition_filter, prune_partitions, skip_files, unqualified};
 use super::sink::ShoalSink;
+use crate::read::scan::TimeTravel;
 use crate::spec::RowKind;
 use crate::table::Table;
 
 /// A shoal table as a DataFusion table, read at its latest snapshot or a fixed one.
 #[derive(Clone)]
 pub struct ShoalTableProvider {
+    /// The table; after time travel, the table as of that snapshot (its schema, its scans).
     table: Table,
-    snapshot: Option<i64>,
+    /// The time travel this provider reads, if any (then it is read-only).
+    travel: Option<TimeTravel>,
     /// Row count of the snapshot read, from its manifests (for the optimizer).
     row_count: Option<i64>,
 }
 
 impl fmt::Debug for ShoalTableProvider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ShoalTableProvider({}, snapshot {:?})", self.table.location(), self.snapshot)
+        write!(f, "ShoalTableProvider({}, {:?})", self.table.location(), self.travel)
     }
 }
 
 impl ShoalTableProvider {
-    /// Reads the latest snapshot at query time (or the table's `scan.snapshot-id` option).
+    /// Reads the latest snapshot at query time, or the time travel in the table's own options
+    /// (`scan.snapshot-id`, `scan.tag-name`, `scan.timestamp-millis`).
     pub fn new(table: Table) -> Self {
-        ShoalTableProvider { table, snapshot: None, row_count: None }
+        ShoalTableProvider { table, travel: None, row_count: None }
     }
 
-    /// Time travel: always read this snapshot (Paimon's `scan.snapshot-id`). Fails if the
-    /// snapshot does not exist.
+    /// Time travel: always read this snapshot. Fails if the snapshot does not exist.
     pub async fn at_snapshot(table: Table, id: i64) -> crate::Result<Self> {
-        let s = table.snapshots().snapshot(id).await?;
-        Ok(ShoalTableProvider { table, snapshot: Some(id), row_count: s.total_record_count })
+        Self::at(table, TimeTravel::Snapshot(id)).await
     }
 
-    /// Opens the table and honours a `scan.snapshot-id` given here (as a dynamic option would
-    /// be in Flink) or in the table's own options.
+    /// Time travel to a snapshot, a tag or a point in time, read in the schema that snapshot
+    /// was written with (as Paimon does). Fails if there is no such snapshot or tag.
+    pub async fn at(table: Table, travel: TimeTravel) -> crate::Result<Self> {
+        let snapshot = travel.resolve(table.io()).await?;
+        let table = table.travel(&travel).await?;
+        Ok(ShoalTableProvider { table, travel: Some(travel), row_count: snapshot.total_record_count })
+    }
+
+    /// Honours Paimon's time-travel read options given here (as dynamic options would be in
+    /// Flink): `scan.snapshot-id`, `scan.tag-name`, `scan.timestamp-millis` (at most one).
     pub async fn with_options(table: Table, options: &[(&str, &str)]) -> crate::Result<Self> {
+        let mut travel = vec![];
         for (k, v) in options {
+            let number = |what: &str| {
+                v.trim().parse::<i64>().map_err(|_| crate::Error::InvalidInput(format!("{k} must be {what}, got {v:?}")))
+            };
             match *k {
-                "scan.snapshot-id" => {
-                    let id = v.trim().parse::<i64>().map_err(|_| {
-                        crate::Error::InvalidInput(format!("scan.snapshot-id must be a snapshot id, got {v:?}"))
-                    })?;
-                    return Self::at_snapshot(table, id).await;
-                }
+                "scan.snapshot-id" => travel.push(TimeTravel::Snapshot(number("a snapshot id")?)),
+                "scan.tag-name" => travel.push(TimeTravel::Tag(v.to_string())),
+                "scan.timestamp-millis" => travel.push(TimeTravel::Timestamp(number("epoch milliseconds")?)),
                 other => {
                     return Err(crate::Error::Unsupported(format!(
-                        "read option {other:?}; shoal's SQL reads take scan.snapshot-id"
+                        "read option {other:?}; shoal's SQL reads take scan.snapshot-id, scan.tag-name or scan.timestamp-millis"
                     )))
                 }
             }
         }
-        Ok(Self::new(table))
+        match travel.len() {
+            0 => Ok(Self::new(table)),
+            1 => Self::at(table, travel.remove(0)).await,
+            _ => Err(crate::Error::InvalidInput(format!(
+                "set only one of scan.snapshot-id, scan.tag-name and scan.timestamp-millis (got {travel:?})"
+            ))),
+        }
     }
 
     pub fn table(&self) -> &Table {
         &self.table
     }
 
-    pub fn snapshot(&self) -> Option<i64> {
-        self.snapshot
+    /// The time travel this provider reads (None: the latest snapshot at query time).
+    pub fn time_travel(&self) -> Option<&TimeTravel> {
+        self.travel.as_ref()
     }
 
     /// The DataFusion scan for the given projection, filters and limit, with its pruning done.
@@ -90,11 +108,8 @@ impl ShoalTableProvider {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> crate::Result<ShoalScanExec> {
-        let mut scan = self.table.new_scan();
-        if let Some(id) = self.snapshot {
-            scan = scan.with_snapshot(id);
-        }
-        let plan = scan.plan().await?;
+        // A travelled table's scans read its snapshot (the option `travel` put in its schema).
+        let plan = self.table.new_scan().plan().await?;
         let snapshot_id = plan.snapshot.as_ref().map(|s| s.id);
         let splits_before = plan.splits.len();
         let schema = self.table.schema();
@@ -125,9 +140,14 @@ impl ShoalTableProvider {
         ))
     }
 
-    /// Row-level changes need a primary key (the rows are written as changes of their keys)
-    /// and a writable, current view of the table.
-    fn check_row_level(&self, statement: &str) -> Result<()> {
+    /// Row-level changes need a primary key (the rows are written as changes of their keys),
+    /// a writable, current view of the table, and a merge engine that gives the statement its
+    /// meaning, as Paimon's Spark DML requires: a deleted row must disappear (deduplicate, or
+    /// partial-update with `partial-update.remove-record-on-delete`), an updated row must read
+    /// as written (deduplicate or partial-update; aggregation would aggregate the new row into
+    /// the old one, first-row would keep the old one).
+    pub(crate) fn check_row_level(&self, statement: &str, deletes: bool, updates: bool) -> Result<()> {
+        use crate::spec::options::MergeEngine;
         let schema = self.table.schema();
         if schema.primary_keys.is_empty() {
             return plan_err!(
@@ -135,16 +155,35 @@ impl ShoalTableProvider {
                 self.table.location()
             );
         }
-        if self.snapshot.is_some() {
+        if self.travel.is_some() {
             return plan_err!("{statement} on a table read at a fixed snapshot (time travel) is not allowed");
         }
         let opts = schema.core_options();
-        if opts.ignore_delete().map_err(|e| df_err(e.into()))? {
+        if deletes && opts.ignore_delete().map_err(|e| df_err(e.into()))? {
             return plan_err!(
-                "{statement} on a table with ignore-delete = true: the table would drop the retractions this statement writes"
+                "{statement} on a table with ignore-delete = true: the table would drop the deletions this statement writes"
             );
         }
-        crate::merge::MergeFunction::from_options(&opts).map_err(df_err)?;
+        let config = crate::spec::merge_engine::MergeEngineConfig::from_schema(schema).map_err(|e| df_err(e.into()))?;
+        let engine = config.engine;
+        if updates && !matches!(engine, MergeEngine::Deduplicate | MergeEngine::PartialUpdate) {
+            return plan_err!(
+                "{statement} updates rows, which needs the deduplicate or partial-update merge engine; this table's merge-engine is {engine:?}"
+            );
+        }
+        if deletes {
+            let deletes_rows = match engine {
+                MergeEngine::Deduplicate => true,
+                MergeEngine::PartialUpdate => config.remove_record_on_delete,
+                MergeEngine::Aggregation | MergeEngine::FirstRow => false,
+            };
+            if !deletes_rows {
+                return plan_err!(
+                    "{statement} deletes rows, which needs the deduplicate merge engine or partial-update with \
+                     'partial-update.remove-record-on-delete' = true; on this table ({engine:?}) a -D row would not remove the row"
+                );
+            }
+        }
         Ok(())
     }
 
@@ -212,7 +251,7 @@ impl TableProvider for ShoalTableProvider {
         input: Arc<dyn ExecutionPlan>,
         insert_op: InsertOp,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        if self.snapshot.is_some() {
+        if self.travel.is_some() {
             return plan_err!("INSERT into a table read at a fixed snapshot (time travel) is not allowed");
         }
         if insert_op != InsertOp::Append {
@@ -223,7 +262,7 @@ impl TableProvider for ShoalTableProvider {
     }
 
     async fn delete_from(&self, state: &dyn Session, filters: Vec<Expr>) -> Result<Arc<dyn ExecutionPlan>> {
-        self.check_row_level("DELETE")?;
+        self.check_row_level("DELETE", true, false)?;
         let rows = self.affected_rows(state, &filters).await?;
         let sink = ShoalSink::new(self.table.clone(), RowKind::Delete, "DELETE");
         Ok(Arc::new(DataSinkExec::new(rows, Arc::new(sink), None)))
@@ -235,7 +274,7 @@ impl TableProvider for ShoalTableProvider {
         assignments: Vec<(String, Expr)>,
         filters: Vec<Expr>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.check_row_level("UPDATE")?;
+        self.check_row_level("UPDATE", false, true)?;
         let schema = self.table.schema();
         for (column, _) in &assignments {
             if schema.primary_keys.contains(column) || schema.partition_keys.contains(column) {
@@ -272,7 +311,9 @@ impl TableProvider for ShoalTableProvider {
         on: Expr,
         clauses: Vec<MergeIntoClause>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.check_row_level("MERGE INTO")?;
+        let deletes = clauses.iter().any(|c| matches!(c.action, MergeIntoAction::Delete));
+        let updates = clauses.iter().any(|c| matches!(c.action, MergeIntoAction::Update(_)));
+        self.check_row_level("MERGE INTO", deletes, updates)?;
         super::merge::plan_merge(self, state, source, merge_schema, on, clauses).await
     }
 }

@@ -52,6 +52,26 @@ pub enum TimeTravel {
 }
 
 impl TimeTravel {
+    /// A point in time as epoch millis: a number of millis, RFC 3339
+    /// (`2024-01-02T03:04:05+02:00`), or `2024-01-02 03:04:05[.fff]`, `2024-01-02T03:04`,
+    /// `2024-01-02` in UTC.
+    pub fn parse_time(s: &str) -> Option<i64> {
+        let t = s.trim();
+        if let Ok(ms) = t.parse::<i64>() {
+            return Some(ms);
+        }
+        if let Ok(dt) = chrono::DateTime::parse_from_rfc3339(t) {
+            return Some(dt.timestamp_millis());
+        }
+        for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"] {
+            if let Ok(dt) = chrono::NaiveDateTime::parse_from_str(t, f) {
+                return Some(dt.and_utc().timestamp_millis());
+            }
+        }
+        let d = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?;
+        Some(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis())
+    }
+
     /// The time travel a table's options ask for, if any (at most one of the three options).
     pub fn from_options(opts: &crate::spec::options::CoreOptions) -> Result<Option<TimeTravel>> {
         let mut found = vec![];

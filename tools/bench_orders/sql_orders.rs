@@ -23,6 +23,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Result;
+use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::{Expr, TableType};
 use datafusion::physical_expr::LexOrdering;
@@ -30,7 +31,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use parquet::arrow::{ArrowWriter, ParquetRecordBatchStreamBuilder, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -69,14 +70,15 @@ impl PartitionStream for FilePartition {
     fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
         let path = self.path.clone();
         let projection = self.projection.clone();
+        let pq = |e: parquet::errors::ParquetError| DataFusionError::External(Box::new(e));
         let stream = futures::stream::once(async move {
             let file = tokio::fs::File::open(&path).await?;
-            let builder = ParquetRecordBatchStreamBuilder::new(file).await?.with_batch_size(8192);
+            let builder = ParquetRecordBatchStreamBuilder::new(file).await.map_err(pq)?.with_batch_size(8192);
             let mask = match projection {
                 Some(p) => ProjectionMask::roots(builder.parquet_schema(), p),
                 None => ProjectionMask::all(),
             };
-            Ok::<_, datafusion::error::DataFusionError>(builder.with_projection(mask).build()?.map_err(Into::into))
+            Ok::<_, DataFusionError>(builder.with_projection(mask).build().map_err(pq)?.map_err(pq))
         })
         .try_flatten();
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), stream))
