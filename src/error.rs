@@ -29,7 +29,7 @@ pub enum Error {
     #[error("snapshot {0} does not exist")]
     SnapshotNotFound(i64),
 
-    #[error("snapshot {snapshot} was committed, but the maintenance after the commit (snapshot expiry) failed: {source}")]
+    #[error("snapshot {snapshot} was committed, but the maintenance after the commit (consumer and snapshot expiry, automatic tags, tag expiry) failed: {source}")]
     AfterCommit { snapshot: i64, source: Box<Error> },
 
     #[error("tag {0:?} does not exist")]

@@ -13,12 +13,13 @@ use crate::io::FileIO;
 use crate::maintenance::expire::{expire_snapshots, ExpireConfig, ExpireReport};
 use crate::maintenance::orphan_files::OrphanReport;
 use crate::maintenance::rollback::{RollbackReport, RollbackTarget};
-use crate::maintenance::tags::TagDeleteReport;
+use crate::maintenance::post_commit::TagMaintenanceReport;
+use crate::maintenance::tags::{TagDeleteReport, TagExpireReport};
 use crate::read::scan::TimeTravel;
 use crate::read::{read_splits, DataSplit, SplitReader, TableScan};
 use crate::spec::data_file::table_arrow_schema;
 use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
-use crate::store::{SchemaManager, SnapshotManager, Tag, TagManager};
+use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, Tag, TagManager};
 use crate::write::commit::TableCommit;
 use crate::write::table_write::TableWrite;
 
@@ -112,10 +113,11 @@ impl Table {
     }
 
     /// A committer for `commit_user` (a streaming job keeps one user across restarts). As in
-    /// Paimon, every successful commit then expires snapshots per the table's options (unless
-    /// `write-only`).
+    /// Paimon, every successful commit then expires consumers (`consumer.expiration-time`) and
+    /// snapshots, creates automatic tags and expires tags per the table's options (all but the
+    /// first unless `write-only`): see [`crate::maintenance::post_commit`].
     pub fn new_commit(&self, commit_user: &str) -> Result<TableCommit> {
-        let hook = crate::maintenance::expire::after_commit_hook(self.io.clone(), self.schema.clone())?;
+        let hook = crate::maintenance::post_commit::after_commit_hook(self.io.clone(), self.schema.clone())?;
         Ok(TableCommit::new(self.io.clone(), self.schema.clone(), commit_user)?.with_after_commit(hook))
     }
 
@@ -143,9 +145,37 @@ impl Table {
         TagManager::new(self.io.clone())
     }
 
-    /// Tags the latest snapshot, or `snapshot_id`.
+    /// Tags the latest snapshot, or `snapshot_id`, kept until deleted (or for
+    /// `tag.default-time-retained` when the table sets it, as Paimon's procedure does).
     pub async fn create_tag(&self, name: &str, snapshot_id: Option<i64>) -> Result<Tag> {
-        crate::maintenance::tags::create_tag(&self.io, name, snapshot_id).await
+        let retained = self.schema.core_options().tag_default_time_retained()?;
+        crate::maintenance::tags::create_tag(&self.io, name, snapshot_id, retained).await
+    }
+
+    /// Tags the latest snapshot, or `snapshot_id`, recording its creation time; the tag is
+    /// deleted (after a commit, or by [`Table::expire_tags`]) once `time_retained` has passed.
+    pub async fn create_tag_with_retention(&self, name: &str, snapshot_id: Option<i64>, time_retained: std::time::Duration) -> Result<Tag> {
+        crate::maintenance::tags::create_tag(&self.io, name, snapshot_id, Some(time_retained)).await
+    }
+
+    /// Deletes the tags whose retention time has passed (Paimon's `TagTimeExpire`).
+    pub async fn expire_tags(&self) -> Result<TagExpireReport> {
+        crate::maintenance::tags::expire_tags(&self.io, self.schema.clone()).await
+    }
+
+    /// Runs automatic tag creation (`tag.automatic-creation`, over the snapshots not yet
+    /// considered) and tag expiry now, as after a commit.
+    pub async fn run_tag_maintenance(&self) -> Result<TagMaintenanceReport> {
+        crate::maintenance::post_commit::run_tag_maintenance(&self.io, self.schema.clone()).await
+    }
+
+    pub fn consumers(&self) -> ConsumerManager {
+        ConsumerManager::new(self.io.clone())
+    }
+
+    /// Deletes consumers not updated within `expiration` (`consumer.expiration-time`); returns their ids.
+    pub async fn expire_consumers(&self, expiration: std::time::Duration) -> Result<Vec<String>> {
+        crate::maintenance::post_commit::expire_consumers(&self.io, expiration).await
     }
 
     /// Deletes a tag (and the files only it kept, when its snapshot has expired).

@@ -126,7 +126,12 @@ async fn shoal_write(table_dir: &Path, spec: &Value) {
             w.write_with_kinds(&values, Some(&kinds)).await.unwrap();
         }
         let user = uuid::Uuid::new_v4().to_string();
-        table.new_commit(&user).unwrap().commit(w.prepare_commit().await.unwrap()).await.unwrap();
+        // Optional per-commit snapshot time and watermark (the Java oracle ignores both keys).
+        let mut commit = table.new_commit(&user).unwrap();
+        if let Some(ms) = c["time_millis"].as_i64() {
+            commit = commit.with_clock(Arc::new(move || ms));
+        }
+        commit.commit_with_watermark(None, c["watermark"].as_i64(), w.prepare_commit().await.unwrap()).await.unwrap();
     }
 }
 
@@ -706,4 +711,168 @@ async fn rollback_by_one_is_read_by_the_other() {
     assert_eq!(t.snapshots().latest_id().await.unwrap(), Some(2));
     common::assert_rows_eq(&shoal_read(&dir, None).await, &before[&2], "shoal reads after Java's rollback");
     assert_eq!(o.java_tags(&dir), json!({}), "Java's rollback to 2 dropped tag t3");
+}
+
+// --------------------------------------------------------------------------- automatic tags, retention
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// (name, snapshot id) of shoal's view of the tags, sorted by name.
+async fn shoal_tags(table_dir: &Path) -> Value {
+    let t = Table::open(table_dir.to_str().unwrap()).await.unwrap();
+    let mut m = serde_json::Map::new();
+    for tag in t.tags().await.unwrap() {
+        m.insert(tag.name, json!(tag.snapshot.id));
+    }
+    json!(m)
+}
+
+/// One table, two copies: shoal's automatic tag creation on one, Java Paimon 0.9's
+/// (`TagAutoManager` with the same options) on the other, over the same snapshots (commit times
+/// and watermarks set by shoal). Both must create the very same tags on the same snapshots, and
+/// Java reads shoal's tags exactly as shoal does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_tags_match_java_and_java_reads_them() {
+    use chrono::TimeZone;
+    use shoal::read::scan::TimeTravel;
+    use shoal::spec::SchemaChange;
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let local = |s: &str| {
+        let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        chrono::Local.from_local_datetime(&naive).earliest().unwrap().timestamp_millis()
+    };
+    let utc = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_millis();
+    // Commit times (local) and watermarks (UTC) per commit.
+    let stamps = [
+        ("2024-01-01 10:00", Some("2024-03-10 01:50")),
+        ("2024-01-01 23:00", Some("2024-03-10 02:15")),
+        ("2024-01-03 01:00", Some("2024-03-10 02:40")),
+        ("2024-01-03 02:00", None),
+        ("2024-01-06 00:30", Some("2024-03-10 03:05")),
+        ("2024-01-06 05:00", Some("2024-03-10 03:30")),
+        ("2024-01-07 00:00", Some("2024-03-10 05:20")),
+        ("2024-01-07 01:00", Some("2024-03-10 05:45")),
+        ("2024-01-09 01:00", Some("2024-03-10 07:10")),
+    ];
+    let cases: [(&str, &[(&str, &str)]); 3] = [
+        ("wm_hourly", &[
+            ("tag.automatic-creation", "watermark"),
+            ("tag.creation-period", "hourly"),
+            ("tag.creation-delay", "10 min"),
+            ("tag.num-retained-max", "3"),
+            ("sink.watermark-time-zone", "Asia/Shanghai"),
+        ]),
+        ("pt_daily_completion", &[
+            ("tag.automatic-creation", "process-time"),
+            ("tag.automatic-completion", "true"),
+            ("tag.default-time-retained", "1 d"),
+        ]),
+        ("wm_two_hours_compact", &[
+            ("tag.automatic-creation", "watermark"),
+            ("tag.creation-period", "two-hours"),
+            ("tag.period-formatter", "without_dashes"),
+        ]),
+    ];
+    for (seed, (name, options)) in cases.iter().enumerate() {
+        let dir = table_dir(root.path(), name);
+        let mut sp = spec(40 + seed as u64, 2, false, stamps.len(), 30, false);
+        for (c, (at, wm)) in sp["commits"].as_array_mut().unwrap().iter_mut().zip(stamps) {
+            c["time_millis"] = json!(local(at));
+            c["watermark"] = json!(wm.map(utc));
+        }
+        shoal_write(&dir, &sp).await;
+        let before = reads_per_snapshot(&dir).await;
+        // Switch automatic creation on afterwards, so both start from the same untagged table.
+        let t = Table::open(dir.to_str().unwrap()).await.unwrap();
+        let changes: Vec<SchemaChange> =
+            options.iter().map(|(k, v)| SchemaChange::SetOption { key: k.to_string(), value: v.to_string() }).collect();
+        t.alter(&changes).await.unwrap();
+        let java_dir = table_dir(root.path(), &format!("{name}_java"));
+        copy_dir(&dir, &java_dir);
+
+        let t = Table::open(dir.to_str().unwrap()).await.unwrap();
+        let r = t.run_tag_maintenance().await.unwrap();
+        assert!(r.auto.created.len() >= 2, "{name}: {r:?}");
+        let java: Value = serde_json::from_str(&o.java(&["tag-maintenance", "--table-dir", java_dir.to_str().unwrap()])).unwrap();
+        let ours = shoal_tags(&dir).await;
+        assert_eq!(ours, java, "{name}: shoal's automatic tags vs Java's");
+        eprintln!("{name}: both created {ours}");
+        for (tag, id) in ours.as_object().unwrap() {
+            let id = id.as_i64().unwrap();
+            let want = &before[&id];
+            common::assert_rows_eq(&o.java_read_tag(&dir, tag), want, &format!("{name}: Java reads shoal's tag {tag}"));
+            common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag(tag.clone())).await, want, &format!("{name}: shoal reads {tag}"));
+        }
+        assert_eq!(unreferenced(&dir).await, Vec::<String>::new(), "{name}");
+    }
+}
+
+/// Tags with retention times: Java's are read and expired by shoal (with their files), shoal's
+/// are read and expired by Java's TagTimeExpire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_retention_both_ways() {
+    use shoal::read::scan::TimeTravel;
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "retention");
+    let d = dir.to_str().unwrap();
+    // The last commit compacts fully, so what snapshot 2 read is read by no later snapshot.
+    o.java_write(&dir, &spec(12, 2, false, 6, 60, true));
+    let before = reads_per_snapshot(&dir).await;
+    let latest = *before.keys().last().unwrap();
+    let l = latest.to_string();
+    o.java(&["create-tag", "--table-dir", d, "--name", "j2", "--snapshot", "2", "--time-retained-ms", "1"]);
+    o.java(&["create-tag", "--table-dir", d, "--name", "jl", "--snapshot", &l, "--time-retained-ms", "86400000"]);
+    let t = Table::open(d).await.unwrap();
+    let now = shoal::maintenance::tags::local_now();
+    for (name, retained) in [("j2", 1u64), ("jl", 86_400_000)] {
+        let tag = t.tag_manager().tag(name).await.unwrap();
+        assert_eq!(tag.time_retained, Some(std::time::Duration::from_millis(retained)), "{name}");
+        let age = now - tag.create_time.unwrap();
+        assert!(age >= chrono::Duration::zero() && age < chrono::Duration::minutes(10), "{name}: Java's create time, {age} ago");
+    }
+    // Expire the snapshots so that j2 alone keeps its files; then shoal expires j2.
+    let config = shoal::maintenance::expire::ExpireConfig {
+        retain_min: 1,
+        retain_max: 1,
+        time_retained: std::time::Duration::ZERO,
+        max_deletes: i64::MAX,
+    };
+    t.expire_snapshots(&config).await.unwrap();
+    assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![latest]);
+    let r = t.expire_tags().await.unwrap();
+    assert_eq!(r.tags_deleted, vec!["j2".to_string()]);
+    assert!(r.data_files_deleted > 0 && r.manifests_deleted > 0, "{r:?}");
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new(), "shoal removed exactly j2's own files");
+    assert_eq!(o.java_tags(&dir), json!({"jl": latest}));
+    common::assert_rows_eq(&o.java_read_tag(&dir, "jl"), &before[&latest], "Java reads jl after shoal expired j2");
+
+    // shoal's tags with retention, read by Java; Java's TagTimeExpire deletes the expired one.
+    t.create_tag_with_retention("s_short", None, std::time::Duration::from_millis(1)).await.unwrap();
+    t.create_tag_with_retention("s_long", None, std::time::Duration::from_secs(7 * 86_400)).await.unwrap();
+    let info: Value = serde_json::from_str(&o.java(&["tag-info", "--table-dir", d])).unwrap();
+    assert_eq!(info["s_long"]["time_retained_ms"], json!(7 * 86_400_000i64), "{info}");
+    assert_eq!(info["s_short"]["time_retained_ms"], json!(1), "{info}");
+    let ours = t.tag_manager().tag("s_long").await.unwrap().create_time.unwrap();
+    let java_create = shoal::spec::tag::parse_local_date_time(&info["s_long"]["create_time"]).unwrap();
+    assert_eq!(java_create, ours, "Java reads shoal's tagCreateTime");
+    assert_eq!(info["jl"]["snapshot"], json!(latest));
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let java = o.java(&["tag-maintenance", "--table-dir", d]);
+    assert_eq!(serde_json::from_str::<Value>(&java).unwrap(), json!({"jl": latest, "s_long": latest}), "Java expired s_short");
+    assert_eq!(shoal_tags(&dir).await, json!({"jl": latest, "s_long": latest}));
+    common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag("s_long".into())).await, &before[&latest], "s_long");
+    assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
 }

@@ -118,8 +118,11 @@ async fn check(io: &FileIO, t: &Table, model: &BTreeMap<i64, Model>, context: &s
 enum Op {
     Write(Vec<(i64, Option<u8>)>),
     Compact,
-    Tag { name: u8, back: u8 },
+    /// A tag `back` snapshots before the latest, kept for `hours` when set.
+    Tag { name: u8, back: u8, hours: Option<u8> },
     DeleteTag(u8),
+    /// Tag expiry as if `hours` had passed.
+    ExpireTags { hours: u8 },
     Consumer { id: u8, back: Option<u8> },
     Expire { retain_min: i64, extra_max: i64, limit: i64 },
     /// Roll back `back` snapshots from the latest, or to tag `tag` when set.
@@ -130,8 +133,10 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => prop::collection::vec((0i64..12, prop::option::weighted(0.8, 0u8..50)), 1..6).prop_map(Op::Write),
         1 => Just(Op::Compact),
-        2 => (0u8..4, 0u8..8).prop_map(|(name, back)| Op::Tag { name, back }),
+        2 => (0u8..4, 0u8..8, prop::option::of(prop::sample::select(vec![1u8, 3, 5])))
+            .prop_map(|(name, back, hours)| Op::Tag { name, back, hours }),
         1 => (0u8..4).prop_map(Op::DeleteTag),
+        1 => prop::sample::select(vec![0u8, 2, 4, 6]).prop_map(|hours| Op::ExpireTags { hours }),
         1 => (0u8..2, prop::option::of(0u8..6)).prop_map(|(id, back)| Op::Consumer { id, back }),
         2 => (1i64..4, 0i64..4, 1i64..8).prop_map(|(retain_min, extra_max, limit)| Op::Expire { retain_min, extra_max, limit }),
         1 => (0u8..4, prop::option::weighted(0.3, 0u8..4)).prop_map(|(back, tag)| Op::Rollback { back, tag }),
@@ -144,6 +149,8 @@ async fn run_model(ops: Vec<Op>) {
     let mut state = Model::new();
     let mut model: BTreeMap<i64, Model> = BTreeMap::new();
     let consumers = ConsumerManager::new(io.clone());
+    // Each tag's retention in hours, as created (odd), so that expiring at even hours never ties.
+    let mut retention: BTreeMap<String, Option<u8>> = BTreeMap::new();
     for (step, op) in ops.into_iter().enumerate() {
         let sm = t.snapshots();
         let (earliest, latest) = (sm.earliest_id().await.unwrap(), sm.latest_id().await.unwrap());
@@ -180,13 +187,32 @@ async fn run_model(ops: Vec<Op>) {
                     model.insert(id, state.clone());
                 }
             }
-            Op::Tag { name, back } => {
+            Op::Tag { name, back, hours } => {
                 let (Some(e), Some(l)) = (earliest, latest) else { continue };
                 let id = (l - back as i64).max(e);
                 let name = format!("tag{name}");
                 if !t.tag_manager().exists(&name).await.unwrap() {
-                    assert_eq!(t.create_tag(&name, Some(id)).await.unwrap().snapshot.id, id);
+                    let tag = match hours {
+                        Some(h) => t.create_tag_with_retention(&name, Some(id), Duration::from_secs(3600 * h as u64)).await.unwrap(),
+                        None => t.create_tag(&name, Some(id)).await.unwrap(),
+                    };
+                    assert_eq!(tag.snapshot.id, id);
+                    retention.insert(name, hours);
                 }
+            }
+            Op::ExpireTags { hours } => {
+                let before: Vec<String> = t.tags().await.unwrap().into_iter().map(|t| t.name).collect();
+                let now = shoal::maintenance::tags::local_now() + chrono::Duration::hours(hours as i64);
+                let r = shoal::maintenance::tags::expire_tags_at(&io, t.schema().clone(), now).await.unwrap();
+                let due: Vec<String> = before.iter().filter(|n| retention[*n].is_some_and(|h| h < hours)).cloned().collect();
+                let mut deleted = r.tags_deleted.clone();
+                deleted.sort();
+                let mut want = due.clone();
+                want.sort();
+                assert_eq!(deleted, want, "step {step}: expired at +{hours} h");
+                let after: Vec<String> = t.tags().await.unwrap().into_iter().map(|t| t.name).collect();
+                assert_eq!(after, before.into_iter().filter(|n| !due.contains(n)).collect::<Vec<_>>(), "step {step}");
+                check(&io, &t, &model, &format!("step {step}: after expiring tags at +{hours} h")).await;
             }
             Op::DeleteTag(name) => {
                 let name = format!("tag{name}");
@@ -579,4 +605,296 @@ async fn schema_evolution_reads_old_files_by_field_id() {
     let t4 = t3.alter(&[SchemaChange::AddColumn { name: "name".into(), data_type: parse_type("STRING").unwrap(), position: ColumnPosition::Last, comment: None }]).await.unwrap();
     let b = t4.read_all(None, None).await.unwrap();
     assert_eq!(b.column(4).null_count(), 3);
+}
+
+// ------------------------------------------------------------------ automatic tags, retention
+
+/// Local wall-clock time (`YYYY-MM-DD HH:MM`) as epoch millis: the time zone Paimon's
+/// process-time tags are named in.
+fn local_ms(s: &str) -> i64 {
+    use chrono::TimeZone;
+    let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    chrono::Local.from_local_datetime(&naive).earliest().unwrap().timestamp_millis()
+}
+
+fn utc_ms(s: &str) -> i64 {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_millis()
+}
+
+/// Upserts `rows` with a commit whose snapshots say `time_millis` and carry `watermark`,
+/// through `committer` (or a fresh one); returns the ids of the snapshots made.
+async fn commit_at(t: &Table, committer: Option<&shoal::write::commit::TableCommit>, rows: &[(i64, String)], time_millis: i64, watermark: Option<i64>) -> Vec<i64> {
+    let before = t.snapshots().latest_id().await.unwrap().unwrap_or(0);
+    let mut w = t.new_write().await.unwrap();
+    w.write(&batch(t, rows)).await.unwrap();
+    let fresh;
+    let c = match committer {
+        Some(c) => c,
+        None => {
+            fresh = t.new_commit(&uuid::Uuid::new_v4().to_string()).unwrap().with_clock(Arc::new(move || time_millis));
+            &fresh
+        }
+    };
+    let out = c.commit_with_watermark(None, watermark, w.prepare_commit().await.unwrap()).await.unwrap();
+    (before + 1..=out.snapshot_id().unwrap()).collect()
+}
+
+async fn tag_list(t: &Table) -> Vec<(String, i64)> {
+    t.tags().await.unwrap().into_iter().map(|t| (t.name, t.snapshot.id)).collect()
+}
+
+fn owned(v: &[(&str, i64)]) -> Vec<(String, i64)> {
+    v.iter().map(|(n, id)| (n.to_string(), *id)).collect()
+}
+
+/// process-time, daily: the first snapshot is tagged with the day before its own; afterwards
+/// the first snapshot of a new day tags the day before it (days without commits get no tag).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_daily_tags_by_commit_time() {
+    let io = FileIO::from_uri("memory://autotag-daily").unwrap();
+    let t = Table::create_with_io(io.clone(), def(&[("tag.automatic-creation", "process-time")])).await.unwrap();
+    let (mut state, mut model, mut first) = (Model::new(), BTreeMap::new(), vec![]);
+    let times = ["2024-01-01 10:00", "2024-01-01 23:59", "2024-01-02 00:30", "2024-01-02 12:00", "2024-01-05 01:00", "2024-01-05 02:00"];
+    for (i, at) in times.iter().enumerate() {
+        let row = (i as i64, format!("v{i}"));
+        state.insert(row.0, row.1.clone());
+        let ids = commit_at(&t, None, &[row], local_ms(at), None).await;
+        for id in &ids {
+            model.insert(*id, state.clone());
+        }
+        first.push(ids[0]);
+    }
+    assert_eq!(tag_list(&t).await, owned(&[("2023-12-31", first[0]), ("2024-01-01", first[2]), ("2024-01-04", first[4])]));
+    for tag in t.tags().await.unwrap() {
+        assert_eq!((tag.create_time, tag.time_retained), (None, None), "no tag.default-time-retained: plain snapshot JSON");
+        assert_eq!(io.read_string(&tag_path(&tag.name)).await.unwrap(), t.snapshots().snapshot_json(tag.snapshot.id).await.unwrap());
+    }
+    check(&io, &t, &model, "daily tags").await;
+    // Nothing new to tag: an on-demand run creates nothing; a new day's commit tags the 5th.
+    assert_eq!(t.run_tag_maintenance().await.unwrap().auto.created, vec![]);
+    let ids = commit_at(&t, None, &[(9, "x".into())], local_ms("2024-01-06 00:00"), None).await;
+    assert_eq!(tag_list(&t).await.last().unwrap(), &("2024-01-05".to_string(), ids[0]));
+
+    // without_dashes and a delay: 20240101 is due at its end (2024-01-02 00:00) + 2 h; all digits.
+    let io = FileIO::from_uri("memory://autotag-daily-compact").unwrap();
+    let opts = [("tag.automatic-creation", "process-time"), ("tag.period-formatter", "without_dashes"), ("tag.creation-delay", "2 h")];
+    let t = Table::create_with_io(io.clone(), def(&opts)).await.unwrap();
+    let mut first = vec![];
+    for (i, at) in ["2024-01-01 10:00", "2024-01-02 01:59", "2024-01-02 02:00", "2024-01-04 05:00"].iter().enumerate() {
+        first.push(commit_at(&t, None, &[(i as i64, "v".into())], local_ms(at), None).await[0]);
+    }
+    // Without automatic completion the 4th commit tags the day before its own, skipping 0102.
+    assert_eq!(tag_list(&t).await, owned(&[("20231231", first[0]), ("20240101", first[2]), ("20240103", first[3])]));
+    assert!(t.create_tag("20240103", None).await.is_err(), "manual all-digit names stay refused");
+}
+
+/// watermark, hourly, in Asia/Shanghai, with a delay, automatic completion, a retention time
+/// and tag.num-retained-max, through one committer kept across commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_hourly_tags_by_watermark() {
+    let io = FileIO::from_uri("memory://autotag-hourly").unwrap();
+    let opts = [
+        ("tag.automatic-creation", "watermark"),
+        ("tag.creation-period", "hourly"),
+        ("tag.creation-delay", "10 min"),
+        ("tag.automatic-completion", "true"),
+        ("tag.num-retained-max", "3"),
+        ("tag.default-time-retained", "1 d"),
+        ("sink.watermark-time-zone", "Asia/Shanghai"),
+        // No compaction snapshots: with completion, each would be due the next hour's tag too.
+        ("num-sorted-run.compaction-trigger", "100"),
+        ("num-sorted-run.stop-trigger", "200"),
+    ];
+    let t = Table::create_with_io(io.clone(), def(&opts)).await.unwrap();
+    let c = t.new_commit("streaming-job").unwrap();
+    let (mut state, mut model) = (Model::new(), BTreeMap::new());
+    // Shanghai is UTC+8 (no daylight saving): 10:05 there is 02:05 UTC.
+    let steps: [(Option<&str>, Option<&str>); 8] = [
+        (Some("2024-03-10 02:05"), Some("2024-03-10 09")), // first: the hour before
+        (Some("2024-03-10 02:50"), None),
+        (Some("2024-03-10 03:05"), None),                   // 11:05 - 10 min < 11:00
+        (Some("2024-03-10 03:12"), Some("2024-03-10 10")),
+        (None, None),                                       // keeps the watermark of 11:12
+        (Some("2024-03-10 03:00"), None),                   // a smaller watermark is not recorded
+        (Some("2024-03-10 06:30"), Some("2024-03-10 11")), // completion: the next hour, not 13
+        (Some("2024-03-10 06:31"), Some("2024-03-10 12")),
+    ];
+    let mut expected: Vec<(String, i64)> = vec![];
+    let mut last_watermark = None;
+    for (i, (wm, tag)) in steps.iter().enumerate() {
+        let row = (i as i64, format!("w{i}"));
+        state.insert(row.0, row.1.clone());
+        let ids = commit_at(&t, Some(&c), &[row], chrono::Utc::now().timestamp_millis(), wm.map(utc_ms)).await;
+        for id in &ids {
+            model.insert(*id, state.clone());
+        }
+        if i == 0 {
+            // A manual tag on the first snapshot: not automatic, never counted or deleted.
+            t.create_tag("keep", Some(ids[0])).await.unwrap();
+        }
+        last_watermark = last_watermark.max(wm.map(utc_ms));
+        assert_eq!(t.latest_snapshot().await.unwrap().unwrap().watermark, last_watermark, "step {i}");
+        if let Some(name) = tag {
+            expected.push((name.to_string(), ids[0]));
+        }
+    }
+    // num-retained-max 3: the oldest automatic tag went, with no file of "keep" lost.
+    let keep_id = expected[0].1;
+    let mut want = expected[1..].to_vec();
+    want.push(("keep".into(), keep_id));
+    want.sort_by_key(|(n, id)| (*id, n.clone()));
+    assert_eq!(tag_list(&t).await, want);
+    for tag in t.tags().await.unwrap().into_iter().filter(|t| t.name != "keep") {
+        assert_eq!(tag.time_retained, Some(Duration::from_secs(86_400)), "{}", tag.name);
+        let age = shoal::maintenance::tags::local_now() - tag.create_time.unwrap();
+        assert!(age >= chrono::Duration::zero() && age < chrono::Duration::minutes(5), "{}: {age}", tag.name);
+    }
+    check(&io, &t, &model, "hourly tags").await;
+    // Fresh committers pick up after the newest automatic tag: 13 is already due (watermarks
+    // only grow: this commit's smaller one leaves 14:31), 14 at 15:10.
+    let ids = commit_at(&t, None, &[(50, "z".into())], 0, Some(utc_ms("2024-03-10 05:00"))).await;
+    assert_eq!(t.latest_snapshot().await.unwrap().unwrap().watermark, Some(utc_ms("2024-03-10 06:31")));
+    assert_eq!(tag_list(&t).await.last().unwrap(), &("2024-03-10 13".to_string(), ids[0]));
+    commit_at(&t, None, &[(51, "z".into())], 0, Some(utc_ms("2024-03-10 07:09"))).await;
+    assert!(!tag_list(&t).await.iter().any(|(n, _)| n == "2024-03-10 14"), "{:?}", tag_list(&t).await);
+    let ids = commit_at(&t, None, &[(52, "z".into())], 0, Some(utc_ms("2024-03-10 07:10"))).await;
+    let names: Vec<String> = tag_list(&t).await.into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["keep", "2024-03-10 12", "2024-03-10 13", "2024-03-10 14"], "{ids:?}");
+}
+
+/// batch: every batch commit tags the latest snapshot batch-write-<date>, replacing the day's
+/// tag; tag.num-retained-max then counts every tag of the table (as Paimon's batch tagger).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_tags_after_batch_commits() {
+    let io = FileIO::from_uri("memory://autotag-batch").unwrap();
+    let opts = [("tag.automatic-creation", "batch"), ("tag.num-retained-max", "2")];
+    let t = Table::create_with_io(io.clone(), def(&opts)).await.unwrap();
+    let (mut state, mut model) = (Model::new(), BTreeMap::new());
+    let mut last = vec![];
+    for (i, at) in ["2024-05-01 08:00", "2024-05-01 20:00", "2024-05-02 08:00", "2024-05-03 08:00"].iter().enumerate() {
+        let row = (i as i64, format!("b{i}"));
+        state.insert(row.0, row.1.clone());
+        let ids = commit_at(&t, None, &[row], local_ms(at), None).await;
+        for id in &ids {
+            model.insert(*id, state.clone());
+        }
+        last.push(*ids.last().unwrap());
+        if i == 0 {
+            t.create_tag("manual", Some(ids[0])).await.unwrap();
+            assert_eq!(tag_list(&t).await, owned(&[("batch-write-2024-05-01", ids[0]), ("manual", ids[0])]));
+        }
+        if i == 1 {
+            // The day's tag moved to the day's last batch; the manual tag is still there.
+            assert_eq!(tag_list(&t).await, owned(&[("manual", last[0]), ("batch-write-2024-05-01", last[1])]));
+        }
+    }
+    assert_eq!(tag_list(&t).await, owned(&[("batch-write-2024-05-02", last[2]), ("batch-write-2024-05-03", last[3])]));
+    check(&io, &t, &model, "batch tags").await;
+    // A streaming (identified) commit makes no batch tag.
+    let mut w = t.new_write().await.unwrap();
+    w.write(&batch(&t, &[(99, "s".into())])).await.unwrap();
+    let c = t.new_commit("stream").unwrap().with_clock(Arc::new(|| local_ms("2024-05-04 08:00")));
+    c.commit_with_identifier(1, w.prepare_commit().await.unwrap()).await.unwrap();
+    assert!(!tag_list(&t).await.iter().any(|(n, _)| n == "batch-write-2024-05-04"));
+}
+
+/// Tags with a retention time are deleted once it has passed, with exactly the files only they
+/// kept; tags without one, or not yet due, stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_retention_expiry_deletes_exactly_the_unreferenced_files() {
+    use shoal::maintenance::tags::{expire_tags_at, local_now};
+    let (io, t, model) = table_with_history(12, &[("write-only", "true")]).await;
+    t.create_tag_with_retention("t2", Some(2), Duration::from_secs(3600)).await.unwrap();
+    t.create_tag_with_retention("t5", Some(5), Duration::from_secs(86_400)).await.unwrap();
+    t.create_tag_with_retention("t5b", Some(5), Duration::from_secs(3600)).await.unwrap();
+    t.create_tag("t8", Some(8)).await.unwrap();
+    let text = io.read_string(&tag_path("t2")).await.unwrap();
+    assert!(text.contains("\"tagTimeRetained\" : 3600.000000000") && text.contains("\"tagCreateTime\" : [ "), "{text}");
+    let t2 = t.tag_manager().tag("t2").await.unwrap();
+    assert_eq!(t2.snapshot, t.snapshots().snapshot(2).await.unwrap());
+    let config = ExpireConfig { retain_min: 1, retain_max: 1, time_retained: Duration::ZERO, max_deletes: i64::MAX };
+    t.expire_snapshots(&config).await.unwrap();
+    check(&io, &t, &model, "tags with retention after snapshot expiry").await;
+
+    let now = local_now();
+    let r = expire_tags_at(&io, t.schema().clone(), now).await.unwrap();
+    assert_eq!(r.tags_deleted, Vec::<String>::new(), "nothing is due yet");
+    let r = expire_tags_at(&io, t.schema().clone(), now + chrono::Duration::hours(2)).await.unwrap();
+    assert_eq!(r.tags_deleted, vec!["t2".to_string(), "t5b".to_string()]);
+    assert!(r.data_files_deleted > 0 && r.manifests_deleted > 0, "t2 alone kept files: {r:?}");
+    assert_eq!(tag_list(&t).await, owned(&[("t5", 5), ("t8", 8)]));
+    check(&io, &t, &model, "t2, t5b expired").await;
+    let r = expire_tags_at(&io, t.schema().clone(), now + chrono::Duration::days(2)).await.unwrap();
+    assert_eq!(r.tags_deleted, vec!["t5".to_string()]);
+    assert!(r.data_files_deleted > 0, "{r:?}");
+    assert_eq!(tag_list(&t).await, owned(&[("t8", 8)]));
+    check(&io, &t, &model, "t5 expired").await;
+
+    // After a commit (not write-only), through the post-commit hook; tag.default-time-retained
+    // applies to manual tags too.
+    let io = FileIO::from_uri("memory://retention-hook").unwrap();
+    let t = Table::create_with_io(io.clone(), def(&[("tag.default-time-retained", "50 ms")])).await.unwrap();
+    commit(&t, &[(1, "a".into())], &[]).await;
+    let tag = t.create_tag("short", None).await.unwrap();
+    assert_eq!(tag.time_retained, Some(Duration::from_millis(50)));
+    t.create_tag_with_retention("long", None, Duration::from_secs(3600)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    commit(&t, &[(2, "b".into())], &[]).await;
+    assert_eq!(tag_list(&t).await, owned(&[("long", 1)]));
+    // Re-creating a tag on its snapshot rewrites its retention (Paimon overwrites the file).
+    t.create_tag_with_retention("long", Some(1), Duration::from_secs(60)).await.unwrap();
+    assert_eq!(t.tag_manager().tag("long").await.unwrap().time_retained, Some(Duration::from_secs(60)));
+    let e = t.create_tag("long", Some(2)).await.unwrap_err().to_string();
+    assert!(e.contains("already exists"), "{e}");
+}
+
+/// consumer.expiration-time: consumers not updated for that long are deleted after commits,
+/// before snapshot expiry, so the snapshots they held go in the same commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_expiry_releases_snapshots() {
+    let io = FileIO::from_uri("memory://consumer-expiry").unwrap();
+    let opts = [
+        ("snapshot.num-retained.min", "1"),
+        ("snapshot.num-retained.max", "1"),
+        ("consumer.expiration-time", "1 h"),
+    ];
+    let t = Table::create_with_io(io.clone(), def(&opts)).await.unwrap();
+    let mut model = BTreeMap::new();
+    let mut state = Model::new();
+    fn step(k: i64, ids: Vec<i64>, state: &mut Model, model: &mut BTreeMap<i64, Model>) {
+        state.insert(k, format!("c{k}"));
+        for id in ids {
+            model.insert(id, state.clone());
+        }
+    }
+    step(1, commit(&t, &[(1, "c1".into())], &[]).await, &mut state, &mut model);
+    t.consumers().reset("job", Consumer { next_snapshot: 1 }).await.unwrap();
+    t.consumers().reset("other", Consumer { next_snapshot: 1 }).await.unwrap();
+    step(2, commit(&t, &[(2, "c2".into())], &[]).await, &mut state, &mut model);
+    step(3, commit(&t, &[(3, "c3".into())], &[]).await, &mut state, &mut model);
+    assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![1, 2, 3], "fresh consumers hold snapshot 1");
+    check(&io, &t, &model, "consumers held").await;
+
+    // Expire consumers older than nothing: both go before expiry, which then keeps only the latest.
+    let t = t.alter(&[SchemaChange::SetOption { key: "consumer.expiration-time".into(), value: "0 ms".into() }]).await.unwrap();
+    t.consumers().reset("other", Consumer { next_snapshot: 2 }).await.unwrap();
+    step(4, commit(&t, &[(4, "c4".into())], &[]).await, &mut state, &mut model);
+    assert_eq!(t.consumers().consumers().await.unwrap(), vec![]);
+    assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![4]);
+    check(&io, &t, &model, "consumers expired").await;
+
+    // The cut-off is the file's modification time: the newer of two consumers stays.
+    let cm = t.consumers();
+    cm.reset("old", Consumer { next_snapshot: 4 }).await.unwrap();
+    let between = chrono::Utc::now().timestamp_millis() + 1;
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    cm.reset("new", Consumer { next_snapshot: 4 }).await.unwrap();
+    assert_eq!(cm.expire(between).await.unwrap(), vec!["old".to_string()]);
+    assert_eq!(cm.consumer("new").await.unwrap(), Some(Consumer { next_snapshot: 4 }));
+    assert_eq!(cm.consumer("old").await.unwrap(), None);
+    // write-only tables expire consumers too (Paimon runs consumer expiry regardless).
+    let t = t.alter(&[SchemaChange::SetOption { key: "write-only".into(), value: "true".into() }]).await.unwrap();
+    step(5, commit(&t, &[(5, "c5".into())], &[]).await, &mut state, &mut model);
+    assert_eq!(cm.consumers().await.unwrap(), vec![]);
+    assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![4, 5], "but expire no snapshots");
 }

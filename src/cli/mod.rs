@@ -118,6 +118,10 @@ pub enum Command {
         /// Commit user (default: a fresh one)
         #[arg(long)]
         commit_user: Option<String>,
+        /// The data's watermark, recorded in the snapshot (Paimon's `watermark`; drives
+        /// tag.automatic-creation = watermark): epoch millis or a timestamp like 2024-01-02 03:04:05 (UTC)
+        #[arg(long)]
+        watermark: Option<String>,
     },
     /// Read a table (merged), optionally at a snapshot, projected, filtered and limited.
     #[command(
@@ -189,12 +193,20 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     },
-    /// Create, delete or list tags (named snapshots kept from expiry).
+    /// Create, delete, list or expire tags (named snapshots kept from expiry).
     ///
-    /// Example: shoal tag create /tmp/wh/db.db/orders q3-report --snapshot 42
+    /// Example: shoal tag create /tmp/wh/db.db/orders q3-report --snapshot 42 --time-retained 7d
     Tag {
         #[command(subcommand)]
         action: TagAction,
+    },
+    /// List, reset, delete or expire consumers (consumer/consumer-<id>: the next snapshot a
+    /// streaming reader reads; expiry keeps it and later ones).
+    ///
+    /// Example: shoal consumer reset /tmp/wh/db.db/orders my-job --next-snapshot 42
+    Consumer {
+        #[command(subcommand)]
+        action: ConsumerAction,
     },
     /// Expire old snapshots and delete the files only they referenced.
     ///
@@ -281,6 +293,22 @@ pub enum TagAction {
         name: String,
         #[arg(long)]
         snapshot: Option<i64>,
+        /// Delete the tag once this long has passed since now (e.g. 12h, 7d); default: the
+        /// table's tag.default-time-retained, else kept until deleted
+        #[arg(long)]
+        time_retained: Option<String>,
+    },
+    /// Create the tags the table's tag.automatic-creation options call for (over the snapshots
+    /// not yet considered), then expire tags whose retention has passed: what runs after every
+    /// commit, for tables written with write-only = true
+    CreateAuto {
+        #[command(flatten)]
+        table: TableArg,
+    },
+    /// Delete the tags whose retention time (tagCreateTime + tagTimeRetained) has passed
+    Expire {
+        #[command(flatten)]
+        table: TableArg,
     },
     /// Delete a tag (and the files only it kept, if its snapshot has expired)
     Delete {
@@ -292,6 +320,36 @@ pub enum TagAction {
     List {
         #[command(flatten)]
         table: TableArg,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConsumerAction {
+    /// List consumers with their next snapshot and last update
+    List {
+        #[command(flatten)]
+        table: TableArg,
+    },
+    /// Create or move a consumer to --next-snapshot N
+    Reset {
+        #[command(flatten)]
+        table: TableArg,
+        id: String,
+        #[arg(long)]
+        next_snapshot: i64,
+    },
+    /// Delete a consumer
+    Delete {
+        #[command(flatten)]
+        table: TableArg,
+        id: String,
+    },
+    /// Delete consumers not updated for --older-than (default: the table's consumer.expiration-time)
+    Expire {
+        #[command(flatten)]
+        table: TableArg,
+        #[arg(long)]
+        older_than: Option<String>,
     },
 }
 
@@ -369,6 +427,17 @@ pub fn parse_as_of(s: &str) -> Result<i64> {
     })
 }
 
+/// A duration the way the duration options spell it: `7 d`, `2 h`, `90 s`, `250 ms`.
+fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in [("d", 86_400_000u128), ("h", 3_600_000), ("min", 60_000), ("s", 1000)] {
+        if ms >= size && ms % size == 0 {
+            return format!("{} {unit}", ms / size);
+        }
+    }
+    format!("{ms} ms")
+}
+
 fn format_millis(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()).unwrap_or_default()
 }
@@ -395,7 +464,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!("created {} (schema 0, {} columns)", t.location(), t.schema().fields.len());
             Ok(())
         }
-        Command::Write { table, files, format, row_kind_column, commit_user } => {
+        Command::Write { table, files, format, row_kind_column, commit_user, watermark } => {
+            let watermark = watermark.map(|w| parse_as_of(&w).map_err(|_| {
+                Error::InvalidInput(format!("--watermark {w:?} is neither epoch millis nor a timestamp like 2024-01-02 03:04:05"))
+            })).transpose()?;
             let t = Table::open(&table.location()?).await?;
             let mut w = t.new_write().await?;
             let mut rows = 0usize;
@@ -407,7 +479,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 rows += io_formats::write_file(&t, &mut w, f, fmt, row_kind_column.as_deref()).await?;
             }
             let user = commit_user.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let outcome = t.new_commit(&user)?.commit(w.prepare_commit().await?).await?;
+            let outcome = t.new_commit(&user)?.commit_with_watermark(None, watermark, w.prepare_commit().await?).await?;
             match outcome.snapshot_id() {
                 Some(id) => println!("wrote {rows} rows, committed snapshot {id}"),
                 None => println!("wrote {rows} rows, nothing to commit"),
@@ -504,10 +576,52 @@ pub async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Tag { action } => match action {
-            TagAction::Create { table, name, snapshot } => {
+            TagAction::Create { table, name, snapshot, time_retained } => {
                 let t = Table::open(&table.location()?).await?;
-                let tag = t.create_tag(&name, snapshot).await?;
-                println!("tag {name:?} on snapshot {}", tag.snapshot.id);
+                let tag = match time_retained {
+                    Some(d) => t.create_tag_with_retention(&name, snapshot, parse_duration_arg("--time-retained", &d)?).await?,
+                    None => t.create_tag(&name, snapshot).await?,
+                };
+                match tag.time_retained {
+                    Some(d) => println!("tag {name:?} on snapshot {}, kept for {}", tag.snapshot.id, format_duration(d)),
+                    None => println!("tag {name:?} on snapshot {}", tag.snapshot.id),
+                }
+                Ok(())
+            }
+            TagAction::CreateAuto { table } => {
+                let t = Table::open(&table.location()?).await?;
+                let mode = t.schema().core_options().tag_creation_mode()?;
+                let r = t.run_tag_maintenance().await?;
+                if mode == crate::spec::options::TagCreationMode::None {
+                    println!("tag.automatic-creation is none: no tags to create");
+                }
+                for (name, id) in &r.auto.created {
+                    println!("created tag {name:?} on snapshot {id}");
+                }
+                for name in r.auto.deleted.tags_deleted.iter().chain(&r.expired.tags_deleted) {
+                    println!("deleted tag {name:?}");
+                }
+                println!(
+                    "{} tags created, {} deleted ({} data files, {} manifest files only they kept)",
+                    r.auto.created.len(),
+                    r.auto.deleted.tags_deleted.len() + r.expired.tags_deleted.len(),
+                    r.auto.deleted.data_files_deleted + r.expired.data_files_deleted,
+                    r.auto.deleted.manifests_deleted + r.expired.manifests_deleted
+                );
+                Ok(())
+            }
+            TagAction::Expire { table } => {
+                let t = Table::open(&table.location()?).await?;
+                let r = t.expire_tags().await?;
+                for name in &r.tags_deleted {
+                    println!("deleted tag {name:?}");
+                }
+                println!(
+                    "{} tags past their retention deleted ({} data files, {} manifest files only they kept)",
+                    r.tags_deleted.len(),
+                    r.data_files_deleted,
+                    r.manifests_deleted
+                );
                 Ok(())
             }
             TagAction::Delete { table, name } => {
@@ -521,18 +635,76 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             TagAction::List { table } => {
                 let t = Table::open(&table.location()?).await?;
-                println!("{:<24}  {:>8}  {:>7}  {:>12}  snapshot time (UTC)", "tag", "snapshot", "schema", "total rows");
+                println!(
+                    "{:<24}  {:>8}  {:>7}  {:>12}  {:<23}  {:<23}  {:<9}",
+                    "tag", "snapshot", "schema", "total rows", "snapshot time (UTC)", "created (local)", "retained"
+                );
                 for tag in t.tags().await? {
                     let s = &tag.snapshot;
                     println!(
-                        "{:<24}  {:>8}  {:>7}  {:>12}  {}",
+                        "{:<24}  {:>8}  {:>7}  {:>12}  {:<23}  {:<23}  {:<9}",
                         tag.name,
                         s.id,
                         s.schema_id,
                         s.total_record_count.map(|v| v.to_string()).unwrap_or_default(),
-                        format_millis(s.time_millis)
+                        format_millis(s.time_millis),
+                        tag.create_time.map(|c| c.format("%Y-%m-%d %H:%M:%S%.3f").to_string()).unwrap_or_default(),
+                        tag.time_retained.map(format_duration).unwrap_or_default()
                     );
                 }
+                Ok(())
+            }
+        },
+        Command::Consumer { action } => match action {
+            ConsumerAction::List { table } => {
+                let t = Table::open(&table.location()?).await?;
+                let times: std::collections::HashMap<String, i64> = t
+                    .io()
+                    .list(crate::spec::paths::CONSUMER_DIR)
+                    .await?
+                    .into_iter()
+                    .filter_map(|f| f.name.strip_prefix(crate::spec::paths::CONSUMER_PREFIX).map(|id| (id.to_string(), f.last_modified_millis)))
+                    .collect();
+                let mut consumers = t.consumers().consumers().await?;
+                consumers.sort_by(|a, b| a.0.cmp(&b.0));
+                println!("{:<32}  {:>13}  last update (UTC)", "consumer", "next snapshot");
+                for (id, c) in consumers {
+                    let at = times.get(&id).map(|&ms| format_millis(ms)).unwrap_or_default();
+                    println!("{id:<32}  {:>13}  {at}", c.next_snapshot);
+                }
+                Ok(())
+            }
+            ConsumerAction::Reset { table, id, next_snapshot } => {
+                let t = Table::open(&table.location()?).await?;
+                if next_snapshot < 1 {
+                    return Err(Error::InvalidInput(format!("--next-snapshot {next_snapshot} must be a snapshot id (1 or more)")));
+                }
+                t.consumers().reset(&id, crate::store::Consumer { next_snapshot }).await?;
+                println!("consumer {id:?} reads snapshot {next_snapshot} next");
+                Ok(())
+            }
+            ConsumerAction::Delete { table, id } => {
+                let t = Table::open(&table.location()?).await?;
+                if t.consumers().consumer(&id).await?.is_none() {
+                    return Err(Error::InvalidInput(format!("consumer {id:?} does not exist")));
+                }
+                t.consumers().delete(&id).await?;
+                println!("deleted consumer {id:?}");
+                Ok(())
+            }
+            ConsumerAction::Expire { table, older_than } => {
+                let t = Table::open(&table.location()?).await?;
+                let expiration = match older_than {
+                    Some(d) => parse_duration_arg("--older-than", &d)?,
+                    None => t.schema().core_options().consumer_expiration_time()?.ok_or_else(|| {
+                        Error::InvalidInput("give --older-than, or set the table's consumer.expiration-time".into())
+                    })?,
+                };
+                let gone = t.expire_consumers(expiration).await?;
+                for id in &gone {
+                    println!("deleted consumer {id:?}");
+                }
+                println!("{} consumers not updated for {} deleted", gone.len(), format_duration(expiration));
                 Ok(())
             }
         },

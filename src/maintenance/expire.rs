@@ -36,7 +36,6 @@ use crate::spec::options::CoreOptions;
 use crate::spec::paths::snapshot_path;
 use crate::spec::{Snapshot, TableSchema};
 use crate::store::{ConsumerManager, SnapshotManager, TagManager};
-use crate::write::commit::AfterCommit;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExpireConfig {
@@ -204,20 +203,4 @@ async fn expire_until_with(
     report.earliest = Some(end);
     report.manifest_reads = refs.reads;
     Ok(report)
-}
-
-/// The post-commit hook Paimon runs after every successful commit (unless `write-only`): expiry
-/// with the table's options.
-pub fn after_commit_hook(io: FileIO, schema: Arc<TableSchema>) -> Result<Option<AfterCommit>> {
-    let opts = schema.core_options();
-    if opts.write_only()? {
-        return Ok(None);
-    }
-    let config = ExpireConfig::from_options(&opts)?;
-    Ok(Some(Arc::new(move |_snapshot_id| {
-        let io = io.clone();
-        let schema = schema.clone();
-        let config = config.clone();
-        Box::pin(async move { expire_snapshots(&io, schema, &config).await.map(|_| ()) })
-    })))
 }

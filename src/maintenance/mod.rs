@@ -1,10 +1,13 @@
-//! Jobs that keep a table healthy beside its writers: compaction, snapshot expiry, tags,
-//! rollback and orphan-file removal. The file-deleting ones share [`file_refs`]: what a set of
-//! snapshots and tags references.
+//! Jobs that keep a table healthy beside its writers: compaction, snapshot expiry, tags
+//! (manual, automatic, retention), consumer expiry, rollback and orphan-file removal; and
+//! [`post_commit`], what runs after every commit. The file-deleting ones share [`file_refs`]:
+//! what a set of snapshots and tags references.
 
+pub mod auto_tag;
 pub mod compact;
 pub mod expire;
 pub mod file_refs;
 pub mod orphan_files;
+pub mod post_commit;
 pub mod rollback;
 pub mod tags;

@@ -100,11 +100,20 @@ pub async fn rollback(io: &FileIO, schema: Arc<TableSchema>, target: &RollbackTa
     report.manifests_deleted = delete_files(io, doomed.manifests).await?;
     if let Some(json) = tag_json {
         if !sm.exists(retained.id).await? {
-            // The tag's snapshot had expired: it becomes the table's only snapshot.
+            // The tag's snapshot had expired: it becomes the table's only snapshot (without the
+            // tag's retention fields, as Paimon's `trimToSnapshot`).
+            let json = crate::spec::tag::tag_file_json(&json, None, &format!("{}/{}", io.uri(), tag_path_of(target)))?;
             sm.create_from_json(retained.id, json).await?;
             sm.write_earliest_hint(retained.id).await?;
         }
     }
     sm.write_latest_hint(retained.id).await?;
     Ok(report)
+}
+
+fn tag_path_of(target: &RollbackTarget) -> String {
+    match target {
+        RollbackTarget::Tag(name) => tag_path(name),
+        RollbackTarget::Snapshot(id) => crate::spec::paths::snapshot_path(*id),
+    }
 }

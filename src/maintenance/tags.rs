@@ -6,17 +6,26 @@
 //! files). If its snapshot has expired and no other tag names that snapshot, the files only the
 //! tag kept are deleted too: its files minus what the earliest snapshot and the other tags read
 //! (a file an expired tag shares with a later snapshot is read by the earliest one).
+//!
+//! Retention (Paimon's `TagTimeExpire`): a tag created with a retention time carries
+//! `tagCreateTime` and `tagTimeRetained`; once the local time is past their sum, the tag is
+//! deleted as above, after every commit and by [`expire_tags`].
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
+use crate::spec::tag::TagRetention;
 use crate::spec::{Snapshot, TableSchema};
 use crate::store::{SnapshotManager, Tag, TagManager};
 
-/// Tags the latest snapshot, or `snapshot_id`.
-pub async fn create_tag(io: &FileIO, name: &str, snapshot_id: Option<i64>) -> Result<Tag> {
+/// Tags the latest snapshot, or `snapshot_id`. With `time_retained` the tag records its creation
+/// time (now, local wall-clock time as Paimon writes it) and is deleted once that time has passed.
+pub async fn create_tag(io: &FileIO, name: &str, snapshot_id: Option<i64>, time_retained: Option<Duration>) -> Result<Tag> {
     let sm = SnapshotManager::new(io.clone());
     let id = match snapshot_id {
         Some(id) => id,
@@ -27,8 +36,57 @@ pub async fn create_tag(io: &FileIO, name: &str, snapshot_id: Option<i64>) -> Re
     };
     let json = sm.snapshot_json(id).await?;
     let snapshot = Snapshot::from_json_str(&json, &format!("snapshot-{id}"))?;
-    TagManager::new(io.clone()).create(name, &snapshot, json).await?;
-    Ok(Tag { name: name.to_string(), snapshot })
+    let retention = time_retained.map(|time_retained| TagRetention { create_time: local_now(), time_retained });
+    TagManager::new(io.clone()).create(name, &snapshot, &json, retention.as_ref()).await?;
+    Ok(Tag {
+        name: name.to_string(),
+        snapshot,
+        create_time: retention.map(|r| r.create_time),
+        time_retained: retention.map(|r| r.time_retained),
+    })
+}
+
+/// The local wall-clock time (Java's `LocalDateTime.now()`, which Paimon stamps tags with).
+pub fn local_now() -> NaiveDateTime {
+    chrono::Local::now().naive_local()
+}
+
+/// What a tag expiry run deleted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TagExpireReport {
+    /// The tags deleted, by name.
+    pub tags_deleted: Vec<String>,
+    pub data_files_deleted: usize,
+    pub manifests_deleted: usize,
+}
+
+impl TagExpireReport {
+    pub(crate) fn add(&mut self, name: &str, r: TagDeleteReport) {
+        self.tags_deleted.push(name.to_string());
+        self.data_files_deleted += r.data_files_deleted;
+        self.manifests_deleted += r.manifests_deleted;
+    }
+}
+
+/// Deletes every tag whose retention time has passed (Paimon's `TagTimeExpire`), with the
+/// files only it kept.
+pub async fn expire_tags(io: &FileIO, schema: Arc<TableSchema>) -> Result<TagExpireReport> {
+    expire_tags_at(io, schema, local_now()).await
+}
+
+/// [`expire_tags`] as if the local time were `now`.
+pub async fn expire_tags_at(io: &FileIO, schema: Arc<TableSchema>, now: NaiveDateTime) -> Result<TagExpireReport> {
+    let mut report = TagExpireReport::default();
+    for tag in TagManager::new(io.clone()).tags().await? {
+        if tag.expires_at().is_some_and(|at| now > at) {
+            match delete_tag(io, schema.clone(), &tag.name).await {
+                Ok(r) => report.add(&tag.name, r),
+                Err(Error::TagNotFound(_)) => {} // deleted meanwhile
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// What deleting a tag removed besides the tag file.

@@ -13,6 +13,7 @@ pub mod paths;
 pub mod schema;
 pub mod schema_change;
 pub mod snapshot;
+pub mod tag;
 pub mod types;
 
 pub use binary_row::{bucket_of, murmur_hash_words, BinaryRow, BinaryRowWriter, NullStyle};

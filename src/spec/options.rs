@@ -37,6 +37,15 @@ pub const SNAPSHOT_NUM_RETAINED_MAX: &str = "snapshot.num-retained.max";
 pub const SNAPSHOT_TIME_RETAINED: &str = "snapshot.time-retained";
 pub const SNAPSHOT_EXPIRE_LIMIT: &str = "snapshot.expire.limit";
 pub const SCAN_SNAPSHOT_ID: &str = "scan.snapshot-id";
+pub const TAG_AUTOMATIC_CREATION: &str = "tag.automatic-creation";
+pub const TAG_CREATION_PERIOD: &str = "tag.creation-period";
+pub const TAG_CREATION_DELAY: &str = "tag.creation-delay";
+pub const TAG_PERIOD_FORMATTER: &str = "tag.period-formatter";
+pub const TAG_NUM_RETAINED_MAX: &str = "tag.num-retained-max";
+pub const TAG_DEFAULT_TIME_RETAINED: &str = "tag.default-time-retained";
+pub const TAG_AUTOMATIC_COMPLETION: &str = "tag.automatic-completion";
+pub const SINK_WATERMARK_TIME_ZONE: &str = "sink.watermark-time-zone";
+pub const CONSUMER_EXPIRATION_TIME: &str = "consumer.expiration-time";
 pub const SCAN_TAG_NAME: &str = "scan.tag-name";
 pub const SCAN_TIMESTAMP_MILLIS: &str = "scan.timestamp-millis";
 pub const PATH: &str = "path";
@@ -165,6 +174,114 @@ pub enum StatsMode {
     Counts,
     Truncate(usize),
     Full,
+}
+
+/// `tag.automatic-creation` (Paimon's `TagCreationMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagCreationMode {
+    /// `none` (default): no automatic tags.
+    None,
+    /// `process-time`: by each snapshot's commit time (`timeMillis`) in the local time zone.
+    ProcessTime,
+    /// `watermark`: by each snapshot's `watermark` in `sink.watermark-time-zone`.
+    Watermark,
+    /// `batch`: after each batch write, a tag `batch-write-<yyyy-MM-dd>` on its snapshot.
+    Batch,
+}
+
+/// `tag.creation-period` (Paimon's `TagCreationPeriod`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagCreationPeriod {
+    Daily,
+    Hourly,
+    TwoHours,
+}
+
+impl TagCreationPeriod {
+    /// The length of one period.
+    pub fn length(self) -> Duration {
+        Duration::from_secs(match self {
+            TagCreationPeriod::Daily => 86_400,
+            TagCreationPeriod::Hourly => 3_600,
+            TagCreationPeriod::TwoHours => 7_200,
+        })
+    }
+}
+
+/// `tag.period-formatter` (Paimon's `TagPeriodFormatter`): `with_dashes` (`2024-01-02`,
+/// `2024-01-02 10`) or `without_dashes` (`20240102`, `20240102 10`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagPeriodFormatter {
+    WithDashes,
+    WithoutDashes,
+}
+
+/// A time zone as Java's `ZoneId.of` accepts it: `UTC`/`GMT`/`UT`/`Z`, an offset (`+08:00`,
+/// `GMT-8`, `UTC+05:30`) or a region id (`Asia/Shanghai`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeZoneId {
+    Offset(chrono::FixedOffset),
+    Region(chrono_tz::Tz),
+}
+
+impl TimeZoneId {
+    pub fn utc() -> TimeZoneId {
+        TimeZoneId::Offset(chrono::FixedOffset::east_opt(0).expect("zero offset"))
+    }
+
+    /// Parses a zone id the way `java.time.ZoneId.of` does; `None` if it is not one.
+    pub fn parse(id: &str) -> Option<TimeZoneId> {
+        let id = id.trim();
+        if matches!(id, "Z" | "UTC" | "GMT" | "UT") {
+            return Some(TimeZoneId::utc());
+        }
+        if id.starts_with('+') || id.starts_with('-') {
+            return parse_offset(id).map(TimeZoneId::Offset);
+        }
+        for prefix in ["UTC", "GMT", "UT"] {
+            if let Some(rest) = id.strip_prefix(prefix) {
+                if rest.starts_with('+') || rest.starts_with('-') {
+                    return parse_offset(rest).map(TimeZoneId::Offset);
+                }
+            }
+        }
+        id.parse::<chrono_tz::Tz>().ok().map(TimeZoneId::Region)
+    }
+
+    /// The wall-clock time in this zone at `millis` since the epoch.
+    pub fn local_time(&self, millis: i64) -> Option<chrono::NaiveDateTime> {
+        let utc = chrono::DateTime::from_timestamp_millis(millis)?;
+        Some(match self {
+            TimeZoneId::Offset(o) => utc.with_timezone(o).naive_local(),
+            TimeZoneId::Region(tz) => utc.with_timezone(tz).naive_local(),
+        })
+    }
+}
+
+/// `+h`, `+hh`, `+hh:mm`, `+hhmm`, `+hh:mm:ss`, `+hhmmss` (Java's `ZoneOffset.of`).
+fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    if !rest.bytes().all(|b| b.is_ascii_digit() || b == b':') {
+        return None;
+    }
+    let num = |t: &str| -> Option<i32> { if t.len() == 2 { t.parse().ok() } else { None } };
+    let (h, m, sec) = match rest.len() {
+        1 => (rest.parse().ok()?, 0, 0),
+        2 => (num(rest)?, 0, 0),
+        4 => (num(&rest[..2])?, num(&rest[2..])?, 0),
+        5 if &rest[2..3] == ":" => (num(&rest[..2])?, num(&rest[3..])?, 0),
+        6 => (num(&rest[..2])?, num(&rest[2..4])?, num(&rest[4..])?),
+        8 if &rest[2..3] == ":" && &rest[5..6] == ":" => (num(&rest[..2])?, num(&rest[3..5])?, num(&rest[6..])?),
+        _ => return None,
+    };
+    if h > 18 || m > 59 || sec > 59 {
+        return None;
+    }
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60 + sec))
 }
 
 /// Typed view over a table's options.
@@ -412,6 +529,96 @@ impl CoreOptions {
         Ok(v)
     }
 
+    /// `tag.automatic-creation`: none (default), process-time, watermark or batch.
+    pub fn tag_creation_mode(&self) -> Result<TagCreationMode, SpecError> {
+        match self.get(TAG_AUTOMATIC_CREATION).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("none") => Ok(TagCreationMode::None),
+            Some("process-time") => Ok(TagCreationMode::ProcessTime),
+            Some("watermark") => Ok(TagCreationMode::Watermark),
+            Some("batch") => Ok(TagCreationMode::Batch),
+            Some(_) => Err(self.invalid(TAG_AUTOMATIC_CREATION, "expected none, process-time, watermark or batch")),
+        }
+    }
+
+    /// `tag.creation-period`: daily (default), hourly or two-hours.
+    pub fn tag_creation_period(&self) -> Result<TagCreationPeriod, SpecError> {
+        match self.get(TAG_CREATION_PERIOD).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("daily") => Ok(TagCreationPeriod::Daily),
+            Some("hourly") => Ok(TagCreationPeriod::Hourly),
+            Some("two-hours") => Ok(TagCreationPeriod::TwoHours),
+            Some(_) => Err(self.invalid(TAG_CREATION_PERIOD, "expected daily, hourly or two-hours")),
+        }
+    }
+
+    /// `tag.creation-delay`: 0; must be shorter than one `tag.creation-period` (as Paimon checks).
+    pub fn tag_creation_delay(&self) -> Result<Duration, SpecError> {
+        let d = self.duration(TAG_CREATION_DELAY, Duration::ZERO)?;
+        if d >= self.tag_creation_period()?.length() {
+            return Err(self.invalid(TAG_CREATION_DELAY, "must be shorter than one tag.creation-period"));
+        }
+        Ok(d)
+    }
+
+    /// `tag.period-formatter`: with_dashes (default) or without_dashes (Paimon's spelling, any case).
+    pub fn tag_period_formatter(&self) -> Result<TagPeriodFormatter, SpecError> {
+        match self.get(TAG_PERIOD_FORMATTER).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("with_dashes") => Ok(TagPeriodFormatter::WithDashes),
+            Some("without_dashes") => Ok(TagPeriodFormatter::WithoutDashes),
+            Some(v @ ("with-dashes" | "without-dashes")) => Err(self.invalid(
+                TAG_PERIOD_FORMATTER,
+                &format!("Paimon spells it with an underscore: {}", v.replace('-', "_")),
+            )),
+            Some(_) => Err(self.invalid(TAG_PERIOD_FORMATTER, "expected with_dashes or without_dashes")),
+        }
+    }
+
+    /// `tag.num-retained-max`: at most this many automatically created tags (no default).
+    pub fn tag_num_retained_max(&self) -> Result<Option<i64>, SpecError> {
+        match self.get(TAG_NUM_RETAINED_MAX) {
+            None => Ok(None),
+            Some(_) => {
+                let v = self.int(TAG_NUM_RETAINED_MAX, 0)?;
+                if !(0..=i32::MAX as i64).contains(&v) {
+                    return Err(self.invalid(TAG_NUM_RETAINED_MAX, "expected a non-negative number of tags"));
+                }
+                Ok(Some(v))
+            }
+        }
+    }
+
+    /// `tag.default-time-retained`: how long new tags (automatic or created without a retention
+    /// of their own) are kept; no default (kept until deleted).
+    pub fn tag_default_time_retained(&self) -> Result<Option<Duration>, SpecError> {
+        match self.get(TAG_DEFAULT_TIME_RETAINED) {
+            None => Ok(None),
+            Some(_) => Ok(Some(self.duration(TAG_DEFAULT_TIME_RETAINED, Duration::ZERO)?)),
+        }
+    }
+
+    /// `tag.automatic-completion`: false.
+    pub fn tag_automatic_completion(&self) -> Result<bool, SpecError> {
+        self.bool(TAG_AUTOMATIC_COMPLETION, false)
+    }
+
+    /// `sink.watermark-time-zone`: UTC; the zone watermark-based tags are named in.
+    pub fn sink_watermark_time_zone(&self) -> Result<TimeZoneId, SpecError> {
+        match self.get(SINK_WATERMARK_TIME_ZONE) {
+            None => Ok(TimeZoneId::utc()),
+            Some(v) => TimeZoneId::parse(v).ok_or_else(|| {
+                self.invalid(SINK_WATERMARK_TIME_ZONE, "expected a zone id such as UTC, Asia/Shanghai or GMT-08:00")
+            }),
+        }
+    }
+
+    /// `consumer.expiration-time`: consumers whose file was not modified for this long are
+    /// deleted after commits; no default (never).
+    pub fn consumer_expiration_time(&self) -> Result<Option<Duration>, SpecError> {
+        match self.get(CONSUMER_EXPIRATION_TIME) {
+            None => Ok(None),
+            Some(_) => Ok(Some(self.duration(CONSUMER_EXPIRATION_TIME, Duration::ZERO)?)),
+        }
+    }
+
     /// Validates the options a table is created with: known keys, parseable values, and the
     /// features shoal implements. Paimon's own names are used in every message.
     pub fn validate_for_create(&self) -> Result<(), SpecError> {
@@ -435,6 +642,14 @@ impl CoreOptions {
         self.snapshot_expire_limit()?;
         self.scan_timestamp_millis()?;
         self.scan_snapshot_id()?;
+        self.tag_creation_mode()?;
+        self.tag_creation_delay()?;
+        self.tag_period_formatter()?;
+        self.tag_num_retained_max()?;
+        self.tag_default_time_retained()?;
+        self.tag_automatic_completion()?;
+        self.sink_watermark_time_zone()?;
+        self.consumer_expiration_time()?;
         if !matches!(self.file_compression().as_str(), "zstd" | "snappy" | "lz4" | "gzip" | "none" | "uncompressed") {
             return Err(self.invalid(FILE_COMPRESSION, "expected zstd, snappy, lz4, gzip or none"));
         }
@@ -485,5 +700,48 @@ mod tests {
         assert!(opts.bucket().is_err());
         let opts = CoreOptions::new(BTreeMap::from([("write-buffer-size".to_string(), "huge".to_string())]));
         assert!(opts.validate_for_create().is_err());
+    }
+
+    #[test]
+    fn tag_and_consumer_options_take_paimons_values() {
+        let opts = |pairs: &[(&str, &str)]| CoreOptions::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let o = opts(&[]);
+        assert_eq!(o.tag_creation_mode().unwrap(), TagCreationMode::None);
+        assert_eq!(o.tag_creation_period().unwrap(), TagCreationPeriod::Daily);
+        assert_eq!(o.tag_period_formatter().unwrap(), TagPeriodFormatter::WithDashes);
+        assert_eq!(o.tag_creation_delay().unwrap(), Duration::ZERO);
+        assert_eq!((o.tag_num_retained_max().unwrap(), o.tag_default_time_retained().unwrap()), (None, None));
+        assert_eq!(o.consumer_expiration_time().unwrap(), None);
+        assert_eq!(o.sink_watermark_time_zone().unwrap(), TimeZoneId::utc());
+        let o = opts(&[
+            ("tag.automatic-creation", "Watermark"),
+            ("tag.creation-period", "two-hours"),
+            ("tag.period-formatter", "WITHOUT_DASHES"),
+            ("tag.creation-delay", "10 min"),
+            ("tag.num-retained-max", "3"),
+            ("tag.default-time-retained", "7d"),
+            ("consumer.expiration-time", "1 h"),
+        ]);
+        o.validate_for_create().unwrap();
+        assert_eq!(o.tag_creation_mode().unwrap(), TagCreationMode::Watermark);
+        assert_eq!(o.tag_creation_period().unwrap(), TagCreationPeriod::TwoHours);
+        assert_eq!(o.tag_period_formatter().unwrap(), TagPeriodFormatter::WithoutDashes);
+        assert_eq!(o.tag_creation_delay().unwrap(), Duration::from_secs(600));
+        assert_eq!(o.tag_num_retained_max().unwrap(), Some(3));
+        assert_eq!(o.tag_default_time_retained().unwrap(), Some(Duration::from_secs(7 * 86400)));
+        assert_eq!(o.consumer_expiration_time().unwrap(), Some(Duration::from_secs(3600)));
+        for (k, v, says) in [
+            ("tag.automatic-creation", "daily", "process-time"),
+            ("tag.creation-period", "weekly", "two-hours"),
+            ("tag.period-formatter", "with-dashes", "with_dashes"),
+            ("tag.creation-delay", "1 d", "shorter than one tag.creation-period"),
+            ("tag.num-retained-max", "-1", "non-negative"),
+            ("tag.default-time-retained", "a week", "duration"),
+            ("sink.watermark-time-zone", "Mars/Base", "zone id"),
+            ("consumer.expiration-time", "forever", "duration"),
+        ] {
+            let e = opts(&[(k, v)]).validate_for_create().unwrap_err().to_string();
+            assert!(e.contains(k) && e.contains(v) && e.contains(says), "{k}={v}: {e}");
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! `consumer/consumer-<id>` files (Paimon's ConsumerManager layout): `{"nextSnapshot": N}`, the
 //! next snapshot a streaming reader will read. Snapshot expiry keeps snapshot N and later.
+//! With `consumer.expiration-time`, a consumer whose file was not modified for that long is
+//! deleted after commits (Paimon's `ConsumerManager.expire`), so it stops holding snapshots.
 
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +44,34 @@ impl ConsumerManager {
         Ok(out)
     }
 
+    /// One consumer, if present.
+    pub async fn consumer(&self, id: &str) -> Result<Option<Consumer>> {
+        let path = consumer_path(id);
+        let text = match self.io.read_string(&path).await {
+            Ok(t) => t,
+            Err(crate::io::IoError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| SpecError::corrupt("consumer", format!("{}/{path}", self.io.uri()), e.to_string()).into())
+    }
+
+    /// Deletes every consumer whose file was last modified before `before_millis` (epoch
+    /// millis); returns their ids, sorted.
+    pub async fn expire(&self, before_millis: i64) -> Result<Vec<String>> {
+        let mut gone = vec![];
+        for f in self.io.list(CONSUMER_DIR).await? {
+            let Some(id) = f.name.strip_prefix(CONSUMER_PREFIX) else { continue };
+            if f.last_modified_millis < before_millis {
+                self.io.delete(&consumer_path(id)).await?;
+                gone.push(id.to_string());
+            }
+        }
+        gone.sort();
+        Ok(gone)
+    }
+
     /// The smallest `nextSnapshot` of any consumer.
     pub async fn min_next_snapshot(&self) -> Result<Option<i64>> {
         Ok(self.consumers().await?.into_iter().map(|(_, c)| c.next_snapshot).min())
@@ -49,6 +79,9 @@ impl ConsumerManager {
 
     /// Records a consumer's progress (Paimon overwrites the file).
     pub async fn reset(&self, id: &str, consumer: Consumer) -> Result<()> {
+        if id.is_empty() || id.contains('/') || id.contains('\\') {
+            return Err(crate::error::Error::InvalidInput(format!("consumer id {id:?} must be a non-empty file name")));
+        }
         let json = serde_json::to_string(&consumer).expect("a consumer always serializes");
         Ok(self.io.write(&consumer_path(id), json).await?)
     }

@@ -45,12 +45,17 @@ impl CommitMessage {
 }
 
 /// Runs after a commit published a snapshot (given its id): Paimon's post-commit maintenance
-/// (snapshot expiry). Installed by [`crate::Table::new_commit`].
+/// (consumer and snapshot expiry, automatic tags, tag expiry). Installed by
+/// [`crate::Table::new_commit`].
 pub type AfterCommit = Arc<dyn Fn(i64) -> futures::future::BoxFuture<'static, Result<()>> + Send + Sync>;
+
+/// Where a commit's `timeMillis` comes from (epoch millis).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
 pub struct TableCommit {
     schema: Arc<TableSchema>,
     after_commit: Option<AfterCommit>,
+    clock: Option<Clock>,
     commit_user: String,
     snapshots: SnapshotManager,
     manifests: ManifestStore,
@@ -91,12 +96,20 @@ impl TableCommit {
             manifest_merge_min_count: opts.manifest_merge_min_count()?,
             schema,
             after_commit: None,
+            clock: None,
         })
     }
 
     /// Runs `hook` after every commit that publishes a snapshot.
     pub fn with_after_commit(mut self, hook: Option<AfterCommit>) -> Self {
         self.after_commit = hook;
+        self
+    }
+
+    /// Takes each snapshot's `timeMillis` from `clock` instead of the system clock (replays,
+    /// tests of time-based maintenance such as automatic tags).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -108,7 +121,28 @@ impl TableCommit {
     /// commit lands: exactly-once filtering is for identified (streaming) commits only, so a
     /// committer reused for several batches never drops one.
     pub async fn commit(&self, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
-        self.commit_messages(BATCH_COMMIT_IDENTIFIER, messages).await
+        self.commit_messages(BATCH_COMMIT_IDENTIFIER, None, messages).await
+    }
+
+    /// A commit carrying the writer's watermark (epoch millis, Paimon's `Snapshot.watermark`):
+    /// the snapshot records the larger of it and the previous snapshot's watermark, as Paimon
+    /// does. `identifier` None is a batch commit; Some makes it exactly-once like
+    /// [`TableCommit::commit_with_identifier`]. Watermarks drive `tag.automatic-creation = watermark`.
+    pub async fn commit_with_watermark(
+        &self,
+        identifier: Option<i64>,
+        watermark: Option<i64>,
+        messages: Vec<CommitMessage>,
+    ) -> Result<CommitOutcome> {
+        match identifier {
+            None => self.commit_messages(BATCH_COMMIT_IDENTIFIER, watermark, messages).await,
+            Some(id) => {
+                if self.is_committed(id).await? {
+                    return Ok(CommitOutcome::AlreadyCommitted);
+                }
+                self.commit_messages(id, watermark, messages).await
+            }
+        }
     }
 
     /// A commit that a streaming sink identifies by its checkpoint id: committing the same
@@ -117,10 +151,10 @@ impl TableCommit {
         if self.is_committed(identifier).await? {
             return Ok(CommitOutcome::AlreadyCommitted);
         }
-        self.commit_messages(identifier, messages).await
+        self.commit_messages(identifier, None, messages).await
     }
 
-    async fn commit_messages(&self, identifier: i64, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
+    async fn commit_messages(&self, identifier: i64, watermark: Option<i64>, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
         let mut appends = vec![];
         let mut compacts = vec![];
         for m in &messages {
@@ -130,10 +164,10 @@ impl TableCommit {
         }
         let mut outcome = CommitOutcome::Empty;
         if !appends.is_empty() {
-            outcome = self.commit_entries(identifier, CommitKind::Append, appends).await?;
+            outcome = self.commit_entries(identifier, watermark, CommitKind::Append, appends).await?;
         }
         if !compacts.is_empty() {
-            outcome = self.commit_entries(identifier, CommitKind::Compact, compacts).await?;
+            outcome = self.commit_entries(identifier, watermark, CommitKind::Compact, compacts).await?;
         }
         if let (Some(hook), Some(id)) = (&self.after_commit, outcome.snapshot_id()) {
             hook(id).await.map_err(|e| Error::AfterCommit { snapshot: id, source: Box::new(e) })?;
@@ -149,7 +183,13 @@ impl TableCommit {
         })
     }
 
-    async fn commit_entries(&self, identifier: i64, kind: CommitKind, entries: Vec<ManifestEntry>) -> Result<CommitOutcome> {
+    async fn commit_entries(
+        &self,
+        identifier: i64,
+        watermark: Option<i64>,
+        kind: CommitKind,
+        entries: Vec<ManifestEntry>,
+    ) -> Result<CommitOutcome> {
         let partition_types = self.schema.partition_types();
         let mut namer = FileNamer::new();
         let delta_meta = self
@@ -197,14 +237,20 @@ impl TableCommit {
                 commit_user: self.commit_user.clone(),
                 commit_identifier: identifier,
                 commit_kind: kind,
-                time_millis: chrono::Utc::now().timestamp_millis(),
+                time_millis: match &self.clock {
+                    Some(clock) => clock(),
+                    None => chrono::Utc::now().timestamp_millis(),
+                },
                 log_offsets: Some(Default::default()),
                 total_record_count: Some(
                     latest.as_ref().and_then(|s| s.total_record_count).unwrap_or(0) + delta_records,
                 ),
                 delta_record_count: Some(delta_records),
                 changelog_record_count: Some(0),
-                watermark: latest.as_ref().and_then(|s| s.watermark),
+                watermark: match (watermark, latest.as_ref().and_then(|s| s.watermark)) {
+                    (Some(w), Some(l)) => Some(w.max(l)),
+                    (w, l) => w.or(l),
+                },
                 statistics: None,
             };
             if self.snapshots.try_commit(&snapshot).await? {

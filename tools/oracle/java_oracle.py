@@ -7,9 +7,13 @@ Run with the java09 venv python installed by tools/oracle/setup.sh, e.g.
 Commands:
   write --table-dir WAREHOUSE/DB.db/TABLE --spec SPEC.json
   read  --table-dir WAREHOUSE/DB.db/TABLE [--snapshot N | --tag NAME] [--out FILE]
-  create-tag --table-dir T --name NAME [--snapshot N]
+  create-tag --table-dir T --name NAME [--snapshot N] [--time-retained-ms MS]
   delete-tag --table-dir T --name NAME
   tags --table-dir T                      (prints {"name": snapshotId, ...})
+  tag-info --table-dir T                  (prints {"name": {"snapshot": id, "create_time": ISO or
+                                           null, "time_retained_ms": ms or null}, ...})
+  tag-maintenance --table-dir T           (runs Paimon's TagAutoManager with the table's options:
+                                           automatic tag creation, then tag retention expiry)
   expire --table-dir T [--retain-max N] [--retain-min N] [--older-than-ms MS] [--max-deletes N]
   rollback --table-dir T --to SNAPSHOT_ID|TAG
   alter --table-dir T --changes JSON      (a list of {"op": "add-column"|"drop-column"|
@@ -194,12 +198,39 @@ def cmd_read(args):
 
 def cmd_create_tag(args):
     t = java_table(args.table_dir)
+    jvm = gateway().jvm
+    retained = None
+    if args.time_retained_ms is not None:
+        retained = jvm.java.time.Duration.ofMillis(args.time_retained_ms)
     if args.snapshot is None:
-        t.createTag(args.name)
+        if retained is None:
+            t.createTag(args.name)
+        else:
+            t.createTag(args.name, retained)
     else:
         # py4j passes small ints as Integer: pick createTag(String, long) explicitly.
-        t.createTag(args.name, gateway().jvm.java.lang.Long.valueOf(str(args.snapshot)))
+        sid = jvm.java.lang.Long.valueOf(str(args.snapshot))
+        if retained is None:
+            t.createTag(args.name, sid)
+        else:
+            t.createTag(args.name, sid, retained)
     print(json.dumps({"created": args.name}))
+
+
+def cmd_tag_info(args):
+    out = {}
+    for pair in java_table(args.table_dir).tagManager().tagObjects():
+        tag, name = pair.getLeft(), pair.getRight()
+        created, retained = tag.getTagCreateTime(), tag.getTagTimeRetained()
+        out[name] = {"snapshot": tag.id(),
+                     "create_time": None if created is None else created.toString(),
+                     "time_retained_ms": None if retained is None else retained.toMillis()}
+    print(json.dumps(out, sort_keys=True))
+
+
+def cmd_tag_maintenance(args):
+    java_table(args.table_dir).store().newTagCreationManager().run()
+    cmd_tags(args)
 
 
 def cmd_delete_tag(args):
@@ -521,6 +552,11 @@ def main(argv=None):
     ct.add_argument("--table-dir", required=True)
     ct.add_argument("--name", required=True)
     ct.add_argument("--snapshot", type=int)
+    ct.add_argument("--time-retained-ms", type=int)
+    ti = sub.add_parser("tag-info")
+    ti.add_argument("--table-dir", required=True)
+    tm = sub.add_parser("tag-maintenance")
+    tm.add_argument("--table-dir", required=True)
     dt = sub.add_parser("delete-tag")
     dt.add_argument("--table-dir", required=True)
     dt.add_argument("--name", required=True)
@@ -548,7 +584,8 @@ def main(argv=None):
         {"write": cmd_write, "read": cmd_read, "bucket-goldens": cmd_bucket_goldens,
          "binaryrow-goldens": cmd_binaryrow_goldens, "create-tag": cmd_create_tag,
          "delete-tag": cmd_delete_tag, "tags": cmd_tags, "expire": cmd_expire,
-         "rollback": cmd_rollback, "alter": cmd_alter}[args.cmd](args)
+         "rollback": cmd_rollback, "alter": cmd_alter, "tag-info": cmd_tag_info,
+         "tag-maintenance": cmd_tag_maintenance}[args.cmd](args)
     except Exception as e:
         if _stderr_tail and not os.environ.get("SHOAL_ORACLE_VERBOSE"):
             sys.stderr.write("---- JVM stderr (last lines) ----\n" + "".join(_stderr_tail))
