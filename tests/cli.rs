@@ -149,7 +149,7 @@ fn user_mistakes_get_clear_errors() {
     assert!(e.contains("name") && e.contains("STRANG"), "{e}");
     let e = user_error(&shoal(&["create", t, "--schema", "id"]));
     assert!(e.contains("needs a name and a type"), "{e}");
-    ok(&shoal(&["create", t, "--schema", "id BIGINT NOT NULL, n INT, s STRING", "--primary-key", "id"]));
+    ok(&shoal(&["create", t, "--schema", "id BIGINT NOT NULL, n INT, s STRING", "--primary-key", "id", "--bucket", "2"]));
     let e = user_error(&shoal(&["create", t, "--schema", "id BIGINT"]));
     assert!(e.contains("already exists"), "{e}");
 

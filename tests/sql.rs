@@ -484,8 +484,8 @@ async fn call_procedures_and_queries_across_compaction() {
     // Positional arguments, and the whole table.
     sql(&ctx, "CALL sys.compact('db.t')").await.unwrap();
 
-    let e = sql(&ctx, "CALL sys.create_tag(table => 'db.t', tag => 'x')").await.unwrap_err().to_string();
-    assert!(e.contains("sys.create_tag") && e.contains("not supported"), "{e}");
+    let e = sql(&ctx, "CALL sys.create_branch(table => 'db.t', branch => 'x')").await.unwrap_err().to_string();
+    assert!(e.contains("sys.create_branch") && e.contains("not supported"), "{e}");
     let e = sql(&ctx, "CALL sys.compact(tabel => 'db.t')").await.unwrap_err().to_string();
     assert!(e.contains("tabel"), "{e}");
     let e = sql(&ctx, "CALL sys.compact(table => 'db.missing')").await.unwrap_err().to_string();
@@ -540,4 +540,111 @@ async fn row_level_dml_follows_the_merge_engine() {
     // The refused statements wrote nothing.
     assert_eq!(i64s(&sql(&ctx, "SELECT v FROM db.agg ORDER BY k").await.unwrap(), 0), vec![10, 20]);
     assert_eq!(i64s(&sql(&ctx, "SELECT v FROM db.first ORDER BY k").await.unwrap(), 0), vec![10, 20]);
+}
+
+/// Paimon's lifecycle procedures, with Spark's and Flink's spellings, change the table the way
+/// the library calls do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_procedures() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = setup(dir.path()).await;
+    let ctx = context_for_warehouse(dir.path().to_str().unwrap()).await.unwrap();
+    let snap = |b: &[RecordBatch], c: usize| b[0].column(c).as_primitive::<Int64Type>().value(0);
+
+    let r = sql(&ctx, "CALL sys.create_tag(table => 'db.t', tag => 'one', snapshot => 1)").await.unwrap();
+    assert_eq!(snap(&r, 1), 1);
+    sql(&ctx, "CALL sys.create_tag('db.t', 'two', 2, '7 d')").await.unwrap();
+    let tags = t.tags().await.unwrap();
+    assert_eq!(tags.iter().map(|t| (t.name.as_str(), t.snapshot.id)).collect::<Vec<_>>(), vec![("one", 1), ("two", 2)]);
+    assert_eq!(tags[1].time_retained, Some(std::time::Duration::from_secs(7 * 86_400)));
+    assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t VERSION AS OF 'one'").await.unwrap()), 150);
+    let e = sql(&ctx, "CALL sys.create_tag(table => 'db.t', tag => 'x', time_retained => 'soon')").await.unwrap_err().to_string();
+    assert!(e.contains("time_retained") && e.contains("soon"), "{e}");
+
+    // Three more commits, then keep two snapshots: the tags keep theirs readable.
+    for i in 0..3 {
+        sql(&ctx, &format!("INSERT INTO db.t VALUES ('c', {i}, {i})")).await.unwrap();
+    }
+    let r = sql(&ctx, "CALL sys.expire_snapshots(table => 'db.t', retain_max => 2)").await.unwrap();
+    assert_eq!(snap(&r, 0), 3);
+    assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![4, 5]);
+    assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t VERSION AS OF 'one'").await.unwrap()), 150);
+
+    // Flink's rollback_to by tag, Spark's rollback by version.
+    let r = sql(&ctx, "CALL sys.rollback_to(table => 'db.t', tag => 'two')").await.unwrap();
+    assert_eq!(snap(&r, 0), 2);
+    assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t").await.unwrap()), 149);
+    let e = sql(&ctx, "CALL sys.rollback(table => 'db.t', version => '4')").await.unwrap_err().to_string();
+    assert!(e.contains('4'), "{e}");
+    let e = sql(&ctx, "CALL sys.rollback_to(table => 'db.t', tag => 'one', snapshot_id => 1)").await.unwrap_err().to_string();
+    assert!(e.contains("exactly one"), "{e}");
+    sql(&ctx, "CALL sys.rollback(table => 'db.t', version => 'one')").await.unwrap();
+    assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t").await.unwrap()), 150);
+    assert_eq!(t.tags().await.unwrap().len(), 1, "rolling back past a tag deletes it, as Paimon");
+
+    // Deleting the last tag drops what only it kept; the table still reads.
+    let r = sql(&ctx, "CALL sys.delete_tag(table => 'db.t', tag => 'one')").await.unwrap();
+    assert!(r[0].column(0).as_boolean().value(0));
+    assert!(t.tags().await.unwrap().is_empty());
+    assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t").await.unwrap()), 150);
+
+    // Consumers: set, then delete.
+    let latest = t.latest_snapshot().await.unwrap().unwrap().id;
+    sql(&ctx, &format!("CALL sys.reset_consumer(table => 'db.t', consumer_id => 'job', next_snapshot_id => {latest})")).await.unwrap();
+    assert_eq!(t.consumers().consumer("job").await.unwrap().unwrap().next_snapshot, latest);
+    let e = sql(&ctx, "CALL sys.reset_consumer(table => 'db.t', consumer_id => 'job', next_snapshot_id => 99)").await.unwrap_err().to_string();
+    assert!(e.contains("99"), "{e}");
+    sql(&ctx, "CALL sys.reset_consumer(table => 'db.t', consumerId => 'job')").await.unwrap();
+    assert!(t.consumers().consumer("job").await.unwrap().is_none());
+
+    // Orphans: a stray file in a bucket, found by a dry run with a future cut-off, then removed.
+    let stray = dir.path().join("db.db/t/dt=a/bucket-0/data-stray.parquet");
+    std::fs::write(&stray, b"not referenced").unwrap();
+    let future = chrono::Utc::now().timestamp_millis() + 60_000;
+    let r = sql(&ctx, &format!("CALL sys.remove_orphan_files(table => 'db.t', older_than => '{future}', dry_run => true)")).await.unwrap();
+    let found: Vec<String> = r.iter().flat_map(|b| (0..b.num_rows()).map(|i| b.column(0).as_string::<i32>().value(i).to_string())).collect();
+    assert!(found.iter().any(|f| f.ends_with("data-stray.parquet")), "{found:?}");
+    assert!(stray.exists());
+    // The default age guard (a day) keeps the fresh file.
+    sql(&ctx, "CALL sys.remove_orphan_files(table => 'db.t')").await.unwrap();
+    assert!(stray.exists());
+    sql(&ctx, &format!("CALL sys.remove_orphan_files(table => 'db.t', older_than => '{future}')")).await.unwrap();
+    assert!(!stray.exists());
+    assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t").await.unwrap()), 150);
+}
+
+/// ALTER TABLE (Spark's and Flink's spellings) writes schema changes; old rows read through
+/// field ids; bad changes name what is wrong and leave the schema alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alter_table_evolves_the_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = setup(dir.path()).await;
+    let ctx = context_for_warehouse(dir.path().to_str().unwrap()).await.unwrap();
+    sql(&ctx, "ALTER TABLE db.t ADD COLUMN note STRING COMMENT 'free text'").await.unwrap();
+    sql(&ctx, "ALTER TABLE db.t RENAME COLUMN v TO amount").await.unwrap();
+    sql(&ctx, "ALTER TABLE db.t SET TBLPROPERTIES ('snapshot.num-retained.max' = '50')").await.unwrap();
+    sql(&ctx, "INSERT INTO db.t VALUES ('c', 1, 7, 'hello')").await.unwrap();
+    let b = sql(&ctx, "SELECT amount, note FROM db.t WHERE dt = 'a' AND k = 1").await.unwrap();
+    assert_eq!(i64s(&b, 0), vec![1000]);
+    assert!(b[0].column(1).is_null(0));
+    let b = sql(&ctx, "SELECT note FROM db.t WHERE dt = 'c'").await.unwrap();
+    assert_eq!(b[0].column(0).as_string::<i32>().value(0), "hello");
+    let t2 = Table::open(t.location()).await.unwrap();
+    assert_eq!(t2.schema().options.get("snapshot.num-retained.max").map(String::as_str), Some("50"));
+    assert_eq!(t2.schema().fields.iter().find(|f| f.name == "note").unwrap().description.as_deref(), Some("free text"));
+    let id = t2.schema().id;
+    // Narrowing, dropping a key column and unknown options are refused; nothing is written.
+    for (q, want) in [
+        ("ALTER TABLE db.t ALTER COLUMN amount TYPE INT", "amount"),
+        ("ALTER TABLE db.t DROP COLUMN k", "k"),
+        ("ALTER TABLE db.t SET TBLPROPERTIES ('bukcet' = '3')", "bukcet"),
+        ("ALTER TABLE db.missing ADD COLUMN x INT", "missing"),
+    ] {
+        let e = sql(&ctx, q).await.unwrap_err().to_string();
+        assert!(e.contains(want), "{q}: {e}");
+    }
+    assert_eq!(Table::open(t.location()).await.unwrap().schema().id, id);
+    sql(&ctx, "ALTER TABLE db.t DROP COLUMN note").await.unwrap();
+    let b = sql(&ctx, "SELECT * FROM db.t WHERE dt = 'c'").await.unwrap();
+    assert_eq!(b[0].num_columns(), 3);
 }

@@ -71,7 +71,11 @@ pub async fn write_file(table: &Table, w: &mut TableWrite, path: &Path, format: 
     let pb = progress(path);
     let mut rows = 0usize;
     for b in batches {
-        let b = b.map_err(|e| file_err(&format!("after row {rows}: {}", name_csv_column(&e.to_string(), &column_names))))?;
+        let b = b.map_err(|e| {
+            let m = name_csv_column(&e.to_string(), &column_names);
+            // CSV errors name their line; others say where the failing batch starts.
+            if m.contains(" at line ") { file_err(&m) } else { file_err(&format!("in the rows after row {rows}: {m}")) }
+        })?;
         let (values, kinds) = split_kinds(&b, &target, kind_col, rows).map_err(|e| file_err(&e))?;
         w.write_with_kinds(&values, kinds.as_deref()).await.map_err(|e| file_err(&e))?;
         rows += b.num_rows();
@@ -83,6 +87,19 @@ pub async fn write_file(table: &Table, w: &mut TableWrite, path: &Path, format: 
 
 /// Arrow's CSV errors say "for column 2 at line 7"; name the column too.
 fn name_csv_column(message: &str, names: &[String]) -> String {
+    // arrow-csv counts lines from 0 (the header is line 0); people count from 1.
+    let message = match message.find(" at line ") {
+        Some(at) => {
+            let rest = &message[at + " at line ".len()..];
+            let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+            match digits.parse::<usize>() {
+                Ok(n) => format!("{} at line {}{}", &message[..at], n + 1, &rest[digits.len()..]),
+                Err(_) => message.to_string(),
+            }
+        }
+        None => message.to_string(),
+    };
+    let message = message.as_str();
     let Some(at) = message.find("for column ") else { return message.to_string() };
     let rest = &message[at + "for column ".len()..];
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();

@@ -1,6 +1,7 @@
 //! shoal's SQL entry point: DataFusion's SQL, plus what Paimon users write that DataFusion does
 //! not plan itself:
 //! - `CALL sys.<procedure>(name => value, ...)`: Paimon's procedures ([`super::procedures`]);
+//! - `ALTER TABLE`: schema changes ([`super::ddl`]);
 //! - time travel in FROM: `t VERSION AS OF <snapshot id | 'tag'>`, `t TIMESTAMP AS OF '...'`
 //!   (Spark's spellings) and `t FOR SYSTEM_TIME AS OF TIMESTAMP '...'` (Flink's), rewritten to
 //!   the catalog's `t$snapshot=<id>` / `t$tag=<name>` / `t$timestamp=<millis>` names before
@@ -42,6 +43,7 @@ async fn run_statement(ctx: &SessionContext, statement: DFStatement) -> Result<V
     if let DFStatement::Statement(s) = &statement {
         match s.as_ref() {
             Statement::Call(function) => return procedures::call(ctx, function).await,
+            Statement::AlterTable(alter) => return super::ddl::alter_table(ctx, alter).await,
             _ => {}
         }
     }

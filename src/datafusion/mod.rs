@@ -12,6 +12,7 @@
 //!   procedures ([`procedures`]) and `VERSION AS OF` time travel.
 
 pub mod catalog;
+pub mod ddl;
 pub mod exec;
 pub mod frontend;
 pub mod merge;

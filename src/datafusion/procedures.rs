@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use ::datafusion::arrow::array::{BooleanArray, Int64Array, RecordBatch};
+use ::datafusion::arrow::array::{ArrayRef, BooleanArray, Int64Array, RecordBatch, StringArray};
 use ::datafusion::arrow::datatypes::{DataType, Field, Schema};
 use ::datafusion::common::{not_impl_err, plan_err, Result, TableReference};
 use ::datafusion::prelude::SessionContext;
@@ -16,30 +16,25 @@ use ::datafusion::sql::sqlparser::ast::{
 use super::df_err;
 use super::provider::ShoalTableProvider;
 use crate::maintenance::compact::{partition_filter_from_pairs, CompactJob};
-use crate::read::scan::PartitionFilter;
+use crate::maintenance::rollback::RollbackTarget;
+use crate::read::scan::{PartitionFilter, TimeTravel};
+use crate::spec::options::parse_duration;
+use crate::store::consumers::Consumer;
 use crate::table::Table;
 
 /// Paimon procedures shoal knows by name but cannot run yet.
 const NOT_YET: &[&str] = &[
-    "create_tag",
     "create_tag_from_timestamp",
-    "delete_tag",
     "rename_tag",
     "replace_tag",
-    "expire_tags",
-    "rollback_to",
-    "rollback_to_timestamp",
     "rollback_to_watermark",
-    "expire_snapshots",
     "expire_partitions",
     "expire_changelogs",
     "create_branch",
     "delete_branch",
     "fast_forward",
     "merge_into",
-    "remove_orphan_files",
     "remove_unexisting_files",
-    "reset_consumer",
     "clear_consumers",
     "migrate_table",
     "migrate_database",
@@ -55,7 +50,6 @@ const NOT_YET: &[&str] = &[
     "create_function",
     "alter_function",
     "drop_function",
-    "trigger_tag_automatic_creation",
     "copy_files",
     "rescale",
 ];
@@ -140,6 +134,15 @@ pub async fn call(ctx: &SessionContext, function: &Function) -> Result<Vec<Recor
     };
     match name.as_str() {
         "compact" => compact(ctx, function).await,
+        "create_tag" => create_tag(ctx, function).await,
+        "delete_tag" => delete_tag(ctx, function).await,
+        "expire_tags" => expire_tags(ctx, function).await,
+        "trigger_tag_automatic_creation" => trigger_tag_automatic_creation(ctx, function).await,
+        "rollback" | "rollback_to" => rollback(ctx, &name, function).await,
+        "rollback_to_timestamp" => rollback_to_timestamp(ctx, function).await,
+        "expire_snapshots" => expire_snapshots(ctx, function).await,
+        "remove_orphan_files" => remove_orphan_files(ctx, function).await,
+        "reset_consumer" => reset_consumer(ctx, function).await,
         n if NOT_YET.contains(&n) => not_impl_err!("procedure sys.{n} is not supported by shoal yet"),
         n => plan_err!("unknown procedure sys.{n}"),
     }
@@ -212,4 +215,237 @@ async fn compact(ctx: &SessionContext, function: &Function) -> Result<Vec<Record
             Arc::new(Int64Array::from(vec![report.outcome.snapshot_id()])),
         ],
     )?])
+}
+
+/// A one-row result.
+fn one_row(columns: Vec<(&str, ArrayRef)>) -> Result<Vec<RecordBatch>> {
+    let schema = Arc::new(Schema::new(
+        columns.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
+    ));
+    Ok(vec![RecordBatch::try_new(schema, columns.into_iter().map(|(_, a)| a).collect())?])
+}
+
+fn ok_row() -> Result<Vec<RecordBatch>> {
+    one_row(vec![("result", Arc::new(BooleanArray::from(vec![true])))])
+}
+
+fn int(v: usize) -> ArrayRef {
+    Arc::new(Int64Array::from(vec![v as i64]))
+}
+
+impl Args {
+    fn number(&self, name: &str) -> Result<Option<i64>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(n) => Ok(Some(n)),
+                Err(_) => plan_err!("CALL sys.{}: {name} must be a whole number, got {v:?}", self.procedure),
+            },
+        }
+    }
+
+    /// A point in time: epoch millis or a timestamp like '2024-01-02 03:04:05' (UTC).
+    fn time_millis(&self, name: &str) -> Result<Option<i64>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match TimeTravel::parse_time(v) {
+                Some(ms) => Ok(Some(ms)),
+                None => plan_err!(
+                    "CALL sys.{}: {name} => {v:?} is not a time; write epoch millis or '2024-01-02 03:04:05' (UTC)",
+                    self.procedure
+                ),
+            },
+        }
+    }
+
+    /// A duration as Paimon's options spell it ('1 d', '12 h', '30 min').
+    fn duration(&self, name: &str) -> Result<Option<std::time::Duration>> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match parse_duration(v) {
+                Some(d) => Ok(Some(d)),
+                None => plan_err!("CALL sys.{}: {name} => {v:?} is not a duration like '1 d', '12 h' or '30 min'", self.procedure),
+            },
+        }
+    }
+}
+
+/// How long ago `millis` was (zero if it is in the future).
+fn age_of(millis: i64) -> std::time::Duration {
+    let now = chrono::Utc::now().timestamp_millis();
+    std::time::Duration::from_millis(now.saturating_sub(millis).max(0) as u64)
+}
+
+/// `CALL sys.create_tag(table => 'db.t', tag => 'x' [, snapshot => 3] [, time_retained => '7 d'])`.
+async fn create_tag(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("create_tag", function, &["table", "tag", "snapshot", "time_retained"])?;
+    let table = resolve_table(ctx, "create_tag", args.required("table")?).await?;
+    let name = args.required("tag")?;
+    let snapshot = args.number("snapshot")?;
+    let tag = match args.duration("time_retained")? {
+        Some(d) => table.create_tag_with_retention(name, snapshot, d).await,
+        None => table.create_tag(name, snapshot).await,
+    }
+    .map_err(df_err)?;
+    one_row(vec![
+        ("result", Arc::new(BooleanArray::from(vec![true]))),
+        ("snapshot_id", Arc::new(Int64Array::from(vec![tag.snapshot.id]))),
+    ])
+}
+
+/// `CALL sys.delete_tag(table => 'db.t', tag => 'a,b')`: the tags and the files only they kept.
+async fn delete_tag(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("delete_tag", function, &["table", "tag"])?;
+    let table = resolve_table(ctx, "delete_tag", args.required("table")?).await?;
+    let (mut data, mut manifests) = (0, 0);
+    for name in args.required("tag")?.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+        let r = table.delete_tag(name).await.map_err(df_err)?;
+        data += r.data_files_deleted;
+        manifests += r.manifests_deleted;
+    }
+    one_row(vec![
+        ("result", Arc::new(BooleanArray::from(vec![true]))),
+        ("data_files_deleted", int(data)),
+        ("manifests_deleted", int(manifests)),
+    ])
+}
+
+/// `CALL sys.expire_tags(table => 'db.t')`: deletes the tags whose `tag.default-time-retained`
+/// or own retention has passed.
+async fn expire_tags(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("expire_tags", function, &["table", "older_than"])?;
+    if args.get("older_than").is_some() {
+        return not_impl_err!("CALL sys.expire_tags: older_than is not supported by shoal yet; tags expire by their retention");
+    }
+    let table = resolve_table(ctx, "expire_tags", args.required("table")?).await?;
+    let r = table.expire_tags().await.map_err(df_err)?;
+    let names: ArrayRef = Arc::new(StringArray::from(vec![r.tags_deleted.join(",")]));
+    one_row(vec![("expired_tags", names), ("data_files_deleted", int(r.data_files_deleted))])
+}
+
+/// `CALL sys.trigger_tag_automatic_creation(table => 'db.t')`: automatic tags and tag retention
+/// now (what every commit does).
+async fn trigger_tag_automatic_creation(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("trigger_tag_automatic_creation", function, &["table"])?;
+    let table = resolve_table(ctx, "trigger_tag_automatic_creation", args.required("table")?).await?;
+    let r = table.run_tag_maintenance().await.map_err(df_err)?;
+    let created: Vec<String> = r.auto.created.iter().map(|(n, _)| n.clone()).collect();
+    one_row(vec![
+        ("created_tags", Arc::new(StringArray::from(vec![created.join(",")]))),
+        ("expired_tags", Arc::new(StringArray::from(vec![r.expired.tags_deleted.join(",")]))),
+    ])
+}
+
+/// Spark's `CALL sys.rollback(table => 'db.t', version => '3' | 'tag')` and Flink's
+/// `CALL sys.rollback_to(table => 'db.t', tag => 'x' | snapshot_id => 3)`.
+async fn rollback(ctx: &SessionContext, procedure: &str, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind(procedure, function, &["table", "version", "tag", "snapshot_id"])?;
+    let target = match (args.get("version"), args.get("tag"), args.number("snapshot_id")?) {
+        (Some(v), None, None) => RollbackTarget::parse(v),
+        (None, Some(t), None) => RollbackTarget::Tag(t.to_string()),
+        (None, None, Some(id)) => RollbackTarget::Snapshot(id),
+        _ => return plan_err!("CALL sys.{procedure} takes exactly one of version, tag and snapshot_id"),
+    };
+    let table = resolve_table(ctx, procedure, args.required("table")?).await?;
+    rollback_report(table.rollback(&target).await.map_err(df_err)?)
+}
+
+fn rollback_report(r: crate::maintenance::rollback::RollbackReport) -> Result<Vec<RecordBatch>> {
+    one_row(vec![
+        ("current_snapshot_id", Arc::new(Int64Array::from(vec![r.snapshot_id]))),
+        ("snapshots_deleted", int(r.snapshots_deleted)),
+        ("tags_deleted", Arc::new(StringArray::from(vec![r.tags_deleted.join(",")]))),
+    ])
+}
+
+/// `CALL sys.rollback_to_timestamp(table => 'db.t', timestamp => <millis> | '2024-01-02 03:04:05')`:
+/// to the latest snapshot committed at or before then.
+async fn rollback_to_timestamp(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("rollback_to_timestamp", function, &["table", "timestamp"])?;
+    let table = resolve_table(ctx, "rollback_to_timestamp", args.required("table")?).await?;
+    let Some(ms) = args.time_millis("timestamp")? else {
+        return plan_err!("CALL sys.rollback_to_timestamp needs the argument timestamp => ...");
+    };
+    let snapshot = TimeTravel::Timestamp(ms).resolve(table.io()).await.map_err(df_err)?;
+    rollback_report(table.rollback(&RollbackTarget::Snapshot(snapshot.id)).await.map_err(df_err)?)
+}
+
+/// `CALL sys.expire_snapshots(table => 'db.t' [, retain_max => 5] [, retain_min => 1]
+/// [, older_than => '2024-01-02 00:00:00'] [, max_deletes => 100])`; arguments left out take the
+/// table's options, as in Paimon.
+async fn expire_snapshots(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("expire_snapshots", function, &["table", "retain_max", "retain_min", "older_than", "max_deletes", "options"])?;
+    if args.get("options").is_some() {
+        return not_impl_err!("CALL sys.expire_snapshots: options is not supported by shoal yet");
+    }
+    let table = resolve_table(ctx, "expire_snapshots", args.required("table")?).await?;
+    let mut config = table.expire_config().map_err(df_err)?;
+    config.max_deletes = args.number("max_deletes")?.unwrap_or(i64::MAX);
+    if let Some(n) = args.number("retain_max")? {
+        config.retain_max = n;
+        config.retain_min = config.retain_min.min(n.max(1));
+    }
+    if let Some(n) = args.number("retain_min")? {
+        config.retain_min = n;
+    }
+    if let Some(ms) = args.time_millis("older_than")? {
+        config.time_retained = age_of(ms);
+    }
+    let r = table.expire_snapshots(&config).await.map_err(df_err)?;
+    one_row(vec![
+        ("expired_snapshots", int(r.snapshots_expired)),
+        ("data_files_deleted", int(r.data_files_deleted)),
+        ("manifests_deleted", int(r.manifests_deleted)),
+    ])
+}
+
+/// `CALL sys.remove_orphan_files(table => 'db.t' [, older_than => '2024-01-02 00:00:00']
+/// [, dry_run => true])`: files older than then (default: a day ago) that nothing references.
+async fn remove_orphan_files(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("remove_orphan_files", function, &["table", "older_than", "dry_run"])?;
+    let table = resolve_table(ctx, "remove_orphan_files", args.required("table")?).await?;
+    let older_than = match args.time_millis("older_than")? {
+        Some(ms) => age_of(ms),
+        None => std::time::Duration::from_secs(86_400),
+    };
+    let dry_run = match args.get("dry_run") {
+        None => false,
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            other => return plan_err!("CALL sys.remove_orphan_files: dry_run must be true or false, got {other:?}"),
+        },
+    };
+    let r = table.remove_orphan_files(older_than, dry_run).await.map_err(df_err)?;
+    let orphans: ArrayRef = Arc::new(StringArray::from(r.orphans.clone()));
+    let schema = Arc::new(Schema::new(vec![Field::new("orphan_file", DataType::Utf8, false)]));
+    Ok(vec![RecordBatch::try_new(schema, vec![orphans])?])
+}
+
+/// `CALL sys.reset_consumer(table => 'db.t', consumer_id => 'job' [, next_snapshot_id => 12])`:
+/// moves a consumer, or deletes it when no snapshot is given (Paimon's spellings `consumerId`
+/// / `nextSnapshotId` are accepted too).
+async fn reset_consumer(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind(
+        "reset_consumer",
+        function,
+        &["table", "consumer_id", "next_snapshot_id", "consumerid", "nextsnapshotid"],
+    )?;
+    let table = resolve_table(ctx, "reset_consumer", args.required("table")?).await?;
+    let Some(id) = args.get("consumer_id").or(args.get("consumerid")) else {
+        return plan_err!("CALL sys.reset_consumer needs the argument consumer_id => '...'");
+    };
+    let next = match args.number("next_snapshot_id")? {
+        Some(n) => Some(n),
+        None => args.number("nextsnapshotid")?,
+    };
+    let consumers = table.consumers();
+    match next {
+        Some(n) => {
+            table.snapshots().snapshot(n).await.map_err(df_err)?;
+            consumers.reset(id, Consumer { next_snapshot: n }).await.map_err(df_err)?;
+        }
+        None => consumers.delete(id).await.map_err(df_err)?,
+    }
+    ok_row()
 }
