@@ -216,7 +216,7 @@ mod tests {
         let m = "Parser error: Error while parsing value 'x' as type 'Int32' for column 1 at line 4. Row data: '[3,x]'";
         assert_eq!(
             super::name_csv_column(m, &names),
-            "Parser error: Error while parsing value 'x' as type 'Int32' for column \"n\" (column 2) at line 4. Row data: '[3,x]'"
+            "Parser error: Error while parsing value 'x' as type 'Int32' for column \"n\" (column 2) at line 5. Row data: '[3,x]'"
         );
         assert_eq!(super::name_csv_column("other", &names), "other");
     }

@@ -140,8 +140,17 @@ pub fn rewrite_time_travel(text: &str) -> Result<String> {
             while matches!(out.last(), Some(Token::Whitespace(_))) {
                 out.pop();
             }
-            let Some(Token::Word(table)) = out.last().cloned() else {
-                return plan_err!("{what} AS OF must follow a table name");
+            let table = match out.last() {
+                Some(Token::Word(w))
+                    if w.quote_style.is_some()
+                        || !matches!(
+                            w.keyword,
+                            Keyword::SELECT | Keyword::FROM | Keyword::JOIN | Keyword::WHERE | Keyword::ON | Keyword::AND | Keyword::OR
+                        ) =>
+                {
+                    w.clone()
+                }
+                _ => return plan_err!("{what} AS OF must follow a table name"),
             };
             let name = if table.quote_style.is_some() { table.value.clone() } else { table.value.to_lowercase() };
             let last = out.len() - 1;
