@@ -42,6 +42,20 @@ impl ConsumerManager {
         Ok(out)
     }
 
+    /// One consumer's progress, if it exists.
+    pub async fn consumer(&self, id: &str) -> Result<Option<Consumer>> {
+        validate_consumer_id(id)?;
+        let path = consumer_path(id);
+        let text = match self.io.read_string(&path).await {
+            Ok(t) => t,
+            Err(crate::io::IoError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let c: Consumer = serde_json::from_str(&text)
+            .map_err(|e| SpecError::corrupt("consumer", format!("{}/{path}", self.io.uri()), e.to_string()))?;
+        Ok(Some(c))
+    }
+
     /// The smallest `nextSnapshot` of any consumer.
     pub async fn min_next_snapshot(&self) -> Result<Option<i64>> {
         Ok(self.consumers().await?.into_iter().map(|(_, c)| c.next_snapshot).min())
@@ -49,11 +63,23 @@ impl ConsumerManager {
 
     /// Records a consumer's progress (Paimon overwrites the file).
     pub async fn reset(&self, id: &str, consumer: Consumer) -> Result<()> {
+        validate_consumer_id(id)?;
         let json = serde_json::to_string(&consumer).expect("a consumer always serializes");
         Ok(self.io.write(&consumer_path(id), json).await?)
     }
 
     pub async fn delete(&self, id: &str) -> Result<()> {
+        validate_consumer_id(id)?;
         Ok(self.io.delete(&consumer_path(id)).await?)
     }
+}
+
+/// A consumer id names a file: no path separators, not empty.
+pub fn validate_consumer_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.contains(['/', '\\']) || id == "." || id == ".." {
+        return Err(crate::Error::InvalidInput(format!(
+            "consumer id {id:?} is not usable as a file name (consumer/consumer-<id>): no slashes, not empty"
+        )));
+    }
+    Ok(())
 }
