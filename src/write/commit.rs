@@ -159,6 +159,11 @@ impl TableCommit {
         Ok(outcome)
     }
 
+    /// The identifier of this user's latest commit, if any.
+    pub async fn last_committed_identifier(&self) -> Result<Option<i64>> {
+        Ok(self.snapshots.latest_of_user(&self.commit_user).await?.map(|s| s.commit_identifier))
+    }
+
     /// Whether this user already committed `identifier` (or a later one).
     pub async fn is_committed(&self, identifier: i64) -> Result<bool> {
         Ok(match self.snapshots.latest_of_user(&self.commit_user).await? {
