@@ -238,6 +238,42 @@ pub enum Command {
         #[command(flatten)]
         table: TableArg,
     },
+    /// Follow a table: print its changes as they are committed, with the row kind (+I, -U, +U,
+    /// -D) in the first column, until interrupted.
+    ///
+    /// --from: full (default: the latest snapshot in full, then its changes), latest (only new
+    /// changes), earliest (the changes of every retained snapshot), a snapshot id (its changes
+    /// and later), or a time (YYYY-MM-DD[ HH:MM:SS] UTC, or epoch millis: the changes committed
+    /// since). With --consumer-id the reader records its progress in consumer/consumer-<ID>
+    /// (snapshot expiry keeps what it still needs) and resumes there when restarted.
+    ///
+    /// Example: shoal tail /tmp/wh/db.db/orders --from latest --consumer-id dashboard --format jsonl
+    Tail {
+        #[command(flatten)]
+        table: TableArg,
+        /// full | latest | earliest | SNAPSHOT_ID | TIME (default: the table's scan.mode, else full)
+        #[arg(long)]
+        from: Option<String>,
+        /// Record and resume progress under this consumer id
+        #[arg(long)]
+        consumer_id: Option<String>,
+        /// How often to look for new snapshots, e.g. 1s, 500ms (default: continuous.discovery-interval, 10 s)
+        #[arg(long)]
+        interval: Option<String>,
+        /// Exit once every committed snapshot has been printed, instead of waiting for more
+        #[arg(long)]
+        exit_when_caught_up: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: TailFormat,
+    },
+    /// List, reset or delete streaming consumers (consumer/consumer-<id>: the next snapshot a
+    /// reader will read; snapshot expiry keeps it and later ones).
+    ///
+    /// Example: shoal consumer reset /tmp/wh/db.db/orders dashboard --next-snapshot 42
+    Consumer {
+        #[command(subcommand)]
+        action: ConsumerAction,
+    },
     /// List the live data files by partition, bucket and level.
     ///
     /// Example: shoal files /tmp/wh/db.db/orders --snapshot 3
@@ -246,6 +282,42 @@ pub enum Command {
         table: TableArg,
         #[arg(long)]
         snapshot: Option<i64>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TailFormat {
+    Table,
+    Csv,
+    Jsonl,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConsumerAction {
+    /// List consumers and their next snapshot.
+    ///
+    /// Example: shoal consumer list /tmp/wh/db.db/orders
+    List {
+        #[command(flatten)]
+        table: TableArg,
+    },
+    /// Set a consumer's next snapshot (creating the consumer).
+    ///
+    /// Example: shoal consumer reset /tmp/wh/db.db/orders dashboard --next-snapshot 42
+    Reset {
+        #[command(flatten)]
+        table: TableArg,
+        id: String,
+        #[arg(long)]
+        next_snapshot: i64,
+    },
+    /// Delete a consumer (expiry no longer waits for it).
+    ///
+    /// Example: shoal consumer delete /tmp/wh/db.db/orders dashboard
+    Delete {
+        #[command(flatten)]
+        table: TableArg,
+        id: String,
     },
 }
 
@@ -338,6 +410,22 @@ fn parse_duration_arg(flag: &str, s: &str) -> Result<std::time::Duration> {
 }
 
 /// `--as-of`: epoch millis, RFC 3339, `YYYY-MM-DD[ T]HH:MM:SS[.fff]` (UTC) or `YYYY-MM-DD`.
+/// `shoal tail --from`: full, latest, earliest, a snapshot id, or a time.
+pub fn parse_tail_from(s: &str) -> Result<crate::read::StartingPosition> {
+    use crate::read::StartingPosition;
+    Ok(match s.trim() {
+        "full" | "latest-full" => StartingPosition::LatestFull,
+        "latest" => StartingPosition::Latest,
+        "earliest" => StartingPosition::FromSnapshot(1),
+        t if !t.is_empty() && t.len() < 13 && t.chars().all(|c| c.is_ascii_digit()) => {
+            StartingPosition::FromSnapshot(t.parse().map_err(|_| Error::InvalidInput(format!("--from {t}: not a snapshot id")))?)
+        }
+        t => StartingPosition::FromTimestamp(parse_as_of(t).map_err(|e| {
+            Error::InvalidInput(format!("--from {t:?}: expected full, latest, earliest, a snapshot id or a time ({e})"))
+        })?),
+    })
+}
+
 pub fn parse_as_of(s: &str) -> Result<i64> {
     let t = s.trim();
     if let Ok(ms) = t.parse::<i64>() {
@@ -462,6 +550,69 @@ pub async fn run(cli: Cli) -> Result<()> {
                 None => println!("nothing to compact"),
             }
             Ok(())
+        }
+        Command::Tail { table, from, consumer_id, interval, exit_when_caught_up, format } => {
+            let t = Table::open(&table.location()?).await?;
+            let mut options = crate::read::StreamOptions::from_table(&t)?;
+            if let Some(f) = &from {
+                options.start = parse_tail_from(f)?;
+            }
+            if let Some(id) = consumer_id {
+                options.consumer_id = Some(id);
+            }
+            if let Some(i) = &interval {
+                options.discovery_interval = crate::spec::options::parse_duration(i)
+                    .ok_or_else(|| Error::InvalidInput(format!("--interval {i:?}: expected a duration such as 1s or 500ms")))?;
+            }
+            let mut reader = t.stream_read_with(options).await?;
+            let mut out = io_formats::TailSink::new(format);
+            loop {
+                let batches = reader.read_available().await?;
+                for b in &batches {
+                    out.write(&b.batch)?;
+                }
+                if batches.is_empty() {
+                    if exit_when_caught_up {
+                        reader.checkpoint().await?;
+                        return Ok(());
+                    }
+                    tokio::time::sleep(reader.discovery_interval()).await;
+                }
+            }
+        }
+        Command::Consumer { action } => {
+            use crate::store::{Consumer, ConsumerManager};
+            match action {
+                ConsumerAction::List { table } => {
+                    let t = Table::open(&table.location()?).await?;
+                    let mut consumers = ConsumerManager::new(t.io().clone()).consumers().await?;
+                    consumers.sort_by(|a, b| a.0.cmp(&b.0));
+                    println!("{:<32}  next snapshot", "consumer");
+                    for (id, c) in consumers {
+                        println!("{id:<32}  {}", c.next_snapshot);
+                    }
+                    Ok(())
+                }
+                ConsumerAction::Reset { table, id, next_snapshot } => {
+                    let t = Table::open(&table.location()?).await?;
+                    if next_snapshot < 1 {
+                        return Err(Error::InvalidInput(format!("--next-snapshot {next_snapshot}: snapshot ids start at 1")));
+                    }
+                    ConsumerManager::new(t.io().clone()).reset(&id, Consumer { next_snapshot }).await?;
+                    println!("consumer {id:?} will read snapshot {next_snapshot} next");
+                    Ok(())
+                }
+                ConsumerAction::Delete { table, id } => {
+                    let t = Table::open(&table.location()?).await?;
+                    let m = ConsumerManager::new(t.io().clone());
+                    if m.consumer(&id).await?.is_none() {
+                        return Err(Error::InvalidInput(format!("no consumer {id:?} in {}", t.location())));
+                    }
+                    m.delete(&id).await?;
+                    println!("deleted consumer {id:?}");
+                    Ok(())
+                }
+            }
         }
         Command::Tag { action } => match action {
             TagAction::Create { table, name, snapshot } => {

@@ -149,6 +149,11 @@ impl ChangeReader {
         &self.schema
     }
 
+    /// How long [`Self::next_batch`] waits between looks for new snapshots.
+    pub fn discovery_interval(&self) -> Duration {
+        self.interval
+    }
+
     /// The first snapshot not yet handed out completely (what a consumer records).
     pub fn next_snapshot(&self) -> Option<i64> {
         self.delivered_next
