@@ -464,3 +464,168 @@ async fn sink_crashes_recover_exactly_once() {
     let rows: usize = t.incremental_between("0", &t.latest_snapshot().await.unwrap().unwrap().id.to_string(), None).await.unwrap().iter().map(|b| b.batch.num_rows()).sum();
     assert_eq!(rows, 5 * 5);
 }
+
+// ------------------------------------------------------------------ with the table lifecycle
+// (automatic tags, tag retention, consumer expiry, watermarks)
+
+/// consumer.expiration-time deletes consumers whose file was not written for that long. A live
+/// reader renews its file while it waits (a table may stay idle longer than the expiration
+/// time), so only a reader that stopped loses its consumer, and the live one still finds every
+/// snapshot it needs after a burst of commits with aggressive snapshot expiry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_readers_renew_their_consumers_against_consumer_expiry() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(
+        dir.path().to_str().unwrap(),
+        def(&[
+            ("changelog-producer", "input"),
+            ("consumer.expiration-time", "3 s"),
+            ("snapshot.num-retained.min", "1"),
+            ("snapshot.num-retained.max", "1"),
+            ("snapshot.time-retained", "1 ms"),
+            ("num-sorted-run.compaction-trigger", "50"),
+            ("num-sorted-run.stop-trigger", "60"),
+        ]),
+    )
+    .await
+    .unwrap();
+    commit_rows(&t, &[(1, "a")]).await;
+    let with_id = |id: &str| {
+        let mut o = opts(StartingPosition::FromSnapshot(1));
+        o.consumer_id = Some(id.into());
+        o
+    };
+    let mut live = t.stream_read_with(with_id("live")).await.unwrap();
+    let mut gone = t.stream_read_with(with_id("gone")).await.unwrap();
+    assert_eq!(keys(&live.read_available().await.unwrap()), ins(&[1]));
+    assert_eq!(keys(&gone.read_available().await.unwrap()), ins(&[1]));
+    drop(gone);
+    let consumers = ConsumerManager::new(t.io().clone());
+    let mtime = || std::fs::metadata(dir.path().join("consumer/consumer-live")).unwrap().modified().unwrap();
+    let first_write = mtime();
+    // The table stays idle for longer than consumer.expiration-time; the live reader polls.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1600)).await;
+        assert!(live.read_available().await.unwrap().is_empty());
+    }
+    assert!(mtime() > first_write, "an idle live reader rewrote its consumer file");
+    assert_eq!(consumers.consumer("live").await.unwrap().unwrap().next_snapshot, 2);
+    // A burst of commits: the first one's post-commit maintenance expires "gone" (not written
+    // for 4.8 s) but keeps "live", so snapshot expiry stops at the live reader's snapshot 2.
+    for k in 2..=4 {
+        commit_rows(&t, &[(k, "x")]).await;
+    }
+    let ids: Vec<String> = consumers.consumers().await.unwrap().into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, vec!["live".to_string()]);
+    assert_eq!(t.snapshots().earliest_id().await.unwrap(), Some(2));
+    assert_eq!(keys(&live.read_available().await.unwrap()), ins(&[2, 3, 4]));
+    assert_eq!(consumers.consumer("live").await.unwrap().unwrap().next_snapshot, 5);
+    // Once the live reader is gone too, its consumer expires and snapshot expiry catches up.
+    drop(live);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    commit_rows(&t, &[(5, "x")]).await;
+    assert_eq!(consumers.consumers().await.unwrap(), vec![]);
+    assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![5]);
+}
+
+fn utc_ms(s: &str) -> i64 {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_millis()
+}
+
+/// A streaming sink's checkpoint watermarks drive `tag.automatic-creation = watermark` on a
+/// table with input changelog: every snapshot carries both the watermark and its
+/// changelogManifestList, the automatic tags (files with Paimon's retention fields) name
+/// incremental reads, and a tailing consumer sees every checkpoint's rows once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sink_watermarks_drive_automatic_tags_on_a_changelog_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(
+        dir.path().to_str().unwrap(),
+        def(&[
+            ("changelog-producer", "input"),
+            ("tag.automatic-creation", "watermark"),
+            ("tag.creation-period", "hourly"),
+            ("tag.default-time-retained", "1 d"),
+            ("num-sorted-run.compaction-trigger", "50"),
+            ("num-sorted-run.stop-trigger", "60"),
+        ]),
+    )
+    .await
+    .unwrap();
+    let mut tail_opts = opts(StartingPosition::LatestFull);
+    tail_opts.consumer_id = Some("dash".into());
+    let mut tail = t.stream_read_with(tail_opts).await.unwrap();
+    let mut sink = StreamingSink::new(&t, "job").await.unwrap();
+    let watermarks = ["2024-03-10 02:05", "2024-03-10 02:40", "2024-03-10 03:10", "2024-03-10 04:10"];
+    let mut snapshot_of = vec![];
+    let mut seen = vec![];
+    for (i, wm) in watermarks.iter().enumerate() {
+        let c = i as i64 + 1;
+        sink.write(&batch(&t, &[(c, format!("v{c}"))])).await.unwrap();
+        let committable = sink.prepare_with_watermark(c, Some(utc_ms(wm))).await.unwrap();
+        assert_eq!(committable.watermark, Some(utc_ms(wm)));
+        let CommitOutcome::Committed(id) = sink.commit(committable).await.unwrap() else { panic!("checkpoint {c} committed") };
+        snapshot_of.push(id);
+        let s = t.snapshots().snapshot(id).await.unwrap();
+        assert_eq!((s.commit_kind, s.commit_identifier, s.watermark), (CommitKind::Append, c, Some(utc_ms(wm))));
+        assert!(s.changelog_manifest_list.is_some(), "snapshot {id} lists its changelog");
+        assert_eq!(s.changelog_record_count, Some(1));
+        let json = std::fs::read_to_string(dir.path().join(format!("snapshot/snapshot-{id}"))).unwrap();
+        assert!(json.contains("\"watermark\"") && json.contains("\"changelogManifestList\""), "{json}");
+        seen.extend(keys(&tail.read_available().await.unwrap()));
+    }
+    assert_eq!(seen, ins(&[1, 2, 3, 4]));
+    assert_eq!(ConsumerManager::new(t.io().clone()).consumer("dash").await.unwrap().unwrap().next_snapshot, snapshot_of[3] + 1);
+    // The first snapshot tags the hour before its watermark; then each hour once it is over.
+    let tags: Vec<(String, i64)> = t.tags().await.unwrap().into_iter().map(|t| (t.name, t.snapshot.id)).collect();
+    let want: Vec<(String, i64)> =
+        [("2024-03-10 01", snapshot_of[0]), ("2024-03-10 02", snapshot_of[2]), ("2024-03-10 03", snapshot_of[3])]
+            .iter()
+            .map(|(n, id)| (n.to_string(), *id))
+            .collect();
+    assert_eq!(tags, want);
+    for tag in t.tags().await.unwrap() {
+        assert_eq!(tag.time_retained, Some(Duration::from_secs(86_400)), "{}", tag.name);
+        assert!(tag.snapshot.changelog_manifest_list.is_some());
+    }
+    // Tags with retention fields name the ends of an incremental read of the changelog.
+    let between = t.incremental_between("2024-03-10 01", "2024-03-10 03", None).await.unwrap();
+    assert_eq!(keys(&between), ins(&[2, 3, 4]));
+}
+
+/// A tag keeps its snapshot's changelog files through snapshot expiry; when the tag's
+/// retention time has passed, tag expiry deletes them with the rest of what only it kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_retention_expiry_releases_changelog_files() {
+    use shoal::maintenance::tags::{expire_tags_at, local_now};
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), def(&[("changelog-producer", "input"), ("bucket", "1"), ("write-only", "true")]))
+        .await
+        .unwrap();
+    for k in 0..4 {
+        commit_rows(&t, &[(k, "x")]).await;
+    }
+    let files = |prefix: &str| {
+        let mut v: Vec<String> = std::fs::read_dir(dir.path().join("bucket-0"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(prefix))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(files("changelog-").len(), 4);
+    t.create_tag_with_retention("t2", Some(2), Duration::from_secs(3600)).await.unwrap();
+    let config = shoal::maintenance::expire::ExpireConfig { retain_min: 1, retain_max: 1, time_retained: Duration::ZERO, max_deletes: 100 };
+    assert_eq!(t.expire_snapshots(&config).await.unwrap().snapshots_expired, 3);
+    assert_eq!(files("changelog-").len(), 2, "the tag keeps snapshot 2's changelog, the latest its own");
+    assert_eq!(read(&t).await.len(), 4);
+    let r = expire_tags_at(t.io(), t.schema().clone(), local_now() + chrono::Duration::hours(2)).await.unwrap();
+    assert_eq!(r.tags_deleted, vec!["t2".to_string()]);
+    assert_eq!(files("changelog-").len(), 1, "only the latest snapshot's changelog is left");
+    assert_eq!(read(&t).await.len(), 4);
+    assert_eq!(keys(&t.incremental_between("3", "4", None).await.unwrap()), ins(&[3]));
+    // Nothing referenced was deleted and nothing unreferenced was left behind.
+    let report = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+    assert!(report.orphans.is_empty(), "{report:?}");
+}

@@ -20,10 +20,17 @@
 //!
 //! A single reader is both of Paimon's modes at once (Paimon's modes differ in how parallel
 //! readers agree on one position); what differs here is how often the file is written.
+//!
+//! Consumer expiry (`consumer.expiration-time`) deletes, after commits, consumer files not
+//! modified for that long. A live reader renews its file (rewrites the same progress) when
+//! half that time has passed since its last write, at snapshot boundaries and while it waits
+//! for new snapshots, as Paimon's Flink readers do by writing the consumer at every checkpoint:
+//! so only readers that stopped expire, whatever `consumer.mode` and however long the table
+//! stays idle.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
@@ -111,6 +118,11 @@ pub struct ChangeReader {
     delivered_next: Option<i64>,
     /// What the consumer file says (as far as this reader knows).
     recorded: Option<i64>,
+    /// Half the table's `consumer.expiration-time`: how often a live reader rewrites its
+    /// consumer file even without progress, so that consumer expiry spares it.
+    renew_every: Option<Duration>,
+    /// When this reader last wrote its consumer file.
+    last_write: Option<Instant>,
 }
 
 impl ChangeReader {
@@ -129,6 +141,7 @@ impl ChangeReader {
                 }
             }
         }
+        let renew_every = table.schema().core_options().consumer_expiration_time()?.map(|d| d / 2);
         Ok(ChangeReader {
             scan,
             reader: Arc::new(table.new_read(None)?),
@@ -141,6 +154,8 @@ impl ChangeReader {
             pending: VecDeque::new(),
             delivered_next,
             recorded,
+            renew_every,
+            last_write: None,
         })
     }
 
@@ -199,12 +214,24 @@ impl ChangeReader {
 
     async fn record(&mut self) -> Result<()> {
         let (Some(id), Some(next)) = (&self.consumer_id, self.delivered_next) else { return Ok(()) };
-        if self.recorded == Some(next) {
+        if self.recorded == Some(next) && !self.renewal_due() {
             return Ok(());
         }
         self.consumers.reset(id, Consumer { next_snapshot: next }).await?;
         self.recorded = Some(next);
+        self.last_write = Some(Instant::now());
         Ok(())
+    }
+
+    /// Whether the consumer file should be rewritten to keep consumer expiry away from it
+    /// (the table has `consumer.expiration-time` and this reader has not written the file for
+    /// half of it, or not at all yet).
+    fn renewal_due(&self) -> bool {
+        match (self.renew_every, self.last_write) {
+            (None, _) => false,
+            (Some(_), None) => true,
+            (Some(every), Some(at)) => at.elapsed() >= every,
+        }
     }
 
     async fn step(&mut self) -> Result<Step> {
@@ -222,7 +249,7 @@ impl ChangeReader {
                 // Every batch of this snapshot was handed out, and the caller came back for more.
                 self.delivered_next = Some(cur.snapshot_id + 1);
                 self.current = None;
-                if self.mode == ConsumerMode::ExactlyOnce {
+                if self.mode == ConsumerMode::ExactlyOnce || self.renewal_due() {
                     self.record().await?;
                 }
                 continue;
@@ -239,7 +266,7 @@ impl ChangeReader {
                     self.record().await?;
                 }
                 None => {
-                    if self.mode == ConsumerMode::AtLeastOnce {
+                    if self.mode == ConsumerMode::AtLeastOnce || self.renewal_due() {
                         self.record().await?;
                     }
                     return Ok(Step::Idle);

@@ -12,6 +12,10 @@
 //! 3. [`StreamingSink::commit`]`(committable)`: one snapshot (two if compaction results ride
 //!    along) with commit identifier = checkpoint id.
 //!
+//! A job that tracks event time prepares with [`StreamingSink::prepare_with_watermark`]: the
+//! snapshot records the watermark (Paimon's Flink committer passes the checkpoint's watermark),
+//! which drives `tag.automatic-creation = watermark`.
+//!
 //! Exactly-once: a commit whose (commit user, identifier) is already in the table (or a later
 //! identifier of that user) is a no-op, [`CommitOutcome::AlreadyCommitted`]. Recovery after a
 //! crash therefore never needs to know whether the last commit landed:
@@ -39,6 +43,8 @@ use crate::Table;
 pub struct Committable {
     pub checkpoint_id: i64,
     pub messages: Vec<CommitMessage>,
+    /// The job's watermark at this checkpoint (epoch millis), recorded in the snapshot.
+    pub watermark: Option<i64>,
 }
 
 pub struct StreamingSink {
@@ -80,6 +86,12 @@ impl StreamingSink {
 
     /// Flushes what was written since the last checkpoint into files and returns what to commit.
     pub async fn prepare(&mut self, checkpoint_id: i64) -> Result<Committable> {
+        self.prepare_with_watermark(checkpoint_id, None).await
+    }
+
+    /// [`StreamingSink::prepare`] carrying the job's watermark (epoch millis) at this
+    /// checkpoint: the snapshot records it (the larger of it and the previous snapshot's).
+    pub async fn prepare_with_watermark(&mut self, checkpoint_id: i64, watermark: Option<i64>) -> Result<Committable> {
         if let Some(last) = self.last_prepared {
             if checkpoint_id <= last {
                 return Err(Error::InvalidInput(format!(
@@ -90,12 +102,12 @@ impl StreamingSink {
         }
         let messages = self.write.prepare_commit_with(false).await?;
         self.last_prepared = Some(checkpoint_id);
-        Ok(Committable { checkpoint_id, messages })
+        Ok(Committable { checkpoint_id, messages, watermark })
     }
 
     /// Commits a checkpoint; a no-op when this commit user already committed it (or a later one).
     pub async fn commit(&self, committable: Committable) -> Result<CommitOutcome> {
-        self.commit.commit_with_identifier(committable.checkpoint_id, committable.messages).await
+        self.commit.commit_with_watermark(Some(committable.checkpoint_id), committable.watermark, committable.messages).await
     }
 
     /// Commits checkpoints restored from a job's state after a restart, in order; the ones
