@@ -29,6 +29,13 @@ pub enum Error {
     #[error("snapshot {0} does not exist")]
     SnapshotNotFound(i64),
 
+    #[error(
+        "snapshot {snapshot}, the next one this streaming reader needs, has expired (the earliest retained is {earliest}): \
+         the reader fell behind snapshot expiry; give the reader a consumer-id (expiry keeps what a consumer still \
+         needs) or retain snapshots longer (snapshot.num-retained.min, snapshot.time-retained), then restart it"
+    )]
+    SnapshotExpired { snapshot: i64, earliest: i64 },
+
     #[error("snapshot {snapshot} was committed, but the maintenance after the commit (consumer and snapshot expiry, automatic tags, tag expiry) failed: {source}")]
     AfterCommit { snapshot: i64, source: Box<Error> },
 

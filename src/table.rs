@@ -16,7 +16,7 @@ use crate::maintenance::rollback::{RollbackReport, RollbackTarget};
 use crate::maintenance::post_commit::TagMaintenanceReport;
 use crate::maintenance::tags::{TagDeleteReport, TagExpireReport};
 use crate::read::scan::TimeTravel;
-use crate::read::{read_splits, DataSplit, SplitReader, TableScan};
+use crate::read::{read_splits, ChangeBatch, ChangeReader, DataSplit, SplitReader, StreamOptions, TableScan};
 use crate::spec::data_file::table_arrow_schema;
 use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
 use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, Tag, TagManager};
@@ -219,6 +219,39 @@ impl Table {
             }
         }
         Err(Error::CommitConflict("schema changes kept racing with other schema changes; gave up after 10 attempts".into()))
+    }
+
+    /// The table with some options changed for this handle only (Paimon's `table.copy(options)`),
+    /// e.g. `scan.mode` or `consumer-id` for a streaming read. Nothing is written.
+    pub fn copy_with_options(&self, options: &BTreeMap<String, String>) -> Result<Table> {
+        crate::spec::options::validate_keys(options)?;
+        let mut schema = (*self.schema).clone();
+        for (k, v) in options {
+            schema.options.insert(k.clone(), v.clone());
+        }
+        let copy = Table { io: self.io.clone(), schema: Arc::new(schema) };
+        StreamOptions::from_table(&copy)?;
+        Ok(copy)
+    }
+
+    /// A streaming reader of the table's changes, as the table's options say (`scan.mode`,
+    /// `consumer-id`, `continuous.discovery-interval`, ...): see [`crate::read::stream_read`].
+    pub async fn stream_read(&self) -> Result<ChangeReader> {
+        ChangeReader::new(self, StreamOptions::from_table(self)?).await
+    }
+
+    /// A streaming reader with explicit options.
+    pub async fn stream_read_with(&self, options: StreamOptions) -> Result<ChangeReader> {
+        ChangeReader::new(self, options).await
+    }
+
+    /// Paimon's incremental read (`incremental-between = START,END`): the changes of the
+    /// snapshots after START up to END (ids or tag names), row kinds in `_ROW_KIND`. Reads the
+    /// changelog files when the table has a changelog producer (or `changelog` is Some(true)),
+    /// else the APPEND snapshots' deltas.
+    pub async fn incremental_between(&self, start: &str, end: &str, changelog: Option<bool>) -> Result<Vec<ChangeBatch>> {
+        let plans = crate::read::stream_scan::incremental_plans(&self.io, &self.schema, start, end, changelog).await?;
+        crate::read::stream_read::read_plans(self, plans).await
     }
 
     pub fn new_scan(&self) -> TableScan {

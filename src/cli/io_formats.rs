@@ -208,6 +208,40 @@ impl OutputSink {
     }
 }
 
+/// Where `shoal tail` prints change batches: each batch as soon as it arrives.
+pub struct TailSink {
+    format: super::TailFormat,
+    header_written: bool,
+}
+
+impl TailSink {
+    pub fn new(format: super::TailFormat) -> TailSink {
+        TailSink { format, header_written: false }
+    }
+
+    pub fn write(&mut self, b: &RecordBatch) -> Result<()> {
+        let mut buf: Vec<u8> = vec![];
+        match self.format {
+            super::TailFormat::Table => {
+                let text = arrow::util::pretty::pretty_format_batches(std::slice::from_ref(b)).map_err(Error::arrow("formatting rows"))?;
+                buf.extend_from_slice(format!("{text}\n").as_bytes());
+            }
+            super::TailFormat::Csv => {
+                let mut w = arrow::csv::WriterBuilder::new().with_header(!self.header_written).build(&mut buf);
+                w.write(b).map_err(Error::arrow("writing CSV"))?;
+                self.header_written = true;
+            }
+            super::TailFormat::Jsonl => {
+                let mut w = arrow::json::LineDelimitedWriter::new(&mut buf);
+                w.write(b).map_err(Error::arrow("writing JSON lines"))?;
+                w.finish().map_err(Error::arrow("writing JSON lines"))?;
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        out.write_all(&buf).and_then(|_| out.flush()).map_err(|e| Error::InvalidInput(format!("writing to stdout: {e}")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

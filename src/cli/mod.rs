@@ -200,10 +200,14 @@ pub enum Command {
         #[command(subcommand)]
         action: TagAction,
     },
-    /// List, reset, delete or expire consumers (consumer/consumer-<id>: the next snapshot a
-    /// streaming reader reads; expiry keeps it and later ones).
+    /// List, reset, delete or expire streaming consumers (the progress of readers).
     ///
-    /// Example: shoal consumer reset /tmp/wh/db.db/orders my-job --next-snapshot 42
+    /// A consumer (consumer/consumer-<id>) holds the next snapshot a reader such as
+    /// `shoal tail --consumer-id` reads; snapshot expiry keeps it and later ones. With the table
+    /// option consumer.expiration-time, consumers not updated for that long are deleted after
+    /// commits (live readers renew theirs).
+    ///
+    /// Example: shoal consumer reset /tmp/wh/db.db/orders dashboard --next-snapshot 42
     Consumer {
         #[command(subcommand)]
         action: ConsumerAction,
@@ -274,6 +278,34 @@ pub enum Command {
         #[command(flatten)]
         table: TableArg,
     },
+    /// Follow a table: print its changes as they are committed, with the row kind (+I, -U, +U,
+    /// -D) in the first column, until interrupted.
+    ///
+    /// --from: full (default: the latest snapshot in full, then its changes), latest (only new
+    /// changes), earliest (the changes of every retained snapshot), a snapshot id (its changes
+    /// and later), or a time (YYYY-MM-DD[ HH:MM:SS] UTC, or epoch millis: the changes committed
+    /// since). With --consumer-id the reader records its progress in consumer/consumer-<ID>
+    /// (snapshot expiry keeps what it still needs) and resumes there when restarted.
+    ///
+    /// Example: shoal tail /tmp/wh/db.db/orders --from latest --consumer-id dashboard --format jsonl
+    Tail {
+        #[command(flatten)]
+        table: TableArg,
+        /// full | latest | earliest | SNAPSHOT_ID | TIME (default: the table's scan.mode, else full)
+        #[arg(long)]
+        from: Option<String>,
+        /// Record and resume progress under this consumer id
+        #[arg(long)]
+        consumer_id: Option<String>,
+        /// How often to look for new snapshots, e.g. 1s, 500ms (default: continuous.discovery-interval, 10 s)
+        #[arg(long)]
+        interval: Option<String>,
+        /// Exit once every committed snapshot has been printed, instead of waiting for more
+        #[arg(long)]
+        exit_when_caught_up: bool,
+        #[arg(long, value_enum, default_value = "table")]
+        format: TailFormat,
+    },
     /// List the live data files by partition, bucket and level.
     #[command(after_help = "Example:\n  shoal files /tmp/wh/db.db/orders --snapshot 3")]
     Files {
@@ -284,9 +316,18 @@ pub enum Command {
     },
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TailFormat {
+    Table,
+    Csv,
+    Jsonl,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum TagAction {
-    /// Tag the latest snapshot, or --snapshot N
+    /// Tag the latest snapshot, or --snapshot N.
+    ///
+    /// Example: shoal tag create /tmp/wh/db.db/orders weekly --snapshot 42 --time-retained 7d
     Create {
         #[command(flatten)]
         table: TableArg,
@@ -300,23 +341,31 @@ pub enum TagAction {
     },
     /// Create the tags the table's tag.automatic-creation options call for (over the snapshots
     /// not yet considered), then expire tags whose retention has passed: what runs after every
-    /// commit, for tables written with write-only = true
+    /// commit, for tables written with write-only = true.
+    ///
+    /// Example: shoal tag create-auto /tmp/wh/db.db/orders
     CreateAuto {
         #[command(flatten)]
         table: TableArg,
     },
-    /// Delete the tags whose retention time (tagCreateTime + tagTimeRetained) has passed
+    /// Delete the tags whose retention time (tagCreateTime + tagTimeRetained) has passed.
+    ///
+    /// Example: shoal tag expire /tmp/wh/db.db/orders
     Expire {
         #[command(flatten)]
         table: TableArg,
     },
-    /// Delete a tag (and the files only it kept, if its snapshot has expired)
+    /// Delete a tag (and the files only it kept, if its snapshot has expired).
+    ///
+    /// Example: shoal tag delete /tmp/wh/db.db/orders q3-report
     Delete {
         #[command(flatten)]
         table: TableArg,
         name: String,
     },
-    /// List tags
+    /// List tags.
+    ///
+    /// Example: shoal tag list /tmp/wh/db.db/orders
     List {
         #[command(flatten)]
         table: TableArg,
@@ -325,12 +374,17 @@ pub enum TagAction {
 
 #[derive(Subcommand, Debug)]
 pub enum ConsumerAction {
-    /// List consumers with their next snapshot and last update
+    /// List consumers with their next snapshot and last update.
+    ///
+    /// Example: shoal consumer list /tmp/wh/db.db/orders
     List {
         #[command(flatten)]
         table: TableArg,
     },
-    /// Create or move a consumer to --next-snapshot N
+    /// Create or move a consumer to --next-snapshot N (a reader with this consumer id resumes
+    /// there).
+    ///
+    /// Example: shoal consumer reset /tmp/wh/db.db/orders dashboard --next-snapshot 42
     Reset {
         #[command(flatten)]
         table: TableArg,
@@ -338,13 +392,18 @@ pub enum ConsumerAction {
         #[arg(long)]
         next_snapshot: i64,
     },
-    /// Delete a consumer
+    /// Delete a consumer (expiry no longer waits for it).
+    ///
+    /// Example: shoal consumer delete /tmp/wh/db.db/orders dashboard
     Delete {
         #[command(flatten)]
         table: TableArg,
         id: String,
     },
-    /// Delete consumers not updated for --older-than (default: the table's consumer.expiration-time)
+    /// Delete consumers not updated for --older-than (default: the table's
+    /// consumer.expiration-time), as after every commit.
+    ///
+    /// Example: shoal consumer expire /tmp/wh/db.db/orders --older-than 7d
     Expire {
         #[command(flatten)]
         table: TableArg,
@@ -419,6 +478,22 @@ fn parse_duration_arg(flag: &str, s: &str) -> Result<std::time::Duration> {
 }
 
 /// `--as-of`: epoch millis, RFC 3339, `YYYY-MM-DD[ T]HH:MM:SS[.fff]` (UTC) or `YYYY-MM-DD`.
+/// `shoal tail --from`: full, latest, earliest, a snapshot id, or a time.
+pub fn parse_tail_from(s: &str) -> Result<crate::read::StartingPosition> {
+    use crate::read::StartingPosition;
+    Ok(match s.trim() {
+        "full" | "latest-full" => StartingPosition::LatestFull,
+        "latest" => StartingPosition::Latest,
+        "earliest" => StartingPosition::FromSnapshot(1),
+        t if !t.is_empty() && t.len() < 13 && t.chars().all(|c| c.is_ascii_digit()) => {
+            StartingPosition::FromSnapshot(t.parse().map_err(|_| Error::InvalidInput(format!("--from {t}: not a snapshot id")))?)
+        }
+        t => StartingPosition::FromTimestamp(parse_as_of(t).map_err(|e| {
+            Error::InvalidInput(format!("--from {t:?}: expected full, latest, earliest, a snapshot id or a time ({e})"))
+        })?),
+    })
+}
+
 pub fn parse_as_of(s: &str) -> Result<i64> {
     TimeTravel::parse_time(s).ok_or_else(|| {
         Error::InvalidInput(format!(
@@ -574,6 +649,35 @@ pub async fn run(cli: Cli) -> Result<()> {
                 println!("wrote {}", path.display());
             }
             Ok(())
+        }
+        Command::Tail { table, from, consumer_id, interval, exit_when_caught_up, format } => {
+            let t = Table::open(&table.location()?).await?;
+            let mut options = crate::read::StreamOptions::from_table(&t)?;
+            if let Some(f) = &from {
+                options.start = parse_tail_from(f)?;
+            }
+            if let Some(id) = consumer_id {
+                options.consumer_id = Some(id);
+            }
+            if let Some(i) = &interval {
+                options.discovery_interval = crate::spec::options::parse_duration(i)
+                    .ok_or_else(|| Error::InvalidInput(format!("--interval {i:?}: expected a duration such as 1s or 500ms")))?;
+            }
+            let mut reader = t.stream_read_with(options).await?;
+            let mut out = io_formats::TailSink::new(format);
+            loop {
+                let batches = reader.read_available().await?;
+                for b in &batches {
+                    out.write(&b.batch)?;
+                }
+                if batches.is_empty() {
+                    if exit_when_caught_up {
+                        reader.checkpoint().await?;
+                        return Ok(());
+                    }
+                    tokio::time::sleep(reader.discovery_interval()).await;
+                }
+            }
         }
         Command::Tag { action } => match action {
             TagAction::Create { table, name, snapshot, time_retained } => {

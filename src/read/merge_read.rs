@@ -228,6 +228,38 @@ impl SplitReader {
         Ok(())
     }
 
+    /// Reads one file of a split as written, without merging: per batch the row kinds (all +I
+    /// for append tables) and the rows in [`Self::output_schema`]. Streaming reads of deltas and
+    /// changelog files read this way (Paimon reads streaming splits with no merge, deletes kept).
+    /// Runs on a blocking thread.
+    pub fn read_file_raw(&self, split: &DataSplit, file: &DataFileMeta) -> Result<Vec<(Vec<RowKind>, RecordBatch)>> {
+        if self.key_value.is_some() {
+            return Err(Error::InvalidInput("read_file_raw is for row readers, not compaction readers".into()));
+        }
+        let with_kv = self.is_primary_key();
+        let loaded = self.load_file(split, file, with_kv)?;
+        let mut out = Vec::with_capacity(loaded.values.len());
+        for (i, batch) in loaded.values.into_iter().enumerate() {
+            let kinds: Vec<RowKind> = match loaded.kv.get(i) {
+                Some((_, _, kinds)) => kinds
+                    .iter()
+                    .map(|k| {
+                        RowKind::from_byte(*k).ok_or_else(|| {
+                            Error::data_file(&file.file_name, format!("_VALUE_KIND {k} is not a row kind (0..=3)"))
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+                None => vec![RowKind::Insert; batch.num_rows()],
+            };
+            let batch = match &self.output_projection {
+                Some(p) => batch.project(p).map_err(Error::arrow("projecting raw rows"))?,
+                None => batch,
+            };
+            out.push((kinds, batch));
+        }
+        Ok(out)
+    }
+
     /// Groups files into sections of overlapping key ranges, each a list of sorted runs.
     fn sections(&self, files: &[DataFileMeta]) -> Result<Vec<Vec<Vec<DataFileMeta>>>> {
         let key_types: Vec<DataType> = self.key_fields.iter().map(|f| f.data_type.clone()).collect();

@@ -3,6 +3,8 @@
 
 pub mod merge_read;
 pub mod scan;
+pub mod stream_read;
+pub mod stream_scan;
 
 use std::sync::Arc;
 
@@ -13,6 +15,8 @@ use futures::stream::{BoxStream, StreamExt};
 use crate::error::{Error, Result};
 pub use merge_read::SplitReader;
 pub use scan::{DataSplit, Plan, TableScan};
+pub use stream_read::{ChangeBatch, ChangeReader, StreamOptions, ROW_KIND_COLUMN};
+pub use stream_scan::{StartingPosition, StreamScan};
 
 /// Reads splits as one stream of batches. Up to `parallelism` splits are read at once; batches
 /// of one split come in key order, splits in plan order.

@@ -322,8 +322,10 @@ impl MergeEngineConfig {
         }
 
         if engine == MergeEngine::FirstRow
-            && opts.changelog_producer() != "none"
-            && opts.changelog_producer() != "lookup"
+            && !matches!(
+                opts.changelog_producer()?,
+                crate::spec::options::ChangelogProducer::None | crate::spec::options::ChangelogProducer::Lookup
+            )
         {
             return Err(invalid(
                 "changelog-producer",

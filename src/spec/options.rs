@@ -49,6 +49,33 @@ pub const CONSUMER_EXPIRATION_TIME: &str = "consumer.expiration-time";
 pub const SCAN_TAG_NAME: &str = "scan.tag-name";
 pub const SCAN_TIMESTAMP_MILLIS: &str = "scan.timestamp-millis";
 pub const PATH: &str = "path";
+pub const SCAN_MODE: &str = "scan.mode";
+pub const CONSUMER_ID: &str = "consumer-id";
+pub const CONSUMER_MODE: &str = "consumer.mode";
+pub const CONSUMER_IGNORE_PROGRESS: &str = "consumer.ignore-progress";
+pub const CONTINUOUS_DISCOVERY_INTERVAL: &str = "continuous.discovery-interval";
+pub const INCREMENTAL_BETWEEN: &str = "incremental-between";
+pub const INCREMENTAL_BETWEEN_SCAN_MODE: &str = "incremental-between-scan-mode";
+
+/// `changelog-producer`: which changelog a table keeps for streaming readers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangelogProducer {
+    /// No changelog files: streaming readers read the APPEND snapshots' new data files.
+    None,
+    /// The writer's input rows, with their row kinds, are written as changelog files.
+    Input,
+    /// Produced by full compactions (Paimon); shoal does not implement it.
+    FullCompaction,
+    /// Produced by lookups at compaction (Paimon); shoal does not implement it.
+    Lookup,
+}
+
+/// `consumer.mode` (Paimon's `ConsumerMode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConsumerMode {
+    ExactlyOnce,
+    AtLeastOnce,
+}
 
 /// Keys Paimon 0.9 knows that shoal accepts in a table's options (stored verbatim; the ones
 /// shoal acts on have typed getters below). Families with a per-field or per-format suffix are
@@ -453,8 +480,71 @@ impl CoreOptions {
         self.bool(DELETION_VECTORS_ENABLED, false)
     }
 
-    pub fn changelog_producer(&self) -> String {
-        self.get(CHANGELOG_PRODUCER).unwrap_or("none").to_ascii_lowercase()
+    pub fn changelog_producer(&self) -> Result<ChangelogProducer, SpecError> {
+        match self.get(CHANGELOG_PRODUCER).unwrap_or("none").trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(ChangelogProducer::None),
+            "input" => Ok(ChangelogProducer::Input),
+            "full-compaction" => Ok(ChangelogProducer::FullCompaction),
+            "lookup" => Ok(ChangelogProducer::Lookup),
+            _ => Err(self.invalid(CHANGELOG_PRODUCER, "expected none, input, full-compaction or lookup")),
+        }
+    }
+
+    /// `scan.mode` (Paimon's StartupMode), lower-cased; `default` when unset.
+    pub fn scan_mode(&self) -> Result<String, SpecError> {
+        let m = self.get(SCAN_MODE).unwrap_or("default").trim().to_ascii_lowercase();
+        const MODES: &[&str] = &[
+            "default", "latest-full", "full", "latest", "from-snapshot", "from-snapshot-full", "from-timestamp",
+            "compacted-full", "incremental",
+        ];
+        if !MODES.contains(&m.as_str()) {
+            return Err(self.invalid(
+                SCAN_MODE,
+                "expected default, latest-full, latest, from-snapshot, from-snapshot-full, from-timestamp or compacted-full",
+            ));
+        }
+        Ok(m)
+    }
+
+    pub fn consumer_id(&self) -> Option<&str> {
+        self.get(CONSUMER_ID).map(str::trim).filter(|s| !s.is_empty())
+    }
+
+    pub fn consumer_mode(&self) -> Result<ConsumerMode, SpecError> {
+        match self.get(CONSUMER_MODE).unwrap_or("exactly-once").trim().to_ascii_lowercase().as_str() {
+            "exactly-once" => Ok(ConsumerMode::ExactlyOnce),
+            "at-least-once" => Ok(ConsumerMode::AtLeastOnce),
+            _ => Err(self.invalid(CONSUMER_MODE, "expected exactly-once or at-least-once")),
+        }
+    }
+
+    pub fn consumer_ignore_progress(&self) -> Result<bool, SpecError> {
+        self.bool(CONSUMER_IGNORE_PROGRESS, false)
+    }
+
+    /// `continuous.discovery-interval`: how often a streaming reader looks for new snapshots (10 s).
+    pub fn continuous_discovery_interval(&self) -> Result<Duration, SpecError> {
+        self.duration(CONTINUOUS_DISCOVERY_INTERVAL, Duration::from_secs(10))
+    }
+
+    /// `incremental-between`: "START,END" (snapshot ids or tag names).
+    pub fn incremental_between(&self) -> Result<Option<(String, String)>, SpecError> {
+        let Some(v) = self.get(INCREMENTAL_BETWEEN) else { return Ok(None) };
+        let parts: Vec<&str> = v.split(',').map(str::trim).collect();
+        match parts.as_slice() {
+            [a, b] if !a.is_empty() && !b.is_empty() => Ok(Some((a.to_string(), b.to_string()))),
+            _ => Err(self.invalid(INCREMENTAL_BETWEEN, "expected START,END (two snapshot ids or two tag names)")),
+        }
+    }
+
+    /// `incremental-between-scan-mode`: auto (changelog when the table has a changelog
+    /// producer, else delta), delta or changelog.
+    pub fn incremental_between_scan_mode(&self) -> Result<String, SpecError> {
+        let m = self.get(INCREMENTAL_BETWEEN_SCAN_MODE).unwrap_or("auto").trim().to_ascii_lowercase();
+        if !matches!(m.as_str(), "auto" | "delta" | "changelog") {
+            return Err(self.invalid(INCREMENTAL_BETWEEN_SCAN_MODE, "expected auto, delta or changelog"));
+        }
+        Ok(m)
     }
 
     pub fn commit_max_retries(&self) -> Result<usize, SpecError> {
@@ -660,9 +750,31 @@ impl CoreOptions {
         if self.deletion_vectors_enabled()? {
             return Err(self.invalid(DELETION_VECTORS_ENABLED, "deletion vectors are not implemented in shoal yet"));
         }
-        if self.changelog_producer() != "none" {
-            return Err(self.invalid(CHANGELOG_PRODUCER, "shoal writes no changelog files yet (changelog-producer = none)"));
+        match self.changelog_producer()? {
+            ChangelogProducer::None | ChangelogProducer::Input => {}
+            ChangelogProducer::FullCompaction | ChangelogProducer::Lookup => {
+                return Err(self.invalid(
+                    CHANGELOG_PRODUCER,
+                    "shoal implements changelog-producer = none and input; full-compaction and lookup are not implemented yet",
+                ))
+            }
         }
+        // Paimon's decoupled changelog lifecycle (changelog/changelog-N files outliving their
+        // snapshots) is not implemented: changelog files expire with their snapshots.
+        for k in ["changelog.num-retained.min", "changelog.num-retained.max", "changelog.time-retained"] {
+            if self.get(k).is_some() {
+                return Err(self.invalid(
+                    k,
+                    "a changelog lifecycle decoupled from snapshots is not implemented in shoal; changelog files expire with their snapshots",
+                ));
+            }
+        }
+        self.scan_mode()?;
+        self.consumer_mode()?;
+        self.consumer_ignore_progress()?;
+        self.continuous_discovery_interval()?;
+        self.incremental_between()?;
+        self.incremental_between_scan_mode()?;
         Ok(())
     }
 }

@@ -44,17 +44,18 @@ impl ConsumerManager {
         Ok(out)
     }
 
-    /// One consumer, if present.
+    /// One consumer's progress, if it exists.
     pub async fn consumer(&self, id: &str) -> Result<Option<Consumer>> {
+        validate_consumer_id(id)?;
         let path = consumer_path(id);
         let text = match self.io.read_string(&path).await {
             Ok(t) => t,
             Err(crate::io::IoError::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| SpecError::corrupt("consumer", format!("{}/{path}", self.io.uri()), e.to_string()).into())
+        let c: Consumer = serde_json::from_str(&text)
+            .map_err(|e| SpecError::corrupt("consumer", format!("{}/{path}", self.io.uri()), e.to_string()))?;
+        Ok(Some(c))
     }
 
     /// Deletes every consumer whose file was last modified before `before_millis` (epoch
@@ -79,14 +80,23 @@ impl ConsumerManager {
 
     /// Records a consumer's progress (Paimon overwrites the file).
     pub async fn reset(&self, id: &str, consumer: Consumer) -> Result<()> {
-        if id.is_empty() || id.contains('/') || id.contains('\\') {
-            return Err(crate::error::Error::InvalidInput(format!("consumer id {id:?} must be a non-empty file name")));
-        }
+        validate_consumer_id(id)?;
         let json = serde_json::to_string(&consumer).expect("a consumer always serializes");
         Ok(self.io.write(&consumer_path(id), json).await?)
     }
 
     pub async fn delete(&self, id: &str) -> Result<()> {
+        validate_consumer_id(id)?;
         Ok(self.io.delete(&consumer_path(id)).await?)
     }
+}
+
+/// A consumer id names a file: no path separators, not empty.
+pub fn validate_consumer_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.contains(['/', '\\']) || id == "." || id == ".." {
+        return Err(crate::Error::InvalidInput(format!(
+            "consumer id {id:?} is not usable as a file name (consumer/consumer-<id>): no slashes, not empty"
+        )));
+    }
+    Ok(())
 }

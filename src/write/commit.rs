@@ -23,24 +23,40 @@ use crate::spec::{
 use crate::store::manifests::{merge_entries, FileNamer};
 use crate::store::{ManifestStore, SnapshotManager};
 
-/// What one bucket changed: new files from writes (committed as an APPEND snapshot), and the
-/// files a compaction removed and produced (committed as a COMPACT snapshot after it).
+/// What one bucket changed: new files from writes and their changelog files (committed as an
+/// APPEND snapshot), and the files a compaction removed and produced (committed as a COMPACT
+/// snapshot after it). Paimon's CommitMessage: `newFilesIncrement` (newFiles, changelogFiles)
+/// and `compactIncrement` (compactBefore, compactAfter).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CommitMessage {
     pub partition: BinaryRow,
     pub bucket: i32,
     pub total_buckets: i32,
     pub new_files: Vec<DataFileMeta>,
+    /// `changelog-producer = input`: the input rows of `new_files`, unmerged, with their row kinds
+    /// (`changelog-<uuid>-<n>.<format>` files in the bucket directory).
+    pub changelog_files: Vec<DataFileMeta>,
     pub compact_before: Vec<DataFileMeta>,
     pub compact_after: Vec<DataFileMeta>,
 }
 
 impl CommitMessage {
     pub fn new(partition: BinaryRow, bucket: i32, total_buckets: i32) -> Self {
-        CommitMessage { partition, bucket, total_buckets, new_files: vec![], compact_before: vec![], compact_after: vec![] }
+        CommitMessage {
+            partition,
+            bucket,
+            total_buckets,
+            new_files: vec![],
+            changelog_files: vec![],
+            compact_before: vec![],
+            compact_after: vec![],
+        }
     }
     pub fn is_empty(&self) -> bool {
-        self.new_files.is_empty() && self.compact_before.is_empty() && self.compact_after.is_empty()
+        self.new_files.is_empty()
+            && self.changelog_files.is_empty()
+            && self.compact_before.is_empty()
+            && self.compact_after.is_empty()
     }
 }
 
@@ -156,23 +172,30 @@ impl TableCommit {
 
     async fn commit_messages(&self, identifier: i64, watermark: Option<i64>, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
         let mut appends = vec![];
+        let mut changelog = vec![];
         let mut compacts = vec![];
         for m in &messages {
             appends.extend(m.new_files.iter().map(|f| entry(FileKind::Add, m, f)));
+            changelog.extend(m.changelog_files.iter().map(|f| entry(FileKind::Add, m, f)));
             compacts.extend(m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)));
             compacts.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
         }
         let mut outcome = CommitOutcome::Empty;
-        if !appends.is_empty() {
-            outcome = self.commit_entries(identifier, watermark, CommitKind::Append, appends).await?;
+        if !appends.is_empty() || !changelog.is_empty() {
+            outcome = self.commit_entries(identifier, watermark, CommitKind::Append, appends, changelog).await?;
         }
         if !compacts.is_empty() {
-            outcome = self.commit_entries(identifier, watermark, CommitKind::Compact, compacts).await?;
+            outcome = self.commit_entries(identifier, watermark, CommitKind::Compact, compacts, vec![]).await?;
         }
         if let (Some(hook), Some(id)) = (&self.after_commit, outcome.snapshot_id()) {
             hook(id).await.map_err(|e| Error::AfterCommit { snapshot: id, source: Box::new(e) })?;
         }
         Ok(outcome)
+    }
+
+    /// The identifier of this user's latest commit, if any.
+    pub async fn last_committed_identifier(&self) -> Result<Option<i64>> {
+        Ok(self.snapshots.latest_of_user(&self.commit_user).await?.map(|s| s.commit_identifier))
     }
 
     /// Whether this user already committed `identifier` (or a later one).
@@ -189,6 +212,7 @@ impl TableCommit {
         watermark: Option<i64>,
         kind: CommitKind,
         entries: Vec<ManifestEntry>,
+        changelog: Vec<ManifestEntry>,
     ) -> Result<CommitOutcome> {
         let partition_types = self.schema.partition_types();
         let mut namer = FileNamer::new();
@@ -196,6 +220,18 @@ impl TableCommit {
             .manifests
             .write_manifest(&mut namer, &entries, self.schema.id, partition_stats(&entries, &partition_types))
             .await?;
+        // Paimon's FileStoreCommitImpl: the changelog files go into one manifest of their own,
+        // listed by the snapshot's `changelogManifestList` (written once, shared by retries).
+        let changelog_list = if changelog.is_empty() {
+            None
+        } else {
+            let meta = self
+                .manifests
+                .write_manifest(&mut namer, &changelog, self.schema.id, partition_stats(&changelog, &partition_types))
+                .await?;
+            Some(self.manifests.write_manifest_list(&mut namer, std::slice::from_ref(&meta)).await?)
+        };
+        let changelog_records: i64 = changelog.iter().map(|e| e.file.row_count).sum();
         let deletes: Vec<FileIdentifier> =
             entries.iter().filter(|e| e.kind == FileKind::Delete).map(ManifestEntry::identifier).collect();
         let delta_records: i64 = entries
@@ -231,7 +267,7 @@ impl TableCommit {
                 base_manifest_list_size: None,
                 delta_manifest_list: delta_list.clone(),
                 delta_manifest_list_size: None,
-                changelog_manifest_list: None,
+                changelog_manifest_list: changelog_list.clone(),
                 changelog_manifest_list_size: None,
                 index_manifest: latest.as_ref().and_then(|s| s.index_manifest.clone()),
                 commit_user: self.commit_user.clone(),
@@ -246,7 +282,7 @@ impl TableCommit {
                     latest.as_ref().and_then(|s| s.total_record_count).unwrap_or(0) + delta_records,
                 ),
                 delta_record_count: Some(delta_records),
-                changelog_record_count: Some(0),
+                changelog_record_count: Some(changelog_records),
                 watermark: match (watermark, latest.as_ref().and_then(|s| s.watermark)) {
                     (Some(w), Some(l)) => Some(w.max(l)),
                     (w, l) => w.or(l),
@@ -262,6 +298,12 @@ impl TableCommit {
             }
         }
         let _ = self.manifests.delete(&delta_meta.file_name).await;
+        if let Some(list) = &changelog_list {
+            for m in self.manifests.read_manifest_list(list).await.unwrap_or_default() {
+                let _ = self.manifests.delete(&m.file_name).await;
+            }
+            let _ = self.manifests.delete(list).await;
+        }
         Err(Error::CommitConflict(format!(
             "gave up after {} attempts: other commits kept taking the next snapshot id",
             self.max_retries + 1

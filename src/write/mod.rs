@@ -3,9 +3,11 @@
 
 pub mod commit;
 pub mod data_file_writer;
+pub mod sink;
 pub mod stats;
 pub mod table_write;
 pub mod write_buffer;
 
 pub use commit::{CommitMessage, CommitOutcome, TableCommit};
+pub use sink::{Committable, StreamingSink};
 pub use table_write::TableWrite;

@@ -30,7 +30,8 @@ use crate::write::commit::CommitMessage;
 use crate::write::data_file_writer::{encode_files, upload_files, FileWriterConfig};
 use crate::write::write_buffer::WriteBuffer;
 
-/// Names data files `data-<uuid>-<n>.parquet`, unique across one TableWrite.
+/// Names data files `data-<uuid>-<n>.parquet` and changelog files `changelog-<uuid>-<n>.parquet`
+/// (one counter for both, as Paimon's DataFilePathFactory), unique across one TableWrite.
 #[derive(Debug)]
 struct DataFileNamer {
     uuid: String,
@@ -40,6 +41,9 @@ struct DataFileNamer {
 impl DataFileNamer {
     fn next(&self) -> String {
         format!("data-{}-{}.parquet", self.uuid, self.next.fetch_add(1, Ordering::Relaxed))
+    }
+    fn next_changelog(&self) -> String {
+        format!("changelog-{}-{}.parquet", self.uuid, self.next.fetch_add(1, Ordering::Relaxed))
     }
 }
 
@@ -55,6 +59,9 @@ struct WriteContext {
     partition_keys: Vec<String>,
     partition_types: Vec<crate::spec::DataType>,
     default_partition: String,
+    /// `changelog-producer = input` (primary-key tables): flushes also write the input rows as
+    /// changelog files.
+    input_changelog: bool,
     /// In-writer compaction (primary-key tables unless `write-only`): the strategy, the number
     /// of levels, and the rewriter.
     compaction: Option<(UniversalCompaction, usize, Rewriter)>,
@@ -70,6 +77,7 @@ struct BucketWriter {
     next_seq: i64,
     levels: Levels,
     new_files: Vec<DataFileMeta>,
+    changelog_files: Vec<DataFileMeta>,
     compact_before: Vec<DataFileMeta>,
     compact_after: Vec<DataFileMeta>,
     /// The bucket's compaction running in the background, if any (at most one per bucket).
@@ -136,6 +144,8 @@ impl TableWrite {
             partition_keys: schema.partition_keys.clone(),
             partition_types: schema.partition_types(),
             default_partition: opts.partition_default_name().to_string(),
+            input_changelog: !schema.primary_keys.is_empty()
+                && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Input,
             compaction,
             cfg,
         };
@@ -257,6 +267,7 @@ impl TableWrite {
                 bucket,
                 buffer: WriteBuffer::default(),
                 new_files: vec![],
+                changelog_files: vec![],
                 compact_before: vec![],
                 compact_after: vec![],
                 compacting: None,
@@ -337,12 +348,13 @@ impl TableWrite {
         let buffer = std::mem::take(&mut w.buffer);
         let (partition, bucket) = (w.partition.clone(), w.bucket);
         self.release(&buffer);
-        let files = flush(self.ctx.clone(), partition, bucket, buffer).await?;
+        let (files, changelog) = flush(self.ctx.clone(), partition, bucket, buffer).await?;
         let w = self.writers.get_mut(&key).expect("writer exists");
         for f in &files {
             w.levels.add_level0(f.clone());
         }
         w.new_files.extend(files);
+        w.changelog_files.extend(changelog);
         Ok(())
     }
 
@@ -367,7 +379,7 @@ impl TableWrite {
             .collect();
         self.batch_memory.clear();
         self.buffered = 0;
-        let results: Vec<((BinaryRow, i32), Vec<DataFileMeta>)> = stream::iter(jobs)
+        let results: Vec<((BinaryRow, i32), Flushed)> = stream::iter(jobs)
             .map(|(key, partition, bucket, buffer)| {
                 let ctx = ctx.clone();
                 async move { flush(ctx, partition, bucket, buffer).await.map(|files| (key, files)) }
@@ -375,12 +387,13 @@ impl TableWrite {
             .buffer_unordered(self.parallelism)
             .try_collect()
             .await?;
-        for (key, files) in results {
+        for (key, (files, changelog)) in results {
             let w = self.writers.get_mut(&key).expect("writer exists");
             for f in &files {
                 w.levels.add_level0(f.clone());
             }
             w.new_files.extend(files);
+            w.changelog_files.extend(changelog);
         }
         self.prepared_commits += 1;
         // Paimon's GlobalFullCompactionSinkWrite: every `full-compaction.delta-commits` commits,
@@ -398,6 +411,8 @@ impl TableWrite {
             let mut m = CommitMessage::new(w.partition.clone(), w.bucket, total_buckets);
             m.new_files = std::mem::take(&mut w.new_files);
             m.new_files.sort_by_key(|f| f.min_sequence_number);
+            m.changelog_files = std::mem::take(&mut w.changelog_files);
+            m.changelog_files.sort_by_key(|f| f.min_sequence_number);
             m.compact_before = std::mem::take(&mut w.compact_before);
             m.compact_after = std::mem::take(&mut w.compact_after);
             // Compactions that chained before this commit (one's output the next one's input):
@@ -508,8 +523,12 @@ pub fn refuse_deletion_vectors(schema: &TableSchema, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Sorts, merges and encodes one bucket's buffer on a blocking thread, then uploads the files.
-async fn flush(ctx: Arc<WriteContext>, partition: BinaryRow, bucket: i32, buffer: WriteBuffer) -> Result<Vec<DataFileMeta>> {
+/// The data files and the changelog files one flush wrote.
+type Flushed = (Vec<DataFileMeta>, Vec<DataFileMeta>);
+
+/// Sorts, merges and encodes one bucket's buffer on a blocking thread, then uploads the files
+/// (and, with `changelog-producer = input`, the unmerged input rows as changelog files).
+async fn flush(ctx: Arc<WriteContext>, partition: BinaryRow, bucket: i32, buffer: WriteBuffer) -> Result<Flushed> {
     let dir = bucket_dir(
         &partition_path(&partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
         bucket,
@@ -517,16 +536,29 @@ async fn flush(ctx: Arc<WriteContext>, partition: BinaryRow, bucket: i32, buffer
     let c = ctx.clone();
     let encoded = tokio::task::spawn_blocking(move || {
         if c.cfg.is_primary_key {
-            let run = buffer.into_sorted_run(&c.table_schema, &c.file_schema, &c.key_indices, &c.merge)?;
-            encode_files(&c.cfg, &run, 0, FileSource::Append, || c.namer.next(), None)
+            let (run, changelog) =
+                buffer.into_sorted_run(&c.table_schema, &c.file_schema, &c.key_indices, &c.merge, c.input_changelog)?;
+            let changelog = match changelog {
+                Some(rows) => encode_files(&c.cfg, &rows, 0, FileSource::Append, || c.namer.next_changelog(), None)?,
+                None => vec![],
+            };
+            // A flush whose rows all merged away (e.g. ignored) writes no data file.
+            let data = if run.num_rows() == 0 {
+                vec![]
+            } else {
+                encode_files(&c.cfg, &run, 0, FileSource::Append, || c.namer.next(), None)?
+            };
+            Ok::<_, Error>((data, changelog))
         } else {
             let (run, mut first_seq) = buffer.into_append_run(&c.table_schema)?;
-            encode_files(&c.cfg, &run, 0, FileSource::Append, || c.namer.next(), Some(&mut first_seq))
+            Ok((encode_files(&c.cfg, &run, 0, FileSource::Append, || c.namer.next(), Some(&mut first_seq))?, vec![]))
         }
     })
     .await
     .map_err(|e| Error::Task(e.to_string()))??;
-    upload_files(&ctx.io, &dir, encoded).await
+    let (data, changelog) = encoded;
+    let changelog = upload_files(&ctx.io, &dir, changelog).await?;
+    Ok((upload_files(&ctx.io, &dir, data).await?, changelog))
 }
 
 /// The bucket-key hash of a single non-null BIGINT or INT key, without building the row.

@@ -149,13 +149,17 @@ impl WriteBuffer {
 
     /// Primary-key tables: one sorted run in the key-value data-file layout (`kv_schema`), one row
     /// per key. `key_indices` are the trimmed primary-key columns within the table's columns.
+    /// With `changelog` (`changelog-producer = input`), also every buffered row unmerged, in the
+    /// same layout, sorted by key and then sequence number (Paimon's MergeTreeWriter hands each
+    /// input record to the changelog writer as the sorted buffer is walked).
     pub fn into_sorted_run(
         self,
         table_schema: &SchemaRef,
         kv_schema: &SchemaRef,
         key_indices: &[usize],
         merge: &MergeFunction,
-    ) -> Result<RecordBatch> {
+        changelog: bool,
+    ) -> Result<(RecordBatch, Option<RecordBatch>)> {
         let keys = self.keys(key_indices)?;
         let mut kinds: Vec<i8> = Vec::with_capacity(self.rows);
         let mut seq: Vec<i64> = Vec::with_capacity(self.rows);
@@ -168,6 +172,14 @@ impl WriteBuffer {
         }
         let order = keys.sorted_indices();
         let (mut batches, all_rows) = self.gather_plan();
+        let changelog_run = if changelog {
+            let rows: Vec<(usize, usize)> = order.iter().map(|&i| all_rows[i as usize]).collect();
+            let seqs: Vec<i64> = order.iter().map(|&i| seq[i as usize]).collect();
+            let row_kinds: Vec<i8> = order.iter().map(|&i| kinds[i as usize]).collect();
+            Some(Self::kv_batch(&batches, table_schema, kv_schema, key_indices, &rows, seqs, row_kinds)?)
+        } else {
+            None
+        };
 
         // Walk runs of equal keys (in sequence order) and merge each key's versions. Picked
         // versions are gathered from the input batches; computed rows (partial-update,
@@ -232,14 +244,27 @@ impl WriteBuffer {
             let batch = RecordBatch::try_new(table_schema.clone(), columns).map_err(Error::arrow("assembling merged rows"))?;
             batches.push(batch);
         }
-        let rows = selected;
+        let run = Self::kv_batch(&batches, table_schema, kv_schema, key_indices, &selected, out_seq, out_kind)?;
+        Ok((run, changelog_run))
+    }
+
+    /// Rows of `batches` in the key-value data-file layout: keys, sequence numbers, kinds, values.
+    fn kv_batch(
+        batches: &[RecordBatch],
+        table_schema: &SchemaRef,
+        kv_schema: &SchemaRef,
+        key_indices: &[usize],
+        rows: &[(usize, usize)],
+        seqs: Vec<i64>,
+        kinds: Vec<i8>,
+    ) -> Result<RecordBatch> {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(kv_schema.fields().len());
-        let values = (0..table_schema.fields().len()).map(|c| Self::gather(&batches, c, &rows)).collect::<Result<Vec<_>>>()?;
+        let values = (0..table_schema.fields().len()).map(|c| Self::gather(batches, c, rows)).collect::<Result<Vec<_>>>()?;
         for &k in key_indices {
             columns.push(values[k].clone());
         }
-        columns.push(Arc::new(Int64Array::from(out_seq)));
-        columns.push(Arc::new(Int8Array::from(out_kind)));
+        columns.push(Arc::new(Int64Array::from(seqs)));
+        columns.push(Arc::new(Int8Array::from(kinds)));
         columns.extend(values);
         RecordBatch::try_new(kv_schema.clone(), columns).map_err(Error::arrow("building a data-file batch"))
     }

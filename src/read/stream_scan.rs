@@ -1,0 +1,355 @@
+//! Streaming and incremental scan planning (Paimon's `DataTableStreamScan` with its starting and
+//! follow-up scanners, and `IncrementalStartingScanner`).
+//!
+//! A streaming scan starts somewhere (`scan.mode`, see [`StartingPosition`]) and then follows the
+//! table snapshot by snapshot. Each [`plan`](StreamScan::plan) returns at most one snapshot's
+//! worth of changes:
+//!
+//! - a full plan: every live file of a snapshot, to be read merged (all rows as `+I`);
+//! - a delta plan (`changelog-producer = none`): the files an APPEND snapshot's delta added, to
+//!   be read as written, row kinds included (Paimon's `DeltaFollowUpScanner`); COMPACT and
+//!   OVERWRITE snapshots give an empty plan (they change no rows, or, for overwrite, are not
+//!   streamed, as with Paimon's default `streaming-read-overwrite = false`);
+//! - a changelog plan (`changelog-producer = input`): the changelog files of an APPEND snapshot
+//!   (Paimon's `InputChangelogFollowUpScanner`); other snapshots give an empty plan.
+//!
+//! When the next snapshot does not exist yet, `plan` returns `None`; when it has expired (the
+//! earliest retained snapshot is past it), an [`Error::SnapshotExpired`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::io::FileIO;
+use crate::read::scan::{DataSplit, TableScan};
+use crate::spec::options::{ChangelogProducer, CoreOptions};
+use crate::spec::paths::{bucket_dir, partition_path};
+use crate::spec::{CommitKind, FileKind, ManifestEntry, Snapshot, TableSchema};
+use crate::store::{ManifestStore, SnapshotManager, TagManager};
+
+/// Where a streaming read starts (Paimon's `scan.mode`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartingPosition {
+    /// `latest-full` (and `default` without `scan.snapshot-id`/`scan.timestamp-millis`): the
+    /// latest snapshot in full, then its successors.
+    LatestFull,
+    /// `latest`: only the changes committed after the latest snapshot (from snapshot 1 when the
+    /// table has none yet).
+    Latest,
+    /// `from-snapshot` (`scan.snapshot-id`): the changes of this snapshot and later (from the
+    /// earliest retained one when it has expired, as Paimon does).
+    FromSnapshot(i64),
+    /// `from-snapshot-full`: this snapshot in full, then its successors.
+    FromSnapshotFull(i64),
+    /// `from-timestamp` (`scan.timestamp-millis`): the changes of the snapshots committed at or
+    /// after this epoch-millis time.
+    FromTimestamp(i64),
+    /// `compacted-full`: the latest COMPACT snapshot (the latest snapshot if there is none) in
+    /// full, then its successors.
+    CompactedFull,
+}
+
+impl StartingPosition {
+    /// The position a table's options ask for (Paimon's `StartupMode`, with `default` resolved).
+    pub fn from_options(opts: &CoreOptions) -> Result<StartingPosition> {
+        let mode = opts.scan_mode()?;
+        let snapshot = opts.scan_snapshot_id()?;
+        let timestamp = opts.scan_timestamp_millis()?;
+        let need = |v: Option<i64>, key: &str| {
+            v.ok_or_else(|| Error::InvalidInput(format!("scan.mode = {mode} needs {key} to be set")))
+        };
+        Ok(match mode.as_str() {
+            "default" => match (snapshot, timestamp) {
+                (Some(_), Some(_)) => {
+                    return Err(Error::InvalidInput(
+                        "set only one of scan.snapshot-id and scan.timestamp-millis for a streaming read".into(),
+                    ))
+                }
+                (Some(id), None) => StartingPosition::FromSnapshot(id),
+                (None, Some(ms)) => StartingPosition::FromTimestamp(ms),
+                (None, None) => StartingPosition::LatestFull,
+            },
+            "latest-full" | "full" => StartingPosition::LatestFull,
+            "latest" => StartingPosition::Latest,
+            "from-snapshot" => StartingPosition::FromSnapshot(need(snapshot, "scan.snapshot-id")?),
+            "from-snapshot-full" => StartingPosition::FromSnapshotFull(need(snapshot, "scan.snapshot-id")?),
+            "from-timestamp" => StartingPosition::FromTimestamp(need(timestamp, "scan.timestamp-millis")?),
+            "compacted-full" => StartingPosition::CompactedFull,
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "scan.mode = {other} is not a streaming start (use latest-full, latest, from-snapshot, \
+                     from-snapshot-full, from-timestamp or compacted-full)"
+                )))
+            }
+        })
+    }
+}
+
+/// Which files a follow-up plan reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeSource {
+    /// The files each APPEND snapshot's delta added (`changelog-producer = none`).
+    Delta,
+    /// The changelog files of each APPEND snapshot (`changelog-producer = input`).
+    Changelog,
+}
+
+impl ChangeSource {
+    pub fn for_table(opts: &CoreOptions) -> Result<ChangeSource> {
+        match opts.changelog_producer()? {
+            ChangelogProducer::None => Ok(ChangeSource::Delta),
+            ChangelogProducer::Input => Ok(ChangeSource::Changelog),
+            p => Err(Error::Unsupported(format!(
+                "streaming reads of tables with changelog-producer = {p:?} are not implemented (shoal reads none and input)"
+            ))),
+        }
+    }
+}
+
+/// How a plan's files are read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlanKind {
+    /// Merged, every row an insert.
+    Full,
+    /// Each file as written, with its row kinds.
+    Raw,
+}
+
+/// One snapshot's changes to read.
+#[derive(Clone, Debug)]
+pub struct ChangePlan {
+    pub snapshot_id: i64,
+    pub kind: PlanKind,
+    pub splits: Vec<DataSplit>,
+}
+
+/// A streaming scan: a starting position, then one plan per snapshot.
+#[derive(Clone)]
+pub struct StreamScan {
+    io: FileIO,
+    schema: Arc<TableSchema>,
+    start: StartingPosition,
+    source: ChangeSource,
+    /// The next snapshot to plan; None until the start was resolved.
+    next_snapshot: Option<i64>,
+}
+
+impl StreamScan {
+    pub fn new(io: FileIO, schema: Arc<TableSchema>, start: StartingPosition) -> Result<StreamScan> {
+        let source = ChangeSource::for_table(&schema.core_options())?;
+        Ok(StreamScan { io, schema, start, source, next_snapshot: None })
+    }
+
+    /// Continues at `next_snapshot` (a consumer's progress), skipping the starting position.
+    pub fn restore(&mut self, next_snapshot: i64) {
+        self.next_snapshot = Some(next_snapshot);
+    }
+
+    /// The next snapshot a follow-up plan will read (None before the start is resolved).
+    pub fn next_snapshot(&self) -> Option<i64> {
+        self.next_snapshot
+    }
+
+    pub fn source(&self) -> ChangeSource {
+        self.source
+    }
+
+    fn snapshots(&self) -> SnapshotManager {
+        SnapshotManager::new(self.io.clone())
+    }
+
+    /// The next plan, or None when there is nothing new yet.
+    pub async fn plan(&mut self) -> Result<Option<ChangePlan>> {
+        let Some(next) = self.next_snapshot else { return self.first_plan().await };
+        let sm = self.snapshots();
+        let snapshot = match sm.snapshot(next).await {
+            Ok(s) => s,
+            Err(Error::SnapshotNotFound(_)) => {
+                if let Some(earliest) = sm.earliest_id().await? {
+                    if earliest > next {
+                        return Err(Error::SnapshotExpired { snapshot: next, earliest });
+                    }
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        let plan = self.follow_up(&snapshot).await?;
+        self.next_snapshot = Some(next + 1);
+        Ok(Some(plan))
+    }
+
+    /// One snapshot's changes as a follow-up scanner reads them.
+    async fn follow_up(&self, snapshot: &Snapshot) -> Result<ChangePlan> {
+        let splits = if snapshot.commit_kind == CommitKind::Append {
+            changed_splits(&self.io, &self.schema, snapshot, self.source).await?
+        } else {
+            vec![]
+        };
+        Ok(ChangePlan { snapshot_id: snapshot.id, kind: PlanKind::Raw, splits })
+    }
+
+    async fn full_plan(&self, snapshot_id: i64) -> Result<ChangePlan> {
+        let plan = TableScan::new(self.io.clone(), self.schema.clone()).with_snapshot(snapshot_id).plan().await?;
+        Ok(ChangePlan { snapshot_id, kind: PlanKind::Full, splits: plan.splits })
+    }
+
+    async fn first_plan(&mut self) -> Result<Option<ChangePlan>> {
+        let sm = self.snapshots();
+        let (Some(earliest), Some(latest)) = (sm.earliest_id().await?, sm.latest_id().await?) else {
+            // An empty table: everything committed from now on is new.
+            if matches!(self.start, StartingPosition::Latest | StartingPosition::FromTimestamp(_)) {
+                self.next_snapshot = Some(1);
+            }
+            return Ok(None);
+        };
+        match self.start.clone() {
+            StartingPosition::LatestFull => self.full_then_follow(latest).await,
+            StartingPosition::Latest => {
+                self.next_snapshot = Some(latest + 1);
+                Ok(None)
+            }
+            StartingPosition::FromSnapshot(id) => {
+                self.next_snapshot = Some(id.max(earliest));
+                Ok(None)
+            }
+            StartingPosition::FromSnapshotFull(id) => {
+                if id < earliest || id > latest {
+                    return Err(Error::InvalidInput(format!(
+                        "scan.snapshot-id = {id} is outside the retained snapshots {earliest}..={latest}"
+                    )));
+                }
+                self.full_then_follow(id).await
+            }
+            StartingPosition::FromTimestamp(ms) => {
+                // The first snapshot committed at or after `ms`: after the last one before it.
+                let before = sm.earlier_or_equal_time(ms.saturating_sub(1)).await?;
+                self.next_snapshot = Some(before.map(|s| s.id + 1).unwrap_or(earliest));
+                Ok(None)
+            }
+            StartingPosition::CompactedFull => {
+                let mut id = latest;
+                while id >= earliest {
+                    match sm.snapshot(id).await {
+                        Ok(s) if s.commit_kind == CommitKind::Compact => break,
+                        Ok(_) | Err(Error::SnapshotNotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                    id -= 1;
+                }
+                self.full_then_follow(if id < earliest { latest } else { id }).await
+            }
+        }
+    }
+
+    async fn full_then_follow(&mut self, id: i64) -> Result<Option<ChangePlan>> {
+        let plan = self.full_plan(id).await?;
+        self.next_snapshot = Some(id + 1);
+        Ok(Some(plan))
+    }
+}
+
+/// The splits of what one snapshot changed: the ADD entries of its delta manifests, or its
+/// changelog manifests. Each split's files are in sequence order, so reading them in order
+/// replays the bucket's changes in the order they were written.
+pub async fn changed_splits(
+    io: &FileIO,
+    schema: &Arc<TableSchema>,
+    snapshot: &Snapshot,
+    source: ChangeSource,
+) -> Result<Vec<DataSplit>> {
+    let manifests = ManifestStore::new(io.clone(), &schema.core_options().manifest_compression());
+    let list = match source {
+        ChangeSource::Delta => Some(&snapshot.delta_manifest_list),
+        ChangeSource::Changelog => snapshot.changelog_manifest_list.as_ref(),
+    };
+    let Some(list) = list else { return Ok(vec![]) };
+    let metas = manifests.read_manifest_list(list).await?;
+    let entries: Vec<ManifestEntry> =
+        manifests.read_entries(&metas).await?.into_iter().filter(|e| e.kind == FileKind::Add).collect();
+    let partition_types = schema.partition_types();
+    let default_name = schema.core_options().partition_default_name().to_string();
+    let mut groups: BTreeMap<(Vec<u8>, i32), DataSplit> = BTreeMap::new();
+    for e in entries {
+        let key = (e.partition.data().to_vec(), e.bucket);
+        if !groups.contains_key(&key) {
+            let path = bucket_dir(&partition_path(&e.partition, &schema.partition_keys, &partition_types, &default_name)?, e.bucket);
+            groups.insert(
+                key.clone(),
+                DataSplit {
+                    snapshot_id: snapshot.id,
+                    partition: e.partition.clone(),
+                    bucket: e.bucket,
+                    bucket_path: path,
+                    total_buckets: e.total_buckets,
+                    files: vec![],
+                    deletion_vectors: Default::default(),
+                },
+            );
+        }
+        if let Some(split) = groups.get_mut(&key) {
+            split.files.push(e.file);
+        }
+    }
+    let mut splits: Vec<DataSplit> = groups.into_values().collect();
+    for s in &mut splits {
+        s.files.sort_by_key(|f| (f.min_sequence_number, f.max_sequence_number));
+    }
+    Ok(splits)
+}
+
+/// Paimon's incremental batch read (`incremental-between = START,END`): the changes of the
+/// snapshots after START up to and including END, one raw plan per APPEND snapshot. START and
+/// END are snapshot ids or tag names. `changelog` picks the changelog files (None: `auto`, the
+/// changelog when the table has a changelog producer, else the deltas).
+pub async fn incremental_plans(
+    io: &FileIO,
+    schema: &Arc<TableSchema>,
+    start: &str,
+    end: &str,
+    changelog: Option<bool>,
+) -> Result<Vec<ChangePlan>> {
+    let resolve = |s: &str| {
+        let s = s.to_string();
+        let io = io.clone();
+        async move {
+            match s.parse::<i64>() {
+                Ok(id) => Ok::<i64, Error>(id),
+                Err(_) => Ok(TagManager::new(io).tag(&s).await?.snapshot.id),
+            }
+        }
+    };
+    let (from, to) = (resolve(start).await?, resolve(end).await?);
+    if from > to {
+        return Err(Error::InvalidInput(format!(
+            "incremental-between = {start},{end}: the start (snapshot {from}) is after the end (snapshot {to})"
+        )));
+    }
+    let source = match changelog {
+        Some(true) => ChangeSource::Changelog,
+        Some(false) => ChangeSource::Delta,
+        None => ChangeSource::for_table(&schema.core_options())?,
+    };
+    let sm = SnapshotManager::new(io.clone());
+    let mut plans = vec![];
+    for id in from + 1..=to {
+        let snapshot = match sm.snapshot(id).await {
+            Ok(s) => s,
+            Err(Error::SnapshotNotFound(_)) => {
+                let earliest = sm.earliest_id().await?.unwrap_or(id + 1);
+                return Err(if earliest > id {
+                    Error::SnapshotExpired { snapshot: id, earliest }
+                } else {
+                    Error::InvalidInput(format!("incremental-between = {start},{end}: snapshot {id} does not exist"))
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        if snapshot.commit_kind != CommitKind::Append {
+            continue;
+        }
+        let splits = changed_splits(io, schema, &snapshot, source).await?;
+        plans.push(ChangePlan { snapshot_id: id, kind: PlanKind::Raw, splits });
+    }
+    Ok(plans)
+}
