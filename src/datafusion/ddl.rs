@@ -12,7 +12,6 @@ use ::datafusion::common::{not_impl_err, plan_err, Result, TableReference};
 use ::datafusion::prelude::SessionContext;
 use ::datafusion::sql::sqlparser::ast::{
     AlterColumnOperation, AlterTable, AlterTableOperation, ColumnDef, ColumnOption, Expr, MySQLColumnPosition, SqlOption,
-    Value,
 };
 use std::sync::Arc;
 
@@ -101,14 +100,11 @@ fn set_option(table: &str, o: &SqlOption) -> Result<SchemaChange> {
         return plan_err!("ALTER TABLE {table} SET: expected 'key' = 'value', got {o}");
     };
     let value = match value {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
-            Value::Number(n, _) => n.to_string(),
-            Value::Boolean(b) => b.to_string(),
-            other => return plan_err!("ALTER TABLE {table} SET: the value of {key} must be a literal, got {other}"),
-        },
         Expr::Identifier(i) => i.value.clone(),
-        other => return plan_err!("ALTER TABLE {table} SET: the value of {key} must be a literal, got {other}"),
+        other => match super::procedures::literal_text(other) {
+            Some(v) => v,
+            None => return plan_err!("ALTER TABLE {table} SET: the value of {key} must be a literal, got {other}"),
+        },
     };
     Ok(SchemaChange::SetOption { key: key.value.clone(), value })
 }

@@ -54,6 +54,19 @@ const NOT_YET: &[&str] = &[
     "rescale",
 ];
 
+/// The text of a string, number or boolean literal (None for anything else).
+pub(crate) fn literal_text(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => Some(s.clone()),
+            Value::Number(n, _) => Some(n.to_string()),
+            Value::Boolean(b) => Some(b.to_string()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// The arguments of a call, by parameter name.
 struct Args {
     procedure: String,
@@ -88,14 +101,8 @@ impl Args {
             let FunctionArgExpr::Expr(e) = value else {
                 return plan_err!("CALL sys.{procedure}: argument {name} must be a literal");
             };
-            let text = match e {
-                Expr::Value(v) => match &v.value {
-                    Value::SingleQuotedString(s) | Value::DoubleQuotedString(s) => s.clone(),
-                    Value::Number(n, _) => n.to_string(),
-                    Value::Boolean(b) => b.to_string(),
-                    other => return plan_err!("CALL sys.{procedure}: argument {name} = {other} is not a string or number"),
-                },
-                other => return plan_err!("CALL sys.{procedure}: argument {name} = {other} must be a literal"),
+            let Some(text) = literal_text(e) else {
+                return plan_err!("CALL sys.{procedure}: argument {name} = {e} must be a string, number or boolean literal");
             };
             if values.insert(name.clone(), text).is_some() {
                 return plan_err!("CALL sys.{procedure}: argument {name} given twice");

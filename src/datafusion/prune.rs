@@ -145,8 +145,8 @@ pub fn prune_partitions(
     let mut rows: Vec<Vec<Datum>> = vec![];
     for s in &splits {
         let key = s.partition.data().to_vec();
-        if !index_of.contains_key(&key) {
-            index_of.insert(key, rows.len());
+        if let std::collections::hash_map::Entry::Vacant(e) = index_of.entry(key) {
+            e.insert(rows.len());
             rows.push(s.partition.to_datums(&types)?);
         }
     }

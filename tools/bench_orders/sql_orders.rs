@@ -180,7 +180,6 @@ async fn main() -> shoal::Result<()> {
     shoal_ctx
         .sql("CREATE VIEW orders AS SELECT * FROM bench.orders")
         .await
-        .and_then(|_| Ok(()))
         .map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
     let plain_ctx = SessionContext::new();
     plain_ctx
