@@ -169,8 +169,7 @@ impl TableScan {
         let manifests = ManifestStore::new(self.io.clone(), &self.schema.core_options().manifest_compression());
         let entries = manifests.live_files(&snapshot).await?;
         let partition_types = self.schema.partition_types();
-        let default_name = self.schema.core_options().partition_default_name().to_string();
-        let mut groups: BTreeMap<(Vec<u8>, i32), DataSplit> = BTreeMap::new();
+        let mut splits_by_bucket = SplitsByBucket::new(&self.schema, snapshot.id);
         let mut partition_ok: std::collections::HashMap<Vec<u8>, bool> = Default::default();
         for e in entries {
             if let Some(b) = &self.bucket_filter {
@@ -192,26 +191,7 @@ impl TableScan {
                     continue;
                 }
             }
-            let key = (e.partition.data().to_vec(), e.bucket);
-            if !groups.contains_key(&key) {
-                let path = bucket_dir(
-                    &partition_path(&e.partition, &self.schema.partition_keys, &partition_types, &default_name)?,
-                    e.bucket,
-                );
-                groups.insert(
-                    key.clone(),
-                    DataSplit {
-                        snapshot_id: snapshot.id,
-                        partition: e.partition.clone(),
-                        bucket: e.bucket,
-                        bucket_path: path,
-                        total_buckets: e.total_buckets,
-                        files: vec![],
-                        deletion_vectors: Default::default(),
-                    },
-                );
-            }
-            groups.get_mut(&key).expect("inserted above").files.push(e.file);
+            splits_by_bucket.add(e)?;
         }
         // Deletion vectors, from the snapshot's index manifest, onto their splits.
         if let Some(index_manifest) = &snapshot.index_manifest {
@@ -219,7 +199,7 @@ impl TableScan {
                 if e.index_type != crate::spec::manifest::DELETION_VECTORS_INDEX {
                     continue;
                 }
-                if let Some(split) = groups.get_mut(&(e.partition.data().to_vec(), e.bucket)) {
+                if let Some(split) = splits_by_bucket.splits.get_mut(&(e.partition.data().to_vec(), e.bucket)) {
                     for r in e.deletion_vectors {
                         let file = DeletionFile { path: format!("index/{}", e.file_name), offset: r.offset, length: r.length };
                         split.deletion_vectors.insert(r.data_file, file);
@@ -227,6 +207,48 @@ impl TableScan {
                 }
             }
         }
-        Ok(Plan { snapshot: Some(snapshot), splits: groups.into_values().collect() })
+        Ok(Plan { snapshot: Some(snapshot), splits: splits_by_bucket.splits.into_values().collect() })
+    }
+}
+
+/// Files of one snapshot gathered into a split per (partition, bucket), in key order.
+pub(crate) struct SplitsByBucket<'a> {
+    schema: &'a TableSchema,
+    snapshot_id: i64,
+    partition_types: Vec<crate::spec::DataType>,
+    default_name: String,
+    pub splits: BTreeMap<(Vec<u8>, i32), DataSplit>,
+}
+
+impl<'a> SplitsByBucket<'a> {
+    pub fn new(schema: &'a TableSchema, snapshot_id: i64) -> Self {
+        SplitsByBucket {
+            schema,
+            snapshot_id,
+            partition_types: schema.partition_types(),
+            default_name: schema.core_options().partition_default_name().to_string(),
+            splits: BTreeMap::new(),
+        }
+    }
+
+    /// Adds an entry's file to its bucket's split, creating the split on first sight.
+    pub fn add(&mut self, e: crate::spec::ManifestEntry) -> Result<()> {
+        let split = match self.splits.entry((e.partition.data().to_vec(), e.bucket)) {
+            std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let partition = partition_path(&e.partition, &self.schema.partition_keys, &self.partition_types, &self.default_name)?;
+                v.insert(DataSplit {
+                    snapshot_id: self.snapshot_id,
+                    partition: e.partition.clone(),
+                    bucket: e.bucket,
+                    bucket_path: bucket_dir(&partition, e.bucket),
+                    total_buckets: e.total_buckets,
+                    files: vec![],
+                    deletion_vectors: Default::default(),
+                })
+            }
+        };
+        split.files.push(e.file);
+        Ok(())
     }
 }

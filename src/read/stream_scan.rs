@@ -16,14 +16,12 @@
 //! When the next snapshot does not exist yet, `plan` returns `None`; when it has expired (the
 //! earliest retained snapshot is past it), an [`Error::SnapshotExpired`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
-use crate::read::scan::{DataSplit, TableScan};
+use crate::read::scan::{DataSplit, SplitsByBucket, TableScan};
 use crate::spec::options::{ChangelogProducer, CoreOptions};
-use crate::spec::paths::{bucket_dir, partition_path};
 use crate::spec::{CommitKind, FileKind, ManifestEntry, Snapshot, TableSchema};
 use crate::store::{ManifestStore, SnapshotManager, TagManager};
 
@@ -267,31 +265,11 @@ pub async fn changed_splits(
     let metas = manifests.read_manifest_list(list).await?;
     let entries: Vec<ManifestEntry> =
         manifests.read_entries(&metas).await?.into_iter().filter(|e| e.kind == FileKind::Add).collect();
-    let partition_types = schema.partition_types();
-    let default_name = schema.core_options().partition_default_name().to_string();
-    let mut groups: BTreeMap<(Vec<u8>, i32), DataSplit> = BTreeMap::new();
+    let mut splits_by_bucket = SplitsByBucket::new(schema, snapshot.id);
     for e in entries {
-        let key = (e.partition.data().to_vec(), e.bucket);
-        if !groups.contains_key(&key) {
-            let path = bucket_dir(&partition_path(&e.partition, &schema.partition_keys, &partition_types, &default_name)?, e.bucket);
-            groups.insert(
-                key.clone(),
-                DataSplit {
-                    snapshot_id: snapshot.id,
-                    partition: e.partition.clone(),
-                    bucket: e.bucket,
-                    bucket_path: path,
-                    total_buckets: e.total_buckets,
-                    files: vec![],
-                    deletion_vectors: Default::default(),
-                },
-            );
-        }
-        if let Some(split) = groups.get_mut(&key) {
-            split.files.push(e.file);
-        }
+        splits_by_bucket.add(e)?;
     }
-    let mut splits: Vec<DataSplit> = groups.into_values().collect();
+    let mut splits: Vec<DataSplit> = splits_by_bucket.splits.into_values().collect();
     for s in &mut splits {
         s.files.sort_by_key(|f| (f.min_sequence_number, f.max_sequence_number));
     }
