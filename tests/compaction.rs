@@ -162,16 +162,19 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 16, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 32, .. ProptestConfig::default() })]
 
     /// Random interleavings of writes, deletes, commits (with in-writer compaction at a low
-    /// trigger) and minor/full compaction jobs; every snapshot reads as the model did.
+    /// trigger) and minor/full compaction jobs, with and without deletion vectors; every
+    /// snapshot reads as the model did.
     #[test]
-    fn model_based_compaction(ops in prop::collection::vec(op(), 1..30)) {
+    fn model_based_compaction(ops in prop::collection::vec(op(), 1..30), dv in any::<bool>()) {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
             let dir = tempfile::tempdir().unwrap();
-            let t = Table::create(dir.path().to_str().unwrap(), def(&[("num-sorted-run.compaction-trigger", "3"), ("write-buffer-size", "4 kb")])).await.unwrap();
+            let dv = if dv { "true" } else { "false" };
+            let options = [("num-sorted-run.compaction-trigger", "3"), ("write-buffer-size", "4 kb"), ("deletion-vectors.enabled", dv)];
+            let t = Table::create(dir.path().to_str().unwrap(), def(&options)).await.unwrap();
             let mut w = t.new_write().await.unwrap();
             let mut committed = Model::new();
             let mut pending = Model::new();

@@ -479,43 +479,100 @@ async fn merge_engines_both_ways() {
     }
 }
 
-/// Deletion vectors written by Java Paimon 0.9 (with compactions in between) are applied by
-/// shoal's read at every snapshot; shoal refuses to write or compact such a table rather than
-/// bring deleted rows back.
+/// Deletion vectors both ways, for each merge engine that allows them. Java Paimon 0.9 writes a
+/// table (its writers compact level 0 at every commit and mark superseded rows in deletion
+/// vectors) and shoal reads every snapshot as Java does; shoal writes the same commits, Java
+/// reads every snapshot of it as shoal does, and both end with the same rows. Then each writes
+/// on top of the other's table (restoring the other's deletion vectors) and compacts, and both
+/// read the result alike.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn java_deletion_vector_tables_read_by_shoal() {
+async fn deletion_vector_tables_both_ways() {
     let Some(o) = oracle() else { return };
     let root = tempfile::tempdir().unwrap();
-    for (i, (name, options)) in [
-        ("dv_dedup", vec![("deletion-vectors.enabled", "true")]),
-        ("dv_partial", vec![("deletion-vectors.enabled", "true"), ("merge-engine", "partial-update"), ("ignore-delete", "true")]),
+    let dv = ("deletion-vectors.enabled", "true");
+    for (i, (name, options, retractions)) in [
+        ("dv_dedup", vec![dv], Retractions::All),
+        ("dv_sequence_field", vec![dv, ("sequence.field", "seq")], Retractions::All),
+        ("dv_partial", vec![dv, ("merge-engine", "partial-update"), ("ignore-delete", "true")], Retractions::All),
+        (
+            "dv_aggregation",
+            vec![
+                dv,
+                ("merge-engine", "aggregation"),
+                ("fields.qty.aggregate-function", "sum"),
+                ("fields.amount.aggregate-function", "sum"),
+                ("fields.score.aggregate-function", "max"),
+                ("fields.score.ignore-retract", "true"),
+                ("fields.name.aggregate-function", "listagg"),
+                ("fields.name.ignore-retract", "true"),
+                ("fields.flag.aggregate-function", "bool_or"),
+                ("fields.flag.ignore-retract", "true"),
+                ("fields.ts.aggregate-function", "min"),
+                ("fields.ts.ignore-retract", "true"),
+                ("fields.big.aggregate-function", "first_non_null_value"),
+                ("fields.big.ignore-retract", "true"),
+            ],
+            Retractions::Updates,
+        ),
     ]
     .into_iter()
     .enumerate()
     {
-        let mut spec = engine_spec(700 + i as u64, &options, Retractions::All);
-        // A compaction in the middle and at the end: deletion vectors are made by compaction.
-        spec["commits"][2]["compact"] = json!(true);
-        let dir = table_dir(root.path(), name);
-        o.java_write(&dir, &spec);
-        let table = Table::open(dir.to_str().unwrap()).await.unwrap();
+        let mut spec = engine_spec(700 + i as u64, &options, retractions);
+        // A first commit of 400 keys, so that later commits (over keys 0..40) are small beside
+        // the bottom level: their compactions stop above it and mark rows there deleted.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7 + i as u64);
+        let base: Vec<Value> = (0..400).map(|id| engine_row(&mut rng, id)).collect();
+        spec["commits"].as_array_mut().unwrap().insert(0, json!({"rows": base, "compact": false}));
+        spec["commits"][3]["compact"] = json!(true);
+        let first = |n: usize| {
+            let mut s = spec.clone();
+            s["commits"] = json!(spec["commits"].as_array().unwrap()[..n].to_vec());
+            s
+        };
+        let rest = |n: usize| {
+            let mut s = spec.clone();
+            s["commits"] = json!(spec["commits"].as_array().unwrap()[n..].to_vec());
+            s
+        };
+
+        let java_dir = table_dir(root.path(), &format!("j_{name}"));
+        o.java_write(&java_dir, &spec);
+        let table = Table::open(java_dir.to_str().unwrap()).await.unwrap();
         let ids = table.snapshots().snapshot_ids().await.unwrap();
         let latest = table.snapshots().snapshot(*ids.last().unwrap()).await.unwrap();
         assert!(latest.index_manifest.is_some(), "{name}: Java wrote no deletion vectors");
-        // The first compaction's snapshot and the latest (every snapshot of a Java DV table is
-        // also covered, without a JVM, by tests/reference_tables.rs).
-        let mut first_compact = None;
         for &id in &ids {
-            if table.snapshots().snapshot(id).await.unwrap().commit_kind == shoal::spec::CommitKind::Compact {
-                first_compact = Some(id);
-                break;
-            }
+            common::assert_rows_eq(&shoal_read(&java_dir, Some(id)).await, &o.java_read(&java_dir, Some(id)), &format!("{name}: Java's snapshot {id}"));
         }
-        for id in [first_compact.expect("Java compacted"), *ids.last().unwrap()] {
-            common::assert_rows_eq(&shoal_read(&dir, Some(id)).await, &o.java_read(&dir, Some(id)), &format!("{name}: snapshot {id}"));
+
+        let shoal_dir = table_dir(root.path(), &format!("s_{name}"));
+        shoal_write(&shoal_dir, &spec).await;
+        let table = Table::open(shoal_dir.to_str().unwrap()).await.unwrap();
+        let ids = table.snapshots().snapshot_ids().await.unwrap();
+        let latest = table.snapshots().snapshot(*ids.last().unwrap()).await.unwrap();
+        assert!(latest.index_manifest.is_some(), "{name}: shoal wrote no deletion vectors");
+        for &id in &ids {
+            common::assert_rows_eq(&o.java_read(&shoal_dir, Some(id)), &shoal_read(&shoal_dir, Some(id)).await, &format!("{name}: shoal's snapshot {id}"));
         }
-        let e = table.new_write().await.err().expect("writing a DV table is refused").to_string();
-        assert!(e.contains("deletion-vectors.enabled"), "{e}");
+        let expected = o.java_read(&java_dir, None);
+        common::assert_rows_eq(&shoal_read(&shoal_dir, None).await, &expected, &format!("{name}: shoal's and Java's tables"));
+
+        // Mixed: Java starts, shoal continues on Java's vectors; and the other way round.
+        let a = table_dir(root.path(), &format!("js_{name}"));
+        o.java_write(&a, &first(3));
+        shoal_write(&a, &rest(3)).await;
+        common::assert_rows_eq(&shoal_read(&a, None).await, &expected, &format!("{name}: shoal on top of Java"));
+        common::assert_rows_eq(&o.java_read(&a, None), &expected, &format!("{name}: Java reads shoal on top of Java"));
+        let b = table_dir(root.path(), &format!("sj_{name}"));
+        shoal_write(&b, &first(3)).await;
+        o.java_write(&b, &rest(3));
+        common::assert_rows_eq(&o.java_read(&b, None), &expected, &format!("{name}: Java on top of shoal"));
+        common::assert_rows_eq(&shoal_read(&b, None).await, &expected, &format!("{name}: shoal reads Java on top of shoal"));
+        let t = Table::open(b.to_str().unwrap()).await.unwrap();
+        shoal::maintenance::compact::CompactJob::new(true).run(&t).await.unwrap();
+        common::assert_rows_eq(&o.java_read(&b, None), &expected, &format!("{name}: Java after shoal's full compaction"));
+        common::assert_rows_eq(&shoal_read(&b, None).await, &expected, &format!("{name}: shoal after its full compaction"));
     }
 }
 

@@ -4,7 +4,9 @@
 //! by the dedicated compaction job (`shoal compact`). [`shape`] describes a tree for people
 //! (`shoal inspect`).
 
+pub mod deletion_vectors;
 pub mod levels;
+pub mod lookup;
 pub mod rewrite;
 pub mod shape;
 pub mod universal;

@@ -75,6 +75,20 @@ impl UniversalCompaction {
         None
     }
 
+    /// Paimon's `ForceUpLevel0Compaction` (tables that look up older rows: deletion vectors):
+    /// what universal compaction picks, else every level-0 run, extended by the size ratio,
+    /// so that no row stays on level 0 after a commit.
+    pub fn pick_force_level0(&self, max_level: i32, runs: &[SortedRun]) -> Option<CompactUnit> {
+        if let Some(u) = self.pick(max_level, runs) {
+            return Some(u);
+        }
+        let level0 = runs.iter().take_while(|r| r.level == 0).count();
+        if level0 == 0 {
+            return None;
+        }
+        self.pick_for_size_ratio(max_level, runs, level0, true)
+    }
+
     fn pick_for_size_ratio(&self, max_level: i32, runs: &[SortedRun], mut count: usize, force: bool) -> Option<CompactUnit> {
         let mut size: i64 = runs[..count].iter().map(SortedRun::total_size).sum();
         while count < runs.len() {
@@ -175,6 +189,16 @@ mod tests {
         let u = U.pick(5, &runs(&[(0, 1), (0, 1), (0, 1), (0, 1), (5, 1000)])).unwrap();
         assert_eq!(u.files.len(), 4);
         assert_eq!(u.output_level, 4);
+    }
+
+    #[test]
+    fn force_level0_takes_every_level0_run_above_the_next_level() {
+        let u = U.pick_force_level0(5, &runs(&[(0, 1), (0, 1), (5, 1000)])).unwrap();
+        assert_eq!((u.files.len(), u.output_level), (2, 4));
+        assert!(U.pick_force_level0(5, &runs(&[(3, 10), (5, 1000)])).is_none());
+        // Only level-0 files: everything goes to the last level.
+        let u = U.pick_force_level0(5, &runs(&[(0, 1)])).unwrap();
+        assert_eq!((u.files.len(), u.output_level), (1, 5));
     }
 
     #[test]

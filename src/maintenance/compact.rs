@@ -12,11 +12,14 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 
 use crate::error::{Error, Result};
-use crate::lsm::rewrite::{CompactResult, Rewriter};
+use crate::lsm::deletion_vectors::BucketDeletionVectors;
+use crate::lsm::rewrite::{CompactResult, DvState, Rewriter};
 use crate::lsm::universal::full_unit;
 use crate::lsm::{Levels, UniversalCompaction};
 use crate::read::scan::PartitionFilter;
 use crate::read::DataSplit;
+use crate::spec::manifest::IndexManifestEntry;
+use crate::store::manifests::FileNamer;
 use crate::table::Table;
 use crate::write::{CommitMessage, CommitOutcome};
 
@@ -44,7 +47,6 @@ impl CompactJob {
     }
 
     pub async fn run(&self, table: &Table) -> Result<CompactReport> {
-        crate::write::table_write::refuse_deletion_vectors(table.schema(), "compact")?;
         match self.run_once(table).await {
             Err(Error::CommitConflict(_)) => self.run_once(table).await,
             other => other,
@@ -63,6 +65,15 @@ impl CompactJob {
             scan = scan.with_partition_filter(f.clone());
         }
         let plan = scan.plan().await?;
+        // Deletion-vector tables: each bucket's index entries, and lookup compaction.
+        let dv = crate::write::table_write::deletion_vectors_enabled(table.schema())?;
+        let mut index_of_bucket: std::collections::HashMap<(Vec<u8>, i32), Vec<IndexManifestEntry>> = Default::default();
+        if let (true, Some(index)) = (dv, plan.snapshot.as_ref().and_then(|s| s.index_manifest.clone())) {
+            let manifests = crate::store::ManifestStore::new(table.io().clone(), &opts.manifest_compression());
+            for e in manifests.read_index_manifest(&index).await? {
+                index_of_bucket.entry((e.partition.data().to_vec(), e.bucket)).or_default().push(e);
+            }
+        }
         let mut jobs = vec![];
         let first_row = crate::merge::MergeFunction::from_schema(table.schema())?.is_first_row();
         for split in plan.splits {
@@ -70,10 +81,17 @@ impl CompactJob {
             let runs = levels.sorted_runs();
             // first-row tables are always compacted fully (see MergeFunction::is_first_row).
             let full = self.full || first_row;
-            let unit = if full { full_unit(levels.max_level(), &runs) } else { strategy.pick(levels.max_level(), &runs) };
+            let unit = if full {
+                full_unit(levels.max_level(), &runs)
+            } else if dv {
+                strategy.pick_force_level0(levels.max_level(), &runs)
+            } else {
+                strategy.pick(levels.max_level(), &runs)
+            };
             if let Some(unit) = unit {
                 let drop = unit.output_level >= levels.non_empty_highest_level();
-                jobs.push((split, unit, drop));
+                let index = if dv { Some(index_of_bucket.remove(&(split.partition.data().to_vec(), split.bucket)).unwrap_or_default()) } else { None };
+                jobs.push((split, unit, drop, index));
             }
         }
         if let Some(pb) = &self.progress {
@@ -82,16 +100,29 @@ impl CompactJob {
         let rewriter = Rewriter::new(table.io().clone(), table.schema().clone())?;
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let progress = self.progress.clone();
-        let results: Vec<(DataSplit, CompactResult)> = stream::iter(jobs)
-            .map(|(split, unit, drop)| {
+        let io = table.io().clone();
+        let results: Vec<(DataSplit, CompactResult, Vec<IndexManifestEntry>)> = stream::iter(jobs)
+            .map(|(split, unit, drop, index)| {
                 let rewriter = rewriter.clone();
                 let progress = progress.clone();
+                let io = io.clone();
                 async move {
-                    let r = rewriter.rewrite(&split.partition, split.bucket, &split.bucket_path, unit, drop).await?;
+                    let (r, index_changes) = match index {
+                        None => (rewriter.rewrite(&split.partition, split.bucket, &split.bucket_path, unit, drop).await?, vec![]),
+                        Some(entries) => {
+                            let state = DvState { vectors: BucketDeletionVectors::restore(&io, entries).await?, cache: Default::default() };
+                            let deeper = split.files.iter().filter(|f| f.level > unit.output_level).cloned().collect();
+                            let (r, mut state) = rewriter
+                                .rewrite_with_deletion_vectors(&split.partition, split.bucket, &split.bucket_path, unit, deeper, state)
+                                .await?;
+                            let changes = state.vectors.write_index(&io, &mut FileNamer::new(), &split.partition, split.bucket).await?;
+                            (r, changes)
+                        }
+                    };
                     if let Some(pb) = progress {
                         pb.inc(1);
                     }
-                    Ok::<_, Error>((split, r))
+                    Ok::<_, Error>((split, r, index_changes))
                 }
             })
             .buffer_unordered(parallelism)
@@ -107,8 +138,8 @@ impl CompactJob {
         };
         let mut messages = vec![];
         let mut written: Vec<(String, String)> = vec![];
-        for (split, r) in results {
-            if r.before.is_empty() && r.after.is_empty() {
+        for (split, r, index_changes) in results {
+            if r.before.is_empty() && r.after.is_empty() && index_changes.is_empty() {
                 continue;
             }
             report.buckets_compacted += 1;
@@ -124,6 +155,7 @@ impl CompactJob {
             let mut m = CommitMessage::new(split.partition.clone(), split.bucket, split.total_buckets);
             m.compact_before = r.before;
             m.compact_after = r.after;
+            m.index_changes = index_changes;
             messages.push(m);
         }
         match table.new_commit(&self.commit_user)?.commit(messages).await {

@@ -182,19 +182,15 @@ async fn expire_until_with(
     candidates.extend(refs.files_of(&deleting, Reach::Deleted, true).await?);
     candidates.extend(refs.files_of(&expired_refs, Reach::Changelog, true).await?);
     let doomed = candidates.minus(&needed);
-    if let Some(index) = doomed.index_manifests.iter().next() {
-        return Err(Error::Unsupported(format!(
-            "expiring snapshots {earliest}..{end} would drop index manifest {index} (deletion vectors or \
-             dynamic-bucket index), whose index files shoal cannot read yet; nothing was deleted"
-        )));
-    }
 
     // Data files, then manifests and lists, then snapshot files (ascending, in waves), then
     // the hint. Each phase completes before the next starts, so a retry after a crash finds
     // what the earlier phases still have to do.
     let mut report = ExpireReport { snapshots_expired: expired.len(), ..Default::default() };
-    report.data_files_deleted = delete_files(io, doomed.data.iter().cloned()).await?;
-    report.manifests_deleted = delete_files(io, doomed.manifests.iter().cloned()).await?;
+    let data: Vec<String> = doomed.data.iter().chain(doomed.index_files.iter()).cloned().collect();
+    report.data_files_deleted = delete_files(io, data).await?;
+    let manifests: Vec<String> = doomed.manifests.iter().chain(doomed.index_manifests.iter()).cloned().collect();
+    report.manifests_deleted = delete_files(io, manifests).await?;
     for wave in expired.chunks(READ_AHEAD) {
         let paths: Vec<String> = wave.iter().map(|s| snapshot_path(s.id)).collect();
         delete_files(io, paths).await?;

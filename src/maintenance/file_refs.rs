@@ -28,8 +28,10 @@ pub struct FileSet {
     pub data: HashSet<String>,
     /// Manifest lists and manifests (`manifest/<name>`).
     pub manifests: HashSet<String>,
-    /// Index manifests (`manifest/<name>`); shoal cannot read them, so it never deletes one.
+    /// Index manifests (`manifest/<name>`).
     pub index_manifests: HashSet<String>,
+    /// The index files they list (`index/<name>`: deletion vectors).
+    pub index_files: HashSet<String>,
 }
 
 impl FileSet {
@@ -37,6 +39,7 @@ impl FileSet {
         self.data.extend(other.data);
         self.manifests.extend(other.manifests);
         self.index_manifests.extend(other.index_manifests);
+        self.index_files.extend(other.index_files);
     }
 
     /// What `self` has that `needed` does not.
@@ -46,11 +49,12 @@ impl FileSet {
             data: diff(&self.data, &needed.data),
             manifests: diff(&self.manifests, &needed.manifests),
             index_manifests: diff(&self.index_manifests, &needed.index_manifests),
+            index_files: diff(&self.index_files, &needed.index_files),
         }
     }
 
     pub fn len(&self) -> usize {
-        self.data.len() + self.manifests.len() + self.index_manifests.len()
+        self.data.len() + self.manifests.len() + self.index_manifests.len() + self.index_files.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -95,6 +99,8 @@ pub struct FileReferences {
     /// None: the file is missing (only recorded for tolerant reads).
     lists: HashMap<String, Option<Arc<Vec<ManifestFileMeta>>>>,
     entries: HashMap<String, Option<Arc<Vec<ManifestEntry>>>>,
+    /// Index manifest name -> the index files it lists.
+    index_entries: HashMap<String, Option<Arc<Vec<String>>>>,
     bucket_dirs: HashMap<(Vec<u8>, i32), String>,
     /// Manifest files read (lists and manifests), for reports.
     pub reads: usize,
@@ -109,6 +115,7 @@ impl FileReferences {
             schema,
             lists: HashMap::new(),
             entries: HashMap::new(),
+            index_entries: HashMap::new(),
             bucket_dirs: HashMap::new(),
             reads: 0,
         }
@@ -134,6 +141,8 @@ impl FileReferences {
             }
         }
         self.load_manifests(&wanted, tolerant).await?;
+        let index_names: Vec<String> = snapshots.iter().filter_map(|s| s.index_manifest.clone()).collect();
+        self.load_index_manifests(&index_names, tolerant).await?;
 
         let mut out = FileSet::default();
         for s in snapshots {
@@ -145,6 +154,9 @@ impl FileReferences {
             }
             if let Some(i) = &s.index_manifest {
                 out.index_manifests.insert(manifest_path(i));
+                if let Some(files) = self.index_entries.get(i).cloned().flatten() {
+                    out.index_files.extend(files.iter().map(|f| crate::spec::paths::index_path(f)));
+                }
             }
             if reach.reads_changelog() {
                 if let Some(l) = &s.changelog_manifest_list {
@@ -234,6 +246,20 @@ impl FileReferences {
         for (n, r) in loaded {
             let v = keep_missing(r, tolerant)?;
             self.lists.insert(n, v.map(Arc::new));
+        }
+        Ok(())
+    }
+
+    async fn load_index_manifests(&mut self, names: &[String], tolerant: bool) -> Result<()> {
+        let missing = unique_missing(names, |n| self.index_entries.contains_key(n));
+        self.reads += missing.len();
+        let loaded = read_all(&self.manifests, missing, |store, n| async move {
+            Ok(store.read_index_manifest(&n).await?.into_iter().map(|e| e.file_name).collect::<Vec<_>>())
+        })
+        .await;
+        for (n, r) in loaded {
+            let v = keep_missing(r, tolerant)?;
+            self.index_entries.insert(n, v.map(Arc::new));
         }
         Ok(())
     }

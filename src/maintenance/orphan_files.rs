@@ -5,7 +5,7 @@
 //!
 //! Candidates are files under `manifest/`, `index/` and the bucket directories; metadata
 //! (`snapshot/`, `schema/`, `tag/`, `consumer/`, hints) is never touched. Index files are
-//! left alone while any snapshot or tag has an index manifest (shoal cannot resolve those yet).
+//! referenced through the index manifests of snapshots and tags.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,20 +54,20 @@ pub async fn remove_orphan_files(
     // Strict: a retained snapshot with a missing manifest is damaged, and guessing would delete
     // files it still lists. (After an interrupted expiry, run expire-snapshots again first.)
     let referenced = FileReferences::new(io.clone(), schema).files_of(&all, Reach::All, false).await?;
-    let keep_index = !referenced.index_manifests.is_empty();
 
     let mut report = OrphanReport::default();
     for (path, status) in listing {
         let first = path.split('/').next().unwrap_or("");
         let candidate = match first {
             MANIFEST_DIR => true,
-            INDEX_DIR => !keep_index,
+            INDEX_DIR => true,
             _ => path.split('/').any(|c| c.starts_with("bucket-")),
         };
         if !candidate
             || referenced.data.contains(&path)
             || referenced.manifests.contains(&path)
             || referenced.index_manifests.contains(&path)
+            || referenced.index_files.contains(&path)
         {
             continue;
         }

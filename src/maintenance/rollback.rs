@@ -77,12 +77,6 @@ pub async fn rollback(io: &FileIO, schema: Arc<TableSchema>, target: &RollbackTa
     live_of_dropped.extend(dropped_tags.iter().map(|t| &t.snapshot));
     gone.extend(refs.files_of(&live_of_dropped, Reach::Live, true).await?);
     let doomed = gone.minus(&needed);
-    if let Some(index) = doomed.index_manifests.iter().next() {
-        return Err(Error::Unsupported(format!(
-            "rolling back would drop index manifest {index} (deletion vectors or dynamic-bucket index), \
-             whose index files shoal cannot read yet; nothing was changed"
-        )));
-    }
 
     for s in dropped.iter().rev() {
         sm.delete(s.id).await?;
@@ -96,8 +90,8 @@ pub async fn rollback(io: &FileIO, schema: Arc<TableSchema>, target: &RollbackTa
         tags_deleted: dropped_tags.iter().map(|t| t.name.clone()).collect(),
         ..Default::default()
     };
-    report.data_files_deleted = delete_files(io, doomed.data).await?;
-    report.manifests_deleted = delete_files(io, doomed.manifests).await?;
+    report.data_files_deleted = delete_files(io, doomed.data.into_iter().chain(doomed.index_files)).await?;
+    report.manifests_deleted = delete_files(io, doomed.manifests.into_iter().chain(doomed.index_manifests)).await?;
     if let Some(json) = tag_json {
         if !sm.exists(retained.id).await? {
             // The tag's snapshot had expired: it becomes the table's only snapshot (without the

@@ -119,15 +119,8 @@ pub async fn delete_tag(io: &FileIO, schema: Arc<TableSchema>, name: &str) -> Re
     let mut refs = FileReferences::new(io.clone(), schema);
     let needed = refs.files_of(&keepers, Reach::Live, false).await?;
     let doomed = refs.files_of(&[&tag.snapshot], Reach::All, true).await?.minus(&needed);
-    if !doomed.index_manifests.is_empty() {
-        // Index files cannot be resolved by shoal: leave them (and say so) rather than guess.
-        return Err(Error::Unsupported(format!(
-            "tag {name:?} was deleted, but its index manifest (deletion vectors or dynamic-bucket index) \
-             cannot be cleaned by shoal; its other files were left for remove-orphan-files"
-        )));
-    }
     Ok(TagDeleteReport {
-        data_files_deleted: delete_files(io, doomed.data).await?,
-        manifests_deleted: delete_files(io, doomed.manifests).await?,
+        data_files_deleted: delete_files(io, doomed.data.into_iter().chain(doomed.index_files)).await?,
+        manifests_deleted: delete_files(io, doomed.manifests.into_iter().chain(doomed.index_manifests)).await?,
     })
 }

@@ -26,7 +26,8 @@ use crate::io::FileIO;
 use crate::merge::keys::{KeyEncoder, SortKeys};
 use crate::merge::cell::{ComputedRows, Version};
 use crate::merge::{MergeFunction, Merged};
-use crate::read::scan::DataSplit;
+use crate::read::scan::{DataSplit, SplitDeletionVector};
+use crate::spec::deletion_vector::decode_deletion_vector;
 use crate::spec::data_file::{KEY_FIELD_PREFIX, SEQUENCE_NUMBER, VALUE_KIND};
 use crate::spec::{DataField, DataFileMeta, DataType, RowKind, TableSchema};
 use crate::store::SchemaManager;
@@ -201,6 +202,12 @@ impl SplitReader {
             visible.files.retain(|f| f.level > 0);
             return self.read_split_unprojected(&visible, emit);
         }
+        if self.key_value.is_none() && self.deletion_vectors {
+            // Above level 0 a deletion-vector table holds each key once among its live rows
+            // (compaction marks every older version deleted), so each file is read as written,
+            // minus its deleted rows, with no merge (Paimon reads such splits raw).
+            return self.read_files_raw(split, emit);
+        }
         if !self.is_primary_key() {
             let mut files = split.files.clone();
             files.sort_by_key(|f| f.min_sequence_number);
@@ -258,6 +265,52 @@ impl SplitReader {
             out.push((kinds, batch));
         }
         Ok(out)
+    }
+
+    /// Reads every file of the split on its own (deletion vectors applied), dropping the
+    /// retractions a file may hold.
+    fn read_files_raw(&self, split: &DataSplit, emit: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
+        for f in &split.files {
+            let with_kv = f.delete_row_count != Some(0);
+            let loaded = self.load_file(split, f, with_kv)?;
+            for (i, batch) in loaded.values.into_iter().enumerate() {
+                let batch = match loaded.kv.get(i) {
+                    Some((_, _, kinds)) if kinds.iter().any(|k| RowKind::from_byte(*k).is_none_or(|k| k.is_retract())) => {
+                        let keep: arrow_array::BooleanArray =
+                            kinds.iter().map(|k| Some(RowKind::from_byte(*k).is_some_and(|k| !k.is_retract()))).collect();
+                        arrow_select::filter::filter_record_batch(&batch, &keep).map_err(Error::arrow("dropping retractions"))?
+                    }
+                    _ => batch,
+                };
+                if batch.num_rows() > 0 && !emit(batch) {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a whole data file as one batch, with no deletion vector applied (row positions
+    /// stay the file's): its encoded keys and its rows in the reader's batch schema. `None` for
+    /// a file without rows. Lookups by key (deletion-vector maintenance) use it.
+    pub(crate) fn load_file_whole(&self, bucket_path: &str, file: &DataFileMeta) -> Result<Option<(SortKeys, RecordBatch)>> {
+        let mut whole = self.clone();
+        whole.batch_size = file.row_count.max(1) as usize;
+        let bare = DataSplit {
+            snapshot_id: 0,
+            partition: crate::spec::BinaryRow::empty(),
+            bucket: 0,
+            bucket_path: bucket_path.to_string(),
+            total_buckets: 0,
+            files: vec![],
+            deletion_vectors: Default::default(),
+        };
+        let mut loaded = whole.load_file(&bare, file, true)?;
+        match (loaded.values.len(), loaded.kv.pop()) {
+            (0, _) => Ok(None),
+            (1, Some((keys, _, _))) => Ok(Some((keys, loaded.values.pop().expect("one batch")))),
+            (n, _) => Err(Error::data_file(&file.file_name, format!("was read as {n} batches where one was asked for"))),
+        }
     }
 
     /// Groups files into sections of overlapping key ranges, each a list of sorted runs.
@@ -458,11 +511,17 @@ impl SplitReader {
     }
 
     /// The deletion vector of a data file, if the split has one for it.
-    fn deletion_vector(&self, split: &DataSplit, file: &DataFileMeta) -> Result<Option<roaring::RoaringBitmap>> {
-        let Some(d) = split.deletion_vectors.get(&file.file_name) else { return Ok(None) };
-        let bytes = self.runtime.block_on(self.io.read(&d.path))?;
-        let name = format!("{}/{}", self.io.uri(), d.path);
-        let dv = crate::spec::deletion_vector::decode_deletion_vector(&bytes, d.offset.max(0) as usize, d.length.max(0) as usize, &name)?;
+    fn deletion_vector(&self, split: &DataSplit, file: &DataFileMeta) -> Result<Option<Arc<roaring::RoaringBitmap>>> {
+        let (dv, name) = match split.deletion_vectors.get(&file.file_name) {
+            None => return Ok(None),
+            Some(SplitDeletionVector::Loaded(dv)) => (dv.clone(), "the writer's deletion vectors".to_string()),
+            Some(SplitDeletionVector::File(d)) => {
+                let bytes = self.runtime.block_on(self.io.read(&d.path))?;
+                let name = format!("{}/{}", self.io.uri(), d.path);
+                let dv = decode_deletion_vector(&bytes, d.offset.max(0) as usize, d.length.max(0) as usize, &name)?;
+                (Arc::new(dv), name)
+            }
+        };
         if dv.max().is_some_and(|m| m as i64 >= file.row_count) {
             return Err(Error::data_file(&file.file_name, format!("its deletion vector in {name} marks rows beyond its {} rows", file.row_count)));
         }

@@ -22,7 +22,15 @@ pub struct DataSplit {
     pub files: Vec<DataFileMeta>,
     /// Deletion vectors of the split's files, by data file name (tables with
     /// `deletion-vectors.enabled`).
-    pub deletion_vectors: std::collections::HashMap<String, DeletionFile>,
+    pub deletion_vectors: std::collections::HashMap<String, SplitDeletionVector>,
+}
+
+/// A data file's deletion vector: where to read it, or (compactions inside a writer, whose
+/// vectors are not committed yet) the vector itself.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SplitDeletionVector {
+    File(DeletionFile),
+    Loaded(Arc<roaring::RoaringBitmap>),
 }
 
 /// Where a data file's deletion vector is: an index file (relative to the table) and the range.
@@ -202,7 +210,7 @@ impl TableScan {
                 if let Some(split) = splits_by_bucket.splits.get_mut(&(e.partition.data().to_vec(), e.bucket)) {
                     for r in e.deletion_vectors {
                         let file = DeletionFile { path: format!("index/{}", e.file_name), offset: r.offset, length: r.length };
-                        split.deletion_vectors.insert(r.data_file, file);
+                        split.deletion_vectors.insert(r.data_file, SplitDeletionVector::File(file));
                     }
                 }
             }

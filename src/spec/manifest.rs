@@ -538,6 +538,68 @@ pub struct IndexManifestEntry {
 
 pub const DELETION_VECTORS_INDEX: &str = "DELETION_VECTORS";
 
+/// `_VERSION` of IndexManifestEntry records (Paimon 0.9 and 1.x).
+pub const INDEX_MANIFEST_RECORD_VERSION: i32 = 1;
+
+fn index_manifest_schema() -> &'static Schema {
+    static S: OnceLock<Schema> = OnceLock::new();
+    S.get_or_init(|| {
+        let json = format!(
+            r#"{{"type":"record","name":"{RECORD}","fields":[
+            {{"name":"_VERSION","type":"int"}},
+            {{"name":"_KIND","type":"int"}},
+            {{"name":"_PARTITION","type":"bytes"}},
+            {{"name":"_BUCKET","type":"int"}},
+            {{"name":"_INDEX_TYPE","type":"string"}},
+            {{"name":"_FILE_NAME","type":"string"}},
+            {{"name":"_FILE_SIZE","type":"long"}},
+            {{"name":"_ROW_COUNT","type":"long"}},
+            {{"name":"_DELETIONS_VECTORS_RANGES","type":["null",{{"type":"array","items":["null",
+                {{"type":"record","name":"{RECORD}__DELETIONS_VECTORS_RANGES","fields":[
+                    {{"name":"f0","type":"string"}},{{"name":"f1","type":"int"}},{{"name":"f2","type":"int"}}]}}]}}],
+             "default":null}}]}}"#
+        );
+        Schema::parse_str(&json).expect("static index manifest schema")
+    })
+}
+
+/// Encodes index manifest entries in Paimon's record shape (the one Java 0.9 writes).
+pub fn encode_index_manifest(entries: &[IndexManifestEntry], compression: &str) -> Result<Vec<u8>, SpecError> {
+    let records = entries
+        .iter()
+        .map(|e| {
+            let ranges = if e.index_type == DELETION_VECTORS_INDEX {
+                Some(AvroValue::Array(
+                    e.deletion_vectors
+                        .iter()
+                        .map(|r| {
+                            nullable(Some(AvroValue::Record(vec![
+                                ("f0".into(), AvroValue::String(r.data_file.clone())),
+                                ("f1".into(), AvroValue::Int(r.offset)),
+                                ("f2".into(), AvroValue::Int(r.length)),
+                            ])))
+                        })
+                        .collect(),
+                ))
+            } else {
+                None
+            };
+            AvroValue::Record(vec![
+                ("_VERSION".into(), AvroValue::Int(INDEX_MANIFEST_RECORD_VERSION)),
+                ("_KIND".into(), AvroValue::Int(e.kind as i32)),
+                ("_PARTITION".into(), AvroValue::Bytes(e.partition.serialize())),
+                ("_BUCKET".into(), AvroValue::Int(e.bucket)),
+                ("_INDEX_TYPE".into(), AvroValue::String(e.index_type.clone())),
+                ("_FILE_NAME".into(), AvroValue::String(e.file_name.clone())),
+                ("_FILE_SIZE".into(), AvroValue::Long(e.file_size)),
+                ("_ROW_COUNT".into(), AvroValue::Long(e.row_count)),
+                ("_DELETIONS_VECTORS_RANGES".into(), nullable(ranges)),
+            ])
+        })
+        .collect();
+    write_container(index_manifest_schema(), compression, records)
+}
+
 pub fn decode_index_manifest(bytes: &[u8], file: &str) -> Result<Vec<IndexManifestEntry>, SpecError> {
     read_container(bytes, file, "index manifest", |r| {
         let kind = match r.int("_KIND")? {
@@ -627,6 +689,27 @@ mod tests {
         }];
         let bytes = encode_manifest_list(&metas, "zstd").unwrap();
         assert_eq!(decode_manifest_list(&bytes, "l").unwrap(), metas);
+    }
+
+    #[test]
+    fn index_manifest_round_trips() {
+        let entries = vec![IndexManifestEntry {
+            kind: FileKind::Add,
+            partition: BinaryRow::empty(),
+            bucket: 2,
+            index_type: DELETION_VECTORS_INDEX.into(),
+            file_name: "index-x-0".into(),
+            file_size: 31,
+            row_count: 2,
+            deletion_vectors: vec![
+                DeletionVectorRange { data_file: "data-a.parquet".into(), offset: 1, length: 22 },
+                DeletionVectorRange { data_file: "data-b.parquet".into(), offset: 31, length: 24 },
+            ],
+        }];
+        for codec in ["zstd", "none"] {
+            let bytes = encode_index_manifest(&entries, codec).unwrap();
+            assert_eq!(decode_index_manifest(&bytes, "i").unwrap(), entries);
+        }
     }
 
     #[test]

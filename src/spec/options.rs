@@ -747,8 +747,11 @@ impl CoreOptions {
             return Err(self.invalid(MANIFEST_COMPRESSION, "expected zstd, snappy, deflate or none"));
         }
         self.merge_engine()?;
-        if self.deletion_vectors_enabled()? {
-            return Err(self.invalid(DELETION_VECTORS_ENABLED, "deletion vectors are not implemented in shoal yet"));
+        if self.deletion_vectors_enabled()? && self.merge_engine()? == MergeEngine::FirstRow {
+            return Err(self.invalid(
+                DELETION_VECTORS_ENABLED,
+                "first-row never deletes old rows, so Paimon refuses deletion vectors with merge-engine = first-row",
+            ));
         }
         match self.changelog_producer()? {
             ChangelogProducer::None | ChangelogProducer::Input => {}

@@ -32,6 +32,9 @@ pub enum SchemaChange {
 
 /// Options Paimon marks `@Immutable`: fixed once the table has data.
 pub const IMMUTABLE_OPTIONS: &[&str] = &[
+    // Switching deletion vectors on over existing levels would let raw reads see keys that
+    // only a merge resolves; switching off would bring deleted rows back.
+    "deletion-vectors.enabled",
     BUCKET_KEY,
     "merge-engine",
     "ignore-delete",
@@ -292,7 +295,7 @@ mod tests {
         assert!(err(SchemaChange::SetOption { key: "merge-engine".into(), value: "first-row".into() }).contains("cannot be changed"));
         assert!(err(SchemaChange::SetOption { key: "bucket".into(), value: "4".into() }).contains("rescale"));
         assert!(err(SchemaChange::SetOption { key: "bukcet".into(), value: "4".into() }).contains("unknown option"));
-        assert!(err(SchemaChange::SetOption { key: "deletion-vectors.enabled".into(), value: "true".into() }).contains("deletion vectors"));
+        assert!(err(SchemaChange::SetOption { key: "deletion-vectors.enabled".into(), value: "true".into() }).contains("cannot be changed"));
     }
 
     #[test]

@@ -98,6 +98,18 @@ impl ManifestStore {
         })
     }
 
+    /// Writes an index manifest (`index-manifest-<uuid>-<n>`, a full list of the live index files).
+    pub async fn write_index_manifest(
+        &self,
+        namer: &mut FileNamer,
+        entries: &[crate::spec::manifest::IndexManifestEntry],
+    ) -> Result<String> {
+        let name = namer.next("index-manifest", "");
+        let bytes = crate::spec::manifest::encode_index_manifest(entries, &self.compression)?;
+        self.io.write(&manifest_path(&name), bytes).await?;
+        Ok(name)
+    }
+
     pub async fn write_manifest_list(&self, namer: &mut FileNamer, metas: &[ManifestFileMeta]) -> Result<String> {
         let name = namer.next("manifest-list", "");
         let bytes = encode_manifest_list(metas, &self.compression)?;

@@ -14,7 +14,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
-use crate::spec::manifest::FileIdentifier;
+use crate::lsm::deletion_vectors::{check_index_base, combine_index_entries};
+use crate::spec::manifest::{FileIdentifier, IndexManifestEntry};
 use crate::spec::snapshot::{BATCH_COMMIT_IDENTIFIER, SNAPSHOT_VERSION};
 use crate::spec::{
     BinaryRow, CommitKind, DataFileMeta, DataType, Datum, FileKind, ManifestEntry, ManifestFileMeta, NullStyle,
@@ -38,6 +39,10 @@ pub struct CommitMessage {
     pub changelog_files: Vec<DataFileMeta>,
     pub compact_before: Vec<DataFileMeta>,
     pub compact_after: Vec<DataFileMeta>,
+    /// Deletion-vector index changes of the bucket, committed with the compaction: DELETE of the
+    /// index files the compaction started from, ADD of the one replacing them (Paimon's
+    /// `compactIncrement` new/deleted index files).
+    pub index_changes: Vec<IndexManifestEntry>,
 }
 
 impl CommitMessage {
@@ -50,6 +55,7 @@ impl CommitMessage {
             changelog_files: vec![],
             compact_before: vec![],
             compact_after: vec![],
+            index_changes: vec![],
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -57,6 +63,7 @@ impl CommitMessage {
             && self.changelog_files.is_empty()
             && self.compact_before.is_empty()
             && self.compact_after.is_empty()
+            && self.index_changes.is_empty()
     }
 }
 
@@ -174,7 +181,9 @@ impl TableCommit {
         let mut appends = vec![];
         let mut changelog = vec![];
         let mut compacts = vec![];
+        let mut index_changes = vec![];
         for m in &messages {
+            index_changes.extend(m.index_changes.iter().cloned());
             appends.extend(m.new_files.iter().map(|f| entry(FileKind::Add, m, f)));
             changelog.extend(m.changelog_files.iter().map(|f| entry(FileKind::Add, m, f)));
             compacts.extend(m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)));
@@ -182,10 +191,10 @@ impl TableCommit {
         }
         let mut outcome = CommitOutcome::Empty;
         if !appends.is_empty() || !changelog.is_empty() {
-            outcome = self.commit_entries(identifier, watermark, CommitKind::Append, appends, changelog).await?;
+            outcome = self.commit_entries(identifier, watermark, CommitKind::Append, appends, changelog, vec![]).await?;
         }
-        if !compacts.is_empty() {
-            outcome = self.commit_entries(identifier, watermark, CommitKind::Compact, compacts, vec![]).await?;
+        if !compacts.is_empty() || !index_changes.is_empty() {
+            outcome = self.commit_entries(identifier, watermark, CommitKind::Compact, compacts, vec![], index_changes).await?;
         }
         if let (Some(hook), Some(id)) = (&self.after_commit, outcome.snapshot_id()) {
             hook(id).await.map_err(|e| Error::AfterCommit { snapshot: id, source: Box::new(e) })?;
@@ -213,6 +222,7 @@ impl TableCommit {
         kind: CommitKind,
         entries: Vec<ManifestEntry>,
         changelog: Vec<ManifestEntry>,
+        index_changes: Vec<IndexManifestEntry>,
     ) -> Result<CommitOutcome> {
         let partition_types = self.schema.partition_types();
         let mut namer = FileNamer::new();
@@ -255,7 +265,24 @@ impl TableCommit {
                 Some(s) => self.manifests.data_manifests(s).await?,
                 None => vec![],
             };
-            let (base_metas, written) = self.merge_manifests(&mut namer, base_metas, &partition_types).await?;
+            let (base_metas, mut written) = self.merge_manifests(&mut namer, base_metas, &partition_types).await?;
+            // Deletion-vector changes: the latest index manifest with this commit's buckets replaced.
+            let mut index_manifest = latest.as_ref().and_then(|s| s.index_manifest.clone());
+            if !index_changes.is_empty() {
+                let previous = match &index_manifest {
+                    Some(name) => self.manifests.read_index_manifest(name).await?,
+                    None => vec![],
+                };
+                check_index_base(&previous, &index_changes)?;
+                let combined = combine_index_entries(previous, &index_changes);
+                index_manifest = if combined.is_empty() {
+                    None
+                } else {
+                    let name = self.manifests.write_index_manifest(&mut namer, &combined).await?;
+                    written.push(name.clone());
+                    Some(name)
+                };
+            }
             let base_list = self.manifests.write_manifest_list(&mut namer, &base_metas).await?;
             let delta_list = self.manifests.write_manifest_list(&mut namer, std::slice::from_ref(&delta_meta)).await?;
             let id = latest.as_ref().map(|s| s.id + 1).unwrap_or(1);
@@ -269,7 +296,7 @@ impl TableCommit {
                 delta_manifest_list_size: None,
                 changelog_manifest_list: changelog_list.clone(),
                 changelog_manifest_list_size: None,
-                index_manifest: latest.as_ref().and_then(|s| s.index_manifest.clone()),
+                index_manifest,
                 commit_user: self.commit_user.clone(),
                 commit_identifier: identifier,
                 commit_kind: kind,

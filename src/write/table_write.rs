@@ -17,13 +17,16 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
-use crate::lsm::rewrite::{CompactResult, Rewriter};
+use crate::lsm::deletion_vectors::BucketDeletionVectors;
+use crate::lsm::rewrite::{CompactResult, DvState, Rewriter};
 use crate::lsm::universal::full_unit;
 use crate::lsm::{Levels, UniversalCompaction};
 use crate::merge::MergeFunction;
 use crate::spec::data_file::{data_file_arrow_schema, table_arrow_schema};
 use crate::spec::paths::{bucket_dir, partition_path};
 use crate::spec::{bucket_of, BinaryRow, BinaryRowWriter, DataFileMeta, FileSource, NullStyle, RowKind, TableSchema};
+use crate::spec::manifest::IndexManifestEntry;
+use crate::store::manifests::FileNamer;
 use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
 use crate::write::commit::CommitMessage;
@@ -65,6 +68,9 @@ struct WriteContext {
     /// In-writer compaction (primary-key tables unless `write-only`): the strategy, the number
     /// of levels, and the rewriter.
     compaction: Option<(UniversalCompaction, usize, Rewriter)>,
+    /// `deletion-vectors.enabled` (primary-key tables): every commit compacts level 0 with
+    /// lookups that mark superseded rows in deletion vectors (Paimon's lookup compaction).
+    deletion_vectors: bool,
 }
 
 /// A bucket of a partition.
@@ -81,15 +87,34 @@ struct BucketWriter {
     compact_before: Vec<DataFileMeta>,
     compact_after: Vec<DataFileMeta>,
     /// The bucket's compaction running in the background, if any (at most one per bucket).
-    compacting: Option<tokio::task::JoinHandle<Result<CompactResult>>>,
+    compacting: Option<tokio::task::JoinHandle<Result<(CompactResult, Option<DvState>)>>>,
+    /// Deletion-vector tables: the bucket's vectors and lookup indexes (None while a compaction
+    /// holds them, or before they are first needed).
+    dv: Option<DvState>,
+    /// The bucket's index manifest entries in the snapshot the writer started from, read into
+    /// `dv` when the bucket first compacts.
+    dv_restore: Option<Vec<IndexManifestEntry>>,
 }
 
 impl BucketWriter {
     /// Takes a finished compaction into the bucket's levels and its next commit.
-    fn absorb(&mut self, r: CompactResult) {
+    fn absorb(&mut self, (r, dv): (CompactResult, Option<DvState>)) {
         self.levels.update(&r.before, &r.after);
         self.compact_before.extend(r.before);
         self.compact_after.extend(r.after);
+        if let Some(mut dv) = dv {
+            dv.cache.retain_files(&self.levels.all_files());
+            self.dv = Some(dv);
+        }
+    }
+
+    /// The bucket's deletion-vector state, read from its index files on first use.
+    async fn take_dv_state(&mut self, io: &FileIO) -> Result<DvState> {
+        if let Some(dv) = self.dv.take() {
+            return Ok(dv);
+        }
+        let entries = self.dv_restore.take().unwrap_or_default();
+        Ok(DvState { vectors: BucketDeletionVectors::restore(io, entries).await?, cache: Default::default() })
     }
 }
 
@@ -111,6 +136,9 @@ pub struct TableWrite {
     /// `full-compaction.delta-commits`: every this many prepared commits, a full compaction.
     full_compaction_every: Option<u64>,
     prepared_commits: u64,
+    /// Deletion-vector tables: each bucket's index entries in the starting snapshot.
+    restored_dvs: HashMap<(BinaryRow, i32), Vec<IndexManifestEntry>>,
+    index_namer: FileNamer,
 }
 
 impl TableWrite {
@@ -118,14 +146,20 @@ impl TableWrite {
     pub async fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
         let opts = schema.core_options();
         schema.validate_bucket_mode()?;
-        refuse_deletion_vectors(&schema, "write to")?;
+        let deletion_vectors = deletion_vectors_enabled(&schema)?;
         let merge = MergeFunction::from_schema(&schema)?;
         let cfg = FileWriterConfig::new(schema.clone())?;
         let mut restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>> = HashMap::new();
+        let mut restored_dvs: HashMap<(BinaryRow, i32), Vec<IndexManifestEntry>> = HashMap::new();
         if let Some(latest) = SnapshotManager::new(io.clone()).latest().await? {
             let manifests = ManifestStore::new(io.clone(), &opts.manifest_compression());
             for e in manifests.live_files(&latest).await? {
                 restored.entry((e.partition.clone(), e.bucket)).or_default().push(e.file);
+            }
+            if let (true, Some(index)) = (deletion_vectors, &latest.index_manifest) {
+                for e in manifests.read_index_manifest(index).await? {
+                    restored_dvs.entry((e.partition.clone(), e.bucket)).or_default().push(e);
+                }
             }
         }
         let compaction = if schema.primary_keys.is_empty() || opts.write_only()? {
@@ -147,6 +181,7 @@ impl TableWrite {
             input_changelog: !schema.primary_keys.is_empty()
                 && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Input,
             compaction,
+            deletion_vectors,
             cfg,
         };
         let num_buckets = opts.bucket()?;
@@ -163,6 +198,8 @@ impl TableWrite {
             parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             full_compaction_every: opts.full_compaction_delta_commits()?,
             prepared_commits: 0,
+            restored_dvs,
+            index_namer: FileNamer::new(),
             schema,
             writers: HashMap::new(),
             restored,
@@ -255,8 +292,10 @@ impl TableWrite {
 
     fn writer(&mut self, partition: BinaryRow, bucket: i32) -> &mut BucketWriter {
         let restored = &mut self.restored;
+        let restored_dvs = &mut self.restored_dvs;
         let num_levels = self.ctx.compaction.as_ref().map(|c| c.1).unwrap_or(2);
         self.writers.entry((partition.clone(), bucket)).or_insert_with(|| {
+            let dv_restore = restored_dvs.remove(&(partition.clone(), bucket));
             let files = restored.remove(&(partition.clone(), bucket)).unwrap_or_default();
             // Sequence numbers continue after the bucket's highest (Paimon: max + 1).
             let next_seq = files.iter().map(|f| f.max_sequence_number).max().map(|m| m + 1).unwrap_or(0);
@@ -271,6 +310,8 @@ impl TableWrite {
                 compact_before: vec![],
                 compact_after: vec![],
                 compacting: None,
+                dv: None,
+                dv_restore,
             }
         })
     }
@@ -403,12 +444,16 @@ impl TableWrite {
         if full {
             self.compact_fully().await?;
         } else {
-            self.compact(wait_compaction).await?;
+            // Deletion-vector tables wait for their level-0 compaction (Paimon's `lookup-wait`).
+            self.compact(wait_compaction || self.ctx.deletion_vectors).await?;
         }
         let total_buckets = self.num_buckets;
         let mut messages = vec![];
         for w in self.writers.values_mut() {
             let mut m = CommitMessage::new(w.partition.clone(), w.bucket, total_buckets);
+            if let Some(dv) = w.dv.as_mut() {
+                m.index_changes = dv.vectors.write_index(&self.ctx.io, &mut self.index_namer, &w.partition, w.bucket).await?;
+            }
             m.new_files = std::mem::take(&mut w.new_files);
             m.new_files.sort_by_key(|f| f.min_sequence_number);
             m.changelog_files = std::mem::take(&mut w.changelog_files);
@@ -459,7 +504,13 @@ impl TableWrite {
                 &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
                 w.bucket,
             );
-            w.absorb(rewriter.rewrite(&w.partition, w.bucket, &path, unit, true).await?);
+            if ctx.deletion_vectors {
+                let state = w.take_dv_state(&ctx.io).await?;
+                let (r, state) = rewriter.rewrite_with_deletion_vectors(&w.partition, w.bucket, &path, unit, vec![], state).await?;
+                w.absorb((r, Some(state)));
+            } else {
+                w.absorb((rewriter.rewrite(&w.partition, w.bucket, &path, unit, true).await?, None));
+            }
         }
         Ok(())
     }
@@ -483,13 +534,22 @@ impl TableWrite {
             }
             // first-row: level-0 rows are invisible until compacted, so a commit that waits
             // compacts them; and only full compactions keep each key in one file above level 0.
+            // Deletion vectors: level-0 rows are invisible until compacted with lookups, so a
+            // commit that waits compacts them (Paimon's ForceUpLevel0Compaction).
             let first_row = ctx.merge.is_first_row();
-            let force = first_row && wait && w.levels.sorted_runs().iter().any(|r| r.level == 0);
+            let has_level0 = w.levels.sorted_runs().iter().any(|r| r.level == 0);
+            let force = (first_row || ctx.deletion_vectors) && wait && has_level0;
             if w.compacting.is_some() || (!force && w.levels.number_of_sorted_runs() < strategy.num_run_trigger) {
                 continue;
             }
             let runs = w.levels.sorted_runs();
-            let unit = if first_row { full_unit(w.levels.max_level(), &runs) } else { strategy.pick(w.levels.max_level(), &runs) };
+            let unit = if first_row {
+                full_unit(w.levels.max_level(), &runs)
+            } else if ctx.deletion_vectors {
+                strategy.pick_force_level0(w.levels.max_level(), &runs)
+            } else {
+                strategy.pick(w.levels.max_level(), &runs)
+            };
             let Some(unit) = unit else { continue };
             let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
             let path = bucket_dir(
@@ -497,8 +557,20 @@ impl TableWrite {
                 w.bucket,
             );
             let (rewriter, partition, bucket) = (rewriter.clone(), w.partition.clone(), w.bucket);
-            w.compacting =
-                Some(tokio::spawn(async move { rewriter.rewrite(&partition, bucket, &path, unit, drop_retracts).await }));
+            if ctx.deletion_vectors {
+                let state = w.take_dv_state(&ctx.io).await?;
+                let deeper: Vec<DataFileMeta> =
+                    w.levels.all_files().into_iter().filter(|f| f.level > unit.output_level).collect();
+                w.compacting = Some(tokio::spawn(async move {
+                    let (r, state) =
+                        rewriter.rewrite_with_deletion_vectors(&partition, bucket, &path, unit, deeper, state).await?;
+                    Ok((r, Some(state)))
+                }));
+            } else {
+                w.compacting = Some(tokio::spawn(async move {
+                    Ok((rewriter.rewrite(&partition, bucket, &path, unit, drop_retracts).await?, None))
+                }));
+            }
         }
         if wait {
             for w in self.writers.values_mut() {
@@ -511,16 +583,29 @@ impl TableWrite {
     }
 }
 
-/// shoal reads tables with deletion vectors but does not maintain them yet: writing or compacting
-/// without updating the vectors would bring deleted rows back, so it is refused.
-pub fn refuse_deletion_vectors(schema: &TableSchema, what: &str) -> Result<()> {
-    if !schema.primary_keys.is_empty() && schema.core_options().deletion_vectors_enabled()? {
-        return Err(Error::Unsupported(format!(
-            "cannot {what} a table with deletion-vectors.enabled = true: shoal reads such tables but does not maintain \
-             their deletion vectors yet"
-        )));
+/// Whether writes and compactions of the table maintain deletion vectors. Refuses the
+/// combinations Paimon refuses or shoal does not maintain: first-row (it never deletes old
+/// rows, so Paimon rejects vectors with it) and append tables (deletion vectors of append
+/// tables are a Paimon 1.x feature).
+pub fn deletion_vectors_enabled(schema: &TableSchema) -> Result<bool> {
+    if !schema.core_options().deletion_vectors_enabled()? {
+        return Ok(false);
     }
-    Ok(())
+    if schema.primary_keys.is_empty() {
+        return Err(Error::Unsupported(
+            "deletion-vectors.enabled = true on a table without a primary key (an append table): shoal maintains \
+             deletion vectors of primary-key tables only"
+                .into(),
+        ));
+    }
+    if MergeFunction::from_schema(schema)?.is_first_row() {
+        return Err(Error::Unsupported(
+            "deletion-vectors.enabled = true with merge-engine = first-row: first-row never deletes old rows, so \
+             Paimon refuses deletion vectors with it"
+                .into(),
+        ));
+    }
+    Ok(true)
 }
 
 /// The data files and the changelog files one flush wrote.

@@ -1,0 +1,188 @@
+//! The deletion vectors of one bucket while writes and compactions change them (Paimon's
+//! `DeletionVectorsMaintainer`).
+//!
+//! A bucket of a table with `deletion-vectors.enabled` keeps, per data file on levels >= 1, a
+//! roaring bitmap of the row positions that newer data superseded. Compaction adds positions
+//! (a lookup found an older version of a key it writes) and drops the vectors of the files it
+//! rewrote. When anything changed, all of the bucket's vectors go into one new index file
+//! (`index/index-<uuid>-<n>`, layout in `spec::deletion_vector`), which replaces the bucket's
+//! previous index file in the snapshot's index manifest: an ADD for the new file and a DELETE
+//! for each old one, committed with the compaction (Paimon's compact increment).
+//!
+//! Invariant (checked by `debug_assert` and by the model tests): a position is only ever added
+//! for a data file that is live in the bucket, and below that file's row count.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use roaring::RoaringBitmap;
+
+use crate::error::{Error, Result};
+use crate::io::FileIO;
+use crate::spec::deletion_vector::{decode_deletion_vector, encode_index_file};
+use crate::spec::manifest::{DeletionVectorRange, IndexManifestEntry, DELETION_VECTORS_INDEX};
+use crate::spec::paths::index_path;
+use crate::spec::{BinaryRow, FileKind};
+use crate::store::manifests::FileNamer;
+
+#[derive(Clone, Debug, Default)]
+pub struct BucketDeletionVectors {
+    vectors: BTreeMap<String, Arc<RoaringBitmap>>,
+    /// The bucket's deletion-vector index files in the snapshot the vectors came from (or last
+    /// written here): what a new index file replaces.
+    base_index_files: Vec<IndexManifestEntry>,
+    modified: bool,
+}
+
+impl BucketDeletionVectors {
+    /// Reads the vectors of one bucket from its index manifest entries (deletion-vector entries
+    /// of that bucket only).
+    pub async fn restore(io: &FileIO, entries: Vec<IndexManifestEntry>) -> Result<Self> {
+        let mut vectors = BTreeMap::new();
+        for e in &entries {
+            if e.index_type != DELETION_VECTORS_INDEX {
+                continue;
+            }
+            let path = index_path(&e.file_name);
+            let bytes = io.read(&path).await?;
+            let name = format!("{}/{path}", io.uri());
+            for r in &e.deletion_vectors {
+                let dv = decode_deletion_vector(&bytes, r.offset.max(0) as usize, r.length.max(0) as usize, &name)?;
+                vectors.insert(r.data_file.clone(), Arc::new(dv));
+            }
+        }
+        let base_index_files = entries.into_iter().filter(|e| e.index_type == DELETION_VECTORS_INDEX).collect();
+        Ok(BucketDeletionVectors { vectors, base_index_files, modified: false })
+    }
+
+    pub fn get(&self, data_file: &str) -> Option<&Arc<RoaringBitmap>> {
+        self.vectors.get(data_file)
+    }
+
+    pub fn is_deleted(&self, data_file: &str, row: u32) -> bool {
+        self.vectors.get(data_file).is_some_and(|v| v.contains(row))
+    }
+
+    /// Marks `row` of `data_file` deleted.
+    pub fn delete_row(&mut self, data_file: &str, row: u32) {
+        let v = self.vectors.entry(data_file.to_string()).or_default();
+        if Arc::make_mut(v).insert(row) {
+            self.modified = true;
+        }
+    }
+
+    /// Drops the vector of a file that left the bucket (compacted away).
+    pub fn remove_file(&mut self, data_file: &str) {
+        if self.vectors.remove(data_file).is_some() {
+            self.modified = true;
+        }
+    }
+
+    pub fn is_modified(&self) -> bool {
+        self.modified
+    }
+
+    /// Number of files with a vector, and of deleted rows in all of them.
+    pub fn stats(&self) -> (usize, u64) {
+        (self.vectors.len(), self.vectors.values().map(|v| v.len()).sum())
+    }
+
+    /// If the vectors changed, writes them into one new index file and returns the index
+    /// manifest changes: DELETE of the bucket's previous index files, ADD of the new one (none
+    /// when no vector is left). The written state becomes the new base.
+    pub async fn write_index(
+        &mut self,
+        io: &FileIO,
+        namer: &mut FileNamer,
+        partition: &BinaryRow,
+        bucket: i32,
+    ) -> Result<Vec<IndexManifestEntry>> {
+        if !self.modified {
+            return Ok(vec![]);
+        }
+        self.vectors.retain(|_, v| !v.is_empty());
+        let mut changes: Vec<IndexManifestEntry> = self
+            .base_index_files
+            .iter()
+            .map(|e| IndexManifestEntry { kind: FileKind::Delete, ..e.clone() })
+            .collect();
+        let mut base = vec![];
+        if !self.vectors.is_empty() {
+            let list: Vec<(String, &RoaringBitmap)> = self.vectors.iter().map(|(f, v)| (f.clone(), v.as_ref())).collect();
+            let (bytes, ranges) = encode_index_file(&list);
+            let name = namer.next("index", "");
+            let size = bytes.len() as i64;
+            io.write(&index_path(&name), bytes).await?;
+            let entry = IndexManifestEntry {
+                kind: FileKind::Add,
+                partition: partition.clone(),
+                bucket,
+                index_type: DELETION_VECTORS_INDEX.into(),
+                file_name: name,
+                file_size: size,
+                row_count: ranges.len() as i64,
+                deletion_vectors: ranges
+                    .into_iter()
+                    .map(|(data_file, offset, length)| DeletionVectorRange { data_file, offset, length })
+                    .collect(),
+            };
+            base.push(entry.clone());
+            changes.push(entry);
+        }
+        self.base_index_files = base;
+        self.modified = false;
+        Ok(changes)
+    }
+}
+
+/// Applies index manifest changes to the live entries of a snapshot's index manifest, as
+/// Paimon's bucketed combiner does: one index file per (partition, bucket, index type), a DELETE
+/// removes the bucket's entry and an ADD replaces it.
+pub fn combine_index_entries(previous: Vec<IndexManifestEntry>, changes: &[IndexManifestEntry]) -> Vec<IndexManifestEntry> {
+    let id = |e: &IndexManifestEntry| (e.partition.data().to_vec(), e.bucket, e.index_type.clone());
+    let mut order = vec![];
+    let mut map = std::collections::HashMap::new();
+    for e in previous {
+        let k = id(&e);
+        if map.insert(k.clone(), e).is_none() {
+            order.push(k);
+        }
+    }
+    for e in changes.iter().filter(|e| e.kind == FileKind::Delete) {
+        map.remove(&id(e));
+    }
+    for e in changes.iter().filter(|e| e.kind == FileKind::Add) {
+        let k = id(e);
+        if map.insert(k.clone(), e.clone()).is_none() {
+            order.push(k);
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    order.into_iter().filter(|k| seen.insert(k.clone())).filter_map(|k| map.remove(&k)).collect()
+}
+
+/// The index changes of a commit must start from the bucket's index files in the latest
+/// snapshot: otherwise another commit changed the bucket's deletion vectors in between, and
+/// this commit would silently drop its deletions.
+pub fn check_index_base(latest: &[IndexManifestEntry], changes: &[IndexManifestEntry]) -> Result<()> {
+    let mut buckets: Vec<(Vec<u8>, i32)> = changes.iter().map(|e| (e.partition.data().to_vec(), e.bucket)).collect();
+    buckets.sort();
+    buckets.dedup();
+    for (partition, bucket) in buckets {
+        let of = |e: &&IndexManifestEntry| {
+            e.partition.data() == partition.as_slice() && e.bucket == bucket && e.index_type == DELETION_VECTORS_INDEX
+        };
+        let mut live: Vec<&str> = latest.iter().filter(of).map(|e| e.file_name.as_str()).collect();
+        let mut based_on: Vec<&str> =
+            changes.iter().filter(of).filter(|e| e.kind == FileKind::Delete).map(|e| e.file_name.as_str()).collect();
+        live.sort();
+        based_on.sort();
+        if live != based_on {
+            return Err(Error::CommitConflict(format!(
+                "the deletion vectors of bucket {bucket} changed since this commit's compaction started (index files \
+                 now {live:?}, the compaction read {based_on:?}); the compaction is given up"
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! Finding where a key lives on the levels below a compaction's output (Paimon's
+//! `LookupLevels`), for deletion-vector maintenance.
+//!
+//! Each data file on levels >= 1 is sorted by key and holds a key at most once, so a file's
+//! lookup index is simply its key column, encoded for comparison ([`SortKeys`]), with the row
+//! position as the index. A level is one sorted run of files that do not overlap, searched by
+//! binary search on each file's first key, then within the file. Levels are searched from the
+//! shallowest (newest) down; a row already marked in its file's deletion vector does not count.
+//!
+//! Indexes are loaded on first use and kept in a [`LookupCache`] per bucket, so a writer that
+//! compacts level 0 at every commit reads each deeper file's keys once. They live in memory:
+//! 8 bytes per row for a BIGINT key (Paimon spills its lookup files to local disk instead).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+
+use crate::error::Result;
+use crate::lsm::deletion_vectors::BucketDeletionVectors;
+use crate::merge::keys::SortKeys;
+use crate::read::SplitReader;
+use crate::spec::DataFileMeta;
+
+/// One file's keys in file order and its rows (only the key-value metadata columns when the
+/// merge needs no old values).
+pub struct LookupFile {
+    pub keys: SortKeys,
+    pub rows: RecordBatch,
+}
+
+/// Loaded lookup indexes of one bucket, by data file name.
+#[derive(Clone, Default)]
+pub struct LookupCache {
+    files: HashMap<String, Arc<LookupFile>>,
+}
+
+impl LookupCache {
+    /// Forgets files that are no longer in the bucket.
+    pub fn retain_files(&mut self, live: &[DataFileMeta]) {
+        self.files.retain(|name, _| live.iter().any(|f| &f.file_name == name));
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// A hit: the file, the row position in it, and the file's loaded index.
+pub struct Found<'a> {
+    pub file: &'a DataFileMeta,
+    pub position: u32,
+    pub index: &'a Arc<LookupFile>,
+}
+
+/// The files of the searched levels with their indexes, each level ordered by first key.
+pub struct LookupLevels {
+    levels: Vec<Vec<(DataFileMeta, Arc<LookupFile>)>>,
+}
+
+impl LookupLevels {
+    /// Loads (or takes from `cache`) the indexes of `files`, grouped by level. `reader` decides
+    /// what is loaded besides keys (see [`LookupFile`]). Runs on a blocking thread.
+    pub fn load(reader: &SplitReader, bucket_path: &str, files: &[DataFileMeta], cache: &mut LookupCache) -> Result<LookupLevels> {
+        let mut by_level: std::collections::BTreeMap<i32, Vec<(DataFileMeta, Arc<LookupFile>)>> = Default::default();
+        for f in files {
+            if f.level < 1 {
+                continue;
+            }
+            let index = match cache.files.get(&f.file_name) {
+                Some(i) => i.clone(),
+                None => {
+                    let Some((keys, rows)) = reader.load_file_whole(bucket_path, f)? else { continue };
+                    let i = Arc::new(LookupFile { keys, rows });
+                    cache.files.insert(f.file_name.clone(), i.clone());
+                    i
+                }
+            };
+            by_level.entry(f.level).or_default().push((f.clone(), index));
+        }
+        let mut levels: Vec<Vec<(DataFileMeta, Arc<LookupFile>)>> = by_level.into_values().collect();
+        for level in &mut levels {
+            level.sort_by(|a, b| a.1.keys.cmp_with(0, &b.1.keys, 0));
+        }
+        Ok(LookupLevels { levels })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// The live row holding key `row` of `keys`, on the shallowest level that has one.
+    pub fn lookup<'a>(&'a self, keys: &SortKeys, row: usize, dvs: &BucketDeletionVectors) -> Option<Found<'a>> {
+        for level in &self.levels {
+            // The last file whose first key is <= the key.
+            let after = level.partition_point(|(_, i)| i.keys.cmp_with(0, keys, row).is_le());
+            let Some((file, index)) = after.checked_sub(1).map(|i| &level[i]) else { continue };
+            let n = index.keys.len();
+            let (mut lo, mut hi) = (0usize, n);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                if index.keys.cmp_with(mid, keys, row).is_lt() {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            if lo < n && index.keys.cmp_with(lo, keys, row).is_eq() && !dvs.is_deleted(&file.file_name, lo as u32) {
+                return Some(Found { file, position: lo as u32, index });
+            }
+        }
+        None
+    }
+}
