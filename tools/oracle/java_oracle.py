@@ -194,6 +194,18 @@ def cmd_read(args):
     oc.dump_rows(oc.normalize_rows(table, fields), args.out)
 
 
+def cmd_read_snapshots(args):
+    """Reads every snapshot of the table (one JVM for all): <out-dir>/snapshot-<id>.jsonl each."""
+    os.makedirs(args.out_dir, exist_ok=True)
+    ids = sorted(int(n[len("snapshot-"):]) for n in os.listdir(os.path.join(args.table_dir, "snapshot"))
+                 if n.startswith("snapshot-"))
+    for sid in ids:
+        with open(os.path.join(args.table_dir, "snapshot", "snapshot-%d" % sid)) as f:
+            fields = schema_fields_of(args.table_dir, json.load(f)["schemaId"])
+        table = read_arrow(args.table_dir, sid, None)
+        oc.dump_rows(oc.normalize_rows(table, fields), os.path.join(args.out_dir, "snapshot-%d.jsonl" % sid))
+
+
 # --------------------------------------------------------------------------- lifecycle
 
 def cmd_create_tag(args):
@@ -548,6 +560,9 @@ def main(argv=None):
     r.add_argument("--snapshot", type=int)
     r.add_argument("--tag")
     r.add_argument("--out")
+    rs = sub.add_parser("read-snapshots")
+    rs.add_argument("--table-dir", required=True)
+    rs.add_argument("--out-dir", required=True)
     ct = sub.add_parser("create-tag")
     ct.add_argument("--table-dir", required=True)
     ct.add_argument("--name", required=True)
@@ -581,7 +596,7 @@ def main(argv=None):
     g.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     try:
-        {"write": cmd_write, "read": cmd_read, "bucket-goldens": cmd_bucket_goldens,
+        {"write": cmd_write, "read": cmd_read, "read-snapshots": cmd_read_snapshots, "bucket-goldens": cmd_bucket_goldens,
          "binaryrow-goldens": cmd_binaryrow_goldens, "create-tag": cmd_create_tag,
          "delete-tag": cmd_delete_tag, "tags": cmd_tags, "expire": cmd_expire,
          "rollback": cmd_rollback, "alter": cmd_alter, "tag-info": cmd_tag_info,
