@@ -9,7 +9,7 @@
 //! and the same number of partitions.
 //!
 //! cargo run --release --example bench_sql -- [--rows-per-commit 250000] [--commits 8]
-//!     [--runs 5] [--dir /tmp/shoal-bench-sql]
+//!     [--runs 5] [--dir /tmp/shoal-bench-sql] [--option k=v]...
 
 #[path = "orders_data.rs"]
 mod orders_data;
@@ -142,7 +142,14 @@ async fn main() -> shoal::Result<()> {
     let location = format!("{warehouse}/bench.db/orders");
 
     // The orders table: `commits` commits of random upserts over 4M keys, 4 buckets.
-    let table = Table::create(&location, orders_data::definition(&[])).await?;
+    // `--option k=v` sets table options (e.g. deletion-vectors.enabled=true for the DV read).
+    let opts: Vec<(String, String)> = args
+        .windows(2)
+        .filter(|w| w[0] == "--option")
+        .filter_map(|w| w[1].split_once('=').map(|(k, v)| (k.to_string(), v.to_string())))
+        .collect();
+    let extra: Vec<(&str, &str)> = opts.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let table = Table::create(&location, orders_data::definition(&extra)).await?;
     let mut gen = orders_data::Generator::new(7);
     let schema = table.arrow_schema();
     let mut write = table.new_write().await?;

@@ -1,0 +1,191 @@
+//! Deletion vectors written by shoal: lookup compaction marks superseded rows, index files are
+//! replaced per bucket and expire with their snapshots, and every engine that allows vectors
+//! reads as its model (the dedup model test with random compactions is in tests/compaction.rs,
+//! the interop in tests/interop.rs).
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int64Type;
+use shoal::maintenance::compact::CompactJob;
+use shoal::maintenance::expire::ExpireConfig;
+use shoal::spec::{CommitKind, RowKind};
+use shoal::Table;
+
+type Model = BTreeMap<i64, String>;
+
+async fn read(t: &Table, snapshot: Option<i64>) -> Model {
+    let b = t.read_all(snapshot, None).await.unwrap();
+    let ks = b.column(0).as_primitive::<Int64Type>();
+    let vs = b.column(1).as_string::<i32>();
+    let mut m = Model::new();
+    for i in 0..b.num_rows() {
+        assert!(m.insert(ks.value(i), vs.value(i).to_string()).is_none(), "duplicate key {}", ks.value(i));
+    }
+    m
+}
+
+/// The index files (`index/…`) the latest snapshot lists, and those on disk.
+async fn index_files(t: &Table, dir: &std::path::Path) -> (BTreeSet<String>, BTreeSet<String>) {
+    let s = t.latest_snapshot().await.unwrap().unwrap();
+    let mut listed = BTreeSet::new();
+    if let Some(m) = &s.index_manifest {
+        let store = shoal::store::ManifestStore::new(t.io().clone(), "zstd");
+        for e in store.read_index_manifest(m).await.unwrap() {
+            listed.insert(e.file_name);
+        }
+    }
+    let on_disk = match std::fs::read_dir(dir.join("index")) {
+        Ok(rd) => rd.map(|e| e.unwrap().file_name().to_string_lossy().to_string()).collect(),
+        Err(_) => BTreeSet::new(),
+    };
+    (listed, on_disk)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_mark_rows_deleted_and_index_files_expire_with_their_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), common::kv_def(&[("deletion-vectors.enabled", "true")])).await.unwrap();
+    let commit = t.new_commit("w").unwrap();
+    let mut w = t.new_write().await.unwrap();
+    let mut model = Model::new();
+    // A big first commit, then small updates and deletes: each commit's level-0 compaction
+    // stops above the bottom level and marks the rows it supersedes there.
+    let rows: Vec<(i64, String)> = (0..2000).map(|k| (k, format!("base-{k}"))).collect();
+    for r in &rows {
+        model.insert(r.0, r.1.clone());
+    }
+    w.write(&common::kv_batch(&t, &rows)).await.unwrap();
+    commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+    for c in 0..6i64 {
+        let rows: Vec<(i64, String)> = (0..50).map(|i| ((i * 37 + c * 11) % 2000, format!("c{c}-{i}"))).collect();
+        for r in &rows {
+            model.insert(r.0, r.1.clone());
+        }
+        w.write(&common::kv_batch(&t, &rows)).await.unwrap();
+        let deletes: Vec<(i64, String)> = (0..10).map(|i| ((i * 101 + c * 7 + 1000) % 2000, String::new())).collect();
+        for d in &deletes {
+            model.remove(&d.0);
+        }
+        w.write_with_kinds(&common::kv_batch(&t, &deletes), Some(&vec![RowKind::Delete; deletes.len()])).await.unwrap();
+        let out = commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+        let s = t.snapshots().snapshot(out.snapshot_id().unwrap()).await.unwrap();
+        assert_eq!(s.commit_kind, CommitKind::Compact, "commit {c}: level 0 is compacted at every commit");
+        assert_eq!(read(&t, None).await, model, "commit {c}");
+    }
+    // The bottom level was not rewritten: rows there are marked deleted instead.
+    let plan = t.new_scan().plan().await.unwrap();
+    let marked: usize = plan.splits.iter().map(|s| s.deletion_vectors.len()).sum();
+    assert!(marked > 0, "no data file has a deletion vector");
+    assert!(plan.splits.iter().all(|s| s.files.iter().all(|f| f.level > 0)), "nothing stays on level 0");
+    let (listed, on_disk) = index_files(&t, dir.path()).await;
+    assert_eq!(listed.len(), 2, "one index file per bucket: {listed:?}");
+    assert!(on_disk.len() > listed.len(), "earlier snapshots still hold their index files");
+
+    // Expiring all but the latest snapshot deletes every index file only older snapshots listed.
+    let r = t
+        .expire_snapshots(&ExpireConfig { retain_min: 1, retain_max: 1, time_retained: Duration::ZERO, max_deletes: i64::MAX })
+        .await
+        .unwrap();
+    assert!(r.snapshots_expired > 5);
+    let (listed, on_disk) = index_files(&t, dir.path()).await;
+    assert_eq!(listed, on_disk, "index files left after expiry");
+    assert_eq!(read(&t, None).await, model);
+    let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+    assert!(orphans.orphans.is_empty(), "{:?}", orphans.orphans);
+
+    // A full compaction rewrites the files with vectors; none is left.
+    CompactJob::new(true).run(&t).await.unwrap();
+    assert_eq!(read(&t, None).await, model);
+    let latest = t.latest_snapshot().await.unwrap().unwrap();
+    assert!(latest.index_manifest.is_none(), "vectors left after a full compaction");
+}
+
+/// Partial-update and aggregation need the old row: the lookup merges it into the new one
+/// before marking it deleted, so the merged value is what the raw read returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engines_that_need_old_values_merge_them_at_lookup() {
+    use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch};
+    use std::sync::Arc;
+    for engine in ["partial-update", "aggregation"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut def = shoal::table::TableDefinition::default()
+            .column("k", shoal::spec::parse_type("BIGINT").unwrap())
+            .column("a", shoal::spec::parse_type("BIGINT").unwrap())
+            .column("b", shoal::spec::parse_type("BIGINT").unwrap())
+            .primary_key(&["k"])
+            .option("bucket", "1")
+            .option("merge-engine", engine)
+            .option("deletion-vectors.enabled", "true");
+        if engine == "aggregation" {
+            def = def.option("fields.a.aggregate-function", "sum").option("fields.b.aggregate-function", "max");
+        }
+        let t = Table::create(dir.path().to_str().unwrap(), def).await.unwrap();
+        let commit = t.new_commit("w").unwrap();
+        let mut w = t.new_write().await.unwrap();
+        let batch = |k: Vec<i64>, a: Vec<Option<i64>>, b: Vec<Option<i64>>| {
+            RecordBatch::try_new(
+                t.arrow_schema(),
+                vec![Arc::new(Int64Array::from(k)) as ArrayRef, Arc::new(Int64Array::from(a)), Arc::new(Int64Array::from(b))],
+            )
+            .unwrap()
+        };
+        let n = 1000i64;
+        let mut expected: BTreeMap<i64, (Option<i64>, Option<i64>)> = BTreeMap::new();
+        w.write(&batch((0..n).collect(), (0..n).map(Some).collect(), (0..n).map(|_| None).collect())).await.unwrap();
+        for k in 0..n {
+            expected.insert(k, (Some(k), None));
+        }
+        commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+        for c in 1..4i64 {
+            let keys: Vec<i64> = (0..20).map(|i| i * 7 + c).collect();
+            w.write(&batch(keys.clone(), keys.iter().map(|_| Some(c)).collect(), keys.iter().map(|_| if c == 2 { None } else { Some(c * 10) }).collect()))
+                .await
+                .unwrap();
+            for k in keys {
+                let e = expected.get_mut(&k).unwrap();
+                if engine == "aggregation" {
+                    e.0 = Some(e.0.unwrap() + c);
+                    e.1 = match (e.1, if c == 2 { None } else { Some(c * 10) }) {
+                        (Some(x), Some(y)) => Some(x.max(y)),
+                        (x, y) => x.or(y),
+                    };
+                } else {
+                    e.0 = Some(c);
+                    if c != 2 {
+                        e.1 = Some(c * 10);
+                    }
+                }
+            }
+            commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+            let got = t.read_all(None, None).await.unwrap();
+            let (k, a, b) = (got.column(0).as_primitive::<Int64Type>(), got.column(1).as_primitive::<Int64Type>(), got.column(2).as_primitive::<Int64Type>());
+            let mut seen = BTreeMap::new();
+            for i in 0..got.num_rows() {
+                let v = |c: &arrow_array::PrimitiveArray<Int64Type>| if c.is_null(i) { None } else { Some(c.value(i)) };
+                assert!(seen.insert(k.value(i), (v(a), v(b))).is_none(), "{engine}: key {} twice", k.value(i));
+            }
+            assert_eq!(seen, expected, "{engine}: commit {c}");
+        }
+        let plan = t.new_scan().plan().await.unwrap();
+        assert!(plan.splits.iter().any(|s| !s.deletion_vectors.is_empty()), "{engine}: no deletion vectors written");
+    }
+}
+
+/// Deletion vectors are refused where Paimon refuses them, naming the option.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_row_with_deletion_vectors_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Table::create(
+        dir.path().to_str().unwrap(),
+        common::kv_def(&[("deletion-vectors.enabled", "true"), ("merge-engine", "first-row")]),
+    )
+    .await
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(e.contains("deletion-vectors.enabled") && e.contains("first-row"), "{e}");
+}
