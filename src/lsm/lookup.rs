@@ -66,11 +66,15 @@ impl LookupLevels {
     /// Loads (or takes from `cache`) the indexes of `files`, grouped by level. `reader` decides
     /// what is loaded besides keys (see [`LookupFile`]). Runs on a blocking thread.
     pub fn load(reader: &SplitReader, bucket_path: &str, files: &[DataFileMeta], cache: &mut LookupCache) -> Result<LookupLevels> {
+        let above0: Vec<DataFileMeta> = files.iter().filter(|f| f.level >= 1).cloned().collect();
+        Self::load_any_level(reader, bucket_path, &above0, cache)
+    }
+
+    /// [`Self::load`] without leaving out level 0: the caller makes sure that the files of a
+    /// level do not overlap (one level-0 file at a time).
+    pub fn load_any_level(reader: &SplitReader, bucket_path: &str, files: &[DataFileMeta], cache: &mut LookupCache) -> Result<LookupLevels> {
         let mut by_level: std::collections::BTreeMap<i32, Vec<(DataFileMeta, Arc<LookupFile>)>> = Default::default();
         for f in files {
-            if f.level < 1 {
-                continue;
-            }
             let index = match cache.files.get(&f.file_name) {
                 Some(i) => i.clone(),
                 None => {
@@ -95,6 +99,9 @@ impl LookupLevels {
 
     /// The live row holding key `row` of `keys`, on the shallowest level that has one.
     pub fn lookup<'a>(&'a self, keys: &SortKeys, row: usize, dvs: &BucketDeletionVectors) -> Option<Found<'a>> {
+        if let SortKeys::I64(probe) = keys {
+            return self.lookup_i64(probe[row], dvs);
+        }
         for level in &self.levels {
             // The last file whose first key is <= the key.
             let after = level.partition_point(|(_, i)| i.keys.cmp_with(0, keys, row).is_le());
@@ -111,6 +118,25 @@ impl LookupLevels {
             }
             if lo < n && index.keys.cmp_with(lo, keys, row).is_eq() && !dvs.is_deleted(&file.file_name, lo as u32) {
                 return Some(Found { file, position: lo as u32, index });
+            }
+        }
+        None
+    }
+
+    /// [`Self::lookup`] for a single BIGINT key: plain binary searches over the key values.
+    fn lookup_i64(&self, key: i64, dvs: &BucketDeletionVectors) -> Option<Found<'_>> {
+        for level in &self.levels {
+            let first = |i: &Arc<LookupFile>| match &i.keys {
+                SortKeys::I64(v) => v.first().copied().unwrap_or(i64::MAX),
+                _ => i64::MAX,
+            };
+            let after = level.partition_point(|(_, i)| first(i) <= key);
+            let Some((file, index)) = after.checked_sub(1).map(|i| &level[i]) else { continue };
+            let SortKeys::I64(values) = &index.keys else { continue };
+            if let Ok(pos) = values.binary_search(&key) {
+                if !dvs.is_deleted(&file.file_name, pos as u32) {
+                    return Some(Found { file, position: pos as u32, index });
+                }
             }
         }
         None

@@ -26,10 +26,12 @@ use crate::write::data_file_writer::{encode_files, upload_files, FileWriterConfi
 pub struct CompactResult {
     pub before: Vec<DataFileMeta>,
     pub after: Vec<DataFileMeta>,
+    /// `changelog-producer = lookup`: the changelog the compaction produced.
+    pub changelog: Vec<DataFileMeta>,
 }
 
-/// What a compaction of a table with deletion vectors reads and updates in its bucket: the
-/// vectors, and the lookup indexes of the bucket's files.
+/// What a lookup compaction reads and updates in its bucket: the deletion vectors (empty for
+/// tables without them), and the lookup indexes of the bucket's files.
 #[derive(Clone, Default)]
 pub struct DvState {
     pub vectors: BucketDeletionVectors,
@@ -44,6 +46,8 @@ pub struct Rewriter {
     pub schema: Arc<TableSchema>,
     pub cfg: Arc<FileWriterConfig>,
     pub next_name: Arc<dyn Fn() -> String + Send + Sync>,
+    /// Names of changelog files (`changelog-<uuid>-<n>.parquet`, the same counter).
+    pub next_changelog_name: Arc<dyn Fn() -> String + Send + Sync>,
 }
 
 impl Rewriter {
@@ -55,8 +59,12 @@ impl Rewriter {
             cfg: Arc::new(FileWriterConfig::new(schema.clone())?),
             io,
             schema,
-            next_name: Arc::new(move || {
-                format!("data-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+            next_name: {
+                let (uuid, counter) = (uuid.clone(), counter.clone());
+                Arc::new(move || format!("data-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
+            },
+            next_changelog_name: Arc::new(move || {
+                format!("changelog-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
             }),
         })
     }
@@ -79,7 +87,7 @@ impl Rewriter {
                 }
                 let mut upgraded = only.clone();
                 upgraded.level = unit.output_level;
-                return Ok(CompactResult { before: vec![only.clone()], after: vec![upgraded] });
+                return Ok(CompactResult { before: vec![only.clone()], after: vec![upgraded], changelog: vec![] });
             }
         }
         let split = DataSplit {
@@ -117,19 +125,36 @@ impl Rewriter {
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
         let after = upload_files(&self.io, bucket_path, encoded).await?;
-        Ok(CompactResult { before: unit.files, after })
+        Ok(CompactResult { before: unit.files, after, changelog: vec![] })
     }
 }
 
+/// What a lookup compaction maintains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LookupMode {
+    /// `deletion-vectors.enabled`: mark superseded rows below the output, drop retractions.
+    pub deletion_vectors: bool,
+    /// `changelog-producer = lookup`: emit the changelog of every key a level-0 file touched.
+    pub changelog: bool,
+    /// `changelog-producer.row-deduplicate`: no -U/+U pair when the value did not change.
+    pub row_deduplicate: bool,
+}
+
 impl Rewriter {
-    /// Compaction of a table with `deletion-vectors.enabled` (Paimon's lookup compaction):
-    /// merges the unit's files minus their deleted rows; then every key written is looked up
-    /// on the levels below the output (`deeper`: the bucket's files there), and a live older
-    /// row found there is marked deleted in its file's vector, after being merged into the
-    /// output when the merge engine needs old values (partial-update, aggregation,
-    /// `sequence.field`). Retractions have then done their work and are dropped. The vectors of
-    /// the input files go with them.
-    pub async fn rewrite_with_deletion_vectors(
+    /// Paimon's lookup compaction, for tables with `deletion-vectors.enabled` or
+    /// `changelog-producer = lookup`. Merges the unit's files (each minus its deleted rows);
+    /// then every key written is looked up on the levels below the output (`deeper`: the
+    /// bucket's files there).
+    ///
+    /// With deletion vectors, a live older row found there is marked deleted in its file's
+    /// vector, after being merged into the output when the merge engine needs old values
+    /// (partial-update, aggregation, `sequence.field`); retractions have then done their work
+    /// and are dropped. The vectors of the input files go with them.
+    ///
+    /// With the lookup changelog producer, each key that a level-0 input touched gets its
+    /// changelog from the value before (the newest version on the input levels above 0, else
+    /// the lookup's) and the value after: +I, -U/+U, or -D.
+    pub async fn rewrite_with_lookup(
         &self,
         partition: &BinaryRow,
         bucket: i32,
@@ -137,16 +162,18 @@ impl Rewriter {
         unit: CompactUnit,
         deeper: Vec<DataFileMeta>,
         mut state: DvState,
+        mode: LookupMode,
     ) -> Result<(CompactResult, DvState)> {
         if let [only] = unit.files.as_slice() {
-            // A file above level 0 holds live rows only (its vector stays with its name).
+            // A file above level 0 holds no change to report and, with deletion vectors, live
+            // rows only (its vector stays with its name): it moves without a rewrite.
             if only.level > 0 {
                 if only.level == unit.output_level {
                     return Ok((CompactResult::default(), state));
                 }
                 let mut upgraded = only.clone();
                 upgraded.level = unit.output_level;
-                return Ok((CompactResult { before: vec![only.clone()], after: vec![upgraded] }, state));
+                return Ok((CompactResult { before: vec![only.clone()], after: vec![upgraded], changelog: vec![] }, state));
             }
         }
         let deletion_vectors = unit
@@ -165,10 +192,14 @@ impl Rewriter {
         };
         let handle = tokio::runtime::Handle::current();
         let merge = MergeFunction::from_schema(&self.schema)?;
-        let needs_old_values = !merge.picks_by_kind();
+        let needs_old_values = mode.deletion_vectors && !merge.picks_by_kind();
+        // Retractions are kept through the merge while anything below (or a changelog) still
+        // needs them, and settled here.
+        let keep_retracts = !deeper.is_empty() || mode.changelog;
+        let drop_retracts_after = mode.deletion_vectors || deeper.is_empty();
         let reader =
-            SplitReader::for_compaction(self.io.clone(), self.schemas.clone(), self.schema.clone(), handle.clone(), deeper.is_empty())?;
-        let lookup_reader = if needs_old_values {
+            SplitReader::for_compaction(self.io.clone(), self.schemas.clone(), self.schema.clone(), handle.clone(), !keep_retracts)?;
+        let lookup_reader = if needs_old_values || mode.changelog {
             reader.clone()
         } else {
             SplitReader::new(self.io.clone(), self.schemas.clone(), self.schema.clone(), vec![], handle)?
@@ -176,17 +207,44 @@ impl Rewriter {
         let num_keys = self.schema.trimmed_key_fields().len();
         let key_types: Vec<_> = self.schema.trimmed_key_fields().iter().map(|f| f.data_type.to_arrow()).collect();
         let cfg = self.cfg.clone();
-        let next_name = self.next_name.clone();
+        let (next_name, next_changelog_name) = (self.next_name.clone(), self.next_changelog_name.clone());
         let level = unit.output_level;
         let path = bucket_path.to_string();
-        let (encoded, state) = tokio::task::spawn_blocking(move || -> Result<_> {
+        let inputs = unit.files.clone();
+        let ((data, changelog), state) = tokio::task::spawn_blocking(move || -> Result<_> {
             let levels = LookupLevels::load(&lookup_reader, &path, &deeper, &mut state.cache)?;
-            let resolver = Resolver { merge, needs_old_values, num_keys, encoder: KeyEncoder::new(&key_types)?, levels };
+            // The changelog needs the inputs too: which keys level 0 touched, and the versions
+            // on the input levels above 0 (the newest state before this compaction).
+            let (level0, upper) = if mode.changelog {
+                let mut scratch = LookupCache::default();
+                let level0: Vec<LookupLevels> = inputs
+                    .iter()
+                    .filter(|f| f.level == 0)
+                    .map(|f| LookupLevels::load_any_level(&lookup_reader, &path, std::slice::from_ref(f), &mut scratch))
+                    .collect::<Result<_>>()?;
+                let upper: Vec<DataFileMeta> = inputs.iter().filter(|f| f.level > 0).cloned().collect();
+                (level0, Some(LookupLevels::load(&lookup_reader, &path, &upper, &mut scratch)?))
+            } else {
+                (vec![], None)
+            };
+            let resolver = Resolver {
+                merge,
+                mode,
+                needs_old_values,
+                drop_retracts_after,
+                num_keys,
+                encoder: KeyEncoder::new(&key_types)?,
+                levels,
+                level0,
+                upper,
+            };
             let mut batches: Vec<RecordBatch> = vec![];
+            let mut changes: Vec<RecordBatch> = vec![];
             let mut failure = None;
             reader.read_split(&split, &mut |b| match resolver.resolve(b, &mut state.vectors) {
-                Ok(b) => {
+                Ok((b, c)) => {
                     batches.push(b);
+                    changes.extend(c);
                     true
                 }
                 Err(e) => {
@@ -201,35 +259,49 @@ impl Rewriter {
                 state.vectors.remove_file(&f.file_name);
             }
             let schema = reader.output_schema().clone();
-            let all = arrow_select::concat::concat_batches(&schema, &batches).map_err(Error::arrow("collecting compacted rows"))?;
-            if all.num_rows() == 0 {
-                return Ok((vec![], state));
-            }
-            Ok((encode_files(&cfg, &all, level, FileSource::Compact, || next_name(), None)?, state))
+            let encode = |batches: &[RecordBatch], name: &Arc<dyn Fn() -> String + Send + Sync>| -> Result<_> {
+                let all = arrow_select::concat::concat_batches(&schema, batches).map_err(Error::arrow("collecting compacted rows"))?;
+                if all.num_rows() == 0 {
+                    return Ok(vec![]);
+                }
+                encode_files(&cfg, &all, level, FileSource::Compact, || name(), None)
+            };
+            Ok(((encode(&batches, &next_name)?, encode(&changes, &next_changelog_name)?), state))
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
-        let after = upload_files(&self.io, bucket_path, encoded).await?;
-        Ok((CompactResult { before: unit.files, after }, state))
+        let after = upload_files(&self.io, bucket_path, data).await?;
+        let changelog = upload_files(&self.io, bucket_path, changelog).await?;
+        Ok((CompactResult { before: unit.files, after, changelog }, state))
     }
 }
 
-/// Turns merged compaction output into what goes on the output level of a deletion-vector
-/// table (see [`Rewriter::rewrite_with_deletion_vectors`]).
+/// Turns merged compaction output into what goes on the output level, and the changelog (see
+/// [`Rewriter::rewrite_with_lookup`]).
 struct Resolver {
     merge: MergeFunction,
+    mode: LookupMode,
     needs_old_values: bool,
+    drop_retracts_after: bool,
     num_keys: usize,
     encoder: KeyEncoder,
+    /// The levels below the output.
     levels: LookupLevels,
+    /// Changelog: each level-0 input file, and the input files above level 0.
+    level0: Vec<LookupLevels>,
+    upper: Option<LookupLevels>,
 }
 
+/// A row by (source batch, row): source 0 is the merged batch, then the old rows' files, then
+/// the computed rows.
+type RowRef = (usize, usize);
+
 impl Resolver {
-    fn resolve(&self, batch: RecordBatch, vectors: &mut BucketDeletionVectors) -> Result<RecordBatch> {
+    fn resolve(&self, batch: RecordBatch, vectors: &mut BucketDeletionVectors) -> Result<(RecordBatch, Option<RecordBatch>)> {
         use arrow_array::cast::AsArray;
         use arrow_array::types::{Int64Type, Int8Type};
-        if self.levels.is_empty() {
-            return Ok(batch); // nothing below: the merge already dropped retractions
+        if self.levels.is_empty() && !self.mode.changelog {
+            return Ok((batch, None)); // nothing below: the merge already dropped retractions
         }
         let nk = self.num_keys;
         let offset = nk + 2;
@@ -237,53 +309,88 @@ impl Resolver {
         let seqs = batch.column(nk).as_primitive::<Int64Type>().values().clone();
         let kinds = batch.column(nk + 1).as_primitive::<Int8Type>().values().clone();
         let kind_of = |k: i8| RowKind::from_byte(k).ok_or_else(|| Error::InvalidInput(format!("_VALUE_KIND {k} is not a row kind")));
-        // Output rows as (source, row): source 0 is `batch`, then old rows' files, then computed rows.
         let mut sources: Vec<RecordBatch> = vec![batch.clone()];
         let mut source_of_file: std::collections::HashMap<String, usize> = Default::default();
-        let mut out: Vec<(usize, usize)> = Vec::with_capacity(batch.num_rows());
+        let mut source_of = |name: &str, rows: &RecordBatch, sources: &mut Vec<RecordBatch>| -> usize {
+            *source_of_file.entry(name.to_string()).or_insert_with(|| {
+                sources.push(rows.clone());
+                sources.len() - 1
+            })
+        };
+        let mut out: Vec<RowRef> = Vec::with_capacity(batch.num_rows());
+        // Changelog rows: (kind, row); the row may be a computed one.
+        let mut changes: Vec<(RowKind, RowRef)> = vec![];
         let mut computed = ComputedRows::new(batch.num_columns() - offset);
         const COMPUTED: usize = usize::MAX;
         let mut merged: Vec<(Vec<(usize, usize, i64, RowKind)>, i64, Vec<crate::merge::cell::Cell>)> = vec![];
         for i in 0..batch.num_rows() {
             let kind = kind_of(kinds[i])?;
-            let Some(found) = self.levels.lookup(&keys, i, vectors) else {
-                if !kind.is_retract() {
-                    out.push((0, i));
-                }
-                continue;
-            };
-            let (old_file, old_pos) = (found.file.file_name.clone(), found.position as usize);
-            if !self.needs_old_values {
-                vectors.delete_row(&old_file, old_pos as u32);
-                if !kind.is_retract() {
-                    out.push((0, i));
-                }
-                continue;
-            }
-            let src = *source_of_file.entry(old_file.clone()).or_insert_with(|| {
-                sources.push(found.index.rows.clone());
-                sources.len() - 1
-            });
-            let old = &sources[src];
-            let old_seq = old.column(nk).as_primitive::<Int64Type>().value(old_pos);
-            let old_kind = kind_of(old.column(nk + 1).as_primitive::<Int8Type>().value(old_pos))?;
-            vectors.delete_row(&old_file, old_pos as u32);
-            let mut versions = [
-                Version { source: src, columns: &old.columns()[offset..], row: old_pos, seq: old_seq, kind: old_kind },
-                Version { source: 0, columns: &batch.columns()[offset..], row: i, seq: seqs[i], kind },
-            ];
-            match self.merge.merge(&mut versions)? {
-                Merged::Pick(p) => {
-                    if !versions[p].kind.is_retract() {
-                        out.push((versions[p].source, versions[p].row));
+            let found = self.levels.lookup(&keys, i, vectors);
+            // The value before this compaction, for the changelog.
+            let touched = self.mode.changelog && self.level0.iter().any(|l| l.lookup(&keys, i, vectors).is_some());
+            let before: Option<RowRef> = if touched {
+                let hit = self.upper.as_ref().and_then(|u| u.lookup(&keys, i, vectors)).or_else(|| self.levels.lookup(&keys, i, vectors));
+                match hit {
+                    Some(h) => {
+                        let src = source_of(&h.file.file_name, &h.index.rows, &mut sources);
+                        let k = kind_of(sources[src].column(nk + 1).as_primitive::<Int8Type>().value(h.position as usize))?;
+                        (!k.is_retract()).then_some((src, h.position as usize))
                     }
+                    None => None,
                 }
-                Merged::Row { seq, cells } => {
-                    let refs = versions.iter().map(|v| (v.source, v.row, v.seq, v.kind)).collect();
-                    merged.push((refs, seq, cells));
-                    out.push((COMPUTED, merged.len() - 1));
+            } else {
+                None
+            };
+            // The value after: the merged row, with the older row merged in where needed.
+            let mut after: Option<RowRef> = Some((0, i)).filter(|_| !kind.is_retract());
+            let mut keep: Option<RowRef> = Some((0, i));
+            if let Some(found) = found {
+                let (old_file, old_pos) = (found.file.file_name.clone(), found.position as usize);
+                if self.mode.deletion_vectors {
+                    vectors.delete_row(&old_file, old_pos as u32);
                 }
-                Merged::Nothing => {}
+                if self.needs_old_values {
+                    let src = source_of(&old_file, &found.index.rows, &mut sources);
+                    let old = &sources[src];
+                    let old_seq = old.column(nk).as_primitive::<Int64Type>().value(old_pos);
+                    let old_kind = kind_of(old.column(nk + 1).as_primitive::<Int8Type>().value(old_pos))?;
+                    let mut versions = [
+                        Version { source: src, columns: &old.columns()[offset..], row: old_pos, seq: old_seq, kind: old_kind },
+                        Version { source: 0, columns: &batch.columns()[offset..], row: i, seq: seqs[i], kind },
+                    ];
+                    (keep, after) = match self.merge.merge(&mut versions)? {
+                        Merged::Pick(p) => {
+                            let r = (versions[p].source, versions[p].row);
+                            (Some(r), Some(r).filter(|_| !versions[p].kind.is_retract()))
+                        }
+                        Merged::Row { seq, cells } => {
+                            let refs = versions.iter().map(|v| (v.source, v.row, v.seq, v.kind)).collect();
+                            merged.push((refs, seq, cells));
+                            let r = (COMPUTED, merged.len() - 1);
+                            (Some(r), Some(r))
+                        }
+                        Merged::Nothing => (None, None),
+                    };
+                }
+            }
+            if let Some(r) = keep {
+                let retract = after.is_none();
+                if !(retract && self.drop_retracts_after) {
+                    out.push(r);
+                }
+            }
+            if touched {
+                match (before, after) {
+                    (None, Some(a)) => changes.push((RowKind::Insert, a)),
+                    (Some(b), None) => changes.push((RowKind::Delete, b)),
+                    (Some(b), Some(a)) => {
+                        if !(self.mode.row_deduplicate && self.same_values(&sources, b, a, offset)?) {
+                            changes.push((RowKind::UpdateBefore, b));
+                            changes.push((RowKind::UpdateAfter, a));
+                        }
+                    }
+                    (None, None) => {}
+                }
             }
         }
         if !merged.is_empty() {
@@ -309,25 +416,51 @@ impl Resolver {
             let built = RecordBatch::try_new(schema, columns).map_err(Error::arrow("assembling merged rows"))?;
             sources.push(built);
             let c = sources.len() - 1;
-            for o in out.iter_mut() {
+            for o in out.iter_mut().chain(changes.iter_mut().map(|(_, r)| r)) {
                 if o.0 == COMPUTED {
                     o.0 = c;
                 }
             }
         }
+        let changelog = if changes.is_empty() {
+            None
+        } else {
+            let rows: Vec<RowRef> = changes.iter().map(|c| c.1).collect();
+            let mut b = gather(&sources, &rows, &batch)?;
+            let mut columns = b.columns().to_vec();
+            columns[nk + 1] = Arc::new(arrow_array::Int8Array::from(changes.iter().map(|c| c.0 as i8).collect::<Vec<_>>()));
+            b = RecordBatch::try_new(batch.schema(), columns).map_err(Error::arrow("assembling changelog rows"))?;
+            Some(b)
+        };
         if out.len() == batch.num_rows() && out.iter().enumerate().all(|(i, o)| *o == (0, i)) {
-            return Ok(batch);
+            return Ok((batch, changelog));
         }
-        let mut columns = Vec::with_capacity(batch.num_columns());
-        for c in 0..batch.num_columns() {
-            let arrays: Vec<&dyn arrow_array::Array> = sources.iter().map(|s| s.column(c).as_ref()).collect();
-            columns.push(arrow_select::interleave::interleave(&arrays, &out).map_err(Error::arrow("assembling compacted rows"))?);
-        }
-        RecordBatch::try_new_with_options(
-            batch.schema(),
-            columns,
-            &arrow_array::RecordBatchOptions::new().with_row_count(Some(out.len())),
-        )
-        .map_err(Error::arrow("assembling compacted rows"))
+        Ok((gather(&sources, &out, &batch)?, changelog))
     }
+
+    /// Whether two rows hold the same values (`changelog-producer.row-deduplicate`).
+    fn same_values(&self, sources: &[RecordBatch], a: RowRef, b: RowRef, offset: usize) -> Result<bool> {
+        if a.0 == usize::MAX || b.0 == usize::MAX {
+            return Ok(false); // a computed row: compare after building (rare; no dedup)
+        }
+        for c in offset..sources[0].num_columns() {
+            let x = crate::merge::cell::scalar_at(sources[a.0].column(c).as_ref(), a.1)?;
+            let y = crate::merge::cell::scalar_at(sources[b.0].column(c).as_ref(), b.1)?;
+            if x != y {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// The rows `rows` of `sources`, in the schema of `like`.
+fn gather(sources: &[RecordBatch], rows: &[RowRef], like: &RecordBatch) -> Result<RecordBatch> {
+    let mut columns = Vec::with_capacity(like.num_columns());
+    for c in 0..like.num_columns() {
+        let arrays: Vec<&dyn arrow_array::Array> = sources.iter().map(|s| s.column(c).as_ref()).collect();
+        columns.push(arrow_select::interleave::interleave(&arrays, rows).map_err(Error::arrow("assembling compacted rows"))?);
+    }
+    RecordBatch::try_new_with_options(like.schema(), columns, &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len())))
+        .map_err(Error::arrow("assembling compacted rows"))
 }

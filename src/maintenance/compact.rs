@@ -13,7 +13,7 @@ use indicatif::ProgressBar;
 
 use crate::error::{Error, Result};
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
-use crate::lsm::rewrite::{CompactResult, DvState, Rewriter};
+use crate::lsm::rewrite::{CompactResult, DvState, LookupMode, Rewriter};
 use crate::lsm::universal::full_unit;
 use crate::lsm::{Levels, UniversalCompaction};
 use crate::read::scan::PartitionFilter;
@@ -67,6 +67,9 @@ impl CompactJob {
         let plan = scan.plan().await?;
         // Deletion-vector tables: each bucket's index entries, and lookup compaction.
         let dv = crate::write::table_write::deletion_vectors_enabled(table.schema())?;
+        let lookup_changelog = opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Lookup;
+        let mode = LookupMode { deletion_vectors: dv, changelog: lookup_changelog, row_deduplicate: opts.changelog_row_deduplicate()? };
+        let lookup = dv || lookup_changelog;
         let mut index_of_bucket: std::collections::HashMap<(Vec<u8>, i32), Vec<IndexManifestEntry>> = Default::default();
         if let (true, Some(index)) = (dv, plan.snapshot.as_ref().and_then(|s| s.index_manifest.clone())) {
             let manifests = crate::store::ManifestStore::new(table.io().clone(), &opts.manifest_compression());
@@ -83,14 +86,14 @@ impl CompactJob {
             let full = self.full || first_row;
             let unit = if full {
                 full_unit(levels.max_level(), &runs)
-            } else if dv {
+            } else if lookup {
                 strategy.pick_force_level0(levels.max_level(), &runs)
             } else {
                 strategy.pick(levels.max_level(), &runs)
             };
             if let Some(unit) = unit {
                 let drop = unit.output_level >= levels.non_empty_highest_level();
-                let index = if dv { Some(index_of_bucket.remove(&(split.partition.data().to_vec(), split.bucket)).unwrap_or_default()) } else { None };
+                let index = if lookup { Some(index_of_bucket.remove(&(split.partition.data().to_vec(), split.bucket)).unwrap_or_default()) } else { None };
                 jobs.push((split, unit, drop, index));
             }
         }
@@ -113,7 +116,7 @@ impl CompactJob {
                             let state = DvState { vectors: BucketDeletionVectors::restore(&io, entries).await?, cache: Default::default() };
                             let deeper = split.files.iter().filter(|f| f.level > unit.output_level).cloned().collect();
                             let (r, mut state) = rewriter
-                                .rewrite_with_deletion_vectors(&split.partition, split.bucket, &split.bucket_path, unit, deeper, state)
+                                .rewrite_with_lookup(&split.partition, split.bucket, &split.bucket_path, unit, deeper, state, mode)
                                 .await?;
                             let changes = state.vectors.write_index(&io, &mut FileNamer::new(), &split.partition, split.bucket).await?;
                             (r, changes)
@@ -139,7 +142,7 @@ impl CompactJob {
         let mut messages = vec![];
         let mut written: Vec<(String, String)> = vec![];
         for (split, r, index_changes) in results {
-            if r.before.is_empty() && r.after.is_empty() && index_changes.is_empty() {
+            if r.before.is_empty() && r.after.is_empty() && index_changes.is_empty() && r.changelog.is_empty() {
                 continue;
             }
             report.buckets_compacted += 1;
@@ -156,6 +159,7 @@ impl CompactJob {
             m.compact_before = r.before;
             m.compact_after = r.after;
             m.index_changes = index_changes;
+            m.compact_changelog_files = r.changelog;
             messages.push(m);
         }
         match table.new_commit(&self.commit_user)?.commit(messages).await {

@@ -90,6 +90,10 @@ pub enum ChangeSource {
     Delta,
     /// The changelog files of each APPEND snapshot (`changelog-producer = input`).
     Changelog,
+    /// The changelog files of each COMPACT snapshot (`changelog-producer = lookup`: Paimon's
+    /// `CompactionChangelogFollowUpScanner`; the APPEND snapshots' rows reach readers through
+    /// the compaction that follows them).
+    CompactionChangelog,
 }
 
 impl ChangeSource {
@@ -97,9 +101,20 @@ impl ChangeSource {
         match opts.changelog_producer()? {
             ChangelogProducer::None => Ok(ChangeSource::Delta),
             ChangelogProducer::Input => Ok(ChangeSource::Changelog),
+            ChangelogProducer::Lookup => Ok(ChangeSource::CompactionChangelog),
             p => Err(Error::Unsupported(format!(
-                "streaming reads of tables with changelog-producer = {p:?} are not implemented (shoal reads none and input)"
+                "streaming reads of tables with changelog-producer = {p:?} are not implemented (shoal reads none, input and lookup)"
             ))),
+        }
+    }
+}
+
+impl ChangeSource {
+    /// Whether a follow-up reads this snapshot's changes.
+    pub fn reads(self, snapshot: &Snapshot) -> bool {
+        match self {
+            ChangeSource::Delta | ChangeSource::Changelog => snapshot.commit_kind == CommitKind::Append,
+            ChangeSource::CompactionChangelog => snapshot.commit_kind == CommitKind::Compact,
         }
     }
 }
@@ -179,7 +194,7 @@ impl StreamScan {
 
     /// One snapshot's changes as a follow-up scanner reads them.
     async fn follow_up(&self, snapshot: &Snapshot) -> Result<ChangePlan> {
-        let splits = if snapshot.commit_kind == CommitKind::Append {
+        let splits = if self.source.reads(snapshot) {
             changed_splits(&self.io, &self.schema, snapshot, self.source).await?
         } else {
             vec![]
@@ -259,7 +274,7 @@ pub async fn changed_splits(
     let manifests = ManifestStore::new(io.clone(), &schema.core_options().manifest_compression());
     let list = match source {
         ChangeSource::Delta => Some(&snapshot.delta_manifest_list),
-        ChangeSource::Changelog => snapshot.changelog_manifest_list.as_ref(),
+        ChangeSource::Changelog | ChangeSource::CompactionChangelog => snapshot.changelog_manifest_list.as_ref(),
     };
     let Some(list) = list else { return Ok(vec![]) };
     let metas = manifests.read_manifest_list(list).await?;
@@ -304,7 +319,10 @@ pub async fn incremental_plans(
         )));
     }
     let source = match changelog {
-        Some(true) => ChangeSource::Changelog,
+        Some(true) => match ChangeSource::for_table(&schema.core_options())? {
+            ChangeSource::CompactionChangelog => ChangeSource::CompactionChangelog,
+            _ => ChangeSource::Changelog,
+        },
         Some(false) => ChangeSource::Delta,
         None => ChangeSource::for_table(&schema.core_options())?,
     };
@@ -323,7 +341,7 @@ pub async fn incremental_plans(
             }
             Err(e) => return Err(e),
         };
-        if snapshot.commit_kind != CommitKind::Append {
+        if !source.reads(&snapshot) {
             continue;
         }
         let splits = changed_splits(io, schema, &snapshot, source).await?;

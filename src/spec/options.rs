@@ -490,6 +490,11 @@ impl CoreOptions {
         }
     }
 
+    /// `changelog-producer.row-deduplicate` (default false): no -U/+U pair for an unchanged row.
+    pub fn changelog_row_deduplicate(&self) -> Result<bool, SpecError> {
+        self.bool("changelog-producer.row-deduplicate", false)
+    }
+
     /// `scan.mode` (Paimon's StartupMode), lower-cased; `default` when unset.
     pub fn scan_mode(&self) -> Result<String, SpecError> {
         let m = self.get(SCAN_MODE).unwrap_or("default").trim().to_ascii_lowercase();
@@ -753,12 +758,26 @@ impl CoreOptions {
                 "first-row never deletes old rows, so Paimon refuses deletion vectors with merge-engine = first-row",
             ));
         }
+        self.changelog_row_deduplicate()?;
         match self.changelog_producer()? {
             ChangelogProducer::None | ChangelogProducer::Input => {}
-            ChangelogProducer::FullCompaction | ChangelogProducer::Lookup => {
+            ChangelogProducer::Lookup => {
+                // Without deletion vectors the older versions stay below the compaction's
+                // output and reads merge them again; shoal's lookup then only knows the value
+                // before for engines that pick one version.
+                let picks = matches!(self.merge_engine()?, MergeEngine::Deduplicate) && self.get("sequence.field").is_none();
+                if !picks && !self.deletion_vectors_enabled()? {
+                    return Err(self.invalid(
+                        CHANGELOG_PRODUCER,
+                        "shoal implements changelog-producer = lookup for merge-engine = deduplicate without sequence.field, \
+                         and for every engine with deletion-vectors.enabled = true",
+                    ));
+                }
+            }
+            ChangelogProducer::FullCompaction => {
                 return Err(self.invalid(
                     CHANGELOG_PRODUCER,
-                    "shoal implements changelog-producer = none and input; full-compaction and lookup are not implemented yet",
+                    "shoal implements changelog-producer = none, input and lookup; full-compaction is not implemented yet",
                 ))
             }
         }

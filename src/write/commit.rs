@@ -39,6 +39,9 @@ pub struct CommitMessage {
     pub changelog_files: Vec<DataFileMeta>,
     pub compact_before: Vec<DataFileMeta>,
     pub compact_after: Vec<DataFileMeta>,
+    /// `changelog-producer = lookup`: the changelog of the compaction, committed with the
+    /// COMPACT snapshot (Paimon's `compactIncrement.changelogFiles`).
+    pub compact_changelog_files: Vec<DataFileMeta>,
     /// Deletion-vector index changes of the bucket, committed with the compaction: DELETE of the
     /// index files the compaction started from, ADD of the one replacing them (Paimon's
     /// `compactIncrement` new/deleted index files).
@@ -55,6 +58,7 @@ impl CommitMessage {
             changelog_files: vec![],
             compact_before: vec![],
             compact_after: vec![],
+            compact_changelog_files: vec![],
             index_changes: vec![],
         }
     }
@@ -64,6 +68,7 @@ impl CommitMessage {
             && self.compact_before.is_empty()
             && self.compact_after.is_empty()
             && self.index_changes.is_empty()
+            && self.compact_changelog_files.is_empty()
     }
 }
 
@@ -182,8 +187,10 @@ impl TableCommit {
         let mut changelog = vec![];
         let mut compacts = vec![];
         let mut index_changes = vec![];
+        let mut compact_changelog = vec![];
         for m in &messages {
             index_changes.extend(m.index_changes.iter().cloned());
+            compact_changelog.extend(m.compact_changelog_files.iter().map(|f| entry(FileKind::Add, m, f)));
             appends.extend(m.new_files.iter().map(|f| entry(FileKind::Add, m, f)));
             changelog.extend(m.changelog_files.iter().map(|f| entry(FileKind::Add, m, f)));
             compacts.extend(m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)));
@@ -193,8 +200,9 @@ impl TableCommit {
         if !appends.is_empty() || !changelog.is_empty() {
             outcome = self.commit_entries(identifier, watermark, CommitKind::Append, appends, changelog, vec![]).await?;
         }
-        if !compacts.is_empty() || !index_changes.is_empty() {
-            outcome = self.commit_entries(identifier, watermark, CommitKind::Compact, compacts, vec![], index_changes).await?;
+        if !compacts.is_empty() || !index_changes.is_empty() || !compact_changelog.is_empty() {
+            outcome =
+                self.commit_entries(identifier, watermark, CommitKind::Compact, compacts, compact_changelog, index_changes).await?;
         }
         if let (Some(hook), Some(id)) = (&self.after_commit, outcome.snapshot_id()) {
             hook(id).await.map_err(|e| Error::AfterCommit { snapshot: id, source: Box::new(e) })?;

@@ -18,7 +18,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
-use crate::lsm::rewrite::{CompactResult, DvState, Rewriter};
+use crate::lsm::rewrite::{CompactResult, DvState, LookupMode, Rewriter};
 use crate::lsm::universal::full_unit;
 use crate::lsm::{Levels, UniversalCompaction};
 use crate::merge::MergeFunction;
@@ -68,9 +68,10 @@ struct WriteContext {
     /// In-writer compaction (primary-key tables unless `write-only`): the strategy, the number
     /// of levels, and the rewriter.
     compaction: Option<(UniversalCompaction, usize, Rewriter)>,
-    /// `deletion-vectors.enabled` (primary-key tables): every commit compacts level 0 with
-    /// lookups that mark superseded rows in deletion vectors (Paimon's lookup compaction).
-    deletion_vectors: bool,
+    /// Lookup compaction of level 0 at every commit (Paimon's lookup compaction): with
+    /// `deletion-vectors.enabled` it marks superseded rows in deletion vectors, with
+    /// `changelog-producer = lookup` it produces the changelog.
+    lookup: Option<LookupMode>,
 }
 
 /// A bucket of a partition.
@@ -84,6 +85,8 @@ struct BucketWriter {
     levels: Levels,
     new_files: Vec<DataFileMeta>,
     changelog_files: Vec<DataFileMeta>,
+    /// `changelog-producer = lookup`: changelog files of compactions.
+    compact_changelog: Vec<DataFileMeta>,
     compact_before: Vec<DataFileMeta>,
     compact_after: Vec<DataFileMeta>,
     /// The bucket's compaction running in the background, if any (at most one per bucket).
@@ -102,6 +105,7 @@ impl BucketWriter {
         self.levels.update(&r.before, &r.after);
         self.compact_before.extend(r.before);
         self.compact_after.extend(r.after);
+        self.compact_changelog.extend(r.changelog);
         if let Some(mut dv) = dv {
             dv.cache.retain_files(&self.levels.all_files());
             self.dv = Some(dv);
@@ -147,6 +151,13 @@ impl TableWrite {
         let opts = schema.core_options();
         schema.validate_bucket_mode()?;
         let deletion_vectors = deletion_vectors_enabled(&schema)?;
+        let lookup_changelog =
+            !schema.primary_keys.is_empty() && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Lookup;
+        let lookup = (deletion_vectors || lookup_changelog).then_some(LookupMode {
+            deletion_vectors,
+            changelog: lookup_changelog,
+            row_deduplicate: opts.changelog_row_deduplicate()?,
+        });
         let merge = MergeFunction::from_schema(&schema)?;
         let cfg = FileWriterConfig::new(schema.clone())?;
         let mut restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>> = HashMap::new();
@@ -181,7 +192,7 @@ impl TableWrite {
             input_changelog: !schema.primary_keys.is_empty()
                 && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Input,
             compaction,
-            deletion_vectors,
+            lookup,
             cfg,
         };
         let num_buckets = opts.bucket()?;
@@ -307,6 +318,7 @@ impl TableWrite {
                 buffer: WriteBuffer::default(),
                 new_files: vec![],
                 changelog_files: vec![],
+                compact_changelog: vec![],
                 compact_before: vec![],
                 compact_after: vec![],
                 compacting: None,
@@ -445,7 +457,7 @@ impl TableWrite {
             self.compact_fully().await?;
         } else {
             // Deletion-vector tables wait for their level-0 compaction (Paimon's `lookup-wait`).
-            self.compact(wait_compaction || self.ctx.deletion_vectors).await?;
+            self.compact(wait_compaction || self.ctx.lookup.is_some()).await?;
         }
         let total_buckets = self.num_buckets;
         let mut messages = vec![];
@@ -460,6 +472,7 @@ impl TableWrite {
             m.changelog_files.sort_by_key(|f| f.min_sequence_number);
             m.compact_before = std::mem::take(&mut w.compact_before);
             m.compact_after = std::mem::take(&mut w.compact_after);
+            m.compact_changelog_files = std::mem::take(&mut w.compact_changelog);
             // Compactions that chained before this commit (one's output the next one's input):
             // such a file was never committed, so it leaves both lists, and its bytes go too
             // unless the name is still in use (an upgraded file keeps its name).
@@ -504,9 +517,9 @@ impl TableWrite {
                 &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
                 w.bucket,
             );
-            if ctx.deletion_vectors {
+            if let Some(mode) = ctx.lookup {
                 let state = w.take_dv_state(&ctx.io).await?;
-                let (r, state) = rewriter.rewrite_with_deletion_vectors(&w.partition, w.bucket, &path, unit, vec![], state).await?;
+                let (r, state) = rewriter.rewrite_with_lookup(&w.partition, w.bucket, &path, unit, vec![], state, mode).await?;
                 w.absorb((r, Some(state)));
             } else {
                 w.absorb((rewriter.rewrite(&w.partition, w.bucket, &path, unit, true).await?, None));
@@ -538,14 +551,14 @@ impl TableWrite {
             // commit that waits compacts them (Paimon's ForceUpLevel0Compaction).
             let first_row = ctx.merge.is_first_row();
             let has_level0 = w.levels.sorted_runs().iter().any(|r| r.level == 0);
-            let force = (first_row || ctx.deletion_vectors) && wait && has_level0;
+            let force = (first_row || ctx.lookup.is_some()) && wait && has_level0;
             if w.compacting.is_some() || (!force && w.levels.number_of_sorted_runs() < strategy.num_run_trigger) {
                 continue;
             }
             let runs = w.levels.sorted_runs();
             let unit = if first_row {
                 full_unit(w.levels.max_level(), &runs)
-            } else if ctx.deletion_vectors {
+            } else if ctx.lookup.is_some() {
                 strategy.pick_force_level0(w.levels.max_level(), &runs)
             } else {
                 strategy.pick(w.levels.max_level(), &runs)
@@ -557,13 +570,12 @@ impl TableWrite {
                 w.bucket,
             );
             let (rewriter, partition, bucket) = (rewriter.clone(), w.partition.clone(), w.bucket);
-            if ctx.deletion_vectors {
+            if let Some(mode) = ctx.lookup {
                 let state = w.take_dv_state(&ctx.io).await?;
                 let deeper: Vec<DataFileMeta> =
                     w.levels.all_files().into_iter().filter(|f| f.level > unit.output_level).collect();
                 w.compacting = Some(tokio::spawn(async move {
-                    let (r, state) =
-                        rewriter.rewrite_with_deletion_vectors(&partition, bucket, &path, unit, deeper, state).await?;
+                    let (r, state) = rewriter.rewrite_with_lookup(&partition, bucket, &path, unit, deeper, state, mode).await?;
                     Ok((r, Some(state)))
                 }));
             } else {
