@@ -221,19 +221,22 @@ async fn shoal_streams_the_changelog_java_wrote() {
     assert_eq!(upserts(&java_full), upserts(&ours_full), "the full phase of latest-full");
 }
 
-/// `changelog-producer = lookup` both ways: the changelog that shoal's lookup compactions
-/// produced is what Java's streaming read returns (and shoal's own), and shoal's streaming read
-/// of a Java-written lookup table returns Java's changelog. Per key, in order; with and without
-/// deletion vectors.
+/// `changelog-producer = lookup` and `full-compaction` both ways: the changelog that shoal's
+/// compactions produced is what Java's streaming read returns (and shoal's own), and shoal's
+/// streaming read of a Java-written table returns Java's changelog. Per key, in order; lookup
+/// with and without deletion vectors.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lookup_changelog_both_ways() {
     let Some(py) = java_python() else { return };
     let root = tempfile::tempdir().unwrap();
-    for (i, dv) in ["false", "true"].into_iter().enumerate() {
+    for (i, (producer, dv)) in [("lookup", "false"), ("lookup", "true"), ("full-compaction", "false")].into_iter().enumerate() {
         let cs = commits(30 + i as u64, 6);
+        // Full-compaction changelogs come from full compactions: one at every commit, both sides.
+        let full = producer == "full-compaction";
+        let every = if full { "1" } else { "10" };
         // shoal writes; Java and shoal stream it.
-        let dir = table_dir(root.path(), &format!("s_lookup_{dv}"));
-        let def = common::kv_def(&[("changelog-producer", "lookup"), ("deletion-vectors.enabled", dv)]);
+        let dir = table_dir(root.path(), &format!("s_{producer}_{dv}"));
+        let def = common::kv_def(&[("changelog-producer", producer), ("deletion-vectors.enabled", dv), ("full-compaction.delta-commits", every)]);
         let t = Table::create(dir.to_str().unwrap(), def).await.unwrap();
         let mut w = t.new_write().await.unwrap();
         for (c, rows) in cs.iter().enumerate() {
@@ -243,18 +246,18 @@ async fn lookup_changelog_both_ways() {
             t.new_commit("shoal-job").unwrap().commit_with_identifier(c as i64, w.prepare_commit().await.unwrap()).await.unwrap();
         }
         let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
-        assert!(ours.iter().any(|r| r.0 == "-U") && ours.iter().any(|r| r.0 == "-D"), "dv={dv}: {ours:?}");
+        assert!(ours.iter().any(|r| r.0 == "-U") && ours.iter().any(|r| r.0 == "-D"), "{producer} dv={dv}: {ours:?}");
         let java = java_stream(&py, &dir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]);
-        assert_eq!(per_key(&java), per_key(&ours), "dv={dv}: Java's streaming read of shoal's lookup changelog");
+        assert_eq!(per_key(&java), per_key(&ours), "{producer} dv={dv}: Java's streaming read of shoal's lookup changelog");
 
         // Java writes the same commits; shoal streams Java's changelog.
-        let jdir = table_dir(root.path(), &format!("j_lookup_{dv}"));
+        let jdir = table_dir(root.path(), &format!("j_{producer}_{dv}"));
         let spec = json!({
             "fields": [{"name": "k", "type": "BIGINT"}, {"name": "v", "type": "STRING"}],
             "primary_keys": ["k"],
             "partition_keys": [],
-            "options": {"bucket": "2", "changelog-producer": "lookup", "deletion-vectors.enabled": dv},
-            "commits": cs.iter().map(|rows| json!({"rows": rows, "compact": false})).collect::<Vec<_>>(),
+            "options": {"bucket": "2", "changelog-producer": producer, "deletion-vectors.enabled": dv},
+            "commits": cs.iter().map(|rows| json!({"rows": rows, "compact": full})).collect::<Vec<_>>(),
         });
         std::fs::create_dir_all(jdir.parent().unwrap()).unwrap();
         let spec_path = jdir.with_extension("spec.json");
@@ -263,8 +266,8 @@ async fn lookup_changelog_both_ways() {
         let jt = Table::open(jdir.to_str().unwrap()).await.unwrap();
         let theirs = rows(&jt.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
         let java = java_stream(&py, &jdir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]);
-        assert_eq!(per_key(&theirs), per_key(&java), "dv={dv}: shoal's streaming read of Java's lookup changelog");
+        assert_eq!(per_key(&theirs), per_key(&java), "{producer} dv={dv}: shoal's streaming read of Java's lookup changelog");
         // The same commits give the same changelog, whoever produced it.
-        assert_eq!(per_key(&ours), per_key(&java), "dv={dv}: shoal's and Java's lookup changelogs");
+        assert_eq!(per_key(&ours), per_key(&java), "{producer} dv={dv}: shoal's and Java's lookup changelogs");
     }
 }

@@ -167,6 +167,15 @@ async fn lookup_changelog_stream_reproduces_the_table() {
     }
 }
 
+/// `changelog-producer = full-compaction` with a full compaction at every commit: the
+/// changelog of each full compaction brings the reader to the table's state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn full_compaction_changelog_stream_reproduces_the_table() {
+    for seed in [1, 2] {
+        model_run_with("full-compaction", &[("full-compaction.delta-commits", "1")], seed).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delta_stream_without_changelog_reproduces_the_table() {
     for seed in [4, 5] {

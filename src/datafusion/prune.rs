@@ -7,7 +7,8 @@
 //!   min/max statistics prove no row can match. Key columns always qualify — a key's versions
 //!   all carry that key, so skipping a file whose key range misses the filter cannot change the
 //!   merged row of a key that matches. Value columns qualify only where no merge can bring back
-//!   an older version: append tables, and buckets whose files hold each key once (no overlapping
+//!   an older version: append tables, deletion-vector tables (read without merge), and buckets
+//!   whose files hold each key once (no overlapping
 //!   key ranges, no retractions).
 
 use std::collections::{HashMap, HashSet};
@@ -279,6 +280,7 @@ pub fn skip_files(
         return Ok((splits, report));
     }
     let key_fields = if schema.primary_keys.is_empty() { vec![] } else { schema.trimmed_key_fields() };
+    let deletion_vectors = schema.core_options().deletion_vectors_enabled().unwrap_or(false);
     let key_types: Vec<DataType> = key_fields.iter().map(|f| f.data_type.clone()).collect();
 
     // One container per file, over all splits.
@@ -286,7 +288,10 @@ pub fn skip_files(
         .iter()
         .enumerate()
         .flat_map(|(i, s)| {
-            let values_ok = schema.primary_keys.is_empty() || keys_unique_across_files(&s.files, &key_types);
+            // Deletion-vector tables read every file above level 0 on its own (older versions
+            // are marked deleted, level 0 is invisible): value statistics bound what is read.
+            let values_ok =
+                schema.primary_keys.is_empty() || deletion_vectors || keys_unique_across_files(&s.files, &key_types);
             s.files.iter().map(move |f| (i, f, values_ok))
         })
         .collect();

@@ -136,8 +136,21 @@ pub struct LookupMode {
     pub deletion_vectors: bool,
     /// `changelog-producer = lookup`: emit the changelog of every key a level-0 file touched.
     pub changelog: bool,
+    /// `changelog-producer = full-compaction`: compactions into the last level emit the
+    /// changelog of every key an input below the last level touched (Paimon's
+    /// `FullChangelogMergeFunctionWrapper`).
+    pub full_compaction_changelog: bool,
+    /// The last level (`num-levels` - 1).
+    pub max_level: i32,
     /// `changelog-producer.row-deduplicate`: no -U/+U pair when the value did not change.
     pub row_deduplicate: bool,
+}
+
+impl LookupMode {
+    /// Whether a compaction into `output_level` produces a changelog.
+    fn changelog_at(&self, output_level: i32) -> bool {
+        self.changelog || (self.full_compaction_changelog && output_level == self.max_level)
+    }
 }
 
 impl Rewriter {
@@ -164,10 +177,12 @@ impl Rewriter {
         mut state: DvState,
         mode: LookupMode,
     ) -> Result<(CompactResult, DvState)> {
+        let changelog_now = mode.changelog_at(unit.output_level);
         if let [only] = unit.files.as_slice() {
             // A file above level 0 holds no change to report and, with deletion vectors, live
-            // rows only (its vector stays with its name): it moves without a rewrite.
-            if only.level > 0 {
+            // rows only (its vector stays with its name): it moves without a rewrite. (Into the
+            // last level of a full-compaction-changelog table its rows are changes.)
+            if only.level > 0 && !(mode.full_compaction_changelog && changelog_now && only.level < mode.max_level) {
                 if only.level == unit.output_level {
                     return Ok((CompactResult::default(), state));
                 }
@@ -195,11 +210,11 @@ impl Rewriter {
         let needs_old_values = mode.deletion_vectors && !merge.picks_by_kind();
         // Retractions are kept through the merge while anything below (or a changelog) still
         // needs them, and settled here.
-        let keep_retracts = !deeper.is_empty() || mode.changelog;
+        let keep_retracts = !deeper.is_empty() || changelog_now;
         let drop_retracts_after = mode.deletion_vectors || deeper.is_empty();
         let reader =
             SplitReader::for_compaction(self.io.clone(), self.schemas.clone(), self.schema.clone(), handle.clone(), !keep_retracts)?;
-        let lookup_reader = if needs_old_values || mode.changelog {
+        let lookup_reader = if needs_old_values || changelog_now {
             reader.clone()
         } else {
             SplitReader::new(self.io.clone(), self.schemas.clone(), self.schema.clone(), vec![], handle)?
@@ -211,18 +226,24 @@ impl Rewriter {
         let level = unit.output_level;
         let path = bucket_path.to_string();
         let inputs = unit.files.clone();
+        // Only deletion vectors and the lookup changelog look below the output.
+        let deeper = if mode.deletion_vectors || mode.changelog { deeper } else { vec![] };
         let ((data, changelog), state) = tokio::task::spawn_blocking(move || -> Result<_> {
             let levels = LookupLevels::load(&lookup_reader, &path, &deeper, &mut state.cache)?;
             // The changelog needs the inputs too: which keys level 0 touched, and the versions
             // on the input levels above 0 (the newest state before this compaction).
-            let (level0, upper) = if mode.changelog {
+            let (level0, upper) = if changelog_now {
+                // Lookup: keys of level-0 inputs change, the value before is above level 0.
+                // Full compaction: keys of inputs below the last level change, the value
+                // before is on the last level.
+                let boundary = if mode.changelog { 0 } else { mode.max_level - 1 };
                 let mut scratch = LookupCache::default();
                 let level0: Vec<LookupLevels> = inputs
                     .iter()
-                    .filter(|f| f.level == 0)
+                    .filter(|f| f.level <= boundary)
                     .map(|f| LookupLevels::load_any_level(&lookup_reader, &path, std::slice::from_ref(f), &mut scratch))
                     .collect::<Result<_>>()?;
-                let upper: Vec<DataFileMeta> = inputs.iter().filter(|f| f.level > 0).cloned().collect();
+                let upper: Vec<DataFileMeta> = inputs.iter().filter(|f| f.level > boundary).cloned().collect();
                 (level0, Some(LookupLevels::load(&lookup_reader, &path, &upper, &mut scratch)?))
             } else {
                 (vec![], None)
@@ -230,6 +251,7 @@ impl Rewriter {
             let resolver = Resolver {
                 merge,
                 mode,
+                changelog: changelog_now,
                 needs_old_values,
                 drop_retracts_after,
                 num_keys,
@@ -281,6 +303,8 @@ impl Rewriter {
 struct Resolver {
     merge: MergeFunction,
     mode: LookupMode,
+    /// Whether this compaction produces a changelog.
+    changelog: bool,
     needs_old_values: bool,
     drop_retracts_after: bool,
     num_keys: usize,
@@ -300,7 +324,7 @@ impl Resolver {
     fn resolve(&self, batch: RecordBatch, vectors: &mut BucketDeletionVectors) -> Result<(RecordBatch, Option<RecordBatch>)> {
         use arrow_array::cast::AsArray;
         use arrow_array::types::{Int64Type, Int8Type};
-        if self.levels.is_empty() && !self.mode.changelog {
+        if self.levels.is_empty() && !self.changelog {
             return Ok((batch, None)); // nothing below: the merge already dropped retractions
         }
         let nk = self.num_keys;
@@ -327,7 +351,7 @@ impl Resolver {
             let kind = kind_of(kinds[i])?;
             let found = self.levels.lookup(&keys, i, vectors);
             // The value before this compaction, for the changelog.
-            let touched = self.mode.changelog && self.level0.iter().any(|l| l.lookup(&keys, i, vectors).is_some());
+            let touched = self.changelog && self.level0.iter().any(|l| l.lookup(&keys, i, vectors).is_some());
             let before: Option<RowRef> = if touched {
                 let hit = self.upper.as_ref().and_then(|u| u.lookup(&keys, i, vectors)).or_else(|| self.levels.lookup(&keys, i, vectors));
                 match hit {

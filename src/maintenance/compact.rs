@@ -67,9 +67,20 @@ impl CompactJob {
         let plan = scan.plan().await?;
         // Deletion-vector tables: each bucket's index entries, and lookup compaction.
         let dv = crate::write::table_write::deletion_vectors_enabled(table.schema())?;
-        let lookup_changelog = opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Lookup;
-        let mode = LookupMode { deletion_vectors: dv, changelog: lookup_changelog, row_deduplicate: opts.changelog_row_deduplicate()? };
-        let lookup = dv || lookup_changelog;
+        let producer = opts.changelog_producer()?;
+        let lookup_changelog = producer == crate::spec::options::ChangelogProducer::Lookup;
+        let full_changelog = producer == crate::spec::options::ChangelogProducer::FullCompaction;
+        let mode = LookupMode {
+            deletion_vectors: dv,
+            changelog: lookup_changelog,
+            full_compaction_changelog: full_changelog,
+            max_level: num_levels as i32 - 1,
+            row_deduplicate: opts.changelog_row_deduplicate()?,
+        };
+        // Deletion vectors and the lookup changelog compact level 0 first; compactions that
+        // maintain vectors or produce a changelog go through the lookup rewrite.
+        let force_level0 = dv || lookup_changelog;
+        let lookup = force_level0 || full_changelog;
         let mut index_of_bucket: std::collections::HashMap<(Vec<u8>, i32), Vec<IndexManifestEntry>> = Default::default();
         if let (true, Some(index)) = (dv, plan.snapshot.as_ref().and_then(|s| s.index_manifest.clone())) {
             let manifests = crate::store::ManifestStore::new(table.io().clone(), &opts.manifest_compression());
@@ -86,7 +97,7 @@ impl CompactJob {
             let full = self.full || first_row;
             let unit = if full {
                 full_unit(levels.max_level(), &runs)
-            } else if lookup {
+            } else if force_level0 {
                 strategy.pick_force_level0(levels.max_level(), &runs)
             } else {
                 strategy.pick(levels.max_level(), &runs)

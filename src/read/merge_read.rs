@@ -17,9 +17,10 @@ use arrow_buffer::ScalarBuffer;
 use arrow_cast::cast;
 use arrow_schema::{Field, Schema, SchemaRef};
 use arrow_select::interleave::interleave;
-use bytes::Bytes;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::arrow::ProjectionMask;
+use futures::TryStreamExt;
+#[allow(deprecated)] // parquet 59 deprecates it for a hand-written AsyncFileReader; it still does what we need
+use parquet::arrow::async_reader::ParquetObjectReader;
+use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
@@ -367,66 +368,74 @@ impl SplitReader {
     /// id), plus keys, sequence numbers and kinds when `with_kv`.
     fn load_file(&self, split: &DataSplit, file: &DataFileMeta, with_kv: bool) -> Result<FileBatches> {
         let path = format!("{}/{}", split.bucket_path, file.file_name);
-        let bytes: Bytes = self.runtime.block_on(self.io.read(&path))?;
-        if bytes.len() as i64 != file.file_size {
-            return Err(Error::data_file(&path, format!("is {} bytes but the manifest records {}: truncated or replaced", bytes.len(), file.file_size)));
-        }
         let file_schema = if file.schema_id == self.schema.id {
             self.schema.clone()
         } else {
             self.runtime.block_on(self.schemas.schema(file.schema_id))?
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| Error::data_file(&path, e))?;
-        let parquet_schema = builder.parquet_schema();
-        let arrow_schema = builder.schema().clone();
-        // Which file columns to read, by name.
-        let mut wanted: Vec<String> = vec![];
-        if with_kv {
-            for k in &self.key_fields {
-                let name = file_schema
-                    .fields
-                    .iter()
-                    .find(|f| f.id == k.id)
-                    .map(|f| format!("{KEY_FIELD_PREFIX}{}", f.name))
-                    .ok_or_else(|| Error::data_file(&path, format!("key column {} is not in the file's schema", k.name)))?;
-                wanted.push(name);
+        // Only the footer and the projected column chunks are fetched (ranged reads), with the
+        // object's size checked against the manifest alongside.
+        let (wanted, value_names, batches) = self.runtime.block_on(async {
+            #[allow(deprecated)]
+            let reader = ParquetObjectReader::new(self.io.store().clone(), self.io.path(&path)).with_file_size(file.file_size as u64);
+            let (size, builder) = futures::join!(self.io.size(&path), ParquetRecordBatchStreamBuilder::new(reader));
+            let size = size?;
+            if size as i64 != file.file_size {
+                return Err(Error::data_file(&path, format!("is {size} bytes but the manifest records {}: truncated or replaced", file.file_size)));
             }
-            wanted.push(SEQUENCE_NUMBER.into());
-            wanted.push(VALUE_KIND.into());
-        }
-        let value_names: Vec<Option<String>> = self
-            .projection
-            .iter()
-            .map(|&i| {
-                let id = self.schema.fields[i].id;
-                file_schema.fields.iter().find(|f| f.id == id).map(|f| f.name.clone())
-            })
-            .collect();
-        wanted.extend(value_names.iter().flatten().cloned());
-        let mut root_indices = vec![];
-        for name in &wanted {
-            let idx = arrow_schema
-                .fields()
+            let builder = builder.map_err(|e| Error::data_file(&path, e))?;
+            let parquet_schema = builder.parquet_schema();
+            let arrow_schema = builder.schema().clone();
+            // Which file columns to read, by name.
+            let mut wanted: Vec<String> = vec![];
+            if with_kv {
+                for k in &self.key_fields {
+                    let name = file_schema
+                        .fields
+                        .iter()
+                        .find(|f| f.id == k.id)
+                        .map(|f| format!("{KEY_FIELD_PREFIX}{}", f.name))
+                        .ok_or_else(|| Error::data_file(&path, format!("key column {} is not in the file's schema", k.name)))?;
+                    wanted.push(name);
+                }
+                wanted.push(SEQUENCE_NUMBER.into());
+                wanted.push(VALUE_KIND.into());
+            }
+            let value_names: Vec<Option<String>> = self
+                .projection
                 .iter()
-                .position(|f| f.name() == name)
-                .ok_or_else(|| Error::data_file(&path, format!("column {name} is missing")))?;
-            root_indices.push(idx);
-        }
-        root_indices.sort_unstable();
-        root_indices.dedup();
-        let mask = ProjectionMask::roots(parquet_schema, root_indices);
-        let reader = builder
-            .with_projection(mask)
-            .with_batch_size(self.batch_size)
-            .build()
-            .map_err(|e| Error::data_file(&path, e))?;
+                .map(|&i| {
+                    let id = self.schema.fields[i].id;
+                    file_schema.fields.iter().find(|f| f.id == id).map(|f| f.name.clone())
+                })
+                .collect();
+            wanted.extend(value_names.iter().flatten().cloned());
+            let mut root_indices = vec![];
+            for name in &wanted {
+                let idx = arrow_schema
+                    .fields()
+                    .iter()
+                    .position(|f| f.name() == name)
+                    .ok_or_else(|| Error::data_file(&path, format!("column {name} is missing")))?;
+                root_indices.push(idx);
+            }
+            root_indices.sort_unstable();
+            root_indices.dedup();
+            let mask = ProjectionMask::roots(parquet_schema, root_indices);
+            let stream = builder
+                .with_projection(mask)
+                .with_batch_size(self.batch_size)
+                .build()
+                .map_err(|e| Error::data_file(&path, e))?;
+            let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(|e| Error::data_file(&path, e))?;
+            Ok::<_, Error>((wanted, value_names, batches))
+        })?;
         let key_types: Vec<_> = self.key_fields.iter().map(|f| f.data_type.to_arrow()).collect();
         let encoder = if with_kv { Some(KeyEncoder::new(&key_types)?) } else { None };
         let mut out = FileBatches { values: vec![], kv: vec![] };
         let mut rows_seen = 0usize;
         let deleted = self.deletion_vector(split, file)?;
-        for batch in reader {
-            let batch = batch.map_err(|e| Error::data_file(&path, e))?;
+        for batch in batches {
             let first_row = rows_seen;
             rows_seen += batch.num_rows();
             // Rows marked in the file's deletion vector are gone before anything else sees them.

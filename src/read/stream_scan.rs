@@ -90,7 +90,8 @@ pub enum ChangeSource {
     Delta,
     /// The changelog files of each APPEND snapshot (`changelog-producer = input`).
     Changelog,
-    /// The changelog files of each COMPACT snapshot (`changelog-producer = lookup`: Paimon's
+    /// The changelog files of each COMPACT snapshot (`changelog-producer = lookup` and
+    /// `full-compaction`: Paimon's
     /// `CompactionChangelogFollowUpScanner`; the APPEND snapshots' rows reach readers through
     /// the compaction that follows them).
     CompactionChangelog,
@@ -101,10 +102,7 @@ impl ChangeSource {
         match opts.changelog_producer()? {
             ChangelogProducer::None => Ok(ChangeSource::Delta),
             ChangelogProducer::Input => Ok(ChangeSource::Changelog),
-            ChangelogProducer::Lookup => Ok(ChangeSource::CompactionChangelog),
-            p => Err(Error::Unsupported(format!(
-                "streaming reads of tables with changelog-producer = {p:?} are not implemented (shoal reads none, input and lookup)"
-            ))),
+            ChangelogProducer::Lookup | ChangelogProducer::FullCompaction => Ok(ChangeSource::CompactionChangelog),
         }
     }
 }

@@ -774,12 +774,7 @@ impl CoreOptions {
                     ));
                 }
             }
-            ChangelogProducer::FullCompaction => {
-                return Err(self.invalid(
-                    CHANGELOG_PRODUCER,
-                    "shoal implements changelog-producer = none, input and lookup; full-compaction is not implemented yet",
-                ))
-            }
+            ChangelogProducer::FullCompaction => {}
         }
         // Paimon's decoupled changelog lifecycle (changelog/changelog-N files outliving their
         // snapshots) is not implemented: changelog files expire with their snapshots.

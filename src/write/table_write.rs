@@ -68,10 +68,12 @@ struct WriteContext {
     /// In-writer compaction (primary-key tables unless `write-only`): the strategy, the number
     /// of levels, and the rewriter.
     compaction: Option<(UniversalCompaction, usize, Rewriter)>,
-    /// Lookup compaction of level 0 at every commit (Paimon's lookup compaction): with
-    /// `deletion-vectors.enabled` it marks superseded rows in deletion vectors, with
-    /// `changelog-producer = lookup` it produces the changelog.
+    /// Compactions that maintain deletion vectors or produce a changelog (`lookup`,
+    /// `full-compaction`) go through the lookup rewrite with this mode.
     lookup: Option<LookupMode>,
+    /// Deletion vectors and `changelog-producer = lookup`: level 0 is compacted (with lookups)
+    /// at every commit (Paimon's ForceUpLevel0Compaction and `lookup-wait`).
+    force_level0: bool,
 }
 
 /// A bucket of a partition.
@@ -153,9 +155,20 @@ impl TableWrite {
         let deletion_vectors = deletion_vectors_enabled(&schema)?;
         let lookup_changelog =
             !schema.primary_keys.is_empty() && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Lookup;
-        let lookup = (deletion_vectors || lookup_changelog).then_some(LookupMode {
+        let full_changelog = !schema.primary_keys.is_empty()
+            && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::FullCompaction;
+        let max_level = if schema.primary_keys.is_empty() {
+            1
+        } else {
+            let u = UniversalCompaction::from_options(&opts)?;
+            u.num_levels(&opts) as i32 - 1
+        };
+        let force_level0 = deletion_vectors || lookup_changelog;
+        let lookup = (deletion_vectors || lookup_changelog || full_changelog).then_some(LookupMode {
             deletion_vectors,
             changelog: lookup_changelog,
+            full_compaction_changelog: full_changelog,
+            max_level,
             row_deduplicate: opts.changelog_row_deduplicate()?,
         });
         let merge = MergeFunction::from_schema(&schema)?;
@@ -193,6 +206,7 @@ impl TableWrite {
                 && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Input,
             compaction,
             lookup,
+            force_level0,
             cfg,
         };
         let num_buckets = opts.bucket()?;
@@ -457,7 +471,7 @@ impl TableWrite {
             self.compact_fully().await?;
         } else {
             // Deletion-vector tables wait for their level-0 compaction (Paimon's `lookup-wait`).
-            self.compact(wait_compaction || self.ctx.lookup.is_some()).await?;
+            self.compact(wait_compaction || self.ctx.force_level0).await?;
         }
         let total_buckets = self.num_buckets;
         let mut messages = vec![];
@@ -551,14 +565,14 @@ impl TableWrite {
             // commit that waits compacts them (Paimon's ForceUpLevel0Compaction).
             let first_row = ctx.merge.is_first_row();
             let has_level0 = w.levels.sorted_runs().iter().any(|r| r.level == 0);
-            let force = (first_row || ctx.lookup.is_some()) && wait && has_level0;
+            let force = (first_row || ctx.force_level0) && wait && has_level0;
             if w.compacting.is_some() || (!force && w.levels.number_of_sorted_runs() < strategy.num_run_trigger) {
                 continue;
             }
             let runs = w.levels.sorted_runs();
             let unit = if first_row {
                 full_unit(w.levels.max_level(), &runs)
-            } else if ctx.lookup.is_some() {
+            } else if ctx.force_level0 {
                 strategy.pick_force_level0(w.levels.max_level(), &runs)
             } else {
                 strategy.pick(w.levels.max_level(), &runs)
