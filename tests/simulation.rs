@@ -122,10 +122,13 @@ struct SchedState {
     calls: u64,
     switches: u64,
     faults: u64,
+    lost_races: u64,
 }
 
 struct Sched {
     seed: u64,
+    /// Snapshot creates overwrite (to show that the checks catch lost commits).
+    mutant: bool,
     baton: tokio::sync::watch::Sender<usize>,
     state: Mutex<SchedState>,
     /// One store call at a time.
@@ -133,10 +136,11 @@ struct Sched {
 }
 
 impl Sched {
-    fn new(seed: u64, actors: usize) -> Arc<Sched> {
+    fn new(seed: u64, actors: usize, mutant: bool) -> Arc<Sched> {
         let first = (mix(seed ^ 0xBA70) % actors as u64) as usize;
         Arc::new(Sched {
             seed,
+            mutant,
             baton: tokio::sync::watch::channel(first).0,
             state: Mutex::new(SchedState {
                 alive: vec![true; actors],
@@ -148,6 +152,7 @@ impl Sched {
                 calls: 0,
                 switches: 0,
                 faults: 0,
+                lost_races: 0,
             }),
             io_lock: tokio::sync::Mutex::new(()),
         })
@@ -287,7 +292,18 @@ impl Gate {
 #[async_trait]
 impl ObjectStore for Gate {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
-        self.run("put", location, true, |s| async move { s.put_opts(location, payload, opts).await }).await
+        let mut opts = opts;
+        if self.0.sched.mutant && location.as_ref().contains("snapshot/snapshot-") {
+            // The mutant: a store that lets a second create of a snapshot overwrite the first.
+            opts.mode = object_store::PutMode::Overwrite;
+        }
+        let create = opts.mode == object_store::PutMode::Create;
+        let r = self.run("put", location, true, |s| async move { s.put_opts(location, payload, opts).await }).await;
+        if create && location.as_ref().contains("snapshot/snapshot-") && matches!(r, Err(object_store::Error::AlreadyExists { .. })) {
+            // Another commit took this snapshot id first: this one retries on top of it.
+            self.0.sched.state.lock().unwrap().lost_races += 1;
+        }
+        r
     }
 
     async fn put_multipart_opts(
@@ -435,6 +451,7 @@ struct Stats {
     failed_ops: u64,
     restarts: u64,
     commit_conflicts: u64,
+    lost_races: u64,
     expiry_races: u64,
     orphans_removed: u64,
 }
@@ -663,7 +680,7 @@ impl Sim {
     }
 }
 
-async fn simulate(seed: u64) -> (Stats, u64) {
+async fn simulate(seed: u64, mutant: bool) -> (Stats, u64) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
     let plain = FileIO::from_uri(dir.to_str().unwrap()).unwrap();
@@ -708,7 +725,7 @@ async fn simulate(seed: u64) -> (Stats, u64) {
     let sim = Sim {
         seed,
         dir: dir.clone(),
-        sched: Sched::new(seed, actors.len()),
+        sched: Sched::new(seed, actors.len(), mutant),
         model: Mutex::new(Model {
             committed: vec![Rows::new(); writers],
             pending: vec![None; writers],
@@ -748,6 +765,7 @@ async fn simulate(seed: u64) -> (Stats, u64) {
     stats.calls = st.calls;
     stats.switches = st.switches;
     stats.faults = st.faults;
+    stats.lost_races = st.lost_races;
     stats.orphans_removed = report.deleted as u64;
     // The schedule's fingerprint, for the determinism check.
     (stats, st.trace_hash)
@@ -777,9 +795,30 @@ fn pin_to_one_cpu() {
 }
 
 fn run_seed(seed: u64) -> (Stats, u64) {
+    run_seed_with(seed, false)
+}
+
+fn run_seed_with(seed: u64, mutant: bool) -> (Stats, u64) {
     pin_to_one_cpu();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    rt.block_on(simulate(seed))
+    rt.block_on(simulate(seed, mutant))
+}
+
+/// The checks can fail: on a store where a second create of a snapshot overwrites the first
+/// (so two commits can both take snapshot N, one erasing the other), the simulation finds a
+/// lost commit within a few seeds.
+#[test]
+fn the_checks_catch_a_store_that_loses_commits() {
+    for seed in 1..=30u64 {
+        let caught = std::panic::catch_unwind(|| run_seed_with(seed, true));
+        if let Err(e) = caught {
+            let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+            eprintln!("mutant caught at seed {seed}: {}", msg.lines().next().unwrap_or(""));
+            assert!(msg.contains("differ") || msg.contains("reads"), "caught for another reason: {msg}");
+            return;
+        }
+    }
+    panic!("30 seeds on a store that overwrites snapshots, and no lost commit was noticed");
 }
 
 #[test]
@@ -804,14 +843,15 @@ fn seeded_interleavings_of_writers_compactors_and_expiry_with_faults() {
         total.failed_ops += s.failed_ops;
         total.restarts += s.restarts;
         total.commit_conflicts += s.commit_conflicts;
+        total.lost_races += s.lost_races;
         total.expiry_races += s.expiry_races;
         total.orphans_removed += s.orphans_removed;
         seed += 1;
     }
     eprintln!(
         "simulation: {} seeded interleavings (seeds 1..={}) in {:.1?}: {} steps, {} store calls, {} context switches, \
-         {} faults injected and survived ({} failed operations, {} restarts), {} commit conflicts, {} races with \
-         expiry, {} orphan files removed",
+         {} faults injected and survived ({} failed operations, {} restarts), {} commits that lost the race for a \
+         snapshot id and retried, {} commit conflicts surfaced, {} races with expiry, {} orphan files removed",
         total.interleavings,
         seed - 1,
         started.elapsed(),
@@ -821,12 +861,14 @@ fn seeded_interleavings_of_writers_compactors_and_expiry_with_faults() {
         total.faults,
         total.failed_ops,
         total.restarts,
+        total.lost_races,
         total.commit_conflicts,
         total.expiry_races,
         total.orphans_removed
     );
     assert!(total.faults >= 10, "only {} faults were injected", total.faults);
     assert!(total.switches >= 50, "only {} context switches", total.switches);
+    assert!(total.lost_races >= 1, "no commit ever lost the race for a snapshot id: the interleaving is too coarse");
 }
 
 /// The same seed gives the same schedule (the sequence of store calls of every actor).
