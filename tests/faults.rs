@@ -1,7 +1,8 @@
 //! Fault injection: an object store that fails the k-th call, before it reaches the store or
-//! after it took effect (a lost acknowledgement), for every k across write -> commit, across
-//! a compaction and across snapshot expiry. After each fault the table must read as one of its committed states (never a
-//! mix, never an error), a success must have landed, and a retry must complete the work.
+//! after it took effect (a lost acknowledgement), for every k across write -> commit, across a
+//! compaction and across snapshot expiry. After each fault the table must read as one of its
+//! committed states (never a mix, never an error), a success must have landed, and a retry must
+//! complete the work.
 
 mod common;
 
