@@ -53,6 +53,28 @@ pub struct FileIO {
     /// are probed once before the first commit.
     trusted_create: bool,
     create_probe: Arc<tokio::sync::OnceCell<()>>,
+    /// When set, [`FileIO::create_new`] runs under this lock and checks for the file first, so
+    /// stores without conditional PUT can be committed to (see [`CommitLock`]).
+    commit_lock: Option<CommitLock>,
+}
+
+/// An in-process commit lock, shared by every [`FileIO`] of this process for one location: with
+/// it, [`FileIO::create_new`] is "check that the file is absent, then write it" under the lock,
+/// which is create-if-absent for all committers **in this process** even on a store that
+/// ignores conditional PUT. It does not protect against committers in other processes (shoal has
+/// no external lock service); a store without conditional PUT shared by several processes must not
+/// be committed to.
+#[derive(Clone, Debug)]
+pub struct CommitLock(Arc<tokio::sync::Mutex<()>>);
+
+impl CommitLock {
+    /// The lock for `location` (one per location per process).
+    pub fn for_location(location: &str) -> CommitLock {
+        static LOCKS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, CommitLock>>> =
+            std::sync::OnceLock::new();
+        let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(location.trim_end_matches('/').to_string()).or_insert_with(|| CommitLock(Default::default())).clone()
+    }
 }
 
 impl std::fmt::Debug for FileIO {
@@ -99,7 +121,16 @@ impl FileIO {
             uri: uri.trim_end_matches('/').to_string(),
             trusted_create: false,
             create_probe: Arc::new(tokio::sync::OnceCell::new()),
+            commit_lock: None,
         }
+    }
+
+    /// Commits through this FileIO (and its sub-locations) take this process's [`CommitLock`] for
+    /// the location: a store without conditional PUT is then accepted, for committers inside
+    /// this process only.
+    pub fn with_process_commit_lock(mut self) -> FileIO {
+        self.commit_lock = Some(CommitLock::for_location(&self.uri));
+        self
     }
 
     /// Marks create-if-absent as known to be atomic (no probe).
@@ -129,8 +160,10 @@ impl FileIO {
                         uri: self.uri.clone(),
                         message: "it accepted a second create of the same object, so it ignores conditional PUT \
                                   (If-None-Match: *); concurrent commits could overwrite each other's snapshots. \
-                                  shoal refuses to commit to it (it has no external commit lock yet); use a store \
-                                  with conditional writes (AWS S3, MinIO, recent Ceph, moto, local disk)"
+                                  shoal refuses to commit to it unless a commit lock is configured; the only one is \
+                                  in-process (FileIO::with_process_commit_lock: safe for committers inside one \
+                                  process, not across processes; shoal has no external lock service); otherwise use \
+                                  a store with conditional writes (AWS S3, MinIO, recent Ceph, moto, local disk)"
                             .into(),
                     })
                 }
@@ -147,6 +180,7 @@ impl FileIO {
             uri: self.uri.clone(),
             trusted_create: self.trusted_create,
             create_probe: Arc::new(tokio::sync::OnceCell::new()),
+            commit_lock: self.commit_lock.clone(),
         }
     }
 
@@ -164,6 +198,7 @@ impl FileIO {
             uri: format!("{}/{}", self.uri, rel.trim_matches('/')),
             trusted_create: self.trusted_create,
             create_probe: Arc::new(tokio::sync::OnceCell::new()),
+            commit_lock: self.commit_lock.clone(),
         }
     }
 
@@ -217,6 +252,13 @@ impl FileIO {
 
     /// Creates a file only if none exists; `Ok(false)` when it already exists.
     pub async fn create_new(&self, rel: &str, data: impl Into<Bytes>) -> IoResult<bool> {
+        let locked = match &self.commit_lock {
+            Some(lock) => Some(lock.0.lock().await),
+            None => None,
+        };
+        if locked.is_some() && self.exists(rel).await? {
+            return Ok(false);
+        }
         let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
         match self.store.put_opts(&self.path(rel), PutPayload::from(data.into()), opts).await {
             Ok(_) => Ok(true),

@@ -437,6 +437,7 @@ fn read_container<T>(
     // A corrupt length prefix must not make the decoder allocate gigabytes (found by fuzzing):
     // no single Avro value in Paimon's metadata comes near this bound.
     apache_avro::util::max_allocation_bytes(256 << 20);
+    super::avro_header::check_container_header(bytes).map_err(|e| SpecError::corrupt(what, file, format!("not a readable Avro file: {e}")))?;
     let reader = Reader::new(bytes).map_err(|e| SpecError::corrupt(what, file, format!("not a readable Avro file: {e}")))?;
     let mut out = vec![];
     for v in reader {

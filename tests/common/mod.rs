@@ -2,6 +2,8 @@
 //! implementations use in goldens and specs, and locating the oracle installation.
 #![allow(dead_code)]
 
+pub mod s3;
+
 use serde_json::Value;
 use shoal::spec::{DataType, Datum, TypeKind};
 
