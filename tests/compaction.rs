@@ -5,8 +5,6 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::Int64Type;
 use proptest::prelude::*;
 use shoal::maintenance::compact::CompactJob;
 use shoal::spec::{CommitKind, RowKind};
@@ -19,14 +17,7 @@ use common::kv_def as def;
 use common::kv_batch as batch;
 
 async fn read(t: &Table, snapshot: Option<i64>) -> Model {
-    let b = t.read_all(snapshot, None).await.unwrap();
-    let ks = b.column(0).as_primitive::<Int64Type>();
-    let vs = b.column(1).as_string::<i32>();
-    let mut m = Model::new();
-    for i in 0..b.num_rows() {
-        assert!(m.insert(ks.value(i), vs.value(i).to_string()).is_none(), "duplicate key {}", ks.value(i));
-    }
-    m
+    common::kv_rows(t, snapshot).await
 }
 
 async fn kinds(t: &Table) -> Vec<CommitKind> {

@@ -18,14 +18,7 @@ use shoal::Table;
 type Model = BTreeMap<i64, String>;
 
 async fn read(t: &Table, snapshot: Option<i64>) -> Model {
-    let b = t.read_all(snapshot, None).await.unwrap();
-    let ks = b.column(0).as_primitive::<Int64Type>();
-    let vs = b.column(1).as_string::<i32>();
-    let mut m = Model::new();
-    for i in 0..b.num_rows() {
-        assert!(m.insert(ks.value(i), vs.value(i).to_string()).is_none(), "duplicate key {}", ks.value(i));
-    }
-    m
+    common::kv_rows(t, snapshot).await
 }
 
 /// The index files (`index/…`) the latest snapshot lists, and those on disk.

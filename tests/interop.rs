@@ -510,22 +510,12 @@ async fn deletion_vector_tables_both_ways() {
         ("dv_partial", vec![dv, ("merge-engine", "partial-update"), ("ignore-delete", "true")], Retractions::All),
         (
             "dv_aggregation",
-            vec![
-                dv,
-                ("merge-engine", "aggregation"),
-                ("fields.qty.aggregate-function", "sum"),
-                ("fields.amount.aggregate-function", "sum"),
-                ("fields.score.aggregate-function", "max"),
-                ("fields.score.ignore-retract", "true"),
-                ("fields.name.aggregate-function", "listagg"),
-                ("fields.name.ignore-retract", "true"),
-                ("fields.flag.aggregate-function", "bool_or"),
-                ("fields.flag.ignore-retract", "true"),
-                ("fields.ts.aggregate-function", "min"),
-                ("fields.ts.ignore-retract", "true"),
-                ("fields.big.aggregate-function", "first_non_null_value"),
-                ("fields.big.ignore-retract", "true"),
-            ],
+            {
+                // The aggregation case of the merge-engine tests, with deletion vectors.
+                let mut o = engine_cases().into_iter().find(|c| c.0 == "aggregation").expect("the aggregation case").1;
+                o.push(dv);
+                o
+            },
             Retractions::Updates,
         ),
     ]

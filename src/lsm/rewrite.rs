@@ -90,15 +90,7 @@ impl Rewriter {
                 return Ok(CompactResult { before: vec![only.clone()], after: vec![upgraded], changelog: vec![] });
             }
         }
-        let split = DataSplit {
-            snapshot_id: 0,
-            partition: partition.clone(),
-            bucket,
-            bucket_path: bucket_path.to_string(),
-            total_buckets: 0,
-            files: unit.files.clone(),
-            deletion_vectors: Default::default(),
-        };
+        let split = split_of(partition, bucket, bucket_path, &unit.files, Default::default());
         let reader = SplitReader::for_compaction(
             self.io.clone(),
             self.schemas.clone(),
@@ -196,15 +188,7 @@ impl Rewriter {
             .iter()
             .filter_map(|f| state.vectors.get(&f.file_name).map(|v| (f.file_name.clone(), SplitDeletionVector::Loaded(v.clone()))))
             .collect();
-        let split = DataSplit {
-            snapshot_id: 0,
-            partition: partition.clone(),
-            bucket,
-            bucket_path: bucket_path.to_string(),
-            total_buckets: 0,
-            files: unit.files.clone(),
-            deletion_vectors,
-        };
+        let split = split_of(partition, bucket, bucket_path, &unit.files, deletion_vectors);
         let handle = tokio::runtime::Handle::current();
         let merge = MergeFunction::from_schema(&self.schema)?;
         let needs_old_values = mode.deletion_vectors && !merge.picks_by_kind();
@@ -262,21 +246,12 @@ impl Rewriter {
             };
             let mut batches: Vec<RecordBatch> = vec![];
             let mut changes: Vec<RecordBatch> = vec![];
-            let mut failure = None;
-            reader.read_split(&split, &mut |b| match resolver.resolve(b, &mut state.vectors) {
-                Ok((b, c)) => {
-                    batches.push(b);
-                    changes.extend(c);
-                    true
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    false
-                }
+            reader.try_read_split(&split, &mut |b| {
+                let (b, c) = resolver.resolve(b, &mut state.vectors)?;
+                batches.push(b);
+                changes.extend(c);
+                Ok(true)
             })?;
-            if let Some(e) = failure {
-                return Err(e);
-            }
             for f in &split.files {
                 state.vectors.remove_file(&f.file_name);
             }
@@ -475,6 +450,25 @@ impl Resolver {
             }
         }
         Ok(true)
+    }
+}
+
+/// The split a compaction reads: its input files with their deletion vectors.
+fn split_of(
+    partition: &BinaryRow,
+    bucket: i32,
+    bucket_path: &str,
+    files: &[DataFileMeta],
+    deletion_vectors: std::collections::HashMap<String, SplitDeletionVector>,
+) -> DataSplit {
+    DataSplit {
+        snapshot_id: 0,
+        partition: partition.clone(),
+        bucket,
+        bucket_path: bucket_path.to_string(),
+        total_buckets: 0,
+        files: files.to_vec(),
+        deletion_vectors,
     }
 }
 

@@ -194,6 +194,20 @@ impl SplitReader {
         self.read_split_unprojected(split, emit)
     }
 
+    /// [`Self::read_split`] with a fallible consumer: its first error stops the read and is
+    /// returned.
+    pub fn try_read_split(&self, split: &DataSplit, emit: &mut dyn FnMut(RecordBatch) -> Result<bool>) -> Result<()> {
+        let mut failure = None;
+        self.read_split(split, &mut |b| match emit(b) {
+            Ok(go_on) => go_on,
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        })?;
+        failure.map_or(Ok(()), Err)
+    }
+
     fn read_split_unprojected(&self, split: &DataSplit, emit: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
         let hides_level0 = self.merge.is_first_row() || self.deletion_vectors;
         if self.key_value.is_none() && hides_level0 && split.files.iter().any(|f| f.level == 0) {

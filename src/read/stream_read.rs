@@ -288,23 +288,11 @@ async fn read_split(
         let mut out = vec![];
         match kind {
             PlanKind::Full => {
-                let mut failure = None;
-                reader.read_split(&split, &mut |b: RecordBatch| {
+                reader.try_read_split(&split, &mut |b: RecordBatch| {
                     let kinds = vec![RowKind::Insert; b.num_rows()];
-                    match with_kinds(&schema, &kinds, &b) {
-                        Ok(batch) => {
-                            out.push(ChangeBatch { snapshot_id, batch });
-                            true
-                        }
-                        Err(e) => {
-                            failure = Some(e);
-                            false
-                        }
-                    }
+                    out.push(ChangeBatch { snapshot_id, batch: with_kinds(&schema, &kinds, &b)? });
+                    Ok(true)
                 })?;
-                if let Some(e) = failure {
-                    return Err(e);
-                }
             }
             PlanKind::Raw => {
                 for file in &split.files {

@@ -256,6 +256,20 @@ pub fn assert_rows_eq(left: &[String], right: &[String], context: &str) {
     );
 }
 
+/// The rows of a two-column table (see [`kv_def`]) at a snapshot (None: the latest) as a map;
+/// a key read twice fails the test.
+pub async fn kv_rows(t: &shoal::Table, snapshot: Option<i64>) -> std::collections::BTreeMap<i64, String> {
+    use arrow_array::cast::AsArray;
+    let b = t.read_all(snapshot, None).await.expect("the table reads");
+    let ks = b.column(0).as_primitive::<arrow_array::types::Int64Type>();
+    let vs = b.column(1).as_string::<i32>();
+    let mut m = std::collections::BTreeMap::new();
+    for i in 0..b.num_rows() {
+        assert!(m.insert(ks.value(i), vs.value(i).to_string()).is_none(), "duplicate key {}", ks.value(i));
+    }
+    m
+}
+
 /// A batch of (BIGINT key, STRING value) rows for the two-column tables many tests use.
 pub fn kv_batch(t: &shoal::Table, rows: &[(i64, String)]) -> arrow_array::RecordBatch {
     use std::sync::Arc;
