@@ -177,8 +177,7 @@ async fn first_row_with_deletion_vectors_is_refused() {
         common::kv_def(&[("deletion-vectors.enabled", "true"), ("merge-engine", "first-row")]),
     )
     .await
-    .err()
-    .expect("refused")
+    .expect_err("refused")
     .to_string();
     assert!(e.contains("deletion-vectors.enabled") && e.contains("first-row"), "{e}");
 }

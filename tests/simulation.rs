@@ -561,7 +561,7 @@ impl Sim {
 
     async fn run_actor(&self, me: usize, actor: Actor) {
         let io = self.io_for(me);
-        let mut rng = Rng(mix(self.seed ^ (me as u64 + 1) * 0x1234_5678));
+        let mut rng = Rng(mix(self.seed ^ ((me as u64 + 1) * 0x1234_5678)));
         for step in 0..actor.ops {
             self.sched.wait_turn(me).await;
             self.sched.begin_op(me, true);
@@ -749,12 +749,14 @@ async fn simulate(seed: u64, mutant: bool) -> (Stats, u64) {
     if !again.orphans.is_empty() {
         sim.fail(format!("orphans left after cleanup: {:?}", again.orphans));
     }
-    let model = sim.model.lock().unwrap();
-    let mut expected = Rows::new();
-    for rows in &model.committed {
-        expected.extend(rows.clone());
-    }
-    drop(model);
+    let expected = {
+        let model = sim.model.lock().unwrap();
+        let mut expected = Rows::new();
+        for rows in &model.committed {
+            expected.extend(rows.clone());
+        }
+        expected
+    };
     let got = read_rows(&t, None).await.unwrap();
     if got != expected {
         sim.fail(format!("final rows differ from the model\n  table: {got:?}\n  model: {expected:?}"));

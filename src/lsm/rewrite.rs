@@ -159,6 +159,7 @@ impl Rewriter {
     /// With the lookup changelog producer, each key that a level-0 input touched gets its
     /// changelog from the value before (the newest version on the input levels above 0, else
     /// the lookup's) and the value after: +I, -U/+U, or -D.
+    #[allow(clippy::too_many_arguments)] // the bucket (3), the unit, what lies below, the state, the mode
     pub async fn rewrite_with_lookup(
         &self,
         partition: &BinaryRow,
@@ -291,6 +292,10 @@ struct Resolver {
     upper: Option<LookupLevels>,
 }
 
+/// A row merged with an older one, built once all sources are known: the versions as
+/// (source, row, sequence number, kind), the sequence number, and the cells.
+type PendingMerge = (Vec<(usize, usize, i64, RowKind)>, i64, Vec<crate::merge::cell::Cell>);
+
 /// A row by (source batch, row): source 0 is the merged batch, then the old rows' files, then
 /// the computed rows.
 type RowRef = (usize, usize);
@@ -321,7 +326,7 @@ impl Resolver {
         let mut changes: Vec<(RowKind, RowRef)> = vec![];
         let mut computed = ComputedRows::new(batch.num_columns() - offset);
         const COMPUTED: usize = usize::MAX;
-        let mut merged: Vec<(Vec<(usize, usize, i64, RowKind)>, i64, Vec<crate::merge::cell::Cell>)> = vec![];
+        let mut merged: Vec<PendingMerge> = vec![];
         for i in 0..batch.num_rows() {
             let kind = kind_of(kinds[i])?;
             let found = self.levels.lookup(&keys, i, vectors);

@@ -76,6 +76,10 @@ struct WriteContext {
     force_level0: bool,
 }
 
+/// A bucket's background compaction: its result and, for lookup compactions, the bucket's
+/// deletion-vector state handed back.
+type CompactionTask = tokio::task::JoinHandle<Result<(CompactResult, Option<DvState>)>>;
+
 /// A bucket of a partition.
 type BucketId = (BinaryRow, i32);
 
@@ -92,7 +96,7 @@ struct BucketWriter {
     compact_before: Vec<DataFileMeta>,
     compact_after: Vec<DataFileMeta>,
     /// The bucket's compaction running in the background, if any (at most one per bucket).
-    compacting: Option<tokio::task::JoinHandle<Result<(CompactResult, Option<DvState>)>>>,
+    compacting: Option<CompactionTask>,
     /// Deletion-vector tables: the bucket's vectors and lookup indexes (None while a compaction
     /// holds them, or before they are first needed).
     dv: Option<DvState>,
