@@ -493,6 +493,15 @@ async fn merge_engines_both_ways() {
     }
 }
 
+/// The snapshot ids of a table whose latest snapshot must list deletion vectors (`who` wrote it).
+async fn ids_with_vectors(dir: &Path, who: &str) -> Vec<i64> {
+    let table = Table::open(dir.to_str().unwrap()).await.unwrap();
+    let ids = table.snapshots().snapshot_ids().await.unwrap();
+    let latest = table.snapshots().snapshot(*ids.last().unwrap()).await.unwrap();
+    assert!(latest.index_manifest.is_some(), "{who} wrote no deletion vectors");
+    ids
+}
+
 /// Deletion vectors both ways, for each merge engine that allows them. Java Paimon 0.9 writes a
 /// table (its writers compact level 0 at every commit and mark superseded rows in deletion
 /// vectors) and shoal reads every snapshot as Java does; shoal writes the same commits, Java
@@ -529,37 +538,26 @@ async fn deletion_vector_tables_both_ways() {
         let base: Vec<Value> = (0..400).map(|id| engine_row(&mut rng, id)).collect();
         spec["commits"].as_array_mut().unwrap().insert(0, json!({"rows": base, "compact": false}));
         spec["commits"][3]["compact"] = json!(true);
-        let first = |n: usize| {
+        let commits = spec["commits"].as_array().unwrap().clone();
+        let part = |range: std::ops::Range<usize>| {
             let mut s = spec.clone();
-            s["commits"] = json!(spec["commits"].as_array().unwrap()[..n].to_vec());
+            s["commits"] = json!(commits[range].to_vec());
             s
         };
-        let rest = |n: usize| {
-            let mut s = spec.clone();
-            s["commits"] = json!(spec["commits"].as_array().unwrap()[n..].to_vec());
-            s
-        };
+        let (first, rest) = (part(0..3), part(3..commits.len()));
 
         let java_dir = table_dir(root.path(), &format!("j_{name}"));
         o.java_write(&java_dir, &spec);
-        let table = Table::open(java_dir.to_str().unwrap()).await.unwrap();
-        let ids = table.snapshots().snapshot_ids().await.unwrap();
-        let latest = table.snapshots().snapshot(*ids.last().unwrap()).await.unwrap();
-        assert!(latest.index_manifest.is_some(), "{name}: Java wrote no deletion vectors");
         let java_snapshots = o.java_read_snapshots(&java_dir);
-        assert_eq!(java_snapshots.keys().copied().collect::<Vec<_>>(), ids);
+        assert_eq!(java_snapshots.keys().copied().collect::<Vec<_>>(), ids_with_vectors(&java_dir, &format!("{name}: Java")).await);
         for (id, rows) in &java_snapshots {
             common::assert_rows_eq(&shoal_read(&java_dir, Some(*id)).await, rows, &format!("{name}: Java's snapshot {id}"));
         }
 
         let shoal_dir = table_dir(root.path(), &format!("s_{name}"));
         shoal_write(&shoal_dir, &spec).await;
-        let table = Table::open(shoal_dir.to_str().unwrap()).await.unwrap();
-        let ids = table.snapshots().snapshot_ids().await.unwrap();
-        let latest = table.snapshots().snapshot(*ids.last().unwrap()).await.unwrap();
-        assert!(latest.index_manifest.is_some(), "{name}: shoal wrote no deletion vectors");
         let shoal_snapshots = o.java_read_snapshots(&shoal_dir);
-        assert_eq!(shoal_snapshots.keys().copied().collect::<Vec<_>>(), ids);
+        assert_eq!(shoal_snapshots.keys().copied().collect::<Vec<_>>(), ids_with_vectors(&shoal_dir, &format!("{name}: shoal")).await);
         for (id, rows) in &shoal_snapshots {
             common::assert_rows_eq(rows, &shoal_read(&shoal_dir, Some(*id)).await, &format!("{name}: shoal's snapshot {id}"));
         }
@@ -568,13 +566,13 @@ async fn deletion_vector_tables_both_ways() {
 
         // Mixed: Java starts, shoal continues on Java's vectors; and the other way round.
         let a = table_dir(root.path(), &format!("js_{name}"));
-        o.java_write(&a, &first(3));
-        shoal_write(&a, &rest(3)).await;
+        o.java_write(&a, &first);
+        shoal_write(&a, &rest).await;
         common::assert_rows_eq(&shoal_read(&a, None).await, &expected, &format!("{name}: shoal on top of Java"));
         common::assert_rows_eq(&o.java_read(&a, None), &expected, &format!("{name}: Java reads shoal on top of Java"));
         let b = table_dir(root.path(), &format!("sj_{name}"));
-        shoal_write(&b, &first(3)).await;
-        o.java_write(&b, &rest(3));
+        shoal_write(&b, &first).await;
+        o.java_write(&b, &rest);
         common::assert_rows_eq(&shoal_read(&b, None).await, &expected, &format!("{name}: shoal reads Java on top of shoal"));
         let t = Table::open(b.to_str().unwrap()).await.unwrap();
         shoal::maintenance::compact::CompactJob::new(true).run(&t).await.unwrap();

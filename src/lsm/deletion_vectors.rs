@@ -22,7 +22,7 @@ use crate::io::FileIO;
 use crate::spec::deletion_vector::{decode_deletion_vector, encode_index_file};
 use crate::spec::manifest::{DeletionVectorRange, IndexManifestEntry, DELETION_VECTORS_INDEX};
 use crate::spec::paths::index_path;
-use crate::spec::{BinaryRow, FileKind};
+use crate::spec::{BinaryRow, FileKind, TableSchema};
 use crate::store::manifests::FileNamer;
 
 #[derive(Clone, Debug, Default)]
@@ -133,6 +133,31 @@ impl BucketDeletionVectors {
         self.modified = false;
         Ok(changes)
     }
+}
+
+/// Whether writes and compactions of the table maintain deletion vectors. Refuses the
+/// combinations Paimon refuses or shoal does not maintain: first-row (it never deletes old
+/// rows, so Paimon rejects vectors with it) and append tables (deletion vectors of append
+/// tables are a Paimon 1.x feature).
+pub fn maintained_for(schema: &TableSchema) -> Result<bool> {
+    if !schema.core_options().deletion_vectors_enabled()? {
+        return Ok(false);
+    }
+    if schema.primary_keys.is_empty() {
+        return Err(Error::Unsupported(
+            "deletion-vectors.enabled = true on a table without a primary key (an append table): shoal maintains \
+             deletion vectors of primary-key tables only"
+                .into(),
+        ));
+    }
+    if crate::merge::MergeFunction::from_schema(schema)?.is_first_row() {
+        return Err(Error::Unsupported(
+            "deletion-vectors.enabled = true with merge-engine = first-row: first-row never deletes old rows, so \
+             Paimon refuses deletion vectors with it"
+                .into(),
+        ));
+    }
+    Ok(true)
 }
 
 /// Applies index manifest changes to the live entries of a snapshot's index manifest, as

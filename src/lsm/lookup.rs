@@ -51,6 +51,7 @@ impl LookupCache {
 }
 
 /// A hit: the file, the row position in it, and the file's loaded index.
+#[derive(Clone, Copy)]
 pub struct Found<'a> {
     pub file: &'a DataFileMeta,
     pub position: u32,

@@ -16,6 +16,7 @@ use crate::merge::cell::{ComputedRows, Version};
 use crate::merge::keys::KeyEncoder;
 use crate::merge::{MergeFunction, Merged};
 use crate::read::scan::SplitDeletionVector;
+use crate::read::merge_read::{computed_rows_batch, interleave_rows};
 use crate::read::{DataSplit, SplitReader};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, RowKind, TableSchema};
 use crate::store::SchemaManager;
@@ -139,6 +140,38 @@ pub struct LookupMode {
 }
 
 impl LookupMode {
+    /// How the compactions of a table look up older rows: None when they need not (no
+    /// deletion vectors, changelog producer none or input). Refuses deletion vectors where
+    /// shoal does not maintain them (see [`crate::lsm::deletion_vectors::maintained_for`]).
+    pub fn for_table(schema: &TableSchema) -> Result<Option<LookupMode>> {
+        use crate::spec::options::ChangelogProducer;
+        let deletion_vectors = crate::lsm::deletion_vectors::maintained_for(schema)?;
+        if schema.primary_keys.is_empty() {
+            return Ok(None);
+        }
+        let opts = schema.core_options();
+        let producer = opts.changelog_producer()?;
+        let changelog = producer == ChangelogProducer::Lookup;
+        let full_compaction_changelog = producer == ChangelogProducer::FullCompaction;
+        if !(deletion_vectors || changelog || full_compaction_changelog) {
+            return Ok(None);
+        }
+        let strategy = crate::lsm::UniversalCompaction::from_options(&opts)?;
+        Ok(Some(LookupMode {
+            deletion_vectors,
+            changelog,
+            full_compaction_changelog,
+            max_level: strategy.num_levels(&opts) as i32 - 1,
+            row_deduplicate: opts.changelog_row_deduplicate()?,
+        }))
+    }
+
+    /// Deletion vectors and the lookup changelog compact level 0 (with lookups) at every
+    /// commit: Paimon's ForceUpLevel0Compaction and `lookup-wait`.
+    pub fn forces_level0(&self) -> bool {
+        self.deletion_vectors || self.changelog
+    }
+
     /// Whether a compaction into `output_level` produces a changelog.
     fn changelog_at(&self, output_level: i32) -> bool {
         self.changelog || (self.full_compaction_changelog && output_level == self.max_level)
@@ -199,11 +232,9 @@ impl Rewriter {
         let drop_retracts_after = mode.deletion_vectors || deeper.is_empty();
         let reader =
             SplitReader::for_compaction(self.io.clone(), self.schemas.clone(), self.schema.clone(), handle.clone(), !keep_retracts)?;
-        let lookup_reader = if needs_old_values || changelog_now {
-            reader.clone()
-        } else {
-            SplitReader::new(self.io.clone(), self.schemas.clone(), self.schema.clone(), vec![], handle)?
-        };
+        // Lookups that only need keys and positions read no value columns.
+        let key_reader = SplitReader::new(self.io.clone(), self.schemas.clone(), self.schema.clone(), vec![], handle)?;
+        let lookup_reader = if needs_old_values || changelog_now { reader.clone() } else { key_reader.clone() };
         let num_keys = self.schema.trimmed_key_fields().len();
         let key_types: Vec<_> = self.schema.trimmed_key_fields().iter().map(|f| f.data_type.to_arrow()).collect();
         let cfg = self.cfg.clone();
@@ -226,7 +257,7 @@ impl Rewriter {
                 let level0: Vec<LookupLevels> = inputs
                     .iter()
                     .filter(|f| f.level <= boundary)
-                    .map(|f| LookupLevels::load_any_level(&lookup_reader, &path, std::slice::from_ref(f), &mut scratch))
+                    .map(|f| LookupLevels::load_any_level(&key_reader, &path, std::slice::from_ref(f), &mut scratch))
                     .collect::<Result<_>>()?;
                 let upper: Vec<DataFileMeta> = inputs.iter().filter(|f| f.level > boundary).cloned().collect();
                 (level0, Some(LookupLevels::load(&lookup_reader, &path, &upper, &mut scratch)?))
@@ -333,7 +364,7 @@ impl Resolver {
             // The value before this compaction, for the changelog.
             let touched = self.changelog && self.level0.iter().any(|l| l.lookup(&keys, i, vectors).is_some());
             let before: Option<RowRef> = if touched {
-                let hit = self.upper.as_ref().and_then(|u| u.lookup(&keys, i, vectors)).or_else(|| self.levels.lookup(&keys, i, vectors));
+                let hit = self.upper.as_ref().and_then(|u| u.lookup(&keys, i, vectors)).or(found);
                 match hit {
                     Some(h) => {
                         let src = source_of(&h.file.file_name, &h.index.rows, &mut sources);
@@ -405,19 +436,7 @@ impl Resolver {
                     .collect();
                 computed.push(&versions, seq, cells);
             }
-            let schema = batch.schema();
-            let types: Vec<_> = schema.fields()[offset..].iter().map(|f| f.data_type().clone()).collect();
-            let values = computed.build(&types, &|id| &sources[id].columns()[offset..])?;
-            let key_rows: Vec<(usize, usize)> = computed.key_sources().to_vec();
-            let mut columns: Vec<arrow_array::ArrayRef> = Vec::with_capacity(batch.num_columns());
-            for k in 0..nk {
-                let arrays: Vec<&dyn arrow_array::Array> = sources.iter().map(|s| s.column(k).as_ref()).collect();
-                columns.push(arrow_select::interleave::interleave(&arrays, &key_rows).map_err(Error::arrow("assembling merged keys"))?);
-            }
-            columns.push(Arc::new(arrow_array::Int64Array::from(computed.seqs().to_vec())));
-            columns.push(Arc::new(arrow_array::Int8Array::from(vec![RowKind::Insert as i8; computed.len()])));
-            columns.extend(values);
-            let built = RecordBatch::try_new(schema, columns).map_err(Error::arrow("assembling merged rows"))?;
+            let built = computed_rows_batch(&batch.schema(), Some(nk), &computed, &|id| &sources[id])?;
             sources.push(built);
             let c = sources.len() - 1;
             for o in out.iter_mut().chain(changes.iter_mut().map(|(_, r)| r)) {
@@ -430,7 +449,7 @@ impl Resolver {
             None
         } else {
             let rows: Vec<RowRef> = changes.iter().map(|c| c.1).collect();
-            let mut b = gather(&sources, &rows, &batch)?;
+            let mut b = gather(&sources, &rows, &batch.schema())?;
             let mut columns = b.columns().to_vec();
             columns[nk + 1] = Arc::new(arrow_array::Int8Array::from(changes.iter().map(|c| c.0 as i8).collect::<Vec<_>>()));
             b = RecordBatch::try_new(batch.schema(), columns).map_err(Error::arrow("assembling changelog rows"))?;
@@ -439,7 +458,7 @@ impl Resolver {
         if out.len() == batch.num_rows() && out.iter().enumerate().all(|(i, o)| *o == (0, i)) {
             return Ok((batch, changelog));
         }
-        Ok((gather(&sources, &out, &batch)?, changelog))
+        Ok((gather(&sources, &out, &batch.schema())?, changelog))
     }
 
     /// Whether two rows hold the same values (`changelog-producer.row-deduplicate`).
@@ -477,13 +496,8 @@ fn split_of(
     }
 }
 
-/// The rows `rows` of `sources`, in the schema of `like`.
-fn gather(sources: &[RecordBatch], rows: &[RowRef], like: &RecordBatch) -> Result<RecordBatch> {
-    let mut columns = Vec::with_capacity(like.num_columns());
-    for c in 0..like.num_columns() {
-        let arrays: Vec<&dyn arrow_array::Array> = sources.iter().map(|s| s.column(c).as_ref()).collect();
-        columns.push(arrow_select::interleave::interleave(&arrays, rows).map_err(Error::arrow("assembling compacted rows"))?);
-    }
-    RecordBatch::try_new_with_options(like.schema(), columns, &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len())))
-        .map_err(Error::arrow("assembling compacted rows"))
+/// The rows `rows` of `sources`, in `schema`.
+fn gather(sources: &[RecordBatch], rows: &[RowRef], schema: &arrow_schema::SchemaRef) -> Result<RecordBatch> {
+    let batches: Vec<&RecordBatch> = sources.iter().collect();
+    interleave_rows(&batches, rows, schema)
 }

@@ -65,22 +65,11 @@ impl CompactJob {
             scan = scan.with_partition_filter(f.clone());
         }
         let plan = scan.plan().await?;
-        // Deletion-vector tables: each bucket's index entries, and lookup compaction.
-        let dv = crate::write::table_write::deletion_vectors_enabled(table.schema())?;
-        let producer = opts.changelog_producer()?;
-        let lookup_changelog = producer == crate::spec::options::ChangelogProducer::Lookup;
-        let full_changelog = producer == crate::spec::options::ChangelogProducer::FullCompaction;
-        let mode = LookupMode {
-            deletion_vectors: dv,
-            changelog: lookup_changelog,
-            full_compaction_changelog: full_changelog,
-            max_level: num_levels as i32 - 1,
-            row_deduplicate: opts.changelog_row_deduplicate()?,
-        };
-        // Deletion vectors and the lookup changelog compact level 0 first; compactions that
-        // maintain vectors or produce a changelog go through the lookup rewrite.
-        let force_level0 = dv || lookup_changelog;
-        let lookup = force_level0 || full_changelog;
+        // Compactions that maintain deletion vectors or produce a changelog go through the
+        // lookup rewrite (deletion-vector tables with each bucket's index entries).
+        let lookup = LookupMode::for_table(table.schema())?;
+        let dv = lookup.is_some_and(|m| m.deletion_vectors);
+        let force_level0 = lookup.is_some_and(|m| m.forces_level0());
         let mut index_of_bucket: std::collections::HashMap<(Vec<u8>, i32), Vec<IndexManifestEntry>> = Default::default();
         if let (true, Some(index)) = (dv, plan.snapshot.as_ref().and_then(|s| s.index_manifest.clone())) {
             let manifests = crate::store::ManifestStore::new(table.io().clone(), &opts.manifest_compression());
@@ -104,7 +93,7 @@ impl CompactJob {
             };
             if let Some(unit) = unit {
                 let drop = unit.output_level >= levels.non_empty_highest_level();
-                let index = if lookup { Some(index_of_bucket.remove(&(split.partition.data().to_vec(), split.bucket)).unwrap_or_default()) } else { None };
+                let index = lookup.map(|mode| (mode, index_of_bucket.remove(&(split.partition.data().to_vec(), split.bucket)).unwrap_or_default()));
                 jobs.push((split, unit, drop, index));
             }
         }
@@ -123,7 +112,7 @@ impl CompactJob {
                 async move {
                     let (r, index_changes) = match index {
                         None => (rewriter.rewrite(&split.partition, split.bucket, &split.bucket_path, unit, drop).await?, vec![]),
-                        Some(entries) => {
+                        Some((mode, entries)) => {
                             let state = DvState { vectors: BucketDeletionVectors::restore(&io, entries).await?, cache: Default::default() };
                             let deeper = split.files.iter().filter(|f| f.level > unit.output_level).cloned().collect();
                             let (r, mut state) = rewriter

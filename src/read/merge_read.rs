@@ -151,25 +151,8 @@ impl SplitReader {
 
     /// The rows computed by merges as a batch in [`Self::batch_schema`].
     fn computed_batch(&self, store: &BatchStore, computed: &ComputedRows) -> Result<RecordBatch> {
-        let offset = self.value_offset();
-        let types: Vec<_> = self.value_schema.fields().iter().map(|f| f.data_type().clone()).collect();
-        let values = computed.build(&types, &|id| &store.values[&id].columns()[offset..])?;
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(offset + values.len());
-        if self.key_value.is_some() {
-            let mut ids: Vec<usize> = computed.key_sources().iter().map(|s| s.0).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            let slot: HashMap<usize, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
-            let indices: Vec<(usize, usize)> = computed.key_sources().iter().map(|(id, row)| (slot[id], *row)).collect();
-            for k in 0..self.key_fields.len() {
-                let arrays: Vec<&dyn Array> = ids.iter().map(|id| store.values[id].column(k).as_ref()).collect();
-                columns.push(interleave(&arrays, &indices).map_err(Error::arrow("assembling merged keys"))?);
-            }
-            columns.push(Arc::new(Int64Array::from(computed.seqs().to_vec())));
-            columns.push(Arc::new(Int8Array::from(vec![RowKind::Insert as i8; computed.len()])));
-        }
-        columns.extend(values);
-        RecordBatch::try_new(self.batch_schema().clone(), columns).map_err(Error::arrow("assembling merged rows"))
+        let keys = self.key_value.map(|_| self.key_fields.len());
+        computed_rows_batch(self.batch_schema(), keys, computed, &|id| &store.values[&id])
     }
 
     fn is_primary_key(&self) -> bool {
@@ -667,6 +650,48 @@ impl SplitReader {
     }
 }
 
+/// The rows `rows` ((batch, row) pairs) of `batches`, as one batch in `schema`.
+pub(crate) fn interleave_rows(batches: &[&RecordBatch], rows: &[(usize, usize)], schema: &SchemaRef) -> Result<RecordBatch> {
+    let mut columns = Vec::with_capacity(schema.fields().len());
+    for c in 0..schema.fields().len() {
+        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
+        columns.push(interleave(&arrays, rows).map_err(Error::arrow("assembling merged rows"))?);
+    }
+    RecordBatch::try_new_with_options(schema.clone(), columns, &RecordBatchOptions::new().with_row_count(Some(rows.len())))
+        .map_err(Error::arrow("assembling merged rows"))
+}
+
+/// Rows computed by a merge as a batch in `schema`: values only, or with `key_value_keys`
+/// key columns, in the key-value data-file layout (each row's keys copied from one of its
+/// versions, its sequence number, kind +I, then the values). `batch_of(source)` gives a
+/// source batch in the same layout.
+pub(crate) fn computed_rows_batch<'a>(
+    schema: &SchemaRef,
+    key_value_keys: Option<usize>,
+    computed: &ComputedRows,
+    batch_of: &dyn Fn(usize) -> &'a RecordBatch,
+) -> Result<RecordBatch> {
+    let offset = key_value_keys.map_or(0, |k| k + 2);
+    let types: Vec<_> = schema.fields()[offset..].iter().map(|f| f.data_type().clone()).collect();
+    let values = computed.build(&types, &|id| &batch_of(id).columns()[offset..])?;
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(offset + values.len());
+    if let Some(num_keys) = key_value_keys {
+        let mut ids: Vec<usize> = computed.key_sources().iter().map(|s| s.0).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let slot: HashMap<usize, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        let indices: Vec<(usize, usize)> = computed.key_sources().iter().map(|(id, row)| (slot[id], *row)).collect();
+        for k in 0..num_keys {
+            let arrays: Vec<&dyn Array> = ids.iter().map(|id| batch_of(*id).column(k).as_ref()).collect();
+            columns.push(interleave(&arrays, &indices).map_err(Error::arrow("assembling merged keys"))?);
+        }
+        columns.push(Arc::new(Int64Array::from(computed.seqs().to_vec())));
+        columns.push(Arc::new(Int8Array::from(vec![RowKind::Insert as i8; computed.len()])));
+    }
+    columns.extend(values);
+    RecordBatch::try_new(schema.clone(), columns).map_err(Error::arrow("assembling merged rows"))
+}
+
 /// Keys, sequence numbers and row kinds of one batch.
 type KvColumns = Arc<(SortKeys, ScalarBuffer<i64>, ScalarBuffer<i8>)>;
 
@@ -697,13 +722,8 @@ impl BatchStore {
         ids.dedup();
         let pos: HashMap<usize, usize> = ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         let indices: Vec<(usize, usize)> = rows.iter().map(|(b, r)| (pos[b], *r)).collect();
-        let mut columns = Vec::with_capacity(schema.fields().len());
-        for c in 0..schema.fields().len() {
-            let arrays: Vec<&dyn Array> = ids.iter().map(|id| self.values[id].column(c).as_ref()).collect();
-            columns.push(interleave(&arrays, &indices).map_err(Error::arrow("assembling merged rows"))?);
-        }
-        RecordBatch::try_new_with_options(schema.clone(), columns, &RecordBatchOptions::new().with_row_count(Some(rows.len())))
-            .map_err(Error::arrow("assembling merged rows"))
+        let batches: Vec<&RecordBatch> = ids.iter().map(|id| &self.values[id]).collect();
+        interleave_rows(&batches, &indices, schema)
     }
 
     /// Keeps only the batches cursors still stand in or have queued (call with no pending output).

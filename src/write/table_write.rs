@@ -71,14 +71,18 @@ struct WriteContext {
     /// Compactions that maintain deletion vectors or produce a changelog (`lookup`,
     /// `full-compaction`) go through the lookup rewrite with this mode.
     lookup: Option<LookupMode>,
-    /// Deletion vectors and `changelog-producer = lookup`: level 0 is compacted (with lookups)
-    /// at every commit (Paimon's ForceUpLevel0Compaction and `lookup-wait`).
-    force_level0: bool,
 }
 
 /// A bucket's background compaction: its result and, for lookup compactions, the bucket's
 /// deletion-vector state handed back.
 type CompactionTask = tokio::task::JoinHandle<Result<(CompactResult, Option<DvState>)>>;
+
+impl WriteContext {
+    /// Whether every commit compacts level 0 (see [`LookupMode::forces_level0`]).
+    fn forces_level0(&self) -> bool {
+        self.lookup.is_some_and(|m| m.forces_level0())
+    }
+}
 
 /// A bucket of a partition.
 type BucketId = (BinaryRow, i32);
@@ -156,25 +160,8 @@ impl TableWrite {
     pub async fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
         let opts = schema.core_options();
         schema.validate_bucket_mode()?;
-        let deletion_vectors = deletion_vectors_enabled(&schema)?;
-        let lookup_changelog =
-            !schema.primary_keys.is_empty() && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Lookup;
-        let full_changelog = !schema.primary_keys.is_empty()
-            && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::FullCompaction;
-        let max_level = if schema.primary_keys.is_empty() {
-            1
-        } else {
-            let u = UniversalCompaction::from_options(&opts)?;
-            u.num_levels(&opts) as i32 - 1
-        };
-        let force_level0 = deletion_vectors || lookup_changelog;
-        let lookup = (deletion_vectors || lookup_changelog || full_changelog).then_some(LookupMode {
-            deletion_vectors,
-            changelog: lookup_changelog,
-            full_compaction_changelog: full_changelog,
-            max_level,
-            row_deduplicate: opts.changelog_row_deduplicate()?,
-        });
+        let lookup = LookupMode::for_table(&schema)?;
+        let deletion_vectors = lookup.is_some_and(|m| m.deletion_vectors);
         let merge = MergeFunction::from_schema(&schema)?;
         let cfg = FileWriterConfig::new(schema.clone())?;
         let mut restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>> = HashMap::new();
@@ -210,7 +197,6 @@ impl TableWrite {
                 && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Input,
             compaction,
             lookup,
-            force_level0,
             cfg,
         };
         let num_buckets = opts.bucket()?;
@@ -475,7 +461,7 @@ impl TableWrite {
             self.compact_fully().await?;
         } else {
             // Deletion-vector tables wait for their level-0 compaction (Paimon's `lookup-wait`).
-            self.compact(wait_compaction || self.ctx.force_level0).await?;
+            self.compact(wait_compaction || self.ctx.forces_level0()).await?;
         }
         let total_buckets = self.num_buckets;
         let mut messages = vec![];
@@ -569,14 +555,14 @@ impl TableWrite {
             // commit that waits compacts them (Paimon's ForceUpLevel0Compaction).
             let first_row = ctx.merge.is_first_row();
             let has_level0 = w.levels.sorted_runs().iter().any(|r| r.level == 0);
-            let force = (first_row || ctx.force_level0) && wait && has_level0;
+            let force = (first_row || ctx.forces_level0()) && wait && has_level0;
             if w.compacting.is_some() || (!force && w.levels.number_of_sorted_runs() < strategy.num_run_trigger) {
                 continue;
             }
             let runs = w.levels.sorted_runs();
             let unit = if first_row {
                 full_unit(w.levels.max_level(), &runs)
-            } else if ctx.force_level0 {
+            } else if ctx.forces_level0() {
                 strategy.pick_force_level0(w.levels.max_level(), &runs)
             } else {
                 strategy.pick(w.levels.max_level(), &runs)
@@ -611,31 +597,6 @@ impl TableWrite {
         }
         Ok(())
     }
-}
-
-/// Whether writes and compactions of the table maintain deletion vectors. Refuses the
-/// combinations Paimon refuses or shoal does not maintain: first-row (it never deletes old
-/// rows, so Paimon rejects vectors with it) and append tables (deletion vectors of append
-/// tables are a Paimon 1.x feature).
-pub fn deletion_vectors_enabled(schema: &TableSchema) -> Result<bool> {
-    if !schema.core_options().deletion_vectors_enabled()? {
-        return Ok(false);
-    }
-    if schema.primary_keys.is_empty() {
-        return Err(Error::Unsupported(
-            "deletion-vectors.enabled = true on a table without a primary key (an append table): shoal maintains \
-             deletion vectors of primary-key tables only"
-                .into(),
-        ));
-    }
-    if MergeFunction::from_schema(schema)?.is_first_row() {
-        return Err(Error::Unsupported(
-            "deletion-vectors.enabled = true with merge-engine = first-row: first-row never deletes old rows, so \
-             Paimon refuses deletion vectors with it"
-                .into(),
-        ));
-    }
-    Ok(true)
 }
 
 /// The data files and the changelog files one flush wrote.
