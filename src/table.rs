@@ -198,6 +198,26 @@ impl Table {
         ExpireConfig::from_options(&self.schema.core_options())
     }
 
+    /// Expires long-lived changelogs (`changelog/changelog-<id>`) per `config` (the table's
+    /// options: [`Table::changelog_expire_config`]). After commits this runs by itself when the
+    /// table's changelog outlives its snapshots.
+    pub async fn expire_changelogs(
+        &self,
+        config: &crate::maintenance::expire_changelog::ChangelogExpireConfig,
+    ) -> Result<crate::maintenance::expire_changelog::ChangelogExpireReport> {
+        crate::maintenance::expire_changelog::expire_changelogs(&self.io, self.schema.clone(), config).await
+    }
+
+    /// The changelog retention of the table's options (`changelog.*`, defaulting to `snapshot.*`).
+    pub fn changelog_expire_config(&self) -> Result<crate::maintenance::expire_changelog::ChangelogExpireConfig> {
+        crate::maintenance::expire_changelog::ChangelogExpireConfig::from_options(&self.schema.core_options())
+    }
+
+    /// The table's long-lived changelogs (`changelog/`), outliving their snapshots.
+    pub fn changelogs(&self) -> crate::store::ChangelogManager {
+        crate::store::ChangelogManager::new(self.io.clone())
+    }
+
     pub async fn rollback(&self, target: &RollbackTarget) -> Result<RollbackReport> {
         crate::maintenance::rollback::rollback(&self.io, self.schema.clone(), target).await
     }

@@ -32,10 +32,10 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
-use crate::spec::options::CoreOptions;
+use crate::spec::options::{ChangelogProducer, CoreOptions};
 use crate::spec::paths::snapshot_path;
 use crate::spec::{Snapshot, TableSchema};
-use crate::store::{ConsumerManager, SnapshotManager, TagManager};
+use crate::store::{ChangelogManager, ConsumerManager, SnapshotManager, TagManager};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExpireConfig {
@@ -68,6 +68,8 @@ pub struct ExpireReport {
     pub earliest: Option<i64>,
     /// Manifest files and lists read.
     pub manifest_reads: usize,
+    /// Long-lived changelogs written (`changelog/changelog-<id>`, decoupled changelog lifecycle).
+    pub changelogs_written: usize,
 }
 
 /// Expires snapshots of the table at `io` as `config` says.
@@ -171,26 +173,52 @@ async fn expire_until_with(
     // snapshots (earliest, end] deleted for good, and the changelog files of the expired
     // snapshots, minus what the tags read; the manifests and lists of the expired snapshots
     // minus those of `end` and of the tags. Only deltas, lists and the tags' manifests are read.
+    //
+    // With a decoupled changelog lifecycle each expired snapshot becomes a long-lived changelog
+    // instead, which keeps what streaming readers read: its changelog list, manifests and files;
+    // without a changelog producer, also its base and delta lists (with their manifests) and the
+    // files writers wrote (`_FILE_SOURCE` APPEND or unknown) that the deltas deleted, which
+    // changelog expiry deletes later (Paimon's SnapshotDeletion with `changelogDecoupled`).
+    let opts = schema.core_options();
+    let decoupled = opts.changelog_lifecycle_decoupled()?;
+    let produces = opts.changelog_producer()? != ChangelogProducer::None;
     let mut refs = FileReferences::new(io.clone(), schema);
     let tag_snapshots: Vec<&Snapshot> = tags.iter().map(|t| &t.snapshot).collect();
     let mut needed = refs.files_of(&tag_snapshots, Reach::Live, false).await?;
     needed.extend(refs.files_of(&[&retained], Reach::Manifests, false).await?);
     let expired_refs: Vec<&Snapshot> = expired.iter().collect();
-    let mut candidates = refs.files_of(&expired_refs, Reach::Manifests, true).await?;
+    let own = match (decoupled, produces) {
+        (false, _) => Reach::Manifests,
+        (true, true) => Reach::DataManifests,
+        (true, false) => Reach::Index,
+    };
+    let mut candidates = refs.files_of(&expired_refs, own, true).await?;
     let mut deleting: Vec<&Snapshot> = expired_refs.iter().skip(1).copied().collect();
     deleting.push(&retained);
-    candidates.extend(refs.files_of(&deleting, Reach::Deleted, true).await?);
-    candidates.extend(refs.files_of(&expired_refs, Reach::Changelog, true).await?);
+    let deleted = if decoupled && !produces { Reach::DeletedCompacted } else { Reach::Deleted };
+    candidates.extend(refs.files_of(&deleting, deleted, true).await?);
+    if !decoupled {
+        candidates.extend(refs.files_of(&expired_refs, Reach::Changelog, true).await?);
+    }
     let doomed = candidates.minus(&needed);
 
-    // Data files, then manifests and lists, then snapshot files (ascending, in waves), then
-    // the hint. Each phase completes before the next starts, so a retry after a crash finds
-    // what the earlier phases still have to do.
+    // Data files, then manifests and lists, then the long-lived changelogs, then snapshot files
+    // (ascending, in waves), then the hint. Each phase completes before the next starts, so a
+    // retry after a crash finds what the earlier phases still have to do.
     let mut report = ExpireReport { snapshots_expired: expired.len(), ..Default::default() };
     let data: Vec<String> = doomed.data.iter().chain(doomed.index_files.iter()).cloned().collect();
     report.data_files_deleted = delete_files(io, data).await?;
     let manifests: Vec<String> = doomed.manifests.iter().chain(doomed.index_manifests.iter()).cloned().collect();
     report.manifests_deleted = delete_files(io, manifests).await?;
+    if decoupled {
+        // Paimon writes `changelog-<id>` (and the changelog LATEST hint) for every expired
+        // snapshot, whatever its commit kind, just before deleting the snapshot file.
+        let changelogs = ChangelogManager::new(io.clone());
+        for s in &expired {
+            changelogs.commit(s.id, &s.to_json_string()).await?;
+            report.changelogs_written += 1;
+        }
+    }
     for wave in expired.chunks(READ_AHEAD) {
         let paths: Vec<String> = wave.iter().map(|s| snapshot_path(s.id)).collect();
         delete_files(io, paths).await?;

@@ -17,6 +17,7 @@ use futures::stream::{self, StreamExt};
 use crate::error::Result;
 use crate::io::{FileIO, IoError};
 use crate::spec::paths::{bucket_dir, manifest_path, partition_path};
+use crate::spec::manifest::FileSource;
 use crate::spec::{FileKind, ManifestEntry, ManifestFileMeta, Snapshot, TableSchema};
 use crate::store::manifests::merge_entries;
 use crate::store::ManifestStore;
@@ -73,10 +74,24 @@ pub enum Reach {
     /// The files its delta deleted for good (not re-added by the same delta, as a level
     /// upgrade does). Changelog files are not included.
     Deleted,
+    /// Of [`Reach::Deleted`], only the files compactions wrote (`_FILE_SOURCE` = COMPACT). With
+    /// a decoupled changelog lifecycle and no changelog producer, Paimon's snapshot expiry leaves
+    /// the others (written by writers, or of unknown source) to changelog expiry: the long-lived
+    /// changelogs read them.
+    DeletedCompacted,
     /// Its changelog files only.
     Changelog,
     /// No data files: only its manifest lists and the manifests they name.
     Manifests,
+    /// No data files: its base and delta lists and their manifests (not the changelog list).
+    DataManifests,
+    /// Only its index manifest and the index files it lists.
+    Index,
+    /// What a long-lived changelog (`changelog/changelog-<id>`) keeps: its changelog list, the
+    /// manifests and files it names; its base and delta lists and their manifests where they
+    /// still exist (they are skipped when gone); without a changelog list, the files its delta
+    /// adds and deletes. Not its index manifest, which went with its snapshot.
+    LongLived,
 }
 
 impl Reach {
@@ -85,10 +100,32 @@ impl Reach {
         matches!(self, Reach::Live | Reach::All)
     }
     fn reads_delta(self) -> bool {
-        !matches!(self, Reach::Changelog | Reach::Manifests)
+        matches!(self, Reach::Live | Reach::All | Reach::Added | Reach::Deleted | Reach::DeletedCompacted | Reach::LongLived)
     }
     fn reads_changelog(self) -> bool {
-        !matches!(self, Reach::Deleted | Reach::Manifests)
+        matches!(self, Reach::Live | Reach::All | Reach::Added | Reach::Changelog | Reach::LongLived)
+    }
+    fn has_index(self) -> bool {
+        self != Reach::LongLived
+    }
+    /// The lists a snapshot owns under this reach: (name, missing tolerated).
+    fn lists(self, s: &Snapshot, tolerant: bool) -> Vec<(String, bool)> {
+        let data = [(s.base_manifest_list.clone(), tolerant), (s.delta_manifest_list.clone(), tolerant)];
+        let changelog = s.changelog_manifest_list.clone().map(|l| (l, tolerant));
+        match self {
+            Reach::Index => vec![],
+            Reach::DataManifests => data.to_vec(),
+            Reach::LongLived => {
+                let mut v: Vec<(String, bool)> = data.iter().map(|(l, _)| (l.clone(), true)).collect();
+                v.extend(changelog);
+                v
+            }
+            _ => {
+                let mut v = data.to_vec();
+                v.extend(changelog);
+                v
+            }
+        }
     }
 }
 
@@ -125,8 +162,12 @@ impl FileReferences {
     /// `tolerant`, manifests and lists that are gone are skipped (an interrupted expiry already
     /// deleted them, and their files before them); otherwise a missing one is an error.
     pub async fn files_of(&mut self, snapshots: &[&Snapshot], reach: Reach, tolerant: bool) -> Result<FileSet> {
-        let list_names: Vec<String> = snapshots.iter().flat_map(|s| lists_of(s)).collect();
-        self.load_lists(&list_names, tolerant).await?;
+        let lists: Vec<(String, bool)> = snapshots.iter().flat_map(|s| reach.lists(s, tolerant)).collect();
+        let strict: Vec<String> = lists.iter().filter(|(_, t)| !t).map(|(l, _)| l.clone()).collect();
+        let lenient: Vec<String> = lists.iter().filter(|(_, t)| *t).map(|(l, _)| l.clone()).collect();
+        self.load_lists(&strict, false).await?;
+        self.load_lists(&lenient, true).await?;
+        // Only the manifests whose entries this reach reads (a base list's names suffice else).
         let mut wanted: Vec<String> = vec![];
         for s in snapshots {
             let lists = [
@@ -140,19 +181,24 @@ impl FileReferences {
                 }
             }
         }
-        self.load_manifests(&wanted, tolerant).await?;
-        let index_names: Vec<String> = snapshots.iter().filter_map(|s| s.index_manifest.clone()).collect();
+        self.load_manifests(&wanted, tolerant || reach == Reach::LongLived).await?;
+        let index_names: Vec<String> =
+            snapshots.iter().filter(|_| reach.has_index()).filter_map(|s| s.index_manifest.clone()).collect();
         self.load_index_manifests(&index_names, tolerant).await?;
 
         let mut out = FileSet::default();
         for s in snapshots {
-            for l in lists_of(s) {
+            for (l, list_tolerant) in reach.lists(s, tolerant) {
+                let metas = self.lists.get(&l).cloned().flatten();
+                if metas.is_none() && list_tolerant && reach == Reach::LongLived {
+                    continue; // gone with its snapshot
+                }
                 out.manifests.insert(manifest_path(&l));
-                if let Some(metas) = self.lists.get(&l).cloned().flatten() {
+                if let Some(metas) = metas {
                     out.manifests.extend(metas.iter().map(|m| manifest_path(&m.file_name)));
                 }
             }
-            if let Some(i) = &s.index_manifest {
+            if let Some(i) = s.index_manifest.as_ref().filter(|_| reach.has_index()) {
                 out.index_manifests.insert(manifest_path(i));
                 if let Some(files) = self.index_entries.get(i).cloned().flatten() {
                     out.index_files.extend(files.iter().map(|f| crate::spec::paths::index_path(f)));
@@ -185,15 +231,24 @@ impl FileReferences {
                         self.insert_data_file(e, &mut out.data)?;
                     }
                 }
-                Reach::Deleted => {
+                Reach::Deleted | Reach::DeletedCompacted => {
                     let delta = self.entries_of_list(&s.delta_manifest_list);
                     let readded: HashSet<&str> =
                         delta.iter().filter(|e| e.kind == FileKind::Add).map(|e| e.file.file_name.as_str()).collect();
+                    let compacted_only = reach == Reach::DeletedCompacted;
                     for e in delta.iter().filter(|e| e.kind == FileKind::Delete && !readded.contains(e.file.file_name.as_str())) {
+                        if compacted_only && e.file.file_source != Some(FileSource::Compact) {
+                            continue;
+                        }
                         self.insert_data_file(e, &mut out.data)?;
                     }
                 }
-                Reach::Changelog | Reach::Manifests => {}
+                Reach::LongLived if s.changelog_manifest_list.is_none() => {
+                    for e in self.entries_of_list(&s.delta_manifest_list) {
+                        self.insert_data_file(&e, &mut out.data)?;
+                    }
+                }
+                Reach::LongLived | Reach::Changelog | Reach::Manifests | Reach::DataManifests | Reach::Index => {}
             }
         }
         Ok(out)
@@ -290,12 +345,6 @@ where
         .buffer_unordered(READ_CONCURRENCY)
         .collect()
         .await
-}
-
-fn lists_of(s: &Snapshot) -> Vec<String> {
-    let mut v = vec![s.base_manifest_list.clone(), s.delta_manifest_list.clone()];
-    v.extend(s.changelog_manifest_list.clone());
-    v
 }
 
 fn unique_missing(names: &[String], present: impl Fn(&String) -> bool) -> Vec<String> {

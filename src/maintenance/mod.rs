@@ -1,4 +1,4 @@
-//! Jobs that keep a table healthy beside its writers: compaction, snapshot expiry, tags
+//! Jobs that keep a table healthy beside its writers: compaction, snapshot and changelog expiry, tags
 //! (manual, automatic, retention), consumer expiry, rollback and orphan-file removal; and
 //! [`post_commit`], what runs after every commit. The file-deleting ones share [`file_refs`]:
 //! what a set of snapshots and tags references.
@@ -6,6 +6,7 @@
 pub mod auto_tag;
 pub mod compact;
 pub mod expire;
+pub mod expire_changelog;
 pub mod file_refs;
 pub mod orphan_files;
 pub mod post_commit;

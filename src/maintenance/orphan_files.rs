@@ -4,8 +4,9 @@
 //! written before their snapshot, are safe.
 //!
 //! Candidates are files under `manifest/`, `index/` and the bucket directories; metadata
-//! (`snapshot/`, `schema/`, `tag/`, `consumer/`, hints) is never touched. Index files are
-//! referenced through the index manifests of snapshots and tags.
+//! (`snapshot/`, `changelog/`, `schema/`, `tag/`, `consumer/`, hints) is never touched. Index
+//! files are referenced through the index manifests of snapshots and tags; long-lived changelogs
+//! reference what they keep (see [`Reach::LongLived`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use crate::io::FileIO;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
 use crate::spec::paths::{INDEX_DIR, MANIFEST_DIR};
 use crate::spec::{Snapshot, TableSchema};
-use crate::store::{SnapshotManager, TagManager};
+use crate::store::{ChangelogManager, SnapshotManager, TagManager};
 
 /// Paimon's default `older_than` for orphan-file removal.
 pub const DEFAULT_OLDER_THAN: Duration = Duration::from_secs(24 * 3600);
@@ -53,7 +54,12 @@ pub async fn remove_orphan_files(
     all.extend(tags.iter().map(|t| &t.snapshot));
     // Strict: a retained snapshot with a missing manifest is damaged, and guessing would delete
     // files it still lists. (After an interrupted expiry, run expire-snapshots again first.)
-    let referenced = FileReferences::new(io.clone(), schema).files_of(&all, Reach::All, false).await?;
+    let mut refs = FileReferences::new(io.clone(), schema);
+    let mut referenced = refs.files_of(&all, Reach::All, false).await?;
+    // Long-lived changelogs (decoupled changelog lifecycle) keep their changelog lists, manifests
+    // and files, and the base and delta lists still there (Paimon's `getUsedFilesForChangelog`).
+    let changelogs = ChangelogManager::new(io.clone()).all().await?;
+    referenced.extend(refs.files_of(&changelogs.iter().collect::<Vec<_>>(), Reach::LongLived, false).await?);
 
     let mut report = OrphanReport::default();
     for (path, status) in listing {

@@ -2,7 +2,8 @@
 //!
 //! 1. consumer expiry (`consumer.expiration-time`; also with `write-only`, as in Paimon), first so
 //!    that stale consumers stop holding snapshots;
-//! 2. snapshot expiry (unless `write-only`);
+//! 2. snapshot expiry (unless `write-only`), then, for tables whose changelog outlives its
+//!    snapshots (`changelog.*` retaining more), changelog expiry;
 //! 3. tags (unless `write-only`, Paimon's `TagAutoManager`): automatic creation
 //!    (`tag.automatic-creation`), then deletion of tags whose retention time has passed.
 //!    `batch` creation runs after a batch commit only.
@@ -13,6 +14,7 @@ use crate::error::Result;
 use crate::io::FileIO;
 use crate::maintenance::auto_tag::{create_batch_tag, AutoTagConfig, AutoTagReport, TagAutoCreation};
 use crate::maintenance::expire::{expire_snapshots, ExpireConfig};
+use crate::maintenance::expire_changelog::{expire_changelogs, ChangelogExpireConfig};
 use crate::maintenance::tags::{expire_tags, TagExpireReport};
 use crate::spec::options::TagCreationMode;
 use crate::spec::snapshot::BATCH_COMMIT_IDENTIFIER;
@@ -30,6 +32,10 @@ pub fn after_commit_hook(io: FileIO, schema: Arc<TableSchema>) -> Result<Option<
     } else {
         (Some(ExpireConfig::from_options(&opts)?), Some(AutoTagConfig::from_options(&opts)?))
     };
+    let expire_changelog = match &expire {
+        Some(_) if opts.changelog_lifecycle_decoupled()? => Some(ChangelogExpireConfig::from_options(&opts)?),
+        _ => None,
+    };
     if consumer_expiration.is_none() && expire.is_none() {
         return Ok(None);
     }
@@ -37,12 +43,16 @@ pub fn after_commit_hook(io: FileIO, schema: Arc<TableSchema>) -> Result<Option<
     let creator: Arc<tokio::sync::Mutex<Option<TagAutoCreation>>> = Arc::new(tokio::sync::Mutex::new(None));
     Ok(Some(Arc::new(move |snapshot_id| {
         let (io, schema, creator, expire) = (io.clone(), schema.clone(), creator.clone(), expire.clone());
+        let expire_changelog = expire_changelog.clone();
         Box::pin(async move {
             if let Some(d) = consumer_expiration {
                 expire_consumers(&io, d).await?;
             }
             if let Some(config) = expire {
                 expire_snapshots(&io, schema.clone(), &config).await?;
+            }
+            if let Some(config) = expire_changelog {
+                expire_changelogs(&io, schema.clone(), &config).await?;
             }
             if let Some(config) = tags {
                 match config.mode {

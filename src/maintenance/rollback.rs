@@ -4,8 +4,11 @@
 //! set to the target. Rolling back to a tag whose snapshot has expired restores the tag as the
 //! snapshot file and the `EARLIEST` hint.
 //!
-//! The files deleted: everything the dropped snapshots and tags read or added, minus what the
-//! target and the remaining tags read. (A file the dropped ones share with an older snapshot is
+//! Long-lived changelogs (`changelog/changelog-<id>`) after the target are deleted too, with the
+//! `changelog/LATEST` hint set to the target (-1 when none is left), as Paimon does.
+//!
+//! The files deleted: everything the dropped snapshots, changelogs and tags read or added, minus
+//! what the target, the remaining changelogs and the remaining tags read. (A file the dropped ones share with an older snapshot is
 //! read by the target too: a file's life is one contiguous run of snapshots.)
 
 use std::sync::Arc;
@@ -15,7 +18,7 @@ use crate::io::FileIO;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
 use crate::spec::paths::tag_path;
 use crate::spec::{Snapshot, TableSchema};
-use crate::store::{SnapshotManager, TagManager};
+use crate::store::{ChangelogManager, SnapshotManager, TagManager};
 
 /// Where to roll back to.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -68,11 +71,32 @@ pub async fn rollback(io: &FileIO, schema: Arc<TableSchema>, target: &RollbackTa
     let (dropped_tags, kept_tags): (Vec<_>, Vec<_>) =
         tm.tags().await?.into_iter().partition(|t| t.snapshot.id > retained.id);
 
+    // Long-lived changelogs after the target go too (Paimon's `cleanLongLivedChangelogDataFiles`);
+    // they can only be there when the target is a tag on an expired snapshot.
+    let cm = ChangelogManager::new(io.clone());
+    let changelog_ids = cm.ids().await?;
+    let mut dropped_changelogs: Vec<Snapshot> = vec![];
+    for &id in changelog_ids.iter().filter(|&&id| id > retained.id) {
+        if let Some(c) = cm.changelog(id).await? {
+            dropped_changelogs.push(c);
+        }
+    }
+
     let mut refs = FileReferences::new(io.clone(), schema);
     let mut keepers: Vec<&Snapshot> = vec![&retained];
     keepers.extend(kept_tags.iter().map(|t| &t.snapshot));
-    let needed = refs.files_of(&keepers, Reach::Live, false).await?;
+    let mut needed = refs.files_of(&keepers, Reach::Live, false).await?;
+    let kept_changelogs: Vec<Snapshot> = match changelog_ids.iter().any(|&id| id <= retained.id) {
+        true => cm.all().await?.into_iter().filter(|c| c.id <= retained.id).collect(),
+        false => vec![],
+    };
+    needed.extend(refs.files_of(&kept_changelogs.iter().collect::<Vec<_>>(), Reach::LongLived, false).await?);
     let mut gone = refs.files_of(&dropped.iter().collect::<Vec<_>>(), Reach::Added, true).await?;
+    // A dropped changelog's own files, and without a producer what its delta added.
+    let mut changelogs_gone = refs.files_of(&dropped_changelogs.iter().collect::<Vec<_>>(), Reach::Added, true).await?;
+    changelogs_gone.index_manifests.clear();
+    changelogs_gone.index_files.clear();
+    gone.extend(changelogs_gone);
     let mut live_of_dropped: Vec<&Snapshot> = dropped.first().into_iter().collect();
     live_of_dropped.extend(dropped_tags.iter().map(|t| &t.snapshot));
     gone.extend(refs.files_of(&live_of_dropped, Reach::Live, true).await?);
@@ -80,6 +104,14 @@ pub async fn rollback(io: &FileIO, schema: Arc<TableSchema>, target: &RollbackTa
 
     for s in dropped.iter().rev() {
         sm.delete(s.id).await?;
+    }
+    for c in dropped_changelogs.iter().rev() {
+        cm.delete(c.id).await?;
+    }
+    if !dropped_changelogs.is_empty() {
+        // Paimon: the changelog LATEST hint becomes the target, or -1 when no changelog is left.
+        let left = changelog_ids.iter().any(|&id| id <= retained.id);
+        cm.write_latest_hint(if left { retained.id } else { -1 }).await?;
     }
     for t in &dropped_tags {
         tm.delete_file(&t.name).await?;

@@ -5,7 +5,8 @@
 //! Deleting a tag whose snapshot still exists only removes the tag file (the snapshot keeps the
 //! files). If its snapshot has expired and no other tag names that snapshot, the files only the
 //! tag kept are deleted too: its files minus what the earliest snapshot and the other tags read
-//! (a file an expired tag shares with a later snapshot is read by the earliest one).
+//! (a file an expired tag shares with a later snapshot is read by the earliest one), and minus
+//! what the long-lived changelogs (`changelog/`) keep.
 //!
 //! Retention (Paimon's `TagTimeExpire`): a tag created with a retention time carries
 //! `tagCreateTime` and `tagTimeRetained`; once the local time is past their sum, the tag is
@@ -21,7 +22,7 @@ use crate::io::FileIO;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
 use crate::spec::tag::TagRetention;
 use crate::spec::{Snapshot, TableSchema};
-use crate::store::{SnapshotManager, Tag, TagManager};
+use crate::store::{ChangelogManager, SnapshotManager, Tag, TagManager};
 
 /// Tags the latest snapshot, or `snapshot_id`. With `time_retained` the tag records its creation
 /// time (now, local wall-clock time as Paimon writes it) and is deleted once that time has passed.
@@ -117,7 +118,11 @@ pub async fn delete_tag(io: &FileIO, schema: Arc<TableSchema>, name: &str) -> Re
     let mut keepers: Vec<&Snapshot> = others.iter().map(|t| &t.snapshot).collect();
     keepers.extend(earliest.as_ref());
     let mut refs = FileReferences::new(io.clone(), schema);
-    let needed = refs.files_of(&keepers, Reach::Live, false).await?;
+    let mut needed = refs.files_of(&keepers, Reach::Live, false).await?;
+    // Long-lived changelogs (decoupled changelog lifecycle) may read what the tag shares with
+    // them: its changelog files, and without a producer its delta files and lists.
+    let changelogs = ChangelogManager::new(io.clone()).all().await?;
+    needed.extend(refs.files_of(&changelogs.iter().collect::<Vec<_>>(), Reach::LongLived, false).await?);
     let doomed = refs.files_of(&[&tag.snapshot], Reach::All, true).await?.minus(&needed);
     Ok(TagDeleteReport {
         data_files_deleted: delete_files(io, doomed.data.into_iter().chain(doomed.index_files)).await?,

@@ -203,20 +203,30 @@ impl TableScan {
         }
         // Deletion vectors, from the snapshot's index manifest, onto their splits.
         if let Some(index_manifest) = &snapshot.index_manifest {
-            for e in manifests.read_index_manifest(index_manifest).await? {
-                if e.index_type != crate::spec::manifest::DELETION_VECTORS_INDEX {
-                    continue;
-                }
-                if let Some(split) = splits_by_bucket.splits.get_mut(&(e.partition.data().to_vec(), e.bucket)) {
-                    for r in e.deletion_vectors {
-                        let file = DeletionFile { path: format!("index/{}", e.file_name), offset: r.offset, length: r.length };
-                        split.deletion_vectors.insert(r.data_file, SplitDeletionVector::File(file));
-                    }
-                }
-            }
+            attach_deletion_vectors(&manifests, index_manifest, &mut splits_by_bucket.splits).await?;
         }
         Ok(Plan { snapshot: Some(snapshot), splits: splits_by_bucket.splits.into_values().collect() })
     }
+}
+
+/// Puts the deletion vectors an index manifest lists onto the splits of their buckets.
+pub(crate) async fn attach_deletion_vectors(
+    manifests: &ManifestStore,
+    index_manifest: &str,
+    splits: &mut BTreeMap<(Vec<u8>, i32), DataSplit>,
+) -> Result<()> {
+    for e in manifests.read_index_manifest(index_manifest).await? {
+        if e.index_type != crate::spec::manifest::DELETION_VECTORS_INDEX {
+            continue;
+        }
+        if let Some(split) = splits.get_mut(&(e.partition.data().to_vec(), e.bucket)) {
+            for r in e.deletion_vectors {
+                let file = DeletionFile { path: format!("index/{}", e.file_name), offset: r.offset, length: r.length };
+                split.deletion_vectors.insert(r.data_file, SplitDeletionVector::File(file));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Files of one snapshot gathered into a split per (partition, bucket), in key order.

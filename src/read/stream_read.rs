@@ -40,7 +40,7 @@ use futures::StreamExt;
 use crate::error::{Error, Result};
 use crate::read::merge_read::SplitReader;
 use crate::read::scan::DataSplit;
-use crate::read::stream_scan::{ChangePlan, PlanKind, StartingPosition, StreamScan};
+use crate::read::stream_scan::{ChangePlan, ChangeSplit, PlanKind, StartingPosition, StreamScan};
 use crate::spec::options::ConsumerMode;
 use crate::spec::RowKind;
 use crate::store::consumers::{Consumer, ConsumerManager};
@@ -93,8 +93,7 @@ pub fn change_schema(table: &SchemaRef) -> SchemaRef {
 
 struct Current {
     snapshot_id: i64,
-    kind: PlanKind,
-    splits: VecDeque<DataSplit>,
+    splits: VecDeque<ChangeSplit>,
 }
 
 enum Step {
@@ -240,8 +239,8 @@ impl ChangeReader {
                 return Ok(Step::Batch(b));
             }
             if let Some(cur) = &mut self.current {
-                if let Some(split) = cur.splits.pop_front() {
-                    let (id, kind) = (cur.snapshot_id, cur.kind);
+                if let Some(ChangeSplit { kind, split }) = cur.splits.pop_front() {
+                    let id = cur.snapshot_id;
                     let batches = read_split(self.reader.clone(), self.schema.clone(), kind, id, split).await?;
                     self.pending.extend(batches);
                     continue;
@@ -256,8 +255,8 @@ impl ChangeReader {
             }
             let resolved = self.scan.next_snapshot().is_some();
             match self.scan.plan().await? {
-                Some(ChangePlan { snapshot_id, kind, splits }) => {
-                    self.current = Some(Current { snapshot_id, kind, splits: splits.into() });
+                Some(ChangePlan { snapshot_id, splits }) => {
+                    self.current = Some(Current { snapshot_id, splits: splits.into() });
                 }
                 None if !resolved && self.scan.next_snapshot().is_some() => {
                     // The start resolved to a snapshot to follow from (no full read): record it,
@@ -301,6 +300,25 @@ async fn read_split(
                     }
                 }
             }
+            PlanKind::Retract => {
+                for file in &split.files {
+                    for (kinds, b) in reader.read_file_raw(&split, file)? {
+                        if let Some(k) = kinds.iter().find(|k| k.is_retract()) {
+                            return Err(Error::data_file(
+                                &file.file_name,
+                                format!(
+                                    "snapshot {snapshot_id} overwrote this file, so a streaming read with \
+                                     streaming-read-overwrite turns its rows into deletes, but it holds a {} row; \
+                                     only +I and +U rows can be turned into deletes (Paimon's ReverseReader fails the same way)",
+                                    k.short_string()
+                                ),
+                            ));
+                        }
+                        let deletes = vec![RowKind::Delete; b.num_rows()];
+                        out.push(ChangeBatch { snapshot_id, batch: with_kinds(&schema, &deletes, &b)? });
+                    }
+                }
+            }
         }
         Ok(out)
     })
@@ -321,8 +339,8 @@ pub async fn read_plans(table: &Table, plans: Vec<ChangePlan>) -> Result<Vec<Cha
     let schema = change_schema(&table.arrow_schema());
     let mut out = vec![];
     for plan in plans {
-        for split in plan.splits {
-            out.extend(read_split(reader.clone(), schema.clone(), plan.kind, plan.snapshot_id, split).await?);
+        for ChangeSplit { kind, split } in plan.splits {
+            out.extend(read_split(reader.clone(), schema.clone(), kind, plan.snapshot_id, split).await?);
         }
     }
     Ok(out)

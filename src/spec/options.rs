@@ -36,6 +36,10 @@ pub const SNAPSHOT_NUM_RETAINED_MIN: &str = "snapshot.num-retained.min";
 pub const SNAPSHOT_NUM_RETAINED_MAX: &str = "snapshot.num-retained.max";
 pub const SNAPSHOT_TIME_RETAINED: &str = "snapshot.time-retained";
 pub const SNAPSHOT_EXPIRE_LIMIT: &str = "snapshot.expire.limit";
+pub const CHANGELOG_NUM_RETAINED_MIN: &str = "changelog.num-retained.min";
+pub const CHANGELOG_NUM_RETAINED_MAX: &str = "changelog.num-retained.max";
+pub const CHANGELOG_TIME_RETAINED: &str = "changelog.time-retained";
+pub const STREAMING_READ_OVERWRITE: &str = "streaming-read-overwrite";
 pub const SCAN_SNAPSHOT_ID: &str = "scan.snapshot-id";
 pub const TAG_AUTOMATIC_CREATION: &str = "tag.automatic-creation";
 pub const TAG_CREATION_PERIOD: &str = "tag.creation-period";
@@ -624,6 +628,54 @@ impl CoreOptions {
         Ok(v)
     }
 
+    /// `changelog.num-retained.min`: default `snapshot.num-retained.min`; at least 1.
+    pub fn changelog_num_retained_min(&self) -> Result<i64, SpecError> {
+        if self.get(CHANGELOG_NUM_RETAINED_MIN).is_none() {
+            return self.snapshot_num_retained_min();
+        }
+        let v = self.int(CHANGELOG_NUM_RETAINED_MIN, 1)?;
+        if v < 1 {
+            return Err(self.invalid(CHANGELOG_NUM_RETAINED_MIN, "must be at least 1"));
+        }
+        Ok(v)
+    }
+
+    /// `changelog.num-retained.max`: default `snapshot.num-retained.max`; at least
+    /// `changelog.num-retained.min` (Paimon's SchemaValidation).
+    pub fn changelog_num_retained_max(&self) -> Result<i64, SpecError> {
+        let v = match self.get(CHANGELOG_NUM_RETAINED_MAX) {
+            None => self.snapshot_num_retained_max()?,
+            Some(_) => self.int(CHANGELOG_NUM_RETAINED_MAX, 0)?,
+        };
+        if v < self.changelog_num_retained_min()? {
+            let key = if self.get(CHANGELOG_NUM_RETAINED_MAX).is_some() { CHANGELOG_NUM_RETAINED_MAX } else { CHANGELOG_NUM_RETAINED_MIN };
+            return Err(self.invalid(key, "changelog.num-retained.min must not be larger than changelog.num-retained.max"));
+        }
+        Ok(v)
+    }
+
+    /// `changelog.time-retained`: default `snapshot.time-retained`.
+    pub fn changelog_time_retained(&self) -> Result<Duration, SpecError> {
+        match self.get(CHANGELOG_TIME_RETAINED) {
+            None => self.snapshot_time_retained(),
+            Some(_) => self.duration(CHANGELOG_TIME_RETAINED, Duration::ZERO),
+        }
+    }
+
+    /// Whether changelogs outlive their snapshots (Paimon's `changelogLifecycleDecoupled`): any of
+    /// the changelog retentions keeps more than the snapshot one.
+    pub fn changelog_lifecycle_decoupled(&self) -> Result<bool, SpecError> {
+        Ok(self.changelog_num_retained_max()? > self.snapshot_num_retained_max()?
+            || self.changelog_time_retained()? > self.snapshot_time_retained()?
+            || self.changelog_num_retained_min()? > self.snapshot_num_retained_min()?)
+    }
+
+    /// `streaming-read-overwrite` (default false): whether streaming reads read the changes of
+    /// OVERWRITE snapshots (the overwritten rows as `-D`, the new ones as written).
+    pub fn streaming_read_overwrite(&self) -> Result<bool, SpecError> {
+        self.bool(STREAMING_READ_OVERWRITE, false)
+    }
+
     /// `tag.automatic-creation`: none (default), process-time, watermark or batch.
     pub fn tag_creation_mode(&self) -> Result<TagCreationMode, SpecError> {
         match self.get(TAG_AUTOMATIC_CREATION).map(|v| v.trim().to_ascii_lowercase()).as_deref() {
@@ -776,15 +828,16 @@ impl CoreOptions {
             }
             ChangelogProducer::FullCompaction => {}
         }
-        // Paimon's decoupled changelog lifecycle (changelog/changelog-N files outliving their
-        // snapshots) is not implemented: changelog files expire with their snapshots.
-        for k in ["changelog.num-retained.min", "changelog.num-retained.max", "changelog.time-retained"] {
-            if self.get(k).is_some() {
-                return Err(self.invalid(
-                    k,
-                    "a changelog lifecycle decoupled from snapshots is not implemented in shoal; changelog files expire with their snapshots",
-                ));
-            }
+        self.changelog_num_retained_min()?;
+        self.changelog_num_retained_max()?;
+        self.changelog_time_retained()?;
+        if self.streaming_read_overwrite()?
+            && matches!(self.changelog_producer()?, ChangelogProducer::Lookup | ChangelogProducer::FullCompaction)
+        {
+            return Err(self.invalid(
+                STREAMING_READ_OVERWRITE,
+                "cannot be true with changelog-producer = lookup or full-compaction: the reader would see duplicated changes (as in Paimon)",
+            ));
         }
         self.scan_mode()?;
         self.consumer_mode()?;

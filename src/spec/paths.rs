@@ -11,6 +11,9 @@ pub const MANIFEST_DIR: &str = "manifest";
 pub const INDEX_DIR: &str = "index";
 pub const TAG_DIR: &str = "tag";
 pub const CONSUMER_DIR: &str = "consumer";
+/// Long-lived changelogs (Paimon's decoupled changelog lifecycle): `changelog/changelog-<id>`.
+pub const CHANGELOG_DIR: &str = "changelog";
+pub const CHANGELOG_PREFIX: &str = "changelog-";
 pub const TAG_PREFIX: &str = "tag-";
 pub const CONSUMER_PREFIX: &str = "consumer-";
 
@@ -30,6 +33,17 @@ pub fn tag_path(name: &str) -> String {
 /// `consumer/consumer-<id>`: `{"nextSnapshot": N}`, the next snapshot a reader will read.
 pub fn consumer_path(id: &str) -> String {
     format!("{CONSUMER_DIR}/{CONSUMER_PREFIX}{id}")
+}
+/// `changelog/changelog-<id>`: the JSON of snapshot `id`, kept after the snapshot expired so that
+/// streaming readers can still read its changes.
+pub fn changelog_path(id: i64) -> String {
+    format!("{CHANGELOG_DIR}/{CHANGELOG_PREFIX}{id}")
+}
+pub fn changelog_latest_hint_path() -> String {
+    format!("{CHANGELOG_DIR}/LATEST")
+}
+pub fn changelog_earliest_hint_path() -> String {
+    format!("{CHANGELOG_DIR}/EARLIEST")
 }
 pub fn index_path(name: &str) -> String {
     format!("{INDEX_DIR}/{name}")

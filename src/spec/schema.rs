@@ -59,6 +59,7 @@ impl TableSchema {
         schema.validate()?;
         schema.core_options().validate_for_create()?;
         schema.validate_bucket_mode()?;
+        schema.validate_streaming_options()?;
         if !schema.primary_keys.is_empty() {
             super::merge_engine::MergeEngineConfig::from_schema(&schema)?;
         }
@@ -103,6 +104,20 @@ impl TableSchema {
             return Err(SpecError::schema(
                 "the primary key must contain columns besides the partition columns".to_string(),
             ));
+        }
+        Ok(())
+    }
+
+    /// Streaming options that depend on the keys: `streaming-read-overwrite` needs a primary key
+    /// (Paimon turns the overwritten rows into deletes, which only keyed tables can apply).
+    pub fn validate_streaming_options(&self) -> Result<(), SpecError> {
+        let opts = self.core_options();
+        if opts.streaming_read_overwrite()? && self.primary_keys.is_empty() {
+            return Err(SpecError::InvalidOption {
+                key: super::options::STREAMING_READ_OVERWRITE.into(),
+                value: "true".into(),
+                message: "streaming reads of overwrite changes need a primary key (Paimon refuses it on tables without one)".into(),
+            });
         }
         Ok(())
     }

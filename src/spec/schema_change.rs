@@ -154,6 +154,7 @@ impl TableSchema {
         next.validate()?;
         next.core_options().validate_for_create()?;
         next.validate_bucket_mode()?;
+        next.validate_streaming_options()?;
         Ok(next)
     }
 
