@@ -101,6 +101,10 @@ async fn model_run_with(producer: &str, extra: &[(&str, &str)], seed: u64) {
     let commit = t.new_commit("job").unwrap();
     let mut tail = t.stream_read_with(opts(StartingPosition::LatestFull)).await.unwrap();
     let mut late: Option<shoal::read::ChangeReader> = None;
+    // A reader that only looks every third commit: with a decoupled changelog lifecycle it
+    // falls behind snapshot retention and reads the expired snapshots from changelog/.
+    let mut lagging = t.stream_read_with(opts(StartingPosition::LatestFull)).await.unwrap();
+    let (mut seen_lagging, mut from_changelog) = (Model::new(), 0);
     let (mut seen, mut seen_late) = (Model::new(), Model::new());
     let mut truth = Model::new();
     let mut compacts = 0;
@@ -146,8 +150,48 @@ async fn model_run_with(producer: &str, extra: &[(&str, &str)], seed: u64) {
             apply(&mut seen_late, &r.read_available().await.unwrap());
             assert_eq!(seen_late, table, "{producer}, commit {c}: the reader that joined at commit 12");
         }
+        if c % 3 == 2 || c == 29 {
+            let earliest = sm.earliest_id().await.unwrap().unwrap();
+            if lagging.next_snapshot().is_some_and(|n| n < earliest) {
+                from_changelog += 1;
+            }
+            let got = match lagging.read_available().await {
+                Ok(g) => g,
+                Err(e) => {
+                    let snaps = t.snapshots().snapshot_ids().await.unwrap();
+                    let cls = t.changelogs().ids().await.unwrap();
+                    panic!("{producer} c={c} next={:?} snaps={snaps:?} changelogs={cls:?}: {e}", lagging.next_snapshot());
+                }
+            };
+            apply(&mut seen_lagging, &got);
+            assert_eq!(seen_lagging, table, "{producer} {extra:?}, commit {c}: the lagging reader's table");
+        }
     }
     assert!(compacts >= 3, "the run should include compactions, got {compacts}");
+    if extra.iter().any(|(k, _)| k.starts_with("changelog.")) {
+        assert!(from_changelog >= 5, "{producer}: the lagging reader should read expired snapshots from changelog/, did {from_changelog} times");
+        let changelogs = t.changelogs().ids().await.unwrap();
+        let latest = t.snapshots().latest_id().await.unwrap().unwrap();
+        assert!(!changelogs.is_empty() && changelogs[0] > 1, "{producer}: changelog expiry ran: {changelogs:?}");
+        assert!(changelogs[0] >= latest - 11, "{producer}: changelog.num-retained.max = 12: {changelogs:?}, latest {latest}");
+    }
+}
+
+/// Decoupled changelog lifecycle: snapshots expire after every commit (2 kept) while changelogs
+/// are kept for 12 snapshots; a reader that lags behind snapshot retention (but within changelog
+/// retention) reads the expired snapshots from `changelog/changelog-<id>` and still follows
+/// the table exactly, for each producer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoupled_changelog_serves_readers_behind_snapshot_expiry() {
+    let decoupled =
+        [("snapshot.num-retained.min", "1"), ("snapshot.num-retained.max", "2"), ("changelog.num-retained.max", "12")];
+    for seed in [6, 7] {
+        model_run_with("input", &decoupled, seed).await;
+        model_run_with("none", &decoupled, seed).await;
+        let mut lookup = decoupled.to_vec();
+        lookup.push(("deletion-vectors.enabled", "true"));
+        model_run_with("lookup", &lookup, seed).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,7 +427,7 @@ async fn expiry_deletes_changelog_files_of_expired_snapshots() {
 }
 
 #[tokio::test]
-async fn changelog_setups_shoal_cannot_serve_are_refused_at_create() {
+async fn changelog_setups_shoal_cannot_serve_or_paimon_refuses_are_refused_at_create() {
     // lookup without deletion vectors: only for engines that pick one version.
     let dir = tempfile::tempdir().unwrap();
     let e = Table::create(dir.path().to_str().unwrap(), def(&[("changelog-producer", "lookup"), ("merge-engine", "partial-update")]))
@@ -391,12 +435,34 @@ async fn changelog_setups_shoal_cannot_serve_are_refused_at_create() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("changelog-producer") && e.contains("deletion-vectors.enabled"), "{e}");
+    // Paimon's SchemaValidation: changelog min >= 1 and <= max (max defaulting to the
+    // snapshot's); streaming-read-overwrite neither with lookup/full-compaction nor without keys.
+    for (options, names) in [
+        (vec![("changelog.num-retained.min", "0")], "changelog.num-retained.min"),
+        (vec![("changelog.num-retained.min", "5"), ("changelog.num-retained.max", "4")], "changelog.num-retained.max"),
+        (vec![("snapshot.num-retained.max", "3"), ("snapshot.num-retained.min", "1"), ("changelog.num-retained.min", "5")], "changelog.num-retained.min"),
+        (vec![("changelog.time-retained", "a while")], "changelog.time-retained"),
+        (vec![("changelog-producer", "lookup"), ("streaming-read-overwrite", "true")], "streaming-read-overwrite"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Table::create(dir.path().to_str().unwrap(), def(&options)).await.unwrap_err().to_string();
+        assert!(e.contains(names), "{options:?}: {e}");
+    }
     let dir = tempfile::tempdir().unwrap();
-    let e = Table::create(dir.path().to_str().unwrap(), def(&[("changelog-producer", "input"), ("changelog.num-retained.max", "100")]))
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("changelog.num-retained.max"), "{e}");
+    let append = shoal::table::TableDefinition::default()
+        .column("k", shoal::spec::parse_type("BIGINT").unwrap())
+        .option("streaming-read-overwrite", "true");
+    let e = Table::create(dir.path().to_str().unwrap(), append).await.unwrap_err().to_string();
+    assert!(e.contains("streaming-read-overwrite") && e.contains("primary key"), "{e}");
+    // Accepted: a changelog kept longer than the snapshots, or shorter (Paimon only compares
+    // them to decide whether the lifecycle is decoupled).
+    for options in [
+        vec![("changelog-producer", "input"), ("changelog.num-retained.max", "100")],
+        vec![("snapshot.num-retained.max", "50"), ("changelog.num-retained.max", "20"), ("changelog.time-retained", "2 h")],
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        Table::create(dir.path().to_str().unwrap(), def(&options)).await.unwrap();
+    }
 }
 
 // ------------------------------------------------------------------ the streaming sink

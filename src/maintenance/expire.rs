@@ -196,9 +196,10 @@ async fn expire_until_with(
     let mut deleting: Vec<&Snapshot> = expired_refs.iter().skip(1).copied().collect();
     deleting.push(&retained);
     let deleted = if decoupled && !produces { Reach::DeletedCompacted } else { Reach::Deleted };
-    candidates.extend(refs.files_of(&deleting, deleted, true).await?);
+    // Only the data files: the lists these snapshots name are dealt with above.
+    candidates.data.extend(refs.files_of(&deleting, deleted, true).await?.data);
     if !decoupled {
-        candidates.extend(refs.files_of(&expired_refs, Reach::Changelog, true).await?);
+        candidates.data.extend(refs.files_of(&expired_refs, Reach::Changelog, true).await?.data);
     }
     let doomed = candidates.minus(&needed);
 
