@@ -271,3 +271,168 @@ async fn lookup_changelog_both_ways() {
         assert_eq!(per_key(&ours), per_key(&java), "{producer} dv={dv}: shoal's and Java's lookup changelogs");
     }
 }
+
+// ------------------------------------------------------------ decoupled changelog lifecycle
+
+/// Snapshots: 2 kept; changelogs: 20 (Paimon's decoupled lifecycle).
+const DECOUPLED: [(&str, &str); 3] =
+    [("snapshot.num-retained.min", "1"), ("snapshot.num-retained.max", "2"), ("changelog.num-retained.max", "20")];
+
+fn changelog_ids(dir: &Path) -> Vec<i64> {
+    let mut ids: Vec<i64> = std::fs::read_dir(dir.join("changelog"))
+        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.strip_prefix("changelog-")?.parse().ok()).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn java_write(py: &Path, dir: &Path, options: Value, commits: Vec<Value>) {
+    let spec = json!({
+        "fields": [{"name": "k", "type": "BIGINT NOT NULL"}, {"name": "v", "type": "STRING"}],
+        "primary_keys": ["k"],
+        "partition_keys": [],
+        "options": options,
+        "commits": commits,
+    });
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    let spec_path = dir.with_extension("spec.json");
+    std::fs::write(&spec_path, spec.to_string()).unwrap();
+    run(py, "java_oracle.py", &["write".into(), "--table-dir".into(), dir.to_str().unwrap().into(), "--spec".into(), spec_path.to_str().unwrap().into()]);
+}
+
+fn from_snapshot_1() -> [(&'static str, &'static str); 2] {
+    [("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]
+}
+
+/// Java Paimon 0.9 writes with a decoupled changelog lifecycle (its post-commit expiry moves
+/// expired snapshots to changelog/); shoal streams from expired snapshot 1 exactly what Java's
+/// own streaming read returns (the written rows, for `input`). Then shoal expires changelogs
+/// and Java's streaming read starts where shoal's does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shoal_streams_java_changelogs_of_expired_snapshots() {
+    let Some(py) = java_python() else { return };
+    let root = tempfile::tempdir().unwrap();
+    for (i, producer) in ["input", "lookup"].into_iter().enumerate() {
+        let dir = table_dir(root.path(), &format!("j_decoupled_{producer}"));
+        let cs = commits(40 + i as u64, 8);
+        let mut options = json!({"bucket": "2", "changelog-producer": producer});
+        for (k, v) in DECOUPLED {
+            options[k] = json!(v);
+        }
+        java_write(&py, &dir, options, cs.iter().map(|rows| json!({"rows": rows})).collect());
+        let t = Table::open(dir.to_str().unwrap()).await.unwrap();
+        let ids = changelog_ids(&dir);
+        assert!(ids.first() == Some(&1) && ids.len() >= 5, "{producer}: Java's changelogs {ids:?}");
+        assert!(!t.snapshots().exists(1).await.unwrap(), "{producer}: snapshot 1 expired");
+
+        let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+        let java = java_stream(&py, &dir, &from_snapshot_1());
+        assert_eq!(per_key(&ours), per_key(&java), "{producer}: shoal's and Java's streams from expired snapshot 1");
+        if producer == "input" {
+            assert_eq!(per_key(&ours), per_key(&as_rows(&cs)), "{producer}: the rows as written");
+        } else {
+            assert!(ours.iter().any(|r| r.0 == "-U"), "{producer}: {ours:?}");
+        }
+        let from_time = rows(&t.stream_read_with(opts(StartingPosition::FromTimestamp(0))).await.unwrap().read_available().await.unwrap());
+        assert_eq!(per_key(&from_time), per_key(&ours), "{producer}: from-timestamp 0");
+
+        // shoal's changelog expiry on Java's table; Java then starts at shoal's earliest.
+        let config = shoal::maintenance::expire_changelog::ChangelogExpireConfig {
+            retain_min: 1,
+            retain_max: 4,
+            time_retained: Duration::ZERO,
+            max_deletes: 100,
+        };
+        let report = t.expire_changelogs(&config).await.unwrap();
+        assert!(report.changelogs_expired >= 2, "{producer}: {report:?}");
+        let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+        let java = java_stream(&py, &dir, &from_snapshot_1());
+        assert_eq!(per_key(&ours), per_key(&java), "{producer}: after shoal's changelog expiry");
+        let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+        assert!(orphans.orphans.is_empty(), "{producer}: {:?}", orphans.orphans);
+    }
+}
+
+/// shoal writes with a decoupled changelog lifecycle; Java's streaming read from expired
+/// snapshot 1 reads shoal's changelog/ files and returns the rows as written. Then Java's own
+/// snapshot and changelog expiry (ExpireSnapshotsImpl + ExpireChangelogImpl with the table's
+/// options) runs on shoal's files and hints, and both still stream the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn java_streams_shoal_changelogs_of_expired_snapshots() {
+    let Some(py) = java_python() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "s_decoupled");
+    let mut options = vec![("changelog-producer", "input"), ("num-sorted-run.compaction-trigger", "3")];
+    options.extend(DECOUPLED);
+    let t = Table::create(dir.to_str().unwrap(), common::kv_def(&options)).await.unwrap();
+    let cs = commits(50, 8);
+    for (i, c) in cs.iter().enumerate() {
+        let mut w = t.new_write().await.unwrap();
+        let data: Vec<(i64, String)> = c.iter().map(|r| (r["k"].as_i64().unwrap(), r["v"].as_str().unwrap().to_string())).collect();
+        let kinds: Vec<RowKind> = c.iter().map(|r| RowKind::from_short_string(r["_row_kind"].as_str().unwrap()).unwrap()).collect();
+        w.write_with_kinds(&common::kv_batch(&t, &data), Some(&kinds)).await.unwrap();
+        t.new_commit("shoal-job").unwrap().commit_with_identifier(i as i64, w.prepare_commit().await.unwrap()).await.unwrap();
+    }
+    let ids = changelog_ids(&dir);
+    assert!(ids.first() == Some(&1) && ids.len() >= 6, "shoal's changelogs {ids:?}");
+    let written = per_key(&as_rows(&cs));
+    let java = java_stream(&py, &dir, &from_snapshot_1());
+    assert_eq!(per_key(&java), written, "Java's streaming read of shoal's changelogs");
+
+    // Java expires changelogs beyond 4 with its own code, reading shoal's hints and files.
+    let t = t
+        .alter(&[shoal::spec::schema_change::SchemaChange::SetOption { key: "changelog.num-retained.max".into(), value: "4".into() }])
+        .await
+        .unwrap();
+    let out = run(&py, "java_stream.py", &["expire".into(), "--table-dir".into(), dir.to_str().unwrap().into()]);
+    let expired: Value = serde_json::from_str(out.lines().filter(|l| l.starts_with('{')).last().unwrap()).unwrap();
+    assert!(expired["changelogs"].as_i64().unwrap() >= 2, "{out}");
+    let left = changelog_ids(&dir);
+    assert!(left.first().is_some_and(|&id| id > 1), "{left:?}");
+    let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+    let java = java_stream(&py, &dir, &from_snapshot_1());
+    assert_eq!(per_key(&ours), per_key(&java), "after Java's changelog expiry of shoal's table");
+    assert!(!ours.is_empty());
+    let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+    assert!(orphans.orphans.is_empty(), "what Java's changelog expiry left: {:?}", orphans.orphans);
+}
+
+/// `streaming-read-overwrite`: Java writes two commits, an INSERT OVERWRITE, and one more.
+/// With false (the default) streaming reads skip the OVERWRITE snapshot; with true they read
+/// its changes: the replaced files' rows as -D, then the new rows. shoal's streams equal Java's
+/// for both values, per key, for producers none and input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_read_overwrite_matches_java() {
+    let Some(py) = java_python() else { return };
+    let root = tempfile::tempdir().unwrap();
+    for producer in ["none", "input"] {
+        let dir = table_dir(root.path(), &format!("j_overwrite_{producer}"));
+        let upsert = |c: i64, kind: &str| -> Vec<Value> {
+            (0..12).map(|k| json!({"k": (k * 7 + c) % 15, "v": format!("c{c}-{k}"), "_row_kind": kind})).collect()
+        };
+        java_write(
+            &py,
+            &dir,
+            json!({"bucket": "2", "changelog-producer": producer}),
+            vec![json!({"rows": upsert(1, "+I")}), json!({"rows": upsert(2, "+U")})],
+        );
+        let replacement: Vec<Value> = (10..16).map(|k| json!({"k": k, "v": format!("ow-{k}")})).collect();
+        run(&py, "java_stream.py", &["overwrite".into(), "--table-dir".into(), dir.to_str().unwrap().into(), "--rows".into(), Value::from(replacement).to_string()]);
+        java_write(&py, &dir, json!({"bucket": "2", "changelog-producer": producer}), vec![json!({"rows": upsert(3, "+I")})]);
+
+        let t = Table::open(dir.to_str().unwrap()).await.unwrap();
+        assert_eq!(t.snapshots().snapshot(3).await.unwrap().commit_kind, shoal::spec::CommitKind::Overwrite);
+        for read_overwrite in ["false", "true"] {
+            let copy = t.copy_with_options(&[("streaming-read-overwrite".to_string(), read_overwrite.to_string())].into()).unwrap();
+            let ours = rows(&copy.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+            let java = java_stream(&py, &dir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1"), ("streaming-read-overwrite", read_overwrite)]);
+            assert_eq!(per_key(&ours), per_key(&java), "{producer}, streaming-read-overwrite = {read_overwrite}");
+            let deletes = ours.iter().filter(|r| r.0 == "-D").count();
+            let overwritten = ours.iter().filter(|r| r.2.starts_with("ow-")).count();
+            match read_overwrite {
+                "false" => assert_eq!((deletes, overwritten), (0, 0), "{producer}: the OVERWRITE snapshot is skipped"),
+                _ => assert!(deletes >= 12 && overwritten == 6, "{producer}: {ours:?}"),
+            }
+        }
+    }
+}

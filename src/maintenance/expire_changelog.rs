@@ -123,6 +123,10 @@ pub async fn expire_changelogs_until(
 ) -> Result<ChangelogExpireReport> {
     let cm = ChangelogManager::new(io.clone());
     if end <= earliest {
+        // Nothing to expire; Paimon still writes the hint (shoal: when it is missing).
+        if end == earliest && !io.exists(&crate::spec::paths::changelog_earliest_hint_path()).await? {
+            cm.write_earliest_hint(earliest).await?;
+        }
         return Ok(ChangelogExpireReport { earliest: Some(earliest), ..Default::default() });
     }
     let mut expired: Vec<Snapshot> = vec![];

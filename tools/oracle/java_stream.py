@@ -12,6 +12,14 @@ Commands:
       with newRead().createReader(splits), row kinds included.
   incremental --table-dir T --between START,END [--option K=V ...]
       A batch read of table.copy({"incremental-between": ...}).
+  overwrite   --table-dir T --rows JSON
+      An INSERT OVERWRITE of the whole table with these rows (JSON array of objects keyed by
+      column; written as +I through the bridge's Arrow writer): an OVERWRITE snapshot, followed
+      by the post-commit expiry of the table's options.
+  expire      --table-dir T
+      What a Java commit runs afterwards: ExpireSnapshotsImpl with the table's
+      CoreOptions.expireConfig(), then, when changelogLifecycleDecoupled(), ExpireChangelogImpl.
+      Prints {"snapshots": n, "changelogs": m}.
 
 Prints one JSON object per row: {"_ROW_KIND": "+I", <column>: <value>, ...}, values of BIGINT,
 INT and STRING columns as JSON numbers and strings (other types as their Java toString()).
@@ -89,6 +97,43 @@ def cmd_incremental(args):
     sys.stdout.write(S.batch(java_table(args.table_dir), jo.java_map(opts)))
 
 
+def cmd_overwrite(args):
+    import json
+    import tempfile
+    import pyarrow as pa
+    from pypaimon.py4j.java_implementation import BatchTableWrite
+    from pypaimon.py4j.util import java_utils
+    jvm = jo.gateway().jvm
+    j_table = java_table(args.table_dir)
+    builder = jvm.InvocationUtil.getBatchWriteBuilder(j_table).withOverwrite(jvm.java.util.HashMap())
+    tmp = tempfile.mkdtemp(prefix="shoal-oracle-io-")
+    io = jvm.org.apache.paimon.disk.IOManager.create(tmp)
+    write = BatchTableWrite(builder.newWrite().withIOManager(io), builder.rowType())
+    try:
+        schema = java_utils.to_arrow_schema(builder.rowType())
+        write.write_arrow(pa.Table.from_pylist(json.loads(args.rows), schema=schema))
+        commit = builder.newCommit()
+        commit.commit(write._j_batch_table_write.prepareCommit())
+        commit.close()
+    finally:
+        write.close()
+        io.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps({"snapshot": j_table.snapshotManager().latestSnapshotId()}))
+
+
+def cmd_expire(args):
+    import json
+    j_table = java_table(args.table_dir)
+    options = j_table.coreOptions()
+    config = options.expireConfig()
+    snapshots = j_table.newExpireSnapshots().config(config).expire()
+    changelogs = 0
+    if options.changelogLifecycleDecoupled():
+        changelogs = j_table.newExpireChangelog().config(config).expire()
+    print(json.dumps({"snapshots": snapshots, "changelogs": changelogs}))
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -102,6 +147,13 @@ def main(argv=None):
     i.add_argument("--between", required=True)
     i.add_argument("--option", action="append")
     i.set_defaults(func=cmd_incremental)
+    o = sub.add_parser("overwrite")
+    o.add_argument("--table-dir", required=True)
+    o.add_argument("--rows", required=True)
+    o.set_defaults(func=cmd_overwrite)
+    e = sub.add_parser("expire")
+    e.add_argument("--table-dir", required=True)
+    e.set_defaults(func=cmd_expire)
     args = ap.parse_args(argv)
     try:
         args.func(args)
