@@ -32,7 +32,8 @@ pub enum Error {
     #[error(
         "snapshot {snapshot}, the next one this streaming reader needs, has expired (the earliest retained is {earliest}): \
          the reader fell behind snapshot expiry; give the reader a consumer-id (expiry keeps what a consumer still \
-         needs) or retain snapshots longer (snapshot.num-retained.min, snapshot.time-retained), then restart it"
+         needs) or retain snapshots longer (snapshot.num-retained.min, snapshot.time-retained), or keep changelogs \
+         beyond the snapshots (changelog.num-retained.max, changelog.time-retained), then restart it"
     )]
     SnapshotExpired { snapshot: i64, earliest: i64 },
 

@@ -385,7 +385,7 @@ async fn java_streams_shoal_changelogs_of_expired_snapshots() {
         .await
         .unwrap();
     let out = run(&py, "java_stream.py", &["expire".into(), "--table-dir".into(), dir.to_str().unwrap().into()]);
-    let expired: Value = serde_json::from_str(out.lines().filter(|l| l.starts_with('{')).last().unwrap()).unwrap();
+    let expired: Value = serde_json::from_str(out.lines().rfind(|l| l.starts_with('{')).unwrap()).unwrap();
     assert!(expired["changelogs"].as_i64().unwrap() >= 2, "{out}");
     let left = changelog_ids(&dir);
     assert!(left.first().is_some_and(|&id| id > 1), "{left:?}");

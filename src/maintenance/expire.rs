@@ -19,6 +19,11 @@
 //! snapshot shares with any later snapshot is in `end`'s lists. Tags can be anywhere, so every
 //! tag's files and manifests are kept.
 //!
+//! Tables whose changelog outlives its snapshots (`changelog.*` options retaining more, Paimon's
+//! decoupled lifecycle) keep, per expired snapshot, a long-lived changelog
+//! (`changelog/changelog-<id>`) and what it reads; see [`crate::maintenance::expire_changelog`]
+//! for when those go, and format-spec/lifecycle.md for which files stay per changelog producer.
+//!
 //! Interrupted expiry: the retained snapshots and tags are never touched, so the table stays
 //! readable; running expiry again finishes the job (files already gone are skipped, manifests
 //! already deleted are tolerated when reading what expired snapshots referenced).

@@ -3,9 +3,11 @@
 //! table root. Expiry, tag deletion, rollback and orphan-file removal all delete
 //! `candidates - needed`, computed here.
 //!
-//! Two reaches: [`Reach::Live`] counts the data files a snapshot reads (ADD/DELETE reconciled,
-//! what readers of a retained snapshot or tag need); [`Reach::All`] counts every file any entry
-//! of its manifests names (what a snapshot about to disappear may have been the last to know).
+//! Two main reaches: [`Reach::Live`] counts the data files a snapshot reads (ADD/DELETE
+//! reconciled, what readers of a retained snapshot or tag need); [`Reach::All`] counts every file
+//! any entry of its manifests names (what a snapshot about to disappear may have been the last to
+//! know). [`Reach::LongLived`] is what a long-lived changelog (`changelog/changelog-<id>`) keeps;
+//! the others pick parts (a delta's additions or deletions, changelog files, lists only).
 //! Manifests are read once per run and shared between snapshots (a base list repeats most of
 //! the previous snapshot's manifests).
 
