@@ -236,3 +236,40 @@ async fn rollback_and_tag_deletion_respect_changelogs() {
         assert_eq!(common::kv_rows(&t, None).await.len(), 6);
     }
 }
+
+/// `shoal expire-changelogs` expires long-lived changelogs on demand with flags over the table's
+/// options: `--retain-max 4` keeps the changelogs among the newest 4 ids (snapshots and
+/// changelogs counted together); the others and their files go, and the rest still stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_expires_changelogs_on_demand() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = vec![("changelog-producer", "input")];
+    options.extend_from_slice(&NO_COMPACTION);
+    let t = create(&dir, &options).await;
+    for k in 1..=8 {
+        commit_row(&t, k).await;
+    }
+    assert_eq!(t.changelogs().ids().await.unwrap(), (1..=6).collect::<Vec<_>>());
+    let first_files = changelog_files_of(&t, 1).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["expire-changelogs", dir.path().to_str().unwrap(), "--retain-max", "4"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("expired 4 changelogs") && stdout.contains("earliest changelog is 5"), "{stdout}");
+    assert_eq!(t.changelogs().ids().await.unwrap(), vec![5, 6]);
+    for f in &first_files {
+        assert!(!dir.path().join(f).exists(), "{f} of the expired changelog 1 is still there");
+    }
+    assert!(t.remove_orphan_files(Duration::ZERO, false).await.unwrap().orphans.is_empty());
+    assert_eq!(stream_from(&t, StartingPosition::FromSnapshot(1)).await, ins(5..=8));
+
+    // A bad flag names itself.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["expire-changelogs", dir.path().to_str().unwrap(), "--older-than", "soon"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--older-than"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -234,6 +234,30 @@ pub enum Command {
         #[arg(long)]
         max_deletes: Option<i64>,
     },
+    /// Expire long-lived changelogs (changelog/changelog-<id>) of a table whose changelog
+    /// outlives its snapshots, and delete the files only they read.
+    ///
+    /// Flags left out take the table's options (changelog.num-retained.min/max,
+    /// changelog.time-retained, defaulting to the snapshot ones); --max-deletes defaults to no limit.
+    /// Consumers still hold what they need.
+    ///
+    /// Example: shoal expire-changelogs /tmp/wh/db.db/orders --retain-max 100 --older-than 1d
+    ExpireChangelogs {
+        #[command(flatten)]
+        table: TableArg,
+        /// Keep at most this many snapshots and changelogs together
+        #[arg(long)]
+        retain_max: Option<i64>,
+        /// Keep at least this many snapshots and changelogs together
+        #[arg(long)]
+        retain_min: Option<i64>,
+        /// Keep every changelog younger than this (e.g. 1h, 30min, 7d)
+        #[arg(long)]
+        older_than: Option<String>,
+        /// Expire at most this many changelogs
+        #[arg(long)]
+        max_deletes: Option<i64>,
+    },
     /// Roll the table back to a snapshot or tag: later snapshots and tags and their files go.
     ///
     /// Example: shoal rollback /tmp/wh/db.db/orders --to 12     (or --to my-tag)
@@ -832,6 +856,39 @@ pub async fn run(cli: Cli) -> Result<()> {
             println!(
                 "expired {} snapshots: deleted {} data files and {} manifest files in {:.2}s; earliest snapshot is {}",
                 r.snapshots_expired,
+                r.data_files_deleted,
+                r.manifests_deleted,
+                started.elapsed().as_secs_f64(),
+                r.earliest.map(|e| e.to_string()).unwrap_or_else(|| "none".into())
+            );
+            if r.changelogs_written > 0 {
+                println!(
+                    "kept {} long-lived changelogs in changelog/ (the table's changelog outlives its snapshots; \
+                     shoal expire-changelogs removes them)",
+                    r.changelogs_written
+                );
+            }
+            Ok(())
+        }
+        Command::ExpireChangelogs { table, retain_max, retain_min, older_than, max_deletes } => {
+            let t = Table::open(&table.location()?).await?;
+            let mut config = t.changelog_expire_config()?;
+            config.max_deletes = max_deletes.unwrap_or(i64::MAX);
+            if let Some(n) = retain_max {
+                config.retain_max = n;
+                config.retain_min = config.retain_min.min(n.max(1));
+            }
+            if let Some(n) = retain_min {
+                config.retain_min = n;
+            }
+            if let Some(d) = older_than {
+                config.time_retained = parse_duration_arg("--older-than", &d)?;
+            }
+            let started = std::time::Instant::now();
+            let r = t.expire_changelogs(&config).await?;
+            println!(
+                "expired {} changelogs: deleted {} data files and {} manifest files in {:.2}s; earliest changelog is {}",
+                r.changelogs_expired,
                 r.data_files_deleted,
                 r.manifests_deleted,
                 started.elapsed().as_secs_f64(),
