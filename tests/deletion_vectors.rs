@@ -168,6 +168,66 @@ async fn engines_that_need_old_values_merge_them_at_lookup() {
     }
 }
 
+/// Where Paimon moves a level-0 file up without rewriting it (deduplicate, no retractions:
+/// `CHANGELOG_NO_REWRITE`; any engine into the last level), shoal does too: the flushed file
+/// itself lands above level 0 and its lookups still mark what it supersedes. A file with
+/// retractions, and engines that merge old values in, are rewritten. The rows always equal the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn level0_files_move_up_unrewritten_where_paimon_moves_them() {
+    use shoal::spec::FileSource;
+    for engine in ["deduplicate", "partial-update"] {
+        let dir = tempfile::tempdir().unwrap();
+        let options = [("deletion-vectors.enabled", "true"), ("merge-engine", engine), ("bucket", "1")];
+        let t = Table::create(dir.path().to_str().unwrap(), common::kv_def(&options)).await.unwrap();
+        let commit = t.new_commit("w").unwrap();
+        let mut w = t.new_write().await.unwrap();
+        let mut model = Model::new();
+        // (source, file name) of the files above level 0 after each commit.
+        let upper = |plan: shoal::read::Plan| -> Vec<(Option<FileSource>, String, i32)> {
+            plan.splits.iter().flat_map(|s| s.files.iter().map(|f| (f.file_source, f.file_name.clone(), f.level))).collect()
+        };
+        for c in 0..3i64 {
+            // A big first file, then small ones that universal compaction leaves alone (size
+            // ratio): each flushed file goes one level above the previous one.
+            let n = if c == 0 { 1000 } else { 50 };
+            let rows: Vec<(i64, String)> = (0..n).map(|i| ((i * 7 + c * 101) % 1000, format!("c{c}-{i}"))).collect();
+            for r in &rows {
+                model.insert(r.0, r.1.clone());
+            }
+            w.write(&common::kv_batch(&t, &rows)).await.unwrap();
+            let messages = w.prepare_commit().await.unwrap();
+            let flushed: Vec<String> = messages.iter().flat_map(|m| m.new_files.iter().map(|f| f.file_name.clone())).collect();
+            commit.commit(messages).await.unwrap();
+            assert_eq!(read(&t, None).await, model, "{engine}: commit {c}");
+            let files = upper(t.new_scan().plan().await.unwrap());
+            assert!(files.iter().all(|f| f.2 > 0), "{engine}: {files:?}");
+            let moved = files.iter().any(|f| flushed.contains(&f.1));
+            if engine == "deduplicate" {
+                assert!(moved && files.iter().all(|f| f.0 == Some(FileSource::Append)), "{engine}: commit {c}: {files:?}");
+            } else {
+                // Into the last level (the first commit) nothing lies below to merge in.
+                assert_eq!(moved, c == 0, "{engine}: commit {c}: only the first flushed file moves up unrewritten: {files:?}");
+            }
+        }
+        if engine == "deduplicate" {
+            let plan = t.new_scan().plan().await.unwrap();
+            assert!(plan.splits.iter().any(|s| !s.deletion_vectors.is_empty()), "no deletion vectors written");
+            // Retractions: the level-0 file is rewritten (Paimon drops them with deletion vectors).
+            let deletes: Vec<(i64, String)> = (0..20).map(|k| (k * 3, String::new())).collect();
+            w.write_with_kinds(&common::kv_batch(&t, &deletes), Some(&vec![RowKind::Delete; deletes.len()])).await.unwrap();
+            for (k, _) in &deletes {
+                model.remove(k);
+            }
+            let messages = w.prepare_commit().await.unwrap();
+            let flushed: Vec<String> = messages.iter().flat_map(|m| m.new_files.iter().map(|f| f.file_name.clone())).collect();
+            commit.commit(messages).await.unwrap();
+            assert_eq!(read(&t, None).await, model, "after deletes");
+            let files = upper(t.new_scan().plan().await.unwrap());
+            assert!(!files.iter().any(|f| flushed.contains(&f.1)), "a file with retractions moved up: {files:?}");
+        }
+    }
+}
+
 /// Deletion vectors are refused where Paimon refuses them, naming the option.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_row_with_deletion_vectors_is_refused() {

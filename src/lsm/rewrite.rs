@@ -176,6 +176,24 @@ impl LookupMode {
     fn changelog_at(&self, output_level: i32) -> bool {
         self.changelog || (self.full_compaction_changelog && output_level == self.max_level)
     }
+
+    /// Whether a unit of the single level-0 file `file` into `output_level` is looked up (deletion
+    /// vectors marked below, changelog produced) but not rewritten: the file moves to the output
+    /// level as it is. Paimon's `LookupMergeTreeCompactRewriter.upgradeStrategy`
+    /// (`CHANGELOG_NO_REWRITE`) with `MergeTreeCompactTask.upgrade`'s guard: with deletion vectors
+    /// only a file without retractions (they must be dropped), never a file with retractions into
+    /// the last level, and only where merging cannot change the file's rows (deduplicate without
+    /// `sequence.field`, or the last level, where nothing lies below).
+    fn upgrades_level0(&self, file: &DataFileMeta, output_level: i32, merge: &MergeFunction) -> bool {
+        if file.level != 0 || output_level == 0 || !self.forces_level0() || self.full_compaction_changelog {
+            return false;
+        }
+        let no_retracts = file.delete_row_count == Some(0);
+        if (self.deletion_vectors || output_level == self.max_level) && !no_retracts {
+            return false;
+        }
+        output_level == self.max_level || merge.keeps_newest()
+    }
 }
 
 impl Rewriter {
@@ -217,6 +235,16 @@ impl Rewriter {
                 return Ok((CompactResult { before: vec![only.clone()], after: vec![upgraded], changelog: vec![] }, state));
             }
         }
+        let merge = MergeFunction::from_schema(&self.schema)?;
+        // A level-0 file that merging cannot change is read for its lookups and moved up as it is.
+        let upgrade = match unit.files.as_slice() {
+            [only] if mode.upgrades_level0(only, unit.output_level, &merge) => {
+                let mut upgraded = only.clone();
+                upgraded.level = unit.output_level;
+                Some(upgraded)
+            }
+            _ => None,
+        };
         let deletion_vectors = unit
             .files
             .iter()
@@ -224,7 +252,6 @@ impl Rewriter {
             .collect();
         let split = split_of(partition, bucket, bucket_path, &unit.files, deletion_vectors);
         let handle = tokio::runtime::Handle::current();
-        let merge = MergeFunction::from_schema(&self.schema)?;
         let needs_old_values = mode.deletion_vectors && !merge.picks_by_kind();
         // Retractions are kept through the merge while anything below (or a changelog) still
         // needs them, and settled here.
@@ -244,6 +271,7 @@ impl Rewriter {
         let inputs = unit.files.clone();
         // Only deletion vectors and the lookup changelog look below the output.
         let deeper = if mode.deletion_vectors || mode.changelog { deeper } else { vec![] };
+        let upgraded = upgrade.is_some();
         let ((data, changelog), state) = tokio::task::spawn_blocking(move || -> Result<_> {
             let levels = LookupLevels::load(&lookup_reader, &path, &deeper, &mut state.cache)?;
             // The changelog needs the inputs too: which keys level 0 touched, and the versions
@@ -284,8 +312,13 @@ impl Rewriter {
                 changes.extend(c);
                 Ok(true)
             })?;
-            for f in &split.files {
-                state.vectors.remove_file(&f.file_name);
+            if upgraded {
+                // The file stays (on the output level) with its rows and its name.
+                batches.clear();
+            } else {
+                for f in &split.files {
+                    state.vectors.remove_file(&f.file_name);
+                }
             }
             let schema = reader.output_schema().clone();
             let encode = |batches: &[RecordBatch], name: &Arc<dyn Fn() -> String + Send + Sync>| -> Result<_> {
@@ -299,7 +332,8 @@ impl Rewriter {
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
-        let after = upload_files(&self.io, bucket_path, data).await?;
+        let mut after = upload_files(&self.io, bucket_path, data).await?;
+        after.extend(upgrade);
         let changelog = upload_files(&self.io, bucket_path, changelog).await?;
         Ok((CompactResult { before: unit.files, after, changelog }, state))
     }

@@ -143,6 +143,12 @@ impl MergeFunction {
             && matches!(self.inner.engine, Engine::Deduplicate | Engine::FirstRow)
     }
 
+    /// deduplicate without `sequence.field`: the newest version of a key is its value, whatever
+    /// older versions hold (merging a newer file with older ones never changes its rows).
+    pub fn keeps_newest(&self) -> bool {
+        self.inner.sequence_fields.is_empty() && matches!(self.inner.engine, Engine::Deduplicate)
+    }
+
     /// Given the kinds of one key's versions in sequence order, the version that represents the
     /// key (for [`Self::picks_by_kind`] engines). The result may be a retraction: whether it is
     /// dropped depends on the caller (kept in level-0 files, dropped by readers).
