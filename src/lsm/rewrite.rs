@@ -20,7 +20,8 @@ use crate::read::merge_read::{computed_rows_batch, interleave_rows};
 use crate::read::{DataSplit, SplitReader};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, RowKind, TableSchema};
 use crate::store::SchemaManager;
-use crate::write::data_file_writer::{encode_files, upload_files, FileWriterConfig};
+use crate::read::DecodedFiles;
+use crate::write::data_file_writer::{encode_files, upload_and_keep, upload_files, FileWriterConfig};
 
 /// The files a compaction removed and the files it produced.
 #[derive(Clone, Debug, Default)]
@@ -49,6 +50,9 @@ pub struct Rewriter {
     pub next_name: Arc<dyn Fn() -> String + Send + Sync>,
     /// Names of changelog files (`changelog-<uuid>-<n>.parquet`, the same counter).
     pub next_changelog_name: Arc<dyn Fn() -> String + Send + Sync>,
+    /// Decoded rows of the data files this writer (or job) wrote recently: compactions read
+    /// their inputs from here when they can, and leave their outputs here.
+    pub decoded: DecodedFiles,
 }
 
 impl Rewriter {
@@ -60,6 +64,7 @@ impl Rewriter {
             cfg: Arc::new(FileWriterConfig::new(schema.clone())?),
             io,
             schema,
+            decoded: DecodedFiles::default(),
             next_name: {
                 let (uuid, counter) = (uuid.clone(), counter.clone());
                 Arc::new(move || format!("data-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
@@ -98,7 +103,8 @@ impl Rewriter {
             self.schema.clone(),
             tokio::runtime::Handle::current(),
             drop_retracts,
-        )?;
+        )?
+        .with_decoded_files(self.decoded.clone());
         let cfg = self.cfg.clone();
         let next_name = self.next_name.clone();
         let level = unit.output_level;
@@ -117,7 +123,8 @@ impl Rewriter {
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
-        let after = upload_files(&self.io, bucket_path, encoded).await?;
+        self.decoded.remove(unit.files.iter().map(|f| f.file_name.as_str()));
+        let after = upload_and_keep(&self.io, bucket_path, encoded, &self.decoded).await?;
         Ok(CompactResult { before: unit.files, after, changelog: vec![] })
     }
 }
@@ -258,9 +265,11 @@ impl Rewriter {
         let keep_retracts = !deeper.is_empty() || changelog_now;
         let drop_retracts_after = mode.deletion_vectors || deeper.is_empty();
         let reader =
-            SplitReader::for_compaction(self.io.clone(), self.schemas.clone(), self.schema.clone(), handle.clone(), !keep_retracts)?;
+            SplitReader::for_compaction(self.io.clone(), self.schemas.clone(), self.schema.clone(), handle.clone(), !keep_retracts)?
+                .with_decoded_files(self.decoded.clone());
         // Lookups that only need keys and positions read no value columns.
-        let key_reader = SplitReader::new(self.io.clone(), self.schemas.clone(), self.schema.clone(), vec![], handle)?;
+        let key_reader = SplitReader::new(self.io.clone(), self.schemas.clone(), self.schema.clone(), vec![], handle)?
+            .with_decoded_files(self.decoded.clone());
         let lookup_reader = if needs_old_values || changelog_now { reader.clone() } else { key_reader.clone() };
         let num_keys = self.schema.trimmed_key_fields().len();
         let key_types: Vec<_> = self.schema.trimmed_key_fields().iter().map(|f| f.data_type.to_arrow()).collect();
@@ -332,7 +341,10 @@ impl Rewriter {
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
-        let mut after = upload_files(&self.io, bucket_path, data).await?;
+        if !upgraded {
+            self.decoded.remove(unit.files.iter().map(|f| f.file_name.as_str()));
+        }
+        let mut after = upload_and_keep(&self.io, bucket_path, data, &self.decoded).await?;
         after.extend(upgrade);
         let changelog = upload_files(&self.io, bucket_path, changelog).await?;
         Ok((CompactResult { before: unit.files, after, changelog }, state))

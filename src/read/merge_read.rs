@@ -27,6 +27,7 @@ use crate::io::FileIO;
 use crate::merge::keys::{KeyEncoder, SortKeys};
 use crate::merge::cell::{ComputedRows, Version};
 use crate::merge::{MergeFunction, Merged};
+use crate::read::decoded_files::DecodedFiles;
 use crate::read::scan::{DataSplit, SplitDeletionVector};
 use crate::spec::deletion_vector::decode_deletion_vector;
 use crate::spec::data_file::{KEY_FIELD_PREFIX, SEQUENCE_NUMBER, VALUE_KIND};
@@ -58,6 +59,8 @@ pub struct SplitReader {
     key_fields: Vec<DataField>,
     batch_size: usize,
     runtime: tokio::runtime::Handle,
+    /// Decoded rows of files the writer wrote recently, used instead of reading them back.
+    decoded: Option<DecodedFiles>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -104,6 +107,7 @@ impl SplitReader {
             key_value: None,
             key_fields,
             batch_size: DEFAULT_BATCH_SIZE,
+            decoded: None,
             projection: read,
             schema,
             runtime,
@@ -124,6 +128,12 @@ impl SplitReader {
         r.output_projection = None;
         r.key_value = Some(KeyValueOutput { drop_retracts });
         Ok(r)
+    }
+
+    /// Takes the rows of files found in `decoded` from there instead of reading them.
+    pub fn with_decoded_files(mut self, decoded: DecodedFiles) -> Self {
+        self.decoded = Some(decoded);
+        self
     }
 
     pub fn output_schema(&self) -> &SchemaRef {
@@ -363,6 +373,36 @@ impl SplitReader {
 
     /// Reads one data file: the projected value columns (mapped from the file's schema by field
     /// id), plus keys, sequence numbers and kinds when `with_kv`.
+    /// Which columns of a file written with `file_schema` to read, by name: the key-value columns
+    /// (with `with_kv`), then the projected value columns present in the file; and per projected
+    /// column its name in the file (None: added after the file was written).
+    fn file_columns(&self, path: &str, file_schema: &TableSchema, with_kv: bool) -> Result<(Vec<String>, Vec<Option<String>>)> {
+        let mut wanted: Vec<String> = vec![];
+        if with_kv {
+            for k in &self.key_fields {
+                let name = file_schema
+                    .fields
+                    .iter()
+                    .find(|f| f.id == k.id)
+                    .map(|f| format!("{KEY_FIELD_PREFIX}{}", f.name))
+                    .ok_or_else(|| Error::data_file(path, format!("key column {} is not in the file's schema", k.name)))?;
+                wanted.push(name);
+            }
+            wanted.push(SEQUENCE_NUMBER.into());
+            wanted.push(VALUE_KIND.into());
+        }
+        let value_names: Vec<Option<String>> = self
+            .projection
+            .iter()
+            .map(|&i| {
+                let id = self.schema.fields[i].id;
+                file_schema.fields.iter().find(|f| f.id == id).map(|f| f.name.clone())
+            })
+            .collect();
+        wanted.extend(value_names.iter().flatten().cloned());
+        Ok((wanted, value_names))
+    }
+
     fn load_file(&self, split: &DataSplit, file: &DataFileMeta, with_kv: bool) -> Result<FileBatches> {
         let path = format!("{}/{}", split.bucket_path, file.file_name);
         let file_schema = if file.schema_id == self.schema.id {
@@ -370,9 +410,17 @@ impl SplitReader {
         } else {
             self.runtime.block_on(self.schemas.schema(file.schema_id))?
         };
-        // Only the footer and the projected column chunks are fetched (ranged reads), with the
-        // object's size checked against the manifest alongside.
+        let cached = self.decoded.as_ref().and_then(|d| d.get(&file.file_name));
+        // A file the writer has at hand decoded is not read back; otherwise only the footer and
+        // the projected column chunks are fetched (ranged reads), with the object's size checked
+        // against the manifest alongside.
         let (wanted, value_names, batches) = self.runtime.block_on(async {
+            if let Some(rows) = cached {
+                let (wanted, value_names) = self.file_columns(&path, &file_schema, with_kv)?;
+                let step = self.batch_size.max(1);
+                let batches = (0..rows.num_rows()).step_by(step).map(|at| rows.slice(at, step.min(rows.num_rows() - at))).collect();
+                return Ok((wanted, value_names, batches));
+            }
             #[allow(deprecated)]
             let reader = ParquetObjectReader::new(self.io.store().clone(), self.io.path(&path)).with_file_size(file.file_size as u64);
             let (size, builder) = futures::join!(self.io.size(&path), ParquetRecordBatchStreamBuilder::new(reader));
@@ -383,30 +431,7 @@ impl SplitReader {
             let builder = builder.map_err(|e| Error::data_file(&path, e))?;
             let parquet_schema = builder.parquet_schema();
             let arrow_schema = builder.schema().clone();
-            // Which file columns to read, by name.
-            let mut wanted: Vec<String> = vec![];
-            if with_kv {
-                for k in &self.key_fields {
-                    let name = file_schema
-                        .fields
-                        .iter()
-                        .find(|f| f.id == k.id)
-                        .map(|f| format!("{KEY_FIELD_PREFIX}{}", f.name))
-                        .ok_or_else(|| Error::data_file(&path, format!("key column {} is not in the file's schema", k.name)))?;
-                    wanted.push(name);
-                }
-                wanted.push(SEQUENCE_NUMBER.into());
-                wanted.push(VALUE_KIND.into());
-            }
-            let value_names: Vec<Option<String>> = self
-                .projection
-                .iter()
-                .map(|&i| {
-                    let id = self.schema.fields[i].id;
-                    file_schema.fields.iter().find(|f| f.id == id).map(|f| f.name.clone())
-                })
-                .collect();
-            wanted.extend(value_names.iter().flatten().cloned());
+            let (wanted, value_names) = self.file_columns(&path, &file_schema, with_kv)?;
             let mut root_indices = vec![];
             for name in &wanted {
                 let idx = arrow_schema

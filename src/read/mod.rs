@@ -1,6 +1,7 @@
 //! The read path: scan planning ([`scan`]) and merge-on-read ([`merge_read`]), exposed as an
 //! async stream of Arrow batches. Splits are read on blocking threads, several at once.
 
+pub mod decoded_files;
 pub mod merge_read;
 pub mod scan;
 pub mod stream_read;
@@ -13,6 +14,7 @@ use arrow_schema::SchemaRef;
 use futures::stream::{BoxStream, StreamExt};
 
 use crate::error::{Error, Result};
+pub use decoded_files::DecodedFiles;
 pub use merge_read::SplitReader;
 pub use scan::{DataSplit, Plan, TableScan};
 pub use stream_read::{ChangeBatch, ChangeReader, StreamOptions, ROW_KIND_COLUMN};

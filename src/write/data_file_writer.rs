@@ -93,10 +93,29 @@ impl FileWriterConfig {
     }
 }
 
-/// An encoded data file waiting to be uploaded.
+/// An encoded data file waiting to be uploaded, with the rows it holds.
 pub struct EncodedFile {
     pub bytes: Bytes,
     pub meta: DataFileMeta,
+    /// The file's rows as encoded (a slice of the batch given to [`encode_files`]).
+    pub rows: RecordBatch,
+}
+
+/// Uploads encoded files into a bucket directory, keeping their rows in `decoded` (see
+/// [`crate::read::DecodedFiles`]), and returns their metadata.
+pub async fn upload_and_keep(
+    io: &crate::io::FileIO,
+    bucket_dir: &str,
+    files: Vec<EncodedFile>,
+    decoded: &crate::read::DecodedFiles,
+) -> Result<Vec<DataFileMeta>> {
+    let mut metas = Vec::with_capacity(files.len());
+    for f in files {
+        io.write(&format!("{bucket_dir}/{}", f.meta.file_name), f.bytes).await?;
+        decoded.insert(&f.meta.file_name, f.rows);
+        metas.push(f.meta);
+    }
+    Ok(metas)
 }
 
 /// Uploads encoded files into a bucket directory and returns their metadata.
@@ -146,7 +165,7 @@ pub fn encode_files(
         let slice = batch.slice(start, end - start);
         let seq = append_seq.as_deref_mut();
         let meta = describe(cfg, &slice, name, bytes.len() as i64, level, source, seq)?;
-        out.push(EncodedFile { bytes, meta });
+        out.push(EncodedFile { bytes, meta, rows: slice });
         start = end;
     }
     Ok(out)

@@ -37,13 +37,23 @@ async fn run_phase(
 ) -> shoal::Result<f64> {
     let start = Instant::now();
     let n = batches.len();
+    // Where the phase's time goes: write (bucketing, buffering), prepare (flush, compaction),
+    // commit (manifests, snapshots, expiry); printed to stderr.
+    let mut split = [0f64; 3];
     for (i, b) in batches.into_iter().enumerate() {
+        let t = Instant::now();
         write.write(&b).await?;
+        split[0] += t.elapsed().as_secs_f64();
         *identifier += 1;
         // Like the Java side (and a Flink job at end of input): wait for compaction at the end.
+        let t = Instant::now();
         let messages = write.prepare_commit_with(i + 1 == n).await?;
+        split[1] += t.elapsed().as_secs_f64();
+        let t = Instant::now();
         commit.commit_with_identifier(*identifier, messages).await?;
+        split[2] += t.elapsed().as_secs_f64();
     }
+    eprintln!("phase split: write {:.2}s, prepare_commit {:.2}s, commit {:.2}s", split[0], split[1], split[2]);
     Ok(start.elapsed().as_secs_f64())
 }
 

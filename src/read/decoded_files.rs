@@ -1,0 +1,148 @@
+//! The rows of data files a writer wrote recently, kept decoded so that its own compactions and
+//! deletion-vector lookups need not read them back from storage: a write-through cache bounded
+//! in bytes, shared by the buckets of one writer (and its compaction rewriter).
+//!
+//! Data files are immutable and their names unique (a uuid per writer and a counter), so a
+//! cached entry *is* the file's rows in the data-file layout, exactly as encoded. Entries leave
+//! when a compaction replaces the file, or oldest first when the budget is exceeded. A reader
+//! that finds no entry reads the file as usual: the cache only ever saves work.
+//!
+//! Why: with deletion vectors (or the lookup changelog producer) every commit compacts level 0,
+//! and universal compaction keeps merging the runs written a few commits ago. Reading those back
+//! cost about a fifth of the writer's CPU on the orders workload (zstd decompression and Parquet
+//! decoding of files it had just encoded).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use arrow_array::RecordBatch;
+
+/// Default budget: what Paimon's `write-buffer-size` defaults to (256 MiB).
+pub const DEFAULT_DECODED_FILES_BYTES: usize = 256 << 20;
+
+/// Decoded rows of recently written data files, by file name. Cheap to clone (shared).
+#[derive(Clone)]
+pub struct DecodedFiles {
+    inner: Arc<Mutex<Inner>>,
+}
+
+struct Inner {
+    budget: usize,
+    used: usize,
+    /// Names in insertion order (oldest first); may name entries already removed.
+    order: VecDeque<String>,
+    files: HashMap<String, (RecordBatch, usize)>,
+}
+
+impl Default for DecodedFiles {
+    fn default() -> Self {
+        DecodedFiles::new(DEFAULT_DECODED_FILES_BYTES)
+    }
+}
+
+impl std::fmt::Debug for DecodedFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.lock();
+        f.debug_struct("DecodedFiles").field("budget", &inner.budget).field("used", &inner.used).field("files", &inner.files.len()).finish()
+    }
+}
+
+impl DecodedFiles {
+    /// A cache holding at most `budget_bytes` of Arrow memory (0 disables it).
+    pub fn new(budget_bytes: usize) -> DecodedFiles {
+        DecodedFiles {
+            inner: Arc::new(Mutex::new(Inner { budget: budget_bytes, used: 0, order: VecDeque::new(), files: HashMap::new() })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves consistent state (every update is one step).
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `rows` as the contents of the data file `name`, evicting the oldest entries beyond
+    /// the budget. Rows larger than the whole budget are not kept.
+    pub fn insert(&self, name: &str, rows: RecordBatch) {
+        let size = rows.get_array_memory_size();
+        let mut inner = self.lock();
+        if size > inner.budget {
+            return;
+        }
+        if let Some((_, old)) = inner.files.insert(name.to_string(), (rows, size)) {
+            inner.used -= old;
+        }
+        inner.used += size;
+        inner.order.push_back(name.to_string());
+        while inner.used > inner.budget {
+            let Some(oldest) = inner.order.pop_front() else { break };
+            if let Some((_, s)) = inner.files.remove(&oldest) {
+                inner.used -= s;
+            }
+        }
+    }
+
+    /// The rows of data file `name`, if kept.
+    pub fn get(&self, name: &str) -> Option<RecordBatch> {
+        self.lock().files.get(name).map(|(rows, _)| rows.clone())
+    }
+
+    /// Forgets files (replaced by a compaction).
+    pub fn remove<'a>(&self, names: impl IntoIterator<Item = &'a str>) {
+        let mut inner = self.lock();
+        for n in names {
+            if let Some((_, s)) = inner.files.remove(n) {
+                inner.used -= s;
+            }
+        }
+        if inner.files.is_empty() {
+            inner.order.clear();
+        } else if inner.order.len() > 2 * inner.files.len() + 64 {
+            let Inner { order, files, .. } = &mut *inner;
+            order.retain(|n| files.contains_key(n));
+        }
+    }
+
+    /// Bytes held.
+    pub fn used_bytes(&self) -> usize {
+        self.lock().used
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{ArrayRef, Int64Array};
+
+    fn rows(n: i64) -> RecordBatch {
+        RecordBatch::try_from_iter([("k", Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef)]).unwrap()
+    }
+
+    #[test]
+    fn keeps_within_budget_oldest_out_first() {
+        let one = rows(1000).get_array_memory_size();
+        let cache = DecodedFiles::new(one * 2 + one / 2);
+        cache.insert("a", rows(1000));
+        cache.insert("b", rows(1000));
+        assert_eq!(cache.len(), 2);
+        cache.insert("c", rows(1000));
+        assert!(cache.get("a").is_none() && cache.get("b").is_some() && cache.get("c").is_some());
+        assert!(cache.used_bytes() <= one * 2 + one / 2);
+        cache.remove(["b"]);
+        assert_eq!((cache.len(), cache.used_bytes()), (1, one));
+        // Too big for the budget: not kept; a zero budget keeps nothing.
+        cache.insert("big", rows(10_000));
+        assert!(cache.get("big").is_none());
+        let off = DecodedFiles::new(0);
+        off.insert("a", rows(10));
+        assert!(off.is_empty());
+        assert_eq!(cache.get("c").unwrap().num_rows(), 1000);
+    }
+}
