@@ -290,6 +290,23 @@ async fn shoal_writes_java_and_pypaimon_read() {
     }
 }
 
+/// A flush big enough (tens of thousands of rows in one file) that shoal encodes the file's
+/// columns on several threads: Java Paimon 0.9 and pypaimon 2 read it as shoal does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shoal_writes_a_big_file_java_and_pypaimon_read() {
+    let Some(o) = oracle() else { return };
+    let root = tempfile::tempdir().unwrap();
+    let dir = table_dir(root.path(), "s_big");
+    shoal_write(&dir, &spec(7, 1, false, 1, 60_000, false)).await;
+    let table = Table::open(dir.to_str().unwrap()).await.unwrap();
+    let plan = table.new_scan().plan().await.unwrap();
+    let biggest = plan.splits.iter().flat_map(|s| s.files.iter().map(|f| f.row_count)).max().unwrap_or(0);
+    assert!(biggest >= 32 * 1024, "one file of at least 32k rows expected, the biggest has {biggest}");
+    let ours = shoal_read(&dir, None).await;
+    common::assert_rows_eq(&o.java_read(&dir, None), &ours, "Java Paimon 0.9 reads shoal's big file");
+    common::assert_rows_eq(&o.py2_read(&dir), &ours, "pypaimon 2 reads shoal's big file");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn java_and_shoal_write_the_same_table() {
     let Some(o) = oracle() else { return };
