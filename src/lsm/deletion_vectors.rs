@@ -65,7 +65,10 @@ impl BucketDeletionVectors {
 
     /// Marks `row` of `data_file` deleted.
     pub fn delete_row(&mut self, data_file: &str, row: u32) {
-        let v = self.vectors.entry(data_file.to_string()).or_default();
+        let v = match self.vectors.get_mut(data_file) {
+            Some(v) => v,
+            None => self.vectors.entry(data_file.to_string()).or_default(),
+        };
         if Arc::make_mut(v).insert(row) {
             self.modified = true;
         }

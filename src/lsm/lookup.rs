@@ -61,6 +61,9 @@ pub struct Found<'a> {
 /// The files of the searched levels with their indexes, each level ordered by first key.
 pub struct LookupLevels {
     levels: Vec<Vec<(DataFileMeta, Arc<LookupFile>)>>,
+    /// Per level, where the previous BIGINT lookup ended (file, position): compactions probe in
+    /// key order, so the next key is usually a few positions further in the same file.
+    hints: Vec<std::cell::Cell<(usize, usize)>>,
 }
 
 impl LookupLevels {
@@ -91,7 +94,8 @@ impl LookupLevels {
         for level in &mut levels {
             level.sort_by(|a, b| a.1.keys.cmp_with(0, &b.1.keys, 0));
         }
-        Ok(LookupLevels { levels })
+        let hints = levels.iter().map(|_| std::cell::Cell::new((0, 0))).collect();
+        Ok(LookupLevels { levels, hints })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -124,22 +128,70 @@ impl LookupLevels {
         None
     }
 
-    /// [`Self::lookup`] for a single BIGINT key: plain binary searches over the key values.
+    /// [`Self::lookup`] for a single BIGINT key: searches over the key values, galloping forward
+    /// from where the previous lookup ended on each level when the key lies beyond it.
     fn lookup_i64(&self, key: i64, dvs: &BucketDeletionVectors) -> Option<Found<'_>> {
-        for level in &self.levels {
-            let first = |i: &Arc<LookupFile>| match &i.keys {
-                SortKeys::I64(v) => v.first().copied().unwrap_or(i64::MAX),
-                _ => i64::MAX,
+        let first = |i: &Arc<LookupFile>| match &i.keys {
+            SortKeys::I64(v) => v.first().copied().unwrap_or(i64::MAX),
+            _ => i64::MAX,
+        };
+        for (level, hint) in self.levels.iter().zip(&self.hints) {
+            let (hint_file, hint_pos) = hint.get();
+            // The last file whose first key is <= the key: the hinted one when the key is in its
+            // range of files, else by binary search.
+            let in_hinted = hint_file < level.len()
+                && first(&level[hint_file].1) <= key
+                && level.get(hint_file + 1).is_none_or(|next| first(&next.1) > key);
+            let file_at = if in_hinted {
+                hint_file
+            } else {
+                let Some(i) = level.partition_point(|(_, i)| first(i) <= key).checked_sub(1) else { continue };
+                i
             };
-            let after = level.partition_point(|(_, i)| first(i) <= key);
-            let Some((file, index)) = after.checked_sub(1).map(|i| &level[i]) else { continue };
+            let (file, index) = &level[file_at];
             let SortKeys::I64(values) = &index.keys else { continue };
-            if let Ok(pos) = values.binary_search(&key) {
-                if !dvs.is_deleted(&file.file_name, pos as u32) {
-                    return Some(Found { file, position: pos as u32, index });
-                }
+            // Keys in a file are strictly increasing: if the hinted position holds a key <= the
+            // probe, the probe's lower bound is at or after it.
+            let start = if file_at == hint_file && values.get(hint_pos).is_some_and(|v| *v <= key) { hint_pos } else { 0 };
+            let pos = gallop_lower_bound(values, start, key);
+            hint.set((file_at, pos.min(values.len().saturating_sub(1))));
+            if pos < values.len() && values[pos] == key && !dvs.is_deleted(&file.file_name, pos as u32) {
+                return Some(Found { file, position: pos as u32, index });
             }
         }
         None
+    }
+}
+
+/// The first position at or after `start` whose value is >= `key` (`values` ascending, and every
+/// value before `start` below `key`): exponential steps from `start`, then a binary search.
+fn gallop_lower_bound(values: &[i64], start: usize, key: i64) -> usize {
+    let (mut lo, mut step) = (start, 1usize);
+    let mut hi = start;
+    while hi < values.len() && values[hi] < key {
+        lo = hi + 1;
+        hi = start.saturating_add(step);
+        step = step.saturating_mul(2);
+    }
+    let hi = hi.min(values.len());
+    lo + values[lo..hi].partition_point(|v| *v < key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::gallop_lower_bound;
+
+    #[test]
+    fn gallop_finds_the_lower_bound_from_any_valid_start() {
+        let values: Vec<i64> = (0..1000).map(|i| i * 3).collect();
+        for key in -2..3005 {
+            let want = values.partition_point(|v| *v < key);
+            for start in [0usize, want.saturating_sub(1), want / 2, want] {
+                if values[..start].iter().all(|v| *v < key) {
+                    assert_eq!(gallop_lower_bound(&values, start, key), want, "key {key} start {start}");
+                }
+            }
+        }
+        assert_eq!(gallop_lower_bound(&[], 0, 5), 0);
     }
 }

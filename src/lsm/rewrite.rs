@@ -426,12 +426,12 @@ impl Resolver {
             let mut after: Option<RowRef> = Some((0, i)).filter(|_| !kind.is_retract());
             let mut keep: Option<RowRef> = Some((0, i));
             if let Some(found) = found {
-                let (old_file, old_pos) = (found.file.file_name.clone(), found.position as usize);
+                let (old_file, old_pos) = (found.file.file_name.as_str(), found.position as usize);
                 if self.mode.deletion_vectors {
-                    vectors.delete_row(&old_file, old_pos as u32);
+                    vectors.delete_row(old_file, old_pos as u32);
                 }
                 if self.needs_old_values {
-                    let src = source_of(&old_file, &found.index.rows, &mut sources);
+                    let src = source_of(old_file, &found.index.rows, &mut sources);
                     let old = &sources[src];
                     let old_seq = old.column(nk).as_primitive::<Int64Type>().value(old_pos);
                     let old_kind = kind_of(old.column(nk + 1).as_primitive::<Int8Type>().value(old_pos))?;
