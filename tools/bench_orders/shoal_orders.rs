@@ -57,6 +57,30 @@ async fn run_phase(
     Ok(start.elapsed().as_secs_f64())
 }
 
+/// Bytes of data files written by flushes (APPEND snapshots) and by compactions (COMPACT
+/// snapshots; a file moved up a level without a rewrite counts as no bytes), and the number of
+/// such moves, over every snapshot (the bench's table expires none).
+async fn write_amplification(table: &Table) -> shoal::Result<(f64, f64, usize)> {
+    use shoal::spec::{CommitKind, FileKind};
+    let store = shoal::store::ManifestStore::new(table.io().clone(), &table.schema().core_options().manifest_compression());
+    let (mut flushed, mut compacted, mut upgraded) = (0f64, 0f64, 0usize);
+    for id in table.snapshots().snapshot_ids().await? {
+        let s = table.snapshots().snapshot(id).await?;
+        let metas = store.read_manifest_list(&s.delta_manifest_list).await?;
+        let entries = store.read_entries(&metas).await?;
+        let deleted: std::collections::HashSet<&str> =
+            entries.iter().filter(|e| e.kind == FileKind::Delete).map(|e| e.file.file_name.as_str()).collect();
+        for e in entries.iter().filter(|e| e.kind == FileKind::Add) {
+            match s.commit_kind {
+                CommitKind::Compact if deleted.contains(e.file.file_name.as_str()) => upgraded += 1,
+                CommitKind::Compact => compacted += e.file.file_size as f64,
+                _ => flushed += e.file.file_size as f64,
+            }
+        }
+    }
+    Ok((flushed, compacted, upgraded))
+}
+
 #[tokio::main]
 async fn main() -> shoal::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -95,12 +119,15 @@ async fn main() -> shoal::Result<()> {
     let (r1_rows, r1_s) = timed_full_read(&table).await?;
     let plan = table.new_scan().plan().await?;
     let files: usize = plan.splits.iter().map(|s| s.files.len()).sum();
+    let amp = write_amplification(&table).await?;
     let out = serde_json::json!({
         "impl": "shoal",
         "w1_rows": w1 * rows, "w1_seconds": w1_s, "w1_rows_per_s": (w1 * rows) as f64 / w1_s,
         "w2_rows": w2 * rows, "w2_seconds": w2_s, "w2_rows_per_s": (w2 * rows) as f64 / w2_s,
         "r1_rows": r1_rows, "r1_seconds": r1_s, "r1_rows_per_s": r1_rows as f64 / r1_s,
         "snapshots": table.snapshots().snapshot_ids().await?.len(),
+        "flushed_mb": amp.0 / 1e6, "compacted_mb": amp.1 / 1e6, "upgraded_files": amp.2,
+        "write_amplification": (amp.0 + amp.1) / amp.0.max(1.0),
         "data_files_after": files,
         "peak_rss_mb": orders_data::peak_rss_mib(),
     });
