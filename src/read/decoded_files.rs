@@ -34,6 +34,18 @@ struct Inner {
     files: HashMap<String, (RecordBatch, usize)>,
 }
 
+impl Inner {
+    /// Drops the oldest entries until the budget holds.
+    fn evict(&mut self) {
+        while self.used > self.budget {
+            let Some(oldest) = self.order.pop_front() else { break };
+            if let Some((_, s)) = self.files.remove(&oldest) {
+                self.used -= s;
+            }
+        }
+    }
+}
+
 impl Default for DecodedFiles {
     fn default() -> Self {
         DecodedFiles::new(DEFAULT_DECODED_FILES_BYTES)
@@ -60,6 +72,13 @@ impl DecodedFiles {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Changes the budget (0 disables the cache), evicting the oldest entries beyond it.
+    pub fn set_budget(&self, budget_bytes: usize) {
+        let mut inner = self.lock();
+        inner.budget = budget_bytes;
+        inner.evict();
+    }
+
     /// Keeps `rows` as the contents of the data file `name`, evicting the oldest entries beyond
     /// the budget. Rows larger than the whole budget are not kept.
     pub fn insert(&self, name: &str, rows: RecordBatch) {
@@ -73,12 +92,7 @@ impl DecodedFiles {
         }
         inner.used += size;
         inner.order.push_back(name.to_string());
-        while inner.used > inner.budget {
-            let Some(oldest) = inner.order.pop_front() else { break };
-            if let Some((_, s)) = inner.files.remove(&oldest) {
-                inner.used -= s;
-            }
-        }
+        inner.evict();
     }
 
     /// The rows of data file `name`, if kept.
@@ -144,5 +158,7 @@ mod tests {
         off.insert("a", rows(10));
         assert!(off.is_empty());
         assert_eq!(cache.get("c").unwrap().num_rows(), 1000);
+        cache.set_budget(0);
+        assert!(cache.is_empty() && cache.used_bytes() == 0);
     }
 }
