@@ -463,8 +463,13 @@ impl SplitReader {
             // Rows marked in the file's deletion vector are gone before anything else sees them.
             let batch = match &deleted {
                 Some(dv) if dv.range_cardinality(first_row as u32..rows_seen as u32) > 0 => {
-                    let keep: arrow_array::BooleanArray =
-                        (first_row as u32..rows_seen as u32).map(|r| Some(!dv.contains(r))).collect();
+                    // All rows kept, then the deleted ones (few, in order) cleared.
+                    let mut keep = arrow_buffer::BooleanBufferBuilder::new(batch.num_rows());
+                    keep.append_n(batch.num_rows(), true);
+                    for r in dv.range(first_row as u32..rows_seen as u32) {
+                        keep.set_bit(r as usize - first_row, false);
+                    }
+                    let keep = arrow_array::BooleanArray::new(keep.finish(), None);
                     arrow_select::filter::filter_record_batch(&batch, &keep).map_err(|e| Error::data_file(&path, e))?
                 }
                 _ => batch,
