@@ -203,14 +203,14 @@ impl Table {
     /// table's changelog outlives its snapshots.
     pub async fn expire_changelogs(
         &self,
-        config: &crate::maintenance::expire_changelog::ChangelogExpireConfig,
+        config: &ExpireConfig,
     ) -> Result<crate::maintenance::expire_changelog::ChangelogExpireReport> {
         crate::maintenance::expire_changelog::expire_changelogs(&self.io, self.schema.clone(), config).await
     }
 
     /// The changelog retention of the table's options (`changelog.*`, defaulting to `snapshot.*`).
-    pub fn changelog_expire_config(&self) -> Result<crate::maintenance::expire_changelog::ChangelogExpireConfig> {
-        crate::maintenance::expire_changelog::ChangelogExpireConfig::from_options(&self.schema.core_options())
+    pub fn changelog_expire_config(&self) -> Result<ExpireConfig> {
+        ExpireConfig::for_changelogs(&self.schema.core_options())
     }
 
     /// The table's long-lived changelogs (`changelog/`), outliving their snapshots.

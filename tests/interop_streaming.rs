@@ -145,6 +145,11 @@ fn opts(start: StartingPosition) -> StreamOptions {
     }
 }
 
+/// Everything a shoal streaming read from `start` returns now, as (kind, key, value) rows.
+async fn stream(t: &Table, start: StartingPosition) -> Vec<(String, i64, String)> {
+    rows(&t.stream_read_with(opts(start)).await.unwrap().read_available().await.unwrap())
+}
+
 fn table_dir(root: &Path, name: &str) -> PathBuf {
     root.join("wh").join("db.db").join(name)
 }
@@ -175,12 +180,12 @@ async fn java_streams_the_changelog_shoal_wrote() {
     let written = per_key(&as_rows(&cs));
     let java = java_stream(&py, &dir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]);
     assert_eq!(per_key(&java), written, "Java's streaming read of shoal's changelog");
-    let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+    let ours = stream(&t, StartingPosition::FromSnapshot(1)).await;
     assert_eq!(per_key(&ours), written, "shoal's streaming read of its own changelog");
 
     // latest-full: the same rows.
     let java_full = java_stream(&py, &dir, &[("scan.mode", "latest-full")]);
-    let ours_full = rows(&t.stream_read_with(opts(StartingPosition::LatestFull)).await.unwrap().read_available().await.unwrap());
+    let ours_full = stream(&t, StartingPosition::LatestFull).await;
     assert!(!ours_full.is_empty());
     assert_eq!(upserts(&java_full), upserts(&ours_full), "the full phase of latest-full");
 }
@@ -206,7 +211,7 @@ async fn shoal_streams_the_changelog_java_wrote() {
     let t = Table::open(dir.to_str().unwrap()).await.unwrap();
     let s2 = t.snapshots().snapshot(2).await.unwrap();
     assert!(s2.changelog_manifest_list.is_some(), "Java wrote a changelog");
-    let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+    let ours = stream(&t, StartingPosition::FromSnapshot(1)).await;
     let written = per_key(&as_rows(&cs));
     assert_eq!(per_key(&ours), written, "shoal's streaming read of Java's changelog");
     let java = java_stream(&py, &dir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]);
@@ -217,7 +222,7 @@ async fn shoal_streams_the_changelog_java_wrote() {
     assert_eq!(per_key(&inc), per_key(&as_rows(&cs[1..])));
 
     let java_full = java_stream(&py, &dir, &[("scan.mode", "latest-full")]);
-    let ours_full = rows(&t.stream_read_with(opts(StartingPosition::LatestFull)).await.unwrap().read_available().await.unwrap());
+    let ours_full = stream(&t, StartingPosition::LatestFull).await;
     assert_eq!(upserts(&java_full), upserts(&ours_full), "the full phase of latest-full");
 }
 
@@ -245,7 +250,7 @@ async fn lookup_changelog_both_ways() {
             w.write_with_kinds(&common::kv_batch(&t, &data), Some(&kinds)).await.unwrap();
             t.new_commit("shoal-job").unwrap().commit_with_identifier(c as i64, w.prepare_commit().await.unwrap()).await.unwrap();
         }
-        let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+        let ours = stream(&t, StartingPosition::FromSnapshot(1)).await;
         assert!(ours.iter().any(|r| r.0 == "-U") && ours.iter().any(|r| r.0 == "-D"), "{producer} dv={dv}: {ours:?}");
         let java = java_stream(&py, &dir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]);
         assert_eq!(per_key(&java), per_key(&ours), "{producer} dv={dv}: Java's streaming read of shoal's lookup changelog");
@@ -264,7 +269,7 @@ async fn lookup_changelog_both_ways() {
         std::fs::write(&spec_path, spec.to_string()).unwrap();
         run(&py, "java_oracle.py", &["write".into(), "--table-dir".into(), jdir.to_str().unwrap().into(), "--spec".into(), spec_path.to_str().unwrap().into()]);
         let jt = Table::open(jdir.to_str().unwrap()).await.unwrap();
-        let theirs = rows(&jt.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+        let theirs = stream(&jt, StartingPosition::FromSnapshot(1)).await;
         let java = java_stream(&py, &jdir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]);
         assert_eq!(per_key(&theirs), per_key(&java), "{producer} dv={dv}: shoal's streaming read of Java's lookup changelog");
         // The same commits give the same changelog, whoever produced it.
@@ -325,7 +330,7 @@ async fn shoal_streams_java_changelogs_of_expired_snapshots() {
         assert!(ids.first() == Some(&1) && ids.len() >= 5, "{producer}: Java's changelogs {ids:?}");
         assert!(!t.snapshots().exists(1).await.unwrap(), "{producer}: snapshot 1 expired");
 
-        let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+        let ours = stream(&t, StartingPosition::FromSnapshot(1)).await;
         let java = java_stream(&py, &dir, &from_snapshot_1());
         assert_eq!(per_key(&ours), per_key(&java), "{producer}: shoal's and Java's streams from expired snapshot 1");
         if producer == "input" {
@@ -333,11 +338,11 @@ async fn shoal_streams_java_changelogs_of_expired_snapshots() {
         } else {
             assert!(ours.iter().any(|r| r.0 == "-U"), "{producer}: {ours:?}");
         }
-        let from_time = rows(&t.stream_read_with(opts(StartingPosition::FromTimestamp(0))).await.unwrap().read_available().await.unwrap());
+        let from_time = stream(&t, StartingPosition::FromTimestamp(0)).await;
         assert_eq!(per_key(&from_time), per_key(&ours), "{producer}: from-timestamp 0");
 
         // shoal's changelog expiry on Java's table; Java then starts at shoal's earliest.
-        let config = shoal::maintenance::expire_changelog::ChangelogExpireConfig {
+        let config = shoal::maintenance::expire::ExpireConfig {
             retain_min: 1,
             retain_max: 4,
             time_retained: Duration::ZERO,
@@ -345,7 +350,7 @@ async fn shoal_streams_java_changelogs_of_expired_snapshots() {
         };
         let report = t.expire_changelogs(&config).await.unwrap();
         assert!(report.changelogs_expired >= 2, "{producer}: {report:?}");
-        let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+        let ours = stream(&t, StartingPosition::FromSnapshot(1)).await;
         let java = java_stream(&py, &dir, &from_snapshot_1());
         assert_eq!(per_key(&ours), per_key(&java), "{producer}: after shoal's changelog expiry");
         let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
@@ -389,7 +394,7 @@ async fn java_streams_shoal_changelogs_of_expired_snapshots() {
     assert!(expired["changelogs"].as_i64().unwrap() >= 2, "{out}");
     let left = changelog_ids(&dir);
     assert!(left.first().is_some_and(|&id| id > 1), "{left:?}");
-    let ours = rows(&t.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+    let ours = stream(&t, StartingPosition::FromSnapshot(1)).await;
     let java = java_stream(&py, &dir, &from_snapshot_1());
     assert_eq!(per_key(&ours), per_key(&java), "after Java's changelog expiry of shoal's table");
     assert!(!ours.is_empty());
@@ -424,7 +429,7 @@ async fn streaming_read_overwrite_matches_java() {
         assert_eq!(t.snapshots().snapshot(3).await.unwrap().commit_kind, shoal::spec::CommitKind::Overwrite);
         for read_overwrite in ["false", "true"] {
             let copy = t.copy_with_options(&[("streaming-read-overwrite".to_string(), read_overwrite.to_string())].into()).unwrap();
-            let ours = rows(&copy.stream_read_with(opts(StartingPosition::FromSnapshot(1))).await.unwrap().read_available().await.unwrap());
+            let ours = stream(&copy, StartingPosition::FromSnapshot(1)).await;
             let java = java_stream(&py, &dir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1"), ("streaming-read-overwrite", read_overwrite)]);
             assert_eq!(per_key(&ours), per_key(&java), "{producer}, streaming-read-overwrite = {read_overwrite}");
             let deletes = ours.iter().filter(|r| r.0 == "-D").count();

@@ -496,6 +496,30 @@ fn parse_option(o: &str) -> Result<(String, String)> {
     Ok((k.trim().to_string(), v.trim().to_string()))
 }
 
+/// A retention from the table's options with the `expire-snapshots` / `expire-changelogs` flags
+/// over it; without `--max-deletes` there is no per-run limit.
+fn retention_with_flags(
+    mut config: crate::maintenance::expire::ExpireConfig,
+    retain_max: Option<i64>,
+    retain_min: Option<i64>,
+    older_than: Option<String>,
+    max_deletes: Option<i64>,
+) -> Result<crate::maintenance::expire::ExpireConfig> {
+    config.max_deletes = max_deletes.unwrap_or(i64::MAX);
+    if let Some(n) = retain_max {
+        config.retain_max = n;
+        // As Paimon's procedure: an explicit maximum below the table's minimum wins.
+        config.retain_min = config.retain_min.min(n.max(1));
+    }
+    if let Some(n) = retain_min {
+        config.retain_min = n;
+    }
+    if let Some(d) = older_than {
+        config.time_retained = parse_duration_arg("--older-than", &d)?;
+    }
+    Ok(config)
+}
+
 fn parse_duration_arg(flag: &str, s: &str) -> Result<std::time::Duration> {
     crate::spec::options::parse_duration(s)
         .ok_or_else(|| Error::InvalidInput(format!("{flag} {s:?} is not a duration (e.g. 90s, 30min, 1h, 7d)")))
@@ -838,19 +862,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         },
         Command::ExpireSnapshots { table, retain_max, retain_min, older_than, max_deletes } => {
             let t = Table::open(&table.location()?).await?;
-            let mut config = t.expire_config()?;
-            config.max_deletes = max_deletes.unwrap_or(i64::MAX);
-            if let Some(n) = retain_max {
-                config.retain_max = n;
-                // As Paimon's procedure: an explicit maximum below the table's minimum wins.
-                config.retain_min = config.retain_min.min(n.max(1));
-            }
-            if let Some(n) = retain_min {
-                config.retain_min = n;
-            }
-            if let Some(d) = older_than {
-                config.time_retained = parse_duration_arg("--older-than", &d)?;
-            }
+            let config = retention_with_flags(t.expire_config()?, retain_max, retain_min, older_than, max_deletes)?;
             let started = std::time::Instant::now();
             let r = t.expire_snapshots(&config).await?;
             println!(
@@ -872,18 +884,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::ExpireChangelogs { table, retain_max, retain_min, older_than, max_deletes } => {
             let t = Table::open(&table.location()?).await?;
-            let mut config = t.changelog_expire_config()?;
-            config.max_deletes = max_deletes.unwrap_or(i64::MAX);
-            if let Some(n) = retain_max {
-                config.retain_max = n;
-                config.retain_min = config.retain_min.min(n.max(1));
-            }
-            if let Some(n) = retain_min {
-                config.retain_min = n;
-            }
-            if let Some(d) = older_than {
-                config.time_retained = parse_duration_arg("--older-than", &d)?;
-            }
+            let config = retention_with_flags(t.changelog_expire_config()?, retain_max, retain_min, older_than, max_deletes)?;
             let started = std::time::Instant::now();
             let r = t.expire_changelogs(&config).await?;
             println!(

@@ -21,7 +21,7 @@ use crate::read::{DataSplit, SplitReader};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, RowKind, TableSchema};
 use crate::store::SchemaManager;
 use crate::read::DecodedFiles;
-use crate::write::data_file_writer::{encode_files, upload_and_keep, upload_files, FileWriterConfig};
+use crate::write::data_file_writer::{encode_files, upload_files, FileWriterConfig};
 
 /// The files a compaction removed and the files it produced.
 #[derive(Clone, Debug, Default)]
@@ -91,9 +91,7 @@ impl Rewriter {
                 if only.level == unit.output_level {
                     return Ok(CompactResult::default());
                 }
-                let mut upgraded = only.clone();
-                upgraded.level = unit.output_level;
-                return Ok(CompactResult { before: vec![only.clone()], after: vec![upgraded], changelog: vec![] });
+                return Ok(CompactResult { before: vec![only.clone()], after: vec![only.upgraded(unit.output_level)], changelog: vec![] });
             }
         }
         let split = split_of(partition, bucket, bucket_path, &unit.files, Default::default());
@@ -124,7 +122,7 @@ impl Rewriter {
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
         self.decoded.remove(unit.files.iter().map(|f| f.file_name.as_str()));
-        let after = upload_and_keep(&self.io, bucket_path, encoded, &self.decoded).await?;
+        let after = upload_files(&self.io, bucket_path, encoded, Some(&self.decoded)).await?;
         Ok(CompactResult { before: unit.files, after, changelog: vec![] })
     }
 }
@@ -237,19 +235,13 @@ impl Rewriter {
                 if only.level == unit.output_level {
                     return Ok((CompactResult::default(), state));
                 }
-                let mut upgraded = only.clone();
-                upgraded.level = unit.output_level;
-                return Ok((CompactResult { before: vec![only.clone()], after: vec![upgraded], changelog: vec![] }, state));
+                return Ok((CompactResult { before: vec![only.clone()], after: vec![only.upgraded(unit.output_level)], changelog: vec![] }, state));
             }
         }
         let merge = MergeFunction::from_schema(&self.schema)?;
         // A level-0 file that merging cannot change is read for its lookups and moved up as it is.
         let upgrade = match unit.files.as_slice() {
-            [only] if mode.upgrades_level0(only, unit.output_level, &merge) => {
-                let mut upgraded = only.clone();
-                upgraded.level = unit.output_level;
-                Some(upgraded)
-            }
+            [only] if mode.upgrades_level0(only, unit.output_level, &merge) => Some(only.upgraded(unit.output_level)),
             _ => None,
         };
         let deletion_vectors = unit
@@ -344,9 +336,9 @@ impl Rewriter {
         if !upgraded {
             self.decoded.remove(unit.files.iter().map(|f| f.file_name.as_str()));
         }
-        let mut after = upload_and_keep(&self.io, bucket_path, data, &self.decoded).await?;
+        let mut after = upload_files(&self.io, bucket_path, data, Some(&self.decoded)).await?;
         after.extend(upgrade);
-        let changelog = upload_files(&self.io, bucket_path, changelog).await?;
+        let changelog = upload_files(&self.io, bucket_path, changelog, None).await?;
         Ok((CompactResult { before: unit.files, after, changelog }, state))
     }
 }

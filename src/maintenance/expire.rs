@@ -52,6 +52,7 @@ pub struct ExpireConfig {
 }
 
 impl ExpireConfig {
+    /// Snapshot retention: `snapshot.num-retained.min/max`, `snapshot.time-retained`.
     pub fn from_options(o: &CoreOptions) -> Result<Self> {
         Ok(ExpireConfig {
             retain_min: o.snapshot_num_retained_min()?,
@@ -59,6 +60,33 @@ impl ExpireConfig {
             time_retained: o.snapshot_time_retained()?,
             max_deletes: o.snapshot_expire_limit()?,
         })
+    }
+
+    /// Retention of long-lived changelogs (Paimon's `ExpireConfig` changelog part):
+    /// `changelog.num-retained.min/max`, `changelog.time-retained` (each defaulting to its
+    /// `snapshot.*` twin), and `snapshot.expire.limit` changelogs per run.
+    pub fn for_changelogs(o: &CoreOptions) -> Result<Self> {
+        Ok(ExpireConfig {
+            retain_min: o.changelog_num_retained_min()?,
+            retain_max: o.changelog_num_retained_max()?,
+            time_retained: o.changelog_time_retained()?,
+            max_deletes: o.snapshot_expire_limit()?,
+        })
+    }
+
+    /// Refuses a retention that keeps nothing or whose maximum is below its minimum; `what`
+    /// names the retention in the message ("" for snapshots, "changelog ").
+    pub(crate) fn check(&self, what: &str) -> Result<()> {
+        if self.retain_max < self.retain_min {
+            return Err(Error::InvalidInput(format!(
+                "{what}retain max ({}) must be at least {what}retain min ({})",
+                self.retain_max, self.retain_min
+            )));
+        }
+        if self.retain_min < 1 {
+            return Err(Error::InvalidInput(format!("{what}retain min must be at least 1")));
+        }
+        Ok(())
     }
 }
 
@@ -79,15 +107,7 @@ pub struct ExpireReport {
 
 /// Expires snapshots of the table at `io` as `config` says.
 pub async fn expire_snapshots(io: &FileIO, schema: Arc<TableSchema>, config: &ExpireConfig) -> Result<ExpireReport> {
-    if config.retain_max < config.retain_min {
-        return Err(Error::InvalidInput(format!(
-            "retain max ({}) must be at least retain min ({})",
-            config.retain_max, config.retain_min
-        )));
-    }
-    if config.retain_min < 1 {
-        return Err(Error::InvalidInput("retain min must be at least 1".into()));
-    }
+    config.check("")?;
     let sm = SnapshotManager::new(io.clone());
     let (Some(latest), Some(earliest)) = (sm.latest_id().await?, sm.earliest_id().await?) else {
         return Ok(ExpireReport::default());

@@ -27,38 +27,13 @@
 //! changelog files (ascending) and the `changelog/EARLIEST` hint = `end`.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
+use crate::maintenance::expire::ExpireConfig;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
-use crate::spec::options::CoreOptions;
 use crate::spec::{Snapshot, TableSchema};
 use crate::store::{ChangelogManager, ConsumerManager, SnapshotManager, TagManager};
-
-/// Retention of long-lived changelogs (Paimon's `ExpireConfig` changelog part).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ChangelogExpireConfig {
-    /// `changelog.num-retained.min` (default `snapshot.num-retained.min`).
-    pub retain_min: i64,
-    /// `changelog.num-retained.max` (default `snapshot.num-retained.max`).
-    pub retain_max: i64,
-    /// `changelog.time-retained` (default `snapshot.time-retained`).
-    pub time_retained: Duration,
-    /// `snapshot.expire.limit`: at most this many changelogs per run.
-    pub max_deletes: i64,
-}
-
-impl ChangelogExpireConfig {
-    pub fn from_options(o: &CoreOptions) -> Result<Self> {
-        Ok(ChangelogExpireConfig {
-            retain_min: o.changelog_num_retained_min()?,
-            retain_max: o.changelog_num_retained_max()?,
-            time_retained: o.changelog_time_retained()?,
-            max_deletes: o.snapshot_expire_limit()?,
-        })
-    }
-}
 
 /// What one changelog expiry run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -75,17 +50,9 @@ pub struct ChangelogExpireReport {
 pub async fn expire_changelogs(
     io: &FileIO,
     schema: Arc<TableSchema>,
-    config: &ChangelogExpireConfig,
+    config: &ExpireConfig,
 ) -> Result<ChangelogExpireReport> {
-    if config.retain_min < 1 {
-        return Err(Error::InvalidInput("changelog retain min must be at least 1".into()));
-    }
-    if config.retain_max < config.retain_min {
-        return Err(Error::InvalidInput(format!(
-            "changelog retain max ({}) must be at least changelog retain min ({})",
-            config.retain_max, config.retain_min
-        )));
-    }
+    config.check("changelog ")?;
     let sm = SnapshotManager::new(io.clone());
     let cm = ChangelogManager::new(io.clone());
     let (Some(latest), Some(_)) = (sm.latest_id().await?, sm.earliest_id().await?) else {

@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::io::FileIO;
 use crate::maintenance::auto_tag::{create_batch_tag, AutoTagConfig, AutoTagReport, TagAutoCreation};
 use crate::maintenance::expire::{expire_snapshots, ExpireConfig};
-use crate::maintenance::expire_changelog::{expire_changelogs, ChangelogExpireConfig};
+use crate::maintenance::expire_changelog::expire_changelogs;
 use crate::maintenance::tags::{expire_tags, TagExpireReport};
 use crate::spec::options::TagCreationMode;
 use crate::spec::snapshot::BATCH_COMMIT_IDENTIFIER;
@@ -33,7 +33,7 @@ pub fn after_commit_hook(io: FileIO, schema: Arc<TableSchema>) -> Result<Option<
         (Some(ExpireConfig::from_options(&opts)?), Some(AutoTagConfig::from_options(&opts)?))
     };
     let expire_changelog = match &expire {
-        Some(_) if opts.changelog_lifecycle_decoupled()? => Some(ChangelogExpireConfig::from_options(&opts)?),
+        Some(_) if opts.changelog_lifecycle_decoupled()? => Some(ExpireConfig::for_changelogs(&opts)?),
         _ => None,
     };
     if consumer_expiration.is_none() && expire.is_none() {

@@ -71,6 +71,12 @@ pub struct DataFileMeta {
 }
 
 impl DataFileMeta {
+    /// The same file on another level (Paimon's `DataFileMeta.upgrade`: a compaction moves it
+    /// without a rewrite, recorded as DELETE of the old level and ADD of this).
+    pub fn upgraded(&self, level: i32) -> DataFileMeta {
+        DataFileMeta { level, ..self.clone() }
+    }
+
     pub fn add_row_count(&self) -> i64 {
         self.row_count - self.delete_row_count.unwrap_or(0)
     }

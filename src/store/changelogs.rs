@@ -25,41 +25,25 @@ impl ChangelogManager {
 
     /// Ids of every long-lived changelog present, ascending.
     pub async fn ids(&self) -> Result<Vec<i64>> {
-        let mut ids: Vec<i64> = self
-            .io
-            .list(CHANGELOG_DIR)
-            .await?
-            .into_iter()
-            .filter_map(|f| f.name.strip_prefix(CHANGELOG_PREFIX).and_then(|n| n.parse().ok()))
-            .collect();
-        ids.sort_unstable();
-        Ok(ids)
+        super::numbered_ids(&self.io, CHANGELOG_DIR, CHANGELOG_PREFIX).await
     }
 
     /// The newest long-lived changelog: the `LATEST` hint when that changelog exists and the next
     /// does not, else by listing.
     pub async fn latest_id(&self) -> Result<Option<i64>> {
-        if let Some(id) = self.read_hint(&changelog_latest_hint_path()).await {
-            if id > 0 && self.exists(id).await? && !self.exists(id + 1).await? {
-                return Ok(Some(id));
-            }
+        match super::confirmed_hint(&self.io, &changelog_latest_hint_path(), changelog_path, 1).await? {
+            Some(id) => Ok(Some(id)),
+            None => Ok(self.ids().await?.last().copied()),
         }
-        Ok(self.ids().await?.last().copied())
     }
 
     /// The oldest long-lived changelog: the `EARLIEST` hint when that changelog exists and the
     /// one before does not, else by listing.
     pub async fn earliest_id(&self) -> Result<Option<i64>> {
-        if let Some(id) = self.read_hint(&changelog_earliest_hint_path()).await {
-            if self.exists(id).await? && !self.exists(id - 1).await? {
-                return Ok(Some(id));
-            }
+        match super::confirmed_hint(&self.io, &changelog_earliest_hint_path(), changelog_path, -1).await? {
+            Some(id) => Ok(Some(id)),
+            None => Ok(self.ids().await?.first().copied()),
         }
-        Ok(self.ids().await?.first().copied())
-    }
-
-    async fn read_hint(&self, path: &str) -> Option<i64> {
-        self.io.read_string(path).await.ok().and_then(|t| t.trim().parse::<i64>().ok())
     }
 
     pub async fn exists(&self, id: i64) -> Result<bool> {

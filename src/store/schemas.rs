@@ -20,15 +20,7 @@ impl SchemaManager {
     }
 
     pub async fn schema_ids(&self) -> Result<Vec<i64>> {
-        let mut ids: Vec<i64> = self
-            .io
-            .list(SCHEMA_DIR)
-            .await?
-            .into_iter()
-            .filter_map(|f| f.name.strip_prefix("schema-").and_then(|n| n.parse().ok()))
-            .collect();
-        ids.sort_unstable();
-        Ok(ids)
+        super::numbered_ids(&self.io, SCHEMA_DIR, "schema-").await
     }
 
     pub async fn latest(&self) -> Result<Option<Arc<TableSchema>>> {

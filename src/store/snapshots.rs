@@ -18,39 +18,25 @@ impl SnapshotManager {
 
     /// Ids of every snapshot file present, ascending.
     pub async fn snapshot_ids(&self) -> Result<Vec<i64>> {
-        let mut ids: Vec<i64> = self
-            .io
-            .list(SNAPSHOT_DIR)
-            .await?
-            .into_iter()
-            .filter_map(|f| f.name.strip_prefix("snapshot-").and_then(|n| n.parse().ok()))
-            .collect();
-        ids.sort_unstable();
-        Ok(ids)
+        super::numbered_ids(&self.io, SNAPSHOT_DIR, "snapshot-").await
     }
 
+    /// The newest snapshot: the `LATEST` hint, confirmed by the absence of the next snapshot,
+    /// else by listing.
     pub async fn latest_id(&self) -> Result<Option<i64>> {
-        // Fast path: the hint, confirmed by the absence of the next snapshot.
-        if let Ok(hint) = self.io.read_string(&latest_hint_path()).await {
-            if let Ok(id) = hint.trim().parse::<i64>() {
-                if self.io.exists(&snapshot_path(id)).await? && !self.io.exists(&snapshot_path(id + 1)).await? {
-                    return Ok(Some(id));
-                }
-            }
+        match super::confirmed_hint(&self.io, &latest_hint_path(), snapshot_path, 1).await? {
+            Some(id) => Ok(Some(id)),
+            None => Ok(self.snapshot_ids().await?.last().copied()),
         }
-        Ok(self.snapshot_ids().await?.last().copied())
     }
 
+    /// The oldest snapshot: the `EARLIEST` hint, confirmed by the snapshot existing and its
+    /// predecessor not, else by listing.
     pub async fn earliest_id(&self) -> Result<Option<i64>> {
-        // Fast path: the hint, confirmed by the snapshot existing and its predecessor not.
-        if let Ok(hint) = self.io.read_string(&earliest_hint_path()).await {
-            if let Ok(id) = hint.trim().parse::<i64>() {
-                if self.io.exists(&snapshot_path(id)).await? && !self.io.exists(&snapshot_path(id - 1)).await? {
-                    return Ok(Some(id));
-                }
-            }
+        match super::confirmed_hint(&self.io, &earliest_hint_path(), snapshot_path, -1).await? {
+            Some(id) => Ok(Some(id)),
+            None => Ok(self.snapshot_ids().await?.first().copied()),
         }
-        Ok(self.snapshot_ids().await?.first().copied())
     }
 
     pub async fn exists(&self, id: i64) -> Result<bool> {

@@ -101,28 +101,20 @@ pub struct EncodedFile {
     pub rows: RecordBatch,
 }
 
-/// Uploads encoded files into a bucket directory, keeping their rows in `decoded` (see
-/// [`crate::read::DecodedFiles`]), and returns their metadata.
-pub async fn upload_and_keep(
+/// Uploads encoded files into a bucket directory and returns their metadata; with `keep`, their
+/// rows stay there decoded (see [`crate::read::DecodedFiles`]).
+pub async fn upload_files(
     io: &crate::io::FileIO,
     bucket_dir: &str,
     files: Vec<EncodedFile>,
-    decoded: &crate::read::DecodedFiles,
+    keep: Option<&crate::read::DecodedFiles>,
 ) -> Result<Vec<DataFileMeta>> {
     let mut metas = Vec::with_capacity(files.len());
     for f in files {
         io.write(&format!("{bucket_dir}/{}", f.meta.file_name), f.bytes).await?;
-        decoded.insert(&f.meta.file_name, f.rows);
-        metas.push(f.meta);
-    }
-    Ok(metas)
-}
-
-/// Uploads encoded files into a bucket directory and returns their metadata.
-pub async fn upload_files(io: &crate::io::FileIO, bucket_dir: &str, files: Vec<EncodedFile>) -> Result<Vec<DataFileMeta>> {
-    let mut metas = Vec::with_capacity(files.len());
-    for f in files {
-        io.write(&format!("{bucket_dir}/{}", f.meta.file_name), f.bytes).await?;
+        if let Some(decoded) = keep {
+            decoded.insert(&f.meta.file_name, f.rows);
+        }
         metas.push(f.meta);
     }
     Ok(metas)

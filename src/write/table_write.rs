@@ -30,7 +30,7 @@ use crate::store::manifests::FileNamer;
 use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
 use crate::write::commit::CommitMessage;
-use crate::write::data_file_writer::{encode_files, upload_and_keep, upload_files, FileWriterConfig};
+use crate::write::data_file_writer::{encode_files, upload_files, FileWriterConfig};
 use crate::write::write_buffer::WriteBuffer;
 
 /// Names data files `data-<uuid>-<n>.parquet` and changelog files `changelog-<uuid>-<n>.parquet`
@@ -643,13 +643,10 @@ async fn flush(ctx: Arc<WriteContext>, partition: BinaryRow, bucket: i32, buffer
     .await
     .map_err(|e| Error::Task(e.to_string()))??;
     let (data, changelog) = encoded;
-    let changelog = upload_files(&ctx.io, &dir, changelog).await?;
+    let changelog = upload_files(&ctx.io, &dir, changelog, None).await?;
     // The writer's own compactions will read these files: keep their rows at hand.
-    let data = match &ctx.compaction {
-        Some((_, _, rewriter)) if ctx.cfg.is_primary_key => upload_and_keep(&ctx.io, &dir, data, &rewriter.decoded).await?,
-        _ => upload_files(&ctx.io, &dir, data).await?,
-    };
-    Ok((data, changelog))
+    let keep = ctx.compaction.as_ref().filter(|_| ctx.cfg.is_primary_key).map(|(_, _, rewriter)| &rewriter.decoded);
+    Ok((upload_files(&ctx.io, &dir, data, keep).await?, changelog))
 }
 
 /// The bucket-key hash of a single non-null BIGINT or INT key, without building the row.
