@@ -291,7 +291,8 @@ async fn shoal_writes_java_and_pypaimon_read() {
 }
 
 /// A flush big enough (tens of thousands of rows in one file) that shoal encodes the file's
-/// columns on several threads: Java Paimon 0.9 and pypaimon 2 read it as shoal does.
+/// columns on several threads, and compactions encoded while they merge: Java Paimon 0.9 and
+/// pypaimon 2 read them as shoal does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shoal_writes_a_big_file_java_and_pypaimon_read() {
     let Some(o) = oracle() else { return };
@@ -305,6 +306,29 @@ async fn shoal_writes_a_big_file_java_and_pypaimon_read() {
     let ours = shoal_read(&dir, None).await;
     common::assert_rows_eq(&o.java_read(&dir, None), &ours, "Java Paimon 0.9 reads shoal's big file");
     common::assert_rows_eq(&o.py2_read(&dir), &ours, "pypaimon 2 reads shoal's big file");
+
+    // Deletion vectors, and compactions whose output (tens of thousands of rows) is encoded while
+    // it is merged: the writer's own lookup compactions, then a full compaction by the job.
+    let dv_dir = table_dir(root.path(), "s_big_dv");
+    let mut s = spec(8, 1, false, 3, 25_000, false);
+    s["options"]["deletion-vectors.enabled"] = json!("true");
+    shoal_write(&dv_dir, &s).await;
+    let table = Table::open(dv_dir.to_str().unwrap()).await.unwrap();
+    shoal::maintenance::compact::CompactJob::new(true).run(&table).await.unwrap();
+    let table = Table::open(dv_dir.to_str().unwrap()).await.unwrap();
+    let plan = table.new_scan().plan().await.unwrap();
+    let files: Vec<_> = plan.splits.iter().flat_map(|s| s.files.iter()).collect();
+    assert!(
+        files.len() == 1 && files[0].row_count >= 32 * 1024,
+        "one compacted file of at least 32k rows expected, got {:?}",
+        files.iter().map(|f| f.row_count).collect::<Vec<_>>()
+    );
+    let java_snapshots = o.java_read_snapshots(&dv_dir);
+    assert!(java_snapshots.len() >= 4, "3 commits and the full compaction, got snapshots {:?}", java_snapshots.keys());
+    for (id, rows) in &java_snapshots {
+        common::assert_rows_eq(rows, &shoal_read(&dv_dir, Some(*id)).await, &format!("Java reads snapshot {id} of shoal's big DV table"));
+    }
+    common::assert_rows_eq(&o.py2_read(&dv_dir), &shoal_read(&dv_dir, None).await, "pypaimon 2 reads shoal's big compacted DV file");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

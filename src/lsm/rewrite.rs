@@ -21,7 +21,7 @@ use crate::read::{DataSplit, SplitReader};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, RowKind, TableSchema};
 use crate::store::SchemaManager;
 use crate::read::DecodedFiles;
-use crate::write::data_file_writer::{encode_files, upload_files, FileWriterConfig};
+use crate::write::data_file_writer::{encode_files, encode_one_file_while_produced, upload_files, FileWriterConfig};
 
 /// The files a compaction removed and the files it produced.
 #[derive(Clone, Debug, Default)]
@@ -106,7 +106,16 @@ impl Rewriter {
         let cfg = self.cfg.clone();
         let next_name = self.next_name.clone();
         let level = unit.output_level;
+        let one_file = cfg.fits_one_file(&unit.files);
         let encoded = tokio::task::spawn_blocking(move || -> Result<_> {
+            if one_file {
+                // Encoded while merged.
+                let schema = reader.output_schema().clone();
+                let file = encode_one_file_while_produced(&cfg, schema, level, FileSource::Compact, next_name(), |sink| {
+                    reader.try_read_split(&split, &mut |b| sink(b).map(|()| true))
+                })?;
+                return Ok(file.into_iter().collect());
+            }
             let mut batches: Vec<RecordBatch> = vec![];
             reader.read_split(&split, &mut |b| {
                 batches.push(b);
@@ -305,22 +314,6 @@ impl Rewriter {
                 level0,
                 upper,
             };
-            let mut batches: Vec<RecordBatch> = vec![];
-            let mut changes: Vec<RecordBatch> = vec![];
-            reader.try_read_split(&split, &mut |b| {
-                let (b, c) = resolver.resolve(b, &mut state.vectors)?;
-                batches.push(b);
-                changes.extend(c);
-                Ok(true)
-            })?;
-            if upgraded {
-                // The file stays (on the output level) with its rows and its name.
-                batches.clear();
-            } else {
-                for f in &split.files {
-                    state.vectors.remove_file(&f.file_name);
-                }
-            }
             let schema = reader.output_schema().clone();
             let encode = |batches: &[RecordBatch], name: &Arc<dyn Fn() -> String + Send + Sync>| -> Result<_> {
                 let all = arrow_select::concat::concat_batches(&schema, batches).map_err(Error::arrow("collecting compacted rows"))?;
@@ -329,7 +322,39 @@ impl Rewriter {
                 }
                 encode_files(&cfg, &all, level, FileSource::Compact, || name(), None)
             };
-            Ok(((encode(&batches, &next_name)?, encode(&changes, &next_changelog_name)?), state))
+            let mut changes: Vec<RecordBatch> = vec![];
+            let data = if !upgraded && cfg.fits_one_file(&inputs) {
+                // Encoded while merged.
+                encode_one_file_while_produced(&cfg, schema.clone(), level, FileSource::Compact, next_name(), |sink| {
+                    reader.try_read_split(&split, &mut |b| {
+                        let (b, c) = resolver.resolve(b, &mut state.vectors)?;
+                        sink(b)?;
+                        changes.extend(c);
+                        Ok(true)
+                    })
+                })?
+                .into_iter()
+                .collect()
+            } else {
+                let mut batches: Vec<RecordBatch> = vec![];
+                reader.try_read_split(&split, &mut |b| {
+                    let (b, c) = resolver.resolve(b, &mut state.vectors)?;
+                    batches.push(b);
+                    changes.extend(c);
+                    Ok(true)
+                })?;
+                if upgraded {
+                    // The file stays (on the output level) with its rows and its name.
+                    batches.clear();
+                }
+                encode(&batches, &next_name)?
+            };
+            if !upgraded {
+                for f in &split.files {
+                    state.vectors.remove_file(&f.file_name);
+                }
+            }
+            Ok(((data, encode(&changes, &next_changelog_name)?), state))
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;

@@ -9,6 +9,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, Int8Type};
 use arrow_array::{Array, RecordBatch};
 use bytes::Bytes;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -81,6 +82,15 @@ impl FileWriterConfig {
             value_types: schema.fields.iter().map(|f| f.data_type.clone()).collect(),
             schema,
         })
+    }
+
+    /// Whether the merged rows of `inputs` go into one file encoded while they are merged
+    /// ([`encode_one_file_while_produced`]): enough rows to be worth the threads, and fewer
+    /// bytes than the target file size (a merge only drops rows).
+    pub fn fits_one_file(&self, inputs: &[DataFileMeta]) -> bool {
+        let rows: i64 = inputs.iter().map(|f| f.row_count).sum();
+        let bytes: i64 = inputs.iter().map(|f| f.file_size).sum();
+        rows >= PARALLEL_MIN_ROWS as i64 && (bytes as u64) < self.target_file_size
     }
 
     /// Offset of the first value column in a data-file batch.
@@ -176,63 +186,217 @@ pub fn encode_files(
 /// Below this many rows a file is encoded on the calling thread.
 const PARALLEL_MIN_ROWS: usize = 32 * 1024;
 
-/// Encodes `batch` as one Parquet file (row groups of at most the writer's row-group size),
-/// the columns of each row group split across threads (parquet's `ArrowColumnWriter`s), the
-/// same bytes layout as [`ArrowWriter`] writes, with the Arrow schema in the footer.
+/// Encodes `batch` as one Parquet file on the [`ColumnEncoders`]' threads.
 fn encode_columns_in_parallel(cfg: &FileWriterConfig, batch: &RecordBatch, name: &str) -> Result<Bytes> {
-    use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowLeafColumn};
-    let schema = batch.schema();
-    let writer = ArrowWriter::try_new(Vec::with_capacity(1 << 20), schema.clone(), Some(cfg.props.clone()))
-        .map_err(|e| Error::data_file(name, e))?;
-    let (mut file, factory) = writer.into_serialized_writer().map_err(|e| Error::data_file(name, e))?;
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
-    let group_rows = cfg.props.max_row_group_row_count().unwrap_or(1 << 20).max(1);
-    let mut at = 0;
-    let mut row_group = 0;
-    while at < batch.num_rows() {
-        let rows = batch.slice(at, group_rows.min(batch.num_rows() - at));
-        at += rows.num_rows();
-        let mut writers = factory.create_column_writers(row_group).map_err(|e| Error::data_file(name, e))?.into_iter();
-        row_group += 1;
-        // (position, writer, leaf) per leaf column, in schema order.
-        let mut work: Vec<(usize, ArrowColumnWriter, ArrowLeafColumn)> = vec![];
-        for (field, column) in schema.fields().iter().zip(rows.columns()) {
-            for leaf in compute_leaves(field, column).map_err(|e| Error::data_file(name, e))? {
-                let w = writers.next().ok_or_else(|| Error::data_file(name, "more leaf columns than column writers"))?;
-                work.push((work.len(), w, leaf));
+    std::thread::scope(|scope| {
+        let mut encoders = ColumnEncoders::start(scope, cfg, batch.schema(), name)?;
+        encoders.write(batch)?;
+        encoders.finish()
+    })
+}
+
+/// Encodes into one data file the rows that `produce` hands to its sink, while it produces them:
+/// a compaction merges on the calling thread while its output is encoded on the
+/// [`ColumnEncoders`]' threads. For outputs known to fit one file (see
+/// [`FileWriterConfig::fits_one_file`]); None when no rows came.
+pub fn encode_one_file_while_produced(
+    cfg: &FileWriterConfig,
+    schema: arrow_schema::SchemaRef,
+    level: i32,
+    source: FileSource,
+    name: String,
+    produce: impl FnOnce(&mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<()>,
+) -> Result<Option<EncodedFile>> {
+    std::thread::scope(|scope| {
+        let mut encoders = ColumnEncoders::start(scope, cfg, schema.clone(), &name)?;
+        let mut batches = vec![];
+        produce(&mut |b: RecordBatch| {
+            if b.num_rows() > 0 {
+                encoders.write(&b)?;
+                batches.push(b);
             }
-        }
-        let mut shares: Vec<Vec<(usize, ArrowColumnWriter, ArrowLeafColumn)>> = (0..threads).map(|_| vec![]).collect();
-        for (i, item) in work.into_iter().enumerate() {
-            shares[i % threads].push(item);
-        }
-        let encode = |share: Vec<(usize, ArrowColumnWriter, ArrowLeafColumn)>| -> Result<Vec<(usize, ArrowColumnChunk)>> {
-            share
-                .into_iter()
-                .map(|(i, mut w, leaf)| {
-                    w.write(&leaf).map_err(|e| Error::data_file(name, e))?;
-                    Ok((i, w.close().map_err(|e| Error::data_file(name, e))?))
-                })
-                .collect()
-        };
-        let mut chunks: Vec<(usize, ArrowColumnChunk)> = std::thread::scope(|scope| -> Result<_> {
-            let mut shares = shares.into_iter();
-            let first = shares.next().unwrap_or_default();
-            let handles: Vec<_> = shares.map(|share| scope.spawn(move || encode(share))).collect();
-            let mut all = encode(first)?;
-            for h in handles {
-                all.extend(h.join().map_err(|_| Error::data_file(name, "a column encoder panicked"))??);
-            }
-            Ok(all)
+            Ok(())
         })?;
-        chunks.sort_by_key(|(i, _)| *i);
-        let mut group = file.next_row_group().map_err(|e| Error::data_file(name, e))?;
-        for (_, chunk) in chunks {
-            chunk.append_to_row_group(&mut group).map_err(|e| Error::data_file(name, e))?;
+        // While the encoders work off their backlog: the rows as one batch, and the metadata.
+        let rows = arrow_select::concat::concat_batches(&schema, &batches).map_err(Error::arrow("collecting encoded rows"))?;
+        drop(batches);
+        let described = match rows.num_rows() {
+            0 => None,
+            _ => Some(describe(cfg, &rows, name.clone(), 0, level, source, None)?),
+        };
+        let bytes = encoders.finish()?;
+        Ok(described.map(|mut meta| {
+            meta.file_size = bytes.len() as i64;
+            EncodedFile { bytes, meta, rows }
+        }))
+    })
+}
+
+/// One column writer's work, sent to the thread that owns the writer.
+enum ColumnJob {
+    /// The writers of a new row group (with their leaf positions).
+    Start(Vec<(usize, ArrowColumnWriter)>),
+    /// The next rows of each writer's leaf, in the same order.
+    Write(Vec<ArrowLeafColumn>),
+    /// Close the row group's writers and send back their chunks.
+    Close,
+}
+
+type ClosedChunks = std::result::Result<Vec<(usize, ArrowColumnChunk)>, parquet::errors::ParquetError>;
+
+/// One Parquet file whose leaf columns are encoded on threads of their own (leaf i on thread
+/// i mod n; parquet's `ArrowColumnWriter`s), while the caller goes on producing rows: the same
+/// bytes layout as [`ArrowWriter`] writes, row groups of at most the writer's row-group size,
+/// the Arrow schema in the footer. Before this, one bucket's big compaction merged on one core
+/// and then encoded, leaving the other cores idle.
+struct ColumnEncoders<'scope> {
+    name: String,
+    schema: arrow_schema::SchemaRef,
+    file: parquet::file::writer::SerializedFileWriter<Vec<u8>>,
+    factory: parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory,
+    jobs: Vec<std::sync::mpsc::Sender<ColumnJob>>,
+    chunks: std::sync::mpsc::Receiver<ClosedChunks>,
+    threads: Vec<std::thread::ScopedJoinHandle<'scope, ()>>,
+    group_rows: usize,
+    /// Rows in the open row group; None when no group is open.
+    open_rows: Option<usize>,
+    next_group: usize,
+}
+
+impl<'scope> ColumnEncoders<'scope> {
+    fn start<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        cfg: &FileWriterConfig,
+        schema: arrow_schema::SchemaRef,
+        name: &str,
+    ) -> Result<Self> {
+        let writer = ArrowWriter::try_new(Vec::with_capacity(1 << 20), schema.clone(), Some(cfg.props.clone()))
+            .map_err(|e| Error::data_file(name, e))?;
+        let (file, factory) = writer.into_serialized_writer().map_err(|e| Error::data_file(name, e))?;
+        let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+        let (chunk_tx, chunks) = std::sync::mpsc::channel();
+        let mut jobs = vec![];
+        let mut threads = vec![];
+        for _ in 0..n {
+            let (tx, rx) = std::sync::mpsc::channel::<ColumnJob>();
+            let chunk_tx = chunk_tx.clone();
+            threads.push(scope.spawn(move || encode_columns(rx, chunk_tx)));
+            jobs.push(tx);
         }
-        group.close().map_err(|e| Error::data_file(name, e))?;
+        let group_rows = cfg.props.max_row_group_row_count().unwrap_or(1 << 20).max(1);
+        Ok(ColumnEncoders { name: name.to_string(), schema, file, factory, jobs, chunks, threads, group_rows, open_rows: None, next_group: 0 })
     }
-    Ok(Bytes::from(file.into_inner().map_err(|e| Error::data_file(name, e))?))
+
+    fn send(&self, thread: usize, job: ColumnJob) -> Result<()> {
+        self.jobs[thread].send(job).map_err(|_| Error::data_file(&self.name, "a column encoder thread stopped"))
+    }
+
+    /// Hands the batch's columns to the encoder threads (closing row groups as they fill).
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        use parquet::arrow::arrow_writer::compute_leaves;
+        let n = self.jobs.len();
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let open = match self.open_rows {
+                Some(rows) => rows,
+                None => {
+                    let writers = self.factory.create_column_writers(self.next_group).map_err(|e| Error::data_file(&self.name, e))?;
+                    self.next_group += 1;
+                    let mut shares: Vec<Vec<(usize, ArrowColumnWriter)>> = (0..n).map(|_| vec![]).collect();
+                    for (i, w) in writers.into_iter().enumerate() {
+                        shares[i % n].push((i, w));
+                    }
+                    for (t, share) in shares.into_iter().enumerate() {
+                        self.send(t, ColumnJob::Start(share))?;
+                    }
+                    0
+                }
+            };
+            let take = (self.group_rows - open).min(batch.num_rows() - at);
+            let rows = batch.slice(at, take);
+            at += take;
+            let mut shares: Vec<Vec<ArrowLeafColumn>> = (0..n).map(|_| vec![]).collect();
+            let mut leaf = 0;
+            for (field, column) in self.schema.fields().iter().zip(rows.columns()) {
+                for l in compute_leaves(field, column).map_err(|e| Error::data_file(&self.name, e))? {
+                    shares[leaf % n].push(l);
+                    leaf += 1;
+                }
+            }
+            for (t, share) in shares.into_iter().enumerate() {
+                self.send(t, ColumnJob::Write(share))?;
+            }
+            self.open_rows = Some(open + take);
+            if open + take == self.group_rows {
+                self.close_group()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for every thread's chunks of the open row group and appends them in leaf order.
+    fn close_group(&mut self) -> Result<()> {
+        if self.open_rows.take().is_none() {
+            return Ok(());
+        }
+        for t in 0..self.jobs.len() {
+            self.send(t, ColumnJob::Close)?;
+        }
+        let mut chunks = vec![];
+        for _ in 0..self.jobs.len() {
+            let closed = self.chunks.recv().map_err(|_| Error::data_file(&self.name, "a column encoder thread stopped"))?;
+            chunks.extend(closed.map_err(|e| Error::data_file(&self.name, e))?);
+        }
+        chunks.sort_by_key(|(i, _)| *i);
+        let mut group = self.file.next_row_group().map_err(|e| Error::data_file(&self.name, e))?;
+        for (_, chunk) in chunks {
+            chunk.append_to_row_group(&mut group).map_err(|e| Error::data_file(&self.name, e))?;
+        }
+        group.close().map_err(|e| Error::data_file(&self.name, e))?;
+        Ok(())
+    }
+
+    /// Closes the last row group and the file; the threads end.
+    fn finish(mut self) -> Result<Bytes> {
+        self.close_group()?;
+        self.jobs.clear();
+        for t in self.threads.drain(..) {
+            t.join().map_err(|_| Error::data_file(&self.name, "a column encoder panicked"))?;
+        }
+        Ok(Bytes::from(self.file.into_inner().map_err(|e| Error::data_file(&self.name, e))?))
+    }
+}
+
+/// A column encoder thread: owns its share of each row group's writers; the first failure is
+/// reported when the row group closes.
+fn encode_columns(jobs: std::sync::mpsc::Receiver<ColumnJob>, chunks: std::sync::mpsc::Sender<ClosedChunks>) {
+    let mut writers: Vec<(usize, ArrowColumnWriter)> = vec![];
+    let mut failed = None;
+    for job in jobs {
+        match job {
+            ColumnJob::Start(w) => writers = w,
+            ColumnJob::Write(leaves) => {
+                if failed.is_none() {
+                    for ((_, w), leaf) in writers.iter_mut().zip(&leaves) {
+                        if let Err(e) = w.write(leaf) {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+            }
+            ColumnJob::Close => {
+                let closed = match failed.take() {
+                    Some(e) => Err(e),
+                    None => writers.drain(..).map(|(i, w)| w.close().map(|c| (i, c))).collect(),
+                };
+                writers.clear();
+                if chunks.send(closed).is_err() {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 fn describe(
@@ -355,5 +519,73 @@ mod tests {
         let read = arrow_select::concat::concat_batches(&batch.schema(), &read).unwrap();
         assert_eq!(read, batch);
         assert_eq!((files[0].meta.row_count, files[0].meta.min_sequence_number, files[0].meta.max_sequence_number), (n, 100, 99 + n));
+    }
+
+    /// Rows handed over in uneven batches while being produced (row groups closing mid-batch)
+    /// read back as one file with the same rows and metadata as the one-shot encoder's; a
+    /// producer's failure comes back as that failure, and the encoder threads end.
+    #[test]
+    fn a_file_encoded_while_produced_reads_back_as_written() {
+        let schema = TableSchema::create(
+            vec![("k".into(), crate::spec::parse_type("BIGINT").unwrap()), ("v".into(), crate::spec::parse_type("STRING").unwrap())],
+            vec![],
+            vec!["k".into()],
+            [("bucket".to_string(), "1".to_string())].into_iter().collect(),
+            None,
+        )
+        .unwrap();
+        let mut cfg = FileWriterConfig::new(Arc::new(schema)).unwrap();
+        cfg.props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(25_000))
+            .build();
+        let n = 61_000i64;
+        let arrow_schema = crate::spec::data_file::key_value_arrow_schema(&cfg.schema);
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int64Array::from_iter_values(0..n)),
+            Arc::new(Int64Array::from_iter_values((0..n).map(|i| (i * 7919) % n))),
+            Arc::new(arrow_array::Int8Array::from_iter_values((0..n).map(|i| if i % 11 == 0 { 3 } else { 0 }))),
+            Arc::new(Int64Array::from_iter_values(0..n)),
+            Arc::new(StringArray::from_iter((0..n).map(|i| (i % 5 != 0).then(|| format!("value-{i}"))))),
+        ];
+        let batch = RecordBatch::try_new(arrow_schema.clone(), columns).unwrap();
+        let file = encode_one_file_while_produced(&cfg, arrow_schema.clone(), 2, FileSource::Compact, "g.parquet".into(), |sink| {
+            let mut at = 0usize;
+            for len in [1usize, 9_999, 0, 17_000, 24_000, 10_000].into_iter().cycle() {
+                let len = len.min(n as usize - at);
+                sink(batch.slice(at, len))?;
+                at += len;
+                if at == n as usize {
+                    return Ok(());
+                }
+            }
+            Ok(())
+        })
+        .unwrap()
+        .expect("rows were produced");
+        let reader = ParquetRecordBatchReaderBuilder::try_new(file.bytes.clone()).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 3);
+        let read: Vec<RecordBatch> = reader.build().unwrap().collect::<std::result::Result<_, _>>().unwrap();
+        assert_eq!(arrow_select::concat::concat_batches(&arrow_schema, &read).unwrap(), batch);
+        assert_eq!(file.rows, batch);
+        let whole = encode_files(&cfg, &batch, 2, FileSource::Compact, || "g.parquet".to_string(), None).unwrap();
+        let mut expected = whole[0].meta.clone();
+        expected.file_size = file.bytes.len() as i64;
+        expected.creation_time = file.meta.creation_time;
+        assert_eq!(file.meta, expected);
+        assert_eq!(file.meta.delete_row_count, Some((0..n).filter(|i| i % 11 == 0).count() as i64));
+
+        // Nothing produced: no file.
+        let none = encode_one_file_while_produced(&cfg, arrow_schema.clone(), 2, FileSource::Compact, "h.parquet".into(), |sink| {
+            sink(batch.slice(0, 0))
+        })
+        .unwrap();
+        assert!(none.is_none());
+        // A producer's error is the result.
+        let failed = encode_one_file_while_produced(&cfg, arrow_schema, 2, FileSource::Compact, "i.parquet".into(), |sink| {
+            sink(batch.slice(0, 30_000))?;
+            Err(Error::InvalidInput("merge failed".into()))
+        });
+        assert!(matches!(failed, Err(Error::InvalidInput(m)) if m == "merge failed"));
     }
 }

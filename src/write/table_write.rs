@@ -68,6 +68,9 @@ struct WriteContext {
     /// In-writer compaction (primary-key tables unless `write-only`): the strategy, the number
     /// of levels, and the rewriter.
     compaction: Option<(UniversalCompaction, usize, Rewriter)>,
+    /// `num-sorted-run.stop-trigger`: a bucket with this many sorted runs waits for its
+    /// compaction.
+    stop_trigger: usize,
     /// Compactions that maintain deletion vectors or produce a changelog (`lookup`,
     /// `full-compaction`) go through the lookup rewrite with this mode.
     lookup: Option<LookupMode>,
@@ -195,6 +198,7 @@ impl TableWrite {
             default_partition: opts.partition_default_name().to_string(),
             input_changelog: !schema.primary_keys.is_empty()
                 && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Input,
+            stop_trigger: compaction.as_ref().map(|(u, _, _)| u.stop_trigger(&opts)).unwrap_or(usize::MAX),
             compaction,
             lookup,
             cfg,
@@ -446,32 +450,38 @@ impl TableWrite {
             .collect();
         self.batch_memory.clear();
         self.buffered = 0;
-        let results: Vec<((BinaryRow, i32), Flushed)> = stream::iter(jobs)
+        // Paimon's GlobalFullCompactionSinkWrite: every `full-compaction.delta-commits` commits,
+        // the buckets this writer wrote are compacted fully before the commit.
+        self.prepared_commits += 1;
+        let full = self.ctx.compaction.is_some()
+            && self.full_compaction_every.is_some_and(|n| self.prepared_commits % n.max(1) == 0);
+        // Deletion-vector tables wait for their level-0 compaction (Paimon's `lookup-wait`).
+        let wait = wait_compaction || self.ctx.forces_level0();
+        // Twice the cores: a bucket's encoding goes on while another's files upload.
+        let mut flushes = stream::iter(jobs)
             .map(|(key, partition, bucket, buffer)| {
                 let ctx = ctx.clone();
                 async move { flush(ctx, partition, bucket, buffer).await.map(|files| (key, files)) }
             })
-            .buffer_unordered(self.parallelism)
-            .try_collect()
-            .await?;
-        for (key, (files, changelog)) in results {
+            .buffer_unordered(self.parallelism * 2);
+        // A bucket's compaction starts as soon as its flush is done, beside the other flushes.
+        let mut started = std::collections::HashSet::new();
+        while let Some((key, (files, changelog))) = flushes.try_next().await? {
             let w = self.writers.get_mut(&key).expect("writer exists");
             for f in &files {
                 w.levels.add_level0(f.clone());
             }
             w.new_files.extend(files);
             w.changelog_files.extend(changelog);
+            if !full {
+                start_compaction(&ctx, w, wait).await?;
+                started.insert(key);
+            }
         }
-        self.prepared_commits += 1;
-        // Paimon's GlobalFullCompactionSinkWrite: every `full-compaction.delta-commits` commits,
-        // the buckets this writer wrote are compacted fully before the commit.
-        let full = self.ctx.compaction.is_some()
-            && self.full_compaction_every.is_some_and(|n| self.prepared_commits % n.max(1) == 0);
         if full {
             self.compact_fully().await?;
         } else {
-            // Deletion-vector tables wait for their level-0 compaction (Paimon's `lookup-wait`).
-            self.compact(wait_compaction || self.ctx.forces_level0()).await?;
+            self.compact(wait, &started).await?;
         }
         let total_buckets = self.num_buckets;
         let mut messages = vec![];
@@ -542,60 +552,14 @@ impl TableWrite {
         Ok(())
     }
 
-    /// In-writer compaction. Per bucket: collect a finished background compaction (or wait for
-    /// it when the bucket has reached `num-sorted-run.stop-trigger` runs, or when asked to); then,
-    /// with no compaction running and at least `num-sorted-run.compaction-trigger` runs, start
-    /// what universal compaction picks. With `wait`, picked compactions run to completion here.
-    async fn compact(&mut self, wait: bool) -> Result<()> {
-        let Some((strategy, _, rewriter)) = self.ctx.compaction.clone() else { return Ok(()) };
-        let stop_trigger = strategy.stop_trigger(&self.schema.core_options());
+    /// In-writer compaction of every bucket (see [`start_compaction`]) but those in `started`,
+    /// whose compaction this commit already started. With `wait`, picked compactions run to
+    /// completion here.
+    async fn compact(&mut self, wait: bool, started: &std::collections::HashSet<(BinaryRow, i32)>) -> Result<()> {
         let ctx = self.ctx.clone();
-        for w in self.writers.values_mut() {
-            let must_wait = wait || w.levels.number_of_sorted_runs() >= stop_trigger;
-            if let Some(handle) = w.compacting.take() {
-                if handle.is_finished() || must_wait {
-                    w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
-                } else {
-                    w.compacting = Some(handle);
-                }
-            }
-            // first-row: level-0 rows are invisible until compacted, so a commit that waits
-            // compacts them; and only full compactions keep each key in one file above level 0.
-            // Deletion vectors: level-0 rows are invisible until compacted with lookups, so a
-            // commit that waits compacts them (Paimon's ForceUpLevel0Compaction).
-            let first_row = ctx.merge.is_first_row();
-            let has_level0 = w.levels.sorted_runs().iter().any(|r| r.level == 0);
-            let force = (first_row || ctx.forces_level0()) && wait && has_level0;
-            if w.compacting.is_some() || (!force && w.levels.number_of_sorted_runs() < strategy.num_run_trigger) {
-                continue;
-            }
-            let runs = w.levels.sorted_runs();
-            let unit = if first_row {
-                full_unit(w.levels.max_level(), &runs)
-            } else if ctx.forces_level0() {
-                strategy.pick_force_level0(w.levels.max_level(), &runs)
-            } else {
-                strategy.pick(w.levels.max_level(), &runs)
-            };
-            let Some(unit) = unit else { continue };
-            let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
-            let path = bucket_dir(
-                &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
-                w.bucket,
-            );
-            let (rewriter, partition, bucket) = (rewriter.clone(), w.partition.clone(), w.bucket);
-            if let Some(mode) = ctx.lookup {
-                let state = w.take_dv_state(&ctx.io).await?;
-                let deeper: Vec<DataFileMeta> =
-                    w.levels.all_files().into_iter().filter(|f| f.level > unit.output_level).collect();
-                w.compacting = Some(tokio::spawn(async move {
-                    let (r, state) = rewriter.rewrite_with_lookup(&partition, bucket, &path, unit, deeper, state, mode).await?;
-                    Ok((r, Some(state)))
-                }));
-            } else {
-                w.compacting = Some(tokio::spawn(async move {
-                    Ok((rewriter.rewrite(&partition, bucket, &path, unit, drop_retracts).await?, None))
-                }));
+        for (key, w) in self.writers.iter_mut() {
+            if !started.contains(key) {
+                start_compaction(&ctx, w, wait).await?;
             }
         }
         if wait {
@@ -607,6 +571,60 @@ impl TableWrite {
         }
         Ok(())
     }
+}
+
+/// In-writer compaction of one bucket: collect a finished background compaction (or wait for
+/// it when the bucket has reached `num-sorted-run.stop-trigger` runs, or when asked to); then,
+/// with no compaction running and at least `num-sorted-run.compaction-trigger` runs, start what
+/// universal compaction picks, in the background.
+async fn start_compaction(ctx: &Arc<WriteContext>, w: &mut BucketWriter, wait: bool) -> Result<()> {
+    let Some((strategy, _, rewriter)) = ctx.compaction.clone() else { return Ok(()) };
+    let must_wait = wait || w.levels.number_of_sorted_runs() >= ctx.stop_trigger;
+    if let Some(handle) = w.compacting.take() {
+        if handle.is_finished() || must_wait {
+            w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
+        } else {
+            w.compacting = Some(handle);
+        }
+    }
+    // first-row: level-0 rows are invisible until compacted, so a commit that waits compacts
+    // them; and only full compactions keep each key in one file above level 0.
+    // Deletion vectors: level-0 rows are invisible until compacted with lookups, so a commit
+    // that waits compacts them (Paimon's ForceUpLevel0Compaction).
+    let first_row = ctx.merge.is_first_row();
+    let has_level0 = w.levels.sorted_runs().iter().any(|r| r.level == 0);
+    let force = (first_row || ctx.forces_level0()) && wait && has_level0;
+    if w.compacting.is_some() || (!force && w.levels.number_of_sorted_runs() < strategy.num_run_trigger) {
+        return Ok(());
+    }
+    let runs = w.levels.sorted_runs();
+    let unit = if first_row {
+        full_unit(w.levels.max_level(), &runs)
+    } else if ctx.forces_level0() {
+        strategy.pick_force_level0(w.levels.max_level(), &runs)
+    } else {
+        strategy.pick(w.levels.max_level(), &runs)
+    };
+    let Some(unit) = unit else { return Ok(()) };
+    let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
+    let path = bucket_dir(
+        &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
+        w.bucket,
+    );
+    let (partition, bucket) = (w.partition.clone(), w.bucket);
+    if let Some(mode) = ctx.lookup {
+        let state = w.take_dv_state(&ctx.io).await?;
+        let deeper: Vec<DataFileMeta> = w.levels.all_files().into_iter().filter(|f| f.level > unit.output_level).collect();
+        w.compacting = Some(tokio::spawn(async move {
+            let (r, state) = rewriter.rewrite_with_lookup(&partition, bucket, &path, unit, deeper, state, mode).await?;
+            Ok((r, Some(state)))
+        }));
+    } else {
+        w.compacting = Some(tokio::spawn(async move {
+            Ok((rewriter.rewrite(&partition, bucket, &path, unit, drop_retracts).await?, None))
+        }));
+    }
+    Ok(())
 }
 
 /// The data files and the changelog files one flush wrote.
