@@ -236,6 +236,45 @@ async fn overlapping_files_on_one_level_are_an_lsm_conflict() {
     assert_eq!(read(&t, None).await, before);
 }
 
+/// A long-lived committer keeps the live files between its commits and brings them forward by
+/// the other committers' snapshots: what another compactor moved in the meantime still makes
+/// this committer's stale or overlapping compaction a conflict, and its valid one commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_lived_committer_sees_what_others_committed_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), def(&[("write-only", "true"), ("bucket", "1")])).await.unwrap();
+    let commit = t.new_commit("w").unwrap();
+    let mut w = t.new_write().await.unwrap();
+    for round in 0..3 {
+        let rows: Vec<(i64, String)> = (0..50).map(|k| (k, format!("r{round}-{k}"))).collect();
+        w.write(&batch(&t, &rows)).await.unwrap();
+        commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+    }
+    let before = read(&t, None).await;
+    let split = t.new_scan().plan().await.unwrap().splits.remove(0);
+    assert_eq!(split.files.len(), 3);
+    let up = |f: &shoal::spec::DataFileMeta, level: i32| {
+        let mut m = shoal::write::CommitMessage::new(split.partition.clone(), split.bucket, 1);
+        m.compact_before.push(f.clone());
+        m.compact_after.push(shoal::spec::DataFileMeta { level, ..f.clone() });
+        m
+    };
+    let (a, b, c) = (&split.files[0], &split.files[1], &split.files[2]);
+    let mine = t.new_commit("compactor-mine").unwrap();
+    mine.commit(vec![up(a, 5)]).await.unwrap();
+    // Another compactor moves b to level 4 after `mine` last committed.
+    t.new_commit("compactor-other").unwrap().commit(vec![up(b, 4)]).await.unwrap();
+    let e = mine.commit(vec![up(c, 4)]).await.unwrap_err().to_string();
+    assert!(e.contains("LSM conflict") && e.contains("level 4"), "{e}");
+    let e = mine.commit(vec![up(b, 3)]).await.unwrap_err().to_string();
+    assert!(e.contains("no longer in the table"), "{e}");
+    assert_eq!(read(&t, None).await, before);
+    mine.commit(vec![up(c, 3)]).await.unwrap();
+    let levels: Vec<i32> = t.new_scan().plan().await.unwrap().splits[0].files.iter().map(|f| f.level).collect();
+    assert_eq!(levels.iter().copied().collect::<std::collections::BTreeSet<_>>(), [3, 4, 5].into_iter().collect());
+    assert_eq!(read(&t, None).await, before);
+}
+
 /// `full-compaction.delta-commits = 3`: every third commit leaves each written bucket as one
 /// sorted run on the last level (retractions dropped), the others only what universal picks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,9 @@
 //!    snapshot's base + delta manifests (small ones merged, Paimon's minor manifest compaction);
 //!    publish `snapshot-(latest+1)` with create-if-absent. If another commit won that id, clean
 //!    up this attempt's lists and retry on top of the newer snapshot.
+//!
+//! A committer keeps the live files of the last snapshot it checked or made ([`LiveFiles`]),
+//! so a long-running writer's conflict check reads only the snapshots committed since.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -90,6 +93,47 @@ pub struct TableCommit {
     max_retries: usize,
     manifest_target_size: u64,
     manifest_merge_min_count: usize,
+    /// The live data files of a recent snapshot, for conflict checks (see [`LiveFiles`]).
+    live: std::sync::Mutex<Option<LiveFiles>>,
+}
+
+/// The live data files of one snapshot, kept by a committer between its commits: the next
+/// conflict check brings them forward by the delta of each newer snapshot (none when the
+/// committer made the latest one) instead of reading every manifest of the table again, which
+/// made a streaming writer's compaction commits slower the longer it ran.
+struct LiveFiles {
+    snapshot: i64,
+    files: std::collections::HashMap<FileIdentifier, ManifestEntry>,
+}
+
+impl LiveFiles {
+    /// A snapshot further ahead than this is read in full rather than by its deltas.
+    const MAX_CATCH_UP: i64 = 64;
+
+    /// Applies the delta of the next snapshot `snapshot`, with Paimon's merge rules: an ADD of a
+    /// live file or a DELETE of a file not live is a corrupt table.
+    fn apply(&mut self, snapshot: i64, delta: impl IntoIterator<Item = ManifestEntry>) -> Result<()> {
+        let corrupt = |what: String| -> Error {
+            crate::spec::SpecError::corrupt("manifest", format!("snapshot {snapshot}"), what).into()
+        };
+        for e in delta {
+            let id = e.identifier();
+            match e.kind {
+                FileKind::Add => {
+                    if self.files.insert(id, e).is_some() {
+                        return Err(corrupt("a live file is added again".to_string()));
+                    }
+                }
+                FileKind::Delete => {
+                    if self.files.remove(&id).is_none() {
+                        return Err(corrupt(format!("file {} is deleted but is not live", id.file_name)));
+                    }
+                }
+            }
+        }
+        self.snapshot = snapshot;
+        Ok(())
+    }
 }
 
 /// What happened to a commit.
@@ -122,6 +166,7 @@ impl TableCommit {
             max_retries: opts.commit_max_retries()?.max(10),
             manifest_target_size: opts.manifest_target_file_size()?,
             manifest_merge_min_count: opts.manifest_merge_min_count()?,
+            live: std::sync::Mutex::new(None),
             schema,
             after_commit: None,
             clock: None,
@@ -325,6 +370,7 @@ impl TableCommit {
                 statistics: None,
             };
             if self.snapshots.try_commit(&snapshot).await? {
+                self.remember_commit(id, &entries);
                 return Ok(CommitOutcome::Committed(id));
             }
             // Lost the race for this id: drop this attempt's lists and merged manifests, retry.
@@ -347,58 +393,68 @@ impl TableCommit {
 
     /// Paimon's conflict checks before a commit that deletes files or adds files above level 0:
     /// every file to delete must still be live, and afterwards no two files on one level >= 1 of
-    /// a bucket may overlap in key range (another writer or compactor changed the bucket).
+    /// a bucket may overlap in key range (another writer or compactor changed the bucket). Only
+    /// buckets this commit adds files to can get new overlaps.
     async fn check_conflicts(&self, latest: Option<&Snapshot>, deletes: &[FileIdentifier], changes: &[ManifestEntry]) -> Result<()> {
-        let live: Vec<ManifestEntry> = match latest {
-            Some(s) => self.manifests.live_files(s).await?,
-            None => vec![],
+        let Some(latest) = latest else {
+            return check_conflicts_in(&Default::default(), deletes, changes, &self.schema);
         };
-        let live_ids: HashSet<FileIdentifier> = live.iter().map(ManifestEntry::identifier).collect();
-        for d in deletes {
-            if !live_ids.contains(d) {
-                return Err(Error::CommitConflict(format!(
-                    "file {} (bucket {}, level {}) to be deleted is no longer in the table: \
-                     another commit removed it; the work that produced this commit is stale",
-                    d.file_name, d.bucket, d.level
-                )));
+        self.bring_live_files_to(latest).await?;
+        let guard = self.live.lock().map_err(|_| Error::Task("the committer's live-file cache was poisoned".into()))?;
+        let live = guard.as_ref().filter(|l| l.snapshot == latest.id).ok_or_else(|| {
+            Error::CommitConflict(format!("the live files of snapshot {} changed while this commit read them", latest.id))
+        })?;
+        check_conflicts_in(&live.files, deletes, changes, &self.schema)
+    }
+
+    /// Brings the cached live files to `latest`: by the deltas of the snapshots after the
+    /// cached one, or by reading `latest`'s manifests when there is no cache, it is too far
+    /// behind, or a snapshot in between is gone.
+    async fn bring_live_files_to(&self, latest: &Snapshot) -> Result<()> {
+        let cached = self.live.lock().ok().and_then(|l| l.as_ref().map(|l| l.snapshot));
+        if let Some(from) = cached.filter(|&c| c <= latest.id && latest.id - c <= LiveFiles::MAX_CATCH_UP) {
+            let mut deltas = vec![];
+            for id in from + 1..=latest.id {
+                // A snapshot or manifest expired meanwhile: read `latest` in full below.
+                let delta = async {
+                    let s = self.snapshots.snapshot(id).await?;
+                    let metas = self.manifests.read_manifest_list(&s.delta_manifest_list).await?;
+                    self.manifests.read_entries(&metas).await
+                };
+                match delta.await {
+                    Ok(d) => deltas.push((id, d)),
+                    Err(_) => break,
+                }
             }
-        }
-        if self.schema.primary_keys.is_empty() {
-            return Ok(());
-        }
-        // The files on each level >= 1 of each bucket after this commit, by key range.
-        let deleted: HashSet<&FileIdentifier> = deletes.iter().collect();
-        let key_types: Vec<DataType> = self.schema.trimmed_key_fields().iter().map(|f| f.data_type.clone()).collect();
-        // (partition, bucket, level) -> (min key, max key, file name) of each file.
-        type KeyRange = (Vec<Datum>, Vec<Datum>, String);
-        let mut levels: std::collections::HashMap<(Vec<u8>, i32, i32), Vec<KeyRange>> = Default::default();
-        let after = live
-            .iter()
-            .filter(|e| !deleted.contains(&e.identifier()))
-            .chain(changes.iter().filter(|e| e.kind == FileKind::Add));
-        for e in after {
-            if e.file.level < 1 {
-                continue;
-            }
-            let f = &e.file;
-            let min = f.min_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("min key: {m}")))?;
-            let max = f.max_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("max key: {m}")))?;
-            levels.entry((e.partition.data().to_vec(), e.bucket, f.level)).or_default().push((min, max, f.file_name.clone()));
-        }
-        let cmp = |a: &[Datum], b: &[Datum]| a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal);
-        for ((_, bucket, level), mut files) in levels {
-            files.sort_by(|a, b| cmp(&a.0, &b.0));
-            for w in files.windows(2) {
-                if cmp(&w[0].1, &w[1].0).is_ge() {
-                    return Err(Error::CommitConflict(format!(
-                        "LSM conflict in bucket {bucket}: files {} and {} on level {level} overlap in key range; \
-                         another writer or compactor changed this bucket, so this commit is given up",
-                        w[0].2, w[1].2
-                    )));
+            if deltas.len() as i64 == latest.id - from {
+                let mut guard = self.live.lock().map_err(|_| Error::Task("the committer's live-file cache was poisoned".into()))?;
+                if let Some(live) = guard.as_mut().filter(|l| l.snapshot == from) {
+                    for (id, delta) in deltas {
+                        if let Err(e) = live.apply(id, delta) {
+                            *guard = None;
+                            return Err(e);
+                        }
+                    }
+                    return Ok(());
                 }
             }
         }
+        let files = self.manifests.live_files(latest).await?.into_iter().map(|e| (e.identifier(), e)).collect();
+        if let Ok(mut guard) = self.live.lock() {
+            *guard = Some(LiveFiles { snapshot: latest.id, files });
+        }
         Ok(())
+    }
+
+    /// After this committer published snapshot `id` with `entries`: the cached live files, if
+    /// they were those of the snapshot before, move to `id`.
+    fn remember_commit(&self, id: i64, entries: &[ManifestEntry]) {
+        let Ok(mut guard) = self.live.lock() else { return };
+        if let Some(live) = guard.as_mut().filter(|l| l.snapshot == id - 1) {
+            if live.apply(id, entries.iter().cloned()).is_err() {
+                *guard = None;
+            }
+        }
     }
 
     /// Paimon's minor manifest compaction: walk the manifests in order, merging groups that reach
@@ -453,6 +509,62 @@ impl TableCommit {
         let stats = partition_stats(&merged, partition_types);
         Ok(vec![self.manifests.write_manifest(namer, &merged, self.schema.id, stats).await?])
     }
+}
+
+/// The conflict checks of [`TableCommit::check_conflicts`] against the live files `live`.
+fn check_conflicts_in(
+    live: &std::collections::HashMap<FileIdentifier, ManifestEntry>,
+    deletes: &[FileIdentifier],
+    changes: &[ManifestEntry],
+    schema: &TableSchema,
+) -> Result<()> {
+    for d in deletes {
+        if !live.contains_key(d) {
+            return Err(Error::CommitConflict(format!(
+                "file {} (bucket {}, level {}) to be deleted is no longer in the table: \
+                 another commit removed it; the work that produced this commit is stale",
+                d.file_name, d.bucket, d.level
+            )));
+        }
+    }
+    if schema.primary_keys.is_empty() {
+        return Ok(());
+    }
+    // The files on each level >= 1 of each bucket this commit adds to, after this commit.
+    let added = changes.iter().filter(|e| e.kind == FileKind::Add && e.file.level >= 1);
+    let touched: HashSet<(&[u8], i32)> = added.clone().map(|e| (e.partition.data(), e.bucket)).collect();
+    if touched.is_empty() {
+        return Ok(());
+    }
+    let deleted: HashSet<&FileIdentifier> = deletes.iter().collect();
+    let key_types: Vec<DataType> = schema.trimmed_key_fields().iter().map(|f| f.data_type.clone()).collect();
+    // (partition, bucket, level) -> (min key, max key, file name) of each file.
+    type KeyRange = (Vec<Datum>, Vec<Datum>, String);
+    let mut levels: std::collections::HashMap<(Vec<u8>, i32, i32), Vec<KeyRange>> = Default::default();
+    let remaining = live
+        .iter()
+        .filter(|(id, e)| e.file.level >= 1 && touched.contains(&(e.partition.data(), e.bucket)) && !deleted.contains(id))
+        .map(|(_, e)| e);
+    for e in remaining.chain(added) {
+        let f = &e.file;
+        let min = f.min_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("min key: {m}")))?;
+        let max = f.max_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("max key: {m}")))?;
+        levels.entry((e.partition.data().to_vec(), e.bucket, f.level)).or_default().push((min, max, f.file_name.clone()));
+    }
+    let cmp = |a: &[Datum], b: &[Datum]| a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal);
+    for ((_, bucket, level), mut files) in levels {
+        files.sort_by(|a, b| cmp(&a.0, &b.0));
+        for w in files.windows(2) {
+            if cmp(&w[0].1, &w[1].0).is_ge() {
+                return Err(Error::CommitConflict(format!(
+                    "LSM conflict in bucket {bucket}: files {} and {} on level {level} overlap in key range; \
+                     another writer or compactor changed this bucket, so this commit is given up",
+                    w[0].2, w[1].2
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn entry(kind: FileKind, m: &CommitMessage, f: &DataFileMeta) -> ManifestEntry {
