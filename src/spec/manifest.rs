@@ -7,7 +7,7 @@
 //! by field name, with missing nullable fields as null.
 
 use apache_avro::types::Value as AvroValue;
-use apache_avro::{Codec, Reader, Schema, Writer, ZstandardSettings};
+use apache_avro::{Codec, Schema, Writer, ZstandardSettings};
 use std::sync::OnceLock;
 
 use super::binary_row::BinaryRow;
@@ -443,12 +443,10 @@ fn read_container<T>(
     // A corrupt length prefix must not make the decoder allocate gigabytes (found by fuzzing):
     // no single Avro value in Paimon's metadata comes near this bound.
     apache_avro::util::max_allocation_bytes(256 << 20);
-    super::avro_header::check_container_header(bytes).map_err(|e| SpecError::corrupt(what, file, format!("not a readable Avro file: {e}")))?;
-    let reader = Reader::new(bytes).map_err(|e| SpecError::corrupt(what, file, format!("not a readable Avro file: {e}")))?;
-    let mut out = vec![];
-    for v in reader {
-        let v = v.map_err(|e| SpecError::corrupt(what, file, format!("Avro decoding failed: {e}")))?;
-        out.push(decode(Rec::new(&v, file, what)?)?);
+    let records = super::avro_container::read_records(bytes).map_err(|e| SpecError::corrupt(what, file, e))?;
+    let mut out = Vec::with_capacity(records.len());
+    for v in &records {
+        out.push(decode(Rec::new(v, file, what)?)?);
     }
     Ok(out)
 }
