@@ -75,17 +75,20 @@ impl SnapshotManager {
     }
 
     /// Publishes a snapshot atomically; `Ok(false)` when another commit took the id first.
-    pub async fn try_commit(&self, snapshot: &Snapshot) -> Result<bool> {
+    /// Callers check that the created snapshot is on the table's chain (see
+    /// `TableCommit::published_off_chain`) before [`Self::publish_hints`].
+    pub async fn create(&self, snapshot: &Snapshot) -> Result<bool> {
         self.io.verify_atomic_create().await?;
-        let created = self.io.create_new(&snapshot_path(snapshot.id), snapshot.to_json_string()).await?;
-        if created {
-            // Hints are best-effort: a failure here never fails the commit.
-            let _ = self.io.write(&latest_hint_path(), snapshot.id.to_string()).await;
-            if snapshot.id == 1 {
-                let _ = self.io.write(&earliest_hint_path(), "1").await;
-            }
+        Ok(self.io.create_new(&snapshot_path(snapshot.id), snapshot.to_json_string()).await?)
+    }
+
+    /// The `LATEST` (and for the first snapshot `EARLIEST`) hints after a commit. Hints are
+    /// best-effort: a failure here never fails the commit.
+    pub async fn publish_hints(&self, snapshot: &Snapshot) {
+        let _ = self.io.write(&latest_hint_path(), snapshot.id.to_string()).await;
+        if snapshot.id == 1 {
+            let _ = self.io.write(&earliest_hint_path(), "1").await;
         }
-        Ok(created)
     }
 
     /// The newest snapshot committed at or before `time_millis` (Paimon's

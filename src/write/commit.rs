@@ -369,9 +369,16 @@ impl TableCommit {
                 },
                 statistics: None,
             };
-            if self.snapshots.try_commit(&snapshot).await? {
-                self.remember_commit(id, &entries);
-                return Ok(CommitOutcome::Committed(id));
+            if self.snapshots.create(&snapshot).await? {
+                if !self.published_off_chain(&snapshot, &delta_meta.file_name, &entries).await? {
+                    self.snapshots.publish_hints(&snapshot).await;
+                    self.remember_commit(id, &entries);
+                    return Ok(CommitOutcome::Committed(id));
+                }
+                // The id had been taken and expired while this attempt was between reading the
+                // latest snapshot and publishing: take the stray snapshot back, then retry. If it
+                // cannot be deleted the commit fails (a stray snapshot must not look committed).
+                self.snapshots.delete(id).await?;
             }
             // Lost the race for this id: drop this attempt's lists and merged manifests, retry.
             for name in [base_list, delta_list].into_iter().chain(written) {
@@ -389,6 +396,46 @@ impl TableCommit {
             "gave up after {} attempts: other commits kept taking the next snapshot id",
             self.max_retries + 1
         )))
+    }
+
+    /// Whether `snapshot`, just created by this committer, is off the table's chain of
+    /// snapshots: create-if-absent only proves its id was free, and an id is free again once a
+    /// snapshot that had it expired. A committer that stalls between reading snapshot N-1 as the
+    /// latest and creating snapshot-N can find N committed by another writer and expired since
+    /// (with small `snapshot.num-retained.*`), and its snapshot would be published below the
+    /// latest, its rows never read. So: if no snapshot newer than ours is listed, ours is the
+    /// latest (expiry never removes the latest). Otherwise ours is on the chain only if the next
+    /// snapshot was built on it: its base lists our delta manifest, or (after a manifest merge)
+    /// holds the files we added (or no longer holds those we deleted). Our files have unique
+    /// names, so a snapshot built on the expired one never holds them.
+    async fn published_off_chain(&self, snapshot: &Snapshot, delta_manifest: &str, entries: &[ManifestEntry]) -> Result<bool> {
+        let newer: Vec<i64> = self.snapshots.snapshot_ids().await?.into_iter().filter(|&i| i > snapshot.id).collect();
+        let mut next = None;
+        for id in newer {
+            match self.snapshots.snapshot(id).await {
+                Ok(s) => {
+                    next = Some(s);
+                    break;
+                }
+                Err(Error::SnapshotNotFound(_)) => continue, // expired meanwhile: the next one
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(next) = next else { return Ok(false) };
+        let base = self.manifests.read_manifest_list(&next.base_manifest_list).await?;
+        if base.iter().any(|m| m.file_name == delta_manifest) {
+            return Ok(false);
+        }
+        let live: HashSet<FileIdentifier> =
+            merge_entries(self.manifests.read_entries(&base).await?, false, &format!("snapshot {}", next.id))?
+                .into_iter()
+                .filter(|e| e.kind == FileKind::Add)
+                .map(|e| e.identifier())
+                .collect();
+        if let Some(added) = entries.iter().find(|e| e.kind == FileKind::Add) {
+            return Ok(!live.contains(&added.identifier()));
+        }
+        Ok(entries.iter().any(|e| e.kind == FileKind::Delete && live.contains(&e.identifier())))
     }
 
     /// Paimon's conflict checks before a commit that deletes files or adds files above level 0:
