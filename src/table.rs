@@ -222,8 +222,17 @@ impl Table {
         crate::maintenance::rollback::rollback(&self.io, self.schema.clone(), target).await
     }
 
+    /// Removes files nothing references that are older than `older_than` (see
+    /// [`Self::remove_orphan_files_before`]).
     pub async fn remove_orphan_files(&self, older_than: std::time::Duration, dry_run: bool) -> Result<OrphanReport> {
-        crate::maintenance::orphan_files::remove_orphan_files(&self.io, self.schema.clone(), older_than, dry_run).await
+        let cutoff = chrono::Utc::now().timestamp_millis() - older_than.as_millis() as i64;
+        self.remove_orphan_files_before(cutoff, dry_run).await
+    }
+
+    /// Removes files nothing references last modified before `cutoff_millis` (epoch millis; a
+    /// cut-off in the future takes every unreferenced file, even one written this millisecond).
+    pub async fn remove_orphan_files_before(&self, cutoff_millis: i64, dry_run: bool) -> Result<OrphanReport> {
+        crate::maintenance::orphan_files::remove_orphan_files(&self.io, self.schema.clone(), cutoff_millis, dry_run).await
     }
 
     /// Applies schema changes as a new `schema-N` file (created only if absent; a concurrent

@@ -411,9 +411,9 @@ async fn expire_snapshots(ctx: &SessionContext, function: &Function) -> Result<V
 async fn remove_orphan_files(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
     let args = Args::bind("remove_orphan_files", function, &["table", "older_than", "dry_run"])?;
     let table = resolve_table(ctx, "remove_orphan_files", args.required("table")?).await?;
-    let older_than = match args.time_millis("older_than")? {
-        Some(ms) => age_of(ms),
-        None => std::time::Duration::from_secs(86_400),
+    let cutoff = match args.time_millis("older_than")? {
+        Some(ms) => ms,
+        None => chrono::Utc::now().timestamp_millis() - 86_400_000,
     };
     let dry_run = match args.get("dry_run") {
         None => false,
@@ -423,7 +423,7 @@ async fn remove_orphan_files(ctx: &SessionContext, function: &Function) -> Resul
             other => return plan_err!("CALL sys.remove_orphan_files: dry_run must be true or false, got {other:?}"),
         },
     };
-    let r = table.remove_orphan_files(older_than, dry_run).await.map_err(df_err)?;
+    let r = table.remove_orphan_files_before(cutoff, dry_run).await.map_err(df_err)?;
     let orphans: ArrayRef = Arc::new(StringArray::from(r.orphans.clone()));
     let schema = Arc::new(Schema::new(vec![Field::new("orphan_file", DataType::Utf8, false)]));
     Ok(vec![RecordBatch::try_new(schema, vec![orphans])?])

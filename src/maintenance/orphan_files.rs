@@ -31,13 +31,14 @@ pub struct OrphanReport {
     pub deleted: usize,
 }
 
+/// Finds (and unless `dry_run` deletes) the files under the table that no snapshot, tag or
+/// long-lived changelog references and that were last modified before `cutoff` (epoch millis).
 pub async fn remove_orphan_files(
     io: &FileIO,
     schema: Arc<TableSchema>,
-    older_than: Duration,
+    cutoff: i64,
     dry_run: bool,
 ) -> Result<OrphanReport> {
-    let cutoff = chrono::Utc::now().timestamp_millis() - older_than.as_millis() as i64;
     // List first: a file written after the listing is not a candidate.
     let listing = io.list_recursive("").await?;
     let sm = SnapshotManager::new(io.clone());
