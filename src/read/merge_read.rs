@@ -69,10 +69,20 @@ pub struct KeyValueOutput {
 }
 
 /// A data file's batches, reduced to what the merge needs.
+/// Where a file's batches come from: the writer's decoded copy, or the Parquet file itself.
+enum FileBatchSource {
+    Decoded(std::vec::IntoIter<RecordBatch>),
+    #[allow(deprecated)]
+    Parquet(Box<parquet::arrow::async_reader::ParquetRecordBatchStream<ParquetObjectReader>>),
+}
+
+/// One batch's keys, sequence numbers and row kinds.
+type BatchKeys = (SortKeys, ScalarBuffer<i64>, ScalarBuffer<i8>);
+
 struct FileBatches {
     values: Vec<RecordBatch>,
     /// Per batch: (keys, sequence numbers, row kinds); empty for raw reads.
-    kv: Vec<(SortKeys, ScalarBuffer<i64>, ScalarBuffer<i8>)>,
+    kv: Vec<BatchKeys>,
 }
 
 impl SplitReader {
@@ -278,11 +288,11 @@ impl SplitReader {
     /// Reads every file of the split on its own (deletion vectors applied), dropping the
     /// retractions a file may hold.
     fn read_files_raw(&self, split: &DataSplit, emit: &mut dyn FnMut(RecordBatch) -> bool) -> Result<()> {
+        let mut stopped = false;
         for f in &split.files {
             let with_kv = f.delete_row_count != Some(0);
-            let loaded = self.load_file(split, f, with_kv)?;
-            for (i, batch) in loaded.values.into_iter().enumerate() {
-                let batch = match loaded.kv.get(i) {
+            self.for_each_batch(split, f, with_kv, &mut |batch, kv| {
+                let batch = match kv {
                     Some((_, _, kinds)) if kinds.iter().any(|k| RowKind::from_byte(*k).is_none_or(|k| k.is_retract())) => {
                         let keep: arrow_array::BooleanArray =
                             kinds.iter().map(|k| Some(RowKind::from_byte(*k).is_some_and(|k| !k.is_retract()))).collect();
@@ -290,9 +300,11 @@ impl SplitReader {
                     }
                     _ => batch,
                 };
-                if batch.num_rows() > 0 && !emit(batch) {
-                    return Ok(());
-                }
+                stopped = batch.num_rows() > 0 && !emit(batch);
+                Ok(!stopped)
+            })?;
+            if stopped {
+                return Ok(());
             }
         }
         Ok(())
@@ -404,6 +416,26 @@ impl SplitReader {
     }
 
     fn load_file(&self, split: &DataSplit, file: &DataFileMeta, with_kv: bool) -> Result<FileBatches> {
+        let mut out = FileBatches { values: vec![], kv: vec![] };
+        self.for_each_batch(split, file, with_kv, &mut |values, kv| {
+            out.values.push(values);
+            out.kv.extend(kv);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// Reads one data file batch by batch (deletion vector applied), handing each batch in
+    /// [`Self::batch_schema`] and, with `with_kv`, its keys, sequence numbers and row kinds to
+    /// `each`, which returns false to stop. Batches are decoded as they are handed on, so a
+    /// reader holds one batch of a file at a time, not the whole file. Runs on a blocking thread.
+    fn for_each_batch(
+        &self,
+        split: &DataSplit,
+        file: &DataFileMeta,
+        with_kv: bool,
+        each: &mut dyn FnMut(RecordBatch, Option<BatchKeys>) -> Result<bool>,
+    ) -> Result<()> {
         let path = format!("{}/{}", split.bucket_path, file.file_name);
         let file_schema = if file.schema_id == self.schema.id {
             self.schema.clone()
@@ -414,12 +446,13 @@ impl SplitReader {
         // A file the writer has at hand decoded is not read back; otherwise only the footer and
         // the projected column chunks are fetched (ranged reads), with the object's size checked
         // against the manifest alongside.
-        let (wanted, value_names, batches) = self.runtime.block_on(async {
+        let (wanted, value_names, mut batches) = self.runtime.block_on(async {
             if let Some(rows) = cached {
                 let (wanted, value_names) = self.file_columns(&path, &file_schema, with_kv)?;
                 let step = self.batch_size.max(1);
-                let batches = (0..rows.num_rows()).step_by(step).map(|at| rows.slice(at, step.min(rows.num_rows() - at))).collect();
-                return Ok((wanted, value_names, batches));
+                let batches: Vec<RecordBatch> =
+                    (0..rows.num_rows()).step_by(step).map(|at| rows.slice(at, step.min(rows.num_rows() - at))).collect();
+                return Ok((wanted, value_names, FileBatchSource::Decoded(batches.into_iter())));
             }
             #[allow(deprecated)]
             let reader = ParquetObjectReader::new(self.io.store().clone(), self.io.path(&path)).with_file_size(file.file_size as u64);
@@ -449,15 +482,20 @@ impl SplitReader {
                 .with_batch_size(self.batch_size)
                 .build()
                 .map_err(|e| Error::data_file(&path, e))?;
-            let batches: Vec<RecordBatch> = stream.try_collect().await.map_err(|e| Error::data_file(&path, e))?;
-            Ok::<_, Error>((wanted, value_names, batches))
+            Ok::<_, Error>((wanted, value_names, FileBatchSource::Parquet(Box::new(stream))))
         })?;
         let key_types: Vec<_> = self.key_fields.iter().map(|f| f.data_type.to_arrow()).collect();
         let encoder = if with_kv { Some(KeyEncoder::new(&key_types)?) } else { None };
-        let mut out = FileBatches { values: vec![], kv: vec![] };
         let mut rows_seen = 0usize;
         let deleted = self.deletion_vector(split, file)?;
-        for batch in batches {
+        loop {
+            let batch = match &mut batches {
+                FileBatchSource::Decoded(it) => it.next(),
+                FileBatchSource::Parquet(stream) => {
+                    self.runtime.block_on(stream.try_next()).map_err(|e| Error::data_file(&path, e))?
+                }
+            };
+            let Some(batch) = batch else { break };
             let first_row = rows_seen;
             rows_seen += batch.num_rows();
             // Rows marked in the file's deletion vector are gone before anything else sees them.
@@ -480,6 +518,7 @@ impl SplitReader {
                     .cloned()
                     .ok_or_else(|| Error::data_file(&path, format!("column {name} is missing")))
             };
+            let mut kv = None;
             if let Some(enc) = &encoder {
                 let keys: Vec<ArrayRef> = (0..self.key_fields.len())
                     .map(|i| {
@@ -504,7 +543,7 @@ impl SplitReader {
                     .ok_or_else(|| Error::data_file(&path, "_VALUE_KIND is not TINYINT"))?
                     .values()
                     .clone();
-                out.kv.push((enc.encode(&keys).map_err(|e| Error::data_file(&path, e))?, seq, kinds));
+                kv = Some((enc.encode(&keys).map_err(|e| Error::data_file(&path, e))?, seq, kinds));
             }
             let mut columns = Vec::with_capacity(self.output_schema.fields().len());
             if self.key_value.is_some() {
@@ -535,7 +574,9 @@ impl SplitReader {
                 &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
             )
             .map_err(|e| Error::data_file(&path, e))?;
-            out.values.push(values);
+            if !each(values, kv)? {
+                return Ok(());
+            }
         }
         if rows_seen as i64 != file.row_count {
             return Err(Error::data_file(
@@ -543,7 +584,7 @@ impl SplitReader {
                 format!("holds {rows_seen} rows but the manifest records {}", file.row_count),
             ));
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The deletion vector of a data file, if the split has one for it.
