@@ -660,12 +660,16 @@ pub async fn run(cli: Cli) -> Result<()> {
             let secs = started.elapsed().as_secs_f64();
             match r.outcome.snapshot_id() {
                 Some(id) => println!(
-                    "compacted {} buckets: {} files ({:.1} MB) -> {} files ({:.1} MB written) in {secs:.2}s, snapshot {id}",
+                    "compacted {} buckets: {} files ({:.1} MB, {} rows) -> {} files ({:.1} MB written) in {secs:.2}s \
+                     ({:.1} MB/s, {:.0} rows/s read), snapshot {id}",
                     r.buckets_compacted,
                     r.files_before,
                     r.bytes_read as f64 / 1e6,
+                    r.rows_read,
                     r.files_after,
-                    r.bytes_written as f64 / 1e6
+                    r.bytes_written as f64 / 1e6,
+                    r.bytes_read as f64 / 1e6 / secs.max(1e-9),
+                    r.rows_read as f64 / secs.max(1e-9)
                 ),
                 None => println!("nothing to compact"),
             }

@@ -30,6 +30,8 @@ pub struct CompactReport {
     pub buckets_compacted: usize,
     pub files_before: usize,
     pub files_after: usize,
+    /// Rows and bytes of the files the compaction rewrote (its input).
+    pub rows_read: i64,
     pub bytes_read: i64,
     pub bytes_written: i64,
 }
@@ -136,6 +138,7 @@ impl CompactJob {
             buckets_compacted: 0,
             files_before: 0,
             files_after: 0,
+            rows_read: 0,
             bytes_read: 0,
             bytes_written: 0,
         };
@@ -148,6 +151,7 @@ impl CompactJob {
             report.buckets_compacted += 1;
             report.files_before += r.before.len();
             report.files_after += r.after.len();
+            report.rows_read += r.before.iter().map(|f| f.row_count).sum::<i64>();
             report.bytes_read += r.before.iter().map(|f| f.file_size).sum::<i64>();
             for f in &r.after {
                 if !r.before.iter().any(|b| b.file_name == f.file_name) {

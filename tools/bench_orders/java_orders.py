@@ -47,6 +47,10 @@ Design
     reading order_id and order_state of every row (r1_order_id_sum, r1_order_state_sum).
     expected_rows / expected_order_id_sum come from the generator (distinct keys), so
     r1_rows == expected_rows checks the merge.
+  * C1 = a dedicated full compaction after R1: a fresh StreamTableWrite calls compact(bucket,
+    full) for every bucket, prepareCommit(true) and commit (what a compaction job does);
+    c1_rows_per_s / c1_mb_per_s are the rows and bytes of the compaction's input files per
+    second. R2 = the R1 read again afterwards (checked to return the same rows and sums).
   * heap_used_mb_peak: max of Runtime total-free memory, sampled every 5 ms plus after every
     commit (heap in use incl. not yet collected garbage; depends on -Xmx, see heap_max_mb).
   * snapshots = latest snapshot id (no snapshot expires within the run: 0.9 keeps >= 10 and

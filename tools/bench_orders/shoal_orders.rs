@@ -1,6 +1,7 @@
 //! shoal's half of the side-by-side orders benchmark (tools/bench_orders/run.sh runs both):
 //! W1 = 20 commits of 100k rows (keys random in 1..4M), W2 = 10 upsert commits of 100k rows,
-//! R1 = full merged read. Data is generated before each timed phase. Prints one JSON object.
+//! R1 = full merged read, C1 = a dedicated full compaction (rows and MB of its input per second),
+//! R2 = the full read after C1. Data is generated before each timed phase. Prints one JSON object.
 //!
 //! cargo run --release --example bench_orders -- --table-dir /tmp/orders [--w1-commits 20]
 //!     [--w2-commits 10] [--rows-per-commit 100000] [--option k=v]...
@@ -120,11 +121,25 @@ async fn main() -> shoal::Result<()> {
     let plan = table.new_scan().plan().await?;
     let files: usize = plan.splits.iter().map(|s| s.files.len()).sum();
     let amp = write_amplification(&table).await?;
+
+    // C1: a dedicated full compaction of every bucket (what `shoal compact --full` runs), then
+    // R2: the full read again, with nothing left to merge.
+    let start = Instant::now();
+    let c1 = shoal::maintenance::compact::CompactJob::new(true).run(&table).await?;
+    let c1_s = start.elapsed().as_secs_f64();
+    let (r2_rows, r2_s) = timed_full_read(&table).await?;
+    if r2_rows != r1_rows {
+        return Err(shoal::Error::InvalidInput(format!("{r2_rows} rows after the full compaction, {r1_rows} before")));
+    }
     let out = serde_json::json!({
         "impl": "shoal",
         "w1_rows": w1 * rows, "w1_seconds": w1_s, "w1_rows_per_s": (w1 * rows) as f64 / w1_s,
         "w2_rows": w2 * rows, "w2_seconds": w2_s, "w2_rows_per_s": (w2 * rows) as f64 / w2_s,
         "r1_rows": r1_rows, "r1_seconds": r1_s, "r1_rows_per_s": r1_rows as f64 / r1_s,
+        "c1_seconds": c1_s, "c1_rows_read": c1.rows_read, "c1_mb_read": c1.bytes_read as f64 / 1e6,
+        "c1_mb_written": c1.bytes_written as f64 / 1e6,
+        "c1_rows_per_s": c1.rows_read as f64 / c1_s, "c1_mb_per_s": c1.bytes_read as f64 / 1e6 / c1_s,
+        "r2_seconds": r2_s, "r2_rows_per_s": r2_rows as f64 / r2_s,
         "snapshots": table.snapshots().snapshot_ids().await?.len(),
         "flushed_mb": amp.0 / 1e6, "compacted_mb": amp.1 / 1e6, "upgraded_files": amp.2,
         "write_amplification": (amp.0 + amp.1) / amp.0.max(1.0),

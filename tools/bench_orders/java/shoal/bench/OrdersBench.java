@@ -10,6 +10,8 @@
  *   W1  w1Commits commits of rowsPerCommit generated +I rows on a fresh table
  *   W2  w2Commits more commits of the same generator (upserts: keys are random in 1..4M)
  *   R1  full merged batch read of the latest snapshot
+ *   C1  a dedicated full compaction of every bucket (fresh writer), committed
+ *   R2  the full read again after C1 (same rows, no merge left)
  * Writes use ONE StreamWriteBuilder / StreamTableWrite / StreamTableCommit for W1 and W2 with
  * commit identifiers 1..N (what a Flink job does: the writer, its buckets' levels and its async
  * compaction state live across commits). Each batch of rows is generated into a list before its
@@ -22,6 +24,7 @@ import org.apache.paimon.catalog.Catalog;
 import org.apache.paimon.catalog.CatalogContext;
 import org.apache.paimon.catalog.CatalogFactory;
 import org.apache.paimon.catalog.Identifier;
+import org.apache.paimon.data.BinaryRow;
 import org.apache.paimon.data.BinaryString;
 import org.apache.paimon.data.Decimal;
 import org.apache.paimon.data.GenericRow;
@@ -38,6 +41,7 @@ import org.apache.paimon.shade.jackson2.com.fasterxml.jackson.databind.node.Arra
 import org.apache.paimon.shade.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.paimon.table.FileStoreTable;
 import org.apache.paimon.table.sink.CommitMessage;
+import org.apache.paimon.table.sink.CommitMessageImpl;
 import org.apache.paimon.table.sink.StreamTableCommit;
 import org.apache.paimon.table.sink.StreamTableWrite;
 import org.apache.paimon.table.sink.StreamWriteBuilder;
@@ -196,6 +200,60 @@ public class OrdersBench {
         return (FileStoreTable) catalog.getTable(id);
     }
 
+    /** Reads order_id and order_state of every row: {rows, sum(order_id), sum(order_state)}. */
+    private static long[] readAll(ReadBuilder rb, List<Split> splits) throws Exception {
+        TableRead read = rb.newRead();
+        long[] acc = new long[3];
+        for (Split split : splits) {
+            try (RecordReader<InternalRow> reader = read.createReader(split)) {
+                reader.forEachRemaining(row -> {
+                    acc[0]++;
+                    acc[1] += row.getLong(0);
+                    acc[2] += row.isNullAt(8) ? 0 : row.getInt(8);
+                });
+            }
+        }
+        return acc;
+    }
+
+    /**
+     * Full compaction of every bucket by a fresh writer (what a dedicated compaction job does),
+     * waited for and committed: returns {rows read, bytes read, bytes written}, from the
+     * compaction's before and after files.
+     */
+    private static long[] fullCompaction(
+            FileStoreTable table, StreamWriteBuilder builder, String ioDir, long identifier)
+            throws Exception {
+        long[] out = new long[3];
+        IOManager io = IOManager.create(ioDir);
+        StreamTableWrite write = builder.newWrite();
+        write.withIOManager(io);
+        StreamTableCommit commit = builder.newCommit();
+        try {
+            int buckets = Integer.parseInt(table.options().get("bucket"));
+            for (int b = 0; b < buckets; b++) {
+                write.compact(BinaryRow.EMPTY_ROW, b, true);
+            }
+            List<CommitMessage> messages = write.prepareCommit(true, identifier);
+            for (CommitMessage m : messages) {
+                CommitMessageImpl mi = (CommitMessageImpl) m;
+                for (DataFileMeta f : mi.compactIncrement().compactBefore()) {
+                    out[0] += f.rowCount();
+                    out[1] += f.fileSize();
+                }
+                for (DataFileMeta f : mi.compactIncrement().compactAfter()) {
+                    out[2] += f.fileSize();
+                }
+            }
+            commit.commit(identifier, messages);
+        } finally {
+            write.close();
+            commit.close();
+            io.close();
+        }
+        return out;
+    }
+
     /** One write phase: `commits` commits of `rowsPerCommit` rows through the shared writer. */
     private static ObjectNode writePhase(
             String label, Gen gen, StreamTableWrite write, StreamTableCommit commit,
@@ -301,21 +359,23 @@ public class OrdersBench {
         ReadBuilder rb = readTable.newReadBuilder();
         List<Split> splits = rb.newScan().plan().splits();
         long r1 = System.nanoTime();
-        TableRead read = rb.newRead();
-        long[] acc = new long[3]; // rows, sum(order_id), sum(order_state)
-        for (Split split : splits) {
-            try (RecordReader<InternalRow> reader = read.createReader(split)) {
-                reader.forEachRemaining(row -> {
-                    acc[0]++;
-                    acc[1] += row.getLong(0);
-                    acc[2] += row.isNullAt(8) ? 0 : row.getInt(8);
-                });
-            }
-        }
+        long[] acc = readAll(rb, splits);
         long r2 = System.nanoTime();
+
+        // ---- C1: a dedicated full compaction of every bucket (a fresh writer, as a compaction
+        // job has), committed; then R2: the full read again, now without merging.
+        long c0 = System.nanoTime();
+        long[] compacted = fullCompaction(table, builder, a.get("io_tmp_dir").asText(), nextId[0]++);
+        long c1 = System.nanoTime();
+        ReadBuilder rb2 = table.newReadBuilder();
+        long[] acc2 = readAll(rb2, rb2.newScan().plan().splits());
+        long c2 = System.nanoTime();
         sampler.sample();
         sampler.running = false;
         sampler.join();
+        if (acc2[0] != acc[0] || acc2[1] != acc[1] || acc2[2] != acc[2]) {
+            throw new IllegalStateException("rows after the full compaction differ from before");
+        }
 
         // ---- table facts
         int dataFiles = 0;
@@ -351,6 +411,15 @@ public class OrdersBench {
         out.put("r1_rows", acc[0]);
         out.put("r1_seconds", round(r1s, 4));
         out.put("r1_rows_per_s", r1s > 0 ? Math.round(acc[0] / r1s) : 0);
+        double c1s = secs(c1 - c0), r2s = secs(c2 - c1);
+        out.put("c1_seconds", round(c1s, 4));
+        out.put("c1_rows_read", compacted[0]);
+        out.put("c1_mb_read", round(compacted[1] / 1e6, 2));
+        out.put("c1_mb_written", round(compacted[2] / 1e6, 2));
+        out.put("c1_rows_per_s", Math.round(compacted[0] / c1s));
+        out.put("c1_mb_per_s", round(compacted[1] / 1e6 / c1s, 1));
+        out.put("r2_seconds", round(r2s, 4));
+        out.put("r2_rows_per_s", Math.round(acc2[0] / r2s));
         out.put("snapshots", latest == null ? 0 : latest.id());
         out.put("data_files_after", dataFiles);
         out.put("heap_used_mb_peak", round(sampler.peak / 1048576.0, 1));
