@@ -110,6 +110,9 @@ enum Route {
     Fail(FaultMode),
 }
 
+/// The baton's value once the simulation is aborted (see [`Sched::abort`]).
+const ABORTED: usize = usize::MAX;
+
 struct SchedState {
     alive: Vec<bool>,
     /// Faults may be injected into this actor's current operation (not into restarts).
@@ -160,11 +163,25 @@ impl Sched {
 
     async fn wait_turn(&self, me: usize) {
         let mut rx = self.baton.subscribe();
-        let _ = rx.wait_for(|c| *c == me).await;
+        let _ = rx.wait_for(|c| *c == me || *c == ABORTED).await;
+    }
+
+    /// A check failed and the simulation unwinds: every waiting store call is let through to fail,
+    /// so a reader on a blocking thread in the middle of a call does not wait for the baton
+    /// forever while the runtime that would hand it over shuts down (waiting for that thread).
+    fn abort(&self) {
+        self.baton.send_replace(ABORTED);
+    }
+
+    fn aborted(&self) -> bool {
+        *self.baton.borrow() == ABORTED
     }
 
     /// Hands the baton to another live actor chosen by `h` (keeps it if none).
     fn hand_off(&self, st: &mut SchedState, me: usize, h: u64) -> bool {
+        if self.aborted() {
+            return false;
+        }
         let others: Vec<usize> = (0..st.alive.len()).filter(|&a| a != me && st.alive[a]).collect();
         if others.is_empty() {
             return false;
@@ -180,6 +197,9 @@ impl Sched {
         let key = format!("{me}:{op}:{}", normalize(path));
         loop {
             self.wait_turn(me).await;
+            if self.aborted() {
+                return Route::Fail(FaultMode::Before);
+            }
             let mut st = self.state.lock().unwrap();
             let n = st.occurrences.entry(key.clone()).or_insert(0);
             *n += 1;
@@ -486,6 +506,7 @@ impl Sim {
     }
 
     fn fail(&self, msg: String) -> ! {
+        self.sched.abort();
         let tail = self.sched.state.lock().unwrap().trace_tail.join("\n  ");
         panic!("seed {}: {msg}\nlast store calls:\n  {tail}\nreplay: SHOAL_SIM_SEED={} cargo test --test simulation", self.seed, self.seed)
     }
@@ -735,6 +756,16 @@ async fn simulate(seed: u64, mutant: bool) -> (Stats, u64) {
         stats: Mutex::new(Stats::default()),
         plain: plain.clone(),
     };
+    // Whatever panics (a failed check or an unexpected error), waiting store calls are let go.
+    struct AbortOnPanic(Arc<Sched>);
+    impl Drop for AbortOnPanic {
+        fn drop(&mut self) {
+            if std::thread::panicking() {
+                self.0.abort();
+            }
+        }
+    }
+    let _abort_on_panic = AbortOnPanic(sim.sched.clone());
     futures::future::join_all(actors.into_iter().enumerate().map(|(me, a)| sim.run_actor(me, a))).await;
 
     // The end: orphan cleanup removes what failed operations left, and nothing it should not.
