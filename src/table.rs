@@ -314,7 +314,8 @@ impl Table {
     }
 
     /// Streams the merged rows of a snapshot (latest, or the time travel in the options, when
-    /// None), projected.
+    /// None), projected. Splits are read in parallel and their batches interleave; within a
+    /// split (a bucket) rows come in key order. [`Table::read_all`] returns them in plan order.
     pub async fn scan_stream(
         &self,
         snapshot: Option<i64>,
@@ -342,7 +343,15 @@ impl Table {
             Some(p) => Arc::new(self.arrow_schema().project(p).map_err(Error::arrow("projecting"))?),
             None => self.arrow_schema(),
         };
-        let batches = crate::read::collect(self.scan_stream(snapshot, projection).await?).await?;
+        let mut scan = self.new_scan();
+        if let Some(id) = snapshot {
+            scan = scan.with_snapshot(id);
+        }
+        let plan = scan.plan().await?;
+        let reader = self.new_read(projection)?;
+        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let numbered = crate::read::read_splits_numbered(reader, plan.splits, parallelism);
+        let batches = crate::read::collect_in_split_order(numbered).await?;
         crate::read::concat(&schema, &batches)
     }
 }
