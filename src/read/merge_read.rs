@@ -429,10 +429,9 @@ impl SplitReader {
     /// [`Self::batch_schema`] and, with `with_kv`, its keys, sequence numbers and row kinds to
     /// `each`, which returns false to stop. Batches are decoded as they are handed on, so a
     /// reader holds one batch of a file at a time, not the whole file: the full read of the
-    /// orders DV table peaked at 60 MB RSS instead of 160 MB (and a 128 MB target-size file
-    /// decodes to several hundred MB), for about 12% more time on that read (0.29 s vs 0.25 s;
-    /// not from the per-batch trips into the runtime: decoding 8 batches per trip changed
-    /// nothing). Runs on a blocking thread.
+    /// orders DV table peaks at 54-64 MB RSS instead of 156-184 MB (and a 128 MB target-size
+    /// file decodes to several hundred MB). Splits read in parallel must then be drained as
+    /// they come (`read_splits_numbered`), not in split order. Runs on a blocking thread.
     fn for_each_batch(
         &self,
         split: &DataSplit,
