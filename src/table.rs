@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt};
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
@@ -16,7 +16,7 @@ use crate::maintenance::rollback::{RollbackReport, RollbackTarget};
 use crate::maintenance::post_commit::TagMaintenanceReport;
 use crate::maintenance::tags::{TagDeleteReport, TagExpireReport};
 use crate::read::scan::TimeTravel;
-use crate::read::{read_splits, ChangeBatch, ChangeReader, DataSplit, SplitReader, StreamOptions, TableScan};
+use crate::read::{read_splits_numbered, ChangeBatch, ChangeReader, DataSplit, SplitReader, StreamOptions, TableScan};
 use crate::spec::data_file::table_arrow_schema;
 use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
 use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, Tag, TagManager};
@@ -321,18 +321,33 @@ impl Table {
         snapshot: Option<i64>,
         projection: Option<Vec<usize>>,
     ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        let splits = self.splits_of(snapshot).await?;
+        self.read_stream(splits, projection)
+    }
+
+    pub fn read_stream(&self, splits: Vec<DataSplit>, projection: Option<Vec<usize>>) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+        Ok(self.read_stream_numbered(splits, projection)?.map(|r| r.map(|(_, b)| b)).boxed())
+    }
+
+    /// [`Table::read_stream`] with each batch numbered by its split (see
+    /// [`crate::read::read_splits_numbered`]).
+    fn read_stream_numbered(
+        &self,
+        splits: Vec<DataSplit>,
+        projection: Option<Vec<usize>>,
+    ) -> Result<BoxStream<'static, Result<(usize, RecordBatch)>>> {
+        let reader = self.new_read(projection)?;
+        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(read_splits_numbered(reader, splits, parallelism))
+    }
+
+    /// The splits of a snapshot (latest when None).
+    async fn splits_of(&self, snapshot: Option<i64>) -> Result<Vec<DataSplit>> {
         let mut scan = self.new_scan();
         if let Some(id) = snapshot {
             scan = scan.with_snapshot(id);
         }
-        let plan = scan.plan().await?;
-        self.read_stream(plan.splits, projection)
-    }
-
-    pub fn read_stream(&self, splits: Vec<DataSplit>, projection: Option<Vec<usize>>) -> Result<BoxStream<'static, Result<RecordBatch>>> {
-        let reader = self.new_read(projection)?;
-        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        Ok(read_splits(reader, splits, parallelism))
+        Ok(scan.plan().await?.splits)
     }
 
     /// Reads the merged rows of a snapshot (latest when None) into one batch, in this table's
@@ -343,15 +358,8 @@ impl Table {
             Some(p) => Arc::new(self.arrow_schema().project(p).map_err(Error::arrow("projecting"))?),
             None => self.arrow_schema(),
         };
-        let mut scan = self.new_scan();
-        if let Some(id) = snapshot {
-            scan = scan.with_snapshot(id);
-        }
-        let plan = scan.plan().await?;
-        let reader = self.new_read(projection)?;
-        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let numbered = crate::read::read_splits_numbered(reader, plan.splits, parallelism);
-        let batches = crate::read::collect_in_split_order(numbered).await?;
+        let splits = self.splits_of(snapshot).await?;
+        let batches = crate::read::collect_in_split_order(self.read_stream_numbered(splits, projection)?).await?;
         crate::read::concat(&schema, &batches)
     }
 }

@@ -68,7 +68,6 @@ pub struct KeyValueOutput {
     pub drop_retracts: bool,
 }
 
-/// A data file's batches, reduced to what the merge needs.
 /// Where a file's batches come from: the writer's decoded copy, or the Parquet file itself.
 enum FileBatchSource {
     Decoded(std::vec::IntoIter<RecordBatch>),
@@ -79,6 +78,7 @@ enum FileBatchSource {
 /// One batch's keys, sequence numbers and row kinds.
 type BatchKeys = (SortKeys, ScalarBuffer<i64>, ScalarBuffer<i8>);
 
+/// A data file's batches, reduced to what the merge needs.
 struct FileBatches {
     values: Vec<RecordBatch>,
     /// Per batch: (keys, sequence numbers, row kinds); empty for raw reads.

@@ -69,14 +69,6 @@ fn tokio_stream_from(mut rx: tokio::sync::mpsc::Receiver<Result<RecordBatch>>) -
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
 
-/// Collects a stream into batches.
-pub async fn collect(mut stream: BoxStream<'static, Result<RecordBatch>>) -> Result<Vec<RecordBatch>> {
-    let mut out = vec![];
-    while let Some(b) = stream.next().await {
-        out.push(b?);
-    }
-    Ok(out)
-}
 
 /// Concatenates batches of one schema.
 pub fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
