@@ -52,6 +52,9 @@ pub enum Error {
     #[error("arrow error while {context}: {source}")]
     Arrow { context: String, source: arrow_schema::ArrowError },
 
+    #[error(transparent)]
+    LocalDisk(#[from] crate::io::temp::TempError),
+
     #[error("task failed: {0}")]
     Task(String),
 }

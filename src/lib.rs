@@ -12,6 +12,7 @@ pub mod error;
 pub mod io;
 pub mod lsm;
 pub mod maintenance;
+pub mod memory;
 pub mod merge;
 pub mod read;
 pub mod spec;

@@ -122,10 +122,13 @@ async fn exactly_once_commit_identifier() {
     assert_eq!(table.snapshots().snapshot_ids().await.unwrap(), vec![1]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tiny_write_buffer_spills_many_files_and_reads_merged() {
+/// 20 rounds of 300 upserts over 500 keys into a 16 kb buffer; returns the level-0 files the
+/// commit added, after checking the merged read against the model.
+async fn tiny_write_buffer(options: &[(&str, &str)]) -> usize {
     let dir = tmp();
-    let table = Table::create(dir.path().to_str().unwrap(), def(2, &[("write-buffer-size", "16 kb")])).await.unwrap();
+    let mut options = options.to_vec();
+    options.push(("write-buffer-size", "16 kb"));
+    let table = Table::create(dir.path().to_str().unwrap(), def(2, &options)).await.unwrap();
     let mut w = table.new_write().await.unwrap();
     let mut model = Model::new();
     for round in 0..20 {
@@ -137,9 +140,24 @@ async fn tiny_write_buffer_spills_many_files_and_reads_merged() {
     }
     let msgs = w.prepare_commit().await.unwrap();
     let files: usize = msgs.iter().map(|m| m.new_files.len()).sum();
-    assert!(files > 10, "a 16 kb buffer should have flushed many files, got {files}");
     table.new_commit("u").unwrap().commit(msgs).await.unwrap();
     assert_eq!(read_model(&table, None).await, model);
+    files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_write_buffer_spills_many_files_and_reads_merged() {
+    let files = tiny_write_buffer(&[("write-buffer-spillable", "false")]).await;
+    assert!(files > 10, "a 16 kb buffer should have flushed many files, got {files}");
+}
+
+/// With `write-buffer-spillable`, full buffers go to local disk as sorted runs (merging many
+/// into one when `local-sort.max-num-file-handles` is reached), and the commit merges them into
+/// one level-0 file per bucket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spilled_runs_merge_into_one_level0_file_per_bucket() {
+    let files = tiny_write_buffer(&[("write-buffer-spillable", "true"), ("local-sort.max-num-file-handles", "4")]).await;
+    assert_eq!(files, 2, "one level-0 file per bucket");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,6 +20,10 @@ use crate::table::{Table, TableDefinition};
 #[derive(Parser, Debug)]
 #[command(name = "shoal", version, about = "A Rust-native table store that speaks the Apache Paimon table format")]
 pub struct Cli {
+    /// Local directory for scratch files (lookup indexes, spills); each process works in a
+    /// directory of its own below it, removed when it exits (or by the next run after a crash)
+    #[arg(long, global = true, env = "SHOAL_TEMP_DIR")]
+    pub temp_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -566,7 +570,16 @@ fn format_millis(ms: i64) -> String {
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    if let Some(dir) = &cli.temp_dir {
+        crate::io::temp::set_base(dir);
+    }
+    let result = run_command(cli.command).await;
+    crate::io::temp::remove_process_dir();
+    result
+}
+
+async fn run_command(command: Command) -> Result<()> {
+    match command {
         Command::Demo { warehouse } => demo::run(&warehouse).await,
         Command::Create { table, schema, primary_key, partition, bucket, options, comment } => {
             let mut def = TableDefinition { columns: parse_columns(&schema)?, comment, ..Default::default() };
@@ -603,9 +616,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             let user = commit_user.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let outcome = t.new_commit(&user)?.commit_with_watermark(None, watermark, w.prepare_commit().await?).await?;
+            let peak = crate::memory::peak_rss_bytes().map(|b| format!("; peak memory {} MiB", b >> 20)).unwrap_or_default();
             match outcome.snapshot_id() {
-                Some(id) => println!("wrote {rows} rows, committed snapshot {id}"),
-                None => println!("wrote {rows} rows, nothing to commit"),
+                Some(id) => println!("wrote {rows} rows, committed snapshot {id}{peak}"),
+                None => println!("wrote {rows} rows, nothing to commit{peak}"),
             }
             Ok(())
         }

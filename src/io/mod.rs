@@ -8,6 +8,7 @@
 
 pub mod counting;
 pub mod faults;
+pub mod temp;
 
 use std::sync::Arc;
 
@@ -200,6 +201,11 @@ impl FileIO {
             create_probe: Arc::new(tokio::sync::OnceCell::new()),
             commit_lock: self.commit_lock.clone(),
         }
+    }
+
+    /// Whether the location is on an object store (not a local path, not memory).
+    pub fn is_object_store(&self) -> bool {
+        self.uri.contains("://") && !self.uri.starts_with("file://") && !self.uri.starts_with("memory://")
     }
 
     pub fn uri(&self) -> &str {

@@ -1,32 +1,246 @@
 //! Finding where a key lives on the levels below a compaction's output (Paimon's
-//! `LookupLevels`), for deletion-vector maintenance.
+//! `LookupLevels`), for deletion-vector maintenance and the lookup changelog.
 //!
 //! Each data file on levels >= 1 is sorted by key and holds a key at most once, so a file's
-//! lookup index is simply its key column, encoded for comparison ([`SortKeys`]), with the row
-//! position as the index. A level is one sorted run of files that do not overlap, searched by
-//! binary search on each file's first key, then within the file. Levels are searched from the
-//! shallowest (newest) down; a row already marked in its file's deletion vector does not count.
+//! lookup index is its rows in file order with their encoded keys. A level is one sorted run of
+//! files that do not overlap, searched by binary search on each file's first key, then within
+//! the file. Levels are searched from the shallowest (newest) down; a row already marked in its
+//! file's deletion vector does not count.
 //!
-//! Indexes are loaded on first use and kept in a [`LookupCache`] per bucket, so a writer that
-//! compacts level 0 at every commit reads each deeper file's keys once. They live in memory:
-//! 8 bytes per row for a BIGINT key (Paimon spills its lookup files to local disk instead).
+//! Indexes live on local disk (Paimon keeps its lookup files there too): built on a file's first
+//! use into a scratch file of [`crate::io::temp`], in blocks of [`BLOCK_ROWS`] rows (the keys,
+//! then the rows as Arrow IPC), with only each block's first key in memory. Blocks are read
+//! through a [`BlockCache`] bounded in bytes (`lookup.cache-max-memory-size`, within the
+//! writer's memory pool), so lookups over a table of any size hold a bounded amount of memory.
+//! A bucket's indexes stay in its [`LookupCache`] across commits, so a writer that compacts
+//! level 0 at every commit reads each deeper file once; an index's scratch file goes when the
+//! index is dropped.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
-use arrow_array::RecordBatch;
+use arrow_array::{RecordBatch, RecordBatchOptions};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::io::temp::TempFile;
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
-use crate::merge::keys::SortKeys;
+use crate::memory::{MemoryPool, Reclaim};
+use crate::merge::keys::{KeyEncoder, SortKeys};
 use crate::read::SplitReader;
 use crate::spec::DataFileMeta;
 
-/// One file's keys in file order and its rows (only the key-value metadata columns when the
-/// merge needs no old values).
+/// Rows per block of a lookup index: what one cache miss reads.
+pub const BLOCK_ROWS: usize = 4096;
+
+/// Where a block lies in its index file.
+struct BlockLocation {
+    offset: u64,
+    len: usize,
+    rows: usize,
+    first_row: u32,
+}
+
+/// One data file's lookup index on local disk, with each block's first key in memory.
 pub struct LookupFile {
+    id: u64,
+    scratch: TempFile,
+    file: std::fs::File,
+    blocks: Vec<BlockLocation>,
+    /// Each block's first key (one key each).
+    first_keys: Vec<SortKeys>,
+    /// Single BIGINT keys: each block's first key as a number.
+    first_i64: Option<Vec<i64>>,
+    schema: arrow_schema::SchemaRef,
+}
+
+/// One block of an index: its keys and rows, and the file position of its first row.
+pub struct Block {
     pub keys: SortKeys,
     pub rows: RecordBatch,
+    pub first_row: u32,
+}
+
+impl Block {
+    fn memory_size(&self) -> usize {
+        self.keys.memory_size() + self.rows.get_array_memory_size()
+    }
+}
+
+static NEXT_INDEX: AtomicU64 = AtomicU64::new(0);
+
+impl LookupFile {
+    /// Builds the index of data file `f` from its rows as `reader` reads them (only the
+    /// key-value metadata columns when the merge needs no old values); None for an empty file.
+    /// Runs on a blocking thread.
+    fn build(reader: &SplitReader, encoder: &KeyEncoder, bucket_path: &str, f: &DataFileMeta) -> Result<Option<LookupFile>> {
+        let (scratch, file) = TempFile::create("lookup")?;
+        let disk_error = |e: std::io::Error| Error::LocalDisk(crate::io::temp::TempError { path: scratch.path().display().to_string(), message: e.to_string() });
+        let mut out = std::io::BufWriter::new(file);
+        let mut blocks = vec![];
+        let mut first_keys = vec![];
+        let mut schema = None;
+        let (mut offset, mut row) = (0u64, 0u32);
+        let mut bytes = Vec::new();
+        reader.for_each_file_batch(bucket_path, f, BLOCK_ROWS, &mut |rows, keys| {
+            bytes.clear();
+            encoder.write_keys(&keys, 0..keys.len(), &mut bytes);
+            let key_bytes = bytes.len();
+            if rows.num_columns() > 0 {
+                let mut ipc = arrow_ipc::writer::StreamWriter::try_new(&mut bytes, &rows.schema())
+                    .map_err(Error::arrow("writing a lookup block"))?;
+                ipc.write(&rows).map_err(Error::arrow("writing a lookup block"))?;
+                ipc.finish().map_err(Error::arrow("writing a lookup block"))?;
+            }
+            let mut header = Vec::with_capacity(8);
+            header.extend_from_slice(&(key_bytes as u32).to_le_bytes());
+            header.extend_from_slice(&((bytes.len() - key_bytes) as u32).to_le_bytes());
+            out.write_all(&header).and_then(|()| out.write_all(&bytes)).map_err(disk_error)?;
+            let len = header.len() + bytes.len();
+            blocks.push(BlockLocation { offset, len, rows: rows.num_rows(), first_row: row });
+            first_keys.push(encoder.one(&keys, 0));
+            schema.get_or_insert_with(|| rows.schema());
+            offset += len as u64;
+            row += rows.num_rows() as u32;
+            Ok(())
+        })?;
+        let file = out.into_inner().map_err(|e| disk_error(e.into_error()))?;
+        let Some(schema) = schema else { return Ok(None) };
+        let first_i64 = first_keys
+            .iter()
+            .map(|k| match k {
+                SortKeys::I64(v) => Some(v[0]),
+                _ => None,
+            })
+            .collect();
+        Ok(Some(LookupFile { id: NEXT_INDEX.fetch_add(1, Ordering::Relaxed), scratch, file, blocks, first_keys, first_i64, schema }))
+    }
+
+    /// Reads block `b` from disk.
+    fn read_block(&self, b: usize, encoder: &KeyEncoder) -> Result<Block> {
+        let loc = &self.blocks[b];
+        let corrupt = |what: &str| {
+            Error::LocalDisk(crate::io::temp::TempError {
+                path: self.scratch.path().display().to_string(),
+                message: format!("block {b}: {what}"),
+            })
+        };
+        let mut bytes = vec![0u8; loc.len];
+        self.file.read_exact_at(&mut bytes, loc.offset).map_err(|e| corrupt(&e.to_string()))?;
+        let word = |at: usize| bytes.get(at..at + 4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes")) as usize);
+        let (Some(key_len), Some(rows_len)) = (word(0), word(4)) else { return Err(corrupt("truncated header")) };
+        let keys = bytes
+            .get(8..8 + key_len)
+            .and_then(|k| encoder.read_keys(k, loc.rows))
+            .ok_or_else(|| corrupt("unreadable keys"))?;
+        let rows = if rows_len == 0 {
+            RecordBatch::try_new_with_options(self.schema.clone(), vec![], &RecordBatchOptions::new().with_row_count(Some(loc.rows)))
+                .map_err(Error::arrow("reading a lookup block"))?
+        } else {
+            let ipc = bytes.get(8 + key_len..8 + key_len + rows_len).ok_or_else(|| corrupt("truncated rows"))?;
+            let mut reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None)
+                .map_err(Error::arrow("reading a lookup block"))?;
+            reader.next().ok_or_else(|| corrupt("no rows"))?.map_err(Error::arrow("reading a lookup block"))?
+        };
+        Ok(Block { keys, rows, first_row: loc.first_row })
+    }
+}
+
+/// Decoded lookup blocks, shared by the buckets of a writer (or compaction job): at most its
+/// budget, and within a [`MemoryPool`] only what the pool's buffers leave. Oldest out first
+/// (compactions probe keys in order, so a block is used in one stretch). Cheap to clone.
+#[derive(Clone)]
+pub struct BlockCache {
+    inner: Arc<BlockShared>,
+}
+
+struct BlockShared {
+    state: Mutex<BlockState>,
+    used: AtomicUsize,
+    budget: usize,
+    pool: Option<Arc<MemoryPool>>,
+}
+
+#[derive(Default)]
+struct BlockState {
+    blocks: HashMap<(u64, usize), (Arc<Block>, usize)>,
+    order: VecDeque<(u64, usize)>,
+    used: usize,
+}
+
+impl BlockState {
+    fn evict_to(&mut self, bytes: usize) {
+        while self.used > bytes {
+            let Some(oldest) = self.order.pop_front() else { break };
+            if let Some((_, size)) = self.blocks.remove(&oldest) {
+                self.used -= size;
+            }
+        }
+    }
+}
+
+impl Reclaim for BlockShared {
+    fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+    fn shrink_to(&self, bytes: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.evict_to(bytes);
+        self.used.store(state.used, Ordering::Relaxed);
+    }
+}
+
+impl Default for BlockCache {
+    /// A cache of [`DEFAULT_BLOCK_CACHE_BYTES`] outside any pool.
+    fn default() -> Self {
+        BlockCache::new(DEFAULT_BLOCK_CACHE_BYTES, None)
+    }
+}
+
+/// The budget of a block cache outside any pool (tests, one-off lookups).
+pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 64 << 20;
+
+impl BlockCache {
+    pub fn new(budget: usize, pool: Option<Arc<MemoryPool>>) -> BlockCache {
+        let inner = Arc::new(BlockShared { state: Mutex::default(), used: AtomicUsize::new(0), budget, pool });
+        if let Some(pool) = &inner.pool {
+            let me: Arc<dyn Reclaim> = inner.clone();
+            pool.register(Arc::downgrade(&me));
+        }
+        BlockCache { inner }
+    }
+
+    /// Bytes held.
+    pub fn used_bytes(&self) -> usize {
+        self.inner.used()
+    }
+
+    fn get(&self, file: &LookupFile, b: usize, encoder: &KeyEncoder) -> Result<Arc<Block>> {
+        let key = (file.id, b);
+        if let Some((block, _)) = self.inner.state.lock().unwrap_or_else(|e| e.into_inner()).blocks.get(&key) {
+            return Ok(block.clone());
+        }
+        let block = Arc::new(file.read_block(b, encoder)?);
+        let size = block.memory_size();
+        let room = match &self.inner.pool {
+            Some(pool) => self.inner.budget.min(pool.room_for(self.inner.as_ref())),
+            None => self.inner.budget,
+        };
+        if size <= room {
+            let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, old)) = state.blocks.insert(key, (block.clone(), size)) {
+                state.used -= old;
+            } else {
+                state.order.push_back(key);
+            }
+            state.used += size;
+            state.evict_to(room);
+            self.inner.used.store(state.used, Ordering::Relaxed);
+        }
+        Ok(block)
+    }
 }
 
 /// Loaded lookup indexes of one bucket, by data file name.
@@ -36,7 +250,8 @@ pub struct LookupCache {
 }
 
 impl LookupCache {
-    /// Forgets files that are no longer in the bucket.
+    /// Forgets files that are no longer in the bucket (their scratch files go with the last
+    /// reference).
     pub fn retain_files(&mut self, live: &[DataFileMeta]) {
         self.files.retain(|name, _| live.iter().any(|f| &f.file_name == name));
     }
@@ -50,40 +265,67 @@ impl LookupCache {
     }
 }
 
-/// A hit: the file, the row position in it, and the file's loaded index.
-#[derive(Clone, Copy)]
+/// A hit: the file, the row position in it, and the block holding the row.
+#[derive(Clone)]
 pub struct Found<'a> {
     pub file: &'a DataFileMeta,
     pub position: u32,
-    pub index: &'a Arc<LookupFile>,
+    pub block: Arc<Block>,
+}
+
+impl Found<'_> {
+    /// The row's position within [`Found::block`]'s rows.
+    pub fn row_in_block(&self) -> usize {
+        (self.position - self.block.first_row) as usize
+    }
 }
 
 /// The files of the searched levels with their indexes, each level ordered by first key.
 pub struct LookupLevels {
     levels: Vec<Vec<(DataFileMeta, Arc<LookupFile>)>>,
-    /// Per level, where the previous BIGINT lookup ended (file, position): compactions probe in
-    /// key order, so the next key is usually a few positions further in the same file.
-    hints: Vec<std::cell::Cell<(usize, usize)>>,
+    blocks: BlockCache,
+    encoder: KeyEncoder,
+    /// Per level, the block where the previous BIGINT lookup ended (file, block) and the
+    /// position in it: compactions probe in key order, so the next key is usually a few
+    /// positions further in the same block.
+    hints: Vec<std::cell::Cell<(usize, usize, usize)>>,
+    /// The block of the previous hit per level, kept at hand between probes.
+    current: Vec<std::cell::RefCell<Option<((usize, usize), Arc<Block>)>>>,
 }
 
 impl LookupLevels {
     /// Loads (or takes from `cache`) the indexes of `files`, grouped by level. `reader` decides
-    /// what is loaded besides keys (see [`LookupFile`]). Runs on a blocking thread.
-    pub fn load(reader: &SplitReader, bucket_path: &str, files: &[DataFileMeta], cache: &mut LookupCache) -> Result<LookupLevels> {
+    /// what is kept besides keys (see [`LookupFile::build`]). Runs on a blocking thread.
+    pub fn load(
+        reader: &SplitReader,
+        bucket_path: &str,
+        files: &[DataFileMeta],
+        cache: &mut LookupCache,
+        blocks: &BlockCache,
+        key_types: &[arrow_schema::DataType],
+    ) -> Result<LookupLevels> {
         let above0: Vec<DataFileMeta> = files.iter().filter(|f| f.level >= 1).cloned().collect();
-        Self::load_any_level(reader, bucket_path, &above0, cache)
+        Self::load_any_level(reader, bucket_path, &above0, cache, blocks, key_types)
     }
 
     /// [`Self::load`] without leaving out level 0: the caller makes sure that the files of a
     /// level do not overlap (one level-0 file at a time).
-    pub fn load_any_level(reader: &SplitReader, bucket_path: &str, files: &[DataFileMeta], cache: &mut LookupCache) -> Result<LookupLevels> {
+    pub fn load_any_level(
+        reader: &SplitReader,
+        bucket_path: &str,
+        files: &[DataFileMeta],
+        cache: &mut LookupCache,
+        blocks: &BlockCache,
+        key_types: &[arrow_schema::DataType],
+    ) -> Result<LookupLevels> {
+        let encoder = KeyEncoder::new(key_types)?;
         let mut by_level: std::collections::BTreeMap<i32, Vec<(DataFileMeta, Arc<LookupFile>)>> = Default::default();
         for f in files {
             let index = match cache.files.get(&f.file_name) {
                 Some(i) => i.clone(),
                 None => {
-                    let Some((keys, rows)) = reader.load_file_whole(bucket_path, f)? else { continue };
-                    let i = Arc::new(LookupFile { keys, rows });
+                    let Some(built) = LookupFile::build(reader, &encoder, bucket_path, f)? else { continue };
+                    let i = Arc::new(built);
                     cache.files.insert(f.file_name.clone(), i.clone());
                     i
                 }
@@ -92,74 +334,105 @@ impl LookupLevels {
         }
         let mut levels: Vec<Vec<(DataFileMeta, Arc<LookupFile>)>> = by_level.into_values().collect();
         for level in &mut levels {
-            level.sort_by(|a, b| a.1.keys.cmp_with(0, &b.1.keys, 0));
+            level.sort_by(|a, b| a.1.first_keys[0].cmp_with(0, &b.1.first_keys[0], 0));
         }
-        let hints = levels.iter().map(|_| std::cell::Cell::new((0, 0))).collect();
-        Ok(LookupLevels { levels, hints })
+        let hints = levels.iter().map(|_| std::cell::Cell::new((0, 0, 0))).collect();
+        let current = levels.iter().map(|_| std::cell::RefCell::new(None)).collect();
+        Ok(LookupLevels { levels, blocks: blocks.clone(), encoder, hints, current })
     }
 
     pub fn is_empty(&self) -> bool {
         self.levels.is_empty()
     }
 
+    /// Block `b` of file `f` on `level`, from the level's current block or the cache.
+    fn block(&self, level: usize, f: usize, b: usize) -> Result<Arc<Block>> {
+        let mut current = self.current[level].borrow_mut();
+        if let Some((at, block)) = current.as_ref() {
+            if *at == (f, b) {
+                return Ok(block.clone());
+            }
+        }
+        let block = self.blocks.get(&self.levels[level][f].1, b, &self.encoder)?;
+        *current = Some(((f, b), block.clone()));
+        Ok(block)
+    }
+
     /// The live row holding key `row` of `keys`, on the shallowest level that has one.
-    pub fn lookup<'a>(&'a self, keys: &SortKeys, row: usize, dvs: &BucketDeletionVectors) -> Option<Found<'a>> {
+    pub fn lookup(&self, keys: &SortKeys, row: usize, dvs: &BucketDeletionVectors) -> Result<Option<Found<'_>>> {
         if let SortKeys::I64(probe) = keys {
             return self.lookup_i64(probe[row], dvs);
         }
-        for level in &self.levels {
-            // The last file whose first key is <= the key.
-            let after = level.partition_point(|(_, i)| i.keys.cmp_with(0, keys, row).is_le());
-            let Some((file, index)) = after.checked_sub(1).map(|i| &level[i]) else { continue };
-            let n = index.keys.len();
+        for (l, level) in self.levels.iter().enumerate() {
+            // The last file whose first key is <= the key, then its last block so.
+            let after = level.partition_point(|(_, i)| i.first_keys[0].cmp_with(0, keys, row).is_le());
+            let Some(f) = after.checked_sub(1) else { continue };
+            let (file, index) = &level[f];
+            let Some(b) = index.first_keys.partition_point(|k| k.cmp_with(0, keys, row).is_le()).checked_sub(1) else {
+                continue;
+            };
+            let block = self.block(l, f, b)?;
+            let n = block.keys.len();
             let (mut lo, mut hi) = (0usize, n);
             while lo < hi {
                 let mid = (lo + hi) / 2;
-                if index.keys.cmp_with(mid, keys, row).is_lt() {
+                if block.keys.cmp_with(mid, keys, row).is_lt() {
                     lo = mid + 1;
                 } else {
                     hi = mid;
                 }
             }
-            if lo < n && index.keys.cmp_with(lo, keys, row).is_eq() && !dvs.is_deleted(&file.file_name, lo as u32) {
-                return Some(Found { file, position: lo as u32, index });
+            let position = block.first_row + lo as u32;
+            if lo < n && block.keys.cmp_with(lo, keys, row).is_eq() && !dvs.is_deleted(&file.file_name, position) {
+                return Ok(Some(Found { file, position, block }));
             }
         }
-        None
+        Ok(None)
     }
 
     /// [`Self::lookup`] for a single BIGINT key: searches over the key values, galloping forward
     /// from where the previous lookup ended on each level when the key lies beyond it.
-    fn lookup_i64(&self, key: i64, dvs: &BucketDeletionVectors) -> Option<Found<'_>> {
-        let first = |i: &Arc<LookupFile>| match &i.keys {
-            SortKeys::I64(v) => v.first().copied().unwrap_or(i64::MAX),
-            _ => i64::MAX,
-        };
-        for (level, hint) in self.levels.iter().zip(&self.hints) {
-            let (hint_file, hint_pos) = hint.get();
+    fn lookup_i64(&self, key: i64, dvs: &BucketDeletionVectors) -> Result<Option<Found<'_>>> {
+        let first = |i: &LookupFile| i.first_i64.as_ref().and_then(|v| v.first().copied()).unwrap_or(i64::MAX);
+        for (l, (level, hint)) in self.levels.iter().zip(&self.hints).enumerate() {
+            let (hint_file, hint_block, hint_pos) = hint.get();
             // The last file whose first key is <= the key: the hinted one when the key is in its
             // range of files, else by binary search.
             let in_hinted = hint_file < level.len()
                 && first(&level[hint_file].1) <= key
                 && level.get(hint_file + 1).is_none_or(|next| first(&next.1) > key);
-            let file_at = if in_hinted {
+            let f = if in_hinted {
                 hint_file
             } else {
                 let Some(i) = level.partition_point(|(_, i)| first(i) <= key).checked_sub(1) else { continue };
                 i
             };
-            let (file, index) = &level[file_at];
-            let SortKeys::I64(values) = &index.keys else { continue };
+            let (file, index) = &level[f];
+            let Some(firsts) = &index.first_i64 else { continue };
+            // The block: the hinted one when the key is in its range, else by binary search.
+            let b = if f == hint_file
+                && hint_block < firsts.len()
+                && firsts[hint_block] <= key
+                && firsts.get(hint_block + 1).is_none_or(|next| *next > key)
+            {
+                hint_block
+            } else {
+                let Some(b) = firsts.partition_point(|v| *v <= key).checked_sub(1) else { continue };
+                b
+            };
+            let block = self.block(l, f, b)?;
+            let SortKeys::I64(values) = &block.keys else { continue };
             // Keys in a file are strictly increasing: if the hinted position holds a key <= the
             // probe, the probe's lower bound is at or after it.
-            let start = if file_at == hint_file && values.get(hint_pos).is_some_and(|v| *v <= key) { hint_pos } else { 0 };
+            let start = if (f, b) == (hint_file, hint_block) && values.get(hint_pos).is_some_and(|v| *v <= key) { hint_pos } else { 0 };
             let pos = gallop_lower_bound(values, start, key);
-            hint.set((file_at, pos.min(values.len().saturating_sub(1))));
-            if pos < values.len() && values[pos] == key && !dvs.is_deleted(&file.file_name, pos as u32) {
-                return Some(Found { file, position: pos as u32, index });
+            hint.set((f, b, pos.min(values.len().saturating_sub(1))));
+            let position = block.first_row + pos as u32;
+            if pos < values.len() && values[pos] == key && !dvs.is_deleted(&file.file_name, position) {
+                return Ok(Some(Found { file, position, block }));
             }
         }
-        None
+        Ok(None)
     }
 }
 

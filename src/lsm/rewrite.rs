@@ -10,7 +10,7 @@ use arrow_array::RecordBatch;
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
-use crate::lsm::lookup::{LookupCache, LookupLevels};
+use crate::lsm::lookup::{Block, BlockCache, LookupCache, LookupLevels};
 use crate::lsm::CompactUnit;
 use crate::merge::cell::{ComputedRows, Version};
 use crate::merge::keys::KeyEncoder;
@@ -21,7 +21,7 @@ use crate::read::{DataSplit, SplitReader};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, RowKind, TableSchema};
 use crate::store::SchemaManager;
 use crate::read::DecodedFiles;
-use crate::write::data_file_writer::{encode_files, encode_one_file_while_produced, upload_files, FileWriterConfig};
+use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 
 /// The files a compaction removed and the files it produced.
 #[derive(Clone, Debug, Default)]
@@ -53,6 +53,8 @@ pub struct Rewriter {
     /// Decoded rows of the data files this writer (or job) wrote recently: compactions read
     /// their inputs from here when they can, and leave their outputs here.
     pub decoded: DecodedFiles,
+    /// Decoded blocks of the lookup indexes of deletion-vector and changelog lookups.
+    pub blocks: BlockCache,
 }
 
 impl Rewriter {
@@ -65,6 +67,7 @@ impl Rewriter {
             io,
             schema,
             decoded: DecodedFiles::default(),
+            blocks: BlockCache::default(),
             next_name: {
                 let (uuid, counter) = (uuid.clone(), counter.clone());
                 Arc::new(move || format!("data-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
@@ -73,6 +76,20 @@ impl Rewriter {
                 format!("changelog-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
             }),
         })
+    }
+
+    /// A writer of the compaction's output files on `level` (kept decoded with `keep`), or of its
+    /// changelog files. Made on the runtime, used on a blocking thread.
+    fn output(
+        &self,
+        bucket_path: &str,
+        schema: arrow_schema::SchemaRef,
+        level: i32,
+        names: Arc<dyn Fn() -> String + Send + Sync>,
+        keep: bool,
+    ) -> RollingWriter {
+        let keep = keep.then(|| self.decoded.clone());
+        RollingWriter::new(self.cfg.clone(), self.io.clone(), bucket_path, schema, level, FileSource::Compact, names, keep)
     }
 
     /// Runs `unit` for the bucket at `bucket_path`. `drop_retracts`: the output level is at or
@@ -103,35 +120,14 @@ impl Rewriter {
             drop_retracts,
         )?
         .with_decoded_files(self.decoded.clone());
-        let cfg = self.cfg.clone();
-        let next_name = self.next_name.clone();
-        let level = unit.output_level;
-        let one_file = cfg.fits_one_file(&unit.files);
-        let encoded = tokio::task::spawn_blocking(move || -> Result<_> {
-            if one_file {
-                // Encoded while merged.
-                let schema = reader.output_schema().clone();
-                let file = encode_one_file_while_produced(&cfg, schema, level, FileSource::Compact, next_name(), |sink| {
-                    reader.try_read_split(&split, &mut |b| sink(b).map(|()| true))
-                })?;
-                return Ok(file.into_iter().collect());
-            }
-            let mut batches: Vec<RecordBatch> = vec![];
-            reader.read_split(&split, &mut |b| {
-                batches.push(b);
-                true
-            })?;
-            let schema = reader.output_schema().clone();
-            let all = arrow_select::concat::concat_batches(&schema, &batches).map_err(Error::arrow("collecting compacted rows"))?;
-            if all.num_rows() == 0 {
-                return Ok(vec![]);
-            }
-            encode_files(&cfg, &all, level, FileSource::Compact, || next_name(), None)
+        let mut out = self.output(bucket_path, reader.output_schema().clone(), unit.output_level, self.next_name.clone(), true);
+        let after = tokio::task::spawn_blocking(move || -> Result<_> {
+            reader.try_read_split(&split, &mut |b| out.write(&b).map(|()| true))?;
+            out.finish()
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
         self.decoded.remove(unit.files.iter().map(|f| f.file_name.as_str()));
-        let after = upload_files(&self.io, bucket_path, encoded, Some(&self.decoded)).await?;
         Ok(CompactResult { before: unit.files, after, changelog: vec![] })
     }
 }
@@ -274,16 +270,17 @@ impl Rewriter {
         let lookup_reader = if needs_old_values || changelog_now { reader.clone() } else { key_reader.clone() };
         let num_keys = self.schema.trimmed_key_fields().len();
         let key_types: Vec<_> = self.schema.trimmed_key_fields().iter().map(|f| f.data_type.to_arrow()).collect();
-        let cfg = self.cfg.clone();
-        let (next_name, next_changelog_name) = (self.next_name.clone(), self.next_changelog_name.clone());
-        let level = unit.output_level;
         let path = bucket_path.to_string();
         let inputs = unit.files.clone();
         // Only deletion vectors and the lookup changelog look below the output.
         let deeper = if mode.deletion_vectors || mode.changelog { deeper } else { vec![] };
         let upgraded = upgrade.is_some();
+        let schema = reader.output_schema().clone();
+        let mut data_out = (!upgraded).then(|| self.output(bucket_path, schema.clone(), unit.output_level, self.next_name.clone(), true));
+        let mut changelog_out = self.output(bucket_path, schema, unit.output_level, self.next_changelog_name.clone(), false);
+        let blocks = self.blocks.clone();
         let ((data, changelog), state) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let levels = LookupLevels::load(&lookup_reader, &path, &deeper, &mut state.cache)?;
+            let levels = LookupLevels::load(&lookup_reader, &path, &deeper, &mut state.cache, &blocks, &key_types)?;
             // The changelog needs the inputs too: which keys level 0 touched, and the versions
             // on the input levels above 0 (the newest state before this compaction).
             let (level0, upper) = if changelog_now {
@@ -295,10 +292,10 @@ impl Rewriter {
                 let level0: Vec<LookupLevels> = inputs
                     .iter()
                     .filter(|f| f.level <= boundary)
-                    .map(|f| LookupLevels::load_any_level(&key_reader, &path, std::slice::from_ref(f), &mut scratch))
+                    .map(|f| LookupLevels::load_any_level(&key_reader, &path, std::slice::from_ref(f), &mut scratch, &blocks, &key_types))
                     .collect::<Result<_>>()?;
                 let upper: Vec<DataFileMeta> = inputs.iter().filter(|f| f.level > boundary).cloned().collect();
-                (level0, Some(LookupLevels::load(&lookup_reader, &path, &upper, &mut scratch)?))
+                (level0, Some(LookupLevels::load(&lookup_reader, &path, &upper, &mut scratch, &blocks, &key_types)?))
             } else {
                 (vec![], None)
             };
@@ -314,56 +311,35 @@ impl Rewriter {
                 level0,
                 upper,
             };
-            let schema = reader.output_schema().clone();
-            let encode = |batches: &[RecordBatch], name: &Arc<dyn Fn() -> String + Send + Sync>| -> Result<_> {
-                let all = arrow_select::concat::concat_batches(&schema, batches).map_err(Error::arrow("collecting compacted rows"))?;
-                if all.num_rows() == 0 {
-                    return Ok(vec![]);
+            // A level-0 file moved up as it is was read for its lookups only.
+            reader.try_read_split(&split, &mut |b| {
+                let (b, c) = resolver.resolve(b, &mut state.vectors)?;
+                if let Some(out) = &mut data_out {
+                    out.write(&b)?;
                 }
-                encode_files(&cfg, &all, level, FileSource::Compact, || name(), None)
-            };
-            let mut changes: Vec<RecordBatch> = vec![];
-            let data = if !upgraded && cfg.fits_one_file(&inputs) {
-                // Encoded while merged.
-                encode_one_file_while_produced(&cfg, schema.clone(), level, FileSource::Compact, next_name(), |sink| {
-                    reader.try_read_split(&split, &mut |b| {
-                        let (b, c) = resolver.resolve(b, &mut state.vectors)?;
-                        sink(b)?;
-                        changes.extend(c);
-                        Ok(true)
-                    })
-                })?
-                .into_iter()
-                .collect()
-            } else {
-                let mut batches: Vec<RecordBatch> = vec![];
-                reader.try_read_split(&split, &mut |b| {
-                    let (b, c) = resolver.resolve(b, &mut state.vectors)?;
-                    batches.push(b);
-                    changes.extend(c);
-                    Ok(true)
-                })?;
-                if upgraded {
-                    // The file stays (on the output level) with its rows and its name.
-                    batches.clear();
+                if let Some(c) = c {
+                    changelog_out.write(&c)?;
                 }
-                encode(&batches, &next_name)?
+                Ok(true)
+            })?;
+            let data = match data_out {
+                Some(out) => out.finish()?,
+                None => vec![],
             };
             if !upgraded {
                 for f in &split.files {
                     state.vectors.remove_file(&f.file_name);
                 }
             }
-            Ok(((data, encode(&changes, &next_changelog_name)?), state))
+            Ok(((data, changelog_out.finish()?), state))
         })
         .await
         .map_err(|e| Error::Task(e.to_string()))??;
         if !upgraded {
             self.decoded.remove(unit.files.iter().map(|f| f.file_name.as_str()));
         }
-        let mut after = upload_files(&self.io, bucket_path, data, Some(&self.decoded)).await?;
+        let mut after = data;
         after.extend(upgrade);
-        let changelog = upload_files(&self.io, bucket_path, changelog, None).await?;
         Ok((CompactResult { before: unit.files, after, changelog }, state))
     }
 }
@@ -408,13 +384,15 @@ impl Resolver {
         let kinds = batch.column(nk + 1).as_primitive::<Int8Type>().values().clone();
         let kind_of = |k: i8| RowKind::from_byte(k).ok_or_else(|| Error::InvalidInput(format!("_VALUE_KIND {k} is not a row kind")));
         let mut sources: Vec<RecordBatch> = vec![batch.clone()];
-        let mut source_of_file: std::collections::HashMap<String, usize> = Default::default();
-        let mut source_of = |name: &str, rows: &RecordBatch, sources: &mut Vec<RecordBatch>| -> usize {
-            *source_of_file.entry(name.to_string()).or_insert_with(|| {
-                sources.push(rows.clone());
+        // Rows found below come from lookup blocks: each block one source.
+        let mut source_of_block: std::collections::HashMap<*const Block, usize> = Default::default();
+        let mut source_of = |block: &Arc<Block>, sources: &mut Vec<RecordBatch>| -> usize {
+            *source_of_block.entry(Arc::as_ptr(block)).or_insert_with(|| {
+                sources.push(block.rows.clone());
                 sources.len() - 1
             })
         };
+        let mut held: Vec<Arc<Block>> = vec![]; // keeps each block (and so its address) alive
         let mut out: Vec<RowRef> = Vec::with_capacity(batch.num_rows());
         // Changelog rows: (kind, row); the row may be a computed one.
         let mut changes: Vec<(RowKind, RowRef)> = vec![];
@@ -423,16 +401,29 @@ impl Resolver {
         let mut merged: Vec<PendingMerge> = vec![];
         for i in 0..batch.num_rows() {
             let kind = kind_of(kinds[i])?;
-            let found = self.levels.lookup(&keys, i, vectors);
+            let found = self.levels.lookup(&keys, i, vectors)?;
             // The value before this compaction, for the changelog.
-            let touched = self.changelog && self.level0.iter().any(|l| l.lookup(&keys, i, vectors).is_some());
+            let mut touched = false;
+            if self.changelog {
+                for l in &self.level0 {
+                    if l.lookup(&keys, i, vectors)?.is_some() {
+                        touched = true;
+                        break;
+                    }
+                }
+            }
             let before: Option<RowRef> = if touched {
-                let hit = self.upper.as_ref().and_then(|u| u.lookup(&keys, i, vectors)).or(found);
-                match hit {
+                let upper = match &self.upper {
+                    Some(u) => u.lookup(&keys, i, vectors)?,
+                    None => None,
+                };
+                match upper.or(found.clone()) {
                     Some(h) => {
-                        let src = source_of(&h.file.file_name, &h.index.rows, &mut sources);
-                        let k = kind_of(sources[src].column(nk + 1).as_primitive::<Int8Type>().value(h.position as usize))?;
-                        (!k.is_retract()).then_some((src, h.position as usize))
+                        let src = source_of(&h.block, &mut sources);
+                        held.push(h.block.clone());
+                        let row = h.row_in_block();
+                        let k = kind_of(sources[src].column(nk + 1).as_primitive::<Int8Type>().value(row))?;
+                        (!k.is_retract()).then_some((src, row))
                     }
                     None => None,
                 }
@@ -443,12 +434,13 @@ impl Resolver {
             let mut after: Option<RowRef> = Some((0, i)).filter(|_| !kind.is_retract());
             let mut keep: Option<RowRef> = Some((0, i));
             if let Some(found) = found {
-                let (old_file, old_pos) = (found.file.file_name.as_str(), found.position as usize);
+                let old_pos = found.row_in_block();
                 if self.mode.deletion_vectors {
-                    vectors.delete_row(old_file, old_pos as u32);
+                    vectors.delete_row(&found.file.file_name, found.position);
                 }
                 if self.needs_old_values {
-                    let src = source_of(old_file, &found.index.rows, &mut sources);
+                    let src = source_of(&found.block, &mut sources);
+                    held.push(found.block.clone());
                     let old = &sources[src];
                     let old_seq = old.column(nk).as_primitive::<Int64Type>().value(old_pos);
                     let old_kind = kind_of(old.column(nk + 1).as_primitive::<Int8Type>().value(old_pos))?;

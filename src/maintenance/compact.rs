@@ -102,7 +102,13 @@ impl CompactJob {
         if let Some(pb) = &self.progress {
             pb.set_length(jobs.len() as u64);
         }
-        let rewriter = Rewriter::new(table.io().clone(), table.schema().clone())?;
+        let mut rewriter = Rewriter::new(table.io().clone(), table.schema().clone())?;
+        // Each bucket compacts once: nothing would read the outputs back decoded. Lookup blocks
+        // stay within the table's write-buffer-size.
+        rewriter.decoded.set_budget(0);
+        let opts = table.schema().core_options();
+        let pool = crate::memory::MemoryPool::new(opts.write_buffer_size()? as usize);
+        rewriter.blocks = crate::lsm::lookup::BlockCache::new(opts.lookup_cache_max_memory_size()? as usize, Some(pool));
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let progress = self.progress.clone();
         let io = table.io().clone();

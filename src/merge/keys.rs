@@ -51,7 +51,77 @@ impl KeyEncoder {
     }
 }
 
+impl KeyEncoder {
+    /// Appends keys `range` of `keys` to `out` in a form [`Self::read_keys`] reads back (local
+    /// lookup files).
+    pub fn write_keys(&self, keys: &SortKeys, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
+        for i in range {
+            match keys {
+                SortKeys::I64(v) => out.extend_from_slice(&v[i].to_le_bytes()),
+                SortKeys::I32(v) => out.extend_from_slice(&v[i].to_le_bytes()),
+                SortKeys::Rows(r) => {
+                    let row = r.row(i);
+                    let bytes: &[u8] = row.as_ref();
+                    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+                    out.extend_from_slice(bytes);
+                }
+            }
+        }
+    }
+
+    /// Reads `n` keys written by [`Self::write_keys`]; None when the bytes are not such keys.
+    pub fn read_keys(&self, bytes: &[u8], n: usize) -> Option<SortKeys> {
+        let word = |at: usize, len: usize| bytes.get(at..at + len);
+        match (&self.fast, &self.converter) {
+            (Some(ArrowType::Int64), _) => {
+                let v: Option<Vec<i64>> = (0..n).map(|i| word(i * 8, 8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))).collect();
+                Some(SortKeys::I64(ScalarBuffer::from(v?)))
+            }
+            (Some(_), _) => {
+                let v: Option<Vec<i32>> = (0..n).map(|i| word(i * 4, 4).map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")))).collect();
+                Some(SortKeys::I32(ScalarBuffer::from(v?)))
+            }
+            (None, Some(conv)) => {
+                let parser = conv.parser();
+                let mut rows = conv.empty_rows(n, bytes.len());
+                let mut at = 0;
+                for _ in 0..n {
+                    let len = u32::from_le_bytes(word(at, 4)?.try_into().expect("4 bytes")) as usize;
+                    rows.push(parser.parse(word(at + 4, len)?));
+                    at += 4 + len;
+                }
+                Some(SortKeys::Rows(rows))
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// Key `i` of `keys` alone.
+    pub fn one(&self, keys: &SortKeys, i: usize) -> SortKeys {
+        match (keys, &self.converter) {
+            (SortKeys::I64(v), _) => SortKeys::I64(v.slice(i, 1)),
+            (SortKeys::I32(v), _) => SortKeys::I32(v.slice(i, 1)),
+            (SortKeys::Rows(r), Some(conv)) => {
+                let row = r.row(i);
+                let mut one = conv.empty_rows(1, row.as_ref().len());
+                one.push(row);
+                SortKeys::Rows(one)
+            }
+            (SortKeys::Rows(_), None) => unreachable!("row keys come from an encoder with a converter"),
+        }
+    }
+}
+
 impl SortKeys {
+    /// Bytes held.
+    pub fn memory_size(&self) -> usize {
+        match self {
+            SortKeys::I64(v) => v.len() * 8,
+            SortKeys::I32(v) => v.len() * 4,
+            SortKeys::Rows(r) => r.size(),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             SortKeys::I64(v) => v.len(),

@@ -13,17 +13,39 @@
 //! decoding of files it had just encoded).
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use arrow_array::RecordBatch;
 
+use crate::memory::{MemoryPool, Reclaim};
+
 /// Default budget: what Paimon's `write-buffer-size` defaults to (256 MiB).
 pub const DEFAULT_DECODED_FILES_BYTES: usize = 256 << 20;
 
-/// Decoded rows of recently written data files, by file name. Cheap to clone (shared).
+/// Decoded rows of recently written data files, by file name. Cheap to clone (shared). In a
+/// [`MemoryPool`], it holds only what the pool's buffers leave (and at most its own budget).
 #[derive(Clone)]
 pub struct DecodedFiles {
-    inner: Arc<Mutex<Inner>>,
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    state: Mutex<Inner>,
+    /// `state.used`, readable without the lock (the pool asks).
+    used: AtomicUsize,
+    pool: Option<Arc<MemoryPool>>,
+}
+
+impl Reclaim for Shared {
+    fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+    fn shrink_to(&self, bytes: usize) {
+        let mut inner = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        inner.evict_to(bytes);
+        self.used.store(inner.used, Ordering::Relaxed);
+    }
 }
 
 struct Inner {
@@ -31,13 +53,13 @@ struct Inner {
     used: usize,
     /// Names in insertion order (oldest first); may name entries already removed.
     order: VecDeque<String>,
-    files: HashMap<String, (RecordBatch, usize)>,
+    files: HashMap<String, (Vec<RecordBatch>, usize)>,
 }
 
 impl Inner {
-    /// Drops the oldest entries until the budget holds.
-    fn evict(&mut self) {
-        while self.used > self.budget {
+    /// Drops the oldest entries until at most `bytes` are held.
+    fn evict_to(&mut self, bytes: usize) {
+        while self.used > bytes {
             let Some(oldest) = self.order.pop_front() else { break };
             if let Some((_, s)) = self.files.remove(&oldest) {
                 self.used -= s;
@@ -62,29 +84,58 @@ impl std::fmt::Debug for DecodedFiles {
 impl DecodedFiles {
     /// A cache holding at most `budget_bytes` of Arrow memory (0 disables it).
     pub fn new(budget_bytes: usize) -> DecodedFiles {
-        DecodedFiles {
-            inner: Arc::new(Mutex::new(Inner { budget: budget_bytes, used: 0, order: VecDeque::new(), files: HashMap::new() })),
+        Self::build(budget_bytes, None)
+    }
+
+    /// A cache holding at most `budget_bytes`, and only what `pool`'s buffers leave.
+    pub fn in_pool(budget_bytes: usize, pool: Arc<MemoryPool>) -> DecodedFiles {
+        Self::build(budget_bytes, Some(pool))
+    }
+
+    fn build(budget: usize, pool: Option<Arc<MemoryPool>>) -> DecodedFiles {
+        let state = Mutex::new(Inner { budget, used: 0, order: VecDeque::new(), files: HashMap::new() });
+        let inner = Arc::new(Shared { state, used: AtomicUsize::new(0), pool });
+        if let Some(pool) = &inner.pool {
+            let me: Arc<dyn Reclaim> = inner.clone();
+            pool.register(Arc::downgrade(&me));
         }
+        DecodedFiles { inner }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves consistent state (every update is one step).
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// What the cache may hold now: its budget, within what the pool leaves.
+    fn room(&self) -> usize {
+        let budget = self.lock().budget;
+        match &self.inner.pool {
+            Some(pool) => budget.min(pool.room_for(self.inner.as_ref())),
+            None => budget,
+        }
     }
 
     /// Changes the budget (0 disables the cache), evicting the oldest entries beyond it.
     pub fn set_budget(&self, budget_bytes: usize) {
         let mut inner = self.lock();
         inner.budget = budget_bytes;
-        inner.evict();
+        inner.evict_to(budget_bytes);
+        self.inner.used.store(inner.used, Ordering::Relaxed);
+    }
+
+    /// How many more bytes of rows the cache could take now.
+    pub fn free_room(&self) -> usize {
+        self.room().saturating_sub(self.used_bytes())
     }
 
     /// Keeps `rows` as the contents of the data file `name`, evicting the oldest entries beyond
-    /// the budget. Rows larger than the whole budget are not kept.
-    pub fn insert(&self, name: &str, rows: RecordBatch) {
-        let size = rows.get_array_memory_size();
+    /// the room it has. Rows larger than the whole room are not kept.
+    pub fn insert(&self, name: &str, rows: Vec<RecordBatch>) {
+        let size = rows.iter().map(|b| b.get_array_memory_size()).sum();
+        let room = self.room();
         let mut inner = self.lock();
-        if size > inner.budget {
+        if size > room {
             return;
         }
         if let Some((_, old)) = inner.files.insert(name.to_string(), (rows, size)) {
@@ -92,11 +143,12 @@ impl DecodedFiles {
         }
         inner.used += size;
         inner.order.push_back(name.to_string());
-        inner.evict();
+        inner.evict_to(room);
+        self.inner.used.store(inner.used, Ordering::Relaxed);
     }
 
-    /// The rows of data file `name`, if kept.
-    pub fn get(&self, name: &str) -> Option<RecordBatch> {
+    /// The rows of data file `name` (in batches, in file order), if kept.
+    pub fn get(&self, name: &str) -> Option<Vec<RecordBatch>> {
         self.lock().files.get(name).map(|(rows, _)| rows.clone())
     }
 
@@ -108,6 +160,7 @@ impl DecodedFiles {
                 inner.used -= s;
             }
         }
+        self.inner.used.store(inner.used, Ordering::Relaxed);
         if inner.files.is_empty() {
             inner.order.clear();
         } else if inner.order.len() > 2 * inner.files.len() + 64 {
@@ -118,7 +171,7 @@ impl DecodedFiles {
 
     /// Bytes held.
     pub fn used_bytes(&self) -> usize {
-        self.lock().used
+        self.inner.used.load(Ordering::Relaxed)
     }
 
     pub fn len(&self) -> usize {
@@ -135,13 +188,13 @@ mod tests {
     use super::*;
     use arrow_array::{ArrayRef, Int64Array};
 
-    fn rows(n: i64) -> RecordBatch {
-        RecordBatch::try_from_iter([("k", Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef)]).unwrap()
+    fn rows(n: i64) -> Vec<RecordBatch> {
+        vec![RecordBatch::try_from_iter([("k", Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef)]).unwrap()]
     }
 
     #[test]
     fn keeps_within_budget_oldest_out_first() {
-        let one = rows(1000).get_array_memory_size();
+        let one = rows(1000)[0].get_array_memory_size();
         let cache = DecodedFiles::new(one * 2 + one / 2);
         cache.insert("a", rows(1000));
         cache.insert("b", rows(1000));
@@ -157,7 +210,7 @@ mod tests {
         let off = DecodedFiles::new(0);
         off.insert("a", rows(10));
         assert!(off.is_empty());
-        assert_eq!(cache.get("c").unwrap().num_rows(), 1000);
+        assert_eq!(cache.get("c").unwrap()[0].num_rows(), 1000);
         cache.set_budget(0);
         assert!(cache.is_empty() && cache.used_bytes() == 0);
     }

@@ -230,7 +230,8 @@ impl SplitReader {
             let mut files = split.files.clone();
             files.sort_by_key(|f| f.min_sequence_number);
             for f in &files {
-                for b in self.load_file(split, f, false)?.values {
+                let mut reading = self.open_file(split, f, false)?;
+                while let Some((b, _)) = reading.next()? {
                     if !emit(b) {
                         return Ok(());
                     }
@@ -241,7 +242,8 @@ impl SplitReader {
         for section in self.sections(&split.files)? {
             let raw = section.len() == 1 && section[0].len() == 1 && section[0][0].delete_row_count.unwrap_or(0) == 0;
             if raw {
-                for b in self.load_file(split, &section[0][0], self.key_value.is_some())?.values {
+                let mut reading = self.open_file(split, &section[0][0], self.key_value.is_some())?;
+                while let Some((b, _)) = reading.next()? {
                     if !emit(b) {
                         return Ok(());
                     }
@@ -310,12 +312,18 @@ impl SplitReader {
         Ok(())
     }
 
-    /// Reads a whole data file as one batch, with no deletion vector applied (row positions
-    /// stay the file's): its encoded keys and its rows in the reader's batch schema. `None` for
-    /// a file without rows. Lookups by key (deletion-vector maintenance) use it.
-    pub(crate) fn load_file_whole(&self, bucket_path: &str, file: &DataFileMeta) -> Result<Option<(SortKeys, RecordBatch)>> {
-        let mut whole = self.clone();
-        whole.batch_size = file.row_count.max(1) as usize;
+    /// Reads every row of one data file (no deletion vector applied, so batch positions are
+    /// file positions), `batch_size` rows at a time, handing each batch in the reader's layout
+    /// with its encoded keys to `each`. Runs on a blocking thread.
+    pub(crate) fn for_each_file_batch(
+        &self,
+        bucket_path: &str,
+        file: &DataFileMeta,
+        batch_size: usize,
+        each: &mut dyn FnMut(RecordBatch, SortKeys) -> Result<()>,
+    ) -> Result<()> {
+        let mut reader = self.clone();
+        reader.batch_size = batch_size.max(1);
         let bare = DataSplit {
             snapshot_id: 0,
             partition: crate::spec::BinaryRow::empty(),
@@ -325,12 +333,11 @@ impl SplitReader {
             files: vec![],
             deletion_vectors: Default::default(),
         };
-        let mut loaded = whole.load_file(&bare, file, true)?;
-        match (loaded.values.len(), loaded.kv.pop()) {
-            (0, _) => Ok(None),
-            (1, Some((keys, _, _))) => Ok(Some((keys, loaded.values.pop().expect("one batch")))),
-            (n, _) => Err(Error::data_file(&file.file_name, format!("was read as {n} batches where one was asked for"))),
-        }
+        reader.for_each_batch(&bare, file, true, &mut |values, kv| {
+            let (keys, _, _) = kv.ok_or_else(|| Error::data_file(&file.file_name, "was read without its keys"))?;
+            each(values, keys)?;
+            Ok(true)
+        })
     }
 
     /// Groups files into sections of overlapping key ranges, each a list of sorted runs.
@@ -425,20 +432,8 @@ impl SplitReader {
         Ok(out)
     }
 
-    /// Reads one data file batch by batch (deletion vector applied), handing each batch in
-    /// [`Self::batch_schema`] and, with `with_kv`, its keys, sequence numbers and row kinds to
-    /// `each`, which returns false to stop. Batches are decoded as they are handed on, so a
-    /// reader holds one batch of a file at a time, not the whole file: the full read of the
-    /// orders DV table peaks at 54-64 MB RSS instead of 156-184 MB (and a 128 MB target-size
-    /// file decodes to several hundred MB). Splits read in parallel must then be drained as
-    /// they come (`read_splits_numbered`), not in split order. Runs on a blocking thread.
-    fn for_each_batch(
-        &self,
-        split: &DataSplit,
-        file: &DataFileMeta,
-        with_kv: bool,
-        each: &mut dyn FnMut(RecordBatch, Option<BatchKeys>) -> Result<bool>,
-    ) -> Result<()> {
+    /// Opens one data file for reading batch by batch (see [`FileReading`]).
+    fn open_file(&self, split: &DataSplit, file: &DataFileMeta, with_kv: bool) -> Result<FileReading> {
         let path = format!("{}/{}", split.bucket_path, file.file_name);
         let file_schema = if file.schema_id == self.schema.id {
             self.schema.clone()
@@ -449,12 +444,14 @@ impl SplitReader {
         // A file the writer has at hand decoded is not read back; otherwise only the footer and
         // the projected column chunks are fetched (ranged reads), with the object's size checked
         // against the manifest alongside.
-        let (wanted, value_names, mut batches) = self.runtime.block_on(async {
+        let (wanted, value_names, batches) = self.runtime.block_on(async {
             if let Some(rows) = cached {
                 let (wanted, value_names) = self.file_columns(&path, &file_schema, with_kv)?;
                 let step = self.batch_size.max(1);
-                let batches: Vec<RecordBatch> =
-                    (0..rows.num_rows()).step_by(step).map(|at| rows.slice(at, step.min(rows.num_rows() - at))).collect();
+                let batches: Vec<RecordBatch> = rows
+                    .iter()
+                    .flat_map(|b| (0..b.num_rows()).step_by(step).map(move |at| b.slice(at, step.min(b.num_rows() - at))))
+                    .collect();
                 return Ok((wanted, value_names, FileBatchSource::Decoded(batches.into_iter())));
             }
             #[allow(deprecated)]
@@ -489,103 +486,40 @@ impl SplitReader {
         })?;
         let key_types: Vec<_> = self.key_fields.iter().map(|f| f.data_type.to_arrow()).collect();
         let encoder = if with_kv { Some(KeyEncoder::new(&key_types)?) } else { None };
-        let mut rows_seen = 0usize;
-        let deleted = self.deletion_vector(split, file)?;
-        loop {
-            let batch = match &mut batches {
-                FileBatchSource::Decoded(it) => it.next(),
-                FileBatchSource::Parquet(stream) => {
-                    self.runtime.block_on(stream.try_next()).map_err(|e| Error::data_file(&path, e))?
-                }
-            };
-            let Some(batch) = batch else { break };
-            let first_row = rows_seen;
-            rows_seen += batch.num_rows();
-            // Rows marked in the file's deletion vector are gone before anything else sees them.
-            let batch = match &deleted {
-                Some(dv) if dv.range_cardinality(first_row as u32..rows_seen as u32) > 0 => {
-                    // All rows kept, then the deleted ones (few, in order) cleared.
-                    let mut keep = arrow_buffer::BooleanBufferBuilder::new(batch.num_rows());
-                    keep.append_n(batch.num_rows(), true);
-                    for r in dv.range(first_row as u32..rows_seen as u32) {
-                        keep.set_bit(r as usize - first_row, false);
-                    }
-                    let keep = arrow_array::BooleanArray::new(keep.finish(), None);
-                    arrow_select::filter::filter_record_batch(&batch, &keep).map_err(|e| Error::data_file(&path, e))?
-                }
-                _ => batch,
-            };
-            let col = |name: &str| -> Result<ArrayRef> {
-                batch
-                    .column_by_name(name)
-                    .cloned()
-                    .ok_or_else(|| Error::data_file(&path, format!("column {name} is missing")))
-            };
-            let mut kv = None;
-            if let Some(enc) = &encoder {
-                let keys: Vec<ArrayRef> = (0..self.key_fields.len())
-                    .map(|i| {
-                        let c = col(&wanted[i])?;
-                        let want = &key_types[i];
-                        if c.data_type() == want {
-                            Ok(c)
-                        } else {
-                            cast(&c, want).map_err(|e| Error::data_file(&path, e))
-                        }
-                    })
-                    .collect::<Result<_>>()?;
-                let seq_col = col(SEQUENCE_NUMBER)?;
-                let kind_col = col(VALUE_KIND)?;
-                let seq = seq_col
-                    .as_primitive_opt::<Int64Type>()
-                    .ok_or_else(|| Error::data_file(&path, "_SEQUENCE_NUMBER is not BIGINT"))?
-                    .values()
-                    .clone();
-                let kinds = kind_col
-                    .as_primitive_opt::<Int8Type>()
-                    .ok_or_else(|| Error::data_file(&path, "_VALUE_KIND is not TINYINT"))?
-                    .values()
-                    .clone();
-                kv = Some((enc.encode(&keys).map_err(|e| Error::data_file(&path, e))?, seq, kinds));
-            }
-            let mut columns = Vec::with_capacity(self.output_schema.fields().len());
-            if self.key_value.is_some() {
-                for (name, want) in wanted[..self.key_fields.len()].iter().zip(&key_types) {
-                    let c = col(name)?;
-                    columns.push(if c.data_type() == want { c } else { cast(&c, want).map_err(|e| Error::data_file(&path, e))? });
-                }
-                columns.push(col(SEQUENCE_NUMBER)?);
-                columns.push(col(VALUE_KIND)?);
-            }
-            for (out_field, name) in self.value_schema.fields().iter().zip(&value_names) {
-                let c = match name {
-                    Some(n) => {
-                        let c = col(n)?;
-                        if c.data_type() == out_field.data_type() {
-                            c
-                        } else {
-                            cast(&c, out_field.data_type()).map_err(|e| Error::data_file(&path, format!("column {n}: {e}")))?
-                        }
-                    }
-                    None => new_null_array(out_field.data_type(), batch.num_rows()),
-                };
-                columns.push(c);
-            }
-            let values = RecordBatch::try_new_with_options(
-                self.batch_schema().clone(),
-                columns,
-                &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
-            )
-            .map_err(|e| Error::data_file(&path, e))?;
+                let deleted = self.deletion_vector(split, file)?;
+        Ok(FileReading {
+            reader: self.clone(),
+            path,
+            file_rows: file.row_count,
+            wanted,
+            value_names,
+            source: batches,
+            key_types,
+            encoder,
+            rows_seen: 0,
+            deleted,
+        })
+    }
+
+    /// Reads one data file batch by batch (deletion vector applied), handing each batch in
+    /// [`Self::batch_schema`] and, with `with_kv`, its keys, sequence numbers and row kinds to
+    /// `each`, which returns false to stop. Batches are decoded as they are handed on, so a
+    /// reader holds one batch of a file at a time, not the whole file: the full read of the
+    /// orders DV table peaks at 54-64 MB RSS instead of 156-184 MB (and a 128 MB target-size
+    /// file decodes to several hundred MB). Splits read in parallel must then be drained as
+    /// they come (`read_splits_numbered`), not in split order. Runs on a blocking thread.
+    fn for_each_batch(
+        &self,
+        split: &DataSplit,
+        file: &DataFileMeta,
+        with_kv: bool,
+        each: &mut dyn FnMut(RecordBatch, Option<BatchKeys>) -> Result<bool>,
+    ) -> Result<()> {
+        let mut reading = self.open_file(split, file, with_kv)?;
+        while let Some((values, kv)) = reading.next()? {
             if !each(values, kv)? {
                 return Ok(());
             }
-        }
-        if rows_seen as i64 != file.row_count {
-            return Err(Error::data_file(
-                &path,
-                format!("holds {rows_seen} rows but the manifest records {}", file.row_count),
-            ));
         }
         Ok(())
     }
@@ -616,7 +550,7 @@ impl SplitReader {
         emit: &mut dyn FnMut(RecordBatch) -> bool,
     ) -> Result<bool> {
         let mut cursors: Vec<RunCursor> =
-            runs.into_iter().map(|files| RunCursor { files: files.into(), batches: VecDeque::new(), current: None }).collect();
+            runs.into_iter().map(|files| RunCursor { files: files.into(), reading: None, current: None }).collect();
         let mut store = BatchStore::default();
         for c in cursors.iter_mut() {
             c.advance_batch(self, split, &mut store)?;
@@ -800,12 +734,9 @@ impl BatchStore {
         interleave_rows(&batches, &indices, schema)
     }
 
-    /// Keeps only the batches cursors still stand in or have queued (call with no pending output).
+    /// Keeps only the batches cursors still stand in (call with no pending output).
     fn retain(&mut self, cursors: &[RunCursor]) {
-        let live: std::collections::HashSet<usize> = cursors
-            .iter()
-            .flat_map(|c| c.current.as_ref().map(|p| p.batch_id).into_iter().chain(c.batches.iter().map(|b| b.0)))
-            .collect();
+        let live: std::collections::HashSet<usize> = cursors.iter().filter_map(|c| c.current.as_ref().map(|p| p.batch_id)).collect();
         self.values.retain(|id, _| live.contains(id));
     }
 }
@@ -832,38 +763,160 @@ impl Position {
     }
 }
 
-/// A cursor over one sorted run: its remaining files and the queued batches of the current file.
+/// One data file being read batch by batch: what [`SplitReader::for_each_batch`] walks, and
+/// what a merge's run cursor pulls from (one batch of a file in memory at a time).
+struct FileReading {
+    reader: SplitReader,
+    path: String,
+    file_rows: i64,
+    wanted: Vec<String>,
+    value_names: Vec<Option<String>>,
+    source: FileBatchSource,
+    key_types: Vec<arrow_schema::DataType>,
+    encoder: Option<KeyEncoder>,
+    rows_seen: usize,
+    deleted: Option<Arc<roaring::RoaringBitmap>>,
+}
+
+impl FileReading {
+    /// The next batch (deletion vector applied) in [`SplitReader::batch_schema`], with its keys,
+    /// sequence numbers and row kinds when opened with them; None at the end of the file.
+    fn next(&mut self) -> Result<Option<(RecordBatch, Option<BatchKeys>)>> {
+        let batch = match &mut self.source {
+            FileBatchSource::Decoded(it) => it.next(),
+            FileBatchSource::Parquet(stream) => {
+                self.reader.runtime.block_on(stream.try_next()).map_err(|e| Error::data_file(&self.path, e))?
+            }
+        };
+        let Some(batch) = batch else { return self.check_rows().map(|()| None) };
+        let first_row = self.rows_seen;
+        self.rows_seen += batch.num_rows();
+        let rows_seen = self.rows_seen;
+        // Rows marked in the file's deletion vector are gone before anything else sees them.
+        let batch = match &self.deleted {
+            Some(dv) if dv.range_cardinality(first_row as u32..rows_seen as u32) > 0 => {
+                // All rows kept, then the deleted ones (few, in order) cleared.
+                let mut keep = arrow_buffer::BooleanBufferBuilder::new(batch.num_rows());
+                keep.append_n(batch.num_rows(), true);
+                for r in dv.range(first_row as u32..rows_seen as u32) {
+                    keep.set_bit(r as usize - first_row, false);
+                }
+                let keep = arrow_array::BooleanArray::new(keep.finish(), None);
+                arrow_select::filter::filter_record_batch(&batch, &keep).map_err(|e| Error::data_file(&self.path, e))?
+            }
+            _ => batch,
+        };
+        let col = |name: &str| -> Result<ArrayRef> {
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| Error::data_file(&self.path, format!("column {name} is missing")))
+        };
+        let mut kv = None;
+        if let Some(enc) = &self.encoder {
+            let keys: Vec<ArrayRef> = (0..self.reader.key_fields.len())
+                .map(|i| {
+                    let c = col(&self.wanted[i])?;
+                    let want = &self.key_types[i];
+                    if c.data_type() == want {
+                        Ok(c)
+                    } else {
+                        cast(&c, want).map_err(|e| Error::data_file(&self.path, e))
+                    }
+                })
+                .collect::<Result<_>>()?;
+            let seq_col = col(SEQUENCE_NUMBER)?;
+            let kind_col = col(VALUE_KIND)?;
+            let seq = seq_col
+                .as_primitive_opt::<Int64Type>()
+                .ok_or_else(|| Error::data_file(&self.path, "_SEQUENCE_NUMBER is not BIGINT"))?
+                .values()
+                .clone();
+            let kinds = kind_col
+                .as_primitive_opt::<Int8Type>()
+                .ok_or_else(|| Error::data_file(&self.path, "_VALUE_KIND is not TINYINT"))?
+                .values()
+                .clone();
+            kv = Some((enc.encode(&keys).map_err(|e| Error::data_file(&self.path, e))?, seq, kinds));
+        }
+        let mut columns = Vec::with_capacity(self.reader.output_schema.fields().len());
+        if self.reader.key_value.is_some() {
+            for (name, want) in self.wanted[..self.reader.key_fields.len()].iter().zip(&self.key_types) {
+                let c = col(name)?;
+                columns.push(if c.data_type() == want { c } else { cast(&c, want).map_err(|e| Error::data_file(&self.path, e))? });
+            }
+            columns.push(col(SEQUENCE_NUMBER)?);
+            columns.push(col(VALUE_KIND)?);
+        }
+        for (out_field, name) in self.reader.value_schema.fields().iter().zip(&self.value_names) {
+            let c = match name {
+                Some(n) => {
+                    let c = col(n)?;
+                    if c.data_type() == out_field.data_type() {
+                        c
+                    } else {
+                        cast(&c, out_field.data_type()).map_err(|e| Error::data_file(&self.path, format!("column {n}: {e}")))?
+                    }
+                }
+                None => new_null_array(out_field.data_type(), batch.num_rows()),
+            };
+            columns.push(c);
+        }
+        let values = RecordBatch::try_new_with_options(
+            self.reader.batch_schema().clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )
+        .map_err(|e| Error::data_file(&self.path, e))?;
+        Ok(Some((values, kv)))
+    }
+
+    /// At the end of the file: did it hold the rows the manifest records?
+    fn check_rows(&self) -> Result<()> {
+        if self.rows_seen as i64 != self.file_rows {
+            return Err(Error::data_file(
+                &self.path,
+                format!("holds {} rows but the manifest records {}", self.rows_seen, self.file_rows),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A cursor over one sorted run: its remaining files, the file being read (one decoded batch
+/// at a time), and the position in the current batch.
 struct RunCursor {
     files: VecDeque<DataFileMeta>,
-    batches: VecDeque<(usize, KvColumns)>,
+    reading: Option<FileReading>,
     current: Option<Position>,
 }
 
 impl RunCursor {
     fn advance_batch(&mut self, reader: &SplitReader, split: &DataSplit, store: &mut BatchStore) -> Result<()> {
         loop {
-            if let Some((id, kv)) = self.batches.pop_front() {
-                let len = kv.1.len();
-                if len > 0 {
-                    let mut p = Position { batch_id: id, row: 0, len, kv, int_key: None, seq: 0 };
-                    p.refresh();
-                    self.current = Some(p);
-                    return Ok(());
+            if let Some(reading) = &mut self.reading {
+                match reading.next()? {
+                    Some((values, kv)) => {
+                        let kv = kv.ok_or_else(|| Error::data_file(&reading.path, "was read without its keys"))?;
+                        let len = kv.1.len();
+                        if len > 0 {
+                            let id = store.add(values);
+                            let mut p = Position { batch_id: id, row: 0, len, kv: Arc::new(kv), int_key: None, seq: 0 };
+                            p.refresh();
+                            self.current = Some(p);
+                            return Ok(());
+                        }
+                        continue;
+                    }
+                    None => self.reading = None,
                 }
-                continue;
             }
             match self.files.pop_front() {
                 None => {
                     self.current = None;
                     return Ok(());
                 }
-                Some(f) => {
-                    let fb = reader.load_file(split, &f, true)?;
-                    for (v, kv) in fb.values.into_iter().zip(fb.kv) {
-                        let id = store.add(v);
-                        self.batches.push_back((id, Arc::new(kv)));
-                    }
-                }
+                Some(f) => self.reading = Some(reader.open_file(split, &f, true)?),
             }
         }
     }

@@ -428,6 +428,24 @@ impl CoreOptions {
         self.memory(WRITE_BUFFER_SIZE, 256 << 20)
     }
 
+    /// `write-buffer-spillable`: whether full write buffers spill sorted runs to local disk.
+    /// Paimon's default: on for object storage, and where `target-file-size` exceeds
+    /// `write-buffer-size` (a flushed buffer would make a file smaller than the target).
+    pub fn write_buffer_spillable(&self, object_storage: bool) -> Result<bool, SpecError> {
+        let default = object_storage || self.target_file_size()? > self.write_buffer_size()?;
+        self.bool("write-buffer-spillable", default)
+    }
+
+    /// `local-sort.max-num-file-handles`: how many spilled runs are merged at once (128).
+    pub fn local_sort_max_num_file_handles(&self) -> Result<usize, SpecError> {
+        Ok(self.int("local-sort.max-num-file-handles", 128)?.max(2) as usize)
+    }
+
+    /// `lookup.cache-max-memory-size`: the bound of decoded lookup blocks (Paimon: 256 MB).
+    pub fn lookup_cache_max_memory_size(&self) -> Result<u64, SpecError> {
+        self.memory("lookup.cache-max-memory-size", 256 << 20)
+    }
+
     /// `target-file-size`: 128 MB (Paimon 0.9's default for primary-key tables).
     pub fn target_file_size(&self) -> Result<u64, SpecError> {
         self.memory(TARGET_FILE_SIZE, 128 << 20)

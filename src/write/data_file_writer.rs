@@ -1,7 +1,8 @@
 //! Encodes sorted rows into Parquet data files rolled at `target-file-size`, and describes each
 //! file with Paimon's DataFileMeta (key range, statistics, sequence range, delete count).
 //!
-//! Encoding is CPU work and runs on a blocking thread; the encoded files are uploaded after.
+//! Encoding is CPU work and runs on a blocking thread, column by column on threads of their own,
+//! while the rows come ([`RollingWriter`]); each file is uploaded as it is encoded.
 
 use std::sync::Arc;
 
@@ -16,10 +17,12 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
+use crate::io::FileIO;
+use crate::read::DecodedFiles;
 use crate::spec::data_file::{KEY_FIELD_PREFIX, SEQUENCE_NUMBER};
 use crate::spec::options::StatsMode;
 use crate::spec::{BinaryRowWriter, DataFileMeta, DataType, FileSource, NullStyle, RowKind, SimpleStats, TableSchema};
-use crate::write::stats::collect_stats;
+use crate::write::stats::StatsAccumulator;
 
 /// What the writer needs to know about the table, shared by every bucket.
 #[derive(Debug)]
@@ -52,7 +55,7 @@ impl FileWriterConfig {
         let mut props = WriterProperties::builder()
             .set_compression(compression)
             .set_data_page_size_limit(opts.page_size()? as usize)
-            .set_max_row_group_row_count(Some(1 << 20))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_created_by("shoal (Apache Paimon format)".to_string());
         // Dictionary encoding is off unless `parquet.enable.dictionary = true` (Paimon passes
@@ -84,15 +87,6 @@ impl FileWriterConfig {
         })
     }
 
-    /// Whether the merged rows of `inputs` go into one file encoded while they are merged
-    /// ([`encode_one_file_while_produced`]): enough rows to be worth the threads, and fewer
-    /// bytes than the target file size (a merge only drops rows).
-    pub fn fits_one_file(&self, inputs: &[DataFileMeta]) -> bool {
-        let rows: i64 = inputs.iter().map(|f| f.row_count).sum();
-        let bytes: i64 = inputs.iter().map(|f| f.file_size).sum();
-        rows >= PARALLEL_MIN_ROWS as i64 && (bytes as u64) < self.target_file_size
-    }
-
     /// Offset of the first value column in a data-file batch.
     pub fn value_offset(&self) -> usize {
         if self.is_primary_key {
@@ -103,133 +97,339 @@ impl FileWriterConfig {
     }
 }
 
-/// An encoded data file waiting to be uploaded, with the rows it holds.
-pub struct EncodedFile {
-    pub bytes: Bytes,
-    pub meta: DataFileMeta,
-    /// The file's rows as encoded (a slice of the batch given to [`encode_files`]).
-    pub rows: RecordBatch,
-}
-
-/// Uploads encoded files into a bucket directory and returns their metadata; with `keep`, their
-/// rows stay there decoded (see [`crate::read::DecodedFiles`]).
-pub async fn upload_files(
-    io: &crate::io::FileIO,
-    bucket_dir: &str,
-    files: Vec<EncodedFile>,
-    keep: Option<&crate::read::DecodedFiles>,
-) -> Result<Vec<DataFileMeta>> {
-    let mut metas = Vec::with_capacity(files.len());
-    for f in files {
-        io.write(&format!("{bucket_dir}/{}", f.meta.file_name), f.bytes).await?;
-        if let Some(decoded) = keep {
-            decoded.insert(&f.meta.file_name, f.rows);
-        }
-        metas.push(f.meta);
-    }
-    Ok(metas)
-}
-
 /// The writer's local wall-clock time as epoch millis, as Paimon records `_CREATION_TIME`.
 pub fn local_now_millis() -> i64 {
     chrono::Local::now().naive_local().and_utc().timestamp_millis()
 }
 
-/// Encodes a batch in data-file layout (sorted by key for primary-key tables) into one or more
-/// files. `names` yields the file names; `seq_range` is used for append tables, which have no
-/// sequence column.
-pub fn encode_files(
-    cfg: &FileWriterConfig,
-    batch: &RecordBatch,
-    level: i32,
-    source: FileSource,
-    mut next_name: impl FnMut() -> String,
-    mut append_seq: Option<&mut i64>,
-) -> Result<Vec<EncodedFile>> {
-    let mut out = vec![];
-    let total = batch.num_rows();
-    // A batch that fits one file (its Arrow size bounds the encoded size) is encoded a column
-    // per thread, so that one bucket's big compaction does not leave the other cores idle.
-    if total >= PARALLEL_MIN_ROWS && (batch.get_array_memory_size() as u64) < cfg.target_file_size {
-        let name = next_name();
-        let bytes = encode_columns_in_parallel(cfg, batch, &name)?;
-        let seq = append_seq.as_deref_mut();
-        let meta = describe(cfg, batch, name, bytes.len() as i64, level, source, seq)?;
-        out.push(EncodedFile { bytes, meta, rows: batch.clone() });
-        return Ok(out);
+/// A file stays in memory until it reaches this many bytes and is then sent as one PUT;
+/// beyond, it goes out as a multipart upload of parts of this size while it is encoded (object
+/// stores take parts of 5 MiB and more), one part in flight at a time.
+const PART_BYTES: usize = 8 << 20;
+
+/// Row groups close at this many rows, or at this many bytes of Arrow data, whichever comes
+/// first: the encoded pages of an open row group stay in memory until it closes, and a reader
+/// fetches a row group's column chunks at once, so both sides hold at most about one group per
+/// file (a few MiB compressed).
+pub const ROW_GROUP_ROWS: usize = 128 * 1024;
+const ROW_GROUP_ARROW_BYTES: usize = 32 << 20;
+
+/// Rows handed to the encoders at a time: the granularity at which a file may roll.
+const SLICE_ROWS: usize = 8192;
+
+fn io_error(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::other(e.to_string())
+}
+
+/// Where the bytes of a file being encoded go: a buffer sent as one PUT when the file ends
+/// small, else the parts of a multipart upload, sent as they fill (bounded memory for files of
+/// any size). Runs on a blocking thread (it blocks on the runtime for uploads).
+struct UploadSink {
+    io: FileIO,
+    path: String,
+    handle: tokio::runtime::Handle,
+    buf: Vec<u8>,
+    upload: Option<object_store::WriteMultipart>,
+    /// Bytes of the file so far.
+    written: usize,
+}
+
+impl UploadSink {
+    fn send_part(&mut self) -> std::io::Result<()> {
+        if self.upload.is_none() {
+            let location = self.io.path(&self.path);
+            let up = self.handle.block_on(object_store::ObjectStoreExt::put_multipart(self.io.store().as_ref(), &location)).map_err(io_error)?;
+            self.upload = Some(object_store::WriteMultipart::new_with_chunk_size(up, PART_BYTES));
+        }
+        let up = self.upload.as_mut().expect("started above");
+        let _runtime = self.handle.enter();
+        up.put(Bytes::from(std::mem::take(&mut self.buf)));
+        self.handle.block_on(up.wait_for_capacity(1)).map_err(io_error)
     }
-    let mut start = 0;
-    const CHUNK: usize = 8192;
-    while start < total {
-        let name = next_name();
-        let mut writer = ArrowWriter::try_new(Vec::with_capacity(1 << 20), batch.schema(), Some(cfg.props.clone()))
-            .map_err(|e| Error::data_file(&name, e))?;
-        let mut end = start;
-        while end < total {
-            let len = CHUNK.min(total - end);
-            writer.write(&batch.slice(end, len)).map_err(|e| Error::data_file(&name, e))?;
-            end += len;
-            if (writer.bytes_written() + writer.in_progress_size()) as u64 >= cfg.target_file_size {
-                break;
+
+    /// Sends what is left and completes the file.
+    fn finish(mut self) -> Result<()> {
+        match self.upload.take() {
+            None => Ok(self.handle.block_on(self.io.write(&self.path, std::mem::take(&mut self.buf)))?),
+            Some(mut up) => {
+                let _runtime = self.handle.enter();
+                up.put(Bytes::from(std::mem::take(&mut self.buf)));
+                self.handle.block_on(up.finish()).map_err(|e| Error::data_file(&self.path, format!("upload failed: {e}")))?;
+                Ok(())
             }
         }
-        let bytes = Bytes::from(writer.into_inner().map_err(|e| Error::data_file(&name, e))?);
-        let slice = batch.slice(start, end - start);
-        let seq = append_seq.as_deref_mut();
-        let meta = describe(cfg, &slice, name, bytes.len() as i64, level, source, seq)?;
-        out.push(EncodedFile { bytes, meta, rows: slice });
-        start = end;
     }
-    Ok(out)
 }
 
-/// Below this many rows a file is encoded on the calling thread.
-const PARALLEL_MIN_ROWS: usize = 32 * 1024;
-
-/// Encodes `batch` as one Parquet file on the [`ColumnEncoders`]' threads.
-fn encode_columns_in_parallel(cfg: &FileWriterConfig, batch: &RecordBatch, name: &str) -> Result<Bytes> {
-    std::thread::scope(|scope| {
-        let mut encoders = ColumnEncoders::start(scope, cfg, batch.schema(), name)?;
-        encoders.write(batch)?;
-        encoders.finish()
-    })
+impl Drop for UploadSink {
+    fn drop(&mut self) {
+        // A file given up (an error, a dropped writer): its upload is aborted, nothing is left.
+        // Spawned, not waited for: a drop may happen anywhere, on the runtime too.
+        if let Some(up) = self.upload.take() {
+            self.handle.spawn(async move {
+                let _ = up.abort().await;
+            });
+        }
+    }
 }
 
-/// Encodes into one data file the rows that `produce` hands to its sink, while it produces them:
-/// a compaction merges on the calling thread while its output is encoded on the
-/// [`ColumnEncoders`]' threads. For outputs known to fit one file (see
-/// [`FileWriterConfig::fits_one_file`]); None when no rows came.
-pub fn encode_one_file_while_produced(
-    cfg: &FileWriterConfig,
+impl std::io::Write for UploadSink {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        self.written += data.len();
+        if self.buf.len() >= PART_BYTES {
+            self.send_part()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The metadata of a file whose rows come batch by batch (Paimon's DataFileMeta: key range,
+/// statistics, sequence range, delete count).
+struct MetaBuilder {
+    rows: usize,
+    value_stats: StatsAccumulator,
+    key_stats: StatsAccumulator,
+    min_key: Option<crate::spec::BinaryRow>,
+    max_key: Option<crate::spec::BinaryRow>,
+    seq: Option<(i64, i64)>,
+    deletes: usize,
+}
+
+impl MetaBuilder {
+    fn new(cfg: &FileWriterConfig) -> MetaBuilder {
+        MetaBuilder {
+            rows: 0,
+            value_stats: StatsAccumulator::new(&cfg.value_types, cfg.stats_mode),
+            key_stats: StatsAccumulator::new(&cfg.key_types, cfg.stats_mode),
+            min_key: None,
+            max_key: None,
+            seq: None,
+            deletes: 0,
+        }
+    }
+
+    fn update(&mut self, cfg: &FileWriterConfig, batch: &RecordBatch) -> Result<()> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        self.rows += n;
+        let vo = cfg.value_offset();
+        let value_cols: Vec<&dyn Array> = batch.columns()[vo..].iter().map(|c| c.as_ref()).collect();
+        self.value_stats.update(&value_cols);
+        if !cfg.is_primary_key {
+            return Ok(());
+        }
+        let k = cfg.key_count;
+        let key_cols: Vec<&dyn Array> = batch.columns()[..k].iter().map(|c| c.as_ref()).collect();
+        self.key_stats.update(&key_cols);
+        let key_row = |i: usize| -> Result<crate::spec::BinaryRow> {
+            let mut w = BinaryRowWriter::new(k);
+            for (pos, (col, t)) in key_cols.iter().zip(&cfg.key_types).enumerate() {
+                w.write_from_array(pos, *col, i, t, NullStyle::Projection)?;
+            }
+            Ok(w.to_row())
+        };
+        // Rows come sorted by key: the first row's key is the file's smallest, the last's its largest.
+        if self.min_key.is_none() {
+            self.min_key = Some(key_row(0)?);
+        }
+        self.max_key = Some(key_row(n - 1)?);
+        let seq = batch.column(k).as_primitive::<Int64Type>();
+        let (lo, hi) = (arrow_arith::aggregate::min(seq).unwrap_or(0), arrow_arith::aggregate::max(seq).unwrap_or(0));
+        self.seq = Some(self.seq.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        let kinds = batch.column(k + 1).as_primitive::<Int8Type>();
+        self.deletes += kinds.values().iter().filter(|b| RowKind::from_byte(**b).is_some_and(RowKind::is_retract)).count();
+        Ok(())
+    }
+
+    /// `append_seq`: for append tables (no sequence column), the first sequence number of the
+    /// file's rows, advanced past them.
+    #[allow(clippy::too_many_arguments)] // the file (name, size, level, source) and what it holds
+    fn finish(
+        self,
+        cfg: &FileWriterConfig,
+        file_name: String,
+        file_size: i64,
+        level: i32,
+        source: FileSource,
+        append_seq: Option<&mut i64>,
+    ) -> DataFileMeta {
+        let rows = self.rows as i64;
+        let (min_seq, max_seq) = match append_seq {
+            Some(next) => {
+                let first = *next;
+                *next += rows;
+                (first, first + rows - 1)
+            }
+            None => self.seq.unwrap_or((0, 0)),
+        };
+        let empty = crate::spec::BinaryRow::empty;
+        DataFileMeta {
+            file_name,
+            file_size,
+            row_count: rows,
+            min_key: self.min_key.unwrap_or_else(empty),
+            max_key: self.max_key.unwrap_or_else(empty),
+            key_stats: if cfg.is_primary_key { self.key_stats.finish() } else { SimpleStats::empty() },
+            value_stats: self.value_stats.finish(),
+            min_sequence_number: min_seq,
+            max_sequence_number: max_seq,
+            schema_id: cfg.schema.id,
+            level,
+            extra_files: vec![],
+            creation_time: Some(local_now_millis()),
+            delete_row_count: Some(self.deletes as i64),
+            embedded_index: None,
+            file_source: Some(source),
+            value_stats_cols: None,
+            external_path: None,
+        }
+    }
+}
+
+/// A file being written by a [`RollingWriter`].
+struct OpenFile {
+    name: String,
+    encoders: ColumnEncoders<UploadSink>,
+    meta: MetaBuilder,
+    /// The rows written, while they fit the decoded-files cache's free room.
+    kept: Option<(Vec<RecordBatch>, usize)>,
+}
+
+/// Writes rows in data-file layout (sorted by key for primary-key tables) into Parquet files
+/// rolled at `target-file-size`, encoding while the rows come (columns on threads of their own)
+/// and uploading each file as it fills: memory stays at about a row group and an upload part
+/// per open file, whatever the size of what is written. Runs on a blocking thread.
+pub struct RollingWriter {
+    cfg: Arc<FileWriterConfig>,
+    io: FileIO,
+    dir: String,
+    handle: tokio::runtime::Handle,
     schema: arrow_schema::SchemaRef,
     level: i32,
     source: FileSource,
-    name: String,
-    produce: impl FnOnce(&mut dyn FnMut(RecordBatch) -> Result<()>) -> Result<()>,
-) -> Result<Option<EncodedFile>> {
-    std::thread::scope(|scope| {
-        let mut encoders = ColumnEncoders::start(scope, cfg, schema.clone(), &name)?;
-        let mut batches = vec![];
-        produce(&mut |b: RecordBatch| {
-            if b.num_rows() > 0 {
-                encoders.write(&b)?;
-                batches.push(b);
+    names: Arc<dyn Fn() -> String + Send + Sync>,
+    keep: Option<DecodedFiles>,
+    /// Append tables: the sequence number of the next row.
+    append_seq: Option<i64>,
+    open: Option<OpenFile>,
+    done: Vec<DataFileMeta>,
+    /// Encoded bytes per Arrow byte, learned from closed row groups (estimates an open file's size).
+    ratio: f64,
+}
+
+impl RollingWriter {
+    /// A writer of files named by `names` into the bucket directory `dir`, in `schema` (the
+    /// data-file layout). With `keep`, the rows of files small enough for its free room stay
+    /// there decoded (see [`DecodedFiles`]).
+    #[allow(clippy::too_many_arguments)] // where (io, dir, names), what (cfg, schema, level, source), and the cache
+    pub fn new(
+        cfg: Arc<FileWriterConfig>,
+        io: FileIO,
+        dir: &str,
+        schema: arrow_schema::SchemaRef,
+        level: i32,
+        source: FileSource,
+        names: Arc<dyn Fn() -> String + Send + Sync>,
+        keep: Option<DecodedFiles>,
+    ) -> RollingWriter {
+        RollingWriter {
+            cfg,
+            io,
+            dir: dir.to_string(),
+            handle: tokio::runtime::Handle::current(),
+            schema,
+            level,
+            source,
+            names,
+            keep,
+            append_seq: None,
+            open: None,
+            done: vec![],
+            ratio: 1.0,
+        }
+    }
+
+    /// Append tables: the rows' sequence numbers start at `first` (they have no sequence column).
+    pub fn with_append_sequence(mut self, first: i64) -> Self {
+        self.append_seq = Some(first);
+        self
+    }
+
+    fn open_file(&mut self) -> Result<&mut OpenFile> {
+        if self.open.is_none() {
+            let name = (self.names)();
+            let sink = UploadSink {
+                io: self.io.clone(),
+                path: format!("{}/{name}", self.dir),
+                handle: self.handle.clone(),
+                buf: Vec::with_capacity(1 << 20),
+                upload: None,
+                written: 0,
+            };
+            let encoders = ColumnEncoders::start(&self.cfg, self.schema.clone(), &name, sink)?;
+            let kept = self.keep.as_ref().map(|_| (vec![], 0));
+            self.open = Some(OpenFile { name, encoders, meta: MetaBuilder::new(&self.cfg), kept });
+        }
+        Ok(self.open.as_mut().expect("opened above"))
+    }
+
+    /// Writes the next rows (in order after the previous ones).
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let mut at = 0;
+        while at < batch.num_rows() {
+            let len = SLICE_ROWS.min(batch.num_rows() - at);
+            let rows = batch.slice(at, len);
+            at += len;
+            let cfg = self.cfg.clone();
+            let free = self.keep.as_ref().map(|k| k.free_room()).unwrap_or(0);
+            let file = self.open_file()?;
+            file.encoders.write(&rows)?;
+            file.meta.update(&cfg, &rows)?;
+            if let Some((kept, bytes)) = &mut file.kept {
+                *bytes += rows.get_array_memory_size();
+                kept.push(rows);
+                if *bytes > free {
+                    file.kept = None; // too big to keep: read back if ever needed
+                }
             }
-            Ok(())
-        })?;
-        // While the encoders work off their backlog: the rows as one batch, and the metadata.
-        let rows = arrow_select::concat::concat_batches(&schema, &batches).map_err(Error::arrow("collecting encoded rows"))?;
-        drop(batches);
-        let described = match rows.num_rows() {
-            0 => None,
-            _ => Some(describe(cfg, &rows, name.clone(), 0, level, source, None)?),
-        };
-        let bytes = encoders.finish()?;
-        Ok(described.map(|mut meta| {
-            meta.file_size = bytes.len() as i64;
-            EncodedFile { bytes, meta, rows }
-        }))
-    })
+            if let Some(r) = file.encoders.learned_ratio() {
+                self.ratio = r;
+            }
+            let file = self.open.as_ref().expect("open");
+            if file.encoders.estimated_size(self.ratio) >= self.cfg.target_file_size as f64 {
+                self.close_file()?;
+            }
+        }
+        Ok(())
+    }
+
+    fn close_file(&mut self) -> Result<()> {
+        let Some(file) = self.open.take() else { return Ok(()) };
+        let sink = file.encoders.finish()?;
+        let size = sink.written;
+        sink.finish()?;
+        let meta = file.meta.finish(&self.cfg, file.name, size as i64, self.level, self.source, self.append_seq.as_mut());
+        if let (Some(keep), Some((kept, _))) = (&self.keep, file.kept) {
+            keep.insert(&meta.file_name, kept);
+        }
+        self.done.push(meta);
+        Ok(())
+    }
+
+    /// Closes the last file; the files written, in order.
+    pub fn finish(mut self) -> Result<Vec<DataFileMeta>> {
+        match &self.open {
+            Some(f) if f.meta.rows == 0 => self.open = None, // nothing came after the last roll
+            _ => self.close_file()?,
+        }
+        Ok(std::mem::take(&mut self.done))
+    }
 }
 
 /// One column writer's work, sent to the thread that owns the writer.
@@ -244,51 +444,76 @@ enum ColumnJob {
 
 type ClosedChunks = std::result::Result<Vec<(usize, ArrowColumnChunk)>, parquet::errors::ParquetError>;
 
+/// Jobs queued per encoder thread: the caller runs at most this far ahead of the encoders.
+const QUEUED_JOBS: usize = 4;
+
 /// One Parquet file whose leaf columns are encoded on threads of their own (leaf i on thread
 /// i mod n; parquet's `ArrowColumnWriter`s), while the caller goes on producing rows: the same
-/// bytes layout as [`ArrowWriter`] writes, row groups of at most the writer's row-group size,
-/// the Arrow schema in the footer. Before this, one bucket's big compaction merged on one core
-/// and then encoded, leaving the other cores idle.
-struct ColumnEncoders<'scope> {
+/// bytes layout as [`ArrowWriter`] writes, row groups closed at [`ROW_GROUP_ROWS`] rows or
+/// [`ROW_GROUP_ARROW_BYTES`] (or the writer's row-group size, if smaller), the Arrow schema in
+/// the footer. Before this, one bucket's big compaction merged on one core and then encoded,
+/// leaving the other cores idle.
+struct ColumnEncoders<W: std::io::Write + Send> {
     name: String,
     schema: arrow_schema::SchemaRef,
-    file: parquet::file::writer::SerializedFileWriter<Vec<u8>>,
+    file: parquet::file::writer::SerializedFileWriter<W>,
     factory: parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory,
-    jobs: Vec<std::sync::mpsc::Sender<ColumnJob>>,
+    jobs: Vec<std::sync::mpsc::SyncSender<ColumnJob>>,
     chunks: std::sync::mpsc::Receiver<ClosedChunks>,
-    threads: Vec<std::thread::ScopedJoinHandle<'scope, ()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
     group_rows: usize,
-    /// Rows in the open row group; None when no group is open.
-    open_rows: Option<usize>,
+    /// Rows and Arrow bytes in the open row group; None when no group is open.
+    open: Option<(usize, usize)>,
     next_group: usize,
+    /// Arrow bytes of the closed row groups, and what they encoded to.
+    closed_arrow: usize,
+    closed_encoded: usize,
 }
 
-impl<'scope> ColumnEncoders<'scope> {
-    fn start<'env>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        cfg: &FileWriterConfig,
-        schema: arrow_schema::SchemaRef,
-        name: &str,
-    ) -> Result<Self> {
-        let writer = ArrowWriter::try_new(Vec::with_capacity(1 << 20), schema.clone(), Some(cfg.props.clone()))
-            .map_err(|e| Error::data_file(name, e))?;
+impl<W: std::io::Write + Send> ColumnEncoders<W> {
+    fn start(cfg: &FileWriterConfig, schema: arrow_schema::SchemaRef, name: &str, out: W) -> Result<Self> {
+        let writer = ArrowWriter::try_new(out, schema.clone(), Some(cfg.props.clone())).map_err(|e| Error::data_file(name, e))?;
         let (file, factory) = writer.into_serialized_writer().map_err(|e| Error::data_file(name, e))?;
         let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
         let (chunk_tx, chunks) = std::sync::mpsc::channel();
         let mut jobs = vec![];
         let mut threads = vec![];
         for _ in 0..n {
-            let (tx, rx) = std::sync::mpsc::channel::<ColumnJob>();
+            let (tx, rx) = std::sync::mpsc::sync_channel::<ColumnJob>(QUEUED_JOBS);
             let chunk_tx = chunk_tx.clone();
-            threads.push(scope.spawn(move || encode_columns(rx, chunk_tx)));
+            threads.push(std::thread::spawn(move || encode_columns(rx, chunk_tx)));
             jobs.push(tx);
         }
-        let group_rows = cfg.props.max_row_group_row_count().unwrap_or(1 << 20).max(1);
-        Ok(ColumnEncoders { name: name.to_string(), schema, file, factory, jobs, chunks, threads, group_rows, open_rows: None, next_group: 0 })
+        let group_rows = cfg.props.max_row_group_row_count().unwrap_or(ROW_GROUP_ROWS).clamp(1, ROW_GROUP_ROWS);
+        Ok(ColumnEncoders {
+            name: name.to_string(),
+            schema,
+            file,
+            factory,
+            jobs,
+            chunks,
+            threads,
+            group_rows,
+            open: None,
+            next_group: 0,
+            closed_arrow: 0,
+            closed_encoded: 0,
+        })
     }
 
     fn send(&self, thread: usize, job: ColumnJob) -> Result<()> {
         self.jobs[thread].send(job).map_err(|_| Error::data_file(&self.name, "a column encoder thread stopped"))
+    }
+
+    /// Encoded bytes per Arrow byte over the closed row groups, once there is one.
+    fn learned_ratio(&self) -> Option<f64> {
+        (self.closed_arrow > 0).then(|| self.closed_encoded as f64 / self.closed_arrow as f64)
+    }
+
+    /// The file's size so far: what closed row groups wrote, and the open one's Arrow bytes
+    /// times `ratio`.
+    fn estimated_size(&self, ratio: f64) -> f64 {
+        self.file.bytes_written() as f64 + self.open.map_or(0.0, |(_, bytes)| bytes as f64 * ratio)
     }
 
     /// Hands the batch's columns to the encoder threads (closing row groups as they fill).
@@ -297,8 +522,8 @@ impl<'scope> ColumnEncoders<'scope> {
         let n = self.jobs.len();
         let mut at = 0;
         while at < batch.num_rows() {
-            let open = match self.open_rows {
-                Some(rows) => rows,
+            let (open_rows, open_bytes) = match self.open {
+                Some(open) => open,
                 None => {
                     let writers = self.factory.create_column_writers(self.next_group).map_err(|e| Error::data_file(&self.name, e))?;
                     self.next_group += 1;
@@ -309,12 +534,13 @@ impl<'scope> ColumnEncoders<'scope> {
                     for (t, share) in shares.into_iter().enumerate() {
                         self.send(t, ColumnJob::Start(share))?;
                     }
-                    0
+                    (0, 0)
                 }
             };
-            let take = (self.group_rows - open).min(batch.num_rows() - at);
+            let take = (self.group_rows - open_rows).min(batch.num_rows() - at);
             let rows = batch.slice(at, take);
             at += take;
+            let bytes = open_bytes + rows.get_array_memory_size();
             let mut shares: Vec<Vec<ArrowLeafColumn>> = (0..n).map(|_| vec![]).collect();
             let mut leaf = 0;
             for (field, column) in self.schema.fields().iter().zip(rows.columns()) {
@@ -326,8 +552,8 @@ impl<'scope> ColumnEncoders<'scope> {
             for (t, share) in shares.into_iter().enumerate() {
                 self.send(t, ColumnJob::Write(share))?;
             }
-            self.open_rows = Some(open + take);
-            if open + take == self.group_rows {
+            self.open = Some((open_rows + take, bytes));
+            if open_rows + take == self.group_rows || bytes >= ROW_GROUP_ARROW_BYTES {
                 self.close_group()?;
             }
         }
@@ -336,9 +562,7 @@ impl<'scope> ColumnEncoders<'scope> {
 
     /// Waits for every thread's chunks of the open row group and appends them in leaf order.
     fn close_group(&mut self) -> Result<()> {
-        if self.open_rows.take().is_none() {
-            return Ok(());
-        }
+        let Some((_, arrow_bytes)) = self.open.take() else { return Ok(()) };
         for t in 0..self.jobs.len() {
             self.send(t, ColumnJob::Close)?;
         }
@@ -348,27 +572,30 @@ impl<'scope> ColumnEncoders<'scope> {
             chunks.extend(closed.map_err(|e| Error::data_file(&self.name, e))?);
         }
         chunks.sort_by_key(|(i, _)| *i);
+        let before = self.file.bytes_written();
         let mut group = self.file.next_row_group().map_err(|e| Error::data_file(&self.name, e))?;
         for (_, chunk) in chunks {
             chunk.append_to_row_group(&mut group).map_err(|e| Error::data_file(&self.name, e))?;
         }
         group.close().map_err(|e| Error::data_file(&self.name, e))?;
+        self.closed_arrow += arrow_bytes;
+        self.closed_encoded += self.file.bytes_written() - before;
         Ok(())
     }
 
-    /// Closes the last row group and the file; the threads end.
-    fn finish(mut self) -> Result<Bytes> {
+    /// Closes the last row group and the file (footer written); the threads end.
+    fn finish(mut self) -> Result<W> {
         self.close_group()?;
         self.jobs.clear();
         for t in self.threads.drain(..) {
             t.join().map_err(|_| Error::data_file(&self.name, "a column encoder panicked"))?;
         }
-        Ok(Bytes::from(self.file.into_inner().map_err(|e| Error::data_file(&self.name, e))?))
+        self.file.into_inner().map_err(|e| Error::data_file(&self.name, e))
     }
 }
 
 /// A column encoder thread: owns its share of each row group's writers; the first failure is
-/// reported when the row group closes.
+/// reported when the row group closes. Ends when the file's encoders are dropped.
 fn encode_columns(jobs: std::sync::mpsc::Receiver<ColumnJob>, chunks: std::sync::mpsc::Sender<ClosedChunks>) {
     let mut writers: Vec<(usize, ArrowColumnWriter)> = vec![];
     let mut failed = None;
@@ -399,193 +626,5 @@ fn encode_columns(jobs: std::sync::mpsc::Receiver<ColumnJob>, chunks: std::sync:
     }
 }
 
-fn describe(
-    cfg: &FileWriterConfig,
-    batch: &RecordBatch,
-    file_name: String,
-    file_size: i64,
-    level: i32,
-    source: FileSource,
-    append_seq: Option<&mut i64>,
-) -> Result<DataFileMeta> {
-    let rows = batch.num_rows();
-    let vo = cfg.value_offset();
-    let value_cols: Vec<&dyn Array> = batch.columns()[vo..].iter().map(|c| c.as_ref()).collect();
-    let value_stats = collect_stats(&value_cols, &cfg.value_types, cfg.stats_mode);
-    if !cfg.is_primary_key {
-        let first = append_seq.as_ref().map(|s| **s).unwrap_or(0);
-        if let Some(s) = append_seq {
-            *s += rows as i64;
-        }
-        return Ok(DataFileMeta {
-            file_name,
-            file_size,
-            row_count: rows as i64,
-            min_key: crate::spec::BinaryRow::empty(),
-            max_key: crate::spec::BinaryRow::empty(),
-            key_stats: SimpleStats::empty(),
-            value_stats,
-            min_sequence_number: first,
-            max_sequence_number: first + rows as i64 - 1,
-            schema_id: cfg.schema.id,
-            level,
-            extra_files: vec![],
-            creation_time: Some(local_now_millis()),
-            delete_row_count: Some(0),
-            embedded_index: None,
-            file_source: Some(source),
-            value_stats_cols: None,
-            external_path: None,
-        });
-    }
-    let k = cfg.key_count;
-    let key_cols: Vec<&dyn Array> = batch.columns()[..k].iter().map(|c| c.as_ref()).collect();
-    let key_row = |i: usize| -> Result<crate::spec::BinaryRow> {
-        let mut w = BinaryRowWriter::new(k);
-        for (pos, (col, t)) in key_cols.iter().zip(&cfg.key_types).enumerate() {
-            w.write_from_array(pos, *col, i, t, NullStyle::Projection)?;
-        }
-        Ok(w.to_row())
-    };
-    let seq = batch.column(k).as_primitive::<Int64Type>();
-    let kinds = batch.column(k + 1).as_primitive::<Int8Type>();
-    let deletes = kinds
-        .values()
-        .iter()
-        .filter(|b| RowKind::from_byte(**b).map(RowKind::is_retract).unwrap_or(false))
-        .count();
-    Ok(DataFileMeta {
-        file_name,
-        file_size,
-        row_count: rows as i64,
-        min_key: key_row(0)?,
-        max_key: key_row(rows - 1)?,
-        key_stats: collect_stats(&key_cols, &cfg.key_types, cfg.stats_mode),
-        value_stats,
-        min_sequence_number: arrow_arith::aggregate::min(seq).unwrap_or(0),
-        max_sequence_number: arrow_arith::aggregate::max(seq).unwrap_or(0),
-        schema_id: cfg.schema.id,
-        level,
-        extra_files: vec![],
-        creation_time: Some(local_now_millis()),
-        delete_row_count: Some(deletes as i64),
-        embedded_index: None,
-        file_source: Some(source),
-        value_stats_cols: None,
-        external_path: None,
-    })
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use arrow_array::{ArrayRef, Int64Array, StringArray};
-    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-
-    /// The column-parallel encoder writes what the sequential one writes: the same rows, row
-    /// groups split at the configured size, the Arrow schema in the footer.
-    #[test]
-    fn columns_encoded_in_parallel_read_back_as_written() {
-        let schema = TableSchema::create(
-            vec![("k".into(), crate::spec::parse_type("BIGINT").unwrap()), ("v".into(), crate::spec::parse_type("STRING").unwrap())],
-            vec![],
-            vec!["k".into()],
-            [("bucket".to_string(), "1".to_string())].into_iter().collect(),
-            None,
-        )
-        .unwrap();
-        let mut cfg = FileWriterConfig::new(Arc::new(schema)).unwrap();
-        cfg.props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_max_row_group_row_count(Some(30_000))
-            .build();
-        let n = 70_000i64;
-        let arrow_schema = crate::spec::data_file::key_value_arrow_schema(&cfg.schema);
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from_iter_values(0..n)),
-            Arc::new(Int64Array::from_iter_values(100..100 + n)),
-            Arc::new(arrow_array::Int8Array::from(vec![0i8; n as usize])),
-            Arc::new(Int64Array::from_iter_values(0..n)),
-            Arc::new(StringArray::from_iter((0..n).map(|i| (i % 7 != 0).then(|| format!("value-{i}"))))),
-        ];
-        let batch = RecordBatch::try_new(arrow_schema, columns).unwrap();
-        let files = encode_files(&cfg, &batch, 1, FileSource::Compact, || "f.parquet".to_string(), None).unwrap();
-        assert_eq!(files.len(), 1);
-        let reader = ParquetRecordBatchReaderBuilder::try_new(files[0].bytes.clone()).unwrap();
-        assert_eq!(reader.metadata().num_row_groups(), 3);
-        let kv = reader.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
-        assert!(kv.iter().any(|e| e.key == "ARROW:schema"), "{kv:?}");
-        let read: Vec<RecordBatch> = reader.build().unwrap().collect::<std::result::Result<_, _>>().unwrap();
-        let read = arrow_select::concat::concat_batches(&batch.schema(), &read).unwrap();
-        assert_eq!(read, batch);
-        assert_eq!((files[0].meta.row_count, files[0].meta.min_sequence_number, files[0].meta.max_sequence_number), (n, 100, 99 + n));
-    }
-
-    /// Rows handed over in uneven batches while being produced (row groups closing mid-batch)
-    /// read back as one file with the same rows and metadata as the one-shot encoder's; a
-    /// producer's failure comes back as that failure, and the encoder threads end.
-    #[test]
-    fn a_file_encoded_while_produced_reads_back_as_written() {
-        let schema = TableSchema::create(
-            vec![("k".into(), crate::spec::parse_type("BIGINT").unwrap()), ("v".into(), crate::spec::parse_type("STRING").unwrap())],
-            vec![],
-            vec!["k".into()],
-            [("bucket".to_string(), "1".to_string())].into_iter().collect(),
-            None,
-        )
-        .unwrap();
-        let mut cfg = FileWriterConfig::new(Arc::new(schema)).unwrap();
-        cfg.props = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_max_row_group_row_count(Some(25_000))
-            .build();
-        let n = 61_000i64;
-        let arrow_schema = crate::spec::data_file::key_value_arrow_schema(&cfg.schema);
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int64Array::from_iter_values(0..n)),
-            Arc::new(Int64Array::from_iter_values((0..n).map(|i| (i * 7919) % n))),
-            Arc::new(arrow_array::Int8Array::from_iter_values((0..n).map(|i| if i % 11 == 0 { 3 } else { 0 }))),
-            Arc::new(Int64Array::from_iter_values(0..n)),
-            Arc::new(StringArray::from_iter((0..n).map(|i| (i % 5 != 0).then(|| format!("value-{i}"))))),
-        ];
-        let batch = RecordBatch::try_new(arrow_schema.clone(), columns).unwrap();
-        let file = encode_one_file_while_produced(&cfg, arrow_schema.clone(), 2, FileSource::Compact, "g.parquet".into(), |sink| {
-            let mut at = 0usize;
-            for len in [1usize, 9_999, 0, 17_000, 24_000, 10_000].into_iter().cycle() {
-                let len = len.min(n as usize - at);
-                sink(batch.slice(at, len))?;
-                at += len;
-                if at == n as usize {
-                    return Ok(());
-                }
-            }
-            Ok(())
-        })
-        .unwrap()
-        .expect("rows were produced");
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file.bytes.clone()).unwrap();
-        assert_eq!(reader.metadata().num_row_groups(), 3);
-        let read: Vec<RecordBatch> = reader.build().unwrap().collect::<std::result::Result<_, _>>().unwrap();
-        assert_eq!(arrow_select::concat::concat_batches(&arrow_schema, &read).unwrap(), batch);
-        assert_eq!(file.rows, batch);
-        let whole = encode_files(&cfg, &batch, 2, FileSource::Compact, || "g.parquet".to_string(), None).unwrap();
-        let mut expected = whole[0].meta.clone();
-        expected.file_size = file.bytes.len() as i64;
-        expected.creation_time = file.meta.creation_time;
-        assert_eq!(file.meta, expected);
-        assert_eq!(file.meta.delete_row_count, Some((0..n).filter(|i| i % 11 == 0).count() as i64));
-
-        // Nothing produced: no file.
-        let none = encode_one_file_while_produced(&cfg, arrow_schema.clone(), 2, FileSource::Compact, "h.parquet".into(), |sink| {
-            sink(batch.slice(0, 0))
-        })
-        .unwrap();
-        assert!(none.is_none());
-        // A producer's error is the result.
-        let failed = encode_one_file_while_produced(&cfg, arrow_schema, 2, FileSource::Compact, "i.parquet".into(), |sink| {
-            sink(batch.slice(0, 30_000))?;
-            Err(Error::InvalidInput("merge failed".into()))
-        });
-        assert!(matches!(failed, Err(Error::InvalidInput(m)) if m == "merge failed"));
-    }
-}
+mod tests;

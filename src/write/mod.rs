@@ -4,6 +4,7 @@
 pub mod commit;
 pub mod data_file_writer;
 pub mod sink;
+pub mod spill;
 pub mod stats;
 pub mod table_write;
 pub mod write_buffer;

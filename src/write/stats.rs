@@ -109,35 +109,75 @@ fn truncate(min: Datum, max: Datum, n: usize) -> (Datum, Datum) {
 
 /// Stats over `columns` (with their Paimon types) in the given mode.
 pub fn collect_stats(columns: &[&dyn Array], types: &[DataType], mode: StatsMode) -> SimpleStats {
-    let n = columns.len();
-    let mut mins = vec![Datum::Null; n];
-    let mut maxs = vec![Datum::Null; n];
-    let mut nulls = vec![None; n];
-    for (i, (col, t)) in columns.iter().zip(types).enumerate() {
-        if mode == StatsMode::None {
-            continue;
+    let mut acc = StatsAccumulator::new(types, mode);
+    acc.update(columns);
+    acc.finish()
+}
+
+/// Stats of columns seen batch by batch (a file written while its rows come): the running min,
+/// max and null count per column, truncated as the mode says when finished.
+pub struct StatsAccumulator {
+    types: Vec<DataType>,
+    mode: StatsMode,
+    mins: Vec<Option<Datum>>,
+    maxs: Vec<Option<Datum>>,
+    nulls: Vec<i64>,
+}
+
+impl StatsAccumulator {
+    pub fn new(types: &[DataType], mode: StatsMode) -> StatsAccumulator {
+        let n = types.len();
+        StatsAccumulator { types: types.to_vec(), mode, mins: vec![None; n], maxs: vec![None; n], nulls: vec![0; n] }
+    }
+
+    /// Takes in the next rows of every column.
+    pub fn update(&mut self, columns: &[&dyn Array]) {
+        if self.mode == StatsMode::None {
+            return;
         }
-        nulls[i] = Some(col.null_count() as i64);
-        if mode == StatsMode::Counts {
-            continue;
-        }
-        if let Some((lo, hi)) = min_max(*col, t) {
-            let (lo, hi) = match mode {
-                StatsMode::Truncate(len) => truncate(lo, hi, len),
-                _ => (lo, hi),
-            };
-            mins[i] = lo;
-            maxs[i] = hi;
+        for (i, (col, t)) in columns.iter().zip(&self.types).enumerate() {
+            self.nulls[i] += col.null_count() as i64;
+            if self.mode == StatsMode::Counts || col.null_count() == col.len() {
+                continue;
+            }
+            if let Some((lo, hi)) = min_max(*col, t) {
+                if self.mins[i].as_ref().is_none_or(|m| lo.compare(m).is_lt()) {
+                    self.mins[i] = Some(lo);
+                }
+                if self.maxs[i].as_ref().is_none_or(|m| hi.compare(m).is_gt()) {
+                    self.maxs[i] = Some(hi);
+                }
+            }
         }
     }
-    let nullable_types: Vec<DataType> = types.iter().map(|t| t.with_nullable(true)).collect();
-    let row = |v: &[Datum]| {
-        BinaryRow::from_datums(v, &nullable_types, NullStyle::Serializer).unwrap_or_else(|_| {
-            BinaryRow::from_datums(&vec![Datum::Null; n], &nullable_types, NullStyle::Serializer)
-                .expect("an all-null row always encodes")
-        })
-    };
-    SimpleStats { min_values: row(&mins), max_values: row(&maxs), null_counts: Some(nulls) }
+
+    pub fn finish(self) -> SimpleStats {
+        let n = self.types.len();
+        let mut mins = vec![Datum::Null; n];
+        let mut maxs = vec![Datum::Null; n];
+        let mut nulls = vec![None; n];
+        if self.mode != StatsMode::None {
+            for i in 0..n {
+                nulls[i] = Some(self.nulls[i]);
+                if let (Some(lo), Some(hi)) = (self.mins[i].clone(), self.maxs[i].clone()) {
+                    let (lo, hi) = match self.mode {
+                        StatsMode::Truncate(len) => truncate(lo, hi, len),
+                        _ => (lo, hi),
+                    };
+                    mins[i] = lo;
+                    maxs[i] = hi;
+                }
+            }
+        }
+        let nullable_types: Vec<DataType> = self.types.iter().map(|t| t.with_nullable(true)).collect();
+        let row = |v: &[Datum]| {
+            BinaryRow::from_datums(v, &nullable_types, NullStyle::Serializer).unwrap_or_else(|_| {
+                BinaryRow::from_datums(&vec![Datum::Null; n], &nullable_types, NullStyle::Serializer)
+                    .expect("an all-null row always encodes")
+            })
+        };
+        SimpleStats { min_values: row(&mins), max_values: row(&maxs), null_counts: Some(nulls) }
+    }
 }
 
 #[cfg(test)]
@@ -155,6 +195,12 @@ mod tests {
         assert_eq!(s.null_counts, Some(vec![Some(1), Some(1)]));
         assert_eq!(s.min_values.to_datums(&types).unwrap(), vec![Datum::BigInt(-3), Datum::String("aaaaaaaaaaaaaaaa".into())]);
         assert_eq!(s.max_values.to_datums(&types).unwrap(), vec![Datum::BigInt(5), Datum::String("b".into())]);
+        // Batch by batch: the same stats.
+        let mut acc = StatsAccumulator::new(&types, StatsMode::Truncate(16));
+        for at in 0..3 {
+            acc.update(&[&ints.slice(at, 1), &strs.slice(at, 1)]);
+        }
+        assert_eq!(acc.finish(), s);
         let (_, max) = truncate(Datum::Null, Datum::String("abcdefghijklmnopqrstu".into()), 4);
         assert_eq!(max, Datum::String("abce".into()));
     }

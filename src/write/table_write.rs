@@ -30,8 +30,13 @@ use crate::store::manifests::FileNamer;
 use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
 use crate::write::commit::CommitMessage;
-use crate::write::data_file_writer::{encode_files, upload_files, FileWriterConfig};
-use crate::write::write_buffer::WriteBuffer;
+use crate::lsm::lookup::BlockCache;
+use crate::memory::MemoryPool;
+use crate::read::decoded_files::DEFAULT_DECODED_FILES_BYTES;
+use crate::read::DecodedFiles;
+use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
+use crate::write::spill::{SpillSpace, SpilledRun};
+use crate::write::write_buffer::{SortedRun, WriteBuffer};
 
 /// Names data files `data-<uuid>-<n>.parquet` and changelog files `changelog-<uuid>-<n>.parquet`
 /// (one counter for both, as Paimon's DataFilePathFactory), unique across one TableWrite.
@@ -53,7 +58,7 @@ impl DataFileNamer {
 /// Everything a flush needs, shared across buckets and blocking threads.
 struct WriteContext {
     io: FileIO,
-    cfg: FileWriterConfig,
+    cfg: Arc<FileWriterConfig>,
     table_schema: SchemaRef,
     file_schema: SchemaRef,
     key_indices: Vec<usize>,
@@ -74,6 +79,12 @@ struct WriteContext {
     /// Compactions that maintain deletion vectors or produce a changelog (`lookup`,
     /// `full-compaction`) go through the lookup rewrite with this mode.
     lookup: Option<LookupMode>,
+    /// `write-buffer-spillable` (primary-key tables without the input changelog): full buffers
+    /// spill sorted runs to local disk, merged into level 0 at the commit.
+    spillable: bool,
+    /// Background compactions running at once (each holds a batch per input run, a row group
+    /// per output file and lookup blocks): one per core.
+    compaction_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// A bucket's background compaction: its result and, for lookup compactions, the bucket's
@@ -110,6 +121,8 @@ struct BucketWriter {
     /// The bucket's index manifest entries in the snapshot the writer started from, read into
     /// `dv` when the bucket first compacts.
     dv_restore: Option<Vec<IndexManifestEntry>>,
+    /// Sorted runs spilled to local disk since the last commit (`write-buffer-spillable`).
+    spilled: Vec<SpilledRun>,
 }
 
 impl BucketWriter {
@@ -144,7 +157,6 @@ pub struct TableWrite {
     num_buckets: i32,
     partition_indices: Vec<usize>,
     bucket_key_indices: Vec<usize>,
-    buffer_limit: usize,
     /// Memory of the input batches still referenced by some buffer, and how many buffers refer to each.
     batch_memory: HashMap<u64, (usize, usize)>,
     next_batch_id: u64,
@@ -156,17 +168,34 @@ pub struct TableWrite {
     /// Deletion-vector tables: each bucket's index entries in the starting snapshot.
     restored_dvs: HashMap<(BinaryRow, i32), Vec<IndexManifestEntry>>,
     index_namer: FileNamer,
+    /// The memory budget this writer's buffers and caches share (with other writers, if given).
+    pool: Arc<MemoryPool>,
+    /// Where full buffers spill, made on the first spill.
+    spill: Option<Arc<SpillSpace>>,
 }
 
+/// Bytes a buffered row costs beyond its Arrow data when its buffer is flushed: the sort keys,
+/// the order, the gather plan, sequence numbers and kinds of the sorted run. Counted against
+/// the memory budget with the row, so a flush needs no memory beyond the budget.
+const SORT_BYTES_PER_ROW: usize = 64;
+
 impl TableWrite {
-    /// A writer for the table's latest state: sequence numbers continue after the latest snapshot.
+    /// A writer for the table's latest state: sequence numbers continue after the latest
+    /// snapshot. Its memory budget is the table's `write-buffer-size`.
     pub async fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
+        Self::new_in(io, schema, None).await
+    }
+
+    /// [`TableWrite::new`] sharing `pool` with other writers of this process (writers of several
+    /// tables at once): the buffers and caches of all of them stay within the pool's limit
+    /// together. None: a pool of the table's own `write-buffer-size`.
+    pub async fn new_in(io: FileIO, schema: Arc<TableSchema>, pool: Option<Arc<MemoryPool>>) -> Result<TableWrite> {
         let opts = schema.core_options();
         schema.validate_bucket_mode()?;
         let lookup = LookupMode::for_table(&schema)?;
         let deletion_vectors = lookup.is_some_and(|m| m.deletion_vectors);
         let merge = MergeFunction::from_schema(&schema)?;
-        let cfg = FileWriterConfig::new(schema.clone())?;
+        let cfg = Arc::new(FileWriterConfig::new(schema.clone())?);
         let mut restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>> = HashMap::new();
         let mut restored_dvs: HashMap<(BinaryRow, i32), Vec<IndexManifestEntry>> = HashMap::new();
         if let Some(latest) = SnapshotManager::new(io.clone()).latest().await? {
@@ -180,13 +209,25 @@ impl TableWrite {
                 }
             }
         }
+        let pool = match pool {
+            Some(p) => p,
+            None => MemoryPool::new(opts.write_buffer_size()? as usize),
+        };
         let compaction = if schema.primary_keys.is_empty() || opts.write_only()? {
             None
         } else {
             let u = UniversalCompaction::from_options(&opts)?;
-            Some((u, u.num_levels(&opts), Rewriter::new(io.clone(), schema.clone())?))
+            let mut rewriter = Rewriter::new(io.clone(), schema.clone())?;
+            rewriter.decoded = DecodedFiles::in_pool(DEFAULT_DECODED_FILES_BYTES, pool.clone());
+            rewriter.blocks = BlockCache::new(opts.lookup_cache_max_memory_size()? as usize, Some(pool.clone()));
+            Some((u, u.num_levels(&opts), rewriter))
         };
+        let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let input_changelog = !schema.primary_keys.is_empty()
+            && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Input;
+        let spillable = !schema.primary_keys.is_empty() && !input_changelog && opts.write_buffer_spillable(io.is_object_store())?;
         let ctx = WriteContext {
+            spillable,
             io,
             table_schema: table_arrow_schema(&schema),
             file_schema: data_file_arrow_schema(&schema),
@@ -196,12 +237,12 @@ impl TableWrite {
             partition_keys: schema.partition_keys.clone(),
             partition_types: schema.partition_types(),
             default_partition: opts.partition_default_name().to_string(),
-            input_changelog: !schema.primary_keys.is_empty()
-                && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Input,
+            input_changelog,
             stop_trigger: compaction.as_ref().map(|(u, _, _)| u.stop_trigger(&opts)).unwrap_or(usize::MAX),
             compaction,
             lookup,
             cfg,
+            compaction_slots: Arc::new(tokio::sync::Semaphore::new(parallelism)),
         };
         let num_buckets = opts.bucket()?;
         let bucket_key_indices = if num_buckets > 0 { schema.bucket_key_indices() } else { vec![] };
@@ -210,11 +251,12 @@ impl TableWrite {
             num_buckets,
             partition_indices: schema.partition_indices(),
             bucket_key_indices,
-            buffer_limit: opts.write_buffer_size()? as usize,
             batch_memory: HashMap::new(),
             next_batch_id: 0,
             buffered: 0,
-            parallelism: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            parallelism,
+            pool,
+            spill: None,
             full_compaction_every: opts.full_compaction_delta_commits()?,
             prepared_commits: 0,
             restored_dvs,
@@ -296,9 +338,10 @@ impl TableWrite {
         }
         let batch_id = self.next_batch_id;
         self.next_batch_id += 1;
-        let memory = batch.get_array_memory_size() + kind_bytes.len();
+        let memory = batch.get_array_memory_size() + batch.num_rows() * (1 + SORT_BYTES_PER_ROW);
         self.batch_memory.insert(batch_id, (memory, groups.len()));
         self.buffered += memory;
+        self.pool.grow_buffered(memory);
         for (g, (partition, bucket)) in groups.into_iter().enumerate() {
             let (rows, kinds): (Option<Arc<[u32]>>, Option<Vec<i8>>) = if single {
                 (None, if all_inserts { None } else { Some(kind_bytes.clone()) })
@@ -313,7 +356,9 @@ impl TableWrite {
             writer.next_seq += n as i64;
             writer.buffer.push(batch_id, batch.clone(), rows, kinds, first);
         }
-        while self.buffered > self.buffer_limit {
+        // Over budget: flush this writer's largest buffers (a writer sharing the pool flushes
+        // its own; one with nothing buffered goes on).
+        while self.pool.over_limit() && self.buffered > 0 {
             self.flush_largest().await?;
         }
         Ok(())
@@ -342,6 +387,7 @@ impl TableWrite {
                 compacting: None,
                 dv: None,
                 dv_restore,
+                spilled: vec![],
             }
         })
     }
@@ -397,18 +443,27 @@ impl TableWrite {
         Ok((group_of_row, groups))
     }
 
-    /// Forgets this buffer's references to input batches, releasing the memory of batches no
-    /// other buffer refers to.
-    fn release(&mut self, buffer: &WriteBuffer) {
-        for id in buffer.batch_ids() {
-            if let Some((mem, refs)) = self.batch_memory.get_mut(&id) {
+    /// Forgets this (flushed) buffer's references to input batches, releasing the memory of
+    /// batches no other buffer refers to.
+    fn release(&mut self, batch_ids: &[u64]) {
+        for id in batch_ids {
+            if let Some((mem, refs)) = self.batch_memory.get_mut(id) {
                 *refs -= 1;
                 if *refs == 0 {
                     self.buffered -= *mem;
-                    self.batch_memory.remove(&id);
+                    self.pool.shrink_buffered(*mem);
+                    self.batch_memory.remove(id);
                 }
             }
         }
+    }
+
+    /// This writer's spill space, made on first use.
+    fn spill_space(&mut self) -> Result<Arc<SpillSpace>> {
+        if self.spill.is_none() {
+            self.spill = Some(Arc::new(SpillSpace::new(self.schema.clone())?));
+        }
+        Ok(self.spill.clone().expect("made above"))
     }
 
     async fn flush_largest(&mut self) -> Result<()> {
@@ -418,15 +473,39 @@ impl TableWrite {
         let w = self.writers.get_mut(&key).expect("writer exists");
         let buffer = std::mem::take(&mut w.buffer);
         let (partition, bucket) = (w.partition.clone(), w.bucket);
-        self.release(&buffer);
-        let (files, changelog) = flush(self.ctx.clone(), partition, bucket, buffer).await?;
+        let batch_ids = buffer.batch_ids();
+        if self.ctx.spillable {
+            let space = self.spill_space()?;
+            let run = spill(self.ctx.clone(), space.clone(), buffer).await?;
+            self.release(&batch_ids);
+            let w = self.writers.get_mut(&key).expect("writer exists");
+            w.spilled.push(run);
+            if w.spilled.len() >= space.max_runs {
+                // As many runs as may be merged at once: they become one.
+                let runs = std::mem::take(&mut w.spilled);
+                let merged = tokio::task::spawn_blocking(move || {
+                    let mut out = space.run_writer();
+                    space.merge_into(runs, &mut out)?;
+                    out.finish()
+                })
+                .await
+                .map_err(|e| Error::Task(e.to_string()))??;
+                w.spilled.push(merged);
+            }
+            return Ok(());
+        }
+        let (files, changelog) = flush(self.ctx.clone(), partition, bucket, buffer, vec![], None).await?;
+        self.release(&batch_ids);
         let w = self.writers.get_mut(&key).expect("writer exists");
         for f in &files {
             w.levels.add_level0(f.clone());
         }
         w.new_files.extend(files);
         w.changelog_files.extend(changelog);
-        Ok(())
+        // As Paimon's writer after each flush: compact in the background when the bucket has
+        // enough sorted runs (waiting only at `num-sorted-run.stop-trigger`), so a long commit
+        // does not pile up level-0 files.
+        start_compaction(&self.ctx, w, false).await
     }
 
     /// Flushes every buffer and returns one message per bucket with changes: its new files and
@@ -445,11 +524,13 @@ impl TableWrite {
         let jobs: Vec<_> = self
             .writers
             .iter_mut()
-            .filter(|(_, w)| !w.buffer.is_empty())
-            .map(|(k, w)| (k.clone(), w.partition.clone(), w.bucket, std::mem::take(&mut w.buffer)))
+            .filter(|(_, w)| !w.buffer.is_empty() || !w.spilled.is_empty())
+            .map(|(k, w)| (k.clone(), w.partition.clone(), w.bucket, std::mem::take(&mut w.buffer), std::mem::take(&mut w.spilled)))
             .collect();
+        let space = self.spill.clone();
         self.batch_memory.clear();
-        self.buffered = 0;
+        // Released once the flushes are done (the buffers live until then).
+        let released = std::mem::take(&mut self.buffered);
         // Paimon's GlobalFullCompactionSinkWrite: every `full-compaction.delta-commits` commits,
         // the buckets this writer wrote are compacted fully before the commit.
         self.prepared_commits += 1;
@@ -459,9 +540,9 @@ impl TableWrite {
         let wait = wait_compaction || self.ctx.forces_level0();
         // Twice the cores: a bucket's encoding goes on while another's files upload.
         let mut flushes = stream::iter(jobs)
-            .map(|(key, partition, bucket, buffer)| {
-                let ctx = ctx.clone();
-                async move { flush(ctx, partition, bucket, buffer).await.map(|files| (key, files)) }
+            .map(|(key, partition, bucket, buffer, spilled)| {
+                let (ctx, space) = (ctx.clone(), space.clone());
+                async move { flush(ctx, partition, bucket, buffer, spilled, space).await.map(|files| (key, files)) }
             })
             .buffer_unordered(self.parallelism * 2);
         // A bucket's compaction starts as soon as its flush is done, beside the other flushes.
@@ -478,6 +559,7 @@ impl TableWrite {
                 started.insert(key);
             }
         }
+        self.pool.shrink_buffered(released);
         if full {
             self.compact_fully().await?;
         } else {
@@ -612,15 +694,18 @@ async fn start_compaction(ctx: &Arc<WriteContext>, w: &mut BucketWriter, wait: b
         w.bucket,
     );
     let (partition, bucket) = (w.partition.clone(), w.bucket);
+    let slots = ctx.compaction_slots.clone();
     if let Some(mode) = ctx.lookup {
         let state = w.take_dv_state(&ctx.io).await?;
         let deeper: Vec<DataFileMeta> = w.levels.all_files().into_iter().filter(|f| f.level > unit.output_level).collect();
         w.compacting = Some(tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await.map_err(|e| Error::Task(e.to_string()))?;
             let (r, state) = rewriter.rewrite_with_lookup(&partition, bucket, &path, unit, deeper, state, mode).await?;
             Ok((r, Some(state)))
         }));
     } else {
         w.compacting = Some(tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await.map_err(|e| Error::Task(e.to_string()))?;
             Ok((rewriter.rewrite(&partition, bucket, &path, unit, drop_retracts).await?, None))
         }));
     }
@@ -630,42 +715,77 @@ async fn start_compaction(ctx: &Arc<WriteContext>, w: &mut BucketWriter, wait: b
 /// The data files and the changelog files one flush wrote.
 type Flushed = (Vec<DataFileMeta>, Vec<DataFileMeta>);
 
-/// Sorts, merges and encodes one bucket's buffer on a blocking thread, then uploads the files
-/// (and, with `changelog-producer = input`, the unmerged input rows as changelog files).
-async fn flush(ctx: Arc<WriteContext>, partition: BinaryRow, bucket: i32, buffer: WriteBuffer) -> Result<Flushed> {
+/// Sorts and merges one bucket's buffer, then encodes and uploads its files slice by slice on a
+/// blocking thread (and, with `changelog-producer = input`, the unmerged input rows as changelog
+/// files).
+async fn flush(
+    ctx: Arc<WriteContext>,
+    partition: BinaryRow,
+    bucket: i32,
+    buffer: WriteBuffer,
+    spilled: Vec<SpilledRun>,
+    space: Option<Arc<SpillSpace>>,
+) -> Result<Flushed> {
     let dir = bucket_dir(
         &partition_path(&partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
         bucket,
     );
-    let c = ctx.clone();
-    let encoded = tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(move || {
+        let c = &ctx;
+        let writer = |names: Arc<dyn Fn() -> String + Send + Sync>, keep: Option<DecodedFiles>| {
+            RollingWriter::new(c.cfg.clone(), c.io.clone(), &dir, c.file_schema.clone(), 0, FileSource::Append, names, keep)
+        };
+        let (data_names, changelog_names): (Arc<dyn Fn() -> String + Send + Sync>, Arc<dyn Fn() -> String + Send + Sync>) = {
+            let (a, b) = (ctx.clone(), ctx.clone());
+            (Arc::new(move || a.namer.next()), Arc::new(move || b.namer.next_changelog()))
+        };
+        let write = |run: &SortedRun, mut w: RollingWriter| -> Result<Vec<DataFileMeta>> {
+            run.emit(&c.table_schema, &c.file_schema, &c.key_indices, FLUSH_SLICE_ROWS, &mut |b| w.write(&b))?;
+            w.finish()
+        };
+        // The writer's own compactions will read the level-0 files: keep their rows at hand.
+        let keep = c.compaction.as_ref().map(|(_, _, rewriter)| rewriter.decoded.clone());
+        if let (false, Some(space)) = (spilled.is_empty(), &space) {
+            // Spilled runs and what is still buffered, merged into level 0.
+            let mut runs = spilled;
+            if !buffer.is_empty() {
+                let (run, _) = buffer.into_sorted_run(&c.table_schema, &c.key_indices, &c.merge, false)?;
+                runs.push(write(&run, space.run_writer())?);
+            }
+            let mut out = writer(data_names, keep);
+            space.merge_into(runs, &mut out)?;
+            return Ok((out.finish()?, vec![]));
+        }
         if c.cfg.is_primary_key {
-            let (run, changelog) =
-                buffer.into_sorted_run(&c.table_schema, &c.file_schema, &c.key_indices, &c.merge, c.input_changelog)?;
+            let (run, changelog) = buffer.into_sorted_run(&c.table_schema, &c.key_indices, &c.merge, c.input_changelog)?;
             let changelog = match changelog {
-                Some(rows) => encode_files(&c.cfg, &rows, 0, FileSource::Append, || c.namer.next_changelog(), None)?,
+                Some(rows) => write(&rows, writer(changelog_names, None))?,
                 None => vec![],
             };
-            // A flush whose rows all merged away (e.g. ignored) writes no data file.
-            let data = if run.num_rows() == 0 {
-                vec![]
-            } else {
-                encode_files(&c.cfg, &run, 0, FileSource::Append, || c.namer.next(), None)?
-            };
-            Ok::<_, Error>((data, changelog))
+            Ok((write(&run, writer(data_names, keep))?, changelog))
         } else {
-            let (run, mut first_seq) = buffer.into_append_run(&c.table_schema)?;
-            Ok((encode_files(&c.cfg, &run, 0, FileSource::Append, || c.namer.next(), Some(&mut first_seq))?, vec![]))
+            let (run, first_seq) = buffer.into_append_run();
+            Ok((write(&run, writer(data_names, None).with_append_sequence(first_seq))?, vec![]))
         }
     })
     .await
-    .map_err(|e| Error::Task(e.to_string()))??;
-    let (data, changelog) = encoded;
-    let changelog = upload_files(&ctx.io, &dir, changelog, None).await?;
-    // The writer's own compactions will read these files: keep their rows at hand.
-    let keep = ctx.compaction.as_ref().filter(|_| ctx.cfg.is_primary_key).map(|(_, _, rewriter)| &rewriter.decoded);
-    Ok((upload_files(&ctx.io, &dir, data, keep).await?, changelog))
+    .map_err(|e| Error::Task(e.to_string()))?
 }
+
+/// Sorts and merges one bucket's full buffer and writes it as a sorted run to local disk.
+async fn spill(ctx: Arc<WriteContext>, space: Arc<SpillSpace>, buffer: WriteBuffer) -> Result<SpilledRun> {
+    let mut out = space.run_writer();
+    tokio::task::spawn_blocking(move || {
+        let (run, _) = buffer.into_sorted_run(&ctx.table_schema, &ctx.key_indices, &ctx.merge, false)?;
+        run.emit(&ctx.table_schema, &ctx.file_schema, &ctx.key_indices, FLUSH_SLICE_ROWS, &mut |b| out.write(&b))?;
+        out.finish()
+    })
+    .await
+    .map_err(|e| Error::Task(e.to_string()))?
+}
+
+/// Rows assembled at a time when a flush hands its sorted run to the file writer.
+const FLUSH_SLICE_ROWS: usize = 8192;
 
 /// The bucket-key hash of a single non-null BIGINT or INT key, without building the row.
 fn fast_hash(key_cols: &[&ArrayRef], row: usize) -> Option<i32> {

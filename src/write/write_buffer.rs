@@ -96,12 +96,10 @@ impl WriteBuffer {
     }
 
     /// Append tables: the rows as written, and the first sequence number.
-    pub fn into_append_run(self, schema: &SchemaRef) -> Result<(RecordBatch, i64)> {
+    pub fn into_append_run(self) -> (SortedRun, i64) {
         let first = self.parts.first().map(|p| p.first_seq).unwrap_or(0);
         let (batches, rows) = self.gather_plan();
-        let columns = (0..schema.fields().len()).map(|c| Self::gather(&batches, c, &rows)).collect::<Result<Vec<_>>>()?;
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(Error::arrow("assembling buffered rows"))?;
-        Ok((batch, first))
+        (SortedRun { batches, rows, kv: None }, first)
     }
 
     /// Column `k` (an integer key) of every buffered row, in sequence order.
@@ -147,7 +145,7 @@ impl WriteBuffer {
         Ok(SortKeys::Rows(rows))
     }
 
-    /// Primary-key tables: one sorted run in the key-value data-file layout (`kv_schema`), one row
+    /// Primary-key tables: one sorted run (see [`SortedRun::emit`] for the layout), one row
     /// per key. `key_indices` are the trimmed primary-key columns within the table's columns.
     /// With `changelog` (`changelog-producer = input`), also every buffered row unmerged, in the
     /// same layout, sorted by key and then sequence number (Paimon's MergeTreeWriter hands each
@@ -155,11 +153,10 @@ impl WriteBuffer {
     pub fn into_sorted_run(
         self,
         table_schema: &SchemaRef,
-        kv_schema: &SchemaRef,
         key_indices: &[usize],
         merge: &MergeFunction,
         changelog: bool,
-    ) -> Result<(RecordBatch, Option<RecordBatch>)> {
+    ) -> Result<(SortedRun, Option<SortedRun>)> {
         let keys = self.keys(key_indices)?;
         let mut kinds: Vec<i8> = Vec::with_capacity(self.rows);
         let mut seq: Vec<i64> = Vec::with_capacity(self.rows);
@@ -176,7 +173,7 @@ impl WriteBuffer {
             let rows: Vec<(usize, usize)> = order.iter().map(|&i| all_rows[i as usize]).collect();
             let seqs: Vec<i64> = order.iter().map(|&i| seq[i as usize]).collect();
             let row_kinds: Vec<i8> = order.iter().map(|&i| kinds[i as usize]).collect();
-            Some(Self::kv_batch(&batches, table_schema, kv_schema, key_indices, &rows, seqs, row_kinds)?)
+            Some(SortedRun { batches: batches.clone(), rows, kv: Some((seqs, row_kinds)) })
         } else {
             None
         };
@@ -244,28 +241,59 @@ impl WriteBuffer {
             let batch = RecordBatch::try_new(table_schema.clone(), columns).map_err(Error::arrow("assembling merged rows"))?;
             batches.push(batch);
         }
-        let run = Self::kv_batch(&batches, table_schema, kv_schema, key_indices, &selected, out_seq, out_kind)?;
-        Ok((run, changelog_run))
+        Ok((SortedRun { batches, rows: selected, kv: Some((out_seq, out_kind)) }, changelog_run))
+    }
+}
+
+/// A flushed buffer's rows in their order in the file (by key, for primary-key tables), as
+/// references into the buffered batches: assembled a slice at a time while the file is encoded,
+/// so a flush never holds a second copy of the buffer.
+pub struct SortedRun {
+    batches: Vec<RecordBatch>,
+    /// (batch, row) of each output row, in order.
+    rows: Vec<(usize, usize)>,
+    /// Primary-key tables: each output row's sequence number and row kind.
+    kv: Option<(Vec<i64>, Vec<i8>)>,
+}
+
+impl SortedRun {
+    pub fn num_rows(&self) -> usize {
+        self.rows.len()
     }
 
-    /// Rows of `batches` in the key-value data-file layout: keys, sequence numbers, kinds, values.
-    fn kv_batch(
-        batches: &[RecordBatch],
+    /// Hands the rows to `sink`, `chunk` rows at a time: in the key-value data-file layout
+    /// (`kv_schema`: keys at `key_indices`, sequence numbers, kinds, values) for primary-key
+    /// tables, as the table's columns (`table_schema`) for append tables.
+    pub fn emit(
+        &self,
         table_schema: &SchemaRef,
         kv_schema: &SchemaRef,
         key_indices: &[usize],
-        rows: &[(usize, usize)],
-        seqs: Vec<i64>,
-        kinds: Vec<i8>,
-    ) -> Result<RecordBatch> {
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(kv_schema.fields().len());
-        let values = (0..table_schema.fields().len()).map(|c| Self::gather(batches, c, rows)).collect::<Result<Vec<_>>>()?;
-        for &k in key_indices {
-            columns.push(values[k].clone());
+        chunk: usize,
+        sink: &mut dyn FnMut(RecordBatch) -> Result<()>,
+    ) -> Result<()> {
+        let mut at = 0;
+        while at < self.rows.len() {
+            let end = (at + chunk.max(1)).min(self.rows.len());
+            let rows = &self.rows[at..end];
+            let values =
+                (0..table_schema.fields().len()).map(|c| WriteBuffer::gather(&self.batches, c, rows)).collect::<Result<Vec<_>>>()?;
+            let batch = match &self.kv {
+                None => RecordBatch::try_new(table_schema.clone(), values).map_err(Error::arrow("assembling buffered rows"))?,
+                Some((seqs, kinds)) => {
+                    let mut columns: Vec<ArrayRef> = Vec::with_capacity(kv_schema.fields().len());
+                    for &k in key_indices {
+                        columns.push(values[k].clone());
+                    }
+                    columns.push(Arc::new(Int64Array::from(seqs[at..end].to_vec())));
+                    columns.push(Arc::new(Int8Array::from(kinds[at..end].to_vec())));
+                    columns.extend(values);
+                    RecordBatch::try_new(kv_schema.clone(), columns).map_err(Error::arrow("building a data-file batch"))?
+                }
+            };
+            sink(batch)?;
+            at = end;
         }
-        columns.push(Arc::new(Int64Array::from(seqs)));
-        columns.push(Arc::new(Int8Array::from(kinds)));
-        columns.extend(values);
-        RecordBatch::try_new(kv_schema.clone(), columns).map_err(Error::arrow("building a data-file batch"))
+        Ok(())
     }
 }

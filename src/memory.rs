@@ -1,0 +1,150 @@
+//! The memory budget of writers: one [`MemoryPool`] per process or per writer, shared by the
+//! rows waiting in write buffers and by the caches that only save work (the decoded rows of
+//! recently written files, the lookup blocks of deletion-vector and changelog lookups).
+//!
+//! Buffered rows have priority: when the buffers grow, the caches shrink, and when the buffers
+//! alone exceed the budget, the writers flush (Paimon bounds a writer by `write-buffer-size`
+//! the same way; its Flink sink shares one managed-memory pool among the writers of a task).
+//! Caches take what the buffers leave, up to their own caps. So the bytes a pool accounts for
+//! stay within its limit; what is not accounted (a flush or compaction in progress: one batch
+//! per input run, one row group being encoded, upload parts) is bounded per operation.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+/// A cache whose memory the pool may reclaim.
+pub trait Reclaim: Send + Sync {
+    /// Bytes held now.
+    fn used(&self) -> usize;
+    /// Drops entries (oldest first) until at most `bytes` are held.
+    fn shrink_to(&self, bytes: usize);
+}
+
+/// A memory budget shared by write buffers and caches. Cheap to share (`Arc`).
+pub struct MemoryPool {
+    limit: usize,
+    buffered: AtomicUsize,
+    caches: Mutex<Vec<Weak<dyn Reclaim>>>,
+}
+
+impl std::fmt::Debug for MemoryPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryPool").field("limit", &self.limit).field("buffered", &self.buffered()).finish()
+    }
+}
+
+impl MemoryPool {
+    pub fn new(limit_bytes: usize) -> Arc<MemoryPool> {
+        Arc::new(MemoryPool { limit: limit_bytes, buffered: AtomicUsize::new(0), caches: Mutex::new(vec![]) })
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes of buffered rows, over every writer of the pool.
+    pub fn buffered(&self) -> usize {
+        self.buffered.load(Ordering::Relaxed)
+    }
+
+    /// Whether the buffered rows alone exceed the budget (the writers must flush).
+    pub fn over_limit(&self) -> bool {
+        self.buffered() > self.limit
+    }
+
+    /// Accounts `bytes` more of buffered rows, shrinking the caches to make room.
+    pub fn grow_buffered(&self, bytes: usize) {
+        self.buffered.fetch_add(bytes, Ordering::Relaxed);
+        self.reclaim();
+    }
+
+    /// Releases `bytes` of buffered rows (flushed).
+    pub fn shrink_buffered(&self, bytes: usize) {
+        let _ = self.buffered.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(bytes)));
+    }
+
+    /// Registers a cache whose memory counts against the pool.
+    pub fn register(&self, cache: Weak<dyn Reclaim>) {
+        let mut caches = self.lock();
+        caches.retain(|c| c.strong_count() > 0);
+        caches.push(cache);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Weak<dyn Reclaim>>> {
+        self.caches.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many bytes `me` (a registered cache) may hold: what the buffers and the other caches
+    /// leave of the limit.
+    pub fn room_for(&self, me: &dyn Reclaim) -> usize {
+        let others: usize = self
+            .lock()
+            .iter()
+            .filter_map(|c| c.upgrade())
+            .filter(|c| !std::ptr::addr_eq(Arc::as_ptr(c), me as *const dyn Reclaim))
+            .map(|c| c.used())
+            .sum();
+        self.limit.saturating_sub(self.buffered() + others)
+    }
+
+    /// Shrinks caches (the largest first) until buffers and caches fit the limit.
+    fn reclaim(&self) {
+        let caches: Vec<Arc<dyn Reclaim>> = self.lock().iter().filter_map(|c| c.upgrade()).collect();
+        let mut used: Vec<(usize, &Arc<dyn Reclaim>)> = caches.iter().map(|c| (c.used(), c)).collect();
+        let total: usize = used.iter().map(|u| u.0).sum();
+        let mut excess = (self.buffered() + total).saturating_sub(self.limit);
+        used.sort_by(|a, b| b.0.cmp(&a.0));
+        for (u, c) in used {
+            if excess == 0 {
+                break;
+            }
+            let keep = u.saturating_sub(excess);
+            c.shrink_to(keep);
+            excess = excess.saturating_sub(u - c.used().min(u));
+        }
+    }
+}
+
+/// The peak resident memory of this process so far (Linux's `VmHWM`), where the system tells.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake(AtomicUsize);
+    impl Reclaim for Fake {
+        fn used(&self) -> usize {
+            self.0.load(Ordering::Relaxed)
+        }
+        fn shrink_to(&self, bytes: usize) {
+            self.0.fetch_min(bytes, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn buffers_push_caches_out() {
+        let pool = MemoryPool::new(1000);
+        let a: Arc<dyn Reclaim> = Arc::new(Fake(AtomicUsize::new(600)));
+        let b: Arc<dyn Reclaim> = Arc::new(Fake(AtomicUsize::new(300)));
+        pool.register(Arc::downgrade(&a));
+        pool.register(Arc::downgrade(&b));
+        assert_eq!(pool.room_for(a.as_ref()), 700);
+        pool.grow_buffered(400); // 400 + 900 > 1000: the largest cache gives up 300
+        assert_eq!((a.used(), b.used()), (300, 300));
+        assert!(!pool.over_limit());
+        pool.grow_buffered(500); // 900 buffered: caches keep 100 between them
+        assert_eq!(a.used() + b.used(), 100);
+        pool.grow_buffered(200);
+        assert!(pool.over_limit());
+        assert_eq!(a.used() + b.used(), 0);
+        pool.shrink_buffered(1100);
+        assert_eq!(pool.buffered(), 0);
+        assert_eq!(pool.room_for(b.as_ref()), 1000);
+    }
+}
