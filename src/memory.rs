@@ -105,6 +105,21 @@ impl MemoryPool {
     }
 }
 
+/// Limits glibc's malloc to `arenas` arenas. By default it keeps up to eight per core, one per
+/// thread that allocates, and memory freed in one stays there: with the runtime's workers, the
+/// blocking threads of flushes and compactions and the column encoders, a writer whose
+/// accounted memory stayed at a 32 MiB budget peaked at 264 MiB RSS, and at 162 MiB with two
+/// arenas. Call once at the start of a process (the `shoal` binary does); a no-op elsewhere.
+pub fn limit_malloc_arenas(arenas: i32) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before other threads start.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = arenas;
+}
+
 /// The peak resident memory of this process so far (Linux's `VmHWM`), where the system tells.
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

@@ -105,14 +105,14 @@ pub fn local_now_millis() -> i64 {
 /// A file stays in memory until it reaches this many bytes and is then sent as one PUT;
 /// beyond, it goes out as a multipart upload of parts of this size while it is encoded (object
 /// stores take parts of 5 MiB and more), one part in flight at a time.
-const PART_BYTES: usize = 8 << 20;
+const PART_BYTES: usize = 5 << 20;
 
 /// Row groups close at this many rows, or at this many bytes of Arrow data, whichever comes
 /// first: the encoded pages of an open row group stay in memory until it closes, and a reader
 /// fetches a row group's column chunks at once, so both sides hold at most about one group per
 /// file (a few MiB compressed).
-pub const ROW_GROUP_ROWS: usize = 128 * 1024;
-const ROW_GROUP_ARROW_BYTES: usize = 32 << 20;
+pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+const ROW_GROUP_ARROW_BYTES: usize = 16 << 20;
 
 /// Rows handed to the encoders at a time: the granularity at which a file may roll.
 const SLICE_ROWS: usize = 8192;

@@ -29,7 +29,7 @@ pub const SPILL_ROW_GROUP_ROWS: usize = 8192;
 
 /// The most runs merged at once, whatever `local-sort.max-num-file-handles` says: each costs a
 /// decoded batch and a row group of memory during the merge.
-pub const MAX_MERGE_WIDTH: usize = 32;
+pub const MAX_MERGE_WIDTH: usize = 16;
 
 /// A writer's spill space: a local directory of sorted runs, removed when dropped.
 pub struct SpillSpace {

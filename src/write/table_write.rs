@@ -538,13 +538,13 @@ impl TableWrite {
             && self.full_compaction_every.is_some_and(|n| self.prepared_commits % n.max(1) == 0);
         // Deletion-vector tables wait for their level-0 compaction (Paimon's `lookup-wait`).
         let wait = wait_compaction || self.ctx.forces_level0();
-        // Twice the cores: a bucket's encoding goes on while another's files upload.
+        // One flush per core: each holds an open row group and an upload part of memory.
         let mut flushes = stream::iter(jobs)
             .map(|(key, partition, bucket, buffer, spilled)| {
                 let (ctx, space) = (ctx.clone(), space.clone());
                 async move { flush(ctx, partition, bucket, buffer, spilled, space).await.map(|files| (key, files)) }
             })
-            .buffer_unordered(self.parallelism * 2);
+            .buffer_unordered(self.parallelism);
         // A bucket's compaction starts as soon as its flush is done, beside the other flushes.
         let mut started = std::collections::HashSet::new();
         while let Some((key, (files, changelog))) = flushes.try_next().await? {
