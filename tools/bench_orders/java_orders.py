@@ -4,14 +4,17 @@
 Run with the java09 venv python installed by tools/oracle/setup.sh:
 
     ~/.cache/shoal/oracle/java09/bin/python tools/bench_orders/java_orders.py \\
-        --table-dir /tmp/bench/wh/db.db/orders [--w1-commits 20] [--w2-commits 10] \\
-        [--rows-per-commit 100000] [--seed 42] [--option deletion-vectors.enabled=true ...]
+        --data WORKLOAD_DIR --table-dir /tmp/bench/wh/db.db/orders \\
+        [--option deletion-vectors.enabled=true ...]
 
-Compiles tools/bench_orders/java/shoal/bench/OrdersBench.java (javac, against the bridge jar)
-into ~/.cache/shoal/oracle/bench-classes when its source changes, starts the JVM through
-pypaimon 0.2.0's py4j launcher (same environment as tools/oracle/java_oracle.py) and makes ONE
-py4j call: rows are generated, written, committed and read inside the JVM. Prints one JSON
-object on stdout. Progress lines of the JVM go to stderr with --verbose (or
+WORKLOAD_DIR is a workload written by the Rust side (`bench_orders --generate DIR`, see
+tools/bench_orders/orders_files.rs): workload.json and one Parquet file per commit. They are read
+here with pyarrow and staged, one Arrow IPC stream file per commit, in a temp dir (before the JVM
+starts, untimed). Compiles tools/bench_orders/java/shoal/bench/OrdersBench.java (javac, against
+the bridge jar) into ~/.cache/shoal/oracle/bench-classes when its source changes, starts the JVM
+through pypaimon 0.2.0's py4j launcher (same environment as tools/oracle/java_oracle.py) and
+makes ONE py4j call: rows are loaded, written, committed and read inside the JVM. Prints one
+JSON object on stdout. Progress lines of the JVM go to stderr with --verbose (or
 SHOAL_ORACLE_VERBOSE=1). The table dir must not exist (--replace deletes an old table).
 
 Workload
@@ -19,13 +22,11 @@ Workload
   order_shop_id BIGINT, order_product_id BIGINT, order_fee DECIMAL(20,2),
   order_create_time TIMESTAMP(3), order_update_time TIMESTAMP(3), order_state INT;
   options bucket=4, file.format=parquet (+ --option pairs), all else Paimon 0.9's defaults.
-  Rows: java.util.SplittableRandom(seed), per row in this order: order_id nextLong(1, 4_000_001),
-  user nextLong(1, 100_001), shop nextLong(1, 10_001), product nextLong(1, 100_001),
-  fee cents nextLong(0, 1_000_000), create = 1_700_000_000_000 + nextLong(0, 30 days ms),
-  update = create + nextLong(0, 1 day ms), state nextInt(0, 5); order_name "order-<id>"; +I.
-  DECIMAL(20,2) is built with Decimal.fromBigDecimal (fromUnscaledLong rejects precision > 18).
-  W1 = --w1-commits commits, W2 = --w2-commits more commits (same generator stream, so random
-  keys, many of them upserts), each of --rows-per-commit rows; R1 = full merged batch read.
+  Rows: the workload's files (orders_data.rs generates them: order_id uniform in 1..4M,
+  order_name "order-<id>"), all written as +I. W1 = one commit per w1-NNN file, W2 = one commit
+  per w2-NNN file (random keys, many of them upserts); R1 = full merged batch read. The JVM checks
+  that each file's Arrow columns are exactly what Paimon maps the table's types to (e.g.
+  decimal128(20, 2), timestamp[ms] without zone, order_id non-nullable).
 
 Design
   * One StreamWriteBuilder for all of W1 and W2: one StreamTableWrite (with an IOManager in a
@@ -38,21 +39,25 @@ Design
   * prepareCommit(waitCompaction, id): false on every commit except the last one of W1 and of
     W2 (Flink: false at checkpoints, true at end of input), so each phase's time includes the
     compaction it still has running at its end. --wait-compaction every|never changes it.
-  * Timing (System.nanoTime inside the JVM): each batch is generated into a List<InternalRow>
-    first (gen_seconds, reported apart), then the timed part is write() of every row +
-    prepareCommit + commit. wN_seconds = the sum over the phase's commits (write_prepare_seconds
-    + commit_seconds); commit_seconds_each lists each commit. Table creation, JVM start, the
-    writer's close (writer_close_seconds) are excluded.
+  * Timing (System.nanoTime inside the JVM): each commit's file is loaded into a
+    List<InternalRow> first (load_seconds, reported apart), then the timed part is write() of
+    every row + prepareCommit + commit. wN_seconds = the sum over the phase's commits
+    (write_prepare_seconds + commit_seconds); commit_seconds_each lists each commit. Table
+    creation, the staging of the files (stage_seconds), JVM start, the writer's close
+    (writer_close_seconds) are excluded.
   * R1 times newReadBuilder + plan (r1_plan_seconds) + createReader/iterate of every split,
     reading order_id and order_state of every row (r1_order_id_sum, r1_order_state_sum).
-    expected_rows / expected_order_id_sum come from the generator (distinct keys), so
-    r1_rows == expected_rows checks the merge.
   * C1 = a dedicated full compaction after R1: a fresh StreamTableWrite calls compact(bucket,
     full) for every bucket, prepareCommit(true) and commit (what a compaction job does);
     c1_rows_per_s / c1_mb_per_s are the rows and bytes of the compaction's input files per
     second. R2 = the R1 read again afterwards (checked to return the same rows and sums).
+  * final_rows / final_checksum: after R2, untimed, another full read of the final table in the
+    JVM computes its row count and checksum (defined in tools/bench_orders/orders_files.rs), to
+    compare with the Rust side and the workload's expected_rows / expected_checksum.
   * heap_used_mb_peak: max of Runtime total-free memory, sampled every 5 ms plus after every
     commit (heap in use incl. not yet collected garbage; depends on -Xmx, see heap_max_mb).
+    peak_rss_mb: the JVM process's VmHWM (peak resident memory, MiB) from /proc, read after the
+    run, before the JVM is shut down (includes the JVM's start and its py4j server).
   * snapshots = latest snapshot id (no snapshot expires within the run: 0.9 keeps >= 10 and
     expires only those older than 1 h); snapshots_append / _compact split them by kind.
     data_files_after = data files of the latest snapshot (the R1 plan), by level in
@@ -69,6 +74,9 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ORACLE_DIR = os.path.join(os.path.dirname(HERE), "oracle")
@@ -133,6 +141,34 @@ def setup_classpath(jvm_args):
                                             + jvm_args).strip()
 
 
+def stage_commits(data_dir, out_dir):
+    """Reads the workload's Parquet files with pyarrow and writes each as an Arrow IPC stream file
+    into out_dir (the JVM reads those): returns (W1 paths, W2 paths), in commit order."""
+    with open(os.path.join(data_dir, "workload.json")) as f:
+        workload = json.load(f)
+    phases = []
+    for phase in ("w1", "w2"):
+        paths = []
+        for i in range(workload[phase + "_commits"]):
+            name = "%s-%03d" % (phase, i)  # the names orders_files.rs writes
+            table = pq.read_table(os.path.join(data_dir, name + ".parquet"))
+            path = os.path.join(out_dir, name + ".arrows")
+            with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
+                w.write_table(table)
+            paths.append(path)
+        phases.append(paths)
+    return phases
+
+
+def peak_rss_mib(pid):
+    """VmHWM (peak resident set size) of a live process, in MiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    raise RuntimeError("no VmHWM in /proc/%d/status" % pid)
+
+
 def parse_options(pairs):
     out = {}
     for p in pairs or []:
@@ -146,11 +182,9 @@ def parse_options(pairs):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True,
+                    help="workload dir written by `bench_orders --generate DIR`")
     ap.add_argument("--table-dir", required=True, help="WAREHOUSE/DB.db/TABLE (must not exist)")
-    ap.add_argument("--w1-commits", type=int, default=20)
-    ap.add_argument("--w2-commits", type=int, default=10)
-    ap.add_argument("--rows-per-commit", type=int, default=100_000)
-    ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--option", action="append", default=[], metavar="K=V",
                     help="extra table option (repeatable), e.g. deletion-vectors.enabled=true")
     ap.add_argument("--wait-compaction", choices=["phase-end", "every", "never"],
@@ -179,17 +213,21 @@ def main(argv=None):
     ensure_compiled()
     setup_classpath(args.jvm_args)
     io_tmp = tempfile.mkdtemp(prefix="shoal-orders-bench-io-")
-    spec = {"warehouse": warehouse, "db": db, "name": name,
-            "w1_commits": args.w1_commits, "w2_commits": args.w2_commits,
-            "rows_per_commit": args.rows_per_commit, "seed": str(args.seed),
-            "options": parse_options(args.option), "io_tmp_dir": io_tmp,
-            "wait_compaction": args.wait_compaction}
+    commits_dir = tempfile.mkdtemp(prefix="shoal-orders-bench-commits-")
     try:
+        s0 = time.monotonic()
+        w1_files, w2_files = stage_commits(args.data, commits_dir)
         t0 = time.monotonic()
+        spec = {"warehouse": warehouse, "db": db, "name": name,
+                "w1_files": w1_files, "w2_files": w2_files,
+                "options": parse_options(args.option), "io_tmp_dir": io_tmp,
+                "wait_compaction": args.wait_compaction}
         gw = jo.gateway()
         t1 = time.monotonic()
         res = json.loads(gw.jvm.shoal.bench.OrdersBench.run(json.dumps(spec)))
         t2 = time.monotonic()
+        res["peak_rss_mb"] = round(peak_rss_mib(jo._proc.pid), 1)
+        res["stage_seconds"] = round(t0 - s0, 3)
         res["jvm_start_seconds"] = round(t1 - t0, 3)
         res["call_wall_seconds"] = round(t2 - t1, 3)
         res["table_dir"] = table_dir
@@ -201,6 +239,7 @@ def main(argv=None):
         return 1
     finally:
         shutil.rmtree(io_tmp, ignore_errors=True)
+        shutil.rmtree(commits_dir, ignore_errors=True)
     jo.shutdown()
     text = json.dumps(res)
     if args.out:

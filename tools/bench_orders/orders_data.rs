@@ -1,6 +1,6 @@
 //! The 'orders' workload shared by the criterion bench and the side-by-side harness:
-//! order_id uniform in 1..=4,000,000 (so upserts hit existing keys), and the same column
-//! distributions as the Java side (tools/bench_orders/java).
+//! order_id uniform in 1..=4,000,000 (so upserts hit existing keys). The side-by-side harness
+//! writes it once to Parquet files (orders_files.rs) that shoal and Java Paimon both read.
 #![allow(dead_code)]
 
 use std::sync::Arc;

@@ -4,32 +4,38 @@
  * Driven through py4j by tools/bench_orders/java_orders.py, which compiles this file with javac
  * against the Paimon 0.9 bridge jar of pypaimon==0.2.0 (see tools/oracle/). One call,
  * OrdersBench.run(argsJson), does everything and returns one JSON object (a string), so no row
- * ever crosses py4j.
+ * ever crosses py4j: the commits' rows come from Arrow IPC stream files that java_orders.py
+ * wrote from the workload's Parquet files (tools/bench_orders/orders_files.rs).
  *
  * Phases (the design notes are in the docstring of tools/bench_orders/java_orders.py):
- *   W1  w1Commits commits of rowsPerCommit generated +I rows on a fresh table
- *   W2  w2Commits more commits of the same generator (upserts: keys are random in 1..4M)
+ *   W1  one commit of +I rows per W1 file on a fresh table
+ *   W2  one commit per W2 file (upserts: keys are random in 1..4M)
  *   R1  full merged batch read of the latest snapshot
  *   C1  a dedicated full compaction of every bucket (fresh writer), committed
  *   R2  the full read again after C1 (same rows, no merge left)
+ * then, untimed, the row count and checksum of the final table.
  * Writes use ONE StreamWriteBuilder / StreamTableWrite / StreamTableCommit for W1 and W2 with
  * commit identifiers 1..N (what a Flink job does: the writer, its buckets' levels and its async
- * compaction state live across commits). Each batch of rows is generated into a list before its
- * write+commit timing starts.
+ * compaction state live across commits). Each commit's file is loaded into a list of rows before
+ * its write+commit timing starts.
  */
 package shoal.bench;
 
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.RootAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.ArrowStreamReader;
+import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.paimon.Snapshot;
+import org.apache.paimon.arrow.ArrowUtils;
+import org.apache.paimon.arrow.reader.ArrowBatchReader;
 import org.apache.paimon.catalog.Catalog;
 import org.apache.paimon.catalog.CatalogContext;
 import org.apache.paimon.catalog.CatalogFactory;
 import org.apache.paimon.catalog.Identifier;
 import org.apache.paimon.data.BinaryRow;
-import org.apache.paimon.data.BinaryString;
-import org.apache.paimon.data.Decimal;
-import org.apache.paimon.data.GenericRow;
 import org.apache.paimon.data.InternalRow;
-import org.apache.paimon.data.Timestamp;
+import org.apache.paimon.data.serializer.InternalRowSerializer;
 import org.apache.paimon.disk.IOManager;
 import org.apache.paimon.io.DataFileMeta;
 import org.apache.paimon.options.Options;
@@ -49,77 +55,121 @@ import org.apache.paimon.table.source.DataSplit;
 import org.apache.paimon.table.source.ReadBuilder;
 import org.apache.paimon.table.source.Split;
 import org.apache.paimon.table.source.TableRead;
+import org.apache.paimon.types.DataField;
+import org.apache.paimon.types.DataType;
 import org.apache.paimon.types.DataTypes;
-import org.apache.paimon.types.RowKind;
+import org.apache.paimon.types.DecimalType;
+import org.apache.paimon.types.RowType;
+import org.apache.paimon.types.TimestampType;
 
-import java.math.BigDecimal;
+import java.io.FileInputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.TreeMap;
 
 public class OrdersBench {
 
     private static final ObjectMapper MAPPER = new ObjectMapper();
 
-    static final long MAX_ORDER_ID = 4_000_000L;
-    static final long BASE_MILLIS = 1_700_000_000_000L;
-    static final long THIRTY_DAYS_MS = 30L * 24 * 3600 * 1000;
-    static final long ONE_DAY_MS = 24L * 3600 * 1000;
+    /**
+     * Loads one commit's rows from an Arrow IPC stream file, after checking that its columns are
+     * exactly the table's (names, and the Arrow types and nullability Paimon maps the table's
+     * types to). The rows are copied out of the Arrow vectors, which are freed on return.
+     */
+    static List<InternalRow> loadCommit(String path, RowType rowType, BufferAllocator allocator)
+            throws Exception {
+        List<InternalRow> rows = new ArrayList<>();
+        try (ArrowStreamReader reader =
+                new ArrowStreamReader(new FileInputStream(path), allocator)) {
+            VectorSchemaRoot root = reader.getVectorSchemaRoot();
+            List<Field> expected = new ArrayList<>();
+            for (DataField f : rowType.getFields()) {
+                expected.add(ArrowUtils.toArrowField(f.name(), f.type()));
+            }
+            if (!root.getSchema().getFields().equals(expected)) {
+                throw new IllegalArgumentException(path + ": columns " + root.getSchema()
+                        .getFields() + " are not the table's " + expected);
+            }
+            ArrowBatchReader convert = new ArrowBatchReader(rowType);
+            InternalRowSerializer serializer = new InternalRowSerializer(rowType);
+            while (reader.loadNextBatch()) {
+                // The converter's rows are views of the vectors: keep a BinaryRow copy of each.
+                for (InternalRow r : convert.readBatch(root)) {
+                    rows.add(serializer.toBinaryRow(r).copy());
+                }
+            }
+        }
+        return rows;
+    }
 
     /**
-     * The row generator. Per row, in this order: order_id = nextLong(1, 4_000_001);
-     * user = nextLong(1, 100_001); shop = nextLong(1, 10_001); product = nextLong(1, 100_001);
-     * fee cents = nextLong(0, 1_000_000); create offset = nextLong(0, 30 days in ms);
-     * update offset = nextLong(0, 1 day in ms); state = nextInt(0, 5).
+     * Row count and checksum of every merged row of the table's latest snapshot: the sum mod
+     * 2^64 of FNV-1a 64 over the UTF-8 bytes of each row's canonical text, the definition in
+     * tools/bench_orders/orders_files.rs (values in column order joined by '|'; INT / BIGINT
+     * decimal, STRING as is, DECIMAL(p, s) plain with s fraction digits, TIMESTAMP(3) epoch
+     * milliseconds, null \N). Returns {rows, checksum}.
      */
-    static final class Gen {
-        final SplittableRandom rnd;
-        final BitSet seen = new BitSet((int) MAX_ORDER_ID + 1);
-
-        Gen(long seed) {
-            rnd = new SplittableRandom(seed);
-        }
-
-        List<InternalRow> batch(int n) {
-            List<InternalRow> rows = new ArrayList<>(n);
-            for (int i = 0; i < n; i++) {
-                long id = rnd.nextLong(1, MAX_ORDER_ID + 1);
-                long user = rnd.nextLong(1, 100_001);
-                long shop = rnd.nextLong(1, 10_001);
-                long product = rnd.nextLong(1, 100_001);
-                long cents = rnd.nextLong(0, 1_000_000);
-                long create = BASE_MILLIS + rnd.nextLong(0, THIRTY_DAYS_MS);
-                long update = create + rnd.nextLong(0, ONE_DAY_MS);
-                int state = rnd.nextInt(0, 5);
-                seen.set((int) id);
-                GenericRow r = new GenericRow(RowKind.INSERT, 9);
-                r.setField(0, id);
-                r.setField(1, BinaryString.fromString("order-" + id));
-                r.setField(2, user);
-                r.setField(3, shop);
-                r.setField(4, product);
-                // DECIMAL(20,2) is a non-compact decimal (precision > 18):
-                // Decimal.fromUnscaledLong only accepts precision <= 18, so go via BigDecimal.
-                r.setField(5, Decimal.fromBigDecimal(BigDecimal.valueOf(cents, 2), 20, 2));
-                r.setField(6, Timestamp.fromEpochMillis(create));
-                r.setField(7, Timestamp.fromEpochMillis(update));
-                r.setField(8, state);
-                rows.add(r);
+    static long[] checksum(FileStoreTable table) throws Exception {
+        List<DataType> types = table.rowType().getFieldTypes();
+        ReadBuilder rb = table.newReadBuilder();
+        TableRead read = rb.newRead();
+        long[] acc = new long[2];
+        StringBuilder text = new StringBuilder();
+        for (Split split : rb.newScan().plan().splits()) {
+            try (RecordReader<InternalRow> reader = read.createReader(split)) {
+                reader.forEachRemaining(row -> {
+                    text.setLength(0);
+                    for (int i = 0; i < types.size(); i++) {
+                        if (i > 0) {
+                            text.append('|');
+                        }
+                        appendCanonical(text, row, i, types.get(i));
+                    }
+                    long h = 0xcbf29ce484222325L;
+                    for (byte b : text.toString().getBytes(StandardCharsets.UTF_8)) {
+                        h = (h ^ (b & 0xff)) * 0x100000001b3L;
+                    }
+                    acc[0]++;
+                    acc[1] += h;
+                });
             }
-            return rows;
         }
+        return acc;
+    }
 
-        long expectedIdSum() {
-            long s = 0;
-            for (int i = seen.nextSetBit(0); i >= 0; i = seen.nextSetBit(i + 1)) {
-                s += i;
-            }
-            return s;
+    /** A value's canonical text (see checksum); only the orders table's types have one. */
+    private static void appendCanonical(StringBuilder out, InternalRow row, int i, DataType t) {
+        if (row.isNullAt(i)) {
+            out.append("\\N");
+            return;
+        }
+        switch (t.getTypeRoot()) {
+            case INTEGER:
+                out.append(row.getInt(i));
+                break;
+            case BIGINT:
+                out.append(row.getLong(i));
+                break;
+            case VARCHAR:
+                out.append(row.getString(i).toString());
+                break;
+            case DECIMAL:
+                DecimalType d = (DecimalType) t;
+                out.append(row.getDecimal(i, d.getPrecision(), d.getScale())
+                        .toBigDecimal().toPlainString());
+                break;
+            case TIMESTAMP_WITHOUT_TIME_ZONE:
+                if (((TimestampType) t).getPrecision() != 3) {
+                    throw new IllegalArgumentException("no canonical text defined for " + t);
+                }
+                out.append(row.getTimestamp(i, 3).getMillisecond());
+                break;
+            default:
+                throw new IllegalArgumentException("no canonical text defined for " + t);
         }
     }
 
@@ -254,20 +304,21 @@ public class OrdersBench {
         return out;
     }
 
-    /** One write phase: `commits` commits of `rowsPerCommit` rows through the shared writer. */
+    /** One write phase: one commit per file (Arrow IPC) through the shared writer. */
     private static ObjectNode writePhase(
-            String label, Gen gen, StreamTableWrite write, StreamTableCommit commit,
-            long[] nextIdentifier, int commits, int rowsPerCommit, String waitMode,
-            HeapSampler sampler)
+            String label, List<String> files, RowType rowType, BufferAllocator allocator,
+            StreamTableWrite write, StreamTableCommit commit, long[] nextIdentifier,
+            String waitMode, HeapSampler sampler)
             throws Exception {
         ObjectNode o = MAPPER.createObjectNode();
         ArrayNode perCommit = MAPPER.createArrayNode();
-        long genNanos = 0, writeNanos = 0, commitNanos = 0, rows = 0;
+        long loadNanos = 0, writeNanos = 0, commitNanos = 0, rows = 0;
+        int commits = files.size();
         for (int c = 0; c < commits; c++) {
             long g0 = System.nanoTime();
-            List<InternalRow> batch = gen.batch(rowsPerCommit);
+            List<InternalRow> batch = loadCommit(files.get(c), rowType, allocator);
             long t0 = System.nanoTime();
-            genNanos += t0 - g0;
+            loadNanos += t0 - g0;
             for (InternalRow r : batch) {
                 write.write(r);
             }
@@ -291,26 +342,30 @@ public class OrdersBench {
         o.put("rows", rows);
         o.put("seconds", round(s, 4));
         o.put("rows_per_s", s > 0 ? Math.round(rows / s) : 0);
-        o.put("gen_seconds", round(secs(genNanos), 4));
+        o.put("load_seconds", round(secs(loadNanos), 4));
         o.put("write_prepare_seconds", round(secs(writeNanos), 4));
         o.put("commit_seconds", round(secs(commitNanos), 4));
         o.set("commit_seconds_each", perCommit);
         return o;
     }
 
+    private static List<String> textList(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        array.forEach(n -> out.add(n.asText()));
+        return out;
+    }
+
     /**
-     * argsJson: {"warehouse", "db", "name", "w1_commits", "w2_commits", "rows_per_commit",
-     * "seed", "options": {k: v}, "io_tmp_dir", "wait_compaction": "phase-end"|"every"|"never"}.
+     * argsJson: {"warehouse", "db", "name", "w1_files": [Arrow IPC path, ...], "w2_files": [...],
+     * "options": {k: v}, "io_tmp_dir", "wait_compaction": "phase-end"|"every"|"never"}.
      */
     public static String run(String argsJson) throws Exception {
         JsonNode a = MAPPER.readTree(argsJson);
         String warehouse = a.get("warehouse").asText();
         String db = a.get("db").asText();
         String name = a.get("name").asText();
-        int w1Commits = a.get("w1_commits").asInt();
-        int w2Commits = a.get("w2_commits").asInt();
-        int rowsPerCommit = a.get("rows_per_commit").asInt();
-        long seed = Long.parseLong(a.get("seed").asText());
+        List<String> w1Files = textList(a.get("w1_files"));
+        List<String> w2Files = textList(a.get("w2_files"));
         String waitMode = a.path("wait_compaction").asText("phase-end");
         Map<String, String> extra = new TreeMap<>();
         Iterator<Map.Entry<String, JsonNode>> it = a.path("options").fields();
@@ -329,7 +384,8 @@ public class OrdersBench {
         sampler.start();
 
         FileStoreTable table = createTable(warehouse, db, name, extra);
-        Gen gen = new Gen(seed);
+        RowType rowType = table.rowType();
+        BufferAllocator allocator = new RootAllocator();
 
         // ---- W1 + W2: one stream writer / committer, commit identifiers 1..N
         StreamWriteBuilder builder = table.newStreamWriteBuilder();
@@ -341,15 +397,16 @@ public class OrdersBench {
         ObjectNode w1, w2;
         long closeNanos;
         try {
-            w1 = writePhase("W1", gen, write, commit, nextId, w1Commits, rowsPerCommit,
-                    waitMode, sampler);
-            w2 = writePhase("W2", gen, write, commit, nextId, w2Commits, rowsPerCommit,
-                    waitMode, sampler);
+            w1 = writePhase("W1", w1Files, rowType, allocator, write, commit, nextId, waitMode,
+                    sampler);
+            w2 = writePhase("W2", w2Files, rowType, allocator, write, commit, nextId, waitMode,
+                    sampler);
         } finally {
             long c0 = System.nanoTime();
             write.close();
             commit.close();
             io.close();
+            allocator.close();
             closeNanos = System.nanoTime() - c0;
         }
 
@@ -376,6 +433,7 @@ public class OrdersBench {
         if (acc2[0] != acc[0] || acc2[1] != acc[1] || acc2[2] != acc[2]) {
             throw new IllegalStateException("rows after the full compaction differ from before");
         }
+        long[] last = checksum(table);
 
         // ---- table facts
         int dataFiles = 0;
@@ -422,6 +480,8 @@ public class OrdersBench {
         out.put("r2_rows_per_s", Math.round(acc2[0] / r2s));
         out.put("snapshots", latest == null ? 0 : latest.id());
         out.put("data_files_after", dataFiles);
+        out.put("final_rows", last[0]);
+        out.put("final_checksum", String.format("%016x", last[1]));
         out.put("heap_used_mb_peak", round(sampler.peak / 1048576.0, 1));
         // extras
         out.put("heap_used_mb_baseline", round(heapBaseline / 1048576.0, 1));
@@ -430,8 +490,6 @@ public class OrdersBench {
         out.put("r1_splits", splits.size());
         out.put("r1_order_id_sum", acc[1]);
         out.put("r1_order_state_sum", acc[2]);
-        out.put("expected_rows", gen.seen.cardinality());
-        out.put("expected_order_id_sum", gen.expectedIdSum());
         out.put("writer_close_seconds", round(secs(closeNanos), 4));
         out.put("snapshots_append", appends);
         out.put("snapshots_compact", compacts);
@@ -445,10 +503,8 @@ public class OrdersBench {
         out.set("w1", w1);
         out.set("w2", w2);
         ObjectNode cfg = MAPPER.createObjectNode();
-        cfg.put("rows_per_commit", rowsPerCommit);
-        cfg.put("w1_commits", w1Commits);
-        cfg.put("w2_commits", w2Commits);
-        cfg.put("seed", seed);
+        cfg.put("w1_commits", w1Files.size());
+        cfg.put("w2_commits", w2Files.size());
         cfg.put("builder", "StreamWriteBuilder");
         cfg.put("wait_compaction", waitMode);
         ObjectNode opts = MAPPER.createObjectNode();
