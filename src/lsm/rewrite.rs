@@ -384,15 +384,18 @@ impl Resolver {
         let kinds = batch.column(nk + 1).as_primitive::<Int8Type>().values().clone();
         let kind_of = |k: i8| RowKind::from_byte(k).ok_or_else(|| Error::InvalidInput(format!("_VALUE_KIND {k} is not a row kind")));
         let mut sources: Vec<RecordBatch> = vec![batch.clone()];
-        // Rows found below come from lookup blocks: each block one source.
-        let mut source_of_block: std::collections::HashMap<*const Block, usize> = Default::default();
+        // Rows found below come from lookup blocks: each block one source. The map holds each
+        // block, so its address stays its own while the batch is resolved.
+        let mut source_of_block: std::collections::HashMap<*const Block, (usize, Arc<Block>)> = Default::default();
         let mut source_of = |block: &Arc<Block>, sources: &mut Vec<RecordBatch>| -> usize {
-            *source_of_block.entry(Arc::as_ptr(block)).or_insert_with(|| {
-                sources.push(block.rows.clone());
-                sources.len() - 1
-            })
+            source_of_block
+                .entry(Arc::as_ptr(block))
+                .or_insert_with(|| {
+                    sources.push(block.rows.clone());
+                    (sources.len() - 1, block.clone())
+                })
+                .0
         };
-        let mut held: Vec<Arc<Block>> = vec![]; // keeps each block (and so its address) alive
         let mut out: Vec<RowRef> = Vec::with_capacity(batch.num_rows());
         // Changelog rows: (kind, row); the row may be a computed one.
         let mut changes: Vec<(RowKind, RowRef)> = vec![];
@@ -420,7 +423,6 @@ impl Resolver {
                 match upper.or(found.clone()) {
                     Some(h) => {
                         let src = source_of(&h.block, &mut sources);
-                        held.push(h.block.clone());
                         let row = h.row_in_block();
                         let k = kind_of(sources[src].column(nk + 1).as_primitive::<Int8Type>().value(row))?;
                         (!k.is_retract()).then_some((src, row))
@@ -440,7 +442,6 @@ impl Resolver {
                 }
                 if self.needs_old_values {
                     let src = source_of(&found.block, &mut sources);
-                    held.push(found.block.clone());
                     let old = &sources[src];
                     let old_seq = old.column(nk).as_primitive::<Int64Type>().value(old_pos);
                     let old_kind = kind_of(old.column(nk + 1).as_primitive::<Int8Type>().value(old_pos))?;
