@@ -105,16 +105,23 @@ impl MemoryPool {
     }
 }
 
+/// Allocations of at least this size go straight to mmap and back to the system when freed.
+/// glibc raises its threshold after each freed mmap chunk (up to 32 MiB), after which the
+/// writer's multi-MiB column and upload buffers stayed in the arenas as fragmented heap.
+const MMAP_THRESHOLD: i32 = 1 << 20;
+
 /// Limits glibc's malloc to `arenas` arenas. By default it keeps up to eight per core, one per
 /// thread that allocates, and memory freed in one stays there: with the runtime's workers, the
 /// blocking threads of flushes and compactions and the column encoders, a writer whose
 /// accounted memory stayed at a 32 MiB budget peaked at 264 MiB RSS, and at 162 MiB with two
-/// arenas. Call once at the start of a process (the `shoal` binary does); a no-op elsewhere.
+/// arenas. It also fixes the mmap threshold at [`MMAP_THRESHOLD`]. Call once at the start of a
+/// process (the `shoal` binary does); a no-op elsewhere.
 pub fn limit_malloc_arenas(arenas: i32) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; called before other threads start.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, arenas);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let _ = arenas;

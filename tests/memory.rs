@@ -93,13 +93,11 @@ fn bounded_writes(options: &[&str]) {
 }
 
 #[test]
-#[ignore = "open gap (issue 18): peak 206-210 MiB measured for a 32 MiB buffer, bound 160 MiB; run with --ignored"]
 fn a_write_several_times_the_buffer_stays_within_it() {
     bounded_writes(&[]);
 }
 
 #[test]
-#[ignore = "open gap (issue 18): peak 206-210 MiB measured for a 32 MiB buffer, bound 160 MiB; run with --ignored"]
 fn deletion_vector_maintenance_stays_within_the_buffer() {
     bounded_writes(&["deletion-vectors.enabled=true"]);
 }

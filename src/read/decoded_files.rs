@@ -34,12 +34,15 @@ struct Shared {
     state: Mutex<Inner>,
     /// `state.used`, readable without the lock (the pool asks).
     used: AtomicUsize,
+    /// Bytes of rows that writers hold for files they are still writing ([`Held`]): counted
+    /// as used, so that two writers filling the same free room do not both take it.
+    held: AtomicUsize,
     pool: Option<Arc<MemoryPool>>,
 }
 
 impl Reclaim for Shared {
     fn used(&self) -> usize {
-        self.used.load(Ordering::Relaxed)
+        self.used.load(Ordering::Relaxed) + self.held.load(Ordering::Relaxed)
     }
     fn shrink_to(&self, bytes: usize) {
         let mut inner = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -94,7 +97,7 @@ impl DecodedFiles {
 
     fn build(budget: usize, pool: Option<Arc<MemoryPool>>) -> DecodedFiles {
         let state = Mutex::new(Inner { budget, used: 0, order: VecDeque::new(), files: HashMap::new() });
-        let inner = Arc::new(Shared { state, used: AtomicUsize::new(0), pool });
+        let inner = Arc::new(Shared { state, used: AtomicUsize::new(0), held: AtomicUsize::new(0), pool });
         if let Some(pool) = &inner.pool {
             let me: Arc<dyn Reclaim> = inner.clone();
             pool.register(Arc::downgrade(&me));
@@ -126,7 +129,19 @@ impl DecodedFiles {
 
     /// How many more bytes of rows the cache could take now.
     pub fn free_room(&self) -> usize {
-        self.room().saturating_sub(self.used_bytes())
+        self.room().saturating_sub(self.used_bytes() + self.inner.held.load(Ordering::Relaxed))
+    }
+
+    /// A hold on room for the rows of a file being written, to be kept with [`Self::insert_held`]
+    /// when the file is complete; dropped, it gives the room back.
+    pub fn hold(&self) -> Held {
+        Held { files: self.clone(), bytes: 0 }
+    }
+
+    /// Keeps `rows` as the contents of the data file `name`, with the room `held` for them.
+    pub fn insert_held(&self, name: &str, rows: Vec<RecordBatch>, held: Held) {
+        drop(held);
+        self.insert(name, rows);
     }
 
     /// Keeps `rows` as the contents of the data file `name`, evicting the oldest entries beyond
@@ -183,6 +198,35 @@ impl DecodedFiles {
     }
 }
 
+/// Room held in a [`DecodedFiles`] for the rows of a file still being written
+/// ([`DecodedFiles::hold`]); given back when dropped.
+pub struct Held {
+    files: DecodedFiles,
+    bytes: usize,
+}
+
+impl Held {
+    /// Holds `bytes` more if the cache has the room; false (holding nothing more) if not.
+    pub fn grow(&mut self, bytes: usize) -> bool {
+        let room = self.files.room().saturating_sub(self.files.used_bytes());
+        // Checked and taken in one step, so that two writers do not both take the last room.
+        let taken = self.files.inner.held.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+            (room.saturating_sub(held) >= bytes).then_some(held + bytes)
+        });
+        if taken.is_err() {
+            return false;
+        }
+        self.bytes += bytes;
+        true
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.files.inner.held.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +257,21 @@ mod tests {
         assert_eq!(cache.get("c").unwrap()[0].num_rows(), 1000);
         cache.set_budget(0);
         assert!(cache.is_empty() && cache.used_bytes() == 0);
+    }
+
+    #[test]
+    fn held_room_is_not_given_twice() {
+        let one = rows(1000)[0].get_array_memory_size();
+        let cache = DecodedFiles::new(one * 3);
+        let mut a = cache.hold();
+        let mut b = cache.hold();
+        assert!(a.grow(one * 2));
+        assert!(!b.grow(one * 2), "only one file's worth of room is left");
+        assert!(b.grow(one));
+        assert_eq!(cache.free_room(), 0);
+        drop(b);
+        assert_eq!(cache.free_room(), one);
+        cache.insert_held("a", rows(1000), a);
+        assert_eq!((cache.len(), cache.free_room()), (1, one * 2));
     }
 }

@@ -18,6 +18,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
+use crate::read::decoded_files::Held;
 use crate::read::DecodedFiles;
 use crate::spec::data_file::{KEY_FIELD_PREFIX, SEQUENCE_NUMBER};
 use crate::spec::options::StatsMode;
@@ -175,11 +176,24 @@ impl Drop for UploadSink {
 
 impl std::io::Write for UploadSink {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        self.written += data.len();
-        if self.buf.len() >= PART_BYTES {
-            self.send_part()?;
+        // Parts of exactly PART_BYTES, in a buffer that never grows past one part (a column
+        // chunk of several MiB arrives in one call).
+        let mut rest = data;
+        while !rest.is_empty() {
+            let take = (PART_BYTES - self.buf.len()).min(rest.len());
+            let needed = self.buf.len() + take;
+            if needed > self.buf.capacity() {
+                let grown = (2 * self.buf.capacity()).clamp(needed, PART_BYTES);
+                self.buf.reserve_exact(grown - self.buf.len());
+            }
+            self.buf.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.buf.len() >= PART_BYTES {
+                self.send_part()?;
+                self.buf = Vec::with_capacity(PART_BYTES);
+            }
         }
+        self.written += data.len();
         Ok(data.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -298,7 +312,7 @@ struct OpenFile {
     encoders: ColumnEncoders<UploadSink>,
     meta: MetaBuilder,
     /// The rows written, while they fit the decoded-files cache's free room.
-    kept: Option<(Vec<RecordBatch>, usize)>,
+    kept: Option<(Vec<RecordBatch>, Held)>,
 }
 
 /// Writes rows in data-file layout (sorted by key for primary-key tables) into Parquet files
@@ -373,7 +387,7 @@ impl RollingWriter {
                 written: 0,
             };
             let encoders = ColumnEncoders::start(&self.cfg, self.schema.clone(), &name, sink)?;
-            let kept = self.keep.as_ref().map(|_| (vec![], 0));
+            let kept = self.keep.as_ref().map(|k| (vec![], k.hold()));
             self.open = Some(OpenFile { name, encoders, meta: MetaBuilder::new(&self.cfg), kept });
         }
         Ok(self.open.as_mut().expect("opened above"))
@@ -387,15 +401,14 @@ impl RollingWriter {
             let rows = batch.slice(at, len);
             at += len;
             let cfg = self.cfg.clone();
-            let free = self.keep.as_ref().map(|k| k.free_room()).unwrap_or(0);
             let file = self.open_file()?;
             file.encoders.write(&rows)?;
             file.meta.update(&cfg, &rows)?;
-            if let Some((kept, bytes)) = &mut file.kept {
-                *bytes += rows.get_array_memory_size();
-                kept.push(rows);
-                if *bytes > free {
-                    file.kept = None; // too big to keep: read back if ever needed
+            if let Some((kept, held)) = &mut file.kept {
+                if held.grow(rows.get_array_memory_size()) {
+                    kept.push(rows);
+                } else {
+                    file.kept = None; // no room to keep it: read back if ever needed
                 }
             }
             if let Some(r) = file.encoders.learned_ratio() {
@@ -415,8 +428,8 @@ impl RollingWriter {
         let size = sink.written;
         sink.finish()?;
         let meta = file.meta.finish(&self.cfg, file.name, size as i64, self.level, self.source, self.append_seq.as_mut());
-        if let (Some(keep), Some((kept, _))) = (&self.keep, file.kept) {
-            keep.insert(&meta.file_name, kept);
+        if let (Some(keep), Some((kept, held))) = (&self.keep, file.kept) {
+            keep.insert_held(&meta.file_name, kept, held);
         }
         self.done.push(meta);
         Ok(())

@@ -24,8 +24,10 @@ use crate::spec::{BinaryRow, DataFileMeta, FileSource, TableSchema};
 use crate::store::SchemaManager;
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 
-/// Row groups of spilled runs: a merge holds one (compressed) per run besides its batch.
-pub const SPILL_ROW_GROUP_ROWS: usize = 8192;
+/// Row groups of spilled runs, and the batches they are merged in: a merge holds one row group
+/// (compressed and decoded) and one batch per run, so 16 runs wide and one merge per core, about
+/// 2 x 16 x 3 x 4096 rows.
+pub const SPILL_ROW_GROUP_ROWS: usize = 4096;
 
 /// The most runs merged at once, whatever `local-sort.max-num-file-handles` says: each costs a
 /// decoded batch and a row group of memory during the merge.
@@ -105,7 +107,8 @@ impl SpillSpace {
             self.schema.clone(),
             tokio::runtime::Handle::current(),
             false,
-        )?;
+        )?
+        .with_batch_size(SPILL_ROW_GROUP_ROWS);
         let files: Vec<DataFileMeta> = runs.into_iter().flatten().collect();
         let split = crate::read::DataSplit {
             snapshot_id: 0,
