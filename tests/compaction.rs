@@ -207,7 +207,7 @@ proptest! {
 
 /// Two compactions of one bucket that each move a different level-0 file up to the same level:
 /// both deletes are live, but the second would leave overlapping key ranges on that level. It is
-/// refused as an LSM conflict (Paimon's check), and the table still reads as before.
+/// dropped as an LSM conflict (Paimon's check), and the table still reads as before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlapping_files_on_one_level_are_an_lsm_conflict() {
     let dir = tempfile::tempdir().unwrap();
@@ -231,14 +231,17 @@ async fn overlapping_files_on_one_level_are_an_lsm_conflict() {
         m
     };
     t.new_commit("compactor-1").unwrap().commit(vec![up(&split.files[0])]).await.unwrap();
-    let e = t.new_commit("compactor-2").unwrap().commit(vec![up(&split.files[1])]).await.unwrap_err().to_string();
-    assert!(e.contains("LSM conflict") && e.contains("level 5"), "{e}");
+    let second = t.new_commit("compactor-2").unwrap();
+    assert_eq!(second.commit(vec![up(&split.files[1])]).await.unwrap(), shoal::write::CommitOutcome::Empty);
+    let dropped = second.take_dropped_compactions();
+    assert_eq!(dropped.len(), 1);
+    assert!(dropped[0].reason.contains("LSM conflict") && dropped[0].reason.contains("level 5"), "{dropped:?}");
     assert_eq!(read(&t, None).await, before);
 }
 
 /// A long-lived committer keeps the live files between its commits and brings them forward by
 /// the other committers' snapshots: what another compactor moved in the meantime still makes
-/// this committer's stale or overlapping compaction a conflict, and its valid one commits.
+/// this committer drop its stale or overlapping compaction, and its valid one commits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_lived_committer_sees_what_others_committed_since() {
     let dir = tempfile::tempdir().unwrap();
@@ -264,9 +267,19 @@ async fn a_long_lived_committer_sees_what_others_committed_since() {
     mine.commit(vec![up(a, 5)]).await.unwrap();
     // Another compactor moves b to level 4 after `mine` last committed.
     t.new_commit("compactor-other").unwrap().commit(vec![up(b, 4)]).await.unwrap();
-    let e = mine.commit(vec![up(c, 4)]).await.unwrap_err().to_string();
+    // Stale compactions are dropped (the commit has nothing else): nothing is committed.
+    let dropped_for = |m: shoal::write::CommitMessage| {
+        let mine = &mine;
+        async move {
+            assert_eq!(mine.commit(vec![m]).await.unwrap(), shoal::write::CommitOutcome::Empty);
+            let d = mine.take_dropped_compactions();
+            assert_eq!(d.len(), 1);
+            d[0].reason.clone()
+        }
+    };
+    let e = dropped_for(up(c, 4)).await;
     assert!(e.contains("LSM conflict") && e.contains("level 4"), "{e}");
-    let e = mine.commit(vec![up(b, 3)]).await.unwrap_err().to_string();
+    let e = dropped_for(up(b, 3)).await;
     assert!(e.contains("no longer in the table"), "{e}");
     assert_eq!(read(&t, None).await, before);
     mine.commit(vec![up(c, 3)]).await.unwrap();

@@ -615,7 +615,12 @@ async fn run_command(command: Command) -> Result<()> {
                 rows += io_formats::write_file(&t, &mut w, f, fmt, row_kind_column.as_deref()).await?;
             }
             let user = commit_user.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let outcome = t.new_commit(&user)?.commit_with_watermark(None, watermark, w.prepare_commit().await?).await?;
+            let commit = t.new_commit(&user)?;
+            let outcome = commit.commit_with_watermark(None, watermark, w.prepare_commit().await?).await?;
+            let dropped = w.settle_commit(&commit, None).await?;
+            if dropped > 0 {
+                eprintln!("the rows are committed; {dropped} compactions were dropped (others compacted their buckets first)");
+            }
             let peak = crate::memory::peak_rss_bytes().map(|b| format!("; peak memory {} MiB", b >> 20)).unwrap_or_default();
             match outcome.snapshot_id() {
                 Some(id) => println!("wrote {rows} rows, committed snapshot {id}{peak}"),
@@ -686,6 +691,9 @@ async fn run_command(command: Command) -> Result<()> {
                     r.rows_read as f64 / secs.max(1e-9)
                 ),
                 None => println!("nothing to compact"),
+            }
+            for d in &r.dropped {
+                eprintln!("bucket {} left for a later run: {}", d.bucket, d.reason);
             }
             Ok(())
         }

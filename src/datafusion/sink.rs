@@ -170,7 +170,11 @@ impl DataSink for ShoalSink {
         }
         let messages = writer.prepare_commit().await.map_err(df_err)?;
         let user = format!("shoal-sql-{}", uuid::Uuid::new_v4());
-        self.table.new_commit(&user).map_err(df_err)?.commit(messages).await.map_err(df_err)?;
+        let commit = self.table.new_commit(&user).map_err(df_err)?;
+        commit.commit(messages).await.map_err(df_err)?;
+        // A compaction another commit overtook is dropped (the rows are in); where level-0
+        // rows wait for a compaction to be read, it is done again at once.
+        writer.settle_commit(&commit, None).await.map_err(df_err)?;
         Ok(rows)
     }
 }

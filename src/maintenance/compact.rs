@@ -2,9 +2,11 @@
 //! what universal compaction would merge (or everything, with `full`), rewrites the buckets in
 //! parallel and commits one COMPACT snapshot.
 //!
-//! Safe beside running writers: the commit checks that every input file is still live. If another
-//! commit removed one (a concurrent compaction), the job deletes the files it wrote, re-plans on
-//! the newer snapshot and tries once more; it never commits a stale result.
+//! Safe beside running writers: the commit checks that every input file is still live, that no
+//! level it adds to would overlap, and that the deletion vectors it read are current. A bucket
+//! another commit changed meanwhile (a writer's or another compactor's compaction) is dropped:
+//! its files are deleted and the other buckets commit; the job then re-plans on the newer
+//! snapshot and tries once more. It never commits a stale result.
 
 use std::sync::Arc;
 
@@ -21,7 +23,7 @@ use crate::read::DataSplit;
 use crate::spec::manifest::IndexManifestEntry;
 use crate::store::manifests::FileNamer;
 use crate::table::Table;
-use crate::write::{CommitMessage, CommitOutcome};
+use crate::write::{CommitMessage, CommitOutcome, DroppedCompaction};
 
 /// What a compaction run did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,6 +36,9 @@ pub struct CompactReport {
     pub rows_read: i64,
     pub bytes_read: i64,
     pub bytes_written: i64,
+    /// Buckets whose compaction was dropped because a writer or another compactor changed
+    /// them while this job rewrote them (they are compacted by a later run).
+    pub dropped: Vec<DroppedCompaction>,
 }
 
 pub struct CompactJob {
@@ -48,9 +53,24 @@ impl CompactJob {
         CompactJob { full, partition_filter: None, progress: None, commit_user: uuid::Uuid::new_v4().to_string() }
     }
 
+    /// Runs the job; when another commit overtook it (all or some of its buckets), it plans
+    /// again on the newer snapshot and tries once more.
     pub async fn run(&self, table: &Table) -> Result<CompactReport> {
         match self.run_once(table).await {
             Err(Error::CommitConflict(_)) => self.run_once(table).await,
+            Ok(r) if !r.dropped.is_empty() => {
+                let again = self.run_once(table).await?;
+                Ok(CompactReport {
+                    outcome: if again.outcome == CommitOutcome::Empty { r.outcome } else { again.outcome },
+                    buckets_compacted: r.buckets_compacted + again.buckets_compacted,
+                    files_before: r.files_before + again.files_before,
+                    files_after: r.files_after + again.files_after,
+                    rows_read: r.rows_read + again.rows_read,
+                    bytes_read: r.bytes_read + again.bytes_read,
+                    bytes_written: r.bytes_written + again.bytes_written,
+                    dropped: again.dropped,
+                })
+            }
             other => other,
         }
     }
@@ -147,6 +167,7 @@ impl CompactJob {
             rows_read: 0,
             bytes_read: 0,
             bytes_written: 0,
+            dropped: vec![],
         };
         let mut messages = vec![];
         let mut written: Vec<(String, String)> = vec![];
@@ -154,14 +175,8 @@ impl CompactJob {
             if r.before.is_empty() && r.after.is_empty() && index_changes.is_empty() && r.changelog.is_empty() {
                 continue;
             }
-            report.buckets_compacted += 1;
-            report.files_before += r.before.len();
-            report.files_after += r.after.len();
-            report.rows_read += r.before.iter().map(|f| f.row_count).sum::<i64>();
-            report.bytes_read += r.before.iter().map(|f| f.file_size).sum::<i64>();
             for f in &r.after {
                 if !r.before.iter().any(|b| b.file_name == f.file_name) {
-                    report.bytes_written += f.file_size;
                     written.push((split.bucket_path.clone(), f.file_name.clone()));
                 }
             }
@@ -172,9 +187,29 @@ impl CompactJob {
             m.compact_changelog_files = r.changelog;
             messages.push(m);
         }
-        match table.new_commit(&self.commit_user)?.commit(messages).await {
+        let commit = table.new_commit(&self.commit_user)?;
+        let committed = commit.commit(messages.clone()).await;
+        report.dropped = commit.take_dropped_compactions();
+        match committed {
             Ok(outcome) => {
                 report.outcome = outcome;
+                // The figures count the buckets that committed (a dropped one deleted its files).
+                for m in &messages {
+                    if report.dropped.iter().any(|d| d.bucket == m.bucket && d.partition == m.partition) {
+                        continue;
+                    }
+                    report.buckets_compacted += 1;
+                    report.files_before += m.compact_before.len();
+                    report.files_after += m.compact_after.len();
+                    report.rows_read += m.compact_before.iter().map(|f| f.row_count).sum::<i64>();
+                    report.bytes_read += m.compact_before.iter().map(|f| f.file_size).sum::<i64>();
+                    report.bytes_written += m
+                        .compact_after
+                        .iter()
+                        .filter(|f| !m.compact_before.iter().any(|b| b.file_name == f.file_name))
+                        .map(|f| f.file_size)
+                        .sum::<i64>();
+                }
                 Ok(report)
             }
             Err(e @ Error::CommitConflict(_)) => {

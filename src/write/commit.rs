@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::deletion_vectors::{check_index_base, combine_index_entries};
 use crate::spec::manifest::{FileIdentifier, IndexManifestEntry};
+use crate::spec::paths::{bucket_dir, index_path, partition_path};
 use crate::spec::snapshot::{BATCH_COMMIT_IDENTIFIER, SNAPSHOT_VERSION};
 use crate::spec::{
     BinaryRow, CommitKind, DataFileMeta, DataType, Datum, FileKind, ManifestEntry, ManifestFileMeta, NullStyle,
@@ -49,6 +50,23 @@ pub struct CommitMessage {
     /// index files the compaction started from, ADD of the one replacing them (Paimon's
     /// `compactIncrement` new/deleted index files).
     pub index_changes: Vec<IndexManifestEntry>,
+    /// A writer's compaction: the bucket's files above level 0 (name, level) in the table as
+    /// the writer knew it when the compactions of this message were planned. The compaction is
+    /// dropped if the bucket holds other files above level 0 when it commits: it was planned,
+    /// and its lookups (deletion vectors, changelog, retractions dropped) made, without them.
+    /// None (a dedicated compactor, which plans from a snapshot): only the files it deletes,
+    /// the levels it adds to and the deletion vectors it read are checked.
+    pub compact_base: Option<Vec<(String, i32)>>,
+}
+
+/// A compaction a commit dropped because another commit changed its bucket first (see
+/// [`TableCommit::take_dropped_compactions`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DroppedCompaction {
+    pub partition: BinaryRow,
+    pub bucket: i32,
+    /// Why it no longer fit the table.
+    pub reason: String,
 }
 
 impl CommitMessage {
@@ -63,6 +81,7 @@ impl CommitMessage {
             compact_after: vec![],
             compact_changelog_files: vec![],
             index_changes: vec![],
+            compact_base: None,
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -95,6 +114,10 @@ pub struct TableCommit {
     manifest_merge_min_count: usize,
     /// The live data files of a recent snapshot, for conflict checks (see [`LiveFiles`]).
     live: std::sync::Mutex<Option<LiveFiles>>,
+    io: FileIO,
+    /// Buckets whose compaction a commit gave up since the last
+    /// [`TableCommit::take_dropped_compactions`].
+    dropped: std::sync::Mutex<Vec<DroppedCompaction>>,
 }
 
 /// The live data files of one snapshot, kept by a committer between its commits: the next
@@ -161,7 +184,9 @@ impl TableCommit {
         let opts = schema.core_options();
         Ok(TableCommit {
             snapshots: SnapshotManager::new(io.clone()),
-            manifests: ManifestStore::new(io, &opts.manifest_compression()),
+            manifests: ManifestStore::new(io.clone(), &opts.manifest_compression()),
+            io,
+            dropped: std::sync::Mutex::new(vec![]),
             commit_user: commit_user.into(),
             max_retries: opts.commit_max_retries()?.max(10),
             manifest_target_size: opts.manifest_target_file_size()?,
@@ -227,32 +252,155 @@ impl TableCommit {
         self.commit_messages(identifier, None, messages).await
     }
 
+    /// Commits compactions alone (messages without new files) under `identifier` (None: a batch
+    /// commit), without the exactly-once check: a writer's redo of a compaction that a commit
+    /// of that identifier dropped (see `TableWrite::settle_commit`).
+    pub async fn commit_compactions(&self, identifier: Option<i64>, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
+        if let Some(m) = messages.iter().find(|m| !m.new_files.is_empty() || !m.changelog_files.is_empty()) {
+            return Err(Error::InvalidInput(format!(
+                "a commit of compactions alone got new files for bucket {}: commit them with `commit`",
+                m.bucket
+            )));
+        }
+        self.commit_messages(identifier.unwrap_or(BATCH_COMMIT_IDENTIFIER), None, messages).await
+    }
+
+    /// Commits the writes of `messages` (one APPEND snapshot), then their compactions (one
+    /// COMPACT snapshot). A compaction that lost a race (another writer or a compactor changed
+    /// its bucket first: the files it replaces are gone, its level would overlap, the bucket's
+    /// deletion vectors changed, or, for a writer's compaction, the bucket has files above level
+    /// 0 the writer did not know) is dropped, and the other buckets' compactions commit without
+    /// it: the writes never fail because of a compaction. A dropped compaction's files (its
+    /// outputs, changelog and index files) are deleted, and it is reported by
+    /// [`TableCommit::take_dropped_compactions`]: a writer that goes on must reload that
+    /// bucket's files from the table (`TableWrite::settle_commit`), or its next compactions
+    /// would build on files that are not in the table.
     async fn commit_messages(&self, identifier: i64, watermark: Option<i64>, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
         let mut appends = vec![];
         let mut changelog = vec![];
-        let mut compacts = vec![];
-        let mut index_changes = vec![];
-        let mut compact_changelog = vec![];
         for m in &messages {
-            index_changes.extend(m.index_changes.iter().cloned());
-            compact_changelog.extend(m.compact_changelog_files.iter().map(|f| entry(FileKind::Add, m, f)));
             appends.extend(m.new_files.iter().map(|f| entry(FileKind::Add, m, f)));
             changelog.extend(m.changelog_files.iter().map(|f| entry(FileKind::Add, m, f)));
-            compacts.extend(m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)));
-            compacts.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
         }
         let mut outcome = CommitOutcome::Empty;
         if !appends.is_empty() || !changelog.is_empty() {
-            outcome = self.commit_entries(identifier, watermark, CommitKind::Append, appends, changelog, vec![]).await?;
-        }
-        if !compacts.is_empty() || !index_changes.is_empty() || !compact_changelog.is_empty() {
             outcome =
-                self.commit_entries(identifier, watermark, CommitKind::Compact, compacts, compact_changelog, index_changes).await?;
+                self.commit_entries(identifier, watermark, CommitKind::Append, appends, changelog, vec![], &[]).await?;
+        }
+        let mut compactions: Vec<&CommitMessage> = messages.iter().filter(|m| has_compaction(m)).collect();
+        let mut attempts = 0;
+        while !compactions.is_empty() {
+            let mut compacts = vec![];
+            let mut index_changes = vec![];
+            let mut compact_changelog = vec![];
+            for m in &compactions {
+                index_changes.extend(m.index_changes.iter().cloned());
+                compact_changelog.extend(m.compact_changelog_files.iter().map(|f| entry(FileKind::Add, m, f)));
+                compacts.extend(m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)));
+                compacts.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
+            }
+            let committed = self
+                .commit_entries(identifier, watermark, CommitKind::Compact, compacts, compact_changelog, index_changes, &compactions)
+                .await;
+            match committed {
+                Ok(o) => {
+                    outcome = o;
+                    break;
+                }
+                Err(Error::CommitConflict(reason)) => {
+                    attempts += 1;
+                    let stale = self.stale_compactions(&compactions).await?;
+                    if stale.is_empty() {
+                        if attempts > self.max_retries {
+                            return Err(Error::CommitConflict(reason));
+                        }
+                        continue; // the table moved on while it was checked: check again
+                    }
+                    let mut kept = vec![];
+                    for (i, m) in compactions.into_iter().enumerate() {
+                        match stale.iter().find(|(j, _)| *j == i) {
+                            Some((_, reason)) => {
+                                self.discard_compaction(m).await;
+                                let dropped =
+                                    DroppedCompaction { partition: m.partition.clone(), bucket: m.bucket, reason: reason.clone() };
+                                if let Ok(mut d) = self.dropped.lock() {
+                                    d.push(dropped);
+                                }
+                            }
+                            None => kept.push(m),
+                        }
+                    }
+                    compactions = kept;
+                }
+                Err(e) => return Err(e),
+            }
         }
         if let (Some(hook), Some(id)) = (&self.after_commit, outcome.snapshot_id()) {
             hook(id).await.map_err(|e| Error::AfterCommit { snapshot: id, source: Box::new(e) })?;
         }
         Ok(outcome)
+    }
+
+    /// The compactions the commits since the last call dropped because another commit changed
+    /// their bucket first (see [`TableCommit::commit`]), in commit order.
+    pub fn take_dropped_compactions(&self) -> Vec<DroppedCompaction> {
+        self.dropped.lock().map(|mut d| std::mem::take(&mut *d)).unwrap_or_default()
+    }
+
+    /// Which of `compactions` (by position) no longer fit the latest snapshot, and why.
+    async fn stale_compactions(&self, compactions: &[&CommitMessage]) -> Result<Vec<(usize, String)>> {
+        let latest = self.snapshots.latest().await?;
+        let index = match latest.as_ref().and_then(|s| s.index_manifest.as_ref()) {
+            Some(name) => self.manifests.read_index_manifest(name).await?,
+            None => vec![],
+        };
+        if let Some(latest) = &latest {
+            self.bring_live_files_to(latest).await?;
+        }
+        let guard = self.live.lock().map_err(|_| Error::Task("the committer's live-file cache was poisoned".into()))?;
+        let empty = Default::default();
+        let live = match (&latest, guard.as_ref()) {
+            (None, _) => &empty,
+            (Some(latest), Some(l)) if l.snapshot == latest.id => &l.files,
+            // Moved on meanwhile: nothing is known stale; the next attempt checks again.
+            _ => return Ok(vec![]),
+        };
+        let mut stale = vec![];
+        for (i, m) in compactions.iter().enumerate() {
+            let mut changes: Vec<ManifestEntry> = m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)).collect();
+            changes.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
+            let deletes: Vec<FileIdentifier> =
+                changes.iter().filter(|e| e.kind == FileKind::Delete).map(ManifestEntry::identifier).collect();
+            let checked = check_conflicts_in(live, &deletes, &changes, std::slice::from_ref(m), &self.schema)
+                .and_then(|_| check_index_base(&index, &m.index_changes));
+            if let Err(e) = checked {
+                stale.push((i, e.to_string()));
+            }
+        }
+        Ok(stale)
+    }
+
+    /// Deletes what a dropped compaction wrote: its new data files (not those it only moved to
+    /// another level, which keep their names), its changelog files and its new index files.
+    /// Best effort: what is left is unreferenced, for orphan-file removal.
+    async fn discard_compaction(&self, m: &CommitMessage) {
+        let opts = self.schema.core_options();
+        let Ok(partition) = partition_path(
+            &m.partition,
+            &self.schema.partition_keys,
+            &self.schema.partition_types(),
+            opts.partition_default_name(),
+        ) else {
+            return;
+        };
+        let dir = bucket_dir(&partition, m.bucket);
+        let written = m.compact_after.iter().filter(|a| !m.compact_before.iter().any(|b| b.file_name == a.file_name));
+        for f in written.chain(&m.compact_changelog_files) {
+            let _ = self.io.delete(&format!("{dir}/{}", f.file_name)).await;
+        }
+        for e in m.index_changes.iter().filter(|e| e.kind == FileKind::Add) {
+            let _ = self.io.delete(&index_path(&e.file_name)).await;
+        }
     }
 
     /// The identifier of this user's latest commit, if any.
@@ -276,6 +424,7 @@ impl TableCommit {
         entries: Vec<ManifestEntry>,
         changelog: Vec<ManifestEntry>,
         index_changes: Vec<IndexManifestEntry>,
+        compactions: &[&CommitMessage],
     ) -> Result<CommitOutcome> {
         let partition_types = self.schema.partition_types();
         let mut namer = FileNamer::new();
@@ -311,23 +460,31 @@ impl TableCommit {
                 tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
             }
             let latest = self.snapshots.latest().await?;
-            if !deletes.is_empty() || entries.iter().any(|e| e.file.level > 0) {
-                self.check_conflicts(latest.as_ref(), &deletes, &entries).await?;
+            // Deletion-vector changes: the latest index manifest with this commit's buckets replaced.
+            let mut index_manifest = latest.as_ref().and_then(|s| s.index_manifest.clone());
+            let previous_index = match (&index_manifest, index_changes.is_empty()) {
+                (Some(name), false) => self.manifests.read_index_manifest(name).await?,
+                _ => vec![],
+            };
+            let checked = async {
+                let based = compactions.iter().any(|m| m.compact_base.is_some());
+                if !deletes.is_empty() || based || entries.iter().any(|e| e.file.level > 0) {
+                    self.check_conflicts(latest.as_ref(), &deletes, &entries, compactions).await?;
+                }
+                check_index_base(&previous_index, &index_changes)
+            };
+            if let Err(e) = checked.await {
+                // Given up before publishing anything: this commit's manifests go.
+                self.delete_commit_manifests(&delta_meta.file_name, changelog_list.as_deref()).await;
+                return Err(e);
             }
             let base_metas = match &latest {
                 Some(s) => self.manifests.data_manifests(s).await?,
                 None => vec![],
             };
             let (base_metas, mut written) = self.merge_manifests(&mut namer, base_metas, &partition_types).await?;
-            // Deletion-vector changes: the latest index manifest with this commit's buckets replaced.
-            let mut index_manifest = latest.as_ref().and_then(|s| s.index_manifest.clone());
             if !index_changes.is_empty() {
-                let previous = match &index_manifest {
-                    Some(name) => self.manifests.read_index_manifest(name).await?,
-                    None => vec![],
-                };
-                check_index_base(&previous, &index_changes)?;
-                let combined = combine_index_entries(previous, &index_changes);
+                let combined = combine_index_entries(previous_index, &index_changes);
                 index_manifest = if combined.is_empty() {
                     None
                 } else {
@@ -385,17 +542,23 @@ impl TableCommit {
                 let _ = self.manifests.delete(&name).await;
             }
         }
-        let _ = self.manifests.delete(&delta_meta.file_name).await;
-        if let Some(list) = &changelog_list {
+        self.delete_commit_manifests(&delta_meta.file_name, changelog_list.as_deref()).await;
+        Err(Error::CommitConflict(format!(
+            "gave up after {} attempts: other commits kept taking the next snapshot id",
+            self.max_retries + 1
+        )))
+    }
+
+    /// Deletes a commit's delta manifest and changelog manifest list (and its manifest), for a
+    /// commit given up before any snapshot referred to them. Best effort.
+    async fn delete_commit_manifests(&self, delta: &str, changelog_list: Option<&str>) {
+        let _ = self.manifests.delete(delta).await;
+        if let Some(list) = changelog_list {
             for m in self.manifests.read_manifest_list(list).await.unwrap_or_default() {
                 let _ = self.manifests.delete(&m.file_name).await;
             }
             let _ = self.manifests.delete(list).await;
         }
-        Err(Error::CommitConflict(format!(
-            "gave up after {} attempts: other commits kept taking the next snapshot id",
-            self.max_retries + 1
-        )))
     }
 
     /// Whether `snapshot`, just created by this committer, is off the table's chain of
@@ -442,16 +605,22 @@ impl TableCommit {
     /// every file to delete must still be live, and afterwards no two files on one level >= 1 of
     /// a bucket may overlap in key range (another writer or compactor changed the bucket). Only
     /// buckets this commit adds files to can get new overlaps.
-    async fn check_conflicts(&self, latest: Option<&Snapshot>, deletes: &[FileIdentifier], changes: &[ManifestEntry]) -> Result<()> {
+    async fn check_conflicts(
+        &self,
+        latest: Option<&Snapshot>,
+        deletes: &[FileIdentifier],
+        changes: &[ManifestEntry],
+        compactions: &[&CommitMessage],
+    ) -> Result<()> {
         let Some(latest) = latest else {
-            return check_conflicts_in(&Default::default(), deletes, changes, &self.schema);
+            return check_conflicts_in(&Default::default(), deletes, changes, compactions, &self.schema);
         };
         self.bring_live_files_to(latest).await?;
         let guard = self.live.lock().map_err(|_| Error::Task("the committer's live-file cache was poisoned".into()))?;
         let live = guard.as_ref().filter(|l| l.snapshot == latest.id).ok_or_else(|| {
             Error::CommitConflict(format!("the live files of snapshot {} changed while this commit read them", latest.id))
         })?;
-        check_conflicts_in(&live.files, deletes, changes, &self.schema)
+        check_conflicts_in(&live.files, deletes, changes, compactions, &self.schema)
     }
 
     /// Brings the cached live files to `latest`: by the deltas of the snapshots after the
@@ -563,8 +732,14 @@ fn check_conflicts_in(
     live: &std::collections::HashMap<FileIdentifier, ManifestEntry>,
     deletes: &[FileIdentifier],
     changes: &[ManifestEntry],
+    compactions: &[&CommitMessage],
     schema: &TableSchema,
 ) -> Result<()> {
+    for m in compactions {
+        if let Some(base) = &m.compact_base {
+            check_compact_base(live, m, base)?;
+        }
+    }
     for d in deletes {
         if !live.contains_key(d) {
             return Err(Error::CommitConflict(format!(
@@ -612,6 +787,36 @@ fn check_conflicts_in(
         }
     }
     Ok(())
+}
+
+/// A writer's compaction against the bucket's files above level 0 it was planned on.
+fn check_compact_base(
+    live: &std::collections::HashMap<FileIdentifier, ManifestEntry>,
+    m: &CommitMessage,
+    base: &[(String, i32)],
+) -> Result<()> {
+    let mut now: Vec<(&str, i32)> = live
+        .values()
+        .filter(|e| e.bucket == m.bucket && e.file.level > 0 && e.partition.data() == m.partition.data())
+        .map(|e| (e.file.file_name.as_str(), e.file.level))
+        .collect();
+    let mut known: Vec<(&str, i32)> = base.iter().map(|(n, l)| (n.as_str(), *l)).collect();
+    now.sort();
+    known.sort();
+    if now == known {
+        return Ok(());
+    }
+    let unknown: Vec<_> = now.iter().filter(|f| !known.contains(f)).collect();
+    let gone: Vec<_> = known.iter().filter(|f| !now.contains(f)).collect();
+    Err(Error::CommitConflict(format!(
+        "bucket {} changed above level 0 since this writer planned its compaction (new to it: {unknown:?}; \
+         gone: {gone:?}): another writer or a compactor compacted it; the compaction is given up",
+        m.bucket
+    )))
+}
+
+fn has_compaction(m: &CommitMessage) -> bool {
+    !m.compact_before.is_empty() || !m.compact_after.is_empty() || !m.index_changes.is_empty() || !m.compact_changelog_files.is_empty()
 }
 
 fn entry(kind: FileKind, m: &CommitMessage, f: &DataFileMeta) -> ManifestEntry {

@@ -9,6 +9,6 @@ pub mod stats;
 pub mod table_write;
 pub mod write_buffer;
 
-pub use commit::{CommitMessage, CommitOutcome, TableCommit};
+pub use commit::{CommitMessage, CommitOutcome, DroppedCompaction, TableCommit};
 pub use sink::{Committable, StreamingSink};
 pub use table_write::TableWrite;

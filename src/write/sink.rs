@@ -52,6 +52,7 @@ pub struct StreamingSink {
     commit: TableCommit,
     /// The last checkpoint prepared; the next must be greater.
     last_prepared: Option<i64>,
+    dropped_compactions: u64,
 }
 
 impl StreamingSink {
@@ -63,7 +64,7 @@ impl StreamingSink {
         }
         let commit = table.new_commit(commit_user)?;
         let last = commit.last_committed_identifier().await?;
-        Ok(StreamingSink { write: table.new_write().await?, commit, last_prepared: last })
+        Ok(StreamingSink { write: table.new_write().await?, commit, last_prepared: last, dropped_compactions: 0 })
     }
 
     pub fn commit_user(&self) -> &str {
@@ -106,13 +107,29 @@ impl StreamingSink {
     }
 
     /// Commits a checkpoint; a no-op when this commit user already committed it (or a later one).
-    pub async fn commit(&self, committable: Committable) -> Result<CommitOutcome> {
-        self.commit.commit_with_watermark(Some(committable.checkpoint_id), committable.watermark, committable.messages).await
+    /// Its rows always commit; a compaction riding along that another writer or a compactor
+    /// overtook (they compacted the same bucket first) is dropped, and the sink reloads that
+    /// bucket from the table before it writes on (and compacts it again at once where level-0
+    /// rows wait for a compaction: see [`TableWrite::settle_commit`]).
+    pub async fn commit(&mut self, committable: Committable) -> Result<CommitOutcome> {
+        let id = committable.checkpoint_id;
+        let outcome = self.commit.commit_with_watermark(Some(id), committable.watermark, committable.messages).await;
+        let settled = self.write.settle_commit(&self.commit, Some(id)).await;
+        let outcome = outcome?;
+        self.dropped_compactions += settled? as u64;
+        Ok(outcome)
+    }
+
+    /// How many compactions this sink's commits dropped because another commit had compacted
+    /// their bucket first (each cost a reload of the bucket; a sink beside a dedicated
+    /// compactor should run with `write-only = true`).
+    pub fn dropped_compactions(&self) -> u64 {
+        self.dropped_compactions
     }
 
     /// Commits checkpoints restored from a job's state after a restart, in order; the ones
     /// already committed are skipped.
-    pub async fn recover(&self, mut committables: Vec<Committable>) -> Result<Vec<CommitOutcome>> {
+    pub async fn recover(&mut self, mut committables: Vec<Committable>) -> Result<Vec<CommitOutcome>> {
         committables.sort_by_key(|c| c.checkpoint_id);
         let mut out = vec![];
         for c in committables {

@@ -29,7 +29,7 @@ use crate::spec::manifest::IndexManifestEntry;
 use crate::store::manifests::FileNamer;
 use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
-use crate::write::commit::CommitMessage;
+use crate::write::commit::{CommitMessage, DroppedCompaction, TableCommit};
 use crate::lsm::lookup::BlockCache;
 use crate::memory::MemoryPool;
 use crate::read::decoded_files::DEFAULT_DECODED_FILES_BYTES;
@@ -565,41 +565,9 @@ impl TableWrite {
         } else {
             self.compact(wait, &started).await?;
         }
-        let total_buckets = self.num_buckets;
         let mut messages = vec![];
         for w in self.writers.values_mut() {
-            let mut m = CommitMessage::new(w.partition.clone(), w.bucket, total_buckets);
-            if let Some(dv) = w.dv.as_mut() {
-                m.index_changes = dv.vectors.write_index(&self.ctx.io, &mut self.index_namer, &w.partition, w.bucket).await?;
-            }
-            m.new_files = std::mem::take(&mut w.new_files);
-            m.new_files.sort_by_key(|f| f.min_sequence_number);
-            m.changelog_files = std::mem::take(&mut w.changelog_files);
-            m.changelog_files.sort_by_key(|f| f.min_sequence_number);
-            m.compact_before = std::mem::take(&mut w.compact_before);
-            m.compact_after = std::mem::take(&mut w.compact_after);
-            m.compact_changelog_files = std::mem::take(&mut w.compact_changelog);
-            // Compactions that chained before this commit (one's output the next one's input):
-            // such a file was never committed, so it leaves both lists, and its bytes go too
-            // unless the name is still in use (an upgraded file keeps its name).
-            let same = |a: &DataFileMeta, b: &DataFileMeta| a.file_name == b.file_name && a.level == b.level;
-            let transient: Vec<DataFileMeta> =
-                m.compact_after.iter().filter(|a| m.compact_before.iter().any(|b| same(a, b))).cloned().collect();
-            if !transient.is_empty() {
-                m.compact_before.retain(|b| !transient.iter().any(|t| same(t, b)));
-                m.compact_after.retain(|a| !transient.iter().any(|t| same(t, a)));
-                let dir = bucket_dir(
-                    &partition_path(&w.partition, &self.ctx.partition_keys, &self.ctx.partition_types, &self.ctx.default_partition)?,
-                    w.bucket,
-                );
-                for t in transient {
-                    let in_use = m.compact_before.iter().chain(&m.compact_after).chain(&m.new_files).any(|f| f.file_name == t.file_name)
-                        || w.levels.all_files().iter().any(|f| f.file_name == t.file_name);
-                    if !in_use {
-                        let _ = self.ctx.io.delete(&format!("{dir}/{}", t.file_name)).await;
-                    }
-                }
-            }
+            let m = take_message(&self.ctx, &mut self.index_namer, w, self.num_buckets, true).await?;
             if !m.is_empty() {
                 messages.push(m);
             }
@@ -609,7 +577,144 @@ impl TableWrite {
     }
 }
 
+/// How many times [`TableWrite::settle_commit`] compacts a bucket again after its compaction
+/// was dropped, before it leaves the bucket's level-0 files to a later commit or a compactor.
+const REDO_TRIES: usize = 3;
+
 impl TableWrite {
+    /// Whether this writer compacts level 0 at every commit because rows there are not read
+    /// until compacted (deletion vectors, first-row) or their changelog waits for the
+    /// compaction (`changelog-producer = lookup`).
+    fn compacts_level0_at_commit(&self) -> bool {
+        self.ctx.compaction.is_some() && (self.ctx.merge.is_first_row() || self.ctx.forces_level0())
+    }
+
+    /// Settles a commit of this writer's messages by `commit`: the buckets whose compaction it
+    /// dropped (another writer or a compactor compacted them first) are reloaded from the table
+    /// (see [`TableWrite::reload_buckets`]). Where level-0 rows wait for a compaction to be read
+    /// (see above), those buckets are compacted again on the fresh view and committed under
+    /// `identifier` (None: a batch commit), up to [`REDO_TRIES`] times; a bucket that loses every
+    /// time keeps its rows on level 0 for the next commit or a compactor. Call it after every
+    /// commit of a writer that goes on (or whose rows should be readable at once); returns how
+    /// many compactions were dropped.
+    pub async fn settle_commit(&mut self, commit: &TableCommit, identifier: Option<i64>) -> Result<usize> {
+        let mut dropped_total = 0;
+        for attempt in 0..=REDO_TRIES {
+            let dropped = commit.take_dropped_compactions();
+            if dropped.is_empty() {
+                break;
+            }
+            dropped_total += dropped.len();
+            self.reload_buckets(&dropped).await?;
+            if attempt == REDO_TRIES || !self.compacts_level0_at_commit() {
+                break;
+            }
+            let messages = self.compact_buckets(&dropped).await?;
+            commit.commit_compactions(identifier, messages).await?;
+        }
+        Ok(dropped_total)
+    }
+
+    /// Compacts `buckets` now (what a commit would pick), for a commit of the compactions alone.
+    /// A bucket with uncommitted new files is left to the next commit.
+    async fn compact_buckets(&mut self, buckets: &[DroppedCompaction]) -> Result<Vec<CommitMessage>> {
+        let ctx = self.ctx.clone();
+        let mut messages = vec![];
+        for d in buckets {
+            let Some(w) = self.writers.get_mut(&(d.partition.clone(), d.bucket)) else { continue };
+            if !w.new_files.is_empty() {
+                continue;
+            }
+            start_compaction(&ctx, w, true).await?;
+            if let Some(handle) = w.compacting.take() {
+                w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
+            }
+            let m = take_message(&ctx, &mut self.index_namer, w, self.num_buckets, false).await?;
+            if !m.is_empty() {
+                messages.push(m);
+            }
+        }
+        Ok(messages)
+    }
+
+    /// Takes the table's current files of `buckets` as this writer's view of them: for buckets
+    /// whose compaction a commit dropped (see [`crate::write::TableCommit::take_dropped_compactions`]),
+    /// because another writer or a compactor compacted them first. The bucket's compaction
+    /// still running is given up (its files deleted), its levels become the table's latest files
+    /// plus this writer's uncommitted new files, and its deletion vectors are read again from
+    /// the table; buffered rows and sequence numbers stay. Call it after the commit, before
+    /// writing on.
+    pub async fn reload_buckets(&mut self, buckets: &[DroppedCompaction]) -> Result<()> {
+        if buckets.is_empty() {
+            return Ok(());
+        }
+        let ctx = self.ctx.clone();
+        let wanted: std::collections::HashSet<BucketId> = buckets.iter().map(|d| (d.partition.clone(), d.bucket)).collect();
+        let mut files: HashMap<BucketId, Vec<DataFileMeta>> = HashMap::new();
+        let mut dvs: HashMap<BucketId, Vec<IndexManifestEntry>> = HashMap::new();
+        if let Some(latest) = SnapshotManager::new(ctx.io.clone()).latest().await? {
+            let manifests = ManifestStore::new(ctx.io.clone(), &self.schema.core_options().manifest_compression());
+            for e in manifests.live_files(&latest).await? {
+                let key = (e.partition.clone(), e.bucket);
+                if wanted.contains(&key) {
+                    files.entry(key).or_default().push(e.file);
+                }
+            }
+            let deletion_vectors = ctx.lookup.is_some_and(|m| m.deletion_vectors);
+            if let (true, Some(index)) = (deletion_vectors, &latest.index_manifest) {
+                for e in manifests.read_index_manifest(index).await? {
+                    let key = (e.partition.clone(), e.bucket);
+                    if wanted.contains(&key) {
+                        dvs.entry(key).or_default().push(e);
+                    }
+                }
+            }
+        }
+        let num_levels = ctx.compaction.as_ref().map(|c| c.1).unwrap_or(2);
+        for key in wanted {
+            let table_files = files.remove(&key).unwrap_or_default();
+            let table_dvs = dvs.remove(&key);
+            let Some(w) = self.writers.get_mut(&key) else {
+                // Not written yet: its writer starts from the table's current state.
+                self.restored.insert(key.clone(), table_files);
+                match table_dvs {
+                    Some(d) => self.restored_dvs.insert(key, d),
+                    None => self.restored_dvs.remove(&key),
+                };
+                continue;
+            };
+            let dir = bucket_dir(
+                &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
+                w.bucket,
+            );
+            // The compaction under way and any not yet committed were planned on the old view.
+            let mut before = std::mem::take(&mut w.compact_before);
+            let mut after = std::mem::take(&mut w.compact_after);
+            let mut changelog = std::mem::take(&mut w.compact_changelog);
+            if let Some(handle) = w.compacting.take() {
+                if let Ok(Ok((r, _))) = handle.await {
+                    before.extend(r.before);
+                    after.extend(r.after);
+                    changelog.extend(r.changelog);
+                }
+            }
+            let in_use = |name: &str| {
+                before.iter().chain(&w.new_files).chain(&table_files).any(|f| f.file_name == name)
+            };
+            for f in after.iter().filter(|f| !in_use(&f.file_name)).chain(&changelog) {
+                let _ = ctx.io.delete(&format!("{dir}/{}", f.file_name)).await;
+            }
+            let max_seq = table_files.iter().map(|f| f.max_sequence_number).max();
+            let mut view = table_files;
+            view.extend(w.new_files.iter().map(|f| DataFileMeta { level: 0, ..f.clone() }));
+            w.levels = Levels::new(num_levels, view);
+            w.next_seq = w.next_seq.max(max_seq.map_or(0, |m| m + 1));
+            w.dv = None;
+            w.dv_restore = table_dvs;
+        }
+        Ok(())
+    }
+
     /// Compacts every bucket this writer holds into one sorted run on the last level, waiting.
     async fn compact_fully(&mut self) -> Result<()> {
         let Some((_, _, rewriter)) = self.ctx.compaction.clone() else { return Ok(()) };
@@ -653,6 +758,67 @@ impl TableWrite {
         }
         Ok(())
     }
+}
+
+/// The bucket's commit message: what it wrote since the last one (unless not `with_writes`:
+/// then its new files wait for the next) and its finished compactions.
+async fn take_message(
+    ctx: &WriteContext,
+    index_namer: &mut FileNamer,
+    w: &mut BucketWriter,
+    total_buckets: i32,
+    with_writes: bool,
+) -> Result<CommitMessage> {
+    let mut m = CommitMessage::new(w.partition.clone(), w.bucket, total_buckets);
+    if let Some(dv) = w.dv.as_mut() {
+        m.index_changes = dv.vectors.write_index(&ctx.io, index_namer, &w.partition, w.bucket).await?;
+    }
+    if with_writes {
+        m.new_files = std::mem::take(&mut w.new_files);
+        m.new_files.sort_by_key(|f| f.min_sequence_number);
+        m.changelog_files = std::mem::take(&mut w.changelog_files);
+        m.changelog_files.sort_by_key(|f| f.min_sequence_number);
+    }
+    m.compact_before = std::mem::take(&mut w.compact_before);
+    m.compact_after = std::mem::take(&mut w.compact_after);
+    m.compact_changelog_files = std::mem::take(&mut w.compact_changelog);
+    // Compactions that chained before this commit (one's output the next one's input):
+    // such a file was never committed, so it leaves both lists, and its bytes go too
+    // unless the name is still in use (an upgraded file keeps its name).
+    let same = |a: &DataFileMeta, b: &DataFileMeta| a.file_name == b.file_name && a.level == b.level;
+    let transient: Vec<DataFileMeta> =
+        m.compact_after.iter().filter(|a| m.compact_before.iter().any(|b| same(a, b))).cloned().collect();
+    if !transient.is_empty() {
+        m.compact_before.retain(|b| !transient.iter().any(|t| same(t, b)));
+        m.compact_after.retain(|a| !transient.iter().any(|t| same(t, a)));
+        let dir = bucket_dir(
+            &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
+            w.bucket,
+        );
+        for t in transient {
+            let in_use = m.compact_before.iter().chain(&m.compact_after).chain(&m.new_files).chain(&w.new_files).any(|f| f.file_name == t.file_name)
+                || w.levels.all_files().iter().any(|f| f.file_name == t.file_name);
+            if !in_use {
+                let _ = ctx.io.delete(&format!("{dir}/{}", t.file_name)).await;
+            }
+        }
+    }
+    // What the compactions were planned on, for the commit to check (see
+    // [`CommitMessage::compact_base`]): the bucket's files above level 0 before them.
+    let compacted = !m.compact_before.is_empty() || !m.compact_after.is_empty() || !m.index_changes.is_empty();
+    if ctx.compaction.is_some() && compacted {
+        let same = |a: &DataFileMeta, b: &DataFileMeta| a.file_name == b.file_name && a.level == b.level;
+        let mut base: Vec<(String, i32)> = w
+            .levels
+            .all_files()
+            .iter()
+            .filter(|f| f.level > 0 && !m.compact_after.iter().any(|a| same(a, f)))
+            .map(|f| (f.file_name.clone(), f.level))
+            .collect();
+        base.extend(m.compact_before.iter().filter(|f| f.level > 0).map(|f| (f.file_name.clone(), f.level)));
+        m.compact_base = Some(base);
+    }
+    Ok(m)
 }
 
 /// In-writer compaction of one bucket: collect a finished background compaction (or wait for
