@@ -39,16 +39,44 @@ pub async fn sql_statements(ctx: &SessionContext, text: &str) -> Result<Vec<Vec<
     Ok(results)
 }
 
+/// How many times an UPDATE, DELETE or MERGE INTO runs again, from a fresh read, when another
+/// commit changed a bucket it writes before it committed (after a random pause that grows with
+/// each attempt, so that statements contending for one bucket stop colliding in lockstep).
+pub const ROW_LEVEL_RETRIES: usize = 5;
+
 async fn run_statement(ctx: &SessionContext, statement: DFStatement) -> Result<Vec<RecordBatch>> {
+    let mut row_level = false;
     if let DFStatement::Statement(s) = &statement {
         match s.as_ref() {
             Statement::Call(function) => return procedures::call(ctx, function).await,
             Statement::AlterTable(alter) => return super::ddl::alter_table(ctx, alter).await,
+            Statement::Update { .. } | Statement::Delete(_) | Statement::Merge { .. } => row_level = true,
             _ => {}
         }
     }
-    let plan = ctx.state().statement_to_plan(statement).await?;
-    ctx.execute_logical_plan(plan).await?.collect().await
+    let mut attempt = 0;
+    loop {
+        let run = async {
+            let plan = ctx.state().statement_to_plan(statement.clone()).await?;
+            ctx.execute_logical_plan(plan).await?.collect().await
+        };
+        match run.await {
+            Err(e) if row_level && attempt < ROW_LEVEL_RETRIES && is_commit_conflict(&e) => {
+                attempt += 1;
+                let cap_ms = 20u64 << attempt;
+                tokio::time::sleep(std::time::Duration::from_millis(rand::random_range(cap_ms / 4..=cap_ms))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether `e` is a shoal commit conflict (the statement committed nothing and may run again).
+fn is_commit_conflict(e: &DataFusionError) -> bool {
+    match e.find_root() {
+        DataFusionError::External(inner) => matches!(inner.downcast_ref::<crate::Error>(), Some(crate::Error::CommitConflict(_))),
+        _ => false,
+    }
 }
 
 fn is_keyword(t: &Token, k: Keyword) -> bool {

@@ -166,7 +166,9 @@ pub async fn plan_merge(
         .filter(col(ACTION).not_eq(lit(0i32)))?
         .project(out)?
         .build()?;
+    // The target is read when the plan is made: at this snapshot or a later one.
+    let read = provider.table().snapshots().latest_id().await.map_err(super::df_err)?;
     let rows = state.create_physical_plan(&plan).await?;
-    let sink = ShoalSink::with_kind_column(provider.table().clone(), "MERGE INTO");
+    let sink = ShoalSink::with_kind_column(provider.table().clone(), "MERGE INTO").computed_from(read);
     Ok(Arc::new(DataSinkExec::new(rows, Arc::new(sink), None)))
 }

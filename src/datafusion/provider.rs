@@ -263,8 +263,9 @@ impl TableProvider for ShoalTableProvider {
 
     async fn delete_from(&self, state: &dyn Session, filters: Vec<Expr>) -> Result<Arc<dyn ExecutionPlan>> {
         self.check_row_level("DELETE", true, false)?;
+        let read = self.table.snapshots().latest_id().await.map_err(df_err)?;
         let rows = self.affected_rows(state, &filters).await?;
-        let sink = ShoalSink::new(self.table.clone(), RowKind::Delete, "DELETE");
+        let sink = ShoalSink::new(self.table.clone(), RowKind::Delete, "DELETE").computed_from(read);
         Ok(Arc::new(DataSinkExec::new(rows, Arc::new(sink), None)))
     }
 
@@ -286,6 +287,7 @@ impl TableProvider for ShoalTableProvider {
                 return plan_err!("UPDATE: the table has no column {column:?}");
             }
         }
+        let read = self.table.snapshots().latest_id().await.map_err(df_err)?;
         let rows = self.affected_rows(state, &filters).await?;
         let arrow_schema = self.table.arrow_schema();
         let df_schema = DFSchema::try_from(arrow_schema.as_ref().clone())?;
@@ -299,7 +301,7 @@ impl TableProvider for ShoalTableProvider {
             exprs.push(ProjectionExpr { expr: physical, alias: field.name().clone() });
         }
         let updated = Arc::new(ProjectionExec::try_new(exprs, rows)?);
-        let sink = ShoalSink::new(self.table.clone(), RowKind::UpdateAfter, "UPDATE");
+        let sink = ShoalSink::new(self.table.clone(), RowKind::UpdateAfter, "UPDATE").computed_from(read);
         Ok(Arc::new(DataSinkExec::new(updated, Arc::new(sink), None)))
     }
 

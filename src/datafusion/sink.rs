@@ -24,13 +24,23 @@ pub struct ShoalSink {
     kind: Option<RowKind>,
     statement: &'static str,
     schema: SchemaRef,
+    /// UPDATE, DELETE, MERGE INTO: the snapshot the rows were computed from (None inside: an
+    /// empty table); the commit fails with a retryable conflict if another commit wrote into a
+    /// bucket this one writes since then.
+    read_snapshot: Option<Option<i64>>,
 }
 
 impl ShoalSink {
     /// Every row written with `kind`.
     pub fn new(table: Table, kind: RowKind, statement: &'static str) -> Self {
         let schema = table.arrow_schema();
-        ShoalSink { table, kind: Some(kind), statement, schema }
+        ShoalSink { table, kind: Some(kind), statement, schema, read_snapshot: None }
+    }
+
+    /// The rows to write were computed from the table at `snapshot` (see `read_snapshot`).
+    pub fn computed_from(mut self, snapshot: Option<i64>) -> Self {
+        self.read_snapshot = Some(snapshot);
+        self
     }
 
     /// Rows of the table's columns plus a last column holding each row's kind (a `RowKind`
@@ -38,7 +48,7 @@ impl ShoalSink {
     pub fn with_kind_column(table: Table, statement: &'static str) -> Self {
         let mut fields: Vec<Field> = table.arrow_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         fields.push(Field::new(super::merge::KIND_COLUMN, ::datafusion::arrow::datatypes::DataType::Int8, false));
-        ShoalSink { table, kind: None, statement, schema: Arc::new(Schema::new(fields)) }
+        ShoalSink { table, kind: None, statement, schema: Arc::new(Schema::new(fields)), read_snapshot: None }
     }
 }
 
@@ -170,8 +180,17 @@ impl DataSink for ShoalSink {
         }
         let messages = writer.prepare_commit().await.map_err(df_err)?;
         let user = format!("shoal-sql-{}", uuid::Uuid::new_v4());
-        let commit = self.table.new_commit(&user).map_err(df_err)?;
-        commit.commit(messages).await.map_err(df_err)?;
+        let mut commit = self.table.new_commit(&user).map_err(df_err)?;
+        if let Some(read) = self.read_snapshot {
+            commit = commit.with_read_snapshot(read);
+        }
+        if let Err(e) = commit.commit(messages.clone()).await {
+            if matches!(e, crate::Error::CommitConflict(_)) {
+                // Nothing of this statement is in the table: its files go.
+                commit.abort(&messages).await;
+            }
+            return Err(df_err(e));
+        }
         // A compaction another commit overtook is dropped (the rows are in); where level-0
         // rows wait for a compaction to be read, it is done again at once.
         writer.settle_commit(&commit, None).await.map_err(df_err)?;

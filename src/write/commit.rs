@@ -118,6 +118,8 @@ pub struct TableCommit {
     /// Buckets whose compaction a commit gave up since the last
     /// [`TableCommit::take_dropped_compactions`].
     dropped: std::sync::Mutex<Vec<DroppedCompaction>>,
+    /// The snapshot the committed rows were computed from (see [`TableCommit::with_read_snapshot`]).
+    read_snapshot: Option<i64>,
 }
 
 /// The live data files of one snapshot, kept by a committer between its commits: the next
@@ -187,6 +189,7 @@ impl TableCommit {
             manifests: ManifestStore::new(io.clone(), &opts.manifest_compression()),
             io,
             dropped: std::sync::Mutex::new(vec![]),
+            read_snapshot: None,
             commit_user: commit_user.into(),
             max_retries: opts.commit_max_retries()?.max(10),
             manifest_target_size: opts.manifest_target_file_size()?,
@@ -213,6 +216,26 @@ impl TableCommit {
 
     pub fn commit_user(&self) -> &str {
         &self.commit_user
+    }
+
+    /// The rows this committer commits were computed from what the table held at snapshot
+    /// `snapshot` (None: an empty table), as UPDATE, DELETE and MERGE INTO compute theirs: a
+    /// commit fails with a conflict, to be retried from a fresh read, if another commit wrote
+    /// rows into a bucket this one writes after that snapshot (first committer wins, per bucket;
+    /// compactions do not count, they change no row).
+    pub fn with_read_snapshot(mut self, snapshot: Option<i64>) -> Self {
+        self.read_snapshot = Some(snapshot.unwrap_or(0));
+        self
+    }
+
+    /// Deletes every file `messages` wrote (their new files, changelog, compaction outputs and
+    /// index files), for messages that will not be committed (Paimon's `abort`). Best effort.
+    pub async fn abort(&self, messages: &[CommitMessage]) {
+        for m in messages {
+            let mut whole = m.clone();
+            whole.compact_changelog_files.extend(m.new_files.iter().chain(&m.changelog_files).cloned());
+            self.discard_compaction(&whole).await;
+        }
     }
 
     /// A batch commit (identifier `Long.MAX_VALUE`, as Paimon's batch writes use). Every batch
@@ -467,6 +490,9 @@ impl TableCommit {
                 _ => vec![],
             };
             let checked = async {
+                if let (Some(base), CommitKind::Append) = (self.read_snapshot, kind) {
+                    self.check_rows_unchanged_since(base, latest.as_ref(), &entries).await?;
+                }
                 let based = compactions.iter().any(|m| m.compact_base.is_some());
                 if !deletes.is_empty() || based || entries.iter().any(|e| e.file.level > 0) {
                     self.check_conflicts(latest.as_ref(), &deletes, &entries, compactions).await?;
@@ -547,6 +573,38 @@ impl TableCommit {
             "gave up after {} attempts: other commits kept taking the next snapshot id",
             self.max_retries + 1
         )))
+    }
+
+    /// No commit after snapshot `base` up to `latest` (but compactions) wrote into a bucket that
+    /// `entries` write to: the rows of this commit, computed from `base`, are still right.
+    async fn check_rows_unchanged_since(&self, base: i64, latest: Option<&Snapshot>, entries: &[ManifestEntry]) -> Result<()> {
+        let Some(latest) = latest else { return Ok(()) };
+        let written: HashSet<(&[u8], i32)> = entries.iter().map(|e| (e.partition.data(), e.bucket)).collect();
+        for id in base + 1..=latest.id {
+            let s = match self.snapshots.snapshot(id).await {
+                Ok(s) => s,
+                Err(_) => {
+                    return Err(Error::CommitConflict(format!(
+                        "snapshot {id}, committed after snapshot {base} that this statement read, is gone (expired): \
+                         cannot tell whether it changed the rows; run the statement again"
+                    )))
+                }
+            };
+            if s.commit_kind == CommitKind::Compact {
+                continue;
+            }
+            let metas = self.manifests.read_manifest_list(&s.delta_manifest_list).await?;
+            for e in self.manifests.read_entries(&metas).await? {
+                if written.contains(&(e.partition.data(), e.bucket)) {
+                    return Err(Error::CommitConflict(format!(
+                        "bucket {} changed since snapshot {base}, which this statement read: snapshot {id} ({:?} by {}) \
+                         wrote into it; run the statement again",
+                        e.bucket, s.commit_kind, s.commit_user
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Deletes a commit's delta manifest and changelog manifest list (and its manifest), for a
