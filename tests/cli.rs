@@ -192,3 +192,53 @@ fn user_mistakes_get_clear_errors() {
     let out = shoal(&["read"]);
     assert!(!out.status.success());
 }
+
+/// Issue 19's user run: three `shoal write` processes (disjoint keys sharing the buckets,
+/// default options, so each compacts in-writer) and a `shoal compact --full` loop on one table
+/// at once. Every write succeeds and every row of the last round is read back.
+#[test]
+fn writers_beside_a_compact_loop_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let wh = wh.to_str().unwrap().to_string();
+    ok(&shoal(&["create", "db.t", "--warehouse", &wh, "--schema", "id BIGINT NOT NULL, v STRING", "--primary-key", "id", "--bucket", "2"]));
+    let rounds = 8;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let compactor = {
+        let (wh, done) = (wh.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut runs = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                ok(&shoal(&["compact", "db.t", "--full", "--warehouse", &wh]));
+                runs += 1;
+            }
+            runs
+        })
+    };
+    let writers: Vec<_> = (0..3)
+        .map(|w| {
+            let (wh, path) = (wh.clone(), dir.path().to_path_buf());
+            std::thread::spawn(move || {
+                for r in 0..rounds {
+                    let text: String = std::iter::once("id,v\n".to_string())
+                        .chain((0..100).map(|i| format!("{},w{w}r{r}\n", i * 3 + w)))
+                        .collect();
+                    let csv = write_file(&path, &format!("w{w}-r{r}.csv"), &text);
+                    let out = ok(&shoal(&["write", "db.t", &csv, "--warehouse", &wh]));
+                    assert!(out.contains("wrote 100 rows, committed snapshot"), "{out}");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("a writer failed");
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let runs = compactor.join().expect("the compactor failed");
+    let out = ok(&shoal(&["read", "db.t", "--warehouse", &wh, "--format", "csv"]));
+    let mut got: Vec<&str> = out.lines().skip(1).collect();
+    got.sort();
+    let mut want: Vec<String> = (0..300).map(|id| format!("{id},w{}r{}", id % 3, rounds - 1)).collect();
+    want.sort();
+    assert_eq!(got, want, "after {runs} compactions");
+}
