@@ -93,7 +93,7 @@ impl MemoryPool {
         let mut used: Vec<(usize, &Arc<dyn Reclaim>)> = caches.iter().map(|c| (c.used(), c)).collect();
         let total: usize = used.iter().map(|u| u.0).sum();
         let mut excess = (self.buffered() + total).saturating_sub(self.limit);
-        used.sort_by(|a, b| b.0.cmp(&a.0));
+        used.sort_by_key(|u| std::cmp::Reverse(u.0));
         for (u, c) in used {
             if excess == 0 {
                 break;

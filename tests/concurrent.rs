@@ -67,7 +67,7 @@ async fn read(t: &Table) -> BTreeMap<i64, String> {
 
 /// Whether commit `c` deletes key `k` (it is written again by the next commit).
 fn deleted_in(c: usize, k: i64) -> bool {
-    (k as usize + c) % 5 == 0
+    (k as usize + c).is_multiple_of(5)
 }
 
 fn env(name: &str) -> String {

@@ -234,7 +234,7 @@ impl Sched {
     fn maybe_yield(&self, me: usize, step: u64) {
         let mut st = self.state.lock().unwrap();
         let h = hash_str(self.seed, &format!("{me}:step:{step}"));
-        if h % 2 == 0 {
+        if h.is_multiple_of(2) {
             self.hand_off(&mut st, me, h >> 8);
         }
     }

@@ -290,8 +290,11 @@ pub struct LookupLevels {
     /// positions further in the same block.
     hints: Vec<std::cell::Cell<(usize, usize, usize)>>,
     /// The block of the previous hit per level, kept at hand between probes.
-    current: Vec<std::cell::RefCell<Option<((usize, usize), Arc<Block>)>>>,
+    current: Vec<std::cell::RefCell<Option<HeldBlock>>>,
 }
+
+/// A block and its address (file, block number).
+type HeldBlock = ((usize, usize), Arc<Block>);
 
 impl LookupLevels {
     /// Loads (or takes from `cache`) the indexes of `files`, grouped by level. `reader` decides

@@ -583,7 +583,7 @@ fn terminates(x: i128, y: i128) -> bool {
     }
     let mut d = y.unsigned_abs() / a.max(1);
     for p in [2, 5] {
-        while d % p == 0 {
+        while d.is_multiple_of(p) {
             d /= p;
         }
     }

@@ -308,7 +308,7 @@ impl TableCommit {
         let mut outcome = CommitOutcome::Empty;
         if !appends.is_empty() || !changelog.is_empty() {
             outcome =
-                self.commit_entries(identifier, watermark, CommitKind::Append, appends, changelog, vec![], &[]).await?;
+                self.commit_entries(identifier, watermark, Delta::append(appends, changelog)).await?;
         }
         let mut compactions: Vec<&CommitMessage> = messages.iter().filter(|m| has_compaction(m)).collect();
         let mut attempts = 0;
@@ -323,7 +323,13 @@ impl TableCommit {
                 compacts.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
             }
             let committed = self
-                .commit_entries(identifier, watermark, CommitKind::Compact, compacts, compact_changelog, index_changes, &compactions)
+                .commit_entries(identifier, watermark, Delta {
+                    kind: CommitKind::Compact,
+                    entries: compacts,
+                    changelog: compact_changelog,
+                    index_changes,
+                    compactions: &compactions,
+                })
                 .await;
             match committed {
                 Ok(o) => {
@@ -439,16 +445,8 @@ impl TableCommit {
         })
     }
 
-    async fn commit_entries(
-        &self,
-        identifier: i64,
-        watermark: Option<i64>,
-        kind: CommitKind,
-        entries: Vec<ManifestEntry>,
-        changelog: Vec<ManifestEntry>,
-        index_changes: Vec<IndexManifestEntry>,
-        compactions: &[&CommitMessage],
-    ) -> Result<CommitOutcome> {
+    async fn commit_entries(&self, identifier: i64, watermark: Option<i64>, delta: Delta<'_>) -> Result<CommitOutcome> {
+        let Delta { kind, entries, changelog, index_changes, compactions } = delta;
         let partition_types = self.schema.partition_types();
         let mut namer = FileNamer::new();
         let delta_meta = self
@@ -871,6 +869,22 @@ fn check_compact_base(
          gone: {gone:?}): another writer or a compactor compacted it; the compaction is given up",
         m.bucket
     )))
+}
+
+/// What one snapshot commits.
+struct Delta<'a> {
+    kind: CommitKind,
+    entries: Vec<ManifestEntry>,
+    changelog: Vec<ManifestEntry>,
+    index_changes: Vec<IndexManifestEntry>,
+    /// The compactions `entries` come from (COMPACT), for their conflict checks.
+    compactions: &'a [&'a CommitMessage],
+}
+
+impl Delta<'_> {
+    fn append(entries: Vec<ManifestEntry>, changelog: Vec<ManifestEntry>) -> Self {
+        Delta { kind: CommitKind::Append, entries, changelog, index_changes: vec![], compactions: &[] }
+    }
 }
 
 fn has_compaction(m: &CommitMessage) -> bool {

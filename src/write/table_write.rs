@@ -535,7 +535,7 @@ impl TableWrite {
         // the buckets this writer wrote are compacted fully before the commit.
         self.prepared_commits += 1;
         let full = self.ctx.compaction.is_some()
-            && self.full_compaction_every.is_some_and(|n| self.prepared_commits % n.max(1) == 0);
+            && self.full_compaction_every.is_some_and(|n| self.prepared_commits.is_multiple_of(n.max(1)));
         // Deletion-vector tables wait for their level-0 compaction (Paimon's `lookup-wait`).
         let wait = wait_compaction || self.ctx.forces_level0();
         // One flush per core: each holds an open row group and an upload part of memory.
@@ -898,10 +898,11 @@ async fn flush(
     );
     tokio::task::spawn_blocking(move || {
         let c = &ctx;
-        let writer = |names: Arc<dyn Fn() -> String + Send + Sync>, keep: Option<DecodedFiles>| {
+        type Names = Arc<dyn Fn() -> String + Send + Sync>;
+        let writer = |names: Names, keep: Option<DecodedFiles>| {
             RollingWriter::new(c.cfg.clone(), c.io.clone(), &dir, c.file_schema.clone(), 0, FileSource::Append, names, keep)
         };
-        let (data_names, changelog_names): (Arc<dyn Fn() -> String + Send + Sync>, Arc<dyn Fn() -> String + Send + Sync>) = {
+        let (data_names, changelog_names): (Names, Names) = {
             let (a, b) = (ctx.clone(), ctx.clone());
             (Arc::new(move || a.namer.next()), Arc::new(move || b.namer.next_changelog()))
         };
