@@ -2,13 +2,16 @@
 //!
 //! The modules follow the data flow: [`spec`] (format types and codecs) -> [`io`] (object store)
 //! -> [`write`] (bucket writer, write buffer, file writer, commit) -> [`read`] (scan planning,
-//! merge read) -> [`table`] (the handle users open).
+//! merge read) -> [`table`] (the handle users open). Beside them: [`maintenance`] (compaction,
+//! expiry, tags, rollback), [`ingest`] (loading Parquet, CSV and JSON-lines files into a table)
+//! and [`demo`] (the workload `shoal demo` runs). The `shoal` command line is the binary's
+//! (`src/main.rs`, `src/cli/`), built on these.
 
 #[cfg(feature = "datafusion")]
-pub mod cli;
-#[cfg(feature = "datafusion")]
 pub mod datafusion;
+pub mod demo;
 pub mod error;
+pub mod ingest;
 pub mod io;
 pub mod lsm;
 pub mod maintenance;

@@ -1,8 +1,12 @@
+//! The `shoal` command line: [`cli`] parses the arguments and runs the command on the library.
+
+mod cli;
+
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     shoal::memory::limit_malloc_arenas(2);
-    let cli = shoal::cli::Cli::parse();
+    let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -10,7 +14,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(shoal::cli::run(cli)) {
+    match runtime.block_on(cli::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shoal: error: {e}");

@@ -56,6 +56,44 @@ impl TableDefinition {
         self.options.insert(k.to_string(), v.to_string());
         self
     }
+
+    /// Columns in SQL spelling: `"id BIGINT NOT NULL, name STRING, price DECIMAL(10, 2)"` (Paimon's
+    /// type names, see [`parse_type`](crate::spec::parse_type)). Commas inside parentheses or
+    /// angle brackets belong to the type; a name may be quoted in backticks.
+    pub fn parse_columns(s: &str) -> Result<Vec<(String, DataType)>> {
+        let mut parts = vec![];
+        let mut depth = 0i32;
+        let mut cur = String::new();
+        for c in s.chars() {
+            match c {
+                '(' | '<' => depth += 1,
+                ')' | '>' => depth -= 1,
+                ',' if depth == 0 => {
+                    parts.push(std::mem::take(&mut cur));
+                    continue;
+                }
+                _ => {}
+            }
+            cur.push(c);
+        }
+        parts.push(cur);
+        let mut cols = vec![];
+        for (i, p) in parts.iter().enumerate() {
+            let p = p.trim();
+            if p.is_empty() {
+                continue;
+            }
+            let (name, ty) = p.split_once(char::is_whitespace).ok_or_else(|| {
+                Error::InvalidInput(format!("column {} ({p:?}) needs a name and a type, like \"id BIGINT\"", i + 1))
+            })?;
+            let t = crate::spec::parse_type(ty.trim()).map_err(|e| Error::InvalidInput(format!("column {name:?}: {e}")))?;
+            cols.push((name.trim_matches('`').to_string(), t));
+        }
+        if cols.is_empty() {
+            return Err(Error::InvalidInput("no columns given".into()));
+        }
+        Ok(cols)
+    }
 }
 
 impl Table {

@@ -4,8 +4,8 @@
 
 use std::fmt::Write as _;
 
-use crate::lsm::shape::{compare_keys, BucketShape, FileShape};
-use crate::spec::Datum;
+use shoal::lsm::shape::{compare_keys, BucketShape, FileShape};
+use shoal::spec::Datum;
 
 fn key_text(k: &[Datum]) -> String {
     k.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",")

@@ -1,5 +1,6 @@
-//! The `shoal` command line. Every subcommand has `--help` with an example; errors go to stderr
-//! with context and a non-zero exit code.
+//! The `shoal` command line (the binary's, not the library's): parses arguments, calls the
+//! library and prints. Every subcommand has `--help` with an example; errors go to stderr with
+//! context and a non-zero exit code.
 
 mod demo;
 mod inspect;
@@ -11,11 +12,12 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
 
-use crate::error::{Error, Result};
-use crate::maintenance::rollback::RollbackTarget;
-use crate::read::scan::TimeTravel;
-use crate::spec::{options::split_list, parse_type, ColumnPosition, RowKind, SchemaChange};
-use crate::table::{Table, TableDefinition};
+use shoal::error::{Error, Result};
+use shoal::ingest::FileFormat;
+use shoal::maintenance::rollback::RollbackTarget;
+use shoal::read::scan::TimeTravel;
+use shoal::spec::{options::split_list, parse_type, ColumnPosition, SchemaChange};
+use shoal::table::{Table, TableDefinition};
 
 #[derive(Parser, Debug)]
 #[command(name = "shoal", version, about = "A Rust-native table store that speaks the Apache Paimon table format")]
@@ -62,6 +64,16 @@ pub enum InputFormat {
     Parquet,
     Csv,
     Jsonl,
+}
+
+impl From<InputFormat> for FileFormat {
+    fn from(f: InputFormat) -> FileFormat {
+        match f {
+            InputFormat::Parquet => FileFormat::Parquet,
+            InputFormat::Csv => FileFormat::Csv,
+            InputFormat::Jsonl => FileFormat::Jsonl,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -468,7 +480,7 @@ impl AlterAction {
     fn to_change(&self) -> Result<SchemaChange> {
         Ok(match self {
             AlterAction::AddColumn { column, first, after, comment } => {
-                let mut cols = parse_columns(column)?;
+                let mut cols = parse_columns("add-column", column)?;
                 if cols.len() != 1 {
                     return Err(Error::InvalidInput(format!("add-column takes one \"name TYPE\", got {column:?}")));
                 }
@@ -503,12 +515,12 @@ fn parse_option(o: &str) -> Result<(String, String)> {
 /// A retention from the table's options with the `expire-snapshots` / `expire-changelogs` flags
 /// over it; without `--max-deletes` there is no per-run limit.
 fn retention_with_flags(
-    mut config: crate::maintenance::expire::ExpireConfig,
+    mut config: shoal::maintenance::expire::ExpireConfig,
     retain_max: Option<i64>,
     retain_min: Option<i64>,
     older_than: Option<String>,
     max_deletes: Option<i64>,
-) -> Result<crate::maintenance::expire::ExpireConfig> {
+) -> Result<shoal::maintenance::expire::ExpireConfig> {
     config.max_deletes = max_deletes.unwrap_or(i64::MAX);
     if let Some(n) = retain_max {
         config.retain_max = n;
@@ -525,14 +537,14 @@ fn retention_with_flags(
 }
 
 fn parse_duration_arg(flag: &str, s: &str) -> Result<std::time::Duration> {
-    crate::spec::options::parse_duration(s)
+    shoal::spec::options::parse_duration(s)
         .ok_or_else(|| Error::InvalidInput(format!("{flag} {s:?} is not a duration (e.g. 90s, 30min, 1h, 7d)")))
 }
 
 /// `--as-of`: epoch millis, RFC 3339, `YYYY-MM-DD[ T]HH:MM:SS[.fff]` (UTC) or `YYYY-MM-DD`.
 /// `shoal tail --from`: full, latest, earliest, a snapshot id, or a time.
-pub fn parse_tail_from(s: &str) -> Result<crate::read::StartingPosition> {
-    use crate::read::StartingPosition;
+pub fn parse_tail_from(s: &str) -> Result<shoal::read::StartingPosition> {
+    use shoal::read::StartingPosition;
     Ok(match s.trim() {
         "full" | "latest-full" => StartingPosition::LatestFull,
         "latest" => StartingPosition::Latest,
@@ -571,10 +583,10 @@ fn format_millis(ms: i64) -> String {
 
 pub async fn run(cli: Cli) -> Result<()> {
     if let Some(dir) = &cli.temp_dir {
-        crate::io::temp::set_base(dir);
+        shoal::io::temp::set_base(dir);
     }
     let result = run_command(cli.command).await;
-    crate::io::temp::remove_process_dir();
+    shoal::io::temp::remove_process_dir();
     result
 }
 
@@ -582,7 +594,7 @@ async fn run_command(command: Command) -> Result<()> {
     match command {
         Command::Demo { warehouse } => demo::run(&warehouse).await,
         Command::Create { table, schema, primary_key, partition, bucket, options, comment } => {
-            let mut def = TableDefinition { columns: parse_columns(&schema)?, comment, ..Default::default() };
+            let mut def = TableDefinition { columns: parse_columns("--schema", &schema)?, comment, ..Default::default() };
             def.primary_keys = primary_key.map(|s| split_list(&s)).unwrap_or_default();
             def.partition_keys = partition.map(|s| split_list(&s)).unwrap_or_default();
             let mut opts = BTreeMap::new();
@@ -609,10 +621,15 @@ async fn run_command(command: Command) -> Result<()> {
             let mut rows = 0usize;
             for f in &files {
                 let fmt = match format {
-                    Some(f) => f,
-                    None => io_formats::format_from_extension(f)?,
+                    Some(f) => f.into(),
+                    None => FileFormat::from_extension(f).ok_or_else(|| {
+                        Error::InvalidInput(format!("{}: cannot tell the format from the extension; pass --format", f.display()))
+                    })?,
                 };
-                rows += io_formats::write_file(&t, &mut w, f, fmt, row_kind_column.as_deref()).await?;
+                let pb = io_formats::progress(f);
+                let written = shoal::ingest::write_file(&t, &mut w, f, fmt, row_kind_column.as_deref(), |n| pb.set_position(n as u64)).await;
+                pb.finish_and_clear();
+                rows += written?;
             }
             let user = commit_user.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let commit = t.new_commit(&user)?;
@@ -621,7 +638,7 @@ async fn run_command(command: Command) -> Result<()> {
             if dropped > 0 {
                 eprintln!("the rows are committed; {dropped} compactions were dropped (others compacted their buckets first)");
             }
-            let peak = crate::memory::peak_rss_bytes().map(|b| format!("; peak memory {} MiB", b >> 20)).unwrap_or_default();
+            let peak = shoal::memory::peak_rss_bytes().map(|b| format!("; peak memory {} MiB", b >> 20)).unwrap_or_default();
             match outcome.snapshot_id() {
                 Some(id) => println!("wrote {rows} rows, committed snapshot {id}{peak}"),
                 None => println!("wrote {rows} rows, nothing to commit{peak}"),
@@ -666,8 +683,8 @@ async fn run_command(command: Command) -> Result<()> {
         }
         Command::Compact { table, full, partitions } => {
             let t = Table::open(&table.location()?).await?;
-            let mut job = crate::maintenance::compact::CompactJob::new(full);
-            job.partition_filter = crate::maintenance::compact::partition_filter_from_pairs(&t, &partitions)?;
+            let mut job = shoal::maintenance::compact::CompactJob::new(full);
+            job.partition_filter = shoal::maintenance::compact::partition_filter_from_pairs(&t, &partitions)?;
             let pb = indicatif::ProgressBar::new(0);
             pb.set_style(
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} buckets ({elapsed})").expect("static template"),
@@ -698,7 +715,7 @@ async fn run_command(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Sql { query, warehouse } => {
-            let ctx = crate::datafusion::context_for_warehouse(&warehouse).await?;
+            let ctx = shoal::datafusion::context_for_warehouse(&warehouse).await?;
             match query {
                 Some(q) => run_sql(&ctx, &q).await,
                 None => sql_prompt(&ctx).await,
@@ -711,7 +728,7 @@ async fn run_command(command: Command) -> Result<()> {
                 scan = scan.with_snapshot(s);
             }
             let plan = scan.plan().await?;
-            let shapes = crate::lsm::shape::bucket_shapes(t.schema(), &plan.splits)?;
+            let shapes = shoal::lsm::shape::bucket_shapes(t.schema(), &plan.splits)?;
             match &plan.snapshot {
                 Some(s) => println!("{} at snapshot {}", t.location(), s.id),
                 None => println!("{} has no snapshot yet", t.location()),
@@ -726,7 +743,7 @@ async fn run_command(command: Command) -> Result<()> {
         }
         Command::Tail { table, from, consumer_id, interval, exit_when_caught_up, format } => {
             let t = Table::open(&table.location()?).await?;
-            let mut options = crate::read::StreamOptions::from_table(&t)?;
+            let mut options = shoal::read::StreamOptions::from_table(&t)?;
             if let Some(f) = &from {
                 options.start = parse_tail_from(f)?;
             }
@@ -734,7 +751,7 @@ async fn run_command(command: Command) -> Result<()> {
                 options.consumer_id = Some(id);
             }
             if let Some(i) = &interval {
-                options.discovery_interval = crate::spec::options::parse_duration(i)
+                options.discovery_interval = shoal::spec::options::parse_duration(i)
                     .ok_or_else(|| Error::InvalidInput(format!("--interval {i:?}: expected a duration such as 1s or 500ms")))?;
             }
             let mut reader = t.stream_read_with(options).await?;
@@ -770,7 +787,7 @@ async fn run_command(command: Command) -> Result<()> {
                 let t = Table::open(&table.location()?).await?;
                 let mode = t.schema().core_options().tag_creation_mode()?;
                 let r = t.run_tag_maintenance().await?;
-                if mode == crate::spec::options::TagCreationMode::None {
+                if mode == shoal::spec::options::TagCreationMode::None {
                     println!("tag.automatic-creation is none: no tags to create");
                 }
                 for (name, id) in &r.auto.created {
@@ -836,13 +853,7 @@ async fn run_command(command: Command) -> Result<()> {
         Command::Consumer { action } => match action {
             ConsumerAction::List { table } => {
                 let t = Table::open(&table.location()?).await?;
-                let times: std::collections::HashMap<String, i64> = t
-                    .io()
-                    .list(crate::spec::paths::CONSUMER_DIR)
-                    .await?
-                    .into_iter()
-                    .filter_map(|f| f.name.strip_prefix(crate::spec::paths::CONSUMER_PREFIX).map(|id| (id.to_string(), f.last_modified_millis)))
-                    .collect();
+                let times = t.consumers().last_updates().await?;
                 let mut consumers = t.consumers().consumers().await?;
                 consumers.sort_by(|a, b| a.0.cmp(&b.0));
                 println!("{:<32}  {:>13}  last update (UTC)", "consumer", "next snapshot");
@@ -857,7 +868,7 @@ async fn run_command(command: Command) -> Result<()> {
                 if next_snapshot < 1 {
                     return Err(Error::InvalidInput(format!("--next-snapshot {next_snapshot} must be a snapshot id (1 or more)")));
                 }
-                t.consumers().reset(&id, crate::store::Consumer { next_snapshot }).await?;
+                t.consumers().reset(&id, shoal::store::Consumer { next_snapshot }).await?;
                 println!("consumer {id:?} reads snapshot {next_snapshot} next");
                 Ok(())
             }
@@ -1021,7 +1032,7 @@ async fn filtered_stream(
     limit: Option<usize>,
 ) -> Result<futures::stream::BoxStream<'static, Result<arrow_array::RecordBatch>>> {
     // A travelled table (--snapshot/--tag/--as-of) reads its snapshot through any provider.
-    let provider = crate::datafusion::ShoalTableProvider::new(t.clone());
+    let provider = shoal::datafusion::ShoalTableProvider::new(t.clone());
     let ctx = ::datafusion::prelude::SessionContext::new();
     let sql_err = |e: ::datafusion::error::DataFusionError| Error::InvalidInput(format!("--where {predicate:?}: {e}"));
     ctx.register_table("t", std::sync::Arc::new(provider)).map_err(sql_err)?;
@@ -1041,7 +1052,7 @@ async fn filtered_stream(
 
 /// Runs SQL statements and prints each result as a table.
 async fn run_sql(ctx: &::datafusion::prelude::SessionContext, text: &str) -> Result<()> {
-    let results = crate::datafusion::sql_statements(ctx, text).await.map_err(sql_error)?;
+    let results = shoal::datafusion::sql_statements(ctx, text).await.map_err(sql_error)?;
     for batches in results {
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         if !batches.is_empty() && batches[0].num_columns() > 0 {
@@ -1055,7 +1066,7 @@ async fn run_sql(ctx: &::datafusion::prelude::SessionContext, text: &str) -> Res
 
 /// A DataFusion error as shoal's: shoal's own errors keep their message.
 fn sql_error(e: ::datafusion::error::DataFusionError) -> Error {
-    match crate::datafusion::shoal_error(&e) {
+    match shoal::datafusion::shoal_error(&e) {
         Some(inner) => Error::InvalidInput(format!("SQL: {inner}")),
         None => Error::InvalidInput(format!("SQL: {e}")),
     }
@@ -1105,58 +1116,10 @@ async fn sql_prompt(ctx: &::datafusion::prelude::SessionContext) -> Result<()> {
     Ok(())
 }
 
-/// `"id BIGINT NOT NULL, name STRING, price DECIMAL(10, 2)"` -> columns. Commas inside
-/// parentheses or angle brackets belong to the type.
-pub fn parse_columns(s: &str) -> Result<Vec<(String, crate::spec::DataType)>> {
-    let mut parts = vec![];
-    let mut depth = 0i32;
-    let mut cur = String::new();
-    for c in s.chars() {
-        match c {
-            '(' | '<' => depth += 1,
-            ')' | '>' => depth -= 1,
-            ',' if depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
-            }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    parts.push(cur);
-    let mut cols = vec![];
-    for (i, p) in parts.iter().enumerate() {
-        let p = p.trim();
-        if p.is_empty() {
-            continue;
-        }
-        let (name, ty) = p.split_once(char::is_whitespace).ok_or_else(|| {
-            Error::InvalidInput(format!("--schema column {} ({p:?}) needs a name and a type, like \"id BIGINT\"", i + 1))
-        })?;
-        let t = parse_type(ty.trim()).map_err(|e| Error::InvalidInput(format!("--schema column {name:?}: {e}")))?;
-        cols.push((name.trim_matches('`').to_string(), t));
-    }
-    if cols.is_empty() {
-        return Err(Error::InvalidInput("--schema names no columns".into()));
-    }
-    Ok(cols)
-}
-
-/// Row kinds from a string column (+I, -U, +U, -D), naming the first bad row.
-pub fn row_kinds_from_strings(values: &arrow_array::StringArray, column: &str, first_row: usize) -> Result<Vec<RowKind>> {
-    use arrow_array::Array;
-    (0..values.len())
-        .map(|i| {
-            if values.is_null(i) {
-                return Err(Error::InvalidInput(format!("row {}: row kind column {column:?} is empty", first_row + i + 1)));
-            }
-            RowKind::from_short_string(values.value(i)).ok_or_else(|| {
-                Error::InvalidInput(format!(
-                    "row {}: row kind column {column:?} holds {:?}; expected +I, -U, +U or -D",
-                    first_row + i + 1,
-                    values.value(i)
-                ))
-            })
-        })
-        .collect()
+/// `--schema` / `add-column` columns, with the flag named in errors.
+fn parse_columns(flag: &str, s: &str) -> Result<Vec<(String, shoal::spec::DataType)>> {
+    TableDefinition::parse_columns(s).map_err(|e| match e {
+        Error::InvalidInput(m) => Error::InvalidInput(format!("{flag} {m}")),
+        e => e,
+    })
 }

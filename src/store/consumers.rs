@@ -44,6 +44,18 @@ impl ConsumerManager {
         Ok(out)
     }
 
+    /// When each consumer last recorded its progress (its file's modification time, epoch
+    /// millis), by id.
+    pub async fn last_updates(&self) -> Result<std::collections::HashMap<String, i64>> {
+        Ok(self
+            .io
+            .list(CONSUMER_DIR)
+            .await?
+            .into_iter()
+            .filter_map(|f| f.name.strip_prefix(CONSUMER_PREFIX).map(|id| (id.to_string(), f.last_modified_millis)))
+            .collect())
+    }
+
     /// One consumer's progress, if it exists.
     pub async fn consumer(&self, id: &str) -> Result<Option<Consumer>> {
         validate_consumer_id(id)?;
