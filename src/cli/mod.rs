@@ -5,9 +5,11 @@
 mod demo;
 mod inspect;
 mod io_formats;
+mod parse;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
@@ -16,7 +18,9 @@ use shoal::error::{Error, Result};
 use shoal::ingest::FileFormat;
 use shoal::maintenance::rollback::RollbackTarget;
 use shoal::read::scan::TimeTravel;
-use shoal::spec::{options::split_list, parse_type, ColumnPosition, SchemaChange};
+use shoal::maintenance::expire::RetentionOverrides;
+use shoal::read::StartingPosition;
+use shoal::spec::{ColumnPosition, DataType, SchemaChange};
 use shoal::table::{Table, TableDefinition};
 
 #[derive(Parser, Debug)]
@@ -99,20 +103,20 @@ pub enum Command {
         #[command(flatten)]
         table: TableArg,
         /// Columns as "name TYPE, name TYPE NOT NULL, ..." with Paimon's type names
-        #[arg(long)]
-        schema: String,
+        #[arg(long, value_parser = parse::column_defs)]
+        schema: parse::ColumnDefs,
         /// Primary-key columns, comma-separated
-        #[arg(long)]
-        primary_key: Option<String>,
+        #[arg(long, value_parser = parse::columns)]
+        primary_key: Option<parse::Columns>,
         /// Partition columns, comma-separated
-        #[arg(long)]
-        partition: Option<String>,
+        #[arg(long, value_parser = parse::columns)]
+        partition: Option<parse::Columns>,
         /// Number of buckets (Paimon's `bucket` option)
         #[arg(long)]
         bucket: Option<i32>,
         /// Any Paimon table option, as key=value (repeatable)
-        #[arg(long = "option", value_name = "KEY=VALUE")]
-        options: Vec<String>,
+        #[arg(long = "option", value_name = "KEY=VALUE", value_parser = parse::key_value)]
+        options: Vec<(String, String)>,
         /// Table comment
         #[arg(long)]
         comment: Option<String>,
@@ -136,8 +140,8 @@ pub enum Command {
         commit_user: Option<String>,
         /// The data's watermark, recorded in the snapshot (Paimon's `watermark`; drives
         /// tag.automatic-creation = watermark): epoch millis or a timestamp like 2024-01-02 03:04:05 (UTC)
-        #[arg(long)]
-        watermark: Option<String>,
+        #[arg(long, value_parser = parse::timestamp_millis)]
+        watermark: Option<i64>,
     },
     /// Read a table (merged), optionally at a snapshot, projected, filtered and limited.
     #[command(
@@ -154,11 +158,11 @@ pub enum Command {
         tag: Option<String>,
         /// Read the latest snapshot committed at or before this time: epoch millis or an ISO
         /// timestamp (2024-01-02T03:04:05Z, 2024-01-02 03:04:05 in UTC, 2024-01-02)
-        #[arg(long)]
-        as_of: Option<String>,
+        #[arg(long, value_parser = parse::timestamp_millis)]
+        as_of: Option<i64>,
         /// Columns to output, comma-separated
-        #[arg(long)]
-        columns: Option<String>,
+        #[arg(long, value_parser = parse::columns)]
+        columns: Option<parse::Columns>,
         /// Only rows matching this SQL predicate (evaluated by DataFusion; partition filters prune)
         #[arg(long = "where", value_name = "PREDICATE")]
         filter: Option<String>,
@@ -180,8 +184,8 @@ pub enum Command {
         #[arg(long)]
         full: bool,
         /// Only these partitions, as key=value (repeatable)
-        #[arg(long = "partition", value_name = "KEY=VALUE")]
-        partitions: Vec<String>,
+        #[arg(long = "partition", value_name = "KEY=VALUE", value_parser = parse::key_value)]
+        partitions: Vec<(String, String)>,
     },
     /// Run SQL over a warehouse with DataFusion (tables as db.table): queries, INSERT, UPDATE,
     /// DELETE, CALL sys.compact(...), VERSION AS OF. Without a query, an interactive prompt
@@ -237,18 +241,8 @@ pub enum Command {
     ExpireSnapshots {
         #[command(flatten)]
         table: TableArg,
-        /// Keep at most this many snapshots
-        #[arg(long)]
-        retain_max: Option<i64>,
-        /// Keep at least this many snapshots
-        #[arg(long)]
-        retain_min: Option<i64>,
-        /// Keep every snapshot younger than this (e.g. 1h, 30min, 7d)
-        #[arg(long)]
-        older_than: Option<String>,
-        /// Expire at most this many snapshots
-        #[arg(long)]
-        max_deletes: Option<i64>,
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
     /// Expire long-lived changelogs (changelog/changelog-<id>) of a table whose changelog
     /// outlives its snapshots, and delete the files only they read.
@@ -261,18 +255,8 @@ pub enum Command {
     ExpireChangelogs {
         #[command(flatten)]
         table: TableArg,
-        /// Keep at most this many snapshots and changelogs together
-        #[arg(long)]
-        retain_max: Option<i64>,
-        /// Keep at least this many snapshots and changelogs together
-        #[arg(long)]
-        retain_min: Option<i64>,
-        /// Keep every changelog younger than this (e.g. 1h, 30min, 7d)
-        #[arg(long)]
-        older_than: Option<String>,
-        /// Expire at most this many changelogs
-        #[arg(long)]
-        max_deletes: Option<i64>,
+        #[command(flatten)]
+        retention: RetentionArgs,
     },
     /// Roll the table back to a snapshot or tag: later snapshots and tags and their files go.
     ///
@@ -281,8 +265,8 @@ pub enum Command {
         #[command(flatten)]
         table: TableArg,
         /// A snapshot id or a tag name
-        #[arg(long)]
-        to: String,
+        #[arg(long, value_parser = parse::rollback_target)]
+        to: RollbackTarget,
     },
     /// Delete files in the table directory that no snapshot or tag references.
     ///
@@ -291,8 +275,8 @@ pub enum Command {
         #[command(flatten)]
         table: TableArg,
         /// Only files older than this (Paimon's default: 1 day)
-        #[arg(long, default_value = "1 d")]
-        older_than: String,
+        #[arg(long, default_value = "1 d", value_parser = parse::spelled_duration)]
+        older_than: parse::SpelledDuration,
         /// List the orphans without deleting them
         #[arg(long)]
         dry_run: bool,
@@ -332,14 +316,14 @@ pub enum Command {
         #[command(flatten)]
         table: TableArg,
         /// full | latest | earliest | SNAPSHOT_ID | TIME (default: the table's scan.mode, else full)
-        #[arg(long)]
-        from: Option<String>,
+        #[arg(long, value_parser = parse::starting_position)]
+        from: Option<StartingPosition>,
         /// Record and resume progress under this consumer id
         #[arg(long)]
         consumer_id: Option<String>,
         /// How often to look for new snapshots, e.g. 1s, 500ms (default: continuous.discovery-interval, 10 s)
-        #[arg(long)]
-        interval: Option<String>,
+        #[arg(long, value_parser = parse::duration)]
+        interval: Option<Duration>,
         /// Exit once every committed snapshot has been printed, instead of waiting for more
         #[arg(long)]
         exit_when_caught_up: bool,
@@ -376,8 +360,8 @@ pub enum TagAction {
         snapshot: Option<i64>,
         /// Delete the tag once this long has passed since now (e.g. 12h, 7d); default: the
         /// table's tag.default-time-retained, else kept until deleted
-        #[arg(long)]
-        time_retained: Option<String>,
+        #[arg(long, value_parser = parse::duration)]
+        time_retained: Option<Duration>,
     },
     /// Create the tags the table's tag.automatic-creation options call for (over the snapshots
     /// not yet considered), then expire tags whose retention has passed: what runs after every
@@ -429,7 +413,8 @@ pub enum ConsumerAction {
         #[command(flatten)]
         table: TableArg,
         id: String,
-        #[arg(long)]
+        /// The snapshot the consumer reads next (1 or more)
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
         next_snapshot: i64,
     },
     /// Delete a consumer (expiry no longer waits for it).
@@ -447,16 +432,17 @@ pub enum ConsumerAction {
     Expire {
         #[command(flatten)]
         table: TableArg,
-        #[arg(long)]
-        older_than: Option<String>,
+        #[arg(long, value_parser = parse::duration)]
+        older_than: Option<Duration>,
     },
 }
 
-#[derive(Subcommand, Debug)]
+#[derive(Subcommand, Debug, Clone)]
 pub enum AlterAction {
     /// Add a nullable column: "name TYPE" (at the end, or --first / --after COLUMN)
     AddColumn {
-        column: String,
+        #[arg(value_parser = parse::column_def)]
+        column: (String, DataType),
         #[arg(long, conflicts_with = "after")]
         first: bool,
         #[arg(long)]
@@ -469,101 +455,67 @@ pub enum AlterAction {
     /// Rename a column (not a key column)
     RenameColumn { from: String, to: String },
     /// Widen a column's type, e.g. INT to BIGINT
-    AlterColumn { name: String, data_type: String },
+    AlterColumn {
+        name: String,
+        #[arg(value_parser = parse::data_type)]
+        data_type: DataType,
+    },
     /// Set a table option: key=value
-    SetOption { option: String },
+    SetOption {
+        #[arg(value_parser = parse::key_value)]
+        option: (String, String),
+    },
     /// Remove a table option
     RemoveOption { key: String },
 }
 
 impl AlterAction {
-    fn to_change(&self) -> Result<SchemaChange> {
-        Ok(match self {
-            AlterAction::AddColumn { column, first, after, comment } => {
-                let mut cols = parse_columns("add-column", column)?;
-                if cols.len() != 1 {
-                    return Err(Error::InvalidInput(format!("add-column takes one \"name TYPE\", got {column:?}")));
-                }
-                let (name, data_type) = cols.remove(0);
+    fn to_change(&self) -> SchemaChange {
+        match self.clone() {
+            AlterAction::AddColumn { column: (name, data_type), first, after, comment } => {
                 let position = match (first, after) {
                     (true, _) => ColumnPosition::First,
-                    (false, Some(a)) => ColumnPosition::After(a.clone()),
+                    (false, Some(a)) => ColumnPosition::After(a),
                     (false, None) => ColumnPosition::Last,
                 };
-                SchemaChange::AddColumn { name, data_type, position, comment: comment.clone() }
+                SchemaChange::AddColumn { name, data_type, position, comment }
             }
-            AlterAction::DropColumn { name } => SchemaChange::DropColumn(name.clone()),
-            AlterAction::RenameColumn { from, to } => SchemaChange::RenameColumn { from: from.clone(), to: to.clone() },
-            AlterAction::AlterColumn { name, data_type } => SchemaChange::UpdateColumnType {
-                name: name.clone(),
-                data_type: parse_type(data_type).map_err(|e| Error::InvalidInput(format!("alter-column {name:?}: {e}")))?,
-            },
-            AlterAction::SetOption { option } => {
-                let (k, v) = parse_option(option)?;
-                SchemaChange::SetOption { key: k, value: v }
-            }
+            AlterAction::DropColumn { name } => SchemaChange::DropColumn(name),
+            AlterAction::RenameColumn { from, to } => SchemaChange::RenameColumn { from, to },
+            AlterAction::AlterColumn { name, data_type } => SchemaChange::UpdateColumnType { name, data_type },
+            AlterAction::SetOption { option: (key, value) } => SchemaChange::SetOption { key, value },
             AlterAction::RemoveOption { key } => SchemaChange::RemoveOption(key.trim().to_string()),
-        })
-    }
-}
-
-fn parse_option(o: &str) -> Result<(String, String)> {
-    let (k, v) = o.split_once('=').ok_or_else(|| Error::InvalidInput(format!("option {o:?} is not key=value")))?;
-    Ok((k.trim().to_string(), v.trim().to_string()))
-}
-
-/// A retention from the table's options with the `expire-snapshots` / `expire-changelogs` flags
-/// over it; without `--max-deletes` there is no per-run limit.
-fn retention_with_flags(
-    mut config: shoal::maintenance::expire::ExpireConfig,
-    retain_max: Option<i64>,
-    retain_min: Option<i64>,
-    older_than: Option<String>,
-    max_deletes: Option<i64>,
-) -> Result<shoal::maintenance::expire::ExpireConfig> {
-    config.max_deletes = max_deletes.unwrap_or(i64::MAX);
-    if let Some(n) = retain_max {
-        config.retain_max = n;
-        // As Paimon's procedure: an explicit maximum below the table's minimum wins.
-        config.retain_min = config.retain_min.min(n.max(1));
-    }
-    if let Some(n) = retain_min {
-        config.retain_min = n;
-    }
-    if let Some(d) = older_than {
-        config.time_retained = parse_duration_arg("--older-than", &d)?;
-    }
-    Ok(config)
-}
-
-fn parse_duration_arg(flag: &str, s: &str) -> Result<std::time::Duration> {
-    shoal::spec::options::parse_duration(s)
-        .ok_or_else(|| Error::InvalidInput(format!("{flag} {s:?} is not a duration (e.g. 90s, 30min, 1h, 7d)")))
-}
-
-/// `--as-of`: epoch millis, RFC 3339, `YYYY-MM-DD[ T]HH:MM:SS[.fff]` (UTC) or `YYYY-MM-DD`.
-/// `shoal tail --from`: full, latest, earliest, a snapshot id, or a time.
-pub fn parse_tail_from(s: &str) -> Result<shoal::read::StartingPosition> {
-    use shoal::read::StartingPosition;
-    Ok(match s.trim() {
-        "full" | "latest-full" => StartingPosition::LatestFull,
-        "latest" => StartingPosition::Latest,
-        "earliest" => StartingPosition::FromSnapshot(1),
-        t if !t.is_empty() && t.len() < 13 && t.chars().all(|c| c.is_ascii_digit()) => {
-            StartingPosition::FromSnapshot(t.parse().map_err(|_| Error::InvalidInput(format!("--from {t}: not a snapshot id")))?)
         }
-        t => StartingPosition::FromTimestamp(parse_as_of(t).map_err(|e| {
-            Error::InvalidInput(format!("--from {t:?}: expected full, latest, earliest, a snapshot id or a time ({e})"))
-        })?),
-    })
+    }
 }
 
-pub fn parse_as_of(s: &str) -> Result<i64> {
-    TimeTravel::parse_time(s).ok_or_else(|| {
-        Error::InvalidInput(format!(
-            "--as-of {s:?} is neither epoch millis nor a timestamp like 2024-01-02T03:04:05Z or 2024-01-02 03:04:05"
-        ))
-    })
+/// The retention flags of `expire-snapshots` and `expire-changelogs`; flags left out take the
+/// table's options.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RetentionArgs {
+    /// Keep at most this many snapshots (expire-changelogs: snapshots and changelogs together)
+    #[arg(long)]
+    pub retain_max: Option<i64>,
+    /// Keep at least this many snapshots (expire-changelogs: snapshots and changelogs together)
+    #[arg(long)]
+    pub retain_min: Option<i64>,
+    /// Keep everything younger than this (e.g. 1h, 30min, 7d)
+    #[arg(long, value_parser = parse::duration)]
+    pub older_than: Option<Duration>,
+    /// Expire at most this many in this run (default: no limit)
+    #[arg(long)]
+    pub max_deletes: Option<i64>,
+}
+
+impl RetentionArgs {
+    pub fn overrides(&self) -> RetentionOverrides {
+        RetentionOverrides {
+            retain_max: self.retain_max,
+            retain_min: self.retain_min,
+            time_retained: self.older_than,
+            max_deletes: self.max_deletes,
+        }
+    }
 }
 
 /// A duration the way the duration options spell it: `7 d`, `2 h`, `90 s`, `250 ms`.
@@ -594,16 +546,10 @@ async fn run_command(command: Command) -> Result<()> {
     match command {
         Command::Demo { warehouse } => demo::run(&warehouse).await,
         Command::Create { table, schema, primary_key, partition, bucket, options, comment } => {
-            let mut def = TableDefinition { columns: parse_columns("--schema", &schema)?, comment, ..Default::default() };
-            def.primary_keys = primary_key.map(|s| split_list(&s)).unwrap_or_default();
-            def.partition_keys = partition.map(|s| split_list(&s)).unwrap_or_default();
-            let mut opts = BTreeMap::new();
-            for o in options {
-                let (k, v) = o
-                    .split_once('=')
-                    .ok_or_else(|| Error::InvalidInput(format!("--option {o:?} is not key=value")))?;
-                opts.insert(k.trim().to_string(), v.trim().to_string());
-            }
+            let mut def = TableDefinition { columns: schema.0, comment, ..Default::default() };
+            def.primary_keys = primary_key.unwrap_or_default().0;
+            def.partition_keys = partition.unwrap_or_default().0;
+            let mut opts: BTreeMap<String, String> = options.into_iter().collect();
             if let Some(b) = bucket {
                 opts.insert("bucket".into(), b.to_string());
             }
@@ -613,9 +559,6 @@ async fn run_command(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Write { table, files, format, row_kind_column, commit_user, watermark } => {
-            let watermark = watermark.map(|w| parse_as_of(&w).map_err(|_| {
-                Error::InvalidInput(format!("--watermark {w:?} is neither epoch millis nor a timestamp like 2024-01-02 03:04:05"))
-            })).transpose()?;
             let t = Table::open(&table.location()?).await?;
             let mut w = t.new_write().await?;
             let mut rows = 0usize;
@@ -650,14 +593,14 @@ async fn run_command(command: Command) -> Result<()> {
             let travel = match (snapshot, tag, as_of) {
                 (Some(id), _, _) => Some(TimeTravel::Snapshot(id)),
                 (_, Some(name), _) => Some(TimeTravel::Tag(name)),
-                (_, _, Some(at)) => Some(TimeTravel::Timestamp(parse_as_of(&at)?)),
+                (_, _, Some(at)) => Some(TimeTravel::Timestamp(at)),
                 _ => None,
             };
             if let Some(tt) = travel {
                 t = t.travel(&tt).await?;
             }
             let projection = match &columns {
-                Some(c) => Some(t.projection_of(&split_list(c).iter().map(String::as_str).collect::<Vec<_>>())?),
+                Some(c) => Some(t.projection_of(&c.0.iter().map(String::as_str).collect::<Vec<_>>())?),
                 None => None,
             };
             let schema = match &projection {
@@ -684,7 +627,7 @@ async fn run_command(command: Command) -> Result<()> {
         Command::Compact { table, full, partitions } => {
             let t = Table::open(&table.location()?).await?;
             let mut job = shoal::maintenance::compact::CompactJob::new(full);
-            job.partition_filter = shoal::maintenance::compact::partition_filter_from_pairs(&t, &partitions)?;
+            job.partition_filter = shoal::maintenance::compact::partition_filter(&t, &partitions)?;
             let pb = indicatif::ProgressBar::new(0);
             pb.set_style(
                 indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} buckets ({elapsed})").expect("static template"),
@@ -744,15 +687,14 @@ async fn run_command(command: Command) -> Result<()> {
         Command::Tail { table, from, consumer_id, interval, exit_when_caught_up, format } => {
             let t = Table::open(&table.location()?).await?;
             let mut options = shoal::read::StreamOptions::from_table(&t)?;
-            if let Some(f) = &from {
-                options.start = parse_tail_from(f)?;
+            if let Some(start) = from {
+                options.start = start;
             }
             if let Some(id) = consumer_id {
                 options.consumer_id = Some(id);
             }
-            if let Some(i) = &interval {
-                options.discovery_interval = shoal::spec::options::parse_duration(i)
-                    .ok_or_else(|| Error::InvalidInput(format!("--interval {i:?}: expected a duration such as 1s or 500ms")))?;
+            if let Some(i) = interval {
+                options.discovery_interval = i;
             }
             let mut reader = t.stream_read_with(options).await?;
             let mut out = io_formats::TailSink::new(format);
@@ -774,7 +716,7 @@ async fn run_command(command: Command) -> Result<()> {
             TagAction::Create { table, name, snapshot, time_retained } => {
                 let t = Table::open(&table.location()?).await?;
                 let tag = match time_retained {
-                    Some(d) => t.create_tag_with_retention(&name, snapshot, parse_duration_arg("--time-retained", &d)?).await?,
+                    Some(d) => t.create_tag_with_retention(&name, snapshot, d).await?,
                     None => t.create_tag(&name, snapshot).await?,
                 };
                 match tag.time_retained {
@@ -865,9 +807,6 @@ async fn run_command(command: Command) -> Result<()> {
             }
             ConsumerAction::Reset { table, id, next_snapshot } => {
                 let t = Table::open(&table.location()?).await?;
-                if next_snapshot < 1 {
-                    return Err(Error::InvalidInput(format!("--next-snapshot {next_snapshot} must be a snapshot id (1 or more)")));
-                }
                 t.consumers().reset(&id, shoal::store::Consumer { next_snapshot }).await?;
                 println!("consumer {id:?} reads snapshot {next_snapshot} next");
                 Ok(())
@@ -884,7 +823,7 @@ async fn run_command(command: Command) -> Result<()> {
             ConsumerAction::Expire { table, older_than } => {
                 let t = Table::open(&table.location()?).await?;
                 let expiration = match older_than {
-                    Some(d) => parse_duration_arg("--older-than", &d)?,
+                    Some(d) => d,
                     None => t.schema().core_options().consumer_expiration_time()?.ok_or_else(|| {
                         Error::InvalidInput("give --older-than, or set the table's consumer.expiration-time".into())
                     })?,
@@ -897,9 +836,9 @@ async fn run_command(command: Command) -> Result<()> {
                 Ok(())
             }
         },
-        Command::ExpireSnapshots { table, retain_max, retain_min, older_than, max_deletes } => {
+        Command::ExpireSnapshots { table, retention } => {
             let t = Table::open(&table.location()?).await?;
-            let config = retention_with_flags(t.expire_config()?, retain_max, retain_min, older_than, max_deletes)?;
+            let config = t.expire_config()?.with_overrides(&retention.overrides());
             let started = std::time::Instant::now();
             let r = t.expire_snapshots(&config).await?;
             println!(
@@ -919,9 +858,9 @@ async fn run_command(command: Command) -> Result<()> {
             }
             Ok(())
         }
-        Command::ExpireChangelogs { table, retain_max, retain_min, older_than, max_deletes } => {
+        Command::ExpireChangelogs { table, retention } => {
             let t = Table::open(&table.location()?).await?;
-            let config = retention_with_flags(t.changelog_expire_config()?, retain_max, retain_min, older_than, max_deletes)?;
+            let config = t.changelog_expire_config()?.with_overrides(&retention.overrides());
             let started = std::time::Instant::now();
             let r = t.expire_changelogs(&config).await?;
             println!(
@@ -936,7 +875,7 @@ async fn run_command(command: Command) -> Result<()> {
         }
         Command::Rollback { table, to } => {
             let t = Table::open(&table.location()?).await?;
-            let r = t.rollback(&RollbackTarget::parse(&to)).await?;
+            let r = t.rollback(&to).await?;
             println!(
                 "rolled back to snapshot {}: deleted {} snapshots, tags [{}], {} data files, {} manifest files",
                 r.snapshot_id,
@@ -949,7 +888,7 @@ async fn run_command(command: Command) -> Result<()> {
         }
         Command::RemoveOrphanFiles { table, older_than, dry_run } => {
             let t = Table::open(&table.location()?).await?;
-            let r = t.remove_orphan_files(parse_duration_arg("--older-than", &older_than)?, dry_run).await?;
+            let r = t.remove_orphan_files(older_than.value, dry_run).await?;
             for o in &r.orphans {
                 println!("{}{o}", if dry_run { "orphan: " } else { "deleted: " });
             }
@@ -964,7 +903,7 @@ async fn run_command(command: Command) -> Result<()> {
         }
         Command::Alter { table, change } => {
             let t = Table::open(&table.location()?).await?;
-            let t = t.alter(&[change.to_change()?]).await?;
+            let t = t.alter(&[change.to_change()]).await?;
             println!("schema {} written ({} columns)", t.schema().id, t.schema().fields.len());
             Ok(())
         }
@@ -1114,12 +1053,4 @@ async fn sql_prompt(ctx: &::datafusion::prelude::SessionContext) -> Result<()> {
         return Err(Error::InvalidInput("some statements failed (see above)".into()));
     }
     Ok(())
-}
-
-/// `--schema` / `add-column` columns, with the flag named in errors.
-fn parse_columns(flag: &str, s: &str) -> Result<Vec<(String, shoal::spec::DataType)>> {
-    TableDefinition::parse_columns(s).map_err(|e| match e {
-        Error::InvalidInput(m) => Error::InvalidInput(format!("{flag} {m}")),
-        e => e,
-    })
 }

@@ -226,16 +226,28 @@ impl CompactJob {
     }
 }
 
-/// A partition filter from `key=value` pairs, compared with the values' path spelling.
+/// A partition filter from `key=value` strings, compared with the values' path spelling.
 pub fn partition_filter_from_pairs(table: &Table, pairs: &[String]) -> Result<Option<PartitionFilter>> {
+    let pairs = pairs
+        .iter()
+        .map(|p| {
+            let (k, v) = p.split_once('=').ok_or_else(|| Error::InvalidInput(format!("--partition {p:?} is not key=value")))?;
+            Ok((k.to_string(), v.to_string()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    partition_filter(table, &pairs)
+}
+
+/// A partition filter from (partition column, value) pairs: a partition passes when it has every
+/// value given, compared with the values' path spelling (`dt=2024-01-01`).
+pub fn partition_filter(table: &Table, pairs: &[(String, String)]) -> Result<Option<PartitionFilter>> {
     if pairs.is_empty() {
         return Ok(None);
     }
     let keys = &table.schema().partition_keys;
     let default_name = table.schema().core_options().partition_default_name().to_string();
     let mut wanted: Vec<(usize, String)> = vec![];
-    for p in pairs {
-        let (k, v) = p.split_once('=').ok_or_else(|| Error::InvalidInput(format!("--partition {p:?} is not key=value")))?;
+    for (k, v) in pairs {
         let i = keys.iter().position(|x| x == k.trim()).ok_or_else(|| {
             Error::InvalidInput(format!("{k:?} is not a partition column (the table's are: {})", keys.join(", ")))
         })?;

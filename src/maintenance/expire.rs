@@ -74,6 +74,25 @@ impl ExpireConfig {
         })
     }
 
+    /// The retention an explicit expiry call asks for (`shoal expire-snapshots`,
+    /// `CALL sys.expire_snapshots`) over the table's: values given replace the table's, an explicit
+    /// maximum below the table's minimum lowers the minimum too (as Paimon's procedure), and
+    /// without `max_deletes` there is no per-run limit.
+    pub fn with_overrides(mut self, o: &RetentionOverrides) -> Self {
+        self.max_deletes = o.max_deletes.unwrap_or(i64::MAX);
+        if let Some(n) = o.retain_max {
+            self.retain_max = n;
+            self.retain_min = self.retain_min.min(n.max(1));
+        }
+        if let Some(n) = o.retain_min {
+            self.retain_min = n;
+        }
+        if let Some(d) = o.time_retained {
+            self.time_retained = d;
+        }
+        self
+    }
+
     /// Refuses a retention that keeps nothing or whose maximum is below its minimum; `what`
     /// names the retention in the message ("" for snapshots, "changelog ").
     pub(crate) fn check(&self, what: &str) -> Result<()> {
@@ -88,6 +107,16 @@ impl ExpireConfig {
         }
         Ok(())
     }
+}
+
+/// Retention values given for one expiry run; `None` keeps the table's (see
+/// [`ExpireConfig::with_overrides`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RetentionOverrides {
+    pub retain_max: Option<i64>,
+    pub retain_min: Option<i64>,
+    pub time_retained: Option<Duration>,
+    pub max_deletes: Option<i64>,
 }
 
 /// What one expiry run did.
