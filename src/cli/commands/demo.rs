@@ -5,6 +5,15 @@ use shoal::demo::OrdersDemo;
 use shoal::error::{Error, Result};
 use shoal::table::Table;
 
+/// Run a demo on a local warehouse: create a table, write, upsert, delete, read, print.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  shoal demo --warehouse /tmp/shoal-demo")]
+pub struct Args {
+    /// Warehouse directory (created if missing)
+    #[arg(long, default_value = "warehouse")]
+    warehouse: String,
+}
+
 async fn show(table: &Table, title: &str) -> Result<()> {
     let batch = table.read_all(None, None).await?;
     let snap = table.latest_snapshot().await?.map(|s| s.id).unwrap_or(0);
@@ -13,8 +22,8 @@ async fn show(table: &Table, title: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn run(warehouse: &str) -> Result<()> {
-    let mut demo = OrdersDemo::create(warehouse).await?;
+pub async fn exec(args: Args) -> Result<()> {
+    let mut demo = OrdersDemo::create(&args.warehouse).await?;
     let location = demo.location().to_string();
     println!("created table {location} (primary key order_id, 2 buckets)");
     while let Some(title) = demo.next_step().await? {

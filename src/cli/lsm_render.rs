@@ -1,6 +1,6 @@
-//! `shoal inspect`: the LSM shape of each bucket as text, and as an SVG picture (one panel per
-//! bucket, one row per sorted run from newest level-0 file down to the last level, each file a
-//! rectangle spanning its key range; overlapping files are drawn in a warmer colour).
+//! How `shoal inspect` draws the LSM shape of each bucket: as text, and as an SVG picture (one
+//! panel per bucket, one row per sorted run from the newest level-0 file down to the last level,
+//! each file a rectangle spanning its key range; overlapping files are drawn in a warmer colour).
 
 use std::fmt::Write as _;
 

@@ -1,4 +1,5 @@
-//! How `shoal write` shows its progress, and how `shoal read` and `shoal tail` print rows.
+//! How the commands print: rows in the formats `shoal read` and `shoal tail` offer, durations
+//! and times.
 
 use std::fs::File;
 use std::io::Write;
@@ -6,18 +7,42 @@ use std::path::Path;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use indicatif::{ProgressBar, ProgressStyle};
+use clap::ValueEnum;
 use parquet::arrow::ArrowWriter;
 
-use super::OutputFormat;
 use shoal::error::{Error, Result};
 
-/// The spinner `shoal write` shows while it reads a file.
-pub fn progress(path: &Path) -> ProgressBar {
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})").expect("static template"));
-    pb.set_message(path.display().to_string());
-    pb
+/// `shoal read --format`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+/// `shoal tail --format`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum TailFormat {
+    Table,
+    Csv,
+    Jsonl,
+}
+
+/// A duration the way the duration options spell it: `7 d`, `2 h`, `90 s`, `250 ms`.
+pub fn format_duration(d: std::time::Duration) -> String {
+    let ms = d.as_millis();
+    for (unit, size) in [("d", 86_400_000u128), ("h", 3_600_000), ("min", 60_000), ("s", 1000)] {
+        if ms >= size && ms % size == 0 {
+            return format!("{} {unit}", ms / size);
+        }
+    }
+    format!("{ms} ms")
+}
+
+/// Epoch millis as `YYYY-MM-DD HH:MM:SS.fff` (UTC).
+pub fn format_millis(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()).unwrap_or_default()
 }
 
 /// Where `shoal read` writes its rows.
@@ -76,28 +101,28 @@ impl OutputSink {
 
 /// Where `shoal tail` prints change batches: each batch as soon as it arrives.
 pub struct TailSink {
-    format: super::TailFormat,
+    format: TailFormat,
     header_written: bool,
 }
 
 impl TailSink {
-    pub fn new(format: super::TailFormat) -> TailSink {
+    pub fn new(format: TailFormat) -> TailSink {
         TailSink { format, header_written: false }
     }
 
     pub fn write(&mut self, b: &RecordBatch) -> Result<()> {
         let mut buf: Vec<u8> = vec![];
         match self.format {
-            super::TailFormat::Table => {
+            TailFormat::Table => {
                 let text = arrow::util::pretty::pretty_format_batches(std::slice::from_ref(b)).map_err(Error::arrow("formatting rows"))?;
                 buf.extend_from_slice(format!("{text}\n").as_bytes());
             }
-            super::TailFormat::Csv => {
+            TailFormat::Csv => {
                 let mut w = arrow::csv::WriterBuilder::new().with_header(!self.header_written).build(&mut buf);
                 w.write(b).map_err(Error::arrow("writing CSV"))?;
                 self.header_written = true;
             }
-            super::TailFormat::Jsonl => {
+            TailFormat::Jsonl => {
                 let mut w = arrow::json::LineDelimitedWriter::new(&mut buf);
                 w.write(b).map_err(Error::arrow("writing JSON lines"))?;
                 w.finish().map_err(Error::arrow("writing JSON lines"))?;

@@ -1,0 +1,111 @@
+//! `shoal read`: a table's merged rows, optionally at a snapshot, projected, filtered (through
+//! DataFusion) and limited, in one of several formats.
+
+use std::path::PathBuf;
+
+use futures::StreamExt;
+
+use crate::cli::args::TableArg;
+use crate::cli::output::{OutputFormat, OutputSink};
+use crate::cli::parse::{self, Columns};
+use shoal::error::{Error, Result};
+use shoal::read::scan::TimeTravel;
+use shoal::table::Table;
+
+/// Read a table (merged), optionally at a snapshot, projected, filtered and limited.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  shoal read /tmp/wh/db.db/orders --columns id,fee --limit 10 --format csv\n  shoal read orders.orders --warehouse /tmp/wh --where \"order_state = 'PAID' AND order_fee > 100\""
+)]
+pub struct Args {
+    #[command(flatten)]
+    table: TableArg,
+    /// Snapshot id to read (time travel); default: the latest
+    #[arg(long, conflicts_with_all = ["tag", "as_of"])]
+    snapshot: Option<i64>,
+    /// Read the snapshot a tag keeps
+    #[arg(long, conflicts_with = "as_of")]
+    tag: Option<String>,
+    /// Read the latest snapshot committed at or before this time: epoch millis or an ISO
+    /// timestamp (2024-01-02T03:04:05Z, 2024-01-02 03:04:05 in UTC, 2024-01-02)
+    #[arg(long, value_parser = parse::timestamp_millis)]
+    as_of: Option<i64>,
+    /// Columns to output, comma-separated
+    #[arg(long, value_parser = parse::columns)]
+    columns: Option<Columns>,
+    /// Only rows matching this SQL predicate (evaluated by DataFusion; partition filters prune)
+    #[arg(long = "where", value_name = "PREDICATE")]
+    filter: Option<String>,
+    /// Stop after this many rows
+    #[arg(long)]
+    limit: Option<usize>,
+    #[arg(long, value_enum, default_value = "table")]
+    format: OutputFormat,
+    /// Write to this file instead of stdout
+    #[arg(long)]
+    output: Option<PathBuf>,
+}
+
+pub async fn exec(args: Args) -> Result<()> {
+    let mut t = args.table.open().await?;
+    let travel = match (args.snapshot, args.tag, args.as_of) {
+        (Some(id), _, _) => Some(TimeTravel::Snapshot(id)),
+        (_, Some(name), _) => Some(TimeTravel::Tag(name)),
+        (_, _, Some(at)) => Some(TimeTravel::Timestamp(at)),
+        _ => None,
+    };
+    if let Some(tt) = travel {
+        t = t.travel(&tt).await?;
+    }
+    let projection = match &args.columns {
+        Some(c) => Some(t.projection_of(&c.0.iter().map(String::as_str).collect::<Vec<_>>())?),
+        None => None,
+    };
+    let schema = match &projection {
+        Some(p) => std::sync::Arc::new(t.arrow_schema().project(p).map_err(Error::arrow("projecting"))?),
+        None => t.arrow_schema(),
+    };
+    let mut stream = match &args.filter {
+        Some(predicate) => filtered_stream(&t, projection.as_deref(), predicate, args.limit).await?,
+        None => t.scan_stream(None, projection).await?,
+    };
+    let mut sink = OutputSink::new(args.format, args.output.as_deref(), schema)?;
+    let mut remaining = args.limit.unwrap_or(usize::MAX);
+    while let Some(b) = stream.next().await {
+        if remaining == 0 {
+            break;
+        }
+        let b = b?;
+        let b = if b.num_rows() > remaining { b.slice(0, remaining) } else { b };
+        remaining -= b.num_rows();
+        sink.write(&b)?;
+    }
+    sink.finish()
+}
+
+/// Rows of a table matching a SQL predicate, through DataFusion (so partition filters prune and
+/// statistics skip files).
+async fn filtered_stream(
+    t: &Table,
+    projection: Option<&[usize]>,
+    predicate: &str,
+    limit: Option<usize>,
+) -> Result<futures::stream::BoxStream<'static, Result<arrow_array::RecordBatch>>> {
+    // A travelled table (--snapshot/--tag/--as-of) reads its snapshot through any provider.
+    let provider = shoal::datafusion::ShoalTableProvider::new(t.clone());
+    let ctx = ::datafusion::prelude::SessionContext::new();
+    let sql_err = |e: ::datafusion::error::DataFusionError| Error::InvalidInput(format!("--where {predicate:?}: {e}"));
+    ctx.register_table("t", std::sync::Arc::new(provider)).map_err(sql_err)?;
+    let mut df = ctx.table("t").await.map_err(sql_err)?;
+    let expr = df.parse_sql_expr(predicate).map_err(sql_err)?;
+    df = df.filter(expr).map_err(sql_err)?;
+    if let Some(p) = projection {
+        let names: Vec<String> = p.iter().map(|&i| t.schema().fields[i].name.clone()).collect();
+        df = df.select_columns(&names.iter().map(String::as_str).collect::<Vec<_>>()).map_err(sql_err)?;
+    }
+    if let Some(n) = limit {
+        df = df.limit(0, Some(n)).map_err(sql_err)?;
+    }
+    let stream = df.execute_stream().await.map_err(sql_err)?;
+    Ok(stream.map(|r| r.map_err(|e| Error::InvalidInput(format!("reading: {e}")))).boxed())
+}

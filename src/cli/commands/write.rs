@@ -1,0 +1,92 @@
+//! `shoal write`: load files into a table ([`shoal::ingest`]) and commit them as one snapshot.
+
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::cli::args::TableArg;
+use crate::cli::parse;
+use shoal::error::{Error, Result};
+use shoal::ingest::FileFormat;
+
+/// Write files into a table and commit them as one snapshot.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Example:\n  shoal write /tmp/wh/db.db/orders changes.csv --format csv --row-kind-column op")]
+pub struct Args {
+    #[command(flatten)]
+    table: TableArg,
+    /// Input files
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Input format (default: from the file extension)
+    #[arg(long, value_enum)]
+    format: Option<InputFormat>,
+    /// A column holding each row's kind: +I, -U, +U or -D (not written to the table)
+    #[arg(long)]
+    row_kind_column: Option<String>,
+    /// Commit user (default: a fresh one)
+    #[arg(long)]
+    commit_user: Option<String>,
+    /// The data's watermark, recorded in the snapshot (Paimon's `watermark`; drives
+    /// tag.automatic-creation = watermark): epoch millis or a timestamp like 2024-01-02 03:04:05 (UTC)
+    #[arg(long, value_parser = parse::timestamp_millis)]
+    watermark: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum InputFormat {
+    Parquet,
+    Csv,
+    Jsonl,
+}
+
+impl From<InputFormat> for FileFormat {
+    fn from(f: InputFormat) -> FileFormat {
+        match f {
+            InputFormat::Parquet => FileFormat::Parquet,
+            InputFormat::Csv => FileFormat::Csv,
+            InputFormat::Jsonl => FileFormat::Jsonl,
+        }
+    }
+}
+
+/// The spinner shown while a file is read.
+fn progress(path: &Path) -> ProgressBar {
+    let pb = ProgressBar::new_spinner();
+    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})").expect("static template"));
+    pb.set_message(path.display().to_string());
+    pb
+}
+
+pub async fn exec(args: Args) -> Result<()> {
+    let t = args.table.open().await?;
+    let mut w = t.new_write().await?;
+    let mut rows = 0usize;
+    for f in &args.files {
+        let format = match args.format {
+            Some(f) => f.into(),
+            None => FileFormat::from_extension(f).ok_or_else(|| {
+                Error::InvalidInput(format!("{}: cannot tell the format from the extension; pass --format", f.display()))
+            })?,
+        };
+        let pb = progress(f);
+        let kind_column = args.row_kind_column.as_deref();
+        let written = shoal::ingest::write_file(&t, &mut w, f, format, kind_column, |n| pb.set_position(n as u64)).await;
+        pb.finish_and_clear();
+        rows += written?;
+    }
+    let user = args.commit_user.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let commit = t.new_commit(&user)?;
+    let outcome = commit.commit_with_watermark(None, args.watermark, w.prepare_commit().await?).await?;
+    let dropped = w.settle_commit(&commit, None).await?;
+    if dropped > 0 {
+        eprintln!("the rows are committed; {dropped} compactions were dropped (others compacted their buckets first)");
+    }
+    let peak = shoal::memory::peak_rss_bytes().map(|b| format!("; peak memory {} MiB", b >> 20)).unwrap_or_default();
+    match outcome.snapshot_id() {
+        Some(id) => println!("wrote {rows} rows, committed snapshot {id}{peak}"),
+        None => println!("wrote {rows} rows, nothing to commit{peak}"),
+    }
+    Ok(())
+}
