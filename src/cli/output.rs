@@ -33,7 +33,7 @@ pub enum TailFormat {
 pub fn format_duration(d: std::time::Duration) -> String {
     let ms = d.as_millis();
     for (unit, size) in [("d", 86_400_000u128), ("h", 3_600_000), ("min", 60_000), ("s", 1000)] {
-        if ms >= size && ms % size == 0 {
+        if ms >= size && ms.is_multiple_of(size) {
             return format!("{} {unit}", ms / size);
         }
     }
