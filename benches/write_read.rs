@@ -20,7 +20,8 @@ fn bench_write(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let dir = tempfile::tempdir().unwrap();
-                let table = rt.block_on(Table::create(dir.path().to_str().unwrap(), orders_data::definition(&[]))).unwrap();
+                let table =
+                    rt.block_on(Table::create(dir.path().to_str().unwrap(), orders_data::definition(&[]))).unwrap();
                 let batch = orders_data::Generator::new(1).batch(&table.arrow_schema(), ROWS);
                 (dir, table, batch)
             },

@@ -28,7 +28,8 @@ fn source(table: &Table, c: i64) -> (RecordBatch, Vec<RowKind>) {
     let n = 200;
     let ids: Vec<i64> = (0..n).map(|_| rng.random_range(0..1000)).collect();
     let status: Vec<String> = (0..n).map(|_| ["new", "paid", "shipped"][rng.random_range(0..3)].to_string()).collect();
-    let kinds: Vec<RowKind> = (0..n).map(|_| if rng.random_range(0..10) == 0 { RowKind::Delete } else { RowKind::Insert }).collect();
+    let kinds: Vec<RowKind> =
+        (0..n).map(|_| if rng.random_range(0..10) == 0 { RowKind::Delete } else { RowKind::Insert }).collect();
     let amount: Vec<i64> = (0..n).map(|_| rng.random_range(1..10_000)).collect();
     let cols: Vec<ArrayRef> =
         vec![Arc::new(Int64Array::from(ids)), Arc::new(StringArray::from(status)), Arc::new(Int64Array::from(amount))];
@@ -107,7 +108,11 @@ async fn main() -> shoal::Result<()> {
             let committed = sm.snapshot(b.snapshot_id).await?.time_millis;
             let latency = chrono::Utc::now().timestamp_millis() - committed;
             latencies.push(latency);
-            println!("reader: snapshot {} ({} rows in its first batch), {latency} ms after its commit", b.snapshot_id, b.batch.num_rows());
+            println!(
+                "reader: snapshot {} ({} rows in its first batch), {latency} ms after its commit",
+                b.snapshot_id,
+                b.batch.num_rows()
+            );
         }
     }
     reader.checkpoint().await?;

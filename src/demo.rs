@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use arrow_array::{ArrayRef, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray};
+use arrow_array::{
+    ArrayRef, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
 
 use crate::error::{Error, Result};
 use crate::spec::{parse_type, RowKind};
@@ -23,11 +25,21 @@ struct Step {
 const STEPS: &[Step] = &[
     Step {
         title: "after inserting 5 orders",
-        rows: &[(1, "ada", 100, 1999, 0), (2, "grace", 101, 4250, 0), (3, "linus", 102, 999, 0), (4, "barbara", 100, 1999, 0), (5, "edsger", 103, 12000, 0)],
+        rows: &[
+            (1, "ada", 100, 1999, 0),
+            (2, "grace", 101, 4250, 0),
+            (3, "linus", 102, 999, 0),
+            (4, "barbara", 100, 1999, 0),
+            (5, "edsger", 103, 12000, 0),
+        ],
         kinds: None,
     },
     // An upsert: order 2 is paid (state 1) and order 6 arrives.
-    Step { title: "after upserting order 2 and inserting order 6", rows: &[(2, "grace", 101, 4250, 1), (6, "ken", 104, 300, 0)], kinds: None },
+    Step {
+        title: "after upserting order 2 and inserting order 6",
+        rows: &[(2, "grace", 101, 4250, 1), (6, "ken", 104, 300, 0)],
+        kinds: None,
+    },
     // A CDC update (-U/+U) of order 1, and a delete (-D) of order 3.
     Step {
         title: "after updating order 1 and deleting order 3",
@@ -97,7 +109,11 @@ fn orders(table: &Table, rows: &[Order]) -> Result<RecordBatch> {
             Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef,
             Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
             Arc::new(Int64Array::from(rows.iter().map(|r| r.2).collect::<Vec<_>>())),
-            Arc::new(Decimal128Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>()).with_precision_and_scale(20, 2).map_err(Error::arrow("fee"))?),
+            Arc::new(
+                Decimal128Array::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())
+                    .with_precision_and_scale(20, 2)
+                    .map_err(Error::arrow("fee"))?,
+            ),
             Arc::new(TimestampMillisecondArray::from(vec![now; rows.len()])),
             Arc::new(Int32Array::from(rows.iter().map(|r| r.4).collect::<Vec<_>>())),
         ],

@@ -54,12 +54,17 @@ pub async fn write_file(
     let mut column_names: Vec<String> = vec![];
     let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>> = match format {
         FileFormat::Parquet => Box::new(
-            ParquetRecordBatchReaderBuilder::try_new(f).and_then(|b| b.with_batch_size(65536).build()).map_err(|e| file_err(&e))?,
+            ParquetRecordBatchReaderBuilder::try_new(f)
+                .and_then(|b| b.with_batch_size(65536).build())
+                .map_err(|e| file_err(&e))?,
         ),
         FileFormat::Csv => {
             let mut header = String::new();
-            BufReader::new(File::open(path).map_err(|e| file_err(&e))?).read_line(&mut header).map_err(|e| file_err(&e))?;
-            let names: Vec<String> = header.trim_end().split(',').map(|s| s.trim().trim_matches('"').to_string()).collect();
+            BufReader::new(File::open(path).map_err(|e| file_err(&e))?)
+                .read_line(&mut header)
+                .map_err(|e| file_err(&e))?;
+            let names: Vec<String> =
+                header.trim_end().split(',').map(|s| s.trim().trim_matches('"').to_string()).collect();
             let schema = input_schema(&target, &names, kind_col).map_err(|e| file_err(&e))?;
             column_names = names;
             Box::new(
@@ -71,7 +76,8 @@ pub async fn write_file(
             )
         }
         FileFormat::Jsonl => {
-            let names: Vec<String> = target.fields().iter().map(|f| f.name().clone()).chain(kind_col.map(str::to_string)).collect();
+            let names: Vec<String> =
+                target.fields().iter().map(|f| f.name().clone()).chain(kind_col.map(str::to_string)).collect();
             let schema = input_schema(&target, &names, kind_col).map_err(|e| file_err(&e))?;
             Box::new(
                 arrow::json::ReaderBuilder::new(schema)
@@ -86,7 +92,11 @@ pub async fn write_file(
         let b = b.map_err(|e| {
             let m = name_csv_column(&e.to_string(), &column_names);
             // CSV errors name their line; others say where the failing batch starts.
-            if m.contains(" at line ") { file_err(&m) } else { file_err(&format!("in the rows after row {rows}: {m}")) }
+            if m.contains(" at line ") {
+                file_err(&m)
+            } else {
+                file_err(&format!("in the rows after row {rows}: {m}"))
+            }
         })?;
         let (values, kinds) = split_kinds(&b, &target, kind_col, rows).map_err(|e| file_err(&e))?;
         w.write_with_kinds(&values, kinds.as_deref()).await.map_err(|e| file_err(&e))?;
@@ -115,7 +125,12 @@ fn name_csv_column(message: &str, names: &[String]) -> String {
     let rest = &message[at + "for column ".len()..];
     let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     match digits.parse::<usize>().ok().and_then(|i| names.get(i)) {
-        Some(name) => format!("{}for column {name:?} (column {}){}", &message[..at], digits.parse::<usize>().unwrap_or(0) + 1, &rest[digits.len()..]),
+        Some(name) => format!(
+            "{}for column {name:?} (column {}){}",
+            &message[..at],
+            digits.parse::<usize>().unwrap_or(0) + 1,
+            &rest[digits.len()..]
+        ),
         None => message.to_string(),
     }
 }
@@ -140,7 +155,12 @@ fn input_schema(target: &SchemaRef, names: &[String], kind_col: Option<&str>) ->
 }
 
 /// Reorders an input batch to the table's columns and takes out the row-kind column.
-fn split_kinds(b: &RecordBatch, target: &SchemaRef, kind_col: Option<&str>, first_row: usize) -> Result<(RecordBatch, Option<Vec<RowKind>>)> {
+fn split_kinds(
+    b: &RecordBatch,
+    target: &SchemaRef,
+    kind_col: Option<&str>,
+    first_row: usize,
+) -> Result<(RecordBatch, Option<Vec<RowKind>>)> {
     let kinds = match kind_col {
         None => None,
         Some(k) => {
@@ -161,17 +181,25 @@ fn split_kinds(b: &RecordBatch, target: &SchemaRef, kind_col: Option<&str>, firs
         fields.push(Field::new(f.name(), c.data_type().clone(), true));
         cols.push(c.clone());
     }
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(Error::arrow("reordering input columns"))?;
+    let batch =
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(Error::arrow("reordering input columns"))?;
     Ok((batch, kinds))
 }
 
 /// Row kinds from a string column (+I, -U, +U, -D), naming the first bad row.
-pub fn row_kinds_from_strings(values: &arrow_array::StringArray, column: &str, first_row: usize) -> Result<Vec<RowKind>> {
+pub fn row_kinds_from_strings(
+    values: &arrow_array::StringArray,
+    column: &str,
+    first_row: usize,
+) -> Result<Vec<RowKind>> {
     use arrow_array::Array;
     (0..values.len())
         .map(|i| {
             if values.is_null(i) {
-                return Err(Error::InvalidInput(format!("row {}: row kind column {column:?} is empty", first_row + i + 1)));
+                return Err(Error::InvalidInput(format!(
+                    "row {}: row kind column {column:?} is empty",
+                    first_row + i + 1
+                )));
             }
             RowKind::from_short_string(values.value(i)).ok_or_else(|| {
                 Error::InvalidInput(format!(

@@ -12,8 +12,8 @@ use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::maintenance::expire::{expire_snapshots, ExpireConfig, ExpireReport};
 use crate::maintenance::orphan_files::OrphanReport;
-use crate::maintenance::rollback::{RollbackReport, RollbackTarget};
 use crate::maintenance::post_commit::TagMaintenanceReport;
+use crate::maintenance::rollback::{RollbackReport, RollbackTarget};
 use crate::maintenance::tags::{TagDeleteReport, TagExpireReport};
 use crate::read::scan::TimeTravel;
 use crate::read::{read_splits_numbered, ChangeBatch, ChangeReader, DataSplit, SplitReader, StreamOptions, TableScan};
@@ -86,7 +86,8 @@ impl TableDefinition {
             let (name, ty) = p.split_once(char::is_whitespace).ok_or_else(|| {
                 Error::InvalidInput(format!("column {} ({p:?}) needs a name and a type, like \"id BIGINT\"", i + 1))
             })?;
-            let t = crate::spec::parse_type(ty.trim()).map_err(|e| Error::InvalidInput(format!("column {name:?}: {e}")))?;
+            let t =
+                crate::spec::parse_type(ty.trim()).map_err(|e| Error::InvalidInput(format!("column {name:?}: {e}")))?;
             cols.push((name.trim_matches('`').to_string(), t));
         }
         if cols.is_empty() {
@@ -119,7 +120,8 @@ impl Table {
     }
 
     pub async fn open_with_io(io: FileIO) -> Result<Table> {
-        let schema = SchemaManager::new(io.clone()).latest().await?.ok_or_else(|| Error::TableNotFound(io.uri().to_string()))?;
+        let schema =
+            SchemaManager::new(io.clone()).latest().await?.ok_or_else(|| Error::TableNotFound(io.uri().to_string()))?;
         Ok(Table { io, schema })
     }
 
@@ -192,7 +194,12 @@ impl Table {
 
     /// Tags the latest snapshot, or `snapshot_id`, recording its creation time; the tag is
     /// deleted (after a commit, or by [`Table::expire_tags`]) once `time_retained` has passed.
-    pub async fn create_tag_with_retention(&self, name: &str, snapshot_id: Option<i64>, time_retained: std::time::Duration) -> Result<Tag> {
+    pub async fn create_tag_with_retention(
+        &self,
+        name: &str,
+        snapshot_id: Option<i64>,
+        time_retained: std::time::Duration,
+    ) -> Result<Tag> {
         crate::maintenance::tags::create_tag(&self.io, name, snapshot_id, Some(time_retained)).await
     }
 
@@ -270,7 +277,8 @@ impl Table {
     /// Removes files nothing references last modified before `cutoff_millis` (epoch millis; a
     /// cut-off in the future takes every unreferenced file, even one written this millisecond).
     pub async fn remove_orphan_files_before(&self, cutoff_millis: i64, dry_run: bool) -> Result<OrphanReport> {
-        crate::maintenance::orphan_files::remove_orphan_files(&self.io, self.schema.clone(), cutoff_millis, dry_run).await
+        crate::maintenance::orphan_files::remove_orphan_files(&self.io, self.schema.clone(), cutoff_millis, dry_run)
+            .await
     }
 
     /// Applies schema changes as a new `schema-N` file (created only if absent; a concurrent
@@ -285,7 +293,9 @@ impl Table {
                 return Ok(Table { io: self.io.clone(), schema: Arc::new(next) });
             }
         }
-        Err(Error::CommitConflict("schema changes kept racing with other schema changes; gave up after 10 attempts".into()))
+        Err(Error::CommitConflict(
+            "schema changes kept racing with other schema changes; gave up after 10 attempts".into(),
+        ))
     }
 
     /// The table with some options changed for this handle only (Paimon's `table.copy(options)`),
@@ -316,7 +326,12 @@ impl Table {
     /// snapshots after START up to END (ids or tag names), row kinds in `_ROW_KIND`. Reads the
     /// changelog files when the table has a changelog producer (or `changelog` is Some(true)),
     /// else the APPEND snapshots' deltas.
-    pub async fn incremental_between(&self, start: &str, end: &str, changelog: Option<bool>) -> Result<Vec<ChangeBatch>> {
+    pub async fn incremental_between(
+        &self,
+        start: &str,
+        end: &str,
+        changelog: Option<bool>,
+    ) -> Result<Vec<ChangeBatch>> {
         let plans = crate::read::stream_scan::incremental_plans(&self.io, &self.schema, start, end, changelog).await?;
         crate::read::stream_read::read_plans(self, plans).await
     }
@@ -363,7 +378,11 @@ impl Table {
         self.read_stream(splits, projection)
     }
 
-    pub fn read_stream(&self, splits: Vec<DataSplit>, projection: Option<Vec<usize>>) -> Result<BoxStream<'static, Result<RecordBatch>>> {
+    pub fn read_stream(
+        &self,
+        splits: Vec<DataSplit>,
+        projection: Option<Vec<usize>>,
+    ) -> Result<BoxStream<'static, Result<RecordBatch>>> {
         Ok(self.read_stream_numbered(splits, projection)?.map(|r| r.map(|(_, b)| b)).boxed())
     }
 

@@ -28,7 +28,8 @@ const DECOUPLED: [(&str, &str); 4] = [
 ];
 
 /// No compaction: one snapshot per commit, so snapshot ids are the keys written.
-const NO_COMPACTION: [(&str, &str); 2] = [("num-sorted-run.compaction-trigger", "50"), ("num-sorted-run.stop-trigger", "60")];
+const NO_COMPACTION: [(&str, &str); 2] =
+    [("num-sorted-run.compaction-trigger", "50"), ("num-sorted-run.stop-trigger", "60")];
 
 async fn create(dir: &tempfile::TempDir, extra: &[(&str, &str)]) -> Table {
     let mut options = DECOUPLED.to_vec();
@@ -107,7 +108,11 @@ async fn changelogs_outlive_snapshots_then_expire_by_their_own_options() {
         let latest = t.snapshots().latest_id().await.unwrap().unwrap();
         assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![latest - 1, latest], "{producer}");
         let changelogs = t.changelogs().ids().await.unwrap();
-        assert_eq!(changelogs, (1..=latest - 2).collect::<Vec<_>>(), "{producer}: every expired snapshot became a changelog");
+        assert_eq!(
+            changelogs,
+            (1..=latest - 2).collect::<Vec<_>>(),
+            "{producer}: every expired snapshot became a changelog"
+        );
         assert_eq!(hint(&dir, "LATEST"), (latest - 2).to_string());
         // changelog-<id> is the snapshot's JSON.
         let c1 = t.changelogs().get(1).await.unwrap();
@@ -115,7 +120,11 @@ async fn changelogs_outlive_snapshots_then_expire_by_their_own_options() {
         assert_eq!(c1.changelog_manifest_list.is_some(), producer == "input");
         let text = std::fs::read_to_string(dir.path().join("changelog/changelog-1")).unwrap();
         let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        assert_eq!((json["id"].as_i64(), json["commitKind"].as_str(), json["version"].as_i64()), (Some(1), Some("APPEND"), Some(3)), "{text}");
+        assert_eq!(
+            (json["id"].as_i64(), json["commitKind"].as_str(), json["version"].as_i64()),
+            (Some(1), Some("APPEND"), Some(3)),
+            "{text}"
+        );
         assert!(json["deltaManifestList"].is_string() && json["baseManifestList"].is_string(), "{text}");
 
         // A reader from snapshot 1 (expired) reads the whole changelog; so does one from time 0;
@@ -124,10 +133,15 @@ async fn changelogs_outlive_snapshots_then_expire_by_their_own_options() {
         assert_eq!(stream_from(&t, StartingPosition::FromTimestamp(0)).await, ins(1..=8), "{producer}");
         let c3_time = t.changelogs().get(3).await.unwrap().time_millis;
         let from3 = stream_from(&t, StartingPosition::FromTimestamp(c3_time)).await;
-        assert!(from3.first().is_some_and(|r| r.1 <= 3) && from3.last() == Some(&("+I".into(), 8)), "{producer}: {from3:?}");
+        assert!(
+            from3.first().is_some_and(|r| r.1 <= 3) && from3.last() == Some(&("+I".into(), 8)),
+            "{producer}: {from3:?}"
+        );
         // Without the decoupled options a reader does not look into changelog/ (as Paimon's).
         let coupled = t
-            .copy_with_options(&[("changelog.num-retained.max", "2")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+            .copy_with_options(
+                &[("changelog.num-retained.max", "2")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            )
             .unwrap();
         let from_earliest = stream_from(&coupled, StartingPosition::FromSnapshot(1)).await;
         assert!(from_earliest.len() <= 2, "{producer}: {from_earliest:?}");
@@ -138,7 +152,11 @@ async fn changelogs_outlive_snapshots_then_expire_by_their_own_options() {
         }
         let latest = t.snapshots().latest_id().await.unwrap().unwrap();
         let changelogs = t.changelogs().ids().await.unwrap();
-        assert_eq!(changelogs, (latest - 9..=latest - 2).collect::<Vec<_>>(), "{producer}: changelog.num-retained.max = 10");
+        assert_eq!(
+            changelogs,
+            (latest - 9..=latest - 2).collect::<Vec<_>>(),
+            "{producer}: changelog.num-retained.max = 10"
+        );
         assert_eq!(hint(&dir, "EARLIEST"), (latest - 9).to_string());
         for f in &first_files {
             assert!(!dir.path().join(f).exists(), "{producer}: {f} of the expired changelog 1 is still there");
@@ -160,7 +178,8 @@ async fn changelogs_outlive_snapshots_then_expire_by_their_own_options() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumers_protect_changelogs_until_they_expire() {
     let dir = tempfile::tempdir().unwrap();
-    let mut options = vec![("changelog-producer", "input"), ("changelog.num-retained.max", "4"), ("consumer.expiration-time", "4 s")];
+    let mut options =
+        vec![("changelog-producer", "input"), ("changelog.num-retained.max", "4"), ("consumer.expiration-time", "4 s")];
     options.extend(NO_COMPACTION);
     let t = create(&dir, &options).await;
     for k in 1..=6 {

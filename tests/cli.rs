@@ -25,11 +25,7 @@ fn shoal_stdin(args: &[&str], input: &str) -> Output {
 
 fn ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "shoal failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "shoal failed\nstdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
     stdout
 }
 
@@ -88,11 +84,36 @@ fn create_write_read_sql_inspect_compact_end_to_end() {
     let mut lines: Vec<&str> = out.lines().skip(1).collect();
     lines.sort();
     assert_eq!(lines, vec!["1,PAID,10.50,d1", "2,PAID,20.00,d1"]);
-    let out = ok(&shoal(&["read", "shop.orders", "--warehouse", wh, "--snapshot", "1", "--columns", "id", "--format", "csv"]));
+    let out = ok(&shoal(&[
+        "read",
+        "shop.orders",
+        "--warehouse",
+        wh,
+        "--snapshot",
+        "1",
+        "--columns",
+        "id",
+        "--format",
+        "csv",
+    ]));
     assert_eq!(out.lines().count(), 4, "{out}");
-    let out = ok(&shoal(&["read", "shop.orders", "--warehouse", wh, "--where", "fee > 15 AND dt = 'd1'", "--format", "csv"]));
+    let out =
+        ok(&shoal(&["read", "shop.orders", "--warehouse", wh, "--where", "fee > 15 AND dt = 'd1'", "--format", "csv"]));
     assert_eq!(out.trim(), "id,state,fee,dt\n2,PAID,20.00,d1");
-    let out = ok(&shoal(&["read", "shop.orders", "--warehouse", wh, "--where", "state = 'PAID'", "--columns", "id", "--limit", "1", "--format", "jsonl"]));
+    let out = ok(&shoal(&[
+        "read",
+        "shop.orders",
+        "--warehouse",
+        wh,
+        "--where",
+        "state = 'PAID'",
+        "--columns",
+        "id",
+        "--limit",
+        "1",
+        "--format",
+        "jsonl",
+    ]));
     assert_eq!(out.lines().count(), 1, "{out}");
 
     let out = ok(&shoal(&["sql", "SELECT state, count(*) AS n FROM shop.orders GROUP BY state", "--warehouse", wh]));
@@ -110,7 +131,10 @@ fn create_write_read_sql_inspect_compact_end_to_end() {
     assert!(out.contains("| 3 "), "{out}");
 
     // The interactive prompt reads statements up to ';' from stdin.
-    let out = shoal_stdin(&["sql", "--warehouse", wh], "SELECT count(*) AS n\n  FROM shop.orders;\nSELECT 40 + 2 AS answer;\n");
+    let out = shoal_stdin(
+        &["sql", "--warehouse", wh],
+        "SELECT count(*) AS n\n  FROM shop.orders;\nSELECT 40 + 2 AS answer;\n",
+    );
     let stdout = ok(&out);
     assert!(stdout.contains("| 2 ") && stdout.contains("42"), "{stdout}");
 
@@ -149,7 +173,16 @@ fn user_mistakes_get_clear_errors() {
     assert!(e.contains("name") && e.contains("STRANG"), "{e}");
     let e = user_error(&shoal(&["create", t, "--schema", "id"]));
     assert!(e.contains("needs a name and a type"), "{e}");
-    ok(&shoal(&["create", t, "--schema", "id BIGINT NOT NULL, n INT, s STRING", "--primary-key", "id", "--bucket", "2"]));
+    ok(&shoal(&[
+        "create",
+        t,
+        "--schema",
+        "id BIGINT NOT NULL, n INT, s STRING",
+        "--primary-key",
+        "id",
+        "--bucket",
+        "2",
+    ]));
     let e = user_error(&shoal(&["create", t, "--schema", "id BIGINT"]));
     assert!(e.contains("already exists"), "{e}");
 
@@ -201,7 +234,18 @@ fn writers_beside_a_compact_loop_all_succeed() {
     let dir = tempfile::tempdir().unwrap();
     let wh = dir.path().join("wh");
     let wh = wh.to_str().unwrap().to_string();
-    ok(&shoal(&["create", "db.t", "--warehouse", &wh, "--schema", "id BIGINT NOT NULL, v STRING", "--primary-key", "id", "--bucket", "2"]));
+    ok(&shoal(&[
+        "create",
+        "db.t",
+        "--warehouse",
+        &wh,
+        "--schema",
+        "id BIGINT NOT NULL, v STRING",
+        "--primary-key",
+        "id",
+        "--bucket",
+        "2",
+    ]));
     let rounds = 8;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let compactor = {

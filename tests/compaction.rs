@@ -113,7 +113,15 @@ async fn write_only_leaves_compaction_to_the_job_and_stale_results_never_commit(
     assert_eq!(outcomes.iter().filter(|o| o.snapshot_id().is_some()).count(), 1, "{outcomes:?}");
     assert_eq!(read(&t, None).await, model);
     // No data file is left behind that no snapshot references.
-    let live: Vec<String> = t.new_scan().plan().await.unwrap().splits.iter().flat_map(|s| s.files.iter().map(|f| f.file_name.clone())).collect();
+    let live: Vec<String> = t
+        .new_scan()
+        .plan()
+        .await
+        .unwrap()
+        .splits
+        .iter()
+        .flat_map(|s| s.files.iter().map(|f| f.file_name.clone()))
+        .collect();
     let mut on_disk = vec![];
     for b in ["bucket-0", "bucket-1"] {
         for e in std::fs::read_dir(dir.path().join(b)).unwrap() {
@@ -304,7 +312,15 @@ async fn full_compaction_every_n_commits() {
         }
         w.write(&batch(&t, &rows)).await.unwrap();
         commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
-        let levels: Vec<Vec<i32>> = t.new_scan().plan().await.unwrap().splits.iter().map(|s| s.files.iter().map(|f| f.level).collect()).collect();
+        let levels: Vec<Vec<i32>> = t
+            .new_scan()
+            .plan()
+            .await
+            .unwrap()
+            .splits
+            .iter()
+            .map(|s| s.files.iter().map(|f| f.level).collect())
+            .collect();
         if c % 3 == 0 {
             assert!(levels.iter().all(|l| l.iter().all(|&x| x == 5)), "commit {c}: {levels:?}");
         } else {

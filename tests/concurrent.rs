@@ -196,24 +196,40 @@ fn result_of(child: std::process::Child, what: &str) -> BTreeMap<String, u64> {
 
 /// Runs `writers` (id, keys) processes, and optionally a compactor, on `table`; checks and
 /// reports. Returns the commits per second.
-async fn run_processes(label: &str, table: &str, writers: Vec<(usize, Vec<i64>)>, commits: usize, compactor: bool) -> f64 {
+async fn run_processes(
+    label: &str,
+    table: &str,
+    writers: Vec<(usize, Vec<i64>)>,
+    commits: usize,
+    compactor: bool,
+) -> f64 {
     let _turn = ONE_AT_A_TIME.lock().await;
     let stop_dir = tempfile::tempdir().unwrap();
     let stop = stop_dir.path().join("stop");
     let started = Instant::now();
-    let mut compactor =
-        Children(compactor.then(|| spawn("compactor", table, &[("SHOAL_CHILD_STOP", stop.to_string_lossy().into_owned())])).into_iter().collect());
-    let mut children = Children(writers
-        .iter()
-        .map(|(id, keys)| {
-            let keys = keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
-            spawn(
-                "writer",
-                table,
-                &[("SHOAL_CHILD_ID", id.to_string()), ("SHOAL_CHILD_KEYS", keys), ("SHOAL_CHILD_COMMITS", commits.to_string())],
-            )
-        })
-        .collect());
+    let mut compactor = Children(
+        compactor
+            .then(|| spawn("compactor", table, &[("SHOAL_CHILD_STOP", stop.to_string_lossy().into_owned())]))
+            .into_iter()
+            .collect(),
+    );
+    let mut children = Children(
+        writers
+            .iter()
+            .map(|(id, keys)| {
+                let keys = keys.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
+                spawn(
+                    "writer",
+                    table,
+                    &[
+                        ("SHOAL_CHILD_ID", id.to_string()),
+                        ("SHOAL_CHILD_KEYS", keys),
+                        ("SHOAL_CHILD_COMMITS", commits.to_string()),
+                    ],
+                )
+            })
+            .collect(),
+    );
     let (mut restarts, mut conflicts, mut dropped) = (0, 0, 0);
     for (child, (id, _)) in std::mem::take(&mut children.0).into_iter().zip(&writers) {
         let r = result_of(child, &format!("writer {id}"));
@@ -258,7 +274,10 @@ async fn run_processes(label: &str, table: &str, writers: Vec<(usize, Vec<i64>)>
         if compactions.is_some() { " + a compactor process" } else { "" },
         ids.len(),
         compactions
-            .map(|c| format!("; compactor: {} runs, {} conflicts, {} buckets dropped", c["runs"], c["conflicts"], c["dropped"]))
+            .map(|c| format!(
+                "; compactor: {} runs, {} conflicts, {} buckets dropped",
+                c["runs"], c["conflicts"], c["dropped"]
+            ))
             .unwrap_or_default()
     );
     // A write never fails because a compaction lost a race: the writers never restarted.
@@ -375,9 +394,14 @@ async fn writers_sharing_buckets_beside_a_compactor_lookup_changelog() {
         for k in keys {
             let seen = events.get(k).cloned().unwrap_or_default();
             let images: Vec<usize> = seen.iter().flatten().copied().collect();
-            assert!(images.windows(2).all(|w| w[0] < w[1]), "key {k}: changes {seen:?} (a version twice or out of order)");
+            assert!(
+                images.windows(2).all(|w| w[0] < w[1]),
+                "key {k}: changes {seen:?} (a version twice or out of order)"
+            );
             match (table_rows.get(k), seen.last()) {
-                (Some(v), Some(Some(c))) => assert!(v.contains(&format!("c{c}k")), "key {k}: changes {seen:?} end before {v}"),
+                (Some(v), Some(Some(c))) => {
+                    assert!(v.contains(&format!("c{c}k")), "key {k}: changes {seen:?} end before {v}")
+                }
                 (None, None | Some(None)) => {}
                 (row, _) => panic!("key {k}: changes {seen:?}, the table has {row:?}"),
             }

@@ -77,7 +77,9 @@ async fn damaged_manifests_name_the_file() {
         table_with_data(dir.path()).await;
         let targets: Vec<_> = files_in(dir.path(), "manifest", prefix)
             .into_iter()
-            .filter(|p| prefix != "manifest-" || !p.file_name().unwrap().to_string_lossy().starts_with("manifest-list-"))
+            .filter(|p| {
+                prefix != "manifest-" || !p.file_name().unwrap().to_string_lossy().starts_with("manifest-list-")
+            })
             .collect();
         assert!(!targets.is_empty());
         for p in &targets {

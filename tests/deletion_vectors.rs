@@ -41,7 +41,9 @@ async fn index_files(t: &Table, dir: &std::path::Path) -> (BTreeSet<String>, BTr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updates_mark_rows_deleted_and_index_files_expire_with_their_snapshots() {
     let dir = tempfile::tempdir().unwrap();
-    let t = Table::create(dir.path().to_str().unwrap(), common::kv_def(&[("deletion-vectors.enabled", "true")])).await.unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), common::kv_def(&[("deletion-vectors.enabled", "true")]))
+        .await
+        .unwrap();
     let commit = t.new_commit("w").unwrap();
     let mut w = t.new_write().await.unwrap();
     let mut model = Model::new();
@@ -80,7 +82,12 @@ async fn updates_mark_rows_deleted_and_index_files_expire_with_their_snapshots()
 
     // Expiring all but the latest snapshot deletes every index file only older snapshots listed.
     let r = t
-        .expire_snapshots(&ExpireConfig { retain_min: 1, retain_max: 1, time_retained: Duration::ZERO, max_deletes: i64::MAX })
+        .expire_snapshots(&ExpireConfig {
+            retain_min: 1,
+            retain_max: 1,
+            time_retained: Duration::ZERO,
+            max_deletes: i64::MAX,
+        })
         .await
         .unwrap();
     assert!(r.snapshots_expired > 5);
@@ -122,7 +129,11 @@ async fn engines_that_need_old_values_merge_them_at_lookup() {
         let batch = |k: Vec<i64>, a: Vec<Option<i64>>, b: Vec<Option<i64>>| {
             RecordBatch::try_new(
                 t.arrow_schema(),
-                vec![Arc::new(Int64Array::from(k)) as ArrayRef, Arc::new(Int64Array::from(a)), Arc::new(Int64Array::from(b))],
+                vec![
+                    Arc::new(Int64Array::from(k)) as ArrayRef,
+                    Arc::new(Int64Array::from(a)),
+                    Arc::new(Int64Array::from(b)),
+                ],
             )
             .unwrap()
         };
@@ -135,9 +146,13 @@ async fn engines_that_need_old_values_merge_them_at_lookup() {
         commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
         for c in 1..4i64 {
             let keys: Vec<i64> = (0..20).map(|i| i * 7 + c).collect();
-            w.write(&batch(keys.clone(), keys.iter().map(|_| Some(c)).collect(), keys.iter().map(|_| if c == 2 { None } else { Some(c * 10) }).collect()))
-                .await
-                .unwrap();
+            w.write(&batch(
+                keys.clone(),
+                keys.iter().map(|_| Some(c)).collect(),
+                keys.iter().map(|_| if c == 2 { None } else { Some(c * 10) }).collect(),
+            ))
+            .await
+            .unwrap();
             for k in keys {
                 let e = expected.get_mut(&k).unwrap();
                 if engine == "aggregation" {
@@ -155,7 +170,11 @@ async fn engines_that_need_old_values_merge_them_at_lookup() {
             }
             commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
             let got = t.read_all(None, None).await.unwrap();
-            let (k, a, b) = (got.column(0).as_primitive::<Int64Type>(), got.column(1).as_primitive::<Int64Type>(), got.column(2).as_primitive::<Int64Type>());
+            let (k, a, b) = (
+                got.column(0).as_primitive::<Int64Type>(),
+                got.column(1).as_primitive::<Int64Type>(),
+                got.column(2).as_primitive::<Int64Type>(),
+            );
             let mut seen = BTreeMap::new();
             for i in 0..got.num_rows() {
                 let v = |c: &arrow_array::PrimitiveArray<Int64Type>| if c.is_null(i) { None } else { Some(c.value(i)) };
@@ -184,7 +203,10 @@ async fn level0_files_move_up_unrewritten_where_paimon_moves_them() {
         let mut model = Model::new();
         // (source, file name) of the files above level 0 after each commit.
         let upper = |plan: shoal::read::Plan| -> Vec<(Option<FileSource>, String, i32)> {
-            plan.splits.iter().flat_map(|s| s.files.iter().map(|f| (f.file_source, f.file_name.clone(), f.level))).collect()
+            plan.splits
+                .iter()
+                .flat_map(|s| s.files.iter().map(|f| (f.file_source, f.file_name.clone(), f.level)))
+                .collect()
         };
         for c in 0..3i64 {
             // A big first file, then small ones that universal compaction leaves alone (size
@@ -196,17 +218,25 @@ async fn level0_files_move_up_unrewritten_where_paimon_moves_them() {
             }
             w.write(&common::kv_batch(&t, &rows)).await.unwrap();
             let messages = w.prepare_commit().await.unwrap();
-            let flushed: Vec<String> = messages.iter().flat_map(|m| m.new_files.iter().map(|f| f.file_name.clone())).collect();
+            let flushed: Vec<String> =
+                messages.iter().flat_map(|m| m.new_files.iter().map(|f| f.file_name.clone())).collect();
             commit.commit(messages).await.unwrap();
             assert_eq!(read(&t, None).await, model, "{engine}: commit {c}");
             let files = upper(t.new_scan().plan().await.unwrap());
             assert!(files.iter().all(|f| f.2 > 0), "{engine}: {files:?}");
             let moved = files.iter().any(|f| flushed.contains(&f.1));
             if engine == "deduplicate" {
-                assert!(moved && files.iter().all(|f| f.0 == Some(FileSource::Append)), "{engine}: commit {c}: {files:?}");
+                assert!(
+                    moved && files.iter().all(|f| f.0 == Some(FileSource::Append)),
+                    "{engine}: commit {c}: {files:?}"
+                );
             } else {
                 // Into the last level (the first commit) nothing lies below to merge in.
-                assert_eq!(moved, c == 0, "{engine}: commit {c}: only the first flushed file moves up unrewritten: {files:?}");
+                assert_eq!(
+                    moved,
+                    c == 0,
+                    "{engine}: commit {c}: only the first flushed file moves up unrewritten: {files:?}"
+                );
             }
         }
         if engine == "deduplicate" {
@@ -214,12 +244,15 @@ async fn level0_files_move_up_unrewritten_where_paimon_moves_them() {
             assert!(plan.splits.iter().any(|s| !s.deletion_vectors.is_empty()), "no deletion vectors written");
             // Retractions: the level-0 file is rewritten (Paimon drops them with deletion vectors).
             let deletes: Vec<(i64, String)> = (0..20).map(|k| (k * 3, String::new())).collect();
-            w.write_with_kinds(&common::kv_batch(&t, &deletes), Some(&vec![RowKind::Delete; deletes.len()])).await.unwrap();
+            w.write_with_kinds(&common::kv_batch(&t, &deletes), Some(&vec![RowKind::Delete; deletes.len()]))
+                .await
+                .unwrap();
             for (k, _) in &deletes {
                 model.remove(k);
             }
             let messages = w.prepare_commit().await.unwrap();
-            let flushed: Vec<String> = messages.iter().flat_map(|m| m.new_files.iter().map(|f| f.file_name.clone())).collect();
+            let flushed: Vec<String> =
+                messages.iter().flat_map(|m| m.new_files.iter().map(|f| f.file_name.clone())).collect();
             commit.commit(messages).await.unwrap();
             assert_eq!(read(&t, None).await, model, "after deletes");
             let files = upper(t.new_scan().plan().await.unwrap());

@@ -79,7 +79,12 @@ fn faulty_io(dir: &std::path::Path, mode: FaultMode) -> (Arc<FaultyStore>, FileI
 
 /// Runs `op` with the k-th call failing, for k = 1, 2, ... until a run no longer reaches k.
 /// Returns how many faults were injected.
-async fn every_fault<F, Fut>(mode: FaultMode, setup_rounds: i64, op: F, check: impl Fn(&Model, &Model, bool, &Model) -> Result<(), String>) -> u64
+async fn every_fault<F, Fut>(
+    mode: FaultMode,
+    setup_rounds: i64,
+    op: F,
+    check: impl Fn(&Model, &Model, bool, &Model) -> Result<(), String>,
+) -> u64
 where
     F: Fn(FileIO) -> Fut,
     Fut: std::future::Future<Output = (shoal::Result<()>, Model)>,
@@ -222,7 +227,8 @@ async fn a_store_without_conditional_put_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn faults_during_expiry() {
     use shoal::maintenance::expire::ExpireConfig;
-    let config = ExpireConfig { retain_min: 2, retain_max: 2, time_retained: std::time::Duration::ZERO, max_deletes: 1000 };
+    let config =
+        ExpireConfig { retain_min: 2, retain_max: 2, time_retained: std::time::Duration::ZERO, max_deletes: 1000 };
     let mut total = 0;
     let mut leftovers_removed = 0;
     for mode in [FaultMode::Before, FaultMode::After] {
@@ -248,7 +254,9 @@ async fn faults_during_expiry() {
             let result = async { Table::open_with_io(io).await?.expire_snapshots(&config).await }.await;
             let reached = store.calls() >= k;
             store.fail_call(0);
-            let ctx = |what: &str| format!("{mode:?} fault at call {k} of expiry (result {:?}): {what}", result.as_ref().err());
+            let ctx = |what: &str| {
+                format!("{mode:?} fault at call {k} of expiry (result {:?}): {what}", result.as_ref().err())
+            };
             // The retained snapshots read as before, fault or not.
             for (id, want) in &at {
                 match read_at(&t, *id).await {
@@ -274,7 +282,9 @@ async fn faults_during_expiry() {
             total += 1;
         }
     }
-    eprintln!("expiry: {total} faults injected and survived; orphan cleanup removed {leftovers_removed} leftover files");
+    eprintln!(
+        "expiry: {total} faults injected and survived; orphan cleanup removed {leftovers_removed} leftover files"
+    );
     assert!(total > 10, "only {total} faults were injected");
 }
 
@@ -294,13 +304,18 @@ async fn a_store_without_conditional_put_commits_under_a_process_commit_lock() {
     let mut model = prepared(dir.path(), 1).await;
     let io = |dir: &std::path::Path| {
         let local = LocalFileSystem::new_with_prefix(dir).unwrap();
-        FileIO::new(Arc::new(shoal::io::faults::IgnoresConditionalPut(Arc::new(local))), Path::from(""), dir.to_str().unwrap())
-            .with_process_commit_lock()
+        FileIO::new(
+            Arc::new(shoal::io::faults::IgnoresConditionalPut(Arc::new(local))),
+            Path::from(""),
+            dir.to_str().unwrap(),
+        )
+        .with_process_commit_lock()
     };
     let mut tasks = vec![];
     for w in 0..4i64 {
         let io = io(dir.path());
-        let rows: Vec<Vec<(i64, String)>> = (0..4).map(|c| (0..5).map(|i| (1000 + w * 100 + i, format!("w{w}c{c}"))).collect()).collect();
+        let rows: Vec<Vec<(i64, String)>> =
+            (0..4).map(|c| (0..5).map(|i| (1000 + w * 100 + i, format!("w{w}c{c}"))).collect()).collect();
         for r in rows.last().unwrap() {
             model.insert(r.0, r.1.clone());
         }
@@ -318,6 +333,10 @@ async fn a_store_without_conditional_put_commits_under_a_process_commit_lock() {
         t.await.unwrap();
     }
     let t = Table::open(dir.path().to_str().unwrap()).await.unwrap();
-    assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), (1..=17).collect::<Vec<i64>>(), "a commit was lost or doubled");
+    assert_eq!(
+        t.snapshots().snapshot_ids().await.unwrap(),
+        (1..=17).collect::<Vec<i64>>(),
+        "a commit was lost or doubled"
+    );
     assert_eq!(read(dir.path()).await, model);
 }

@@ -23,11 +23,14 @@ fn row_bytes(values: &[Datum], types: &[DataType], style: NullStyle) -> (Vec<u8>
 
 #[test]
 fn binary_rows_are_byte_identical_to_java() {
-    let cases: Vec<Value> = serde_json::from_str(&std::fs::read_to_string(golden_path("binaryrow_goldens.json")).unwrap()).unwrap();
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(golden_path("binaryrow_goldens.json")).unwrap()).unwrap();
     assert!(cases.len() > 100, "expected a full golden set, got {}", cases.len());
     for (n, c) in cases.iter().enumerate() {
-        let types: Vec<DataType> = c["types"].as_array().unwrap().iter().map(|t| parse_type(t.as_str().unwrap()).unwrap()).collect();
-        let values: Vec<Datum> = c["values"].as_array().unwrap().iter().zip(&types).map(|(v, t)| datum_from_json(v, t)).collect();
+        let types: Vec<DataType> =
+            c["types"].as_array().unwrap().iter().map(|t| parse_type(t.as_str().unwrap()).unwrap()).collect();
+        let values: Vec<Datum> =
+            c["values"].as_array().unwrap().iter().zip(&types).map(|(v, t)| datum_from_json(v, t)).collect();
         // The serializer form (statistics rows).
         let (bytes, hash) = row_bytes(&values, &types, NullStyle::Serializer);
         assert_eq!(to_hex(&bytes), c["hex"].as_str().unwrap(), "case {n}: {:?} = {:?}", c["types"], c["values"]);

@@ -66,7 +66,11 @@ impl Oracle {
         std::fs::create_dir_all(table_dir.parent().unwrap()).unwrap();
         let spec_path = table_dir.with_extension("spec.json");
         std::fs::write(&spec_path, spec.to_string()).unwrap();
-        self.run(&self.java, "java_oracle.py", &["write", "--table-dir", table_dir.to_str().unwrap(), "--spec", spec_path.to_str().unwrap()]);
+        self.run(
+            &self.java,
+            "java_oracle.py",
+            &["write", "--table-dir", table_dir.to_str().unwrap(), "--spec", spec_path.to_str().unwrap()],
+        );
     }
 
     fn java_read(&self, table_dir: &Path, snapshot: Option<i64>) -> Vec<String> {
@@ -81,7 +85,11 @@ impl Oracle {
     /// Java's rows of every snapshot of the table, read in one JVM.
     fn java_read_snapshots(&self, table_dir: &Path) -> std::collections::BTreeMap<i64, Vec<String>> {
         let out = table_dir.with_extension("snapshots");
-        self.run(&self.java, "java_oracle.py", &["read-snapshots", "--table-dir", table_dir.to_str().unwrap(), "--out-dir", out.to_str().unwrap()]);
+        self.run(
+            &self.java,
+            "java_oracle.py",
+            &["read-snapshots", "--table-dir", table_dir.to_str().unwrap(), "--out-dir", out.to_str().unwrap()],
+        );
         let mut all = std::collections::BTreeMap::new();
         for e in std::fs::read_dir(&out).unwrap() {
             let path = e.unwrap().path();
@@ -93,7 +101,11 @@ impl Oracle {
     }
 
     fn py2_read(&self, table_dir: &Path) -> Vec<String> {
-        common::canonical_lines(&self.run(&self.py2, "pypaimon_oracle.py", &["read", "--table-dir", table_dir.to_str().unwrap()]))
+        common::canonical_lines(&self.run(
+            &self.py2,
+            "pypaimon_oracle.py",
+            &["read", "--table-dir", table_dir.to_str().unwrap()],
+        ))
     }
 }
 
@@ -103,7 +115,9 @@ fn definition(spec: &Value) -> TableDefinition {
     for f in spec["fields"].as_array().unwrap() {
         d = d.column(f["name"].as_str().unwrap(), parse_type(f["type"].as_str().unwrap()).unwrap());
     }
-    let strings = |k: &str| spec[k].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect()).unwrap_or_default();
+    let strings = |k: &str| {
+        spec[k].as_array().map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect()).unwrap_or_default()
+    };
     d.primary_keys = strings("primary_keys");
     d.partition_keys = strings("partition_keys");
     for (k, v) in spec["options"].as_object().unwrap() {
@@ -119,7 +133,8 @@ async fn shoal_write(table_dir: &Path, spec: &Value) {
         Ok(t) => t,
         Err(_) => Table::create(loc, definition(spec)).await.unwrap(),
     };
-    let mut fields: Vec<Field> = table.arrow_schema().fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect();
+    let mut fields: Vec<Field> =
+        table.arrow_schema().fields().iter().map(|f| Field::new(f.name(), f.data_type().clone(), true)).collect();
     fields.push(Field::new("_row_kind", ArrowType::Utf8, true));
     let input_schema = Arc::new(Schema::new(fields));
     for c in spec["commits"].as_array().unwrap() {
@@ -130,7 +145,13 @@ async fn shoal_write(table_dir: &Path, spec: &Value) {
             let b = b.unwrap();
             let kinds_col = b.column(b.num_columns() - 1).as_any().downcast_ref::<StringArray>().unwrap().clone();
             let kinds: Vec<RowKind> = (0..b.num_rows())
-                .map(|i| if kinds_col.is_null(i) { RowKind::Insert } else { RowKind::from_short_string(kinds_col.value(i)).unwrap() })
+                .map(|i| {
+                    if kinds_col.is_null(i) {
+                        RowKind::Insert
+                    } else {
+                        RowKind::from_short_string(kinds_col.value(i)).unwrap()
+                    }
+                })
                 .collect();
             let values = RecordBatch::try_new(
                 Arc::new(Schema::new(input_schema.fields()[..b.num_columns() - 1].to_vec())),
@@ -204,7 +225,14 @@ fn random_row(rng: &mut rand::rngs::StdRng, id: i64, partitioned: bool, version:
 }
 
 /// Commits of inserts, -U/+U updates and -D deletes over a key space, deterministic by seed.
-fn spec(seed: u64, buckets: u32, partitioned: bool, commits: usize, rows_per_commit: usize, compact_last: bool) -> Value {
+fn spec(
+    seed: u64,
+    buckets: u32,
+    partitioned: bool,
+    commits: usize,
+    rows_per_commit: usize,
+    compact_last: bool,
+) -> Value {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut out = vec![];
     for c in 0..commits {
@@ -257,7 +285,11 @@ async fn java_writes_shoal_reads() {
         assert!(java.len() > 50, "{name}: expected a substantial table, Java read {} rows", java.len());
         common::assert_rows_eq(&shoal_read(&dir, None).await, &java, &format!("{name}: latest"));
         // An earlier snapshot, before the compaction.
-        common::assert_rows_eq(&shoal_read(&dir, Some(2)).await, &o.java_read(&dir, Some(2)), &format!("{name}: snapshot 2"));
+        common::assert_rows_eq(
+            &shoal_read(&dir, Some(2)).await,
+            &o.java_read(&dir, Some(2)),
+            &format!("{name}: snapshot 2"),
+        );
     }
 }
 
@@ -278,9 +310,17 @@ async fn shoal_writes_java_and_pypaimon_read() {
         assert!(compacts > 0, "{name}: expected in-writer compaction");
         let ours = shoal_read(&dir, None).await;
         assert!(ours.len() > 50, "{name}: {} rows", ours.len());
-        common::assert_rows_eq(&o.java_read(&dir, None), &ours, &format!("{name}: Java Paimon 0.9 reads shoal's table"));
+        common::assert_rows_eq(
+            &o.java_read(&dir, None),
+            &ours,
+            &format!("{name}: Java Paimon 0.9 reads shoal's table"),
+        );
         common::assert_rows_eq(&o.py2_read(&dir), &ours, &format!("{name}: pypaimon 2 reads shoal's table"));
-        common::assert_rows_eq(&o.java_read(&dir, Some(2)), &shoal_read(&dir, Some(2)).await, &format!("{name}: snapshot 2"));
+        common::assert_rows_eq(
+            &o.java_read(&dir, Some(2)),
+            &shoal_read(&dir, Some(2)).await,
+            &format!("{name}: snapshot 2"),
+        );
         // After shoal's full compaction (level-5 files, retractions dropped) both still agree.
         let r = shoal::maintenance::compact::CompactJob::new(true).run(&table).await.unwrap();
         assert!(r.outcome.snapshot_id().is_some());
@@ -326,9 +366,17 @@ async fn shoal_writes_a_big_file_java_and_pypaimon_read() {
     let java_snapshots = o.java_read_snapshots(&dv_dir);
     assert!(java_snapshots.len() >= 4, "3 commits and the full compaction, got snapshots {:?}", java_snapshots.keys());
     for (id, rows) in &java_snapshots {
-        common::assert_rows_eq(rows, &shoal_read(&dv_dir, Some(*id)).await, &format!("Java reads snapshot {id} of shoal's big DV table"));
+        common::assert_rows_eq(
+            rows,
+            &shoal_read(&dv_dir, Some(*id)).await,
+            &format!("Java reads snapshot {id} of shoal's big DV table"),
+        );
     }
-    common::assert_rows_eq(&o.py2_read(&dv_dir), &shoal_read(&dv_dir, None).await, "pypaimon 2 reads shoal's big compacted DV file");
+    common::assert_rows_eq(
+        &o.py2_read(&dv_dir),
+        &shoal_read(&dv_dir, None).await,
+        "pypaimon 2 reads shoal's big compacted DV file",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,7 +398,11 @@ async fn java_and_shoal_write_the_same_table() {
     // shoal writes once more on top of the compacted files.
     o.java_write(&dir, &part(0..2, false));
     shoal_write(&dir, &part(2..4, false)).await;
-    common::assert_rows_eq(&o.java_read(&dir, None), &shoal_read(&dir, None).await, "after shoal wrote on Java's table");
+    common::assert_rows_eq(
+        &o.java_read(&dir, None),
+        &shoal_read(&dir, None).await,
+        "after shoal wrote on Java's table",
+    );
     o.java_write(&dir, &part(4..5, true));
     shoal_write(&dir, &part(5..6, false)).await;
     let ours = shoal_read(&dir, None).await;
@@ -394,7 +446,8 @@ fn engine_row(rng: &mut rand::rngs::StdRng, id: i64) -> Value {
     let null = |rng: &mut rand::rngs::StdRng| rng.random_ratio(1, 6);
     let cents: i64 = rng.random_range(-100_000..100_000);
     let ms: i64 = rng.random_range(1_600_000_000_000i64..1_700_000_000_000);
-    let ts = chrono::DateTime::from_timestamp_millis(ms).unwrap().naive_utc().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+    let ts =
+        chrono::DateTime::from_timestamp_millis(ms).unwrap().naive_utc().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
     json!({
         "id": id,
         "qty": if null(rng) { Value::Null } else { json!(rng.random_range(-50..50)) },
@@ -529,8 +582,16 @@ async fn merge_engines_both_ways() {
         common::assert_rows_eq(&o.java_read(&shoal_dir, None), &ours, &format!("{name}: Java reads shoal's table"));
         let table = Table::open(shoal_dir.to_str().unwrap()).await.unwrap();
         shoal::maintenance::compact::CompactJob::new(true).run(&table).await.unwrap();
-        common::assert_rows_eq(&shoal_read(&shoal_dir, None).await, &ours, &format!("{name}: shoal after its full compaction"));
-        common::assert_rows_eq(&o.java_read(&shoal_dir, None), &ours, &format!("{name}: Java after shoal's full compaction"));
+        common::assert_rows_eq(
+            &shoal_read(&shoal_dir, None).await,
+            &ours,
+            &format!("{name}: shoal after its full compaction"),
+        );
+        common::assert_rows_eq(
+            &o.java_read(&shoal_dir, None),
+            &ours,
+            &format!("{name}: Java after shoal's full compaction"),
+        );
     }
 }
 
@@ -590,20 +651,38 @@ async fn deletion_vector_tables_both_ways() {
         let java_dir = table_dir(root.path(), &format!("j_{name}"));
         o.java_write(&java_dir, &spec);
         let java_snapshots = o.java_read_snapshots(&java_dir);
-        assert_eq!(java_snapshots.keys().copied().collect::<Vec<_>>(), ids_with_vectors(&java_dir, &format!("{name}: Java")).await);
+        assert_eq!(
+            java_snapshots.keys().copied().collect::<Vec<_>>(),
+            ids_with_vectors(&java_dir, &format!("{name}: Java")).await
+        );
         for (id, rows) in &java_snapshots {
-            common::assert_rows_eq(&shoal_read(&java_dir, Some(*id)).await, rows, &format!("{name}: Java's snapshot {id}"));
+            common::assert_rows_eq(
+                &shoal_read(&java_dir, Some(*id)).await,
+                rows,
+                &format!("{name}: Java's snapshot {id}"),
+            );
         }
 
         let shoal_dir = table_dir(root.path(), &format!("s_{name}"));
         shoal_write(&shoal_dir, &spec).await;
         let shoal_snapshots = o.java_read_snapshots(&shoal_dir);
-        assert_eq!(shoal_snapshots.keys().copied().collect::<Vec<_>>(), ids_with_vectors(&shoal_dir, &format!("{name}: shoal")).await);
+        assert_eq!(
+            shoal_snapshots.keys().copied().collect::<Vec<_>>(),
+            ids_with_vectors(&shoal_dir, &format!("{name}: shoal")).await
+        );
         for (id, rows) in &shoal_snapshots {
-            common::assert_rows_eq(rows, &shoal_read(&shoal_dir, Some(*id)).await, &format!("{name}: shoal's snapshot {id}"));
+            common::assert_rows_eq(
+                rows,
+                &shoal_read(&shoal_dir, Some(*id)).await,
+                &format!("{name}: shoal's snapshot {id}"),
+            );
         }
         let expected = java_snapshots.values().last().unwrap().clone();
-        common::assert_rows_eq(&shoal_read(&shoal_dir, None).await, &expected, &format!("{name}: shoal's and Java's tables"));
+        common::assert_rows_eq(
+            &shoal_read(&shoal_dir, None).await,
+            &expected,
+            &format!("{name}: shoal's and Java's tables"),
+        );
 
         // Mixed: Java starts, shoal continues on Java's vectors; and the other way round.
         let a = table_dir(root.path(), &format!("js_{name}"));
@@ -614,11 +693,23 @@ async fn deletion_vector_tables_both_ways() {
         let b = table_dir(root.path(), &format!("sj_{name}"));
         shoal_write(&b, &first).await;
         o.java_write(&b, &rest);
-        common::assert_rows_eq(&shoal_read(&b, None).await, &expected, &format!("{name}: shoal reads Java on top of shoal"));
+        common::assert_rows_eq(
+            &shoal_read(&b, None).await,
+            &expected,
+            &format!("{name}: shoal reads Java on top of shoal"),
+        );
         let t = Table::open(b.to_str().unwrap()).await.unwrap();
         shoal::maintenance::compact::CompactJob::new(true).run(&t).await.unwrap();
-        common::assert_rows_eq(&o.java_read(&b, None), &expected, &format!("{name}: Java after shoal's full compaction"));
-        common::assert_rows_eq(&shoal_read(&b, None).await, &expected, &format!("{name}: shoal after its full compaction"));
+        common::assert_rows_eq(
+            &o.java_read(&b, None),
+            &expected,
+            &format!("{name}: Java after shoal's full compaction"),
+        );
+        common::assert_rows_eq(
+            &shoal_read(&b, None).await,
+            &expected,
+            &format!("{name}: shoal after its full compaction"),
+        );
     }
 }
 
@@ -687,14 +778,30 @@ async fn shoal_expires_a_java_table_and_both_read_every_tag() {
     assert!(r.snapshots_expired >= 4 && r.data_files_deleted > 0, "{r:?}");
     let latest = *before.keys().last().unwrap();
     for (tag, id) in [("j2", 2), ("s4", 4)] {
-        common::assert_rows_eq(&o.java_read_tag(&dir, tag), &before[&id], &format!("Java reads tag {tag} after shoal's expiry"));
-        common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag(tag.into())).await, &before[&id], &format!("shoal reads tag {tag}"));
+        common::assert_rows_eq(
+            &o.java_read_tag(&dir, tag),
+            &before[&id],
+            &format!("Java reads tag {tag} after shoal's expiry"),
+        );
+        common::assert_rows_eq(
+            &shoal_read_at(&dir, TimeTravel::Tag(tag.into())).await,
+            &before[&id],
+            &format!("shoal reads tag {tag}"),
+        );
     }
-    common::assert_rows_eq(&o.java_read(&dir, None), &before[&latest], "Java reads the latest snapshot after shoal's expiry");
+    common::assert_rows_eq(
+        &o.java_read(&dir, None),
+        &before[&latest],
+        "Java reads the latest snapshot after shoal's expiry",
+    );
     assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
     // Java deletes its tag on the expired snapshot; what stays readable still reads the same.
     o.java(&["delete-tag", "--table-dir", d, "--name", "j2"]);
-    common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag("s4".into())).await, &before[&4], "tag s4 after Java deleted j2");
+    common::assert_rows_eq(
+        &shoal_read_at(&dir, TimeTravel::Tag("s4".into())).await,
+        &before[&4],
+        "tag s4 after Java deleted j2",
+    );
 }
 
 /// shoal writes (with in-writer compaction) and tags, Java tags and expires: both read every tag
@@ -720,11 +827,19 @@ async fn java_expires_a_shoal_table_and_both_read_every_tag() {
     let remaining = t.snapshots().snapshot_ids().await.unwrap();
     assert_eq!(remaining.len(), 1, "Java kept {remaining:?}");
     for (tag, id) in [("s2", 2), ("j5", 5)] {
-        common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag(tag.into())).await, &before[&id], &format!("shoal reads tag {tag} after Java's expiry"));
+        common::assert_rows_eq(
+            &shoal_read_at(&dir, TimeTravel::Tag(tag.into())).await,
+            &before[&id],
+            &format!("shoal reads tag {tag} after Java's expiry"),
+        );
         common::assert_rows_eq(&o.java_read_tag(&dir, tag), &before[&id], &format!("Java reads tag {tag}"));
     }
     let latest = *before.keys().last().unwrap();
-    common::assert_rows_eq(&shoal_read(&dir, None).await, &before[&latest], "shoal reads the latest after Java's expiry");
+    common::assert_rows_eq(
+        &shoal_read(&dir, None).await,
+        &before[&latest],
+        "shoal reads the latest after Java's expiry",
+    );
     assert_eq!(unreferenced(&dir).await, Vec::<String>::new(), "Java's expiry left no unreferenced file");
     // shoal deletes the Java tag (its snapshot expired: its own files go), writes on, Java reads.
     t.delete_tag("j5").await.unwrap();
@@ -732,7 +847,11 @@ async fn java_expires_a_shoal_table_and_both_read_every_tag() {
     let mut last = full.clone();
     last["commits"] = json!(full["commits"].as_array().unwrap()[8..].to_vec());
     shoal_write(&dir, &last).await;
-    common::assert_rows_eq(&o.java_read(&dir, None), &shoal_read(&dir, None).await, "Java reads shoal's write after expiry");
+    common::assert_rows_eq(
+        &o.java_read(&dir, None),
+        &shoal_read(&dir, None).await,
+        "Java reads shoal's write after expiry",
+    );
     common::assert_rows_eq(&o.java_read_tag(&dir, "s2"), &before[&2], "Java reads s2 at the end");
 }
 
@@ -752,7 +871,12 @@ async fn schema_changes_made_by_one_are_read_by_the_other() {
     t.create_tag("before", None).await.unwrap();
     let before = shoal_read(&dir, None).await;
     t.alter(&[
-        SchemaChange::AddColumn { name: "note".into(), data_type: parse_type("STRING").unwrap(), position: ColumnPosition::After("id".into()), comment: None },
+        SchemaChange::AddColumn {
+            name: "note".into(),
+            data_type: parse_type("STRING").unwrap(),
+            position: ColumnPosition::After("id".into()),
+            comment: None,
+        },
         SchemaChange::RenameColumn { from: "name".into(), to: "label".into() },
         SchemaChange::UpdateColumnType { name: "qty".into(), data_type: parse_type("BIGINT").unwrap() },
         SchemaChange::UpdateColumnType { name: "price".into(), data_type: parse_type("DECIMAL(12, 3)").unwrap() },
@@ -769,7 +893,11 @@ async fn schema_changes_made_by_one_are_read_by_the_other() {
     assert!(ours.iter().any(|l| l.contains("5000000000")), "{ours:?}");
     common::assert_rows_eq(&o.java_read(&dir, None), &ours, "Java reads shoal's evolved table");
     common::assert_rows_eq(&o.java_read_tag(&dir, "before"), &before, "Java reads the tag with the old schema");
-    common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag("before".into())).await, &before, "shoal reads the tag with the old schema");
+    common::assert_rows_eq(
+        &shoal_read_at(&dir, TimeTravel::Tag("before".into())).await,
+        &before,
+        "shoal reads the tag with the old schema",
+    );
 
     // Java changes its table; shoal reads.
     let jdir = table_dir(root.path(), "j_alter");
@@ -792,7 +920,11 @@ async fn schema_changes_made_by_one_are_read_by_the_other() {
     let java = o.java_read(&jdir, None);
     assert!(java.iter().any(|l| l.contains("6000000000") && l.contains("42")), "{java:?}");
     common::assert_rows_eq(&shoal_read(&jdir, None).await, &java, "shoal reads Java's evolved table");
-    common::assert_rows_eq(&shoal_read_at(&jdir, TimeTravel::Snapshot(2)).await, &o.java_read(&jdir, Some(2)), "both read snapshot 2 (old schema)");
+    common::assert_rows_eq(
+        &shoal_read_at(&jdir, TimeTravel::Snapshot(2)).await,
+        &o.java_read(&jdir, Some(2)),
+        "both read snapshot 2 (old schema)",
+    );
 }
 
 /// Rollback by one is seen by the other.
@@ -856,7 +988,8 @@ async fn automatic_tags_match_java_and_java_reads_them() {
         let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         chrono::Local.from_local_datetime(&naive).earliest().unwrap().timestamp_millis()
     };
-    let utc = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_millis();
+    let utc =
+        |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_millis();
     // Commit times (local) and watermarks (UTC) per commit.
     let stamps = [
         ("2024-01-01 10:00", Some("2024-03-10 01:50")),
@@ -870,23 +1003,32 @@ async fn automatic_tags_match_java_and_java_reads_them() {
         ("2024-01-09 01:00", Some("2024-03-10 07:10")),
     ];
     let cases: [(&str, &[(&str, &str)]); 3] = [
-        ("wm_hourly", &[
-            ("tag.automatic-creation", "watermark"),
-            ("tag.creation-period", "hourly"),
-            ("tag.creation-delay", "10 min"),
-            ("tag.num-retained-max", "3"),
-            ("sink.watermark-time-zone", "Asia/Shanghai"),
-        ]),
-        ("pt_daily_completion", &[
-            ("tag.automatic-creation", "process-time"),
-            ("tag.automatic-completion", "true"),
-            ("tag.default-time-retained", "1 d"),
-        ]),
-        ("wm_two_hours_compact", &[
-            ("tag.automatic-creation", "watermark"),
-            ("tag.creation-period", "two-hours"),
-            ("tag.period-formatter", "without_dashes"),
-        ]),
+        (
+            "wm_hourly",
+            &[
+                ("tag.automatic-creation", "watermark"),
+                ("tag.creation-period", "hourly"),
+                ("tag.creation-delay", "10 min"),
+                ("tag.num-retained-max", "3"),
+                ("sink.watermark-time-zone", "Asia/Shanghai"),
+            ],
+        ),
+        (
+            "pt_daily_completion",
+            &[
+                ("tag.automatic-creation", "process-time"),
+                ("tag.automatic-completion", "true"),
+                ("tag.default-time-retained", "1 d"),
+            ],
+        ),
+        (
+            "wm_two_hours_compact",
+            &[
+                ("tag.automatic-creation", "watermark"),
+                ("tag.creation-period", "two-hours"),
+                ("tag.period-formatter", "without_dashes"),
+            ],
+        ),
     ];
     for (seed, (name, options)) in cases.iter().enumerate() {
         let dir = table_dir(root.path(), name);
@@ -908,7 +1050,8 @@ async fn automatic_tags_match_java_and_java_reads_them() {
         let t = Table::open(dir.to_str().unwrap()).await.unwrap();
         let r = t.run_tag_maintenance().await.unwrap();
         assert!(r.auto.created.len() >= 2, "{name}: {r:?}");
-        let java: Value = serde_json::from_str(&o.java(&["tag-maintenance", "--table-dir", java_dir.to_str().unwrap()])).unwrap();
+        let java: Value =
+            serde_json::from_str(&o.java(&["tag-maintenance", "--table-dir", java_dir.to_str().unwrap()])).unwrap();
         let ours = shoal_tags(&dir).await;
         assert_eq!(ours, java, "{name}: shoal's automatic tags vs Java's");
         eprintln!("{name}: both created {ours}");
@@ -916,7 +1059,11 @@ async fn automatic_tags_match_java_and_java_reads_them() {
             let id = id.as_i64().unwrap();
             let want = &before[&id];
             common::assert_rows_eq(&o.java_read_tag(&dir, tag), want, &format!("{name}: Java reads shoal's tag {tag}"));
-            common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag(tag.clone())).await, want, &format!("{name}: shoal reads {tag}"));
+            common::assert_rows_eq(
+                &shoal_read_at(&dir, TimeTravel::Tag(tag.clone())).await,
+                want,
+                &format!("{name}: shoal reads {tag}"),
+            );
         }
         assert_eq!(unreferenced(&dir).await, Vec::<String>::new(), "{name}");
     }
@@ -944,7 +1091,10 @@ async fn tag_retention_both_ways() {
         let tag = t.tag_manager().tag(name).await.unwrap();
         assert_eq!(tag.time_retained, Some(std::time::Duration::from_millis(retained)), "{name}");
         let age = now - tag.create_time.unwrap();
-        assert!(age >= chrono::Duration::zero() && age < chrono::Duration::minutes(10), "{name}: Java's create time, {age} ago");
+        assert!(
+            age >= chrono::Duration::zero() && age < chrono::Duration::minutes(10),
+            "{name}: Java's create time, {age} ago"
+        );
     }
     // Expire the snapshots so that j2 alone keeps its files; then shoal expires j2.
     let config = shoal::maintenance::expire::ExpireConfig {
@@ -974,7 +1124,11 @@ async fn tag_retention_both_ways() {
     assert_eq!(info["jl"]["snapshot"], json!(latest));
     std::thread::sleep(std::time::Duration::from_millis(20));
     let java = o.java(&["tag-maintenance", "--table-dir", d]);
-    assert_eq!(serde_json::from_str::<Value>(&java).unwrap(), json!({"jl": latest, "s_long": latest}), "Java expired s_short");
+    assert_eq!(
+        serde_json::from_str::<Value>(&java).unwrap(),
+        json!({"jl": latest, "s_long": latest}),
+        "Java expired s_short"
+    );
     assert_eq!(shoal_tags(&dir).await, json!({"jl": latest, "s_long": latest}));
     common::assert_rows_eq(&shoal_read_at(&dir, TimeTravel::Tag("s_long".into())).await, &before[&latest], "s_long");
     assert_eq!(unreferenced(&dir).await, Vec::<String>::new());

@@ -50,9 +50,14 @@ fn tool(name: &str) -> PathBuf {
 }
 
 fn run(py: &Path, script: &str, args: &[String]) -> String {
-    let out = Command::new(py).arg(tool(script)).args(args).output().unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
+    let out =
+        Command::new(py).arg(tool(script)).args(args).output().unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
     if !out.status.success() {
-        panic!("{script} {args:?} failed:\n{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        panic!(
+            "{script} {args:?} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     String::from_utf8(out.stdout).expect("UTF-8 output")
 }
@@ -68,7 +73,11 @@ fn java_stream(py: &Path, dir: &Path, options: &[(&str, &str)]) -> Vec<(String, 
         .filter(|l| l.starts_with('{'))
         .map(|l| {
             let v: Value = serde_json::from_str(l).unwrap();
-            (v["_ROW_KIND"].as_str().unwrap().to_string(), v["k"].as_i64().unwrap(), v["v"].as_str().unwrap_or("").to_string())
+            (
+                v["_ROW_KIND"].as_str().unwrap().to_string(),
+                v["k"].as_i64().unwrap(),
+                v["v"].as_str().unwrap_or("").to_string(),
+            )
         })
         .collect()
 }
@@ -131,7 +140,13 @@ fn as_rows(commits: &[Vec<Value>]) -> Vec<(String, i64, String)> {
     commits
         .iter()
         .flatten()
-        .map(|r| (r["_row_kind"].as_str().unwrap().to_string(), r["k"].as_i64().unwrap(), r["v"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["_row_kind"].as_str().unwrap().to_string(),
+                r["k"].as_i64().unwrap(),
+                r["v"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -155,10 +170,12 @@ fn table_dir(root: &Path, name: &str) -> PathBuf {
 }
 
 fn upserts(rows: &[(String, i64, String)]) -> BTreeMap<i64, String> {
-    rows.iter().map(|(kind, k, v)| {
-        assert!(kind == "+I" || kind == "+U", "a full phase has only upserts, got {kind}");
-        (*k, v.clone())
-    }).collect()
+    rows.iter()
+        .map(|(kind, k, v)| {
+            assert!(kind == "+I" || kind == "+U", "a full phase has only upserts, got {kind}");
+            (*k, v.clone())
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -166,16 +183,25 @@ async fn java_streams_the_changelog_shoal_wrote() {
     let Some(py) = java_python() else { return };
     let root = tempfile::tempdir().unwrap();
     let dir = table_dir(root.path(), "s_input");
-    let t = Table::create(dir.to_str().unwrap(), common::kv_def(&[("changelog-producer", "input"), ("num-sorted-run.compaction-trigger", "2")]))
-        .await
-        .unwrap();
+    let t = Table::create(
+        dir.to_str().unwrap(),
+        common::kv_def(&[("changelog-producer", "input"), ("num-sorted-run.compaction-trigger", "2")]),
+    )
+    .await
+    .unwrap();
     let cs = commits(11, 5);
     for (i, c) in cs.iter().enumerate() {
         let mut w = t.new_write().await.unwrap();
-        let data: Vec<(i64, String)> = c.iter().map(|r| (r["k"].as_i64().unwrap(), r["v"].as_str().unwrap().to_string())).collect();
-        let kinds: Vec<RowKind> = c.iter().map(|r| RowKind::from_short_string(r["_row_kind"].as_str().unwrap()).unwrap()).collect();
+        let data: Vec<(i64, String)> =
+            c.iter().map(|r| (r["k"].as_i64().unwrap(), r["v"].as_str().unwrap().to_string())).collect();
+        let kinds: Vec<RowKind> =
+            c.iter().map(|r| RowKind::from_short_string(r["_row_kind"].as_str().unwrap()).unwrap()).collect();
         w.write_with_kinds(&common::kv_batch(&t, &data), Some(&kinds)).await.unwrap();
-        t.new_commit("shoal-job").unwrap().commit_with_identifier(i as i64, w.prepare_commit().await.unwrap()).await.unwrap();
+        t.new_commit("shoal-job")
+            .unwrap()
+            .commit_with_identifier(i as i64, w.prepare_commit().await.unwrap())
+            .await
+            .unwrap();
     }
     let written = per_key(&as_rows(&cs));
     let java = java_stream(&py, &dir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]);
@@ -206,7 +232,17 @@ async fn shoal_streams_the_changelog_java_wrote() {
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     let spec_path = dir.with_extension("spec.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
-    run(&py, "java_oracle.py", &["write".into(), "--table-dir".into(), dir.to_str().unwrap().into(), "--spec".into(), spec_path.to_str().unwrap().into()]);
+    run(
+        &py,
+        "java_oracle.py",
+        &[
+            "write".into(),
+            "--table-dir".into(),
+            dir.to_str().unwrap().into(),
+            "--spec".into(),
+            spec_path.to_str().unwrap().into(),
+        ],
+    );
 
     let t = Table::open(dir.to_str().unwrap()).await.unwrap();
     let s2 = t.snapshots().snapshot(2).await.unwrap();
@@ -234,26 +270,42 @@ async fn shoal_streams_the_changelog_java_wrote() {
 async fn lookup_changelog_both_ways() {
     let Some(py) = java_python() else { return };
     let root = tempfile::tempdir().unwrap();
-    for (i, (producer, dv)) in [("lookup", "false"), ("lookup", "true"), ("full-compaction", "false")].into_iter().enumerate() {
+    for (i, (producer, dv)) in
+        [("lookup", "false"), ("lookup", "true"), ("full-compaction", "false")].into_iter().enumerate()
+    {
         let cs = commits(30 + i as u64, 6);
         // Full-compaction changelogs come from full compactions: one at every commit, both sides.
         let full = producer == "full-compaction";
         let every = if full { "1" } else { "10" };
         // shoal writes; Java and shoal stream it.
         let dir = table_dir(root.path(), &format!("s_{producer}_{dv}"));
-        let def = common::kv_def(&[("changelog-producer", producer), ("deletion-vectors.enabled", dv), ("full-compaction.delta-commits", every)]);
+        let def = common::kv_def(&[
+            ("changelog-producer", producer),
+            ("deletion-vectors.enabled", dv),
+            ("full-compaction.delta-commits", every),
+        ]);
         let t = Table::create(dir.to_str().unwrap(), def).await.unwrap();
         let mut w = t.new_write().await.unwrap();
         for (c, rows) in cs.iter().enumerate() {
-            let data: Vec<(i64, String)> = rows.iter().map(|r| (r["k"].as_i64().unwrap(), r["v"].as_str().unwrap().to_string())).collect();
-            let kinds: Vec<RowKind> = rows.iter().map(|r| RowKind::from_short_string(r["_row_kind"].as_str().unwrap()).unwrap()).collect();
+            let data: Vec<(i64, String)> =
+                rows.iter().map(|r| (r["k"].as_i64().unwrap(), r["v"].as_str().unwrap().to_string())).collect();
+            let kinds: Vec<RowKind> =
+                rows.iter().map(|r| RowKind::from_short_string(r["_row_kind"].as_str().unwrap()).unwrap()).collect();
             w.write_with_kinds(&common::kv_batch(&t, &data), Some(&kinds)).await.unwrap();
-            t.new_commit("shoal-job").unwrap().commit_with_identifier(c as i64, w.prepare_commit().await.unwrap()).await.unwrap();
+            t.new_commit("shoal-job")
+                .unwrap()
+                .commit_with_identifier(c as i64, w.prepare_commit().await.unwrap())
+                .await
+                .unwrap();
         }
         let ours = stream(&t, StartingPosition::FromSnapshot(1)).await;
         assert!(ours.iter().any(|r| r.0 == "-U") && ours.iter().any(|r| r.0 == "-D"), "{producer} dv={dv}: {ours:?}");
         let java = java_stream(&py, &dir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]);
-        assert_eq!(per_key(&java), per_key(&ours), "{producer} dv={dv}: Java's streaming read of shoal's lookup changelog");
+        assert_eq!(
+            per_key(&java),
+            per_key(&ours),
+            "{producer} dv={dv}: Java's streaming read of shoal's lookup changelog"
+        );
 
         // Java writes the same commits; shoal streams Java's changelog.
         let jdir = table_dir(root.path(), &format!("j_{producer}_{dv}"));
@@ -267,11 +319,25 @@ async fn lookup_changelog_both_ways() {
         std::fs::create_dir_all(jdir.parent().unwrap()).unwrap();
         let spec_path = jdir.with_extension("spec.json");
         std::fs::write(&spec_path, spec.to_string()).unwrap();
-        run(&py, "java_oracle.py", &["write".into(), "--table-dir".into(), jdir.to_str().unwrap().into(), "--spec".into(), spec_path.to_str().unwrap().into()]);
+        run(
+            &py,
+            "java_oracle.py",
+            &[
+                "write".into(),
+                "--table-dir".into(),
+                jdir.to_str().unwrap().into(),
+                "--spec".into(),
+                spec_path.to_str().unwrap().into(),
+            ],
+        );
         let jt = Table::open(jdir.to_str().unwrap()).await.unwrap();
         let theirs = stream(&jt, StartingPosition::FromSnapshot(1)).await;
         let java = java_stream(&py, &jdir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1")]);
-        assert_eq!(per_key(&theirs), per_key(&java), "{producer} dv={dv}: shoal's streaming read of Java's lookup changelog");
+        assert_eq!(
+            per_key(&theirs),
+            per_key(&java),
+            "{producer} dv={dv}: shoal's streaming read of Java's lookup changelog"
+        );
         // The same commits give the same changelog, whoever produced it.
         assert_eq!(per_key(&ours), per_key(&java), "{producer} dv={dv}: shoal's and Java's lookup changelogs");
     }
@@ -302,7 +368,17 @@ fn java_write(py: &Path, dir: &Path, options: Value, commits: Vec<Value>) {
     std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
     let spec_path = dir.with_extension("spec.json");
     std::fs::write(&spec_path, spec.to_string()).unwrap();
-    run(py, "java_oracle.py", &["write".into(), "--table-dir".into(), dir.to_str().unwrap().into(), "--spec".into(), spec_path.to_str().unwrap().into()]);
+    run(
+        py,
+        "java_oracle.py",
+        &[
+            "write".into(),
+            "--table-dir".into(),
+            dir.to_str().unwrap().into(),
+            "--spec".into(),
+            spec_path.to_str().unwrap().into(),
+        ],
+    );
 }
 
 fn from_snapshot_1() -> [(&'static str, &'static str); 2] {
@@ -373,10 +449,16 @@ async fn java_streams_shoal_changelogs_of_expired_snapshots() {
     let cs = commits(50, 8);
     for (i, c) in cs.iter().enumerate() {
         let mut w = t.new_write().await.unwrap();
-        let data: Vec<(i64, String)> = c.iter().map(|r| (r["k"].as_i64().unwrap(), r["v"].as_str().unwrap().to_string())).collect();
-        let kinds: Vec<RowKind> = c.iter().map(|r| RowKind::from_short_string(r["_row_kind"].as_str().unwrap()).unwrap()).collect();
+        let data: Vec<(i64, String)> =
+            c.iter().map(|r| (r["k"].as_i64().unwrap(), r["v"].as_str().unwrap().to_string())).collect();
+        let kinds: Vec<RowKind> =
+            c.iter().map(|r| RowKind::from_short_string(r["_row_kind"].as_str().unwrap()).unwrap()).collect();
         w.write_with_kinds(&common::kv_batch(&t, &data), Some(&kinds)).await.unwrap();
-        t.new_commit("shoal-job").unwrap().commit_with_identifier(i as i64, w.prepare_commit().await.unwrap()).await.unwrap();
+        t.new_commit("shoal-job")
+            .unwrap()
+            .commit_with_identifier(i as i64, w.prepare_commit().await.unwrap())
+            .await
+            .unwrap();
     }
     let ids = changelog_ids(&dir);
     assert!(ids.first() == Some(&1) && ids.len() >= 6, "shoal's changelogs {ids:?}");
@@ -386,7 +468,10 @@ async fn java_streams_shoal_changelogs_of_expired_snapshots() {
 
     // Java expires changelogs beyond 4 with its own code, reading shoal's hints and files.
     let t = t
-        .alter(&[shoal::spec::schema_change::SchemaChange::SetOption { key: "changelog.num-retained.max".into(), value: "4".into() }])
+        .alter(&[shoal::spec::schema_change::SchemaChange::SetOption {
+            key: "changelog.num-retained.max".into(),
+            value: "4".into(),
+        }])
         .await
         .unwrap();
     let out = run(&py, "java_stream.py", &["expire".into(), "--table-dir".into(), dir.to_str().unwrap().into()]);
@@ -422,15 +507,40 @@ async fn streaming_read_overwrite_matches_java() {
             vec![json!({"rows": upsert(1, "+I")}), json!({"rows": upsert(2, "+U")})],
         );
         let replacement: Vec<Value> = (10..16).map(|k| json!({"k": k, "v": format!("ow-{k}")})).collect();
-        run(&py, "java_stream.py", &["overwrite".into(), "--table-dir".into(), dir.to_str().unwrap().into(), "--rows".into(), Value::from(replacement).to_string()]);
-        java_write(&py, &dir, json!({"bucket": "2", "changelog-producer": producer}), vec![json!({"rows": upsert(3, "+I")})]);
+        run(
+            &py,
+            "java_stream.py",
+            &[
+                "overwrite".into(),
+                "--table-dir".into(),
+                dir.to_str().unwrap().into(),
+                "--rows".into(),
+                Value::from(replacement).to_string(),
+            ],
+        );
+        java_write(
+            &py,
+            &dir,
+            json!({"bucket": "2", "changelog-producer": producer}),
+            vec![json!({"rows": upsert(3, "+I")})],
+        );
 
         let t = Table::open(dir.to_str().unwrap()).await.unwrap();
         assert_eq!(t.snapshots().snapshot(3).await.unwrap().commit_kind, shoal::spec::CommitKind::Overwrite);
         for read_overwrite in ["false", "true"] {
-            let copy = t.copy_with_options(&[("streaming-read-overwrite".to_string(), read_overwrite.to_string())].into()).unwrap();
+            let copy = t
+                .copy_with_options(&[("streaming-read-overwrite".to_string(), read_overwrite.to_string())].into())
+                .unwrap();
             let ours = stream(&copy, StartingPosition::FromSnapshot(1)).await;
-            let java = java_stream(&py, &dir, &[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "1"), ("streaming-read-overwrite", read_overwrite)]);
+            let java = java_stream(
+                &py,
+                &dir,
+                &[
+                    ("scan.mode", "from-snapshot"),
+                    ("scan.snapshot-id", "1"),
+                    ("streaming-read-overwrite", read_overwrite),
+                ],
+            );
             assert_eq!(per_key(&ours), per_key(&java), "{producer}, streaming-read-overwrite = {read_overwrite}");
             let deletes = ours.iter().filter(|r| r.0 == "-D").count();
             let overwritten = ours.iter().filter(|r| r.2.starts_with("ow-")).count();

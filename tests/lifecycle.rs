@@ -54,7 +54,12 @@ async fn commit(t: &Table, rows: &[(i64, String)], deletes: &[i64]) -> Vec<i64> 
         let d: Vec<_> = deletes.iter().map(|k| (*k, String::new())).collect();
         w.write_with_kinds(&batch(t, &d), Some(&vec![RowKind::Delete; d.len()])).await.unwrap();
     }
-    let out = t.new_commit(&uuid::Uuid::new_v4().to_string()).unwrap().commit(w.prepare_commit().await.unwrap()).await.unwrap();
+    let out = t
+        .new_commit(&uuid::Uuid::new_v4().to_string())
+        .unwrap()
+        .commit(w.prepare_commit().await.unwrap())
+        .await
+        .unwrap();
     match out.snapshot_id() {
         Some(id) => (before + 1..=id).collect(),
         None => vec![],
@@ -104,7 +109,12 @@ async fn check(io: &FileIO, t: &Table, model: &BTreeMap<i64, Model>, context: &s
         assert_eq!(read_at(t, TimeTravel::Snapshot(id)).await, model[&id], "{context}: snapshot {id}");
     }
     for tag in t.tags().await.unwrap() {
-        assert_eq!(read_at(t, TimeTravel::Tag(tag.name.clone())).await, model[&tag.snapshot.id], "{context}: tag {}", tag.name);
+        assert_eq!(
+            read_at(t, TimeTravel::Tag(tag.name.clone())).await,
+            model[&tag.snapshot.id],
+            "{context}: tag {}",
+            tag.name
+        );
     }
     let want = referenced(io, t).await;
     let have = present(io).await;
@@ -119,14 +129,30 @@ enum Op {
     Write(Vec<(i64, Option<u8>)>),
     Compact,
     /// A tag `back` snapshots before the latest, kept for `hours` when set.
-    Tag { name: u8, back: u8, hours: Option<u8> },
+    Tag {
+        name: u8,
+        back: u8,
+        hours: Option<u8>,
+    },
     DeleteTag(u8),
     /// Tag expiry as if `hours` had passed.
-    ExpireTags { hours: u8 },
-    Consumer { id: u8, back: Option<u8> },
-    Expire { retain_min: i64, extra_max: i64, limit: i64 },
+    ExpireTags {
+        hours: u8,
+    },
+    Consumer {
+        id: u8,
+        back: Option<u8>,
+    },
+    Expire {
+        retain_min: i64,
+        extra_max: i64,
+        limit: i64,
+    },
     /// Roll back `back` snapshots from the latest, or to tag `tag` when set.
-    Rollback { back: u8, tag: Option<u8> },
+    Rollback {
+        back: u8,
+        tag: Option<u8>,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -193,7 +219,10 @@ async fn run_model(ops: Vec<Op>) {
                 let name = format!("tag{name}");
                 if !t.tag_manager().exists(&name).await.unwrap() {
                     let tag = match hours {
-                        Some(h) => t.create_tag_with_retention(&name, Some(id), Duration::from_secs(3600 * h as u64)).await.unwrap(),
+                        Some(h) => t
+                            .create_tag_with_retention(&name, Some(id), Duration::from_secs(3600 * h as u64))
+                            .await
+                            .unwrap(),
                         None => t.create_tag(&name, Some(id)).await.unwrap(),
                     };
                     assert_eq!(tag.snapshot.id, id);
@@ -204,7 +233,8 @@ async fn run_model(ops: Vec<Op>) {
                 let before: Vec<String> = t.tags().await.unwrap().into_iter().map(|t| t.name).collect();
                 let now = shoal::maintenance::tags::local_now() + chrono::Duration::hours(hours as i64);
                 let r = shoal::maintenance::tags::expire_tags_at(&io, t.schema().clone(), now).await.unwrap();
-                let due: Vec<String> = before.iter().filter(|n| retention[*n].is_some_and(|h| h < hours)).cloned().collect();
+                let due: Vec<String> =
+                    before.iter().filter(|n| retention[*n].is_some_and(|h| h < hours)).cloned().collect();
                 let mut deleted = r.tags_deleted.clone();
                 deleted.sort();
                 let mut want = due.clone();
@@ -256,7 +286,10 @@ async fn run_model(ops: Vec<Op>) {
                 assert!(after.len() as i64 >= retain_min.min(before.len() as i64), "step {step}: {after:?}");
                 assert!(r.snapshots_expired as i64 <= limit);
                 if let Some(n) = min_next {
-                    assert!(before.iter().filter(|&&id| id >= n).all(|id| after.contains(id)), "step {step}: consumer at {n}");
+                    assert!(
+                        before.iter().filter(|&&id| id >= n).all(|id| after.contains(id)),
+                        "step {step}: consumer at {n}"
+                    );
                 }
                 if let Some(&first) = after.first() {
                     assert_eq!(after, (first..first + after.len() as i64).collect::<Vec<_>>(), "contiguous");
@@ -323,7 +356,8 @@ async fn tags_create_list_delete_and_read() {
     assert_eq!(names, vec![("early".to_string(), 2), ("now".to_string(), latest)]);
     assert_eq!(read_at(&t, TimeTravel::Tag("early".into())).await, model[&2]);
     // Reading through the scan.tag-name option, as Paimon's dynamic options do.
-    let pinned = t.alter(&[SchemaChange::SetOption { key: "scan.tag-name".into(), value: "early".into() }]).await.unwrap();
+    let pinned =
+        t.alter(&[SchemaChange::SetOption { key: "scan.tag-name".into(), value: "early".into() }]).await.unwrap();
     assert_eq!(rows_of(&pinned.read_all(None, None).await.unwrap()), model[&2]);
     let t = pinned.alter(&[SchemaChange::RemoveOption("scan.tag-name".into())]).await.unwrap();
     t.delete_tag("early").await.unwrap();
@@ -377,7 +411,11 @@ async fn expiry_after_commits_follows_the_table_options() {
     check(&io, &t, &model, "after-commit expiry").await;
 
     // write-only: commits leave expiry to others.
-    let (_, t, _) = table_with_history(5, &[("snapshot.num-retained.max", "1"), ("snapshot.num-retained.min", "1"), ("write-only", "true")]).await;
+    let (_, t, _) = table_with_history(
+        5,
+        &[("snapshot.num-retained.max", "1"), ("snapshot.num-retained.min", "1"), ("write-only", "true")],
+    )
+    .await;
     assert!(t.snapshots().snapshot_ids().await.unwrap().len() > 5);
 
     // Young snapshots stay (time-retained) unless num-retained.max forces them out.
@@ -429,7 +467,11 @@ async fn interrupted_expiry_is_readable_and_resumable() {
         counter.fail_deletes_after(None);
         ct.expire_snapshots(&config).await.unwrap();
         // Same history, fresh file names: the same shape as the uninterrupted run.
-        assert_eq!(present(&io).await.len(), end_files, "budget {budget}: resumed expiry ends like an uninterrupted one");
+        assert_eq!(
+            present(&io).await.len(),
+            end_files,
+            "budget {budget}: resumed expiry ends like an uninterrupted one"
+        );
         assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), end_snapshots, "budget {budget}");
         check(&io, &t, &model, &format!("resumed after {budget} deletes")).await;
     }
@@ -558,7 +600,12 @@ async fn schema_evolution_reads_old_files_by_field_id() {
             SchemaChange::RenameColumn { from: "b".into(), to: "name".into() },
             SchemaChange::UpdateColumnType { name: "a".into(), data_type: parse_type("BIGINT").unwrap() },
             SchemaChange::UpdateColumnType { name: "f".into(), data_type: parse_type("DOUBLE").unwrap() },
-            SchemaChange::AddColumn { name: "c".into(), data_type: parse_type("STRING").unwrap(), position: ColumnPosition::After("k".into()), comment: None },
+            SchemaChange::AddColumn {
+                name: "c".into(),
+                data_type: parse_type("STRING").unwrap(),
+                position: ColumnPosition::After("k".into()),
+                comment: None,
+            },
         ])
         .await
         .unwrap();
@@ -583,7 +630,11 @@ async fn schema_evolution_reads_old_files_by_field_id() {
 
     let lines = |b: &RecordBatch| -> Vec<String> {
         let f = arrow::util::display::FormatOptions::default();
-        let fmts: Vec<_> = b.columns().iter().map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &f).unwrap()).collect();
+        let fmts: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|c| arrow::util::display::ArrayFormatter::try_new(c.as_ref(), &f).unwrap())
+            .collect();
         (0..b.num_rows()).map(|i| fmts.iter().map(|x| x.value(i).to_string()).collect::<Vec<_>>().join("|")).collect()
     };
     let now = t2.read_all(None, None).await.unwrap();
@@ -599,10 +650,21 @@ async fn schema_evolution_reads_old_files_by_field_id() {
     assert_eq!(lines(&t3.read_all(None, None).await.unwrap()), ["1||10|1.5", "2|c2|1099511627776|0.1", "3||30|0.2"]);
     // Refusals leave no schema file behind.
     assert!(t3.alter(&[SchemaChange::DropColumn("k".into())]).await.is_err());
-    assert!(t3.alter(&[SchemaChange::UpdateColumnType { name: "a".into(), data_type: parse_type("INT").unwrap() }]).await.is_err());
+    assert!(t3
+        .alter(&[SchemaChange::UpdateColumnType { name: "a".into(), data_type: parse_type("INT").unwrap() }])
+        .await
+        .is_err());
     assert_eq!(shoal::store::SchemaManager::new(io.clone()).schema_ids().await.unwrap(), vec![0, 1, 2]);
     // A re-added column gets a new field id: the dropped column's old data does not come back.
-    let t4 = t3.alter(&[SchemaChange::AddColumn { name: "name".into(), data_type: parse_type("STRING").unwrap(), position: ColumnPosition::Last, comment: None }]).await.unwrap();
+    let t4 = t3
+        .alter(&[SchemaChange::AddColumn {
+            name: "name".into(),
+            data_type: parse_type("STRING").unwrap(),
+            position: ColumnPosition::Last,
+            comment: None,
+        }])
+        .await
+        .unwrap();
     let b = t4.read_all(None, None).await.unwrap();
     assert_eq!(b.column(4).null_count(), 3);
 }
@@ -623,7 +685,13 @@ fn utc_ms(s: &str) -> i64 {
 
 /// Upserts `rows` with a commit whose snapshots say `time_millis` and carry `watermark`,
 /// through `committer` (or a fresh one); returns the ids of the snapshots made.
-async fn commit_at(t: &Table, committer: Option<&shoal::write::commit::TableCommit>, rows: &[(i64, String)], time_millis: i64, watermark: Option<i64>) -> Vec<i64> {
+async fn commit_at(
+    t: &Table,
+    committer: Option<&shoal::write::commit::TableCommit>,
+    rows: &[(i64, String)],
+    time_millis: i64,
+    watermark: Option<i64>,
+) -> Vec<i64> {
     let before = t.snapshots().latest_id().await.unwrap().unwrap_or(0);
     let mut w = t.new_write().await.unwrap();
     w.write(&batch(t, rows)).await.unwrap();
@@ -654,7 +722,14 @@ async fn automatic_daily_tags_by_commit_time() {
     let io = FileIO::from_uri("memory://autotag-daily").unwrap();
     let t = Table::create_with_io(io.clone(), def(&[("tag.automatic-creation", "process-time")])).await.unwrap();
     let (mut state, mut model, mut first) = (Model::new(), BTreeMap::new(), vec![]);
-    let times = ["2024-01-01 10:00", "2024-01-01 23:59", "2024-01-02 00:30", "2024-01-02 12:00", "2024-01-05 01:00", "2024-01-05 02:00"];
+    let times = [
+        "2024-01-01 10:00",
+        "2024-01-01 23:59",
+        "2024-01-02 00:30",
+        "2024-01-02 12:00",
+        "2024-01-05 01:00",
+        "2024-01-05 02:00",
+    ];
     for (i, at) in times.iter().enumerate() {
         let row = (i as i64, format!("v{i}"));
         state.insert(row.0, row.1.clone());
@@ -664,10 +739,20 @@ async fn automatic_daily_tags_by_commit_time() {
         }
         first.push(ids[0]);
     }
-    assert_eq!(tag_list(&t).await, owned(&[("2023-12-31", first[0]), ("2024-01-01", first[2]), ("2024-01-04", first[4])]));
+    assert_eq!(
+        tag_list(&t).await,
+        owned(&[("2023-12-31", first[0]), ("2024-01-01", first[2]), ("2024-01-04", first[4])])
+    );
     for tag in t.tags().await.unwrap() {
-        assert_eq!((tag.create_time, tag.time_retained), (None, None), "no tag.default-time-retained: plain snapshot JSON");
-        assert_eq!(io.read_string(&tag_path(&tag.name)).await.unwrap(), t.snapshots().snapshot_json(tag.snapshot.id).await.unwrap());
+        assert_eq!(
+            (tag.create_time, tag.time_retained),
+            (None, None),
+            "no tag.default-time-retained: plain snapshot JSON"
+        );
+        assert_eq!(
+            io.read_string(&tag_path(&tag.name)).await.unwrap(),
+            t.snapshots().snapshot_json(tag.snapshot.id).await.unwrap()
+        );
     }
     check(&io, &t, &model, "daily tags").await;
     // Nothing new to tag: an on-demand run creates nothing; a new day's commit tags the 5th.
@@ -677,7 +762,11 @@ async fn automatic_daily_tags_by_commit_time() {
 
     // without_dashes and a delay: 20240101 is due at its end (2024-01-02 00:00) + 2 h; all digits.
     let io = FileIO::from_uri("memory://autotag-daily-compact").unwrap();
-    let opts = [("tag.automatic-creation", "process-time"), ("tag.period-formatter", "without_dashes"), ("tag.creation-delay", "2 h")];
+    let opts = [
+        ("tag.automatic-creation", "process-time"),
+        ("tag.period-formatter", "without_dashes"),
+        ("tag.creation-delay", "2 h"),
+    ];
     let t = Table::create_with_io(io.clone(), def(&opts)).await.unwrap();
     let mut first = vec![];
     for (i, at) in ["2024-01-01 10:00", "2024-01-02 01:59", "2024-01-02 02:00", "2024-01-04 05:00"].iter().enumerate() {
@@ -712,10 +801,10 @@ async fn automatic_hourly_tags_by_watermark() {
     let steps: [(Option<&str>, Option<&str>); 8] = [
         (Some("2024-03-10 02:05"), Some("2024-03-10 09")), // first: the hour before
         (Some("2024-03-10 02:50"), None),
-        (Some("2024-03-10 03:05"), None),                   // 11:05 - 10 min < 11:00
+        (Some("2024-03-10 03:05"), None), // 11:05 - 10 min < 11:00
         (Some("2024-03-10 03:12"), Some("2024-03-10 10")),
-        (None, None),                                       // keeps the watermark of 11:12
-        (Some("2024-03-10 03:00"), None),                   // a smaller watermark is not recorded
+        (None, None),                                      // keeps the watermark of 11:12
+        (Some("2024-03-10 03:00"), None),                  // a smaller watermark is not recorded
         (Some("2024-03-10 06:30"), Some("2024-03-10 11")), // completion: the next hour, not 13
         (Some("2024-03-10 06:31"), Some("2024-03-10 12")),
     ];
@@ -853,11 +942,8 @@ async fn tag_retention_expiry_deletes_exactly_the_unreferenced_files() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consumer_expiry_releases_snapshots() {
     let io = FileIO::from_uri("memory://consumer-expiry").unwrap();
-    let opts = [
-        ("snapshot.num-retained.min", "1"),
-        ("snapshot.num-retained.max", "1"),
-        ("consumer.expiration-time", "1 h"),
-    ];
+    let opts =
+        [("snapshot.num-retained.min", "1"), ("snapshot.num-retained.max", "1"), ("consumer.expiration-time", "1 h")];
     let t = Table::create_with_io(io.clone(), def(&opts)).await.unwrap();
     let mut model = BTreeMap::new();
     let mut state = Model::new();
@@ -876,7 +962,10 @@ async fn consumer_expiry_releases_snapshots() {
     check(&io, &t, &model, "consumers held").await;
 
     // Expire consumers older than nothing: both go before expiry, which then keeps only the latest.
-    let t = t.alter(&[SchemaChange::SetOption { key: "consumer.expiration-time".into(), value: "0 ms".into() }]).await.unwrap();
+    let t = t
+        .alter(&[SchemaChange::SetOption { key: "consumer.expiration-time".into(), value: "0 ms".into() }])
+        .await
+        .unwrap();
     t.consumers().reset("other", Consumer { next_snapshot: 2 }).await.unwrap();
     step(4, commit(&t, &[(4, "c4".into())], &[]).await, &mut state, &mut model);
     assert_eq!(t.consumers().consumers().await.unwrap(), vec![]);

@@ -21,7 +21,11 @@ fn shoal(args: &[&str], temp_dir: &Path) -> String {
         .output()
         .expect("run shoal");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "shoal {args:?} failed\nstdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "shoal {args:?} failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     stdout
 }
 
@@ -32,7 +36,14 @@ fn orders_csv(path: &Path, first: u64, rows: u64, version: u32) {
     writeln!(f, "id,customer,amount,note").unwrap();
     for i in first..first + rows {
         let id = i.wrapping_mul(2_654_435_761) % 1_000_000_007;
-        writeln!(f, "{id},customer-{:06},{}.{:02},note {version} for order {i} with some words", i % 50_000, i % 10_000, i % 100).unwrap();
+        writeln!(
+            f,
+            "{id},customer-{:06},{}.{:02},note {version} for order {i} with some words",
+            i % 50_000,
+            i % 10_000,
+            i % 100
+        )
+        .unwrap();
     }
 }
 

@@ -10,9 +10,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type};
-use arrow_array::{
-    Array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-};
+use arrow_array::{Array, ArrayRef, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray};
 use proptest::prelude::*;
 use shoal::maintenance::compact::CompactJob;
 use shoal::spec::{parse_type, RowKind};
@@ -46,19 +44,10 @@ impl Engine {
     fn options(self) -> Vec<(&'static str, &'static str)> {
         match self {
             Engine::DedupSequenceField => vec![("sequence.field", "c")],
-            Engine::FirstRow => vec![
-                ("merge-engine", "first-row"),
-                ("first-row.ignore-delete", "true"),
-            ],
-            Engine::PartialUpdate => vec![
-                ("merge-engine", "partial-update"),
-                ("ignore-delete", "true"),
-            ],
+            Engine::FirstRow => vec![("merge-engine", "first-row"), ("first-row.ignore-delete", "true")],
+            Engine::PartialUpdate => vec![("merge-engine", "partial-update"), ("ignore-delete", "true")],
             Engine::PartialUpdateRemoveOnDelete => {
-                vec![
-                    ("merge-engine", "partial-update"),
-                    ("partial-update.remove-record-on-delete", "true"),
-                ]
+                vec![("merge-engine", "partial-update"), ("partial-update.remove-record-on-delete", "true")]
             }
             Engine::PartialUpdateGroups => vec![
                 ("merge-engine", "partial-update"),
@@ -85,16 +74,11 @@ impl Engine {
         if history.len() == 1 {
             // A lone version is itself; readers drop retractions.
             let (k, r) = &history[0];
-            return if k.is_retract() {
-                None
-            } else {
-                Some(r.clone())
-            };
+            return if k.is_retract() { None } else { Some(r.clone()) };
         }
         match self {
             Engine::DedupSequenceField => {
-                let mut ordered: Vec<(usize, &(RowKind, Row))> =
-                    history.iter().enumerate().collect();
+                let mut ordered: Vec<(usize, &(RowKind, Row))> = history.iter().enumerate().collect();
                 // By c (nulls first), then write order.
                 ordered.sort_by(|x, y| x.1 .1.c.cmp(&y.1 .1.c).then(x.0.cmp(&y.0)));
                 let (k, r) = ordered.last().map(|x| x.1.clone())?;
@@ -104,10 +88,7 @@ impl Engine {
                     Some(r)
                 }
             }
-            Engine::FirstRow => history
-                .iter()
-                .find(|(k, _)| !k.is_retract())
-                .map(|(_, r)| r.clone()),
+            Engine::FirstRow => history.iter().find(|(k, _)| !k.is_retract()).map(|(_, r)| r.clone()),
             Engine::PartialUpdate => {
                 let mut row = Row::default();
                 let mut any = false;
@@ -248,14 +229,7 @@ fn sum_retract(acc: Option<i32>, v: Option<i32>) -> Option<i32> {
 
 fn def(engine: Engine) -> TableDefinition {
     let mut d = TableDefinition::default().column("id", parse_type("BIGINT NOT NULL").unwrap());
-    for (n, t) in [
-        ("a", "INT"),
-        ("b", "STRING"),
-        ("c", "BIGINT"),
-        ("d", "DOUBLE"),
-        ("e", "INT"),
-        ("g", "INT"),
-    ] {
+    for (n, t) in [("a", "INT"), ("b", "STRING"), ("c", "BIGINT"), ("d", "DOUBLE"), ("e", "INT"), ("g", "INT")] {
         d = d.column(n, parse_type(t).unwrap());
     }
     d = d
@@ -271,26 +245,16 @@ fn def(engine: Engine) -> TableDefinition {
 
 fn batch(t: &Table, rows: &[(i64, Row)]) -> RecordBatch {
     let col = |f: &dyn Fn(&Row) -> Option<i32>| {
-        Arc::new(Int32Array::from(
-            rows.iter().map(|r| f(&r.1)).collect::<Vec<_>>(),
-        )) as ArrayRef
+        Arc::new(Int32Array::from(rows.iter().map(|r| f(&r.1)).collect::<Vec<_>>())) as ArrayRef
     };
     RecordBatch::try_new(
         t.arrow_schema(),
         vec![
-            Arc::new(Int64Array::from(
-                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
-            )) as ArrayRef,
+            Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as ArrayRef,
             col(&|r| r.a),
-            Arc::new(StringArray::from(
-                rows.iter().map(|r| r.1.b.clone()).collect::<Vec<_>>(),
-            )),
-            Arc::new(Int64Array::from(
-                rows.iter().map(|r| r.1.c).collect::<Vec<_>>(),
-            )),
-            Arc::new(Float64Array::from(
-                rows.iter().map(|r| r.1.d).collect::<Vec<_>>(),
-            )),
+            Arc::new(StringArray::from(rows.iter().map(|r| r.1.b.clone()).collect::<Vec<_>>())),
+            Arc::new(Int64Array::from(rows.iter().map(|r| r.1.c).collect::<Vec<_>>())),
+            Arc::new(Float64Array::from(rows.iter().map(|r| r.1.d).collect::<Vec<_>>())),
             col(&|r| r.e),
             col(&|r| r.g),
         ],
@@ -318,11 +282,7 @@ async fn read(t: &Table, snapshot: Option<i64>) -> Table_ {
             e: int(5, i),
             g: int(6, i),
         };
-        assert!(
-            out.insert(ids.value(i), row).is_none(),
-            "key {} read twice",
-            ids.value(i)
-        );
+        assert!(out.insert(ids.value(i), row).is_none(), "key {} read twice", ids.value(i));
     }
     out
 }
@@ -368,17 +328,12 @@ fn full_row(seed: u32) -> Row {
 }
 
 fn expected(engine: Engine, history: &BTreeMap<i64, Vec<(RowKind, Row)>>) -> Table_ {
-    history
-        .iter()
-        .filter_map(|(k, h)| engine.fold(h).map(|r| (*k, r)))
-        .collect()
+    history.iter().filter_map(|(k, h)| engine.fold(h).map(|r| (*k, r))).collect()
 }
 
 async fn run(engine: Engine, ops: Vec<Op>) {
     let dir = tempfile::tempdir().unwrap();
-    let table = Table::create(dir.path().to_str().unwrap(), def(engine))
-        .await
-        .unwrap();
+    let table = Table::create(dir.path().to_str().unwrap(), def(engine)).await.unwrap();
     let mut w = table.new_write().await.unwrap();
     let mut committed_history: BTreeMap<i64, Vec<(RowKind, Row)>> = BTreeMap::new();
     let mut history = committed_history.clone();
@@ -392,9 +347,8 @@ async fn run(engine: Engine, ops: Vec<Op>) {
                         // After remove-record-on-delete deleted a key, a partial row merged with
                         // the -D in one step would lay itself over the pre-delete row in the
                         // next (Paimon has the same order dependence): re-inserts are full rows.
-                        let deleted = history
-                            .get(&k)
-                            .is_some_and(|h| h.iter().any(|(kind, _)| *kind == RowKind::Delete));
+                        let deleted =
+                            history.get(&k).is_some_and(|h| h.iter().any(|(kind, _)| *kind == RowKind::Delete));
                         if engine == Engine::PartialUpdateRemoveOnDelete && deleted {
                             (k, full_row(s))
                         } else {
@@ -403,10 +357,7 @@ async fn run(engine: Engine, ops: Vec<Op>) {
                     })
                     .collect();
                 for (k, r) in &rows {
-                    history
-                        .entry(*k)
-                        .or_default()
-                        .push((RowKind::Insert, r.clone()));
+                    history.entry(*k).or_default().push((RowKind::Insert, r.clone()));
                 }
                 w.write(&batch(&table, &rows)).await.unwrap();
             }
@@ -428,18 +379,13 @@ async fn run(engine: Engine, ops: Vec<Op>) {
                         continue;
                     };
                     let old = h[seed as usize % h.len()].1.clone();
-                    let kind = if update {
-                        RowKind::UpdateBefore
-                    } else {
-                        RowKind::Delete
-                    };
+                    let kind = if update { RowKind::UpdateBefore } else { RowKind::Delete };
                     rows.push((k, old.clone()));
                     kinds.push(kind);
                     history.entry(k).or_default().push((kind, old));
                     if update {
-                        let deleted = history
-                            .get(&k)
-                            .is_some_and(|h| h.iter().any(|(kind, _)| *kind == RowKind::Delete));
+                        let deleted =
+                            history.get(&k).is_some_and(|h| h.iter().any(|(kind, _)| *kind == RowKind::Delete));
                         let new = if engine == Engine::PartialUpdateRemoveOnDelete && deleted {
                             full_row(seed.rotate_left(7))
                         } else {
@@ -447,26 +393,16 @@ async fn run(engine: Engine, ops: Vec<Op>) {
                         };
                         rows.push((k, new.clone()));
                         kinds.push(RowKind::UpdateAfter);
-                        history
-                            .entry(k)
-                            .or_default()
-                            .push((RowKind::UpdateAfter, new));
+                        history.entry(k).or_default().push((RowKind::UpdateAfter, new));
                     }
                 }
                 if !rows.is_empty() {
-                    w.write_with_kinds(&batch(&table, &rows), Some(&kinds))
-                        .await
-                        .unwrap();
+                    w.write_with_kinds(&batch(&table, &rows), Some(&kinds)).await.unwrap();
                 }
             }
             Op::Commit => {
                 let msgs = w.prepare_commit().await.unwrap();
-                let out = table
-                    .new_commit(&uuid::Uuid::new_v4().to_string())
-                    .unwrap()
-                    .commit(msgs)
-                    .await
-                    .unwrap();
+                let out = table.new_commit(&uuid::Uuid::new_v4().to_string()).unwrap().commit(msgs).await.unwrap();
                 committed_history = history.clone();
                 if let Some(id) = out.snapshot_id() {
                     snapshots.push((id, expected(engine, &committed_history)));
@@ -476,12 +412,7 @@ async fn run(engine: Engine, ops: Vec<Op>) {
                 // The dedicated job commits beside the writer; the writer's own view goes stale
                 // and is replaced, as a restarted job would be.
                 let msgs = w.prepare_commit().await.unwrap();
-                table
-                    .new_commit(&uuid::Uuid::new_v4().to_string())
-                    .unwrap()
-                    .commit(msgs)
-                    .await
-                    .unwrap();
+                table.new_commit(&uuid::Uuid::new_v4().to_string()).unwrap().commit(msgs).await.unwrap();
                 committed_history = history.clone();
                 CompactJob::new(true).run(&table).await.unwrap();
                 w = table.new_write().await.unwrap();
@@ -519,11 +450,7 @@ async fn run(engine: Engine, ops: Vec<Op>) {
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
 proptest! {
@@ -594,7 +521,8 @@ async fn nested_binary_and_arithmetic_aggregates() {
     ] {
         d = d.option(k, v);
     }
-    let table = Table::create(dir.path().to_str().unwrap(), d.primary_key(&["id"]).option("bucket", "1")).await.unwrap();
+    let table =
+        Table::create(dir.path().to_str().unwrap(), d.primary_key(&["id"]).option("bucket", "1")).await.unwrap();
     let bitmap = |values: &[u32]| {
         let mut out = vec![];
         values.iter().copied().collect::<roaring::RoaringBitmap>().serialize_into(&mut out).unwrap();
@@ -604,7 +532,12 @@ async fn nested_binary_and_arithmetic_aggregates() {
         let values_schema = Arc::new(arrow_schema::Schema::new(
             table.arrow_schema().fields().iter().filter(|f| f.name() != "bm").cloned().collect::<Vec<_>>(),
         ));
-        let b = arrow::json::ReaderBuilder::new(values_schema).build(std::io::Cursor::new(json.to_string())).unwrap().next().unwrap().unwrap();
+        let b = arrow::json::ReaderBuilder::new(values_schema)
+            .build(std::io::Cursor::new(json.to_string()))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
         let mut cols = b.columns().to_vec();
         let bm = arrow_array::BinaryArray::from(bitmaps.iter().map(|v| Some(v.as_slice())).collect::<Vec<_>>());
         cols.insert(5, Arc::new(bm));
@@ -613,9 +546,12 @@ async fn nested_binary_and_arithmetic_aggregates() {
     let commit = |msgs| async { table.new_commit("t").unwrap().commit(msgs).await.unwrap() };
     // Three commits (three files) of one key, then a -U/+U pair: merged on read.
     let mut w = table.new_write().await.unwrap();
-    w.write(&rows(r#"{"id":1,"tags":["a","b","a"],"seen":[1],"m":{"x":1},"items":[{"k":1,"v":"a"}],"t":100,"p":"2.00"}"#, vec![bitmap(&[1, 2])]))
-        .await
-        .unwrap();
+    w.write(&rows(
+        r#"{"id":1,"tags":["a","b","a"],"seen":[1],"m":{"x":1},"items":[{"k":1,"v":"a"}],"t":100,"p":"2.00"}"#,
+        vec![bitmap(&[1, 2])],
+    ))
+    .await
+    .unwrap();
     commit(w.prepare_commit().await.unwrap()).await;
     w.write(&rows(
         r#"{"id":1,"tags":["b","c"],"seen":[1,2],"m":{"x":2,"y":3},"items":[{"k":1,"v":"b"},{"k":2,"v":"c"}],"t":100,"p":"1.50"}"#,
@@ -627,10 +563,14 @@ async fn nested_binary_and_arithmetic_aggregates() {
     // A retraction only takes back what it meets in the same merge (collect, merge_map,
     // nested_update and product retract nothing from an empty accumulator, as in Paimon), so the
     // -U and +U go to files of their own and meet the accumulated value on read.
-    let before = rows(r#"{"id":1,"tags":null,"seen":[1],"m":{"y":0},"items":[{"k":2,"v":"c"}],"t":50,"p":"1.50"}"#, vec![bitmap(&[1])]);
+    let before = rows(
+        r#"{"id":1,"tags":null,"seen":[1],"m":{"y":0},"items":[{"k":2,"v":"c"}],"t":50,"p":"1.50"}"#,
+        vec![bitmap(&[1])],
+    );
     w.write_with_kinds(&before, Some(&[RowKind::UpdateBefore])).await.unwrap();
     commit(w.prepare_commit().await.unwrap()).await;
-    let after = rows(r#"{"id":1,"tags":["d"],"seen":null,"m":null,"items":null,"t":null,"p":null}"#, vec![bitmap(&[9])]);
+    let after =
+        rows(r#"{"id":1,"tags":["d"],"seen":null,"m":null,"items":null,"t":null,"p":null}"#, vec![bitmap(&[9])]);
     w.write_with_kinds(&after, Some(&[RowKind::UpdateAfter])).await.unwrap();
     commit(w.prepare_commit().await.unwrap()).await;
 

@@ -41,7 +41,11 @@ async fn check_every_snapshot(name: &str) -> usize {
         let path = reference(&format!("{name}.expected.snapshot-{id}.jsonl"));
         let Ok(expected) = std::fs::read_to_string(&path) else { continue };
         let batch = table.read_all(Some(id), None).await.unwrap_or_else(|e| panic!("{name} snapshot {id}: {e}"));
-        assert_eq!(common::rows_as_lines(&[batch], &types), common::canonical_lines(&expected), "{name} at snapshot {id}");
+        assert_eq!(
+            common::rows_as_lines(&[batch], &types),
+            common::canonical_lines(&expected),
+            "{name} at snapshot {id}"
+        );
         checked += 1;
     }
     let latest = table.read_all(None, None).await.unwrap();

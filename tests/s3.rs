@@ -59,7 +59,8 @@ async fn tables_on_s3_write_commit_compact_and_read() {
     let mut model = BTreeMap::new();
     let mut w = table.new_write().await.unwrap();
     for round in 0..6i64 {
-        let rows: Vec<(i64, String)> = (0..200).map(|k| ((k * 7 + round * 13) % 500, format!("r{round}-{k}"))).collect();
+        let rows: Vec<(i64, String)> =
+            (0..200).map(|k| ((k * 7 + round * 13) % 500, format!("r{round}-{k}"))).collect();
         for r in &rows {
             model.insert(r.0, r.1.clone());
         }
@@ -109,7 +110,12 @@ async fn concurrent_committers_on_s3_lose_nothing() {
         t.await.unwrap();
     }
     let ids = table.snapshots().snapshot_ids().await.unwrap();
-    eprintln!("S3: {} concurrent commits in {:.2?} ({:.1} commits/s), none lost", ids.len(), started.elapsed(), ids.len() as f64 / started.elapsed().as_secs_f64());
+    eprintln!(
+        "S3: {} concurrent commits in {:.2?} ({:.1} commits/s), none lost",
+        ids.len(),
+        started.elapsed(),
+        ids.len() as f64 / started.elapsed().as_secs_f64()
+    );
     assert_eq!(ids, (1..=20).collect::<Vec<i64>>());
     assert_eq!(read(&table).await, expected);
 }

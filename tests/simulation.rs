@@ -311,7 +311,12 @@ impl Gate {
 
 #[async_trait]
 impl ObjectStore for Gate {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> object_store::Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
         let mut opts = opts;
         if self.0.sched.mutant && location.as_ref().contains("snapshot/snapshot-") {
             // The mutant: a store that lets a second create of a snapshot overwrite the first.
@@ -319,7 +324,10 @@ impl ObjectStore for Gate {
         }
         let create = opts.mode == object_store::PutMode::Create;
         let r = self.run("put", location, true, |s| async move { s.put_opts(location, payload, opts).await }).await;
-        if create && location.as_ref().contains("snapshot/snapshot-") && matches!(r, Err(object_store::Error::AlreadyExists { .. })) {
+        if create
+            && location.as_ref().contains("snapshot/snapshot-")
+            && matches!(r, Err(object_store::Error::AlreadyExists { .. }))
+        {
             // Another commit took this snapshot id first: this one retries on top of it.
             self.0.sched.state.lock().unwrap().lost_races += 1;
         }
@@ -508,14 +516,21 @@ impl Sim {
     fn fail(&self, msg: String) -> ! {
         self.sched.abort();
         let tail = self.sched.state.lock().unwrap().trace_tail.join("\n  ");
-        panic!("seed {}: {msg}\nlast store calls:\n  {tail}\nreplay: SHOAL_SIM_SEED={} cargo test --test simulation", self.seed, self.seed)
+        panic!(
+            "seed {}: {msg}\nlast store calls:\n  {tail}\nreplay: SHOAL_SIM_SEED={} cargo test --test simulation",
+            self.seed, self.seed
+        )
     }
 
     /// The checks after a step: the latest snapshot reads as the model allows.
     async fn check_latest(&self, who: &str) {
-        let t = Table::open_with_io(self.plain.clone()).await.unwrap_or_else(|e| self.fail(format!("after {who}: open: {e}")));
+        let t = Table::open_with_io(self.plain.clone())
+            .await
+            .unwrap_or_else(|e| self.fail(format!("after {who}: open: {e}")));
         let latest = t.snapshots().latest_id().await.unwrap_or_else(|e| self.fail(format!("after {who}: latest: {e}")));
-        let rows = read_rows(&t, None).await.unwrap_or_else(|e| self.fail(format!("after {who}: the table does not read: {e}")));
+        let rows = read_rows(&t, None)
+            .await
+            .unwrap_or_else(|e| self.fail(format!("after {who}: the table does not read: {e}")));
         let mut model = self.model.lock().unwrap();
         let mut per_writer: Vec<Rows> = vec![Rows::new(); model.committed.len()];
         for (k, v) in &rows {
@@ -572,7 +587,8 @@ impl Sim {
     async fn writer_op(&self, me: usize, io: &FileIO, batch_no: u64, batch: &Batch) -> shoal::Result<()> {
         let t = Table::open_with_io(io.clone()).await?;
         let rows: Vec<(i64, String)> = batch.iter().map(|(k, v)| (*k, v.clone().unwrap_or_default())).collect();
-        let kinds: Vec<RowKind> = batch.values().map(|v| if v.is_some() { RowKind::Insert } else { RowKind::Delete }).collect();
+        let kinds: Vec<RowKind> =
+            batch.values().map(|v| if v.is_some() { RowKind::Insert } else { RowKind::Delete }).collect();
         let mut w = t.new_write().await?;
         w.write_with_kinds(&common::kv_batch(&t, &rows), Some(&kinds)).await?;
         let msgs = w.prepare_commit().await?;
@@ -607,7 +623,9 @@ impl Sim {
                         // (a no-op if the failed attempt landed after all).
                         attempt += 1;
                         if attempt > 8 {
-                            self.fail(format!("writer {me}: batch {step} did not commit after {attempt} restarts: {e}"));
+                            self.fail(format!(
+                                "writer {me}: batch {step} did not commit after {attempt} restarts: {e}"
+                            ));
                         }
                         self.stats.lock().unwrap().restarts += 1;
                         self.sched.begin_op(me, false);
@@ -637,7 +655,9 @@ impl Sim {
                                 self.note_failure(me, "compactor", &e);
                                 attempt += 1;
                                 if attempt > 8 {
-                                    self.fail(format!("compactor {me}: did not complete after {attempt} restarts: {e}"));
+                                    self.fail(format!(
+                                        "compactor {me}: did not complete after {attempt} restarts: {e}"
+                                    ));
                                 }
                                 self.stats.lock().unwrap().restarts += 1;
                                 self.sched.begin_op(me, false);
@@ -870,7 +890,8 @@ fn seeded_interleavings_of_writers_compactors_and_expiry_with_faults() {
     for seed in REGRESSION_SEEDS {
         run_seed(seed);
     }
-    let budget = Duration::from_secs(std::env::var("SHOAL_SIM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40));
+    let budget =
+        Duration::from_secs(std::env::var("SHOAL_SIM_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(40));
     let started = Instant::now();
     let mut total = Stats::default();
     let mut seed = 1u64;
@@ -918,6 +939,10 @@ fn a_seed_replays_the_same_schedule() {
     for seed in [7u64, 8] {
         let (a, ta) = run_seed(seed);
         let (b, tb) = run_seed(seed);
-        assert_eq!((ta, a.calls, a.faults, a.switches), (tb, b.calls, b.faults, b.switches), "seed {seed} did not replay");
+        assert_eq!(
+            (ta, a.calls, a.faults, a.switches),
+            (tb, b.calls, b.faults, b.switches),
+            "seed {seed} did not replay"
+        );
     }
 }

@@ -72,7 +72,8 @@ async fn files_opened(ctx: &SessionContext, query: &str) -> (usize, usize, Vec<R
     let plan = ctx.sql(query).await.unwrap().create_physical_plan().await.unwrap();
     let planned = find_scan(&plan).expect("a shoal scan in the plan").file_count();
     let batches = collect(plan.clone(), ctx.task_ctx()).await.unwrap();
-    let opened = find_scan(&plan).unwrap().metrics().unwrap().sum_by_name("files_read").map(|m| m.as_usize()).unwrap_or(0);
+    let opened =
+        find_scan(&plan).unwrap().metrics().unwrap().sum_by_name("files_read").map(|m| m.as_usize()).unwrap_or(0);
     (planned, opened, batches)
 }
 
@@ -215,7 +216,13 @@ async fn key_statistics_skip_files_and_value_statistics_never_resurrect_old_vers
         let scan = find_scan(&plan).unwrap();
         scan.partitions().iter().flatten().flat_map(|s| s.files.iter().map(|f| f.file_name.clone())).collect::<Vec<_>>()
     };
-    corrupt(&files.iter().filter(|p| !keep.contains(&p.file_name().unwrap().to_string_lossy().to_string())).cloned().collect::<Vec<_>>());
+    corrupt(
+        &files
+            .iter()
+            .filter(|p| !keep.contains(&p.file_name().unwrap().to_string_lossy().to_string()))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
     assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.r WHERE k >= 250").await.unwrap()), 50);
 }
 
@@ -241,10 +248,16 @@ async fn projection_limit_statistics_and_catalog() {
     assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t").await.unwrap()), 149);
 
     // The catalog lists databases and tables, and another name works as well.
-    let tables = sql(&ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'db' ORDER BY table_name")
-        .await
-        .unwrap();
-    let names: Vec<String> = tables.iter().flat_map(|b| (0..b.num_rows()).map(|i| b.column(0).as_string::<i32>().value(i).to_string()).collect::<Vec<_>>()).collect();
+    let tables =
+        sql(&ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'db' ORDER BY table_name")
+            .await
+            .unwrap();
+    let names: Vec<String> = tables
+        .iter()
+        .flat_map(|b| {
+            (0..b.num_rows()).map(|i| b.column(0).as_string::<i32>().value(i).to_string()).collect::<Vec<_>>()
+        })
+        .collect();
     assert_eq!(names, vec!["app", "t"]);
     let other = SessionContext::new();
     shoal::datafusion::register_warehouse(&other, "paimon", dir.path().to_str().unwrap()).await.unwrap();
@@ -252,8 +265,11 @@ async fn projection_limit_statistics_and_catalog() {
     let e = sql(&ctx, "SELECT * FROM db.nope").await.unwrap_err().to_string();
     assert!(e.contains("nope"), "{e}");
     // Session tables can live beside the warehouse's.
-    ctx.register_batch("extra", rows(&Table::open(dir.path().join("db.db/t").to_str().unwrap()).await.unwrap(), "z", vec![1], vec![2]))
-        .unwrap();
+    ctx.register_batch(
+        "extra",
+        rows(&Table::open(dir.path().join("db.db/t").to_str().unwrap()).await.unwrap(), "z", vec![1], vec![2]),
+    )
+    .unwrap();
     assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM extra").await.unwrap()), 1);
 }
 
@@ -264,7 +280,10 @@ async fn time_travel_by_snapshot_id() {
     let ctx = context_for_warehouse(dir.path().to_str().unwrap()).await.unwrap();
     let at1 = "SELECT v FROM db.t VERSION AS OF 1 WHERE dt = 'a' AND k IN (1, 3) ORDER BY k";
     assert_eq!(i64s(&sql(&ctx, at1).await.unwrap(), 0), vec![1, 3]);
-    assert_eq!(i64s(&sql(&ctx, "SELECT v FROM db.\"t$snapshot=2\" WHERE dt = 'a' AND k IN (1, 3)").await.unwrap(), 0), vec![1000]);
+    assert_eq!(
+        i64s(&sql(&ctx, "SELECT v FROM db.\"t$snapshot=2\" WHERE dt = 'a' AND k IN (1, 3)").await.unwrap(), 0),
+        vec![1000]
+    );
     let e = sql(&ctx, "SELECT * FROM db.t VERSION AS OF 9").await.unwrap_err().to_string();
     assert!(e.contains("snapshot 9"), "{e}");
 
@@ -298,7 +317,8 @@ async fn time_travel_by_tag_and_timestamp_in_the_snapshots_schema() {
     let at1 = "SELECT v FROM db.t VERSION AS OF 'first' WHERE dt = 'a' AND k IN (1, 3) ORDER BY k";
     assert_eq!(i64s(&sql(&ctx, at1).await.unwrap(), 0), vec![1, 3]);
     // Spark's TIMESTAMP AS OF (UTC text) and Flink's FOR SYSTEM_TIME AS OF, at snapshot 2's commit time.
-    let when = chrono::DateTime::from_timestamp_millis(s2.time_millis).unwrap().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
+    let when =
+        chrono::DateTime::from_timestamp_millis(s2.time_millis).unwrap().format("%Y-%m-%d %H:%M:%S%.3f").to_string();
     for q in [
         format!("SELECT * FROM db.t TIMESTAMP AS OF '{when}' WHERE dt = 'a' AND k IN (1, 3)"),
         format!("SELECT * FROM db.t FOR SYSTEM_TIME AS OF TIMESTAMP '{when}' WHERE dt = 'a' AND k IN (1, 3)"),
@@ -351,7 +371,10 @@ async fn insert_delete_update_each_commit_once() {
     // INSERT SELECT copies partition b into d.
     let n = one_i64(&sql(&ctx, "INSERT INTO db.t SELECT 'd', k, v + 1 FROM db.t WHERE dt = 'b'").await.unwrap());
     assert_eq!(n, 50);
-    assert_eq!(one_i64(&sql(&ctx, "SELECT sum(v) FROM db.t WHERE dt = 'd'").await.unwrap()), (0..50).map(|k| k * 10 + 1).sum::<i64>());
+    assert_eq!(
+        one_i64(&sql(&ctx, "SELECT sum(v) FROM db.t WHERE dt = 'd'").await.unwrap()),
+        (0..50).map(|k| k * 10 + 1).sum::<i64>()
+    );
     assert_eq!(snapshot_count(&t).await, before + 2);
 
     // DELETE: -D rows for the matching keys, one commit, count of rows deleted.
@@ -438,16 +461,26 @@ async fn merge_into_updates_deletes_and_inserts_in_one_commit() {
     assert!(v.is_null(2), "the inserted row's v was not given");
 
     // Two source rows for one target row: an error, and nothing is committed.
-    let dup = arrow_select::concat::concat_batches(&t.arrow_schema(), &[rows(&t, "a", vec![5], vec![1]), rows(&t, "a", vec![5], vec![2])]).unwrap();
+    let dup = arrow_select::concat::concat_batches(
+        &t.arrow_schema(),
+        &[rows(&t, "a", vec![5], vec![1]), rows(&t, "a", vec![5], vec![2])],
+    )
+    .unwrap();
     ctx.register_batch("dup", dup).unwrap();
     let count = snapshot_count(&t).await;
-    let e = sql(&ctx, "MERGE INTO db.t USING dup d ON db.t.dt = d.dt AND db.t.k = d.k WHEN MATCHED THEN UPDATE SET v = d.v")
+    let e = sql(
+        &ctx,
+        "MERGE INTO db.t USING dup d ON db.t.dt = d.dt AND db.t.k = d.k WHEN MATCHED THEN UPDATE SET v = d.v",
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("twice"), "{e}");
+    assert_eq!(snapshot_count(&t).await, count);
+    let e = sql(&ctx, "MERGE INTO db.t USING dup d ON db.t.k = d.k WHEN MATCHED THEN UPDATE SET k = d.k")
         .await
         .unwrap_err()
         .to_string();
-    assert!(e.contains("twice"), "{e}");
-    assert_eq!(snapshot_count(&t).await, count);
-    let e = sql(&ctx, "MERGE INTO db.t USING dup d ON db.t.k = d.k WHEN MATCHED THEN UPDATE SET k = d.k").await.unwrap_err().to_string();
     assert!(e.contains("primary-key"), "{e}");
 }
 
@@ -558,7 +591,10 @@ async fn lifecycle_procedures() {
     assert_eq!(tags.iter().map(|t| (t.name.as_str(), t.snapshot.id)).collect::<Vec<_>>(), vec![("one", 1), ("two", 2)]);
     assert_eq!(tags[1].time_retained, Some(std::time::Duration::from_secs(7 * 86_400)));
     assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t VERSION AS OF 'one'").await.unwrap()), 150);
-    let e = sql(&ctx, "CALL sys.create_tag(table => 'db.t', tag => 'x', time_retained => 'soon')").await.unwrap_err().to_string();
+    let e = sql(&ctx, "CALL sys.create_tag(table => 'db.t', tag => 'x', time_retained => 'soon')")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("time_retained") && e.contains("soon"), "{e}");
 
     // Three more commits, then keep two snapshots: the tags keep theirs readable.
@@ -576,7 +612,10 @@ async fn lifecycle_procedures() {
     assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t").await.unwrap()), 149);
     let e = sql(&ctx, "CALL sys.rollback(table => 'db.t', version => '4')").await.unwrap_err().to_string();
     assert!(e.contains('4'), "{e}");
-    let e = sql(&ctx, "CALL sys.rollback_to(table => 'db.t', tag => 'one', snapshot_id => 1)").await.unwrap_err().to_string();
+    let e = sql(&ctx, "CALL sys.rollback_to(table => 'db.t', tag => 'one', snapshot_id => 1)")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("exactly one"), "{e}");
     sql(&ctx, "CALL sys.rollback(table => 'db.t', version => 'one')").await.unwrap();
     assert_eq!(one_i64(&sql(&ctx, "SELECT count(*) FROM db.t").await.unwrap()), 150);
@@ -590,9 +629,14 @@ async fn lifecycle_procedures() {
 
     // Consumers: set, then delete.
     let latest = t.latest_snapshot().await.unwrap().unwrap().id;
-    sql(&ctx, &format!("CALL sys.reset_consumer(table => 'db.t', consumer_id => 'job', next_snapshot_id => {latest})")).await.unwrap();
+    sql(&ctx, &format!("CALL sys.reset_consumer(table => 'db.t', consumer_id => 'job', next_snapshot_id => {latest})"))
+        .await
+        .unwrap();
     assert_eq!(t.consumers().consumer("job").await.unwrap().unwrap().next_snapshot, latest);
-    let e = sql(&ctx, "CALL sys.reset_consumer(table => 'db.t', consumer_id => 'job', next_snapshot_id => 99)").await.unwrap_err().to_string();
+    let e = sql(&ctx, "CALL sys.reset_consumer(table => 'db.t', consumer_id => 'job', next_snapshot_id => 99)")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("99"), "{e}");
     sql(&ctx, "CALL sys.reset_consumer(table => 'db.t', consumerId => 'job')").await.unwrap();
     assert!(t.consumers().consumer("job").await.unwrap().is_none());
@@ -601,8 +645,12 @@ async fn lifecycle_procedures() {
     let stray = dir.path().join("db.db/t/dt=a/bucket-0/data-stray.parquet");
     std::fs::write(&stray, b"not referenced").unwrap();
     let future = chrono::Utc::now().timestamp_millis() + 60_000;
-    let r = sql(&ctx, &format!("CALL sys.remove_orphan_files(table => 'db.t', older_than => '{future}', dry_run => true)")).await.unwrap();
-    let found: Vec<String> = r.iter().flat_map(|b| (0..b.num_rows()).map(|i| b.column(0).as_string::<i32>().value(i).to_string())).collect();
+    let r =
+        sql(&ctx, &format!("CALL sys.remove_orphan_files(table => 'db.t', older_than => '{future}', dry_run => true)"))
+            .await
+            .unwrap();
+    let found: Vec<String> =
+        r.iter().flat_map(|b| (0..b.num_rows()).map(|i| b.column(0).as_string::<i32>().value(i).to_string())).collect();
     assert!(found.iter().any(|f| f.ends_with("data-stray.parquet")), "{found:?}");
     assert!(stray.exists());
     // The default age guard (a day) keeps the fresh file.
@@ -662,7 +710,11 @@ async fn deletion_vector_tables_skip_files_by_value_statistics() {
         .option("deletion-vectors.enabled", "true");
     let t = Table::create(dir.path().join("db.db/dv").to_str().unwrap(), def).await.unwrap();
     let batch = |ks: Vec<i64>, vs: Vec<i64>| {
-        RecordBatch::try_new(t.arrow_schema(), vec![Arc::new(Int64Array::from(ks)) as ArrayRef, Arc::new(Int64Array::from(vs))]).unwrap()
+        RecordBatch::try_new(
+            t.arrow_schema(),
+            vec![Arc::new(Int64Array::from(ks)) as ArrayRef, Arc::new(Int64Array::from(vs))],
+        )
+        .unwrap()
     };
     let commit = t.new_commit("w").unwrap();
     let mut w = t.new_write().await.unwrap();

@@ -160,7 +160,10 @@ async fn model_run_with(producer: &str, extra: &[(&str, &str)], seed: u64) {
                 Err(e) => {
                     let snaps = t.snapshots().snapshot_ids().await.unwrap();
                     let cls = t.changelogs().ids().await.unwrap();
-                    panic!("{producer} c={c} next={:?} snaps={snaps:?} changelogs={cls:?}: {e}", lagging.next_snapshot());
+                    panic!(
+                        "{producer} c={c} next={:?} snaps={snaps:?} changelogs={cls:?}: {e}",
+                        lagging.next_snapshot()
+                    );
                 }
             };
             apply(&mut seen_lagging, &got);
@@ -169,11 +172,17 @@ async fn model_run_with(producer: &str, extra: &[(&str, &str)], seed: u64) {
     }
     assert!(compacts >= 3, "the run should include compactions, got {compacts}");
     if extra.iter().any(|(k, _)| k.starts_with("changelog.")) {
-        assert!(from_changelog >= 5, "{producer}: the lagging reader should read expired snapshots from changelog/, did {from_changelog} times");
+        assert!(
+            from_changelog >= 5,
+            "{producer}: the lagging reader should read expired snapshots from changelog/, did {from_changelog} times"
+        );
         let changelogs = t.changelogs().ids().await.unwrap();
         let latest = t.snapshots().latest_id().await.unwrap().unwrap();
         assert!(!changelogs.is_empty() && changelogs[0] > 1, "{producer}: changelog expiry ran: {changelogs:?}");
-        assert!(changelogs[0] >= latest - 11, "{producer}: changelog.num-retained.max = 12: {changelogs:?}, latest {latest}");
+        assert!(
+            changelogs[0] >= latest - 11,
+            "{producer}: changelog.num-retained.max = 12: {changelogs:?}, latest {latest}"
+        );
     }
 }
 
@@ -237,9 +246,12 @@ async fn input_changelog_files_hold_the_rows_as_written() {
         .unwrap();
     let mut w = t.new_write().await.unwrap();
     w.write(&batch(&t, &[(2, "a".into()), (1, "b".into())])).await.unwrap();
-    w.write_with_kinds(&batch(&t, &[(2, "a".into()), (2, "c".into()), (3, "x".into())]), Some(&[RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete]))
-        .await
-        .unwrap();
+    w.write_with_kinds(
+        &batch(&t, &[(2, "a".into()), (2, "c".into()), (3, "x".into())]),
+        Some(&[RowKind::UpdateBefore, RowKind::UpdateAfter, RowKind::Delete]),
+    )
+    .await
+    .unwrap();
     let c = t.new_commit("u").unwrap();
     c.commit(w.prepare_commit().await.unwrap()).await.unwrap();
     let s = t.latest_snapshot().await.unwrap().unwrap();
@@ -252,10 +264,11 @@ async fn input_changelog_files_hold_the_rows_as_written() {
         .collect();
     assert_eq!(files.iter().filter(|f| f.starts_with("changelog-") && f.ends_with(".parquet")).count(), 1, "{files:?}");
     let got = changes(&t.incremental_between("0", "1", None).await.unwrap());
-    let want: Vec<(String, i64, String)> = [("+I", 1, "b"), ("+I", 2, "a"), ("-U", 2, "a"), ("+U", 2, "c"), ("-D", 3, "x")]
-        .iter()
-        .map(|(k, key, v)| (k.to_string(), *key, v.to_string()))
-        .collect();
+    let want: Vec<(String, i64, String)> =
+        [("+I", 1, "b"), ("+I", 2, "a"), ("-U", 2, "a"), ("+U", 2, "c"), ("-D", 3, "x")]
+            .iter()
+            .map(|(k, key, v)| (k.to_string(), *key, v.to_string()))
+            .collect();
     assert_eq!(got, want);
     // The delta of the same snapshot: one merged row per key.
     let delta = changes(&t.incremental_between("0", "1", Some(false)).await.unwrap());
@@ -298,11 +311,18 @@ async fn starting_positions() {
     assert_eq!(read(StartingPosition::FromSnapshotFull(2)).await, ins(&[1, 2, 3]));
     assert_eq!(read(StartingPosition::FromTimestamp(t3)).await, ins(&[3]));
     assert_eq!(read(StartingPosition::CompactedFull).await, ins(&[1, 2, 3]));
-    let e = t.stream_read_with(opts(StartingPosition::FromSnapshotFull(9))).await.unwrap().read_available().await.unwrap_err();
+    let e = t
+        .stream_read_with(opts(StartingPosition::FromSnapshotFull(9)))
+        .await
+        .unwrap()
+        .read_available()
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("scan.snapshot-id = 9"), "{e}");
 
     // Table options pick the position: scan.mode + scan.snapshot-id, and `default`.
-    let o = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+    let o =
+        |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
     let by_opts = t.copy_with_options(&o(&[("scan.mode", "from-snapshot"), ("scan.snapshot-id", "3")])).unwrap();
     assert_eq!(keys(&by_opts.stream_read().await.unwrap().read_available().await.unwrap()), ins(&[3]));
     let by_default = t.copy_with_options(&o(&[("scan.snapshot-id", "2")])).unwrap();
@@ -327,7 +347,9 @@ async fn starting_positions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tailing_waits_and_skips_compactions() {
     let dir = tempfile::tempdir().unwrap();
-    let t = Table::create(dir.path().to_str().unwrap(), def(&[("changelog-producer", "input"), ("bucket", "1")])).await.unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), def(&[("changelog-producer", "input"), ("bucket", "1")]))
+        .await
+        .unwrap();
     commit_rows(&t, &[(1, "a")]).await;
     commit_rows(&t, &[(1, "b")]).await;
     shoal::maintenance::compact::CompactJob::new(true).run(&t).await.unwrap();
@@ -406,17 +428,28 @@ async fn consumer_resumes_and_expiry_keeps_its_snapshots() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expiry_deletes_changelog_files_of_expired_snapshots() {
     let dir = tempfile::tempdir().unwrap();
-    let t = Table::create(dir.path().to_str().unwrap(), def(&[("changelog-producer", "input"), ("bucket", "1"), ("write-only", "true")]))
-        .await
-        .unwrap();
+    let t = Table::create(
+        dir.path().to_str().unwrap(),
+        def(&[("changelog-producer", "input"), ("bucket", "1"), ("write-only", "true")]),
+    )
+    .await
+    .unwrap();
     for k in 0..4 {
         commit_rows(&t, &[(k, "x")]).await;
     }
     let count = || {
-        std::fs::read_dir(dir.path().join("bucket-0")).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("changelog-")).count()
+        std::fs::read_dir(dir.path().join("bucket-0"))
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("changelog-"))
+            .count()
     };
     assert_eq!(count(), 4);
-    let config = shoal::maintenance::expire::ExpireConfig { retain_min: 1, retain_max: 2, time_retained: Duration::from_secs(3600), max_deletes: 100 };
+    let config = shoal::maintenance::expire::ExpireConfig {
+        retain_min: 1,
+        retain_max: 2,
+        time_retained: Duration::from_secs(3600),
+        max_deletes: 100,
+    };
     let report = t.expire_snapshots(&config).await.unwrap();
     assert_eq!(report.snapshots_expired, 2);
     assert_eq!(count(), 2, "the changelog files of snapshots 1 and 2 are gone");
@@ -430,17 +463,27 @@ async fn expiry_deletes_changelog_files_of_expired_snapshots() {
 async fn changelog_setups_shoal_cannot_serve_or_paimon_refuses_are_refused_at_create() {
     // lookup without deletion vectors: only for engines that pick one version.
     let dir = tempfile::tempdir().unwrap();
-    let e = Table::create(dir.path().to_str().unwrap(), def(&[("changelog-producer", "lookup"), ("merge-engine", "partial-update")]))
-        .await
-        .unwrap_err()
-        .to_string();
+    let e = Table::create(
+        dir.path().to_str().unwrap(),
+        def(&[("changelog-producer", "lookup"), ("merge-engine", "partial-update")]),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("changelog-producer") && e.contains("deletion-vectors.enabled"), "{e}");
     // Paimon's SchemaValidation: changelog min >= 1 and <= max (max defaulting to the
     // snapshot's); streaming-read-overwrite neither with lookup/full-compaction nor without keys.
     for (options, names) in [
         (vec![("changelog.num-retained.min", "0")], "changelog.num-retained.min"),
         (vec![("changelog.num-retained.min", "5"), ("changelog.num-retained.max", "4")], "changelog.num-retained.max"),
-        (vec![("snapshot.num-retained.max", "3"), ("snapshot.num-retained.min", "1"), ("changelog.num-retained.min", "5")], "changelog.num-retained.min"),
+        (
+            vec![
+                ("snapshot.num-retained.max", "3"),
+                ("snapshot.num-retained.min", "1"),
+                ("changelog.num-retained.min", "5"),
+            ],
+            "changelog.num-retained.min",
+        ),
         (vec![("changelog.time-retained", "a while")], "changelog.time-retained"),
         (vec![("changelog-producer", "lookup"), ("streaming-read-overwrite", "true")], "streaming-read-overwrite"),
     ] {
@@ -458,7 +501,11 @@ async fn changelog_setups_shoal_cannot_serve_or_paimon_refuses_are_refused_at_cr
     // them to decide whether the lifecycle is decoupled).
     for options in [
         vec![("changelog-producer", "input"), ("changelog.num-retained.max", "100")],
-        vec![("snapshot.num-retained.max", "50"), ("changelog.num-retained.max", "20"), ("changelog.time-retained", "2 h")],
+        vec![
+            ("snapshot.num-retained.max", "50"),
+            ("changelog.num-retained.max", "20"),
+            ("changelog.time-retained", "2 h"),
+        ],
     ] {
         let dir = tempfile::tempdir().unwrap();
         Table::create(dir.path().to_str().unwrap(), def(&options)).await.unwrap();
@@ -482,7 +529,11 @@ fn sum_def() -> shoal::table::TableDefinition {
 /// Checkpoint `c` of the generated source: keys c % 7 .. and counts 1.
 fn source(t: &Table, c: i64) -> RecordBatch {
     let ks: Vec<i64> = (0..5).map(|i| (c * 3 + i) % 7).collect();
-    RecordBatch::try_new(t.arrow_schema(), vec![std::sync::Arc::new(Int64Array::from(ks)), std::sync::Arc::new(Int64Array::from(vec![1i64; 5]))]).unwrap()
+    RecordBatch::try_new(
+        t.arrow_schema(),
+        vec![std::sync::Arc::new(Int64Array::from(ks)), std::sync::Arc::new(Int64Array::from(vec![1i64; 5]))],
+    )
+    .unwrap()
 }
 
 fn expected_sums(checkpoints: std::ops::RangeInclusive<i64>) -> BTreeMap<i64, i64> {
@@ -542,14 +593,25 @@ async fn sink_crashes_recover_exactly_once() {
             // A re-driven checkpoint under the same id through a plain committer: a no-op too.
             let mut w = t.new_write().await.unwrap();
             w.write(&source(&t, 5)).await.unwrap();
-            let again = t.new_commit("job-1").unwrap().commit_with_identifier(5, w.prepare_commit().await.unwrap()).await.unwrap();
+            let again = t
+                .new_commit("job-1")
+                .unwrap()
+                .commit_with_identifier(5, w.prepare_commit().await.unwrap())
+                .await
+                .unwrap();
             assert_eq!(again, CommitOutcome::AlreadyCommitted);
             break;
         }
     }
     assert_eq!(sums(&t).await, expected_sums(1..=5));
     // The changelog the sink wrote holds each checkpoint's rows exactly once.
-    let rows: usize = t.incremental_between("0", &t.latest_snapshot().await.unwrap().unwrap().id.to_string(), None).await.unwrap().iter().map(|b| b.batch.num_rows()).sum();
+    let rows: usize = t
+        .incremental_between("0", &t.latest_snapshot().await.unwrap().unwrap().id.to_string(), None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.batch.num_rows())
+        .sum();
     assert_eq!(rows, 5 * 5);
 }
 
@@ -652,7 +714,9 @@ async fn sink_watermarks_drive_automatic_tags_on_a_changelog_table() {
         sink.write(&batch(&t, &[(c, format!("v{c}"))])).await.unwrap();
         let committable = sink.prepare_with_watermark(c, Some(utc_ms(wm))).await.unwrap();
         assert_eq!(committable.watermark, Some(utc_ms(wm)));
-        let CommitOutcome::Committed(id) = sink.commit(committable).await.unwrap() else { panic!("checkpoint {c} committed") };
+        let CommitOutcome::Committed(id) = sink.commit(committable).await.unwrap() else {
+            panic!("checkpoint {c} committed")
+        };
         snapshot_of.push(id);
         let s = t.snapshots().snapshot(id).await.unwrap();
         assert_eq!((s.commit_kind, s.commit_identifier, s.watermark), (CommitKind::Append, c, Some(utc_ms(wm))));
@@ -663,7 +727,10 @@ async fn sink_watermarks_drive_automatic_tags_on_a_changelog_table() {
         seen.extend(keys(&tail.read_available().await.unwrap()));
     }
     assert_eq!(seen, ins(&[1, 2, 3, 4]));
-    assert_eq!(ConsumerManager::new(t.io().clone()).consumer("dash").await.unwrap().unwrap().next_snapshot, snapshot_of[3] + 1);
+    assert_eq!(
+        ConsumerManager::new(t.io().clone()).consumer("dash").await.unwrap().unwrap().next_snapshot,
+        snapshot_of[3] + 1
+    );
     // The first snapshot tags the hour before its watermark; then each hour once it is over.
     let tags: Vec<(String, i64)> = t.tags().await.unwrap().into_iter().map(|t| (t.name, t.snapshot.id)).collect();
     let want: Vec<(String, i64)> =
@@ -687,9 +754,12 @@ async fn sink_watermarks_drive_automatic_tags_on_a_changelog_table() {
 async fn tag_retention_expiry_releases_changelog_files() {
     use shoal::maintenance::tags::{expire_tags_at, local_now};
     let dir = tempfile::tempdir().unwrap();
-    let t = Table::create(dir.path().to_str().unwrap(), def(&[("changelog-producer", "input"), ("bucket", "1"), ("write-only", "true")]))
-        .await
-        .unwrap();
+    let t = Table::create(
+        dir.path().to_str().unwrap(),
+        def(&[("changelog-producer", "input"), ("bucket", "1"), ("write-only", "true")]),
+    )
+    .await
+    .unwrap();
     for k in 0..4 {
         commit_rows(&t, &[(k, "x")]).await;
     }
@@ -704,7 +774,12 @@ async fn tag_retention_expiry_releases_changelog_files() {
     };
     assert_eq!(files("changelog-").len(), 4);
     t.create_tag_with_retention("t2", Some(2), Duration::from_secs(3600)).await.unwrap();
-    let config = shoal::maintenance::expire::ExpireConfig { retain_min: 1, retain_max: 1, time_retained: Duration::ZERO, max_deletes: 100 };
+    let config = shoal::maintenance::expire::ExpireConfig {
+        retain_min: 1,
+        retain_max: 1,
+        time_retained: Duration::ZERO,
+        max_deletes: 100,
+    };
     assert_eq!(t.expire_snapshots(&config).await.unwrap().snapshots_expired, 3);
     assert_eq!(files("changelog-").len(), 2, "the tag keeps snapshot 2's changelog, the latest its own");
     assert_eq!(read(&t).await.len(), 4);

@@ -46,7 +46,11 @@ async fn read_model(table: &Table, snapshot: Option<i64>) -> Model {
     let vs = b.column(2).as_primitive::<Float64Type>();
     let mut m = Model::new();
     for i in 0..b.num_rows() {
-        assert!(m.insert(ids.value(i), (names.value(i).to_string(), vs.value(i))).is_none(), "key {} read twice", ids.value(i));
+        assert!(
+            m.insert(ids.value(i), (names.value(i).to_string(), vs.value(i))).is_none(),
+            "key {} read twice",
+            ids.value(i)
+        );
     }
     m
 }
@@ -156,7 +160,8 @@ async fn tiny_write_buffer_spills_many_files_and_reads_merged() {
 /// one level-0 file per bucket.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spilled_runs_merge_into_one_level0_file_per_bucket() {
-    let files = tiny_write_buffer(&[("write-buffer-spillable", "true"), ("local-sort.max-num-file-handles", "4")]).await;
+    let files =
+        tiny_write_buffer(&[("write-buffer-spillable", "true"), ("local-sort.max-num-file-handles", "4")]).await;
     assert_eq!(files, 2, "one level-0 file per bucket");
 }
 
@@ -175,18 +180,26 @@ async fn partitioned_and_append_tables() {
     let mk = |dts: Vec<Option<&str>>, ids: Vec<i32>, vs: Vec<i64>| {
         RecordBatch::try_new(
             table.arrow_schema(),
-            vec![Arc::new(StringArray::from(dts)) as ArrayRef, Arc::new(Int32Array::from(ids)), Arc::new(Int64Array::from(vs))],
+            vec![
+                Arc::new(StringArray::from(dts)) as ArrayRef,
+                Arc::new(Int32Array::from(ids)),
+                Arc::new(Int64Array::from(vs)),
+            ],
         )
     };
     // A null in a primary-key column is refused with the column's name.
     let e = mk(vec![None], vec![1], vec![1]).map(|_| ()).err();
     assert!(e.is_some(), "arrow itself refuses a null in a non-nullable field");
     let mut w = table.new_write().await.unwrap();
-    w.write(&mk(vec![Some("2024-01-01"), Some("2024-01-02"), Some("2024-01-01")], vec![1, 1, 2], vec![10, 20, 30]).unwrap())
-        .await
-        .unwrap();
+    w.write(
+        &mk(vec![Some("2024-01-01"), Some("2024-01-02"), Some("2024-01-01")], vec![1, 1, 2], vec![10, 20, 30]).unwrap(),
+    )
+    .await
+    .unwrap();
     table.new_commit("u").unwrap().commit(w.prepare_commit().await.unwrap()).await.unwrap();
-    assert!(dir.path().join("p/dt=2024-01-01/bucket-0").exists() || dir.path().join("p/dt=2024-01-01/bucket-1").exists());
+    assert!(
+        dir.path().join("p/dt=2024-01-01/bucket-0").exists() || dir.path().join("p/dt=2024-01-01/bucket-1").exists()
+    );
     let b = table.read_all(None, Some(vec![1, 2])).await.unwrap();
     let mut got: Vec<(i32, i64)> = (0..b.num_rows())
         .map(|i| (b.column(0).as_primitive::<Int32Type>().value(i), b.column(1).as_primitive::<Int64Type>().value(i)))
@@ -196,7 +209,8 @@ async fn partitioned_and_append_tables() {
 
     // Append table: no key, every row kept, in bucket-0.
     let aloc = dir.path().join("a").to_string_lossy().to_string();
-    let ad = TableDefinition::default().column("x", parse_type("INT").unwrap()).column("s", parse_type("STRING").unwrap());
+    let ad =
+        TableDefinition::default().column("x", parse_type("INT").unwrap()).column("s", parse_type("STRING").unwrap());
     let at = Table::create(&aloc, ad).await.unwrap();
     let mut w = at.new_write().await.unwrap();
     let ab = RecordBatch::try_new(
@@ -266,7 +280,10 @@ async fn bad_input_is_refused_and_nothing_committed_changes() {
     // Nothing committed changed.
     assert_eq!(read_model(&table, None).await, Model::from([(1, ("a".to_string(), 1.0))]));
     // Missing table and missing snapshot.
-    assert!(matches!(Table::open(dir.path().join("nope").to_str().unwrap()).await, Err(shoal::Error::TableNotFound(_))));
+    assert!(matches!(
+        Table::open(dir.path().join("nope").to_str().unwrap()).await,
+        Err(shoal::Error::TableNotFound(_))
+    ));
     assert!(matches!(table.read_all(Some(42), None).await, Err(shoal::Error::SnapshotNotFound(42))));
 }
 
@@ -289,7 +306,8 @@ async fn corrupt_metadata_is_a_clear_error() {
     std::fs::write(&list, &bytes).unwrap();
 
     // Bit-flipped data file: an error naming it, never wrong rows.
-    let data: Vec<_> = walk(dir.path()).into_iter().filter(|p| p.extension().map(|e| e == "parquet").unwrap_or(false)).collect();
+    let data: Vec<_> =
+        walk(dir.path()).into_iter().filter(|p| p.extension().map(|e| e == "parquet").unwrap_or(false)).collect();
     let f = &data[0];
     let mut bytes = std::fs::read(f).unwrap();
     let n = bytes.len();

@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn tables_resolve_in_a_warehouse() {
-        let arg = |table: &str, warehouse: Option<&str>| TableArg { table: table.into(), warehouse: warehouse.map(Into::into) };
+        let arg = |table: &str, warehouse: Option<&str>| TableArg {
+            table: table.into(),
+            warehouse: warehouse.map(Into::into),
+        };
         assert_eq!(arg("db.t", Some("/wh/")).location().unwrap(), "/wh/db.db/t");
         assert_eq!(arg("/data/t", Some("/wh")).location().unwrap(), "/data/t");
         assert_eq!(arg("db.t", None).location().unwrap(), "db.t");

@@ -43,7 +43,14 @@ pub fn render_text(shapes: &[BucketShape]) -> String {
             b.max_level
         );
         for run in &b.runs {
-            let _ = writeln!(out, "  level {}: {} files, {} rows, {}", run.level, run.files.len(), run.rows(), size_text(run.size()));
+            let _ = writeln!(
+                out,
+                "  level {}: {} files, {} rows, {}",
+                run.level,
+                run.files.len(),
+                run.rows(),
+                size_text(run.size())
+            );
             for f in &run.files {
                 let _ = writeln!(
                     out,
@@ -96,11 +103,8 @@ pub fn render_svg(table: &str, shapes: &[BucketShape]) -> String {
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" font-family="sans-serif" font-size="12">"#
     );
     let _ = writeln!(s, r##"<rect width="100%" height="100%" fill="#fcfcfa"/>"##);
-    let _ = writeln!(
-        s,
-        r#"<text x="10" y="22" font-size="16" font-weight="bold">LSM shape of {}</text>"#,
-        escape(table)
-    );
+    let _ =
+        writeln!(s, r#"<text x="10" y="22" font-size="16" font-weight="bold">LSM shape of {}</text>"#, escape(table));
     let _ = writeln!(
         s,
         r##"<text x="10" y="40" fill="#555">one row per sorted run (newest at the top); x = key range; width also shows relative size in the tooltip; orange = overlaps another run</text>"##
@@ -153,7 +157,8 @@ pub fn render_svg(table: &str, shapes: &[BucketShape]) -> String {
             y += ROW;
         }
         if let (Some(first), Some(last)) = (axis.first(), axis.last()) {
-            let _ = writeln!(s, r##"<text x="{LEFT}" y="{}" fill="#777">{}</text>"##, y + 12.0, escape(&key_text(first)));
+            let _ =
+                writeln!(s, r##"<text x="{LEFT}" y="{}" fill="#777">{}</text>"##, y + 12.0, escape(&key_text(first)));
             let _ = writeln!(
                 s,
                 r##"<text x="{}" y="{}" fill="#777" text-anchor="end">{}</text>"##,

@@ -42,7 +42,9 @@ pub fn format_duration(d: std::time::Duration) -> String {
 
 /// Epoch millis as `YYYY-MM-DD HH:MM:SS.fff` (UTC).
 pub fn format_millis(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string()).unwrap_or_default()
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+        .unwrap_or_default()
 }
 
 /// Where `shoal read` writes its rows.
@@ -66,7 +68,9 @@ impl OutputSink {
             OutputFormat::Jsonl => OutputSink::Jsonl(arrow::json::LineDelimitedWriter::new(out)),
             OutputFormat::Parquet => {
                 let p = output.ok_or_else(|| Error::InvalidInput("--format parquet needs --output FILE".into()))?;
-                OutputSink::Parquet(ArrowWriter::try_new(open(p)?, schema, None).map_err(|e| Error::InvalidInput(e.to_string()))?)
+                OutputSink::Parquet(
+                    ArrowWriter::try_new(open(p)?, schema, None).map_err(|e| Error::InvalidInput(e.to_string()))?,
+                )
             }
         })
     }
@@ -85,7 +89,8 @@ impl OutputSink {
         match self {
             OutputSink::Table { batches, mut out } => {
                 let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                let text = arrow::util::pretty::pretty_format_batches(&batches).map_err(Error::arrow("formatting rows"))?;
+                let text =
+                    arrow::util::pretty::pretty_format_batches(&batches).map_err(Error::arrow("formatting rows"))?;
                 writeln!(out, "{text}\n{rows} rows").map_err(|e| Error::InvalidInput(e.to_string()))?;
                 out.flush().map_err(|e| Error::InvalidInput(e.to_string()))
             }
@@ -114,7 +119,8 @@ impl TailSink {
         let mut buf: Vec<u8> = vec![];
         match self.format {
             TailFormat::Table => {
-                let text = arrow::util::pretty::pretty_format_batches(std::slice::from_ref(b)).map_err(Error::arrow("formatting rows"))?;
+                let text = arrow::util::pretty::pretty_format_batches(std::slice::from_ref(b))
+                    .map_err(Error::arrow("formatting rows"))?;
                 buf.extend_from_slice(format!("{text}\n").as_bytes());
             }
             TailFormat::Csv => {
@@ -129,6 +135,8 @@ impl TailSink {
             }
         }
         let mut out = std::io::stdout().lock();
-        out.write_all(&buf).and_then(|_| out.flush()).map_err(|e| Error::InvalidInput(format!("writing to stdout: {e}")))
+        out.write_all(&buf)
+            .and_then(|_| out.flush())
+            .map_err(|e| Error::InvalidInput(format!("writing to stdout: {e}")))
     }
 }

@@ -60,9 +60,10 @@ pub fn starting_position(s: &str) -> Result<StartingPosition, String> {
         t if !t.is_empty() && t.len() < 13 && t.chars().all(|c| c.is_ascii_digit()) => {
             StartingPosition::FromSnapshot(t.parse().map_err(|_| "not a snapshot id".to_string())?)
         }
-        t => StartingPosition::FromTimestamp(TimeTravel::parse_time(t).ok_or_else(|| {
-            format!("expected full, latest, earliest, a snapshot id or a time ({TIME_FORMATS})")
-        })?),
+        t => StartingPosition::FromTimestamp(
+            TimeTravel::parse_time(t)
+                .ok_or_else(|| format!("expected full, latest, earliest, a snapshot id or a time ({TIME_FORMATS})"))?,
+        ),
     })
 }
 

@@ -186,7 +186,8 @@ impl CatalogProvider for ShoalCatalogProvider {
         drop(schemas);
         let dir = format!("{}/{name}.db", self.warehouse.trim_start_matches("file://"));
         if !dir.contains("://") && std::path::Path::new(&dir).is_dir() {
-            let p: Arc<dyn SchemaProvider> = Arc::new(ShoalSchemaProvider::new(&self.io, &self.warehouse, name, vec![]));
+            let p: Arc<dyn SchemaProvider> =
+                Arc::new(ShoalSchemaProvider::new(&self.io, &self.warehouse, name, vec![]));
             let mut schemas = self.schemas.write().ok()?;
             return Some(schemas.entry(name.to_string()).or_insert(p).clone());
         }
@@ -194,7 +195,8 @@ impl CatalogProvider for ShoalCatalogProvider {
     }
 
     fn register_schema(&self, name: &str, schema: Arc<dyn SchemaProvider>) -> Result<Option<Arc<dyn SchemaProvider>>> {
-        let mut schemas = self.schemas.write().map_err(|_| df_err(crate::Error::Task("catalog lock poisoned".into())))?;
+        let mut schemas =
+            self.schemas.write().map_err(|_| df_err(crate::Error::Task("catalog lock poisoned".into())))?;
         Ok(schemas.insert(name.to_string(), schema))
     }
 }

@@ -11,7 +11,8 @@ use ::datafusion::arrow::datatypes::{DataType as ArrowType, Field, Schema};
 use ::datafusion::common::{not_impl_err, plan_err, Result, TableReference};
 use ::datafusion::prelude::SessionContext;
 use ::datafusion::sql::sqlparser::ast::{
-    AlterColumnOperation, AlterTable, AlterTableOperation, ColumnDef, ColumnOption, Expr, MySQLColumnPosition, SqlOption,
+    AlterColumnOperation, AlterTable, AlterTableOperation, ColumnDef, ColumnOption, Expr, MySQLColumnPosition,
+    SqlOption,
 };
 use std::sync::Arc;
 
@@ -65,13 +66,17 @@ fn schema_changes(table: &str, op: &AlterTableOperation) -> Result<Vec<SchemaCha
         AlterTableOperation::RenameColumn { old_column_name, new_column_name } => {
             vec![SchemaChange::RenameColumn { from: old_column_name.value.clone(), to: new_column_name.value.clone() }]
         }
-        AlterTableOperation::AlterColumn { column_name, op: AlterColumnOperation::SetDataType { data_type, using: None, .. } } => {
+        AlterTableOperation::AlterColumn {
+            column_name,
+            op: AlterColumnOperation::SetDataType { data_type, using: None, .. },
+        } => {
             let data_type = parse_type(&data_type.to_string()).map_err(|e| {
                 df_err(crate::Error::InvalidInput(format!("ALTER TABLE {table} ALTER COLUMN {column_name}: {e}")))
             })?;
             vec![SchemaChange::UpdateColumnType { name: column_name.value.clone(), data_type }]
         }
-        AlterTableOperation::SetTblProperties { table_properties: options } | AlterTableOperation::SetOptionsParens { options } => {
+        AlterTableOperation::SetTblProperties { table_properties: options }
+        | AlterTableOperation::SetOptionsParens { options } => {
             options.iter().map(|o| set_option(table, o)).collect::<Result<_>>()?
         }
         other => return not_impl_err!("ALTER TABLE {table} {other} is not supported by shoal"),
@@ -87,7 +92,12 @@ fn column_type(table: &str, c: &ColumnDef) -> Result<(crate::spec::DataType, Opt
             ColumnOption::NotNull => text.push_str(" NOT NULL"),
             ColumnOption::Null => {}
             ColumnOption::Comment(s) => comment = Some(s.clone()),
-            other => return not_impl_err!("ALTER TABLE {table} ADD COLUMN {}: column option {other} is not supported", c.name),
+            other => {
+                return not_impl_err!(
+                    "ALTER TABLE {table} ADD COLUMN {}: column option {other} is not supported",
+                    c.name
+                )
+            }
         }
     }
     let t = parse_type(&text)

@@ -121,7 +121,8 @@ impl ShoalScanExec {
             Some(l) if l < rows => l,
             _ => rows,
         };
-        stats.num_rows = if self.exact_rows && self.limit.is_none() { Precision::Exact(rows) } else { Precision::Inexact(rows) };
+        stats.num_rows =
+            if self.exact_rows && self.limit.is_none() { Precision::Exact(rows) } else { Precision::Inexact(rows) };
         stats.total_byte_size = Precision::Inexact(bytes);
         stats
     }
@@ -229,7 +230,11 @@ impl ExecutionPlan for ShoalScanExec {
         Some(self.metrics.clone_inner())
     }
 
-    fn statistics_from_inputs(&self, _input_stats: &[Arc<Statistics>], args: &StatisticsArgs) -> Result<Arc<Statistics>> {
+    fn statistics_from_inputs(
+        &self,
+        _input_stats: &[Arc<Statistics>],
+        args: &StatisticsArgs,
+    ) -> Result<Arc<Statistics>> {
         Ok(Arc::new(match args.partition() {
             Some(p) => self.stats_of(self.partitions.get(p).into_iter().flatten()),
             None => self.stats_of(self.partitions.iter().flatten()),

@@ -74,7 +74,9 @@ async fn run_statement(ctx: &SessionContext, statement: DFStatement) -> Result<V
 /// Whether `e` is a shoal commit conflict (the statement committed nothing and may run again).
 fn is_commit_conflict(e: &DataFusionError) -> bool {
     match e.find_root() {
-        DataFusionError::External(inner) => matches!(inner.downcast_ref::<crate::Error>(), Some(crate::Error::CommitConflict(_))),
+        DataFusionError::External(inner) => {
+            matches!(inner.downcast_ref::<crate::Error>(), Some(crate::Error::CommitConflict(_)))
+        }
         _ => false,
     }
 }
@@ -140,14 +142,18 @@ pub fn rewrite_time_travel(text: &str) -> Result<String> {
         out.extend(tokens[start..i].iter().cloned());
         let t = &tokens[i];
         let as_of_at = |k: usize| {
-            next(k).is_some_and(|t| is_keyword(t, Keyword::AS)) && next(k + 1).is_some_and(|t| is_keyword(t, Keyword::OF))
+            next(k).is_some_and(|t| is_keyword(t, Keyword::AS))
+                && next(k + 1).is_some_and(|t| is_keyword(t, Keyword::OF))
         };
         // (kind, index of the value token relative to n)
         let travel = if is_keyword(t, Keyword::VERSION) && as_of_at(1) {
             Some(("version", 3))
         } else if is_keyword(t, Keyword::TIMESTAMP) && as_of_at(1) {
             Some(("timestamp", 3))
-        } else if is_keyword(t, Keyword::FOR) && next(1).is_some_and(|t| is_keyword(t, Keyword::SYSTEM_TIME)) && as_of_at(2) {
+        } else if is_keyword(t, Keyword::FOR)
+            && next(1).is_some_and(|t| is_keyword(t, Keyword::SYSTEM_TIME))
+            && as_of_at(2)
+        {
             // Flink: FOR SYSTEM_TIME AS OF TIMESTAMP '...'
             if next(4).is_some_and(|t| is_keyword(t, Keyword::TIMESTAMP)) {
                 Some(("timestamp", 5))
@@ -173,7 +179,13 @@ pub fn rewrite_time_travel(text: &str) -> Result<String> {
                     if w.quote_style.is_some()
                         || !matches!(
                             w.keyword,
-                            Keyword::SELECT | Keyword::FROM | Keyword::JOIN | Keyword::WHERE | Keyword::ON | Keyword::AND | Keyword::OR
+                            Keyword::SELECT
+                                | Keyword::FROM
+                                | Keyword::JOIN
+                                | Keyword::WHERE
+                                | Keyword::ON
+                                | Keyword::AND
+                                | Keyword::OR
                         ) =>
                 {
                     w.clone()
@@ -182,7 +194,11 @@ pub fn rewrite_time_travel(text: &str) -> Result<String> {
             };
             let name = if table.quote_style.is_some() { table.value.clone() } else { table.value.to_lowercase() };
             let last = out.len() - 1;
-            out[last] = Token::Word(Word { value: format!("{name}{suffix}"), quote_style: Some('"'), keyword: Keyword::NoKeyword });
+            out[last] = Token::Word(Word {
+                value: format!("{name}{suffix}"),
+                quote_style: Some('"'),
+                keyword: Keyword::NoKeyword,
+            });
             skip_until = solid[n + k] + 1;
             continue;
         }

@@ -74,7 +74,9 @@ pub async fn plan_merge(
     let partition_keys = provider.table().schema().partition_keys.clone();
     for c in &clauses {
         if let MergeIntoAction::Update(assignments) = &c.action {
-            if let Some((column, _)) = assignments.iter().find(|(c, _)| primary_keys.contains(c) || partition_keys.contains(c)) {
+            if let Some((column, _)) =
+                assignments.iter().find(|(c, _)| primary_keys.contains(c) || partition_keys.contains(c))
+            {
                 return plan_err!("MERGE INTO cannot update primary-key or partition column {column:?}");
             }
         }
@@ -127,11 +129,14 @@ pub async fn plan_merge(
         let mut arms = vec![];
         for (i, c) in clauses.iter().enumerate() {
             let value = match &c.action {
-                MergeIntoAction::Update(assignments) => {
-                    assignments.iter().find(|(col, _)| col == field.name()).map(|(_, e)| e.clone()).unwrap_or_else(|| target_col(field.name()))
-                }
+                MergeIntoAction::Update(assignments) => assignments
+                    .iter()
+                    .find(|(col, _)| col == field.name())
+                    .map(|(_, e)| e.clone())
+                    .unwrap_or_else(|| target_col(field.name())),
                 MergeIntoAction::Insert { columns, values } => {
-                    let pos = if columns.is_empty() { Some(ci) } else { columns.iter().position(|c| c == field.name()) };
+                    let pos =
+                        if columns.is_empty() { Some(ci) } else { columns.iter().position(|c| c == field.name()) };
                     match pos.and_then(|p| values.get(p)) {
                         Some(v) => v.clone(),
                         None => Expr::Literal(::datafusion::common::ScalarValue::try_from(field.data_type())?, None),
@@ -158,7 +163,8 @@ pub async fn plan_merge(
     out.push(case(kinds, lit(RowKind::Insert as i8))?.alias(KIND_COLUMN));
 
     let mut joined_exprs: Vec<Expr> = table_schema.fields().iter().map(|f| target_col(f.name())).collect();
-    joined_exprs.extend(source_schema.fields().iter().map(|f| Expr::Column(Column::new(Some(source_ref.clone()), f.name()))));
+    joined_exprs
+        .extend(source_schema.fields().iter().map(|f| Expr::Column(Column::new(Some(source_ref.clone()), f.name()))));
     joined_exprs.push(action.alias(ACTION));
     let plan = LogicalPlanBuilder::from(target)
         .join_on(source, JoinType::Full, vec![on])?

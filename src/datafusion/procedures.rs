@@ -102,7 +102,9 @@ impl Args {
                 return plan_err!("CALL sys.{procedure}: argument {name} must be a literal");
             };
             let Some(text) = literal_text(e) else {
-                return plan_err!("CALL sys.{procedure}: argument {name} = {e} must be a string, number or boolean literal");
+                return plan_err!(
+                    "CALL sys.{procedure}: argument {name} = {e} must be a string, number or boolean literal"
+                );
             };
             if values.insert(name.clone(), text).is_some() {
                 return plan_err!("CALL sys.{procedure}: argument {name} given twice");
@@ -157,9 +159,10 @@ pub async fn call(ctx: &SessionContext, function: &Function) -> Result<Vec<Recor
 
 /// The shoal table a `table => 'db.t'` argument names, through the session's catalogs.
 async fn resolve_table(ctx: &SessionContext, procedure: &str, name: &str) -> Result<Table> {
-    let provider = ctx.table_provider(TableReference::parse_str(name)).await.map_err(|e| {
-        e.context(format!("CALL sys.{procedure}: table {name:?}"))
-    })?;
+    let provider = ctx
+        .table_provider(TableReference::parse_str(name))
+        .await
+        .map_err(|e| e.context(format!("CALL sys.{procedure}: table {name:?}")))?;
     match provider.downcast_ref::<ShoalTableProvider>() {
         Some(p) if p.time_travel().is_none() => Ok(p.table().clone()),
         Some(_) => plan_err!("CALL sys.{procedure}: {name} names a fixed snapshot"),
@@ -188,7 +191,16 @@ async fn compact(ctx: &SessionContext, function: &Function) -> Result<Vec<Record
     let args = Args::bind(
         "compact",
         function,
-        &["table", "partitions", "order_strategy", "order_by", "options", "where", "partition_idle_time", "compact_strategy"],
+        &[
+            "table",
+            "partitions",
+            "order_strategy",
+            "order_by",
+            "options",
+            "where",
+            "partition_idle_time",
+            "compact_strategy",
+        ],
     )?;
     for unsupported in ["order_strategy", "order_by", "where", "partition_idle_time"] {
         if let Some(v) = args.get(unsupported) {
@@ -217,10 +229,7 @@ async fn compact(ctx: &SessionContext, function: &Function) -> Result<Vec<Record
     ]));
     Ok(vec![RecordBatch::try_new(
         schema,
-        vec![
-            Arc::new(BooleanArray::from(vec![true])),
-            Arc::new(Int64Array::from(vec![report.outcome.snapshot_id()])),
-        ],
+        vec![Arc::new(BooleanArray::from(vec![true])), Arc::new(Int64Array::from(vec![report.outcome.snapshot_id()]))],
     )?])
 }
 
@@ -271,7 +280,10 @@ impl Args {
             None => Ok(None),
             Some(v) => match parse_duration(v) {
                 Some(d) => Ok(Some(d)),
-                None => plan_err!("CALL sys.{}: {name} => {v:?} is not a duration like '1 d', '12 h' or '30 min'", self.procedure),
+                None => plan_err!(
+                    "CALL sys.{}: {name} => {v:?} is not a duration like '1 d', '12 h' or '30 min'",
+                    self.procedure
+                ),
             },
         }
     }
@@ -322,7 +334,9 @@ async fn delete_tag(ctx: &SessionContext, function: &Function) -> Result<Vec<Rec
 async fn expire_tags(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
     let args = Args::bind("expire_tags", function, &["table", "older_than"])?;
     if args.get("older_than").is_some() {
-        return not_impl_err!("CALL sys.expire_tags: older_than is not supported by shoal yet; tags expire by their retention");
+        return not_impl_err!(
+            "CALL sys.expire_tags: older_than is not supported by shoal yet; tags expire by their retention"
+        );
     }
     let table = resolve_table(ctx, "expire_tags", args.required("table")?).await?;
     let r = table.expire_tags().await.map_err(df_err)?;
@@ -381,7 +395,11 @@ async fn rollback_to_timestamp(ctx: &SessionContext, function: &Function) -> Res
 /// [, older_than => '2024-01-02 00:00:00'] [, max_deletes => 100])`; arguments left out take the
 /// table's options, as in Paimon.
 async fn expire_snapshots(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
-    let args = Args::bind("expire_snapshots", function, &["table", "retain_max", "retain_min", "older_than", "max_deletes", "options"])?;
+    let args = Args::bind(
+        "expire_snapshots",
+        function,
+        &["table", "retain_max", "retain_min", "older_than", "max_deletes", "options"],
+    )?;
     if args.get("options").is_some() {
         return not_impl_err!("CALL sys.expire_snapshots: options is not supported by shoal yet");
     }

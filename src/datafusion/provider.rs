@@ -69,7 +69,9 @@ impl ShoalTableProvider {
         let mut travel = vec![];
         for (k, v) in options {
             let number = |what: &str| {
-                v.trim().parse::<i64>().map_err(|_| crate::Error::InvalidInput(format!("{k} must be {what}, got {v:?}")))
+                v.trim()
+                    .parse::<i64>()
+                    .map_err(|_| crate::Error::InvalidInput(format!("{k} must be {what}, got {v:?}")))
             };
             match *k {
                 "scan.snapshot-id" => travel.push(TimeTravel::Snapshot(number("a snapshot id")?)),

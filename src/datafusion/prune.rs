@@ -59,7 +59,9 @@ pub fn datum_to_scalar(d: &Datum, t: &ArrowType) -> Result<ScalarValue> {
             }
         }
         (d, t) => {
-            return Err(::datafusion::common::DataFusionError::Internal(format!("value {d} does not fit Arrow type {t}")))
+            return Err(::datafusion::common::DataFusionError::Internal(format!(
+                "value {d} does not fit Arrow type {t}"
+            )))
         }
     })
 }
@@ -80,11 +82,12 @@ fn datums_to_array(values: &[Datum], t: &ArrowType) -> Result<ArrayRef> {
 
 /// Column references without their table qualifier (filters arrive as `t.col`).
 pub fn unqualified(e: &Expr) -> Result<Expr> {
-    Ok(e
-        .clone()
+    Ok(e.clone()
         .transform(|e| {
             Ok(match e {
-                Expr::Column(c) if c.relation.is_some() => Transformed::yes(Expr::Column(Column::new_unqualified(c.name))),
+                Expr::Column(c) if c.relation.is_some() => {
+                    Transformed::yes(Expr::Column(Column::new_unqualified(c.name)))
+                }
                 other => Transformed::no(other),
             })
         })?
@@ -106,7 +109,11 @@ fn is_deterministic(e: &Expr) -> bool {
         }
         if matches!(
             e,
-            Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_) | Expr::SetComparison(_) | Expr::OuterReferenceColumn(..)
+            Expr::ScalarSubquery(_)
+                | Expr::Exists(_)
+                | Expr::InSubquery(_)
+                | Expr::SetComparison(_)
+                | Expr::OuterReferenceColumn(..)
         ) {
             ok = false;
         }
@@ -134,12 +141,8 @@ pub fn prune_partitions(
         return Ok(splits);
     }
     let types = schema.partition_types();
-    let fields: Vec<Field> = schema
-        .partition_keys
-        .iter()
-        .zip(&types)
-        .map(|(k, t)| Field::new(k, t.to_arrow(), true))
-        .collect();
+    let fields: Vec<Field> =
+        schema.partition_keys.iter().zip(&types).map(|(k, t)| Field::new(k, t.to_arrow(), true)).collect();
     let arrow_schema: SchemaRef = Arc::new(Schema::new(fields));
     // One row per distinct partition.
     let mut index_of: HashMap<Vec<u8>, usize> = HashMap::new();
@@ -337,11 +340,13 @@ pub fn skip_files(
         let mins = datums_to_array(&pick(|s| s.0.clone()), &t);
         let maxs = datums_to_array(&pick(|s| s.1.clone()), &t);
         let (Ok(mins), Ok(maxs)) = (mins, maxs) else { continue };
-        let nulls: ArrayRef =
-            Arc::new(UInt64Array::from(stats.iter().map(|s| s.as_ref().and_then(|s| s.2).map(|n| n as u64)).collect::<Vec<_>>()));
+        let nulls: ArrayRef = Arc::new(UInt64Array::from(
+            stats.iter().map(|s| s.as_ref().and_then(|s| s.2).map(|n| n as u64)).collect::<Vec<_>>(),
+        ));
         columns.insert(name, (mins, maxs, nulls));
     }
-    let rows: ArrayRef = Arc::new(UInt64Array::from(all.iter().map(|(_, f, _)| Some(f.row_count as u64)).collect::<Vec<_>>()));
+    let rows: ArrayRef =
+        Arc::new(UInt64Array::from(all.iter().map(|(_, f, _)| Some(f.row_count as u64)).collect::<Vec<_>>()));
     let file_stats = FileStats { num_files: all.len(), columns, rows };
     let Ok(keep) = pruning.prune(&file_stats) else {
         return Ok((splits, report));

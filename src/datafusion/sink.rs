@@ -86,7 +86,11 @@ impl KeyOnce {
             .iter()
             .map(|&i| ::datafusion::arrow::row::SortField::new(schema.field(i).data_type().clone()))
             .collect();
-        Ok(KeyOnce { key_columns, converter: ::datafusion::arrow::row::RowConverter::new(fields)?, seen: Default::default() })
+        Ok(KeyOnce {
+            key_columns,
+            converter: ::datafusion::arrow::row::RowConverter::new(fields)?,
+            seen: Default::default(),
+        })
     }
 
     fn check(&mut self, batch: &RecordBatch, statement: &str) -> Result<()> {
@@ -97,7 +101,10 @@ impl KeyOnce {
                 let key = self
                     .key_columns
                     .iter()
-                    .map(|&c| ::datafusion::arrow::util::display::array_value_to_string(batch.column(c), i).unwrap_or_default())
+                    .map(|&c| {
+                        ::datafusion::arrow::util::display::array_value_to_string(batch.column(c), i)
+                            .unwrap_or_default()
+                    })
                     .collect::<Vec<_>>()
                     .join(", ");
                 return Err(::datafusion::error::DataFusionError::Execution(format!(
@@ -118,7 +125,9 @@ impl fmt::Debug for ShoalSink {
 impl DisplayAs for ShoalSink {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
         match self.kind {
-            Some(k) => write!(f, "ShoalSink: {} into {} as {} rows", self.statement, self.table.location(), k.short_string()),
+            Some(k) => {
+                write!(f, "ShoalSink: {} into {} as {} rows", self.statement, self.table.location(), k.short_string())
+            }
             None => write!(f, "ShoalSink: {} into {}", self.statement, self.table.location()),
         }
     }

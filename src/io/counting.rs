@@ -84,7 +84,14 @@ impl CountingStore {
     }
 
     pub fn reset(&self) {
-        for c in [&self.counts.puts, &self.counts.gets, &self.counts.heads, &self.counts.deletes, &self.counts.lists, &self.counts.copies] {
+        for c in [
+            &self.counts.puts,
+            &self.counts.gets,
+            &self.counts.heads,
+            &self.counts.deletes,
+            &self.counts.lists,
+            &self.counts.copies,
+        ] {
             c.store(0, Ordering::Relaxed);
         }
     }

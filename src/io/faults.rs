@@ -63,9 +63,13 @@ impl FaultyStore {
         n == self.fail_at.load(Ordering::SeqCst)
     }
 
-
     /// Runs `call`, failing it before or after when this is the chosen call.
-    async fn guard<T, F: std::future::Future<Output = Result<T>>>(&self, op: &str, location: &Path, call: F) -> Result<T> {
+    async fn guard<T, F: std::future::Future<Output = Result<T>>>(
+        &self,
+        op: &str,
+        location: &Path,
+        call: F,
+    ) -> Result<T> {
         if !self.hit() {
             return call.await;
         }
@@ -142,7 +146,10 @@ impl ObjectStore for FaultyStore {
 }
 
 fn fault(mode: FaultMode, op: &str, location: &Path) -> object_store::Error {
-    object_store::Error::Generic { store: "FaultyStore", source: format!("injected fault ({mode:?}) on {op} {location}").into() }
+    object_store::Error::Generic {
+        store: "FaultyStore",
+        source: format!("injected fault ({mode:?}) on {op} {location}").into(),
+    }
 }
 
 /// A store that ignores conditional PUT (`PutMode::Create` becomes an overwrite), as some

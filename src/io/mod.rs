@@ -74,7 +74,10 @@ impl CommitLock {
         static LOCKS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, CommitLock>>> =
             std::sync::OnceLock::new();
         let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
-        locks.entry(location.trim_end_matches('/').to_string()).or_insert_with(|| CommitLock(Default::default())).clone()
+        locks
+            .entry(location.trim_end_matches('/').to_string())
+            .or_insert_with(|| CommitLock(Default::default()))
+            .clone()
     }
 }
 
@@ -106,7 +109,9 @@ impl FileIO {
         }
         let local = match uri.strip_prefix("file://") {
             Some(p) => p.to_string(),
-            None if uri.contains("://") => return Err(invalid("unsupported scheme (use a path, file://, s3:// or memory://)")),
+            None if uri.contains("://") => {
+                return Err(invalid("unsupported scheme (use a path, file://, s3:// or memory://)"))
+            }
             None => uri.to_string(),
         };
         std::fs::create_dir_all(&local).map_err(|e| invalid(&format!("cannot create the directory: {e}")))?;
@@ -333,7 +338,8 @@ impl FileIO {
             .into_iter()
             .filter_map(|m| {
                 let full = m.location.to_string();
-                let rel = if root.is_empty() { full.clone() } else { full.strip_prefix(&format!("{root}/"))?.to_string() };
+                let rel =
+                    if root.is_empty() { full.clone() } else { full.strip_prefix(&format!("{root}/"))?.to_string() };
                 let name = m.location.filename()?.to_string();
                 Some((rel, FileStatus { name, size: m.size, last_modified_millis: m.last_modified.timestamp_millis() }))
             })

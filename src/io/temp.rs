@@ -101,7 +101,11 @@ pub fn remove_stale(base: &Path) -> usize {
         // between creating it and its lock: only the latter is old.
         let stale = match File::open(&lock_path) {
             Ok(f) => f.try_lock().is_ok(),
-            Err(_) => e.metadata().and_then(|m| m.modified()).map(|t| t.elapsed().unwrap_or_default().as_secs() > 600).unwrap_or(false),
+            Err(_) => e
+                .metadata()
+                .and_then(|m| m.modified())
+                .map(|t| t.elapsed().unwrap_or_default().as_secs() > 600)
+                .unwrap_or(false),
         };
         if stale && std::fs::remove_dir_all(e.path()).is_ok() {
             removed += 1;

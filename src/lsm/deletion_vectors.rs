@@ -104,14 +104,12 @@ impl BucketDeletionVectors {
             return Ok(vec![]);
         }
         self.vectors.retain(|_, v| !v.is_empty());
-        let mut changes: Vec<IndexManifestEntry> = self
-            .base_index_files
-            .iter()
-            .map(|e| IndexManifestEntry { kind: FileKind::Delete, ..e.clone() })
-            .collect();
+        let mut changes: Vec<IndexManifestEntry> =
+            self.base_index_files.iter().map(|e| IndexManifestEntry { kind: FileKind::Delete, ..e.clone() }).collect();
         let mut base = vec![];
         if !self.vectors.is_empty() {
-            let list: Vec<(String, &RoaringBitmap)> = self.vectors.iter().map(|(f, v)| (f.clone(), v.as_ref())).collect();
+            let list: Vec<(String, &RoaringBitmap)> =
+                self.vectors.iter().map(|(f, v)| (f.clone(), v.as_ref())).collect();
             let (bytes, ranges) = encode_index_file(&list);
             let name = namer.next("index", "");
             let size = bytes.len() as i64;
@@ -166,7 +164,10 @@ pub fn maintained_for(schema: &TableSchema) -> Result<bool> {
 /// Applies index manifest changes to the live entries of a snapshot's index manifest, as
 /// Paimon's bucketed combiner does: one index file per (partition, bucket, index type), a DELETE
 /// removes the bucket's entry and an ADD replaces it.
-pub fn combine_index_entries(previous: Vec<IndexManifestEntry>, changes: &[IndexManifestEntry]) -> Vec<IndexManifestEntry> {
+pub fn combine_index_entries(
+    previous: Vec<IndexManifestEntry>,
+    changes: &[IndexManifestEntry],
+) -> Vec<IndexManifestEntry> {
     let id = |e: &IndexManifestEntry| (e.partition.data().to_vec(), e.bucket, e.index_type.clone());
     let mut order = vec![];
     let mut map = std::collections::HashMap::new();

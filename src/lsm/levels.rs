@@ -70,7 +70,8 @@ impl Levels {
 
     /// Sorted runs from newest to oldest: each level-0 file, then each non-empty level.
     pub fn sorted_runs(&self) -> Vec<SortedRun> {
-        let mut runs: Vec<SortedRun> = self.level0.iter().map(|f| SortedRun { level: 0, files: vec![f.clone()] }).collect();
+        let mut runs: Vec<SortedRun> =
+            self.level0.iter().map(|f| SortedRun { level: 0, files: vec![f.clone()] }).collect();
         for (i, l) in self.levels.iter().enumerate() {
             if !l.is_empty() {
                 runs.push(SortedRun { level: i as i32 + 1, files: l.clone() });

@@ -75,9 +75,19 @@ impl LookupFile {
     /// Builds the index of data file `f` from its rows as `reader` reads them (only the
     /// key-value metadata columns when the merge needs no old values); None for an empty file.
     /// Runs on a blocking thread.
-    fn build(reader: &SplitReader, encoder: &KeyEncoder, bucket_path: &str, f: &DataFileMeta) -> Result<Option<LookupFile>> {
+    fn build(
+        reader: &SplitReader,
+        encoder: &KeyEncoder,
+        bucket_path: &str,
+        f: &DataFileMeta,
+    ) -> Result<Option<LookupFile>> {
         let (scratch, file) = TempFile::create("lookup")?;
-        let disk_error = |e: std::io::Error| Error::LocalDisk(crate::io::temp::TempError { path: scratch.path().display().to_string(), message: e.to_string() });
+        let disk_error = |e: std::io::Error| {
+            Error::LocalDisk(crate::io::temp::TempError {
+                path: scratch.path().display().to_string(),
+                message: e.to_string(),
+            })
+        };
         let mut out = std::io::BufWriter::new(file);
         let mut blocks = vec![];
         let mut first_keys = vec![];
@@ -115,7 +125,15 @@ impl LookupFile {
                 _ => None,
             })
             .collect();
-        Ok(Some(LookupFile { id: NEXT_INDEX.fetch_add(1, Ordering::Relaxed), scratch, file, blocks, first_keys, first_i64, schema }))
+        Ok(Some(LookupFile {
+            id: NEXT_INDEX.fetch_add(1, Ordering::Relaxed),
+            scratch,
+            file,
+            blocks,
+            first_keys,
+            first_i64,
+            schema,
+        }))
     }
 
     /// Reads block `b` from disk.
@@ -129,15 +147,20 @@ impl LookupFile {
         };
         let mut bytes = vec![0u8; loc.len];
         self.file.read_exact_at(&mut bytes, loc.offset).map_err(|e| corrupt(&e.to_string()))?;
-        let word = |at: usize| bytes.get(at..at + 4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes")) as usize);
+        let word =
+            |at: usize| bytes.get(at..at + 4).map(|w| u32::from_le_bytes(w.try_into().expect("4 bytes")) as usize);
         let (Some(key_len), Some(rows_len)) = (word(0), word(4)) else { return Err(corrupt("truncated header")) };
         let keys = bytes
             .get(8..8 + key_len)
             .and_then(|k| encoder.read_keys(k, loc.rows))
             .ok_or_else(|| corrupt("unreadable keys"))?;
         let rows = if rows_len == 0 {
-            RecordBatch::try_new_with_options(self.schema.clone(), vec![], &RecordBatchOptions::new().with_row_count(Some(loc.rows)))
-                .map_err(Error::arrow("reading a lookup block"))?
+            RecordBatch::try_new_with_options(
+                self.schema.clone(),
+                vec![],
+                &RecordBatchOptions::new().with_row_count(Some(loc.rows)),
+            )
+            .map_err(Error::arrow("reading a lookup block"))?
         } else {
             let ipc = bytes.get(8 + key_len..8 + key_len + rows_len).ok_or_else(|| corrupt("truncated rows"))?;
             let mut reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(ipc), None)
@@ -427,7 +450,11 @@ impl LookupLevels {
             let SortKeys::I64(values) = &block.keys else { continue };
             // Keys in a file are strictly increasing: if the hinted position holds a key <= the
             // probe, the probe's lower bound is at or after it.
-            let start = if (f, b) == (hint_file, hint_block) && values.get(hint_pos).is_some_and(|v| *v <= key) { hint_pos } else { 0 };
+            let start = if (f, b) == (hint_file, hint_block) && values.get(hint_pos).is_some_and(|v| *v <= key) {
+                hint_pos
+            } else {
+                0
+            };
             let pos = gallop_lower_bound(values, start, key);
             hint.set((f, b, pos.min(values.len().saturating_sub(1))));
             let position = block.first_row + pos as u32;

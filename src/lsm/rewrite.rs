@@ -15,12 +15,12 @@ use crate::lsm::CompactUnit;
 use crate::merge::cell::{ComputedRows, Version};
 use crate::merge::keys::KeyEncoder;
 use crate::merge::{MergeFunction, Merged};
-use crate::read::scan::SplitDeletionVector;
 use crate::read::merge_read::{computed_rows_batch, interleave_rows};
+use crate::read::scan::SplitDeletionVector;
+use crate::read::DecodedFiles;
 use crate::read::{DataSplit, SplitReader};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, RowKind, TableSchema};
 use crate::store::SchemaManager;
-use crate::read::DecodedFiles;
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 
 /// The files a compaction removed and the files it produced.
@@ -70,7 +70,9 @@ impl Rewriter {
             blocks: BlockCache::default(),
             next_name: {
                 let (uuid, counter) = (uuid.clone(), counter.clone());
-                Arc::new(move || format!("data-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed)))
+                Arc::new(move || {
+                    format!("data-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                })
             },
             next_changelog_name: Arc::new(move || {
                 format!("changelog-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
@@ -89,7 +91,16 @@ impl Rewriter {
         keep: bool,
     ) -> RollingWriter {
         let keep = keep.then(|| self.decoded.clone());
-        RollingWriter::new(self.cfg.clone(), self.io.clone(), bucket_path, schema, level, FileSource::Compact, names, keep)
+        RollingWriter::new(
+            self.cfg.clone(),
+            self.io.clone(),
+            bucket_path,
+            schema,
+            level,
+            FileSource::Compact,
+            names,
+            keep,
+        )
     }
 
     /// Runs `unit` for the bucket at `bucket_path`. `drop_retracts`: the output level is at or
@@ -108,7 +119,11 @@ impl Rewriter {
                 if only.level == unit.output_level {
                     return Ok(CompactResult::default());
                 }
-                return Ok(CompactResult { before: vec![only.clone()], after: vec![only.upgraded(unit.output_level)], changelog: vec![] });
+                return Ok(CompactResult {
+                    before: vec![only.clone()],
+                    after: vec![only.upgraded(unit.output_level)],
+                    changelog: vec![],
+                });
             }
         }
         let split = split_of(partition, bucket, bucket_path, &unit.files, Default::default());
@@ -120,7 +135,8 @@ impl Rewriter {
             drop_retracts,
         )?
         .with_decoded_files(self.decoded.clone());
-        let mut out = self.output(bucket_path, reader.output_schema().clone(), unit.output_level, self.next_name.clone(), true);
+        let mut out =
+            self.output(bucket_path, reader.output_schema().clone(), unit.output_level, self.next_name.clone(), true);
         let after = tokio::task::spawn_blocking(move || -> Result<_> {
             reader.try_read_split(&split, &mut |b| out.write(&b).map(|()| true))?;
             out.finish()
@@ -240,7 +256,14 @@ impl Rewriter {
                 if only.level == unit.output_level {
                     return Ok((CompactResult::default(), state));
                 }
-                return Ok((CompactResult { before: vec![only.clone()], after: vec![only.upgraded(unit.output_level)], changelog: vec![] }, state));
+                return Ok((
+                    CompactResult {
+                        before: vec![only.clone()],
+                        after: vec![only.upgraded(unit.output_level)],
+                        changelog: vec![],
+                    },
+                    state,
+                ));
             }
         }
         let merge = MergeFunction::from_schema(&self.schema)?;
@@ -252,7 +275,9 @@ impl Rewriter {
         let deletion_vectors = unit
             .files
             .iter()
-            .filter_map(|f| state.vectors.get(&f.file_name).map(|v| (f.file_name.clone(), SplitDeletionVector::Loaded(v.clone()))))
+            .filter_map(|f| {
+                state.vectors.get(&f.file_name).map(|v| (f.file_name.clone(), SplitDeletionVector::Loaded(v.clone())))
+            })
             .collect();
         let split = split_of(partition, bucket, bucket_path, &unit.files, deletion_vectors);
         let handle = tokio::runtime::Handle::current();
@@ -261,9 +286,14 @@ impl Rewriter {
         // needs them, and settled here.
         let keep_retracts = !deeper.is_empty() || changelog_now;
         let drop_retracts_after = mode.deletion_vectors || deeper.is_empty();
-        let reader =
-            SplitReader::for_compaction(self.io.clone(), self.schemas.clone(), self.schema.clone(), handle.clone(), !keep_retracts)?
-                .with_decoded_files(self.decoded.clone());
+        let reader = SplitReader::for_compaction(
+            self.io.clone(),
+            self.schemas.clone(),
+            self.schema.clone(),
+            handle.clone(),
+            !keep_retracts,
+        )?
+        .with_decoded_files(self.decoded.clone());
         // Lookups that only need keys and positions read no value columns.
         let key_reader = SplitReader::new(self.io.clone(), self.schemas.clone(), self.schema.clone(), vec![], handle)?
             .with_decoded_files(self.decoded.clone());
@@ -276,8 +306,10 @@ impl Rewriter {
         let deeper = if mode.deletion_vectors || mode.changelog { deeper } else { vec![] };
         let upgraded = upgrade.is_some();
         let schema = reader.output_schema().clone();
-        let mut data_out = (!upgraded).then(|| self.output(bucket_path, schema.clone(), unit.output_level, self.next_name.clone(), true));
-        let mut changelog_out = self.output(bucket_path, schema, unit.output_level, self.next_changelog_name.clone(), false);
+        let mut data_out = (!upgraded)
+            .then(|| self.output(bucket_path, schema.clone(), unit.output_level, self.next_name.clone(), true));
+        let mut changelog_out =
+            self.output(bucket_path, schema, unit.output_level, self.next_changelog_name.clone(), false);
         let blocks = self.blocks.clone();
         let ((data, changelog), state) = tokio::task::spawn_blocking(move || -> Result<_> {
             let levels = LookupLevels::load(&lookup_reader, &path, &deeper, &mut state.cache, &blocks, &key_types)?;
@@ -292,7 +324,16 @@ impl Rewriter {
                 let level0: Vec<LookupLevels> = inputs
                     .iter()
                     .filter(|f| f.level <= boundary)
-                    .map(|f| LookupLevels::load_any_level(&key_reader, &path, std::slice::from_ref(f), &mut scratch, &blocks, &key_types))
+                    .map(|f| {
+                        LookupLevels::load_any_level(
+                            &key_reader,
+                            &path,
+                            std::slice::from_ref(f),
+                            &mut scratch,
+                            &blocks,
+                            &key_types,
+                        )
+                    })
                     .collect::<Result<_>>()?;
                 let upper: Vec<DataFileMeta> = inputs.iter().filter(|f| f.level > boundary).cloned().collect();
                 (level0, Some(LookupLevels::load(&lookup_reader, &path, &upper, &mut scratch, &blocks, &key_types)?))
@@ -371,7 +412,11 @@ type PendingMerge = (Vec<(usize, usize, i64, RowKind)>, i64, Vec<crate::merge::c
 type RowRef = (usize, usize);
 
 impl Resolver {
-    fn resolve(&self, batch: RecordBatch, vectors: &mut BucketDeletionVectors) -> Result<(RecordBatch, Option<RecordBatch>)> {
+    fn resolve(
+        &self,
+        batch: RecordBatch,
+        vectors: &mut BucketDeletionVectors,
+    ) -> Result<(RecordBatch, Option<RecordBatch>)> {
         use arrow_array::cast::AsArray;
         use arrow_array::types::{Int64Type, Int8Type};
         if self.levels.is_empty() && !self.changelog {
@@ -382,7 +427,9 @@ impl Resolver {
         let keys = self.encoder.encode(&batch.columns()[..nk])?;
         let seqs = batch.column(nk).as_primitive::<Int64Type>().values().clone();
         let kinds = batch.column(nk + 1).as_primitive::<Int8Type>().values().clone();
-        let kind_of = |k: i8| RowKind::from_byte(k).ok_or_else(|| Error::InvalidInput(format!("_VALUE_KIND {k} is not a row kind")));
+        let kind_of = |k: i8| {
+            RowKind::from_byte(k).ok_or_else(|| Error::InvalidInput(format!("_VALUE_KIND {k} is not a row kind")))
+        };
         let mut sources: Vec<RecordBatch> = vec![batch.clone()];
         // Rows found below come from lookup blocks: each block one source. The map holds each
         // block, so its address stays its own while the batch is resolved.
@@ -446,7 +493,13 @@ impl Resolver {
                     let old_seq = old.column(nk).as_primitive::<Int64Type>().value(old_pos);
                     let old_kind = kind_of(old.column(nk + 1).as_primitive::<Int8Type>().value(old_pos))?;
                     let mut versions = [
-                        Version { source: src, columns: &old.columns()[offset..], row: old_pos, seq: old_seq, kind: old_kind },
+                        Version {
+                            source: src,
+                            columns: &old.columns()[offset..],
+                            row: old_pos,
+                            seq: old_seq,
+                            kind: old_kind,
+                        },
                         Version { source: 0, columns: &batch.columns()[offset..], row: i, seq: seqs[i], kind },
                     ];
                     (keep, after) = match self.merge.merge(&mut versions)? {
@@ -488,7 +541,13 @@ impl Resolver {
             for (refs, seq, cells) in merged {
                 let versions: Vec<Version> = refs
                     .iter()
-                    .map(|&(source, row, seq, kind)| Version { source, columns: &sources[source].columns()[offset..], row, seq, kind })
+                    .map(|&(source, row, seq, kind)| Version {
+                        source,
+                        columns: &sources[source].columns()[offset..],
+                        row,
+                        seq,
+                        kind,
+                    })
                     .collect();
                 computed.push(&versions, seq, cells);
             }
@@ -507,7 +566,8 @@ impl Resolver {
             let rows: Vec<RowRef> = changes.iter().map(|c| c.1).collect();
             let mut b = gather(&sources, &rows, &batch.schema())?;
             let mut columns = b.columns().to_vec();
-            columns[nk + 1] = Arc::new(arrow_array::Int8Array::from(changes.iter().map(|c| c.0 as i8).collect::<Vec<_>>()));
+            columns[nk + 1] =
+                Arc::new(arrow_array::Int8Array::from(changes.iter().map(|c| c.0 as i8).collect::<Vec<_>>()));
             b = RecordBatch::try_new(batch.schema(), columns).map_err(Error::arrow("assembling changelog rows"))?;
             Some(b)
         };

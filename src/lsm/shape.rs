@@ -74,8 +74,14 @@ pub fn bucket_shapes(schema: &TableSchema, splits: &[DataSplit]) -> Result<Vec<B
         for run in levels.sorted_runs() {
             let mut files = vec![];
             for f in run.files {
-                let min_key = f.min_key.to_datums(&key_types).map_err(|e| Error::data_file(&f.file_name, format!("min key: {e}")))?;
-                let max_key = f.max_key.to_datums(&key_types).map_err(|e| Error::data_file(&f.file_name, format!("max key: {e}")))?;
+                let min_key = f
+                    .min_key
+                    .to_datums(&key_types)
+                    .map_err(|e| Error::data_file(&f.file_name, format!("min key: {e}")))?;
+                let max_key = f
+                    .max_key
+                    .to_datums(&key_types)
+                    .map_err(|e| Error::data_file(&f.file_name, format!("max key: {e}")))?;
                 files.push(FileShape { file: f, min_key, max_key, overlaps: 0 });
             }
             files.sort_by(|a, b| compare_keys(&a.min_key, &b.min_key));
@@ -88,7 +94,8 @@ pub fn bucket_shapes(schema: &TableSchema, splits: &[DataSplit]) -> Result<Vec<B
                 for a in 0..runs[i].files.len() {
                     for b in 0..runs[j].files.len() {
                         let (fa, fb) = (&runs[i].files[a], &runs[j].files[b]);
-                        let overlap = compare_keys(&fa.min_key, &fb.max_key).is_le() && compare_keys(&fb.min_key, &fa.max_key).is_le();
+                        let overlap = compare_keys(&fa.min_key, &fb.max_key).is_le()
+                            && compare_keys(&fb.min_key, &fa.max_key).is_le();
                         if overlap {
                             pairs += 1;
                             runs[i].files[a].overlaps += 1;
@@ -98,7 +105,12 @@ pub fn bucket_shapes(schema: &TableSchema, splits: &[DataSplit]) -> Result<Vec<B
                 }
             }
         }
-        out.push(BucketShape { bucket_path: split.bucket_path.clone(), max_level: levels.max_level(), runs, overlapping_pairs: pairs });
+        out.push(BucketShape {
+            bucket_path: split.bucket_path.clone(),
+            max_level: levels.max_level(),
+            runs,
+            overlapping_pairs: pairs,
+        });
     }
     Ok(out)
 }

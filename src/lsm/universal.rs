@@ -33,7 +33,12 @@ impl UniversalCompaction {
             match opts.get(k) {
                 None => Ok(d),
                 Some(v) => v.trim().parse().map_err(|_| {
-                    crate::spec::SpecError::InvalidOption { key: k.into(), value: v.into(), message: "expected an integer".into() }.into()
+                    crate::spec::SpecError::InvalidOption {
+                        key: k.into(),
+                        value: v.into(),
+                        message: "expected an integer".into(),
+                    }
+                    .into()
                 }),
             }
         };
@@ -89,7 +94,13 @@ impl UniversalCompaction {
         self.pick_for_size_ratio(max_level, runs, level0, true)
     }
 
-    fn pick_for_size_ratio(&self, max_level: i32, runs: &[SortedRun], mut count: usize, force: bool) -> Option<CompactUnit> {
+    fn pick_for_size_ratio(
+        &self,
+        max_level: i32,
+        runs: &[SortedRun],
+        mut count: usize,
+        force: bool,
+    ) -> Option<CompactUnit> {
         let mut size: i64 = runs[..count].iter().map(SortedRun::total_size).sum();
         while count < runs.len() {
             let next = runs[count].total_size();
@@ -131,7 +142,9 @@ fn unit(runs: &[SortedRun], max_level: i32, mut count: usize) -> CompactUnit {
 pub fn full_unit(max_level: i32, runs: &[SortedRun]) -> Option<CompactUnit> {
     let files: Vec<DataFileMeta> = runs.iter().flat_map(|r| r.files.iter().cloned()).collect();
     // A single file already on the last level without retractions needs no work.
-    if files.is_empty() || (files.len() == 1 && files[0].level == max_level && files[0].delete_row_count.unwrap_or(0) == 0) {
+    if files.is_empty()
+        || (files.len() == 1 && files[0].level == max_level && files[0].delete_row_count.unwrap_or(0) == 0)
+    {
         return None;
     }
     Some(CompactUnit { output_level: max_level, files })
@@ -166,7 +179,10 @@ mod tests {
     }
 
     fn runs(spec: &[(i32, i64)]) -> Vec<SortedRun> {
-        spec.iter().enumerate().map(|(i, (l, s))| SortedRun { level: *l, files: vec![file(*l, *s, i as i64)] }).collect()
+        spec.iter()
+            .enumerate()
+            .map(|(i, (l, s))| SortedRun { level: *l, files: vec![file(*l, *s, i as i64)] })
+            .collect()
     }
 
     const U: UniversalCompaction = UniversalCompaction { max_size_amp: 200, size_ratio: 1, num_run_trigger: 5 };

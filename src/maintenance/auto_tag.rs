@@ -155,9 +155,8 @@ pub enum TimeExtractor {
 impl TimeExtractor {
     pub fn extract(&self, time_millis: i64, watermark: Option<i64>) -> Option<NaiveDateTime> {
         match self {
-            TimeExtractor::ProcessTime => {
-                chrono::DateTime::from_timestamp_millis(time_millis).map(|t| t.with_timezone(&chrono::Local).naive_local())
-            }
+            TimeExtractor::ProcessTime => chrono::DateTime::from_timestamp_millis(time_millis)
+                .map(|t| t.with_timezone(&chrono::Local).naive_local()),
             TimeExtractor::Watermark(zone) => match watermark {
                 None | Some(i64::MIN) => None,
                 Some(w) => zone.local_time(w),
@@ -236,7 +235,8 @@ impl TagAutoCreation {
         let Some(extractor) = config.extractor() else { return Ok(None) };
         let delay = chrono::Duration::from_std(config.delay)
             .map_err(|_| Error::InvalidInput(format!("tag.creation-delay {:?} is out of range", config.delay)))?;
-        let mut me = TagAutoCreation { io: io.clone(), schema, config, extractor, delay, next_tag: None, next_snapshot: 1 };
+        let mut me =
+            TagAutoCreation { io: io.clone(), schema, config, extractor, delay, next_tag: None, next_snapshot: 1 };
         let auto = me.auto_tags().await?;
         match auto.last_key_value() {
             None => me.next_snapshot = SnapshotManager::new(io.clone()).earliest_id().await?.unwrap_or(1),
@@ -384,9 +384,9 @@ pub async fn create_batch_tag(io: &FileIO, schema: Arc<TableSchema>, config: &Au
     let Some(id) = sm.latest_id().await? else { return Ok(report) };
     let json = sm.snapshot_json(id).await?;
     let snapshot = Snapshot::from_json_str(&json, &format!("snapshot-{id}"))?;
-    let day = TimeExtractor::ProcessTime
-        .extract(snapshot.time_millis, None)
-        .ok_or_else(|| Error::InvalidInput(format!("snapshot {id} has an out-of-range timeMillis {}", snapshot.time_millis)))?;
+    let day = TimeExtractor::ProcessTime.extract(snapshot.time_millis, None).ok_or_else(|| {
+        Error::InvalidInput(format!("snapshot {id} has an out-of-range timeMillis {}", snapshot.time_millis))
+    })?;
     let name = format!("{BATCH_WRITE_TAG_PREFIX}{:04}-{:02}-{:02}", day.year(), day.month(), day.day());
     if tm.exists(&name).await? {
         match delete_tag(io, schema.clone(), &name).await {

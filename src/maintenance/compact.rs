@@ -92,7 +92,8 @@ impl CompactJob {
         let lookup = LookupMode::for_table(table.schema())?;
         let dv = lookup.is_some_and(|m| m.deletion_vectors);
         let force_level0 = lookup.is_some_and(|m| m.forces_level0());
-        let mut index_of_bucket: std::collections::HashMap<(Vec<u8>, i32), Vec<IndexManifestEntry>> = Default::default();
+        let mut index_of_bucket: std::collections::HashMap<(Vec<u8>, i32), Vec<IndexManifestEntry>> =
+            Default::default();
         if let (true, Some(index)) = (dv, plan.snapshot.as_ref().and_then(|s| s.index_manifest.clone())) {
             let manifests = crate::store::ManifestStore::new(table.io().clone(), &opts.manifest_compression());
             for e in manifests.read_index_manifest(&index).await? {
@@ -115,7 +116,9 @@ impl CompactJob {
             };
             if let Some(unit) = unit {
                 let drop = unit.output_level >= levels.non_empty_highest_level();
-                let index = lookup.map(|mode| (mode, index_of_bucket.remove(&(split.partition.data().to_vec(), split.bucket)).unwrap_or_default()));
+                let index = lookup.map(|mode| {
+                    (mode, index_of_bucket.remove(&(split.partition.data().to_vec(), split.bucket)).unwrap_or_default())
+                });
                 jobs.push((split, unit, drop, index));
             }
         }
@@ -128,7 +131,8 @@ impl CompactJob {
         rewriter.decoded.set_budget(0);
         let opts = table.schema().core_options();
         let pool = crate::memory::MemoryPool::new(opts.write_buffer_size()? as usize);
-        rewriter.blocks = crate::lsm::lookup::BlockCache::new(opts.lookup_cache_max_memory_size()? as usize, Some(pool));
+        rewriter.blocks =
+            crate::lsm::lookup::BlockCache::new(opts.lookup_cache_max_memory_size()? as usize, Some(pool));
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let progress = self.progress.clone();
         let io = table.io().clone();
@@ -139,14 +143,31 @@ impl CompactJob {
                 let io = io.clone();
                 async move {
                     let (r, index_changes) = match index {
-                        None => (rewriter.rewrite(&split.partition, split.bucket, &split.bucket_path, unit, drop).await?, vec![]),
+                        None => (
+                            rewriter.rewrite(&split.partition, split.bucket, &split.bucket_path, unit, drop).await?,
+                            vec![],
+                        ),
                         Some((mode, entries)) => {
-                            let state = DvState { vectors: BucketDeletionVectors::restore(&io, entries).await?, cache: Default::default() };
+                            let state = DvState {
+                                vectors: BucketDeletionVectors::restore(&io, entries).await?,
+                                cache: Default::default(),
+                            };
                             let deeper = split.files.iter().filter(|f| f.level > unit.output_level).cloned().collect();
                             let (r, mut state) = rewriter
-                                .rewrite_with_lookup(&split.partition, split.bucket, &split.bucket_path, unit, deeper, state, mode)
+                                .rewrite_with_lookup(
+                                    &split.partition,
+                                    split.bucket,
+                                    &split.bucket_path,
+                                    unit,
+                                    deeper,
+                                    state,
+                                    mode,
+                                )
                                 .await?;
-                            let changes = state.vectors.write_index(&io, &mut FileNamer::new(), &split.partition, split.bucket).await?;
+                            let changes = state
+                                .vectors
+                                .write_index(&io, &mut FileNamer::new(), &split.partition, split.bucket)
+                                .await?;
                             (r, changes)
                         }
                     };
@@ -231,7 +252,8 @@ pub fn partition_filter_from_pairs(table: &Table, pairs: &[String]) -> Result<Op
     let pairs = pairs
         .iter()
         .map(|p| {
-            let (k, v) = p.split_once('=').ok_or_else(|| Error::InvalidInput(format!("--partition {p:?} is not key=value")))?;
+            let (k, v) =
+                p.split_once('=').ok_or_else(|| Error::InvalidInput(format!("--partition {p:?} is not key=value")))?;
             Ok((k.to_string(), v.to_string()))
         })
         .collect::<Result<Vec<_>>>()?;

@@ -18,8 +18,8 @@ use futures::stream::{self, StreamExt};
 
 use crate::error::Result;
 use crate::io::{FileIO, IoError};
-use crate::spec::paths::{bucket_dir, manifest_path, partition_path};
 use crate::spec::manifest::FileSource;
+use crate::spec::paths::{bucket_dir, manifest_path, partition_path};
 use crate::spec::{FileKind, ManifestEntry, ManifestFileMeta, Snapshot, TableSchema};
 use crate::store::manifests::merge_entries;
 use crate::store::ManifestStore;
@@ -102,7 +102,10 @@ impl Reach {
         matches!(self, Reach::Live | Reach::All)
     }
     fn reads_delta(self) -> bool {
-        matches!(self, Reach::Live | Reach::All | Reach::Added | Reach::Deleted | Reach::DeletedCompacted | Reach::LongLived)
+        matches!(
+            self,
+            Reach::Live | Reach::All | Reach::Added | Reach::Deleted | Reach::DeletedCompacted | Reach::LongLived
+        )
     }
     fn reads_changelog(self) -> bool {
         matches!(self, Reach::Live | Reach::All | Reach::Added | Reach::Changelog | Reach::LongLived)
@@ -238,7 +241,10 @@ impl FileReferences {
                     let readded: HashSet<&str> =
                         delta.iter().filter(|e| e.kind == FileKind::Add).map(|e| e.file.file_name.as_str()).collect();
                     let compacted_only = reach == Reach::DeletedCompacted;
-                    for e in delta.iter().filter(|e| e.kind == FileKind::Delete && !readded.contains(e.file.file_name.as_str())) {
+                    for e in delta
+                        .iter()
+                        .filter(|e| e.kind == FileKind::Delete && !readded.contains(e.file.file_name.as_str()))
+                    {
                         if compacted_only && e.file.file_source != Some(FileSource::Compact) {
                             continue;
                         }
@@ -299,7 +305,8 @@ impl FileReferences {
     async fn load_lists(&mut self, names: &[String], tolerant: bool) -> Result<()> {
         let missing = unique_missing(names, |n| self.lists.contains_key(n));
         self.reads += missing.len();
-        let loaded = read_all(&self.manifests, missing, |store, n| async move { store.read_manifest_list(&n).await }).await;
+        let loaded =
+            read_all(&self.manifests, missing, |store, n| async move { store.read_manifest_list(&n).await }).await;
         for (n, r) in loaded {
             let v = keep_missing(r, tolerant)?;
             self.lists.insert(n, v.map(Arc::new));

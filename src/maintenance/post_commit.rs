@@ -103,10 +103,12 @@ pub async fn run_tag_maintenance(io: &FileIO, schema: Arc<TableSchema>) -> Resul
     let auto = match config.mode {
         TagCreationMode::Batch => create_batch_tag(io, schema.clone(), &config).await?,
         TagCreationMode::None => AutoTagReport::default(),
-        TagCreationMode::ProcessTime | TagCreationMode::Watermark => match TagAutoCreation::new(io, schema.clone(), config).await? {
-            Some(mut c) => c.run().await?,
-            None => AutoTagReport::default(),
-        },
+        TagCreationMode::ProcessTime | TagCreationMode::Watermark => {
+            match TagAutoCreation::new(io, schema.clone(), config).await? {
+                Some(mut c) => c.run().await?,
+                None => AutoTagReport::default(),
+            }
+        }
     };
     let expired = expire_tags(io, schema).await?;
     Ok(TagMaintenanceReport { auto, expired })

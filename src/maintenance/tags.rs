@@ -26,7 +26,12 @@ use crate::store::{ChangelogManager, SnapshotManager, Tag, TagManager};
 
 /// Tags the latest snapshot, or `snapshot_id`. With `time_retained` the tag records its creation
 /// time (now, local wall-clock time as Paimon writes it) and is deleted once that time has passed.
-pub async fn create_tag(io: &FileIO, name: &str, snapshot_id: Option<i64>, time_retained: Option<Duration>) -> Result<Tag> {
+pub async fn create_tag(
+    io: &FileIO,
+    name: &str,
+    snapshot_id: Option<i64>,
+    time_retained: Option<Duration>,
+) -> Result<Tag> {
     let sm = SnapshotManager::new(io.clone());
     let id = match snapshot_id {
         Some(id) => id,

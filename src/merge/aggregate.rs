@@ -36,12 +36,7 @@ pub struct Ctx<'a, 'b> {
 }
 
 impl Aggregator {
-    pub fn new(
-        spec: &FieldAggregator,
-        column: usize,
-        column_name: &str,
-        arrow_type: ArrowType,
-    ) -> Self {
+    pub fn new(spec: &FieldAggregator, column: usize, column_name: &str, arrow_type: ArrowType) -> Self {
         Aggregator {
             function: spec.function.clone(),
             ignore_retract: spec.ignore_retract,
@@ -112,18 +107,12 @@ impl Aggregator {
                 (a, b) => return Err(self.type_error(&a, &b)),
             },
             BoolAnd | BoolOr => match (self.resolve(&acc, ctx)?, self.resolve(&input, ctx)?) {
-                (Cell::Bool(a), Cell::Bool(b)) => Cell::Bool(if self.function == BoolAnd {
-                    a && b
-                } else {
-                    a || b
-                }),
+                (Cell::Bool(a), Cell::Bool(b)) => Cell::Bool(if self.function == BoolAnd { a && b } else { a || b }),
                 (a, b) => return Err(self.type_error(&a, &b)),
             },
             Collect { distinct } => self.collect(&[acc, input], &[], *distinct, ctx)?,
             MergeMap => self.merge_map(&acc, &input, None, ctx)?,
-            NestedUpdate { nested_key } => {
-                self.nested_update(&acc, &input, nested_key, false, ctx)?
-            }
+            NestedUpdate { nested_key } => self.nested_update(&acc, &input, nested_key, false, ctx)?,
             RoaringBitmap32 => match (self.resolve(&acc, ctx)?, self.resolve(&input, ctx)?) {
                 (Cell::Bytes(a), Cell::Bytes(b)) => {
                     let mut x = self.bitmap(&a)?;
@@ -140,13 +129,7 @@ impl Aggregator {
 
     /// Paimon's `aggReversed`: the input is older than the accumulator (partial-update sequence
     /// groups). `agg(input, acc)`, except for collect which keeps the accumulator first.
-    pub fn agg_reversed(
-        &self,
-        acc: Cell,
-        input: Cell,
-        initialized: &mut bool,
-        ctx: Ctx,
-    ) -> Result<Cell> {
+    pub fn agg_reversed(&self, acc: Cell, input: Cell, initialized: &mut bool, ctx: Ctx) -> Result<Cell> {
         if matches!(self.function, AggFunction::Collect { .. }) {
             self.agg(acc, input, initialized, ctx)
         } else {
@@ -232,10 +215,7 @@ impl Aggregator {
     }
 
     fn type_error(&self, a: &Cell, b: &Cell) -> Error {
-        self.failure(format!(
-            "unexpected values {a:?} and {b:?} for type {}",
-            self.arrow_type
-        ))
+        self.failure(format!("unexpected values {a:?} and {b:?} for type {}", self.arrow_type))
     }
 
     fn bitmap(&self, bytes: &[u8]) -> Result<roaring::RoaringBitmap> {
@@ -293,9 +273,7 @@ impl Aggregator {
                 Op::Mul => x.wrapping_mul(y),
                 Op::Div => {
                     if y == 0 {
-                        return Err(
-                            self.failure("retracting a product by zero (division by zero)".into())
-                        );
+                        return Err(self.failure("retracting a product by zero (division by zero)".into()));
                     }
                     x.wrapping_div(y)
                 }
@@ -316,24 +294,20 @@ impl Aggregator {
                 Op::Add => self.fit_decimal(x + y),
                 Op::Sub => self.fit_decimal(x - y),
                 Op::Mul => {
-                    let p = x.checked_mul(y).ok_or_else(|| {
-                        self.failure("DECIMAL product overflows 38 digits".into())
-                    })?;
+                    let p =
+                        x.checked_mul(y).ok_or_else(|| self.failure("DECIMAL product overflows 38 digits".into()))?;
                     self.fit_decimal(round_half_up(p, 10i128.pow(self.scale())))
                 }
                 Op::Div => {
                     // BigDecimal.divide: the exact quotient x / y (or an error when it does not
                     // terminate), then rounded HALF_UP to the column's scale.
                     if y == 0 {
-                        return Err(self.failure(
-                            "retracting a DECIMAL product by zero (division by zero)".into(),
-                        ));
+                        return Err(self.failure("retracting a DECIMAL product by zero (division by zero)".into()));
                     }
                     if !terminates(x, y) {
-                        return Err(self.failure(
-                            "retracting a DECIMAL product: non-terminating decimal expansion"
-                                .into(),
-                        ));
+                        return Err(
+                            self.failure("retracting a DECIMAL product: non-terminating decimal expansion".into())
+                        );
                     }
                     let n = x
                         .checked_mul(10i128.pow(self.scale()))
@@ -385,15 +359,12 @@ impl Aggregator {
         };
         let converter = RowConverter::new(vec![SortField::new(all.data_type().clone())])
             .map_err(Error::arrow("comparing ARRAY elements"))?;
-        let rows = converter
-            .convert_columns(std::slice::from_ref(&all))
-            .map_err(Error::arrow("comparing ARRAY elements"))?;
+        let rows =
+            converter.convert_columns(std::slice::from_ref(&all)).map_err(Error::arrow("comparing ARRAY elements"))?;
         let mut remove_counts: HashMap<Vec<u8>, usize> = HashMap::new();
         for c in removes {
             if let Some(e) = self.elements(c, ctx)? {
-                let r = converter
-                    .convert_columns(&[e])
-                    .map_err(Error::arrow("comparing ARRAY elements"))?;
+                let r = converter.convert_columns(&[e]).map_err(Error::arrow("comparing ARRAY elements"))?;
                 for row in r.iter() {
                     *remove_counts.entry(row.as_ref().to_vec()).or_default() += 1;
                 }
@@ -428,9 +399,8 @@ impl Aggregator {
             match self.resolve(cell, ctx)? {
                 Cell::Null => Ok(None),
                 Cell::Nested(a) => {
-                    let m = a.as_map_opt().ok_or_else(|| {
-                        self.failure(format!("expected a MAP, got {}", a.data_type()))
-                    })?;
+                    let m =
+                        a.as_map_opt().ok_or_else(|| self.failure(format!("expected a MAP, got {}", a.data_type())))?;
                     Ok(Some(m.value(0)))
                 }
                 other => Err(self.type_error(&other, &Cell::Null)),
@@ -451,15 +421,12 @@ impl Aggregator {
         let keys = all.column(0).clone();
         let converter = RowConverter::new(vec![SortField::new(keys.data_type().clone())])
             .map_err(Error::arrow("comparing MAP keys"))?;
-        let rows = converter
-            .convert_columns(&[keys])
-            .map_err(Error::arrow("comparing MAP keys"))?;
+        let rows = converter.convert_columns(&[keys]).map_err(Error::arrow("comparing MAP keys"))?;
         let mut removed = std::collections::HashSet::new();
         if let Some(r) = remove {
             if let Some(e) = entries_of(r)? {
-                let rk = converter
-                    .convert_columns(&[e.column(0).clone()])
-                    .map_err(Error::arrow("comparing MAP keys"))?;
+                let rk =
+                    converter.convert_columns(&[e.column(0).clone()]).map_err(Error::arrow("comparing MAP keys"))?;
                 removed.extend(rk.iter().map(|k| k.as_ref().to_vec()));
             }
         }
@@ -480,8 +447,8 @@ impl Aggregator {
             }
         }
         let n = picks.len();
-        let entries = take(&all, &arrow_array::UInt32Array::from(picks), None)
-            .map_err(Error::arrow("merging MAP entries"))?;
+        let entries =
+            take(&all, &arrow_array::UInt32Array::from(picks), None).map_err(Error::arrow("merging MAP entries"))?;
         let map = MapArray::try_new(
             field.clone(),
             OffsetBuffer::from_lengths([n]),
@@ -495,14 +462,7 @@ impl Aggregator {
 
     /// nested_update: rows of `acc` then `input`; with a nested key, one row per key (the last);
     /// when retracting, rows of `input` (by key, or equal rows without a key) are removed.
-    fn nested_update(
-        &self,
-        acc: &Cell,
-        input: &Cell,
-        key: &[usize],
-        retract: bool,
-        ctx: Ctx,
-    ) -> Result<Cell> {
+    fn nested_update(&self, acc: &Cell, input: &Cell, key: &[usize], retract: bool, ctx: Ctx) -> Result<Cell> {
         let a = self.elements(acc, ctx)?;
         let b = self.elements(input, ctx)?;
         let (Some(a), Some(b)) = (a, b) else {
@@ -516,25 +476,15 @@ impl Aggregator {
                 key.iter().map(|&k| s.column(k).clone()).collect()
             }
         };
-        let fields: Vec<SortField> = project(&a)
-            .iter()
-            .map(|c| SortField::new(c.data_type().clone()))
-            .collect();
+        let fields: Vec<SortField> = project(&a).iter().map(|c| SortField::new(c.data_type().clone())).collect();
         let converter = RowConverter::new(fields).map_err(Error::arrow("comparing nested rows"))?;
-        let ka = converter
-            .convert_columns(&project(&a))
-            .map_err(Error::arrow("comparing nested rows"))?;
-        let kb = converter
-            .convert_columns(&project(&b))
-            .map_err(Error::arrow("comparing nested rows"))?;
+        let ka = converter.convert_columns(&project(&a)).map_err(Error::arrow("comparing nested rows"))?;
+        let kb = converter.convert_columns(&project(&b)).map_err(Error::arrow("comparing nested rows"))?;
         let all = concat(&[a.as_ref(), b.as_ref()]).map_err(Error::arrow("merging nested rows"))?;
         let mut picks: Vec<u32> = vec![];
         if retract {
-            let gone: std::collections::HashSet<Vec<u8>> =
-                kb.iter().map(|r| r.as_ref().to_vec()).collect();
-            picks.extend(
-                (0..a.len() as u32).filter(|&i| !gone.contains(ka.row(i as usize).as_ref())),
-            );
+            let gone: std::collections::HashSet<Vec<u8>> = kb.iter().map(|r| r.as_ref().to_vec()).collect();
+            picks.extend((0..a.len() as u32).filter(|&i| !gone.contains(ka.row(i as usize).as_ref())));
         } else if key.is_empty() {
             picks.extend(0..(a.len() + b.len()) as u32);
         } else {

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{
-    new_null_array, Array, ArrayRef, BinaryArray, BooleanArray, Decimal128Array, Float32Array,
-    Float64Array, Int16Array, Int32Array, Int64Array, Int8Array, LargeBinaryArray,
-    LargeStringArray, StringArray,
+    new_null_array, Array, ArrayRef, BinaryArray, BooleanArray, Decimal128Array, Float32Array, Float64Array,
+    Int16Array, Int32Array, Int64Array, Int8Array, LargeBinaryArray, LargeStringArray, StringArray,
 };
 use arrow_schema::{DataType as ArrowType, TimeUnit};
 use arrow_select::concat::concat;
@@ -97,9 +96,7 @@ pub fn scalar_at(a: &dyn Array, row: usize) -> Result<Cell> {
         ArrowType::Time32(TimeUnit::Millisecond) => {
             Cell::Int(a.as_primitive::<Time32MillisecondType>().value(row) as i64)
         }
-        ArrowType::Timestamp(TimeUnit::Second, _) => {
-            Cell::Int(a.as_primitive::<TimestampSecondType>().value(row))
-        }
+        ArrowType::Timestamp(TimeUnit::Second, _) => Cell::Int(a.as_primitive::<TimestampSecondType>().value(row)),
         ArrowType::Timestamp(TimeUnit::Millisecond, _) => {
             Cell::Int(a.as_primitive::<TimestampMillisecondType>().value(row))
         }
@@ -148,11 +145,7 @@ pub struct ComputedRows {
 
 impl ComputedRows {
     pub fn new(num_columns: usize) -> Self {
-        ComputedRows {
-            columns: vec![vec![]; num_columns],
-            seqs: vec![],
-            key_sources: vec![],
-        }
+        ComputedRows { columns: vec![vec![]; num_columns], seqs: vec![], key_sources: vec![] }
     }
 
     pub fn len(&self) -> usize {
@@ -201,10 +194,7 @@ impl ComputedRows {
     ) -> Result<Vec<ArrayRef>> {
         let mut out = Vec::with_capacity(types.len());
         for (c, cells) in self.columns.iter().enumerate() {
-            let fresh_cells: Vec<&Cell> = cells
-                .iter()
-                .filter(|x| !matches!(x, Cell::Source(..)))
-                .collect();
+            let fresh_cells: Vec<&Cell> = cells.iter().filter(|x| !matches!(x, Cell::Source(..))).collect();
             let fresh = build_array(&types[c], &fresh_cells)?;
             if fresh_cells.len() == cells.len() {
                 out.push(fresh);
@@ -237,9 +227,7 @@ impl ComputedRows {
 }
 
 fn mismatch(t: &ArrowType, cell: &Cell) -> Error {
-    Error::Unsupported(format!(
-        "internal: merged value {cell:?} does not fit column type {t}"
-    ))
+    Error::Unsupported(format!("internal: merged value {cell:?} does not fit column type {t}"))
 }
 
 /// The values of `cells` (none of them references) as `T`s, nulls as None.
@@ -281,7 +269,11 @@ fn build_array(t: &ArrowType, cells: &[&Cell]) -> Result<ArrayRef> {
                 Cell::Decimal(x) => Some(*x),
                 _ => None,
             })?;
-            Arc::new(Decimal128Array::from(v).with_precision_and_scale(*p, *s).map_err(Error::arrow("building a merged DECIMAL"))?)
+            Arc::new(
+                Decimal128Array::from(v)
+                    .with_precision_and_scale(*p, *s)
+                    .map_err(Error::arrow("building a merged DECIMAL"))?,
+            )
         }
         ArrowType::Utf8 | ArrowType::LargeUtf8 => {
             let v = values(t, cells, |c| match c {

@@ -45,7 +45,9 @@ impl KeyEncoder {
                 Ok(SortKeys::I32(columns[0].as_primitive::<Int32Type>().values().clone()))
             }
             (Some(_), _) => Err(Error::InvalidInput("a primary-key column holds a null".into())),
-            (None, Some(conv)) => conv.convert_columns(columns).map(SortKeys::Rows).map_err(Error::arrow("encoding keys")),
+            (None, Some(conv)) => {
+                conv.convert_columns(columns).map(SortKeys::Rows).map_err(Error::arrow("encoding keys"))
+            }
             (None, None) => unreachable!("an encoder has a fast path or a converter"),
         }
     }
@@ -74,11 +76,15 @@ impl KeyEncoder {
         let word = |at: usize, len: usize| bytes.get(at..at + len);
         match (&self.fast, &self.converter) {
             (Some(ArrowType::Int64), _) => {
-                let v: Option<Vec<i64>> = (0..n).map(|i| word(i * 8, 8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))).collect();
+                let v: Option<Vec<i64>> = (0..n)
+                    .map(|i| word(i * 8, 8).map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes"))))
+                    .collect();
                 Some(SortKeys::I64(ScalarBuffer::from(v?)))
             }
             (Some(_), _) => {
-                let v: Option<Vec<i32>> = (0..n).map(|i| word(i * 4, 4).map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes")))).collect();
+                let v: Option<Vec<i32>> = (0..n)
+                    .map(|i| word(i * 4, 4).map(|b| i32::from_le_bytes(b.try_into().expect("4 bytes"))))
+                    .collect();
                 Some(SortKeys::I32(ScalarBuffer::from(v?)))
             }
             (None, Some(conv)) => {

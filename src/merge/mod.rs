@@ -72,14 +72,7 @@ impl MergeFunction {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                a.as_ref().map(|a| {
-                    Aggregator::new(
-                        a,
-                        i,
-                        &schema.fields[i].name,
-                        schema.fields[i].data_type.to_arrow(),
-                    )
-                })
+                a.as_ref().map(|a| Aggregator::new(a, i, &schema.fields[i].name, schema.fields[i].data_type.to_arrow()))
             })
             .collect();
         let engine = match config.engine {
@@ -90,20 +83,14 @@ impl MergeFunction {
                 config.remove_record_on_delete,
                 config.sequence_groups.clone(),
                 aggregators,
-                schema
-                    .fields
-                    .iter()
-                    .map(|f| !f.data_type.nullable)
-                    .collect(),
+                schema.fields.iter().map(|f| !f.data_type.nullable).collect(),
             )),
             MergeEngine::Aggregation => Engine::Aggregation(
                 aggregators
                     .into_iter()
                     .enumerate()
                     .map(|(i, a)| {
-                        a.ok_or_else(|| {
-                            Error::Unsupported(format!("internal: column {i} has no aggregator"))
-                        })
+                        a.ok_or_else(|| Error::Unsupported(format!("internal: column {i} has no aggregator")))
                     })
                     .collect::<Result<_>>()?,
             ),
@@ -139,8 +126,7 @@ impl MergeFunction {
     /// Whether merging only ever picks a version by the row kinds and sequence numbers (no
     /// values needed): deduplicate and first-row without `sequence.field`.
     pub fn picks_by_kind(&self) -> bool {
-        self.inner.sequence_fields.is_empty()
-            && matches!(self.inner.engine, Engine::Deduplicate | Engine::FirstRow)
+        self.inner.sequence_fields.is_empty() && matches!(self.inner.engine, Engine::Deduplicate | Engine::FirstRow)
     }
 
     /// deduplicate without `sequence.field`: the newest version of a key is its value, whatever
@@ -161,7 +147,8 @@ impl MergeFunction {
             Engine::FirstRow => {
                 if !ignore && kinds.iter().any(|k| k.is_retract()) {
                     return Err(Error::InvalidInput(
-                        "the first-row merge engine can not accept -U/-D rows; set 'first-row.ignore-delete' = true".into(),
+                        "the first-row merge engine can not accept -U/-D rows; set 'first-row.ignore-delete' = true"
+                            .into(),
                     ));
                 }
                 Ok(kinds.iter().position(|k| !k.is_retract()))
@@ -179,10 +166,7 @@ impl MergeFunction {
             return;
         }
         let key = |v: &Version| -> Vec<Cell> {
-            fields
-                .iter()
-                .map(|&f| scalar_at(v.columns[f].as_ref(), v.row).unwrap_or(Cell::Null))
-                .collect()
+            fields.iter().map(|&f| scalar_at(v.columns[f].as_ref(), v.row).unwrap_or(Cell::Null)).collect()
         };
         let mut keyed: Vec<(Vec<Cell>, Version)> = versions.iter().map(|v| (key(v), *v)).collect();
         keyed.sort_by(|a, b| {
@@ -202,19 +186,12 @@ impl MergeFunction {
     pub fn merge(&self, versions: &mut [Version]) -> Result<Merged> {
         self.order(versions);
         if versions.len() <= 1 {
-            return Ok(if versions.is_empty() {
-                Merged::Nothing
-            } else {
-                Merged::Pick(0)
-            });
+            return Ok(if versions.is_empty() { Merged::Nothing } else { Merged::Pick(0) });
         }
         match &self.inner.engine {
             Engine::Deduplicate | Engine::FirstRow => {
                 let kinds: Vec<RowKind> = versions.iter().map(|v| v.kind).collect();
-                Ok(self
-                    .pick(&kinds)?
-                    .map(Merged::Pick)
-                    .unwrap_or(Merged::Nothing))
+                Ok(self.pick(&kinds)?.map(Merged::Pick).unwrap_or(Merged::Nothing))
             }
             Engine::PartialUpdate(p) => Ok(match p.merge(versions)? {
                 Outcome::Row { seq, cells } => Merged::Row { seq, cells },
@@ -226,10 +203,7 @@ impl MergeFunction {
                 for (vi, v) in versions.iter().enumerate() {
                     let retract = v.kind.is_retract();
                     for (c, a) in aggs.iter().enumerate() {
-                        let ctx = Ctx {
-                            versions,
-                            column: c,
-                        };
+                        let ctx = Ctx { versions, column: c };
                         let input = v.cell(vi, c);
                         let acc = std::mem::replace(&mut row[c], Cell::Null);
                         row[c] = if retract {

@@ -51,14 +51,7 @@ impl PartialUpdate {
                 group_of[c] = Some(g);
             }
         }
-        PartialUpdate {
-            ignore_delete,
-            remove_record_on_delete,
-            groups,
-            group_of,
-            aggregators,
-            not_null,
-        }
+        PartialUpdate { ignore_delete, remove_record_on_delete, groups, group_of, aggregators, not_null }
     }
 
     /// Merges versions given in sequence order.
@@ -67,7 +60,8 @@ impl PartialUpdate {
         // Without sequence groups, a newest +I with every column set overwrites everything
         // before it: the result is that version (kind +I, its sequence number) as it stands.
         if let Some(last) = versions.last() {
-            let retractions_ok = self.ignore_delete || self.remove_record_on_delete || versions.iter().all(|v| !v.kind.is_retract());
+            let retractions_ok =
+                self.ignore_delete || self.remove_record_on_delete || versions.iter().all(|v| !v.kind.is_retract());
             if self.groups.is_empty()
                 && last.kind == RowKind::Insert
                 && retractions_ok
@@ -94,11 +88,7 @@ impl PartialUpdate {
                     if v.kind == RowKind::Delete {
                         deleted = Some(vi);
                         for (c, cell) in row.iter_mut().enumerate() {
-                            *cell = if self.not_null[c] {
-                                v.cell(vi, c)
-                            } else {
-                                Cell::Null
-                            };
+                            *cell = if self.not_null[c] { v.cell(vi, c) } else { Cell::Null };
                         }
                     }
                     continue;
@@ -132,20 +122,11 @@ impl PartialUpdate {
 
     /// Whether every sequence field of group `g` is null in version `vi`.
     fn empty_group(&self, v: &Version, g: usize) -> bool {
-        self.groups[g]
-            .sequence_fields
-            .iter()
-            .all(|&f| v.columns[f].is_null(v.row))
+        self.groups[g].sequence_fields.iter().all(|&f| v.columns[f].is_null(v.row))
     }
 
     /// Version `vi` against the row, by group `g`'s sequence fields (nulls first).
-    fn compare_group(
-        &self,
-        versions: &[Version],
-        vi: usize,
-        row: &[Cell],
-        g: usize,
-    ) -> Result<Ordering> {
+    fn compare_group(&self, versions: &[Version], vi: usize, row: &[Cell], g: usize) -> Result<Ordering> {
         for &f in &self.groups[g].sequence_fields {
             let a = resolve(&versions[vi].cell(vi, f), versions, f)?;
             let b = resolve(&row[f], versions, f)?;
@@ -168,10 +149,7 @@ impl PartialUpdate {
         for c in 0..row.len() {
             let input = v.cell(vi, c);
             let acc = row[c].clone();
-            let ctx = Ctx {
-                versions,
-                column: c,
-            };
+            let ctx = Ctx { versions, column: c };
             let agg = self.aggregators[c].as_ref();
             match self.group_of[c] {
                 None => {
@@ -213,10 +191,7 @@ impl PartialUpdate {
                 continue;
             }
             let agg = self.aggregators[c].as_ref();
-            let ctx = Ctx {
-                versions,
-                column: c,
-            };
+            let ctx = Ctx { versions, column: c };
             if self.compare_group(versions, vi, row, g)?.is_ge() {
                 if self.groups[g].sequence_fields.contains(&c) {
                     for &f in &self.groups[g].sequence_fields {

@@ -80,7 +80,11 @@ impl Default for DecodedFiles {
 impl std::fmt::Debug for DecodedFiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let inner = self.lock();
-        f.debug_struct("DecodedFiles").field("budget", &inner.budget).field("used", &inner.used).field("files", &inner.files.len()).finish()
+        f.debug_struct("DecodedFiles")
+            .field("budget", &inner.budget)
+            .field("used", &inner.used)
+            .field("files", &inner.files.len())
+            .finish()
     }
 }
 

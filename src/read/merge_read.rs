@@ -24,13 +24,13 @@ use parquet::arrow::{ParquetRecordBatchStreamBuilder, ProjectionMask};
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
-use crate::merge::keys::{KeyEncoder, SortKeys};
 use crate::merge::cell::{ComputedRows, Version};
+use crate::merge::keys::{KeyEncoder, SortKeys};
 use crate::merge::{MergeFunction, Merged};
 use crate::read::decoded_files::DecodedFiles;
 use crate::read::scan::{DataSplit, SplitDeletionVector};
-use crate::spec::deletion_vector::decode_deletion_vector;
 use crate::spec::data_file::{KEY_FIELD_PREFIX, SEQUENCE_NUMBER, VALUE_KIND};
+use crate::spec::deletion_vector::decode_deletion_vector;
 use crate::spec::{DataField, DataFileMeta, DataType, RowKind, TableSchema};
 use crate::store::SchemaManager;
 
@@ -301,10 +301,15 @@ impl SplitReader {
             let with_kv = f.delete_row_count != Some(0);
             self.for_each_batch(split, f, with_kv, &mut |batch, kv| {
                 let batch = match kv {
-                    Some((_, _, kinds)) if kinds.iter().any(|k| RowKind::from_byte(*k).is_none_or(|k| k.is_retract())) => {
-                        let keep: arrow_array::BooleanArray =
-                            kinds.iter().map(|k| Some(RowKind::from_byte(*k).is_some_and(|k| !k.is_retract()))).collect();
-                        arrow_select::filter::filter_record_batch(&batch, &keep).map_err(Error::arrow("dropping retractions"))?
+                    Some((_, _, kinds))
+                        if kinds.iter().any(|k| RowKind::from_byte(*k).is_none_or(|k| k.is_retract())) =>
+                    {
+                        let keep: arrow_array::BooleanArray = kinds
+                            .iter()
+                            .map(|k| Some(RowKind::from_byte(*k).is_some_and(|k| !k.is_retract())))
+                            .collect();
+                        arrow_select::filter::filter_record_batch(&batch, &keep)
+                            .map_err(Error::arrow("dropping retractions"))?
                     }
                     _ => batch,
                 };
@@ -351,8 +356,10 @@ impl SplitReader {
         let key_types: Vec<DataType> = self.key_fields.iter().map(|f| f.data_type.clone()).collect();
         let mut with_keys = Vec::with_capacity(files.len());
         for f in files {
-            let min = f.min_key.to_datums(&key_types).map_err(|e| Error::data_file(&f.file_name, format!("min key: {e}")))?;
-            let max = f.max_key.to_datums(&key_types).map_err(|e| Error::data_file(&f.file_name, format!("max key: {e}")))?;
+            let min =
+                f.min_key.to_datums(&key_types).map_err(|e| Error::data_file(&f.file_name, format!("min key: {e}")))?;
+            let max =
+                f.max_key.to_datums(&key_types).map_err(|e| Error::data_file(&f.file_name, format!("max key: {e}")))?;
             with_keys.push((min, max, f.clone()));
         }
         let cmp = |a: &[crate::spec::Datum], b: &[crate::spec::Datum]| {
@@ -401,7 +408,12 @@ impl SplitReader {
     /// Which columns of a file written with `file_schema` to read, by name: the key-value columns
     /// (with `with_kv`), then the projected value columns present in the file; and per projected
     /// column its name in the file (None: added after the file was written).
-    fn file_columns(&self, path: &str, file_schema: &TableSchema, with_kv: bool) -> Result<(Vec<String>, Vec<Option<String>>)> {
+    fn file_columns(
+        &self,
+        path: &str,
+        file_schema: &TableSchema,
+        with_kv: bool,
+    ) -> Result<(Vec<String>, Vec<Option<String>>)> {
         let mut wanted: Vec<String> = vec![];
         if with_kv {
             for k in &self.key_fields {
@@ -410,7 +422,9 @@ impl SplitReader {
                     .iter()
                     .find(|f| f.id == k.id)
                     .map(|f| format!("{KEY_FIELD_PREFIX}{}", f.name))
-                    .ok_or_else(|| Error::data_file(path, format!("key column {} is not in the file's schema", k.name)))?;
+                    .ok_or_else(|| {
+                        Error::data_file(path, format!("key column {} is not in the file's schema", k.name))
+                    })?;
                 wanted.push(name);
             }
             wanted.push(SEQUENCE_NUMBER.into());
@@ -456,16 +470,22 @@ impl SplitReader {
                 let step = self.batch_size.max(1);
                 let batches: Vec<RecordBatch> = rows
                     .iter()
-                    .flat_map(|b| (0..b.num_rows()).step_by(step).map(move |at| b.slice(at, step.min(b.num_rows() - at))))
+                    .flat_map(|b| {
+                        (0..b.num_rows()).step_by(step).map(move |at| b.slice(at, step.min(b.num_rows() - at)))
+                    })
                     .collect();
                 return Ok((wanted, value_names, FileBatchSource::Decoded(batches.into_iter())));
             }
             #[allow(deprecated)]
-            let reader = ParquetObjectReader::new(self.io.store().clone(), self.io.path(&path)).with_file_size(file.file_size as u64);
+            let reader = ParquetObjectReader::new(self.io.store().clone(), self.io.path(&path))
+                .with_file_size(file.file_size as u64);
             let (size, builder) = futures::join!(self.io.size(&path), ParquetRecordBatchStreamBuilder::new(reader));
             let size = size?;
             if size as i64 != file.file_size {
-                return Err(Error::data_file(&path, format!("is {size} bytes but the manifest records {}: truncated or replaced", file.file_size)));
+                return Err(Error::data_file(
+                    &path,
+                    format!("is {size} bytes but the manifest records {}: truncated or replaced", file.file_size),
+                ));
             }
             let builder = builder.map_err(|e| Error::data_file(&path, e))?;
             let parquet_schema = builder.parquet_schema();
@@ -492,7 +512,7 @@ impl SplitReader {
         })?;
         let key_types: Vec<_> = self.key_fields.iter().map(|f| f.data_type.to_arrow()).collect();
         let encoder = if with_kv { Some(KeyEncoder::new(&key_types)?) } else { None };
-                let deleted = self.deletion_vector(split, file)?;
+        let deleted = self.deletion_vector(split, file)?;
         Ok(FileReading {
             reader: self.clone(),
             path,
@@ -543,7 +563,10 @@ impl SplitReader {
             }
         };
         if dv.max().is_some_and(|m| m as i64 >= file.row_count) {
-            return Err(Error::data_file(&file.file_name, format!("its deletion vector in {name} marks rows beyond its {} rows", file.row_count)));
+            return Err(Error::data_file(
+                &file.file_name,
+                format!("its deletion vector in {name} marks rows beyond its {} rows", file.row_count),
+            ));
         }
         Ok(Some(dv))
     }
@@ -665,14 +688,22 @@ impl SplitReader {
 }
 
 /// The rows `rows` ((batch, row) pairs) of `batches`, as one batch in `schema`.
-pub(crate) fn interleave_rows(batches: &[&RecordBatch], rows: &[(usize, usize)], schema: &SchemaRef) -> Result<RecordBatch> {
+pub(crate) fn interleave_rows(
+    batches: &[&RecordBatch],
+    rows: &[(usize, usize)],
+    schema: &SchemaRef,
+) -> Result<RecordBatch> {
     let mut columns = Vec::with_capacity(schema.fields().len());
     for c in 0..schema.fields().len() {
         let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(c).as_ref()).collect();
         columns.push(interleave(&arrays, rows).map_err(Error::arrow("assembling merged rows"))?);
     }
-    RecordBatch::try_new_with_options(schema.clone(), columns, &RecordBatchOptions::new().with_row_count(Some(rows.len())))
-        .map_err(Error::arrow("assembling merged rows"))
+    RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows.len())),
+    )
+    .map_err(Error::arrow("assembling merged rows"))
 }
 
 /// Rows computed by a merge as a batch in `schema`: values only, or with `key_value_keys`
@@ -742,7 +773,8 @@ impl BatchStore {
 
     /// Keeps only the batches cursors still stand in (call with no pending output).
     fn retain(&mut self, cursors: &[RunCursor]) {
-        let live: std::collections::HashSet<usize> = cursors.iter().filter_map(|c| c.current.as_ref().map(|p| p.batch_id)).collect();
+        let live: std::collections::HashSet<usize> =
+            cursors.iter().filter_map(|c| c.current.as_ref().map(|p| p.batch_id)).collect();
         self.values.retain(|id, _| live.contains(id));
     }
 }
@@ -849,7 +881,11 @@ impl FileReading {
         if self.reader.key_value.is_some() {
             for (name, want) in self.wanted[..self.reader.key_fields.len()].iter().zip(&self.key_types) {
                 let c = col(name)?;
-                columns.push(if c.data_type() == want { c } else { cast(&c, want).map_err(|e| Error::data_file(&self.path, e))? });
+                columns.push(if c.data_type() == want {
+                    c
+                } else {
+                    cast(&c, want).map_err(|e| Error::data_file(&self.path, e))?
+                });
             }
             columns.push(col(SEQUENCE_NUMBER)?);
             columns.push(col(VALUE_KIND)?);
@@ -861,7 +897,8 @@ impl FileReading {
                     if c.data_type() == out_field.data_type() {
                         c
                     } else {
-                        cast(&c, out_field.data_type()).map_err(|e| Error::data_file(&self.path, format!("column {n}: {e}")))?
+                        cast(&c, out_field.data_type())
+                            .map_err(|e| Error::data_file(&self.path, format!("column {n}: {e}")))?
                     }
                 }
                 None => new_null_array(out_field.data_type(), batch.num_rows()),
@@ -968,7 +1005,12 @@ impl RunCursor {
     }
 }
 
-fn sift_down(heap: &mut [usize], mut i: usize, cursors: &[RunCursor], less: impl Fn(&[RunCursor], usize, usize) -> bool) {
+fn sift_down(
+    heap: &mut [usize],
+    mut i: usize,
+    cursors: &[RunCursor],
+    less: impl Fn(&[RunCursor], usize, usize) -> bool,
+) {
     loop {
         let l = 2 * i + 1;
         let r = l + 1;
@@ -1002,7 +1044,12 @@ fn pop(heap: &mut Vec<usize>, cursors: &[RunCursor], less: impl Fn(&[RunCursor],
     }
 }
 
-fn push(heap: &mut Vec<usize>, c: usize, cursors: &[RunCursor], less: impl Fn(&[RunCursor], usize, usize) -> bool + Copy) {
+fn push(
+    heap: &mut Vec<usize>,
+    c: usize,
+    cursors: &[RunCursor],
+    less: impl Fn(&[RunCursor], usize, usize) -> bool + Copy,
+) {
     heap.push(c);
     let mut i = heap.len() - 1;
     while i > 0 {

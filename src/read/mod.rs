@@ -23,7 +23,11 @@ pub use stream_scan::{StartingPosition, StreamScan};
 /// Reads splits as one stream of batches. Up to `parallelism` splits are read at once and their
 /// batches interleave as they are decoded; batches of one split come in key order (with
 /// `parallelism` 1, splits in plan order).
-pub fn read_splits(reader: SplitReader, splits: Vec<DataSplit>, parallelism: usize) -> BoxStream<'static, Result<RecordBatch>> {
+pub fn read_splits(
+    reader: SplitReader,
+    splits: Vec<DataSplit>,
+    parallelism: usize,
+) -> BoxStream<'static, Result<RecordBatch>> {
     read_splits_numbered(reader, splits, parallelism).map(|r| r.map(|(_, b)| b)).boxed()
 }
 
@@ -55,7 +59,9 @@ pub fn read_splits_numbered(
 }
 
 /// Collects numbered batches into plan order (splits in order, each split's batches in order).
-pub async fn collect_in_split_order(mut stream: BoxStream<'static, Result<(usize, RecordBatch)>>) -> Result<Vec<RecordBatch>> {
+pub async fn collect_in_split_order(
+    mut stream: BoxStream<'static, Result<(usize, RecordBatch)>>,
+) -> Result<Vec<RecordBatch>> {
     let mut out = vec![];
     while let Some(r) = stream.next().await {
         out.push(r?);
@@ -65,10 +71,11 @@ pub async fn collect_in_split_order(mut stream: BoxStream<'static, Result<(usize
     Ok(out.into_iter().map(|(_, b)| b).collect())
 }
 
-fn tokio_stream_from(mut rx: tokio::sync::mpsc::Receiver<Result<RecordBatch>>) -> BoxStream<'static, Result<RecordBatch>> {
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Result<RecordBatch>>,
+) -> BoxStream<'static, Result<RecordBatch>> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).boxed()
 }
-
 
 /// Concatenates batches of one schema.
 pub fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {

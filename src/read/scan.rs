@@ -254,7 +254,12 @@ impl<'a> SplitsByBucket<'a> {
         let split = match self.splits.entry((e.partition.data().to_vec(), e.bucket)) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => {
-                let partition = partition_path(&e.partition, &self.schema.partition_keys, &self.partition_types, &self.default_name)?;
+                let partition = partition_path(
+                    &e.partition,
+                    &self.schema.partition_keys,
+                    &self.partition_types,
+                    &self.default_name,
+                )?;
                 v.insert(DataSplit {
                     snapshot_id: self.snapshot_id,
                     partition: e.partition.clone(),

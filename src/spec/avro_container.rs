@@ -37,10 +37,12 @@ fn decoder_for(schema_json: &[u8]) -> Result<Arc<GenericSingleObjectReader>, Str
     if let Some(d) = cache.get(schema_json) {
         return Ok(d.clone());
     }
-    let text = std::str::from_utf8(schema_json).map_err(|e| format!("not a readable Avro file: the schema is not UTF-8: {e}"))?;
+    let text = std::str::from_utf8(schema_json)
+        .map_err(|e| format!("not a readable Avro file: the schema is not UTF-8: {e}"))?;
     let schema = Schema::parse_str(text).map_err(|e| format!("not a readable Avro file: {e}"))?;
     let decoder = Arc::new(
-        GenericSingleObjectReader::new_with_header_builder(schema, NoHeader).map_err(|e| format!("not a readable Avro file: {e}"))?,
+        GenericSingleObjectReader::new_with_header_builder(schema, NoHeader)
+            .map_err(|e| format!("not a readable Avro file: {e}"))?,
     );
     if cache.len() >= MAX_SCHEMAS {
         cache.clear();
@@ -191,12 +193,24 @@ mod tests {
         let record = |i: i64| {
             Value::Record(vec![
                 ("a".into(), Value::Long(i)),
-                ("b".into(), if i % 3 == 0 { Value::Union(0, Box::new(Value::Null)) } else { Value::Union(1, Box::new(Value::String(format!("s{i}")))) }),
+                (
+                    "b".into(),
+                    if i % 3 == 0 {
+                        Value::Union(0, Box::new(Value::Null))
+                    } else {
+                        Value::Union(1, Box::new(Value::String(format!("s{i}"))))
+                    },
+                ),
                 ("c".into(), Value::Record(vec![("x".into(), Value::Int(i as i32))])),
                 ("d".into(), Value::Union(1, Box::new(Value::Record(vec![("x".into(), Value::Int(-(i as i32)))])))),
             ])
         };
-        for codec in [Codec::Null, Codec::Snappy, Codec::Zstandard(ZstandardSettings::default()), Codec::Deflate(Default::default())] {
+        for codec in [
+            Codec::Null,
+            Codec::Snappy,
+            Codec::Zstandard(ZstandardSettings::default()),
+            Codec::Deflate(Default::default()),
+        ] {
             let mut w = Writer::with_codec(&schema, Vec::new(), codec);
             for i in 0..1000 {
                 w.append(record(i)).unwrap();

@@ -175,7 +175,14 @@ impl BinaryRowWriter {
     }
 
     /// Writes row `row` of an Arrow array as field `pos` (values of `t`'s Arrow type).
-    pub fn write_from_array(&mut self, pos: usize, array: &dyn Array, row: usize, t: &DataType, style: NullStyle) -> Result<(), SpecError> {
+    pub fn write_from_array(
+        &mut self,
+        pos: usize,
+        array: &dyn Array,
+        row: usize,
+        t: &DataType,
+        style: NullStyle,
+    ) -> Result<(), SpecError> {
         if array.is_null(row) {
             self.write_null(pos, t, style);
             return Ok(());
@@ -192,7 +199,9 @@ impl BinaryRowWriter {
             ArrowType::Int64 => self.write_i64(pos, array.as_primitive::<Int64Type>().value(row)),
             ArrowType::Float32 => self.write_f32(pos, array.as_primitive::<Float32Type>().value(row)),
             ArrowType::Float64 => self.write_f64(pos, array.as_primitive::<Float64Type>().value(row)),
-            ArrowType::Decimal128(p, _) => self.write_decimal(pos, array.as_primitive::<Decimal128Type>().value(row), *p),
+            ArrowType::Decimal128(p, _) => {
+                self.write_decimal(pos, array.as_primitive::<Decimal128Type>().value(row), *p)
+            }
             ArrowType::Utf8 => self.write_bytes(pos, array.as_string::<i32>().value(row).as_bytes()),
             ArrowType::LargeUtf8 => self.write_bytes(pos, array.as_string::<i64>().value(row).as_bytes()),
             ArrowType::Binary => self.write_bytes(pos, array.as_binary::<i32>().value(row)),
@@ -393,7 +402,10 @@ impl BinaryRow {
             let offset = (slot >> 32) as usize;
             let len = (slot & 0xffff_ffff) as usize;
             self.data.get(offset..offset + len).ok_or_else(|| {
-                SpecError::BinaryRow(format!("field {pos} points at {offset}+{len} beyond the row's {} bytes", self.data.len()))
+                SpecError::BinaryRow(format!(
+                    "field {pos} points at {offset}+{len} beyond the row's {} bytes",
+                    self.data.len()
+                ))
             })
         }
     }
@@ -418,11 +430,8 @@ impl BinaryRow {
             TypeKind::Float => Datum::Float(f32::from_bits(s as u32)),
             TypeKind::Double => Datum::Double(f64::from_bits(s)),
             TypeKind::Decimal { precision, scale } => {
-                let unscaled = if *precision <= 18 {
-                    s as i64 as i128
-                } else {
-                    big_integer_from_bytes(self.var_bytes(pos)?)?
-                };
+                let unscaled =
+                    if *precision <= 18 { s as i64 as i128 } else { big_integer_from_bytes(self.var_bytes(pos)?)? };
                 Datum::Decimal { unscaled, precision: *precision, scale: *scale }
             }
             TypeKind::Char(_) | TypeKind::VarChar(_) => Datum::String(
@@ -435,16 +444,19 @@ impl BinaryRow {
                     Datum::Timestamp { millis: s as i64, nanos: 0 }
                 } else {
                     let offset = (s >> 32) as usize;
-                    let bytes = self.data.get(offset..offset + 8).ok_or_else(|| {
-                        SpecError::BinaryRow(format!("timestamp field {pos} points beyond the row"))
-                    })?;
+                    let bytes = self
+                        .data
+                        .get(offset..offset + 8)
+                        .ok_or_else(|| SpecError::BinaryRow(format!("timestamp field {pos} points beyond the row")))?;
                     Datum::Timestamp {
                         millis: i64::from_le_bytes(bytes.try_into().expect("8 bytes")),
                         nanos: (s & 0xffff_ffff) as i32,
                     }
                 }
             }
-            other => return Err(SpecError::BinaryRow(format!("reading nested {other:?} from a BinaryRow is not supported"))),
+            other => {
+                return Err(SpecError::BinaryRow(format!("reading nested {other:?} from a BinaryRow is not supported")))
+            }
         })
     }
 
@@ -467,7 +479,9 @@ pub fn datum_from_array(array: &dyn Array, row: usize, t: &DataType) -> Datum {
         ArrowType::Int16 => Datum::SmallInt(array.as_primitive::<Int16Type>().value(row)),
         ArrowType::Int32 => Datum::Int(array.as_primitive::<Int32Type>().value(row)),
         ArrowType::Date32 => Datum::Date(array.as_primitive::<Date32Type>().value(row)),
-        ArrowType::Time32(TimeUnit::Millisecond) => Datum::Time(array.as_primitive::<Time32MillisecondType>().value(row)),
+        ArrowType::Time32(TimeUnit::Millisecond) => {
+            Datum::Time(array.as_primitive::<Time32MillisecondType>().value(row))
+        }
         ArrowType::Int64 => Datum::BigInt(array.as_primitive::<Int64Type>().value(row)),
         ArrowType::Float32 => Datum::Float(array.as_primitive::<Float32Type>().value(row)),
         ArrowType::Float64 => Datum::Double(array.as_primitive::<Float64Type>().value(row)),

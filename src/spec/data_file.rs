@@ -33,7 +33,8 @@ pub fn key_value_arrow_schema(schema: &TableSchema) -> SchemaRef {
     let mut fields = Vec::with_capacity(schema.fields.len() + 4);
     for k in schema.trimmed_key_fields() {
         let mut f = k.to_arrow_with_id(KEY_FIELD_ID_START + k.id);
-        f = Field::new(format!("{KEY_FIELD_PREFIX}{}", k.name), f.data_type().clone(), false).with_metadata(f.metadata().clone());
+        f = Field::new(format!("{KEY_FIELD_PREFIX}{}", k.name), f.data_type().clone(), false)
+            .with_metadata(f.metadata().clone());
         fields.push(f);
     }
     fields.push(with_id(Field::new(SEQUENCE_NUMBER, ArrowType::Int64, false), SEQUENCE_NUMBER_FIELD_ID));

@@ -16,7 +16,11 @@ pub enum Datum {
     Float(f32),
     Double(f64),
     /// Unscaled value with its precision and scale.
-    Decimal { unscaled: i128, precision: u8, scale: u8 },
+    Decimal {
+        unscaled: i128,
+        precision: u8,
+        scale: u8,
+    },
     String(String),
     Bytes(Vec<u8>),
     /// Days since 1970-01-01.
@@ -24,7 +28,10 @@ pub enum Datum {
     /// Milliseconds of the day.
     Time(i32),
     /// Epoch millis plus the nanoseconds within that milli (0..999_999).
-    Timestamp { millis: i64, nanos: i32 },
+    Timestamp {
+        millis: i64,
+        nanos: i32,
+    },
 }
 
 impl Datum {

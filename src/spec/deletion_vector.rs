@@ -13,12 +13,19 @@ pub const BITMAP64_MAGIC: i32 = 1681511377;
 
 /// Decodes the deletion vector at `offset` (of its size int) with body `length` in `bytes`, the
 /// whole index file `file`. Every check failure names the file and the offset.
-pub fn decode_deletion_vector(bytes: &[u8], offset: usize, length: usize, file: &str) -> Result<RoaringBitmap, SpecError> {
-    let corrupt = |m: String| SpecError::corrupt("deletion-vector index file", file, format!("at offset {offset}: {m}"));
+pub fn decode_deletion_vector(
+    bytes: &[u8],
+    offset: usize,
+    length: usize,
+    file: &str,
+) -> Result<RoaringBitmap, SpecError> {
+    let corrupt =
+        |m: String| SpecError::corrupt("deletion-vector index file", file, format!("at offset {offset}: {m}"));
     if bytes.first() != Some(&INDEX_FILE_VERSION) {
         return Err(corrupt(format!("version byte is {:?}, expected {INDEX_FILE_VERSION}", bytes.first())));
     }
-    let end = offset.checked_add(8).and_then(|e| e.checked_add(length)).ok_or_else(|| corrupt("range overflows".into()))?;
+    let end =
+        offset.checked_add(8).and_then(|e| e.checked_add(length)).ok_or_else(|| corrupt("range overflows".into()))?;
     if end > bytes.len() || length < 4 {
         return Err(corrupt(format!("entry of {length} bytes does not fit the file of {} bytes", bytes.len())));
     }
@@ -35,7 +42,9 @@ pub fn decode_deletion_vector(bytes: &[u8], offset: usize, length: usize, file: 
     }
     match int(offset + 4) {
         BITMAP32_MAGIC => RoaringBitmap::deserialize_from(&body[4..]).map_err(|e| corrupt(format!("bitmap: {e}"))),
-        BITMAP64_MAGIC => Err(corrupt("64-bit deletion vectors (deletion-vectors.bitmap64) are not supported by shoal yet".into())),
+        BITMAP64_MAGIC => {
+            Err(corrupt("64-bit deletion vectors (deletion-vectors.bitmap64) are not supported by shoal yet".into()))
+        }
         m => Err(corrupt(format!("unknown magic {m}"))),
     }
 }

@@ -230,9 +230,11 @@ fn stats_value(s: &SimpleStats) -> AvroValue {
         ("_MAX_VALUES".into(), AvroValue::Bytes(s.max_values.serialize())),
         (
             "_NULL_COUNTS".into(),
-            nullable(s.null_counts.as_ref().map(|c| {
-                AvroValue::Array(c.iter().map(|n| nullable(n.map(AvroValue::Long))).collect())
-            })),
+            nullable(
+                s.null_counts
+                    .as_ref()
+                    .map(|c| AvroValue::Array(c.iter().map(|n| nullable(n.map(AvroValue::Long))).collect())),
+            ),
         ),
     ])
 }
@@ -346,7 +348,11 @@ impl<'a> Rec<'a> {
     }
     /// The field's value, with a null union resolved to None.
     fn opt(&self, name: &str) -> Option<&'a AvroValue> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| unwrap_union(v)).filter(|v| !matches!(v, AvroValue::Null))
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| unwrap_union(v))
+            .filter(|v| !matches!(v, AvroValue::Null))
     }
     fn req(&self, name: &str) -> Result<&'a AvroValue, SpecError> {
         self.opt(name).ok_or_else(|| self.err(format!("required field {name} is missing or null")))
@@ -618,7 +624,11 @@ pub fn decode_index_manifest(bytes: &[u8], file: &str) -> Result<Vec<IndexManife
             Some(AvroValue::Array(items)) => {
                 for item in items {
                     let d = Rec::new(item, r.file, r.what)?;
-                    deletion_vectors.push(DeletionVectorRange { data_file: d.string("f0")?, offset: d.int("f1")?, length: d.int("f2")? });
+                    deletion_vectors.push(DeletionVectorRange {
+                        data_file: d.string("f0")?,
+                        offset: d.int("f1")?,
+                        length: d.int("f2")?,
+                    });
                 }
             }
             Some(_) => return Err(r.err("_DELETIONS_VECTORS_RANGES is not an array".into())),

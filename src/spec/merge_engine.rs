@@ -111,8 +111,7 @@ pub struct MergeEngineConfig {
     pub aggregators: Vec<Option<FieldAggregator>>,
 }
 
-const FUNCTION_NAMES: &str =
-    "sum, product, max, min, last_value, last_non_null_value, first_value, \
+const FUNCTION_NAMES: &str = "sum, product, max, min, last_value, last_non_null_value, first_value, \
      first_non_null_value, listagg, bool_and, bool_or, collect, merge_map, nested_update, rbm32";
 
 impl MergeEngineConfig {
@@ -122,17 +121,11 @@ impl MergeEngineConfig {
         let ignore_delete = opts.ignore_delete()?;
         let names: Vec<&str> = schema.fields.iter().map(|f| f.name.as_str()).collect();
         let index_of = |name: &str, key: &str| -> Result<usize, SpecError> {
-            names
-                .iter()
-                .position(|n| *n == name)
-                .ok_or_else(|| SpecError::InvalidOption {
-                    key: key.to_string(),
-                    value: opts.get(key).unwrap_or_default().to_string(),
-                    message: format!(
-                        "column {name:?} is not a column of the table (columns: {})",
-                        names.join(", ")
-                    ),
-                })
+            names.iter().position(|n| *n == name).ok_or_else(|| SpecError::InvalidOption {
+                key: key.to_string(),
+                value: opts.get(key).unwrap_or_default().to_string(),
+                message: format!("column {name:?} is not a column of the table (columns: {})", names.join(", ")),
+            })
         };
         let invalid = |key: &str, message: String| SpecError::InvalidOption {
             key: key.to_string(),
@@ -145,15 +138,9 @@ impl MergeEngineConfig {
         for name in opts.sequence_fields() {
             let i = index_of(&name, SEQUENCE_FIELD)?;
             if sequence_fields.contains(&i) {
-                return Err(invalid(
-                    SEQUENCE_FIELD,
-                    format!("sequence field {name:?} is defined repeatedly"),
-                ));
+                return Err(invalid(SEQUENCE_FIELD, format!("sequence field {name:?} is defined repeatedly")));
             }
-            if opts
-                .get(&format!("fields.{name}.aggregate-function"))
-                .is_some()
-            {
+            if opts.get(&format!("fields.{name}.aggregate-function")).is_some() {
                 return Err(invalid(
                     SEQUENCE_FIELD,
                     format!("should not define an aggregate function on sequence field {name:?}"),
@@ -162,19 +149,13 @@ impl MergeEngineConfig {
             if !schema.fields[i].data_type.has_min_max_stats() {
                 return Err(invalid(
                     SEQUENCE_FIELD,
-                    format!(
-                        "sequence field {name:?} has type {} which has no order",
-                        schema.fields[i].data_type
-                    ),
+                    format!("sequence field {name:?} has type {} which has no order", schema.fields[i].data_type),
                 ));
             }
             sequence_fields.push(i);
         }
         if !sequence_fields.is_empty() && engine == MergeEngine::FirstRow {
-            return Err(invalid(
-                SEQUENCE_FIELD,
-                "the first-row merge engine does not support a sequence field".into(),
-            ));
+            return Err(invalid(SEQUENCE_FIELD, "the first-row merge engine does not support a sequence field".into()));
         }
 
         // Per-field option families must name real columns.
@@ -185,13 +166,8 @@ impl MergeEngineConfig {
             if key == DEFAULT_AGGREGATE_FUNCTION || rest.ends_with(".sequence-group") {
                 continue;
             }
-            for suffix in [
-                ".aggregate-function",
-                ".ignore-retract",
-                ".distinct",
-                ".list-agg-delimiter",
-                ".nested-key",
-            ] {
+            for suffix in [".aggregate-function", ".ignore-retract", ".distinct", ".list-agg-delimiter", ".nested-key"]
+            {
                 if let Some(field) = rest.strip_suffix(suffix) {
                     index_of(field, key)?;
                 }
@@ -202,49 +178,34 @@ impl MergeEngineConfig {
         let mut sequence_groups: Vec<SequenceGroup> = vec![];
         let mut grouped: Vec<Option<String>> = vec![None; names.len()];
         for (key, value) in opts.map() {
-            let Some(seq) = key
-                .strip_prefix("fields.")
-                .and_then(|r| r.strip_suffix(".sequence-group"))
-            else {
+            let Some(seq) = key.strip_prefix("fields.").and_then(|r| r.strip_suffix(".sequence-group")) else {
                 continue;
             };
             if engine != MergeEngine::PartialUpdate {
-                return Err(invalid(
-                    key,
-                    "sequence groups belong to the partial-update merge engine".into(),
-                ));
+                return Err(invalid(key, "sequence groups belong to the partial-update merge engine".into()));
             }
-            let seq_fields = seq
-                .split(',')
-                .map(|f| index_of(f.trim(), key))
-                .collect::<Result<Vec<_>, _>>()?;
+            let seq_fields = seq.split(',').map(|f| index_of(f.trim(), key)).collect::<Result<Vec<_>, _>>()?;
             let mut members = vec![];
             for m in split_list(value) {
                 let i = index_of(&m, key)?;
                 if let Some(other) = &grouped[i] {
-                    return Err(invalid(key, format!("field {m:?} is defined repeatedly by multiple groups: {other} and {key}")));
+                    return Err(invalid(
+                        key,
+                        format!("field {m:?} is defined repeatedly by multiple groups: {other} and {key}"),
+                    ));
                 }
                 grouped[i] = Some(key.clone());
                 members.push(i);
             }
             for &s in &seq_fields {
-                if opts
-                    .get(&format!("fields.{}.aggregate-function", names[s]))
-                    .is_some()
-                {
+                if opts.get(&format!("fields.{}.aggregate-function", names[s])).is_some() {
                     return Err(invalid(
                         key,
-                        format!(
-                            "should not define an aggregate function on sequence group field {:?}",
-                            names[s]
-                        ),
+                        format!("should not define an aggregate function on sequence group field {:?}", names[s]),
                     ));
                 }
             }
-            sequence_groups.push(SequenceGroup {
-                sequence_fields: seq_fields,
-                members,
-            });
+            sequence_groups.push(SequenceGroup { sequence_fields: seq_fields, members });
         }
 
         let remove_record_on_delete = opts.bool_option(REMOVE_RECORD_ON_DELETE, false)?;
@@ -266,10 +227,7 @@ impl MergeEngineConfig {
         // Aggregators: every column of an aggregation table; configured columns of partial-update.
         let default_fn = opts.get(DEFAULT_AGGREGATE_FUNCTION).map(str::to_string);
         let mut aggregators = vec![None; names.len()];
-        if matches!(
-            engine,
-            MergeEngine::Aggregation | MergeEngine::PartialUpdate
-        ) {
+        if matches!(engine, MergeEngine::Aggregation | MergeEngine::PartialUpdate) {
             for (i, field) in schema.fields.iter().enumerate() {
                 let key = format!("fields.{}.aggregate-function", field.name);
                 let explicit = opts.get(&key).map(str::to_string);
@@ -290,12 +248,8 @@ impl MergeEngineConfig {
                         Some(n) => parse_function(&n, schema, i).map_err(|m| invalid(&key, m))?,
                     }
                 };
-                let ignore_retract =
-                    opts.bool_option(&format!("fields.{}.ignore-retract", field.name), false)?;
-                aggregators[i] = Some(FieldAggregator {
-                    function,
-                    ignore_retract,
-                });
+                let ignore_retract = opts.bool_option(&format!("fields.{}.ignore-retract", field.name), false)?;
+                aggregators[i] = Some(FieldAggregator { function, ignore_retract });
             }
             if engine == MergeEngine::PartialUpdate
                 && aggregators.iter().any(Option::is_some)
@@ -303,14 +257,12 @@ impl MergeEngineConfig {
             {
                 return Err(invalid(
                     default_fn.as_ref().map(|_| DEFAULT_AGGREGATE_FUNCTION).unwrap_or(MERGE_ENGINE),
-                    "partial-update must use sequence groups for aggregation functions (fields.<seq>.sequence-group)".into(),
+                    "partial-update must use sequence groups for aggregation functions (fields.<seq>.sequence-group)"
+                        .into(),
                 ));
             }
         } else if default_fn.is_some()
-            || opts
-                .map()
-                .keys()
-                .any(|k| k.starts_with("fields.") && k.ends_with(".aggregate-function"))
+            || opts.map().keys().any(|k| k.starts_with("fields.") && k.ends_with(".aggregate-function"))
         {
             let key = opts
                 .map()
@@ -318,7 +270,10 @@ impl MergeEngineConfig {
                 .find(|k| k.starts_with("fields.") && k.ends_with("aggregate-function"))
                 .cloned()
                 .unwrap_or_default();
-            return Err(invalid(&key, format!("aggregate functions need merge-engine = aggregation or partial-update, not {engine:?}")));
+            return Err(invalid(
+                &key,
+                format!("aggregate functions need merge-engine = aggregation or partial-update, not {engine:?}"),
+            ));
         }
 
         if engine == MergeEngine::FirstRow
@@ -406,10 +361,7 @@ fn parse_function(name: &str, schema: &TableSchema, i: usize) -> Result<AggFunct
         if ok {
             Ok(())
         } else {
-            Err(format!(
-                "aggregate function '{name}' needs {what}, but column {:?} is {t}",
-                field.name
-            ))
+            Err(format!("aggregate function '{name}' needs {what}, but column {:?} is {t}", field.name))
         }
     };
     let f = match name.trim() {
@@ -505,27 +457,11 @@ mod tests {
     use crate::spec::parse_type;
     use std::collections::BTreeMap;
 
-    fn schema(
-        cols: &[(&str, &str)],
-        pk: &[&str],
-        opts: &[(&str, &str)],
-    ) -> Result<TableSchema, SpecError> {
-        let fields = cols
-            .iter()
-            .map(|(n, t)| (n.to_string(), parse_type(t).unwrap()))
-            .collect();
-        let mut o: BTreeMap<String, String> = opts
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+    fn schema(cols: &[(&str, &str)], pk: &[&str], opts: &[(&str, &str)]) -> Result<TableSchema, SpecError> {
+        let fields = cols.iter().map(|(n, t)| (n.to_string(), parse_type(t).unwrap())).collect();
+        let mut o: BTreeMap<String, String> = opts.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         o.insert("bucket".into(), "1".into());
-        TableSchema::create(
-            fields,
-            vec![],
-            pk.iter().map(|s| s.to_string()).collect(),
-            o,
-            None,
-        )
+        TableSchema::create(fields, vec![], pk.iter().map(|s| s.to_string()).collect(), o, None)
     }
 
     #[test]
@@ -533,58 +469,33 @@ mod tests {
         let s = schema(
             &[("k", "INT NOT NULL"), ("a", "BIGINT"), ("b", "STRING")],
             &["k"],
-            &[
-                ("merge-engine", "aggregation"),
-                ("fields.a.aggregate-function", "sum"),
-            ],
+            &[("merge-engine", "aggregation"), ("fields.a.aggregate-function", "sum")],
         )
         .unwrap();
         let c = MergeEngineConfig::from_schema(&s).unwrap();
-        assert_eq!(
-            c.aggregators[0].as_ref().unwrap().function,
-            AggFunction::PrimaryKey
-        );
-        assert_eq!(
-            c.aggregators[1].as_ref().unwrap().function,
-            AggFunction::Sum
-        );
-        assert_eq!(
-            c.aggregators[2].as_ref().unwrap().function,
-            AggFunction::LastNonNullValue
-        );
+        assert_eq!(c.aggregators[0].as_ref().unwrap().function, AggFunction::PrimaryKey);
+        assert_eq!(c.aggregators[1].as_ref().unwrap().function, AggFunction::Sum);
+        assert_eq!(c.aggregators[2].as_ref().unwrap().function, AggFunction::LastNonNullValue);
 
         let e = schema(
             &[("k", "INT NOT NULL"), ("b", "STRING")],
             &["k"],
-            &[
-                ("merge-engine", "aggregation"),
-                ("fields.b.aggregate-function", "sum"),
-            ],
+            &[("merge-engine", "aggregation"), ("fields.b.aggregate-function", "sum")],
         )
         .unwrap_err()
         .to_string();
-        assert!(
-            e.contains("fields.b.aggregate-function") && e.contains("numeric"),
-            "{e}"
-        );
+        assert!(e.contains("fields.b.aggregate-function") && e.contains("numeric"), "{e}");
         let e = schema(
             &[("k", "INT NOT NULL"), ("b", "BIGINT")],
             &["k"],
-            &[
-                ("merge-engine", "aggregation"),
-                ("fields.b.aggregate-function", "count"),
-            ],
+            &[("merge-engine", "aggregation"), ("fields.b.aggregate-function", "count")],
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("no aggregate function 'count'"), "{e}");
-        let e = schema(
-            &[("k", "INT NOT NULL"), ("b", "BIGINT")],
-            &["k"],
-            &[("fields.b.aggregate-function", "sum")],
-        )
-        .unwrap_err()
-        .to_string();
+        let e = schema(&[("k", "INT NOT NULL"), ("b", "BIGINT")], &["k"], &[("fields.b.aggregate-function", "sum")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("merge-engine = aggregation"), "{e}");
     }
 
@@ -593,10 +504,7 @@ mod tests {
         let e = schema(
             &[("k", "INT NOT NULL"), ("a", "INT"), ("g", "INT")],
             &["k"],
-            &[
-                ("merge-engine", "partial-update"),
-                ("fields.a.aggregate-function", "sum"),
-            ],
+            &[("merge-engine", "partial-update"), ("fields.a.aggregate-function", "sum")],
         )
         .unwrap_err()
         .to_string();
@@ -604,28 +512,15 @@ mod tests {
         let e = schema(
             &[("k", "INT NOT NULL"), ("a", "INT"), ("g", "INT")],
             &["k"],
-            &[
-                ("merge-engine", "partial-update"),
-                ("ignore-delete", "true"),
-                (REMOVE_RECORD_ON_DELETE, "true"),
-            ],
+            &[("merge-engine", "partial-update"), ("ignore-delete", "true"), (REMOVE_RECORD_ON_DELETE, "true")],
         )
         .unwrap_err()
         .to_string();
         assert!(e.contains("conflicting"), "{e}");
         let e = schema(
-            &[
-                ("k", "INT NOT NULL"),
-                ("a", "INT"),
-                ("g", "INT"),
-                ("h", "INT"),
-            ],
+            &[("k", "INT NOT NULL"), ("a", "INT"), ("g", "INT"), ("h", "INT")],
             &["k"],
-            &[
-                ("merge-engine", "partial-update"),
-                ("fields.g.sequence-group", "a"),
-                ("fields.h.sequence-group", "a"),
-            ],
+            &[("merge-engine", "partial-update"), ("fields.g.sequence-group", "a"), ("fields.h.sequence-group", "a")],
         )
         .unwrap_err()
         .to_string();
@@ -641,13 +536,7 @@ mod tests {
         )
         .unwrap();
         let c = MergeEngineConfig::from_schema(&s).unwrap();
-        assert_eq!(
-            c.sequence_groups,
-            vec![SequenceGroup {
-                sequence_fields: vec![2],
-                members: vec![1]
-            }]
-        );
+        assert_eq!(c.sequence_groups, vec![SequenceGroup { sequence_fields: vec![2], members: vec![1] }]);
         assert!(c.aggregators[1].is_some() && c.aggregators[0].is_none());
         let e = schema(
             &[("k", "INT NOT NULL"), ("a", "INT")],
@@ -657,13 +546,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("first-row"), "{e}");
-        let e = schema(
-            &[("k", "INT NOT NULL"), ("a", "INT")],
-            &["k"],
-            &[("sequence.field", "nope")],
-        )
-        .unwrap_err()
-        .to_string();
+        let e = schema(&[("k", "INT NOT NULL"), ("a", "INT")], &["k"], &[("sequence.field", "nope")])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"nope\" is not a column"), "{e}");
     }
 }

@@ -85,43 +85,170 @@ pub enum ConsumerMode {
 /// shoal acts on have typed getters below). Families with a per-field or per-format suffix are
 /// matched by prefix in [`KNOWN_PREFIXES`].
 const KNOWN_KEYS: &[&str] = &[
-    BUCKET, BUCKET_KEY, FILE_FORMAT, FILE_COMPRESSION, FILE_COMPRESSION_ZSTD_LEVEL, MANIFEST_FORMAT,
-    MANIFEST_COMPRESSION, MANIFEST_TARGET_FILE_SIZE, MANIFEST_MERGE_MIN_COUNT, MANIFEST_FULL_COMPACTION_SIZE,
-    WRITE_BUFFER_SIZE, TARGET_FILE_SIZE, PAGE_SIZE, MERGE_ENGINE, SEQUENCE_FIELD, IGNORE_DELETE, STATS_MODE,
-    PARTITION_DEFAULT_NAME, DELETION_VECTORS_ENABLED, CHANGELOG_PRODUCER, COMMIT_MAX_RETRIES, WRITE_ONLY,
-    NUM_SORTED_RUN_COMPACTION_TRIGGER, NUM_SORTED_RUN_STOP_TRIGGER, NUM_LEVELS, SNAPSHOT_NUM_RETAINED_MIN,
-    SNAPSHOT_NUM_RETAINED_MAX, SNAPSHOT_TIME_RETAINED, SNAPSHOT_EXPIRE_LIMIT, SCAN_TAG_NAME, SCAN_TIMESTAMP_MILLIS, PATH, "write-buffer-spillable", "write-buffer-spill.max-disk-size",
-    "sort-spill-threshold", "sort-spill-buffer-size", "local-sort.max-num-file-handles", "compaction.max-size-amplification-percent",
-    "compaction.size-ratio", "compaction.optimization-interval", "compaction.min.file-num", "compaction.max.file-num",
-    "full-compaction.delta-commits", "changelog-producer.row-deduplicate", "partial-update.remove-record-on-delete",
-    "partial-update.ignore-delete", "first-row.ignore-delete", "deduplicate.ignore-delete", "dynamic-bucket.target-row-num",
-    "dynamic-bucket.initial-buckets", "dynamic-bucket.assigner-parallelism", "dynamic-partition-overwrite",
-    "commit.force-compact", "commit.force-create-snapshot", "commit.callbacks", "commit.user-prefix", "commit.timeout",
-    "snapshot.expire.limit", "snapshot.expire.execution-mode", "snapshot.clean-empty-directories", "consumer-id",
-    "consumer.expiration-time", "consumer.mode", "consumer.ignore-progress", "changelog.num-retained.min",
-    "changelog.num-retained.max", "changelog.time-retained", "manifest.delete-file-drop-stats",
-    "metadata.stats-mode", "metadata.stats-dense-store", "file.block-size", "file-index.read.enabled",
-    "file-index.in-manifest-threshold", "partition.expiration-time", "partition.expiration-check-interval",
-    "partition.timestamp-formatter", "partition.timestamp-pattern", "partition.legacy-name", "partition.mark-done-action",
-    "streaming-read-overwrite", "streaming-read-mode", "read.batch-size", "write-manifest-cache", "branch",
-    "data-file.path-directory", "data-file.prefix", "changelog-file.prefix", "file.suffix.include.compression",
-    "deletion-vectors.index-file.target-size", "deletion-vectors.bitmap64", "lookup-wait", "lookup.cache-max-disk-size",
-    "lookup.cache-max-memory-size", "lookup.cache-file-retention", "lookup.hash-load-factor", "cache-page-size",
-    "record-level.expire-time", "record-level.time-field", "incremental-between", "incremental-between-timestamp",
-    "incremental-between-scan-mode", "streaming.read.snapshot.delay", "sink.watermark-time-zone", "sequence.field.sort-order",
-    "local-merge-buffer-size", "cross-partition-upsert.index-ttl", "cross-partition-upsert.bootstrap-parallelism",
-    "primary-key", "partition", "type", "owner", "comment", "async-file-write", "spill-compression",
-    "spill-compression.zstd-level", "target-file-size", "zorder.var-length-contribution", "num-sorted-run.stop-trigger",
-    "tag.automatic-creation", "tag.creation-period", "tag.creation-delay", "tag.period-formatter", "tag.num-retained-max",
-    "tag.default-time-retained", "tag.automatic-completion", "tag.callback.enabled", "snapshot.watermark-idle-timeout",
-    "fields.default-aggregate-function", "manifest.compression", "data-file.thin-mode", "row-tracking.enabled",
+    BUCKET,
+    BUCKET_KEY,
+    FILE_FORMAT,
+    FILE_COMPRESSION,
+    FILE_COMPRESSION_ZSTD_LEVEL,
+    MANIFEST_FORMAT,
+    MANIFEST_COMPRESSION,
+    MANIFEST_TARGET_FILE_SIZE,
+    MANIFEST_MERGE_MIN_COUNT,
+    MANIFEST_FULL_COMPACTION_SIZE,
+    WRITE_BUFFER_SIZE,
+    TARGET_FILE_SIZE,
+    PAGE_SIZE,
+    MERGE_ENGINE,
+    SEQUENCE_FIELD,
+    IGNORE_DELETE,
+    STATS_MODE,
+    PARTITION_DEFAULT_NAME,
+    DELETION_VECTORS_ENABLED,
+    CHANGELOG_PRODUCER,
+    COMMIT_MAX_RETRIES,
+    WRITE_ONLY,
+    NUM_SORTED_RUN_COMPACTION_TRIGGER,
+    NUM_SORTED_RUN_STOP_TRIGGER,
+    NUM_LEVELS,
+    SNAPSHOT_NUM_RETAINED_MIN,
+    SNAPSHOT_NUM_RETAINED_MAX,
+    SNAPSHOT_TIME_RETAINED,
+    SNAPSHOT_EXPIRE_LIMIT,
+    SCAN_TAG_NAME,
+    SCAN_TIMESTAMP_MILLIS,
+    PATH,
+    "write-buffer-spillable",
+    "write-buffer-spill.max-disk-size",
+    "sort-spill-threshold",
+    "sort-spill-buffer-size",
+    "local-sort.max-num-file-handles",
+    "compaction.max-size-amplification-percent",
+    "compaction.size-ratio",
+    "compaction.optimization-interval",
+    "compaction.min.file-num",
+    "compaction.max.file-num",
+    "full-compaction.delta-commits",
+    "changelog-producer.row-deduplicate",
+    "partial-update.remove-record-on-delete",
+    "partial-update.ignore-delete",
+    "first-row.ignore-delete",
+    "deduplicate.ignore-delete",
+    "dynamic-bucket.target-row-num",
+    "dynamic-bucket.initial-buckets",
+    "dynamic-bucket.assigner-parallelism",
+    "dynamic-partition-overwrite",
+    "commit.force-compact",
+    "commit.force-create-snapshot",
+    "commit.callbacks",
+    "commit.user-prefix",
+    "commit.timeout",
+    "snapshot.expire.limit",
+    "snapshot.expire.execution-mode",
+    "snapshot.clean-empty-directories",
+    "consumer-id",
+    "consumer.expiration-time",
+    "consumer.mode",
+    "consumer.ignore-progress",
+    "changelog.num-retained.min",
+    "changelog.num-retained.max",
+    "changelog.time-retained",
+    "manifest.delete-file-drop-stats",
+    "metadata.stats-mode",
+    "metadata.stats-dense-store",
+    "file.block-size",
+    "file-index.read.enabled",
+    "file-index.in-manifest-threshold",
+    "partition.expiration-time",
+    "partition.expiration-check-interval",
+    "partition.timestamp-formatter",
+    "partition.timestamp-pattern",
+    "partition.legacy-name",
+    "partition.mark-done-action",
+    "streaming-read-overwrite",
+    "streaming-read-mode",
+    "read.batch-size",
+    "write-manifest-cache",
+    "branch",
+    "data-file.path-directory",
+    "data-file.prefix",
+    "changelog-file.prefix",
+    "file.suffix.include.compression",
+    "deletion-vectors.index-file.target-size",
+    "deletion-vectors.bitmap64",
+    "lookup-wait",
+    "lookup.cache-max-disk-size",
+    "lookup.cache-max-memory-size",
+    "lookup.cache-file-retention",
+    "lookup.hash-load-factor",
+    "cache-page-size",
+    "record-level.expire-time",
+    "record-level.time-field",
+    "incremental-between",
+    "incremental-between-timestamp",
+    "incremental-between-scan-mode",
+    "streaming.read.snapshot.delay",
+    "sink.watermark-time-zone",
+    "sequence.field.sort-order",
+    "local-merge-buffer-size",
+    "cross-partition-upsert.index-ttl",
+    "cross-partition-upsert.bootstrap-parallelism",
+    "primary-key",
+    "partition",
+    "type",
+    "owner",
+    "comment",
+    "async-file-write",
+    "spill-compression",
+    "spill-compression.zstd-level",
+    "target-file-size",
+    "zorder.var-length-contribution",
+    "num-sorted-run.stop-trigger",
+    "tag.automatic-creation",
+    "tag.creation-period",
+    "tag.creation-delay",
+    "tag.period-formatter",
+    "tag.num-retained-max",
+    "tag.default-time-retained",
+    "tag.automatic-completion",
+    "tag.callback.enabled",
+    "snapshot.watermark-idle-timeout",
+    "fields.default-aggregate-function",
+    "manifest.compression",
+    "data-file.thin-mode",
+    "row-tracking.enabled",
 ];
 
 const KNOWN_PREFIXES: &[&str] = &[
-    "fields.", "parquet.", "orc.", "avro.", "file-index.", "scan.", "sink.", "lookup.", "log.", "tag.", "snapshot.",
-    "changelog.", "consumer.", "compaction.", "format-table.", "file.compression.per.level", "file.format.per.level",
-    "metadata.stats-mode.per.level", "rowkind.", "continuous.", "streaming-read", "source.", "partition.", "end-input.",
-    "global-index.", "cross-partition-upsert.", "write-buffer-for-append", "dynamic-bucket.", "deletion-vector", "clustering.",
+    "fields.",
+    "parquet.",
+    "orc.",
+    "avro.",
+    "file-index.",
+    "scan.",
+    "sink.",
+    "lookup.",
+    "log.",
+    "tag.",
+    "snapshot.",
+    "changelog.",
+    "consumer.",
+    "compaction.",
+    "format-table.",
+    "file.compression.per.level",
+    "file.format.per.level",
+    "metadata.stats-mode.per.level",
+    "rowkind.",
+    "continuous.",
+    "streaming-read",
+    "source.",
+    "partition.",
+    "end-input.",
+    "global-index.",
+    "cross-partition-upsert.",
+    "write-buffer-for-append",
+    "dynamic-bucket.",
+    "deletion-vector",
+    "clustering.",
 ];
 
 /// Checks that every key is one Paimon knows, so a typo does not silently do nothing.
@@ -299,7 +426,13 @@ fn parse_offset(s: &str) -> Option<chrono::FixedOffset> {
     if !rest.bytes().all(|b| b.is_ascii_digit() || b == b':') {
         return None;
     }
-    let num = |t: &str| -> Option<i32> { if t.len() == 2 { t.parse().ok() } else { None } };
+    let num = |t: &str| -> Option<i32> {
+        if t.len() == 2 {
+            t.parse().ok()
+        } else {
+            None
+        }
+    };
     let (h, m, sec) = match rest.len() {
         1 => (rest.parse().ok()?, 0, 0),
         2 => (num(rest)?, 0, 0),
@@ -470,7 +603,8 @@ impl CoreOptions {
     }
 
     pub fn ignore_delete(&self) -> Result<bool, SpecError> {
-        let any = ["ignore-delete", "deduplicate.ignore-delete", "partial-update.ignore-delete", "first-row.ignore-delete"];
+        let any =
+            ["ignore-delete", "deduplicate.ignore-delete", "partial-update.ignore-delete", "first-row.ignore-delete"];
         for k in any {
             if self.bool(k, false)? {
                 return Ok(true);
@@ -521,8 +655,15 @@ impl CoreOptions {
     pub fn scan_mode(&self) -> Result<String, SpecError> {
         let m = self.get(SCAN_MODE).unwrap_or("default").trim().to_ascii_lowercase();
         const MODES: &[&str] = &[
-            "default", "latest-full", "full", "latest", "from-snapshot", "from-snapshot-full", "from-timestamp",
-            "compacted-full", "incremental",
+            "default",
+            "latest-full",
+            "full",
+            "latest",
+            "from-snapshot",
+            "from-snapshot-full",
+            "from-timestamp",
+            "compacted-full",
+            "incremental",
         ];
         if !MODES.contains(&m.as_str()) {
             return Err(self.invalid(
@@ -666,8 +807,14 @@ impl CoreOptions {
             Some(_) => self.int(CHANGELOG_NUM_RETAINED_MAX, 0)?,
         };
         if v < self.changelog_num_retained_min()? {
-            let key = if self.get(CHANGELOG_NUM_RETAINED_MAX).is_some() { CHANGELOG_NUM_RETAINED_MAX } else { CHANGELOG_NUM_RETAINED_MIN };
-            return Err(self.invalid(key, "changelog.num-retained.min must not be larger than changelog.num-retained.max"));
+            let key = if self.get(CHANGELOG_NUM_RETAINED_MAX).is_some() {
+                CHANGELOG_NUM_RETAINED_MAX
+            } else {
+                CHANGELOG_NUM_RETAINED_MIN
+            };
+            return Err(
+                self.invalid(key, "changelog.num-retained.min must not be larger than changelog.num-retained.max")
+            );
         }
         Ok(v)
     }
@@ -835,7 +982,8 @@ impl CoreOptions {
                 // Without deletion vectors the older versions stay below the compaction's
                 // output and reads merge them again; shoal's lookup then only knows the value
                 // before for engines that pick one version.
-                let picks = matches!(self.merge_engine()?, MergeEngine::Deduplicate) && self.get("sequence.field").is_none();
+                let picks =
+                    matches!(self.merge_engine()?, MergeEngine::Deduplicate) && self.get("sequence.field").is_none();
                 if !picks && !self.deletion_vectors_enabled()? {
                     return Err(self.invalid(
                         CHANGELOG_PRODUCER,
@@ -904,7 +1052,9 @@ mod tests {
 
     #[test]
     fn tag_and_consumer_options_take_paimons_values() {
-        let opts = |pairs: &[(&str, &str)]| CoreOptions::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let opts = |pairs: &[(&str, &str)]| {
+            CoreOptions::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        };
         let o = opts(&[]);
         assert_eq!(o.tag_creation_mode().unwrap(), TagCreationMode::None);
         assert_eq!(o.tag_creation_period().unwrap(), TagCreationPeriod::Daily);

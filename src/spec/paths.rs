@@ -69,7 +69,10 @@ pub fn escape_path_name(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         let needs = (ch as u32) < 0x20
-            || matches!(ch, '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '\x7f' | '{' | '}' | '[' | ']' | '^');
+            || matches!(
+                ch,
+                '"' | '#' | '%' | '\'' | '*' | '/' | ':' | '=' | '?' | '\\' | '\x7f' | '{' | '}' | '[' | ']' | '^'
+            );
         if needs {
             out.push_str(&format!("%{:02X}", ch as u32));
         } else {

@@ -116,7 +116,9 @@ impl TableSchema {
             return Err(SpecError::InvalidOption {
                 key: super::options::STREAMING_READ_OVERWRITE.into(),
                 value: "true".into(),
-                message: "streaming reads of overwrite changes need a primary key (Paimon refuses it on tables without one)".into(),
+                message:
+                    "streaming reads of overwrite changes need a primary key (Paimon refuses it on tables without one)"
+                        .into(),
             });
         }
         Ok(())
@@ -250,7 +252,11 @@ impl TableSchema {
                 None | Some(Value::Null) => Ok(vec![]),
                 Some(Value::Array(a)) => a
                     .iter()
-                    .map(|x| x.as_str().map(str::to_string).ok_or_else(|| SpecError::schema(format!("{k} holds a non-string"))))
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| SpecError::schema(format!("{k} holds a non-string")))
+                    })
                     .collect(),
                 Some(_) => Err(SpecError::schema(format!("{k} is not a list"))),
             }
@@ -352,7 +358,9 @@ mod tests {
     #[test]
     fn bad_keys_are_refused() {
         let opts = BTreeMap::from([("bucket".into(), "2".into())]);
-        assert!(TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec!["nope".into()], opts.clone(), None).is_err());
+        assert!(
+            TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec!["nope".into()], opts.clone(), None).is_err()
+        );
         assert!(TableSchema::create(
             cols(&[("id", "BIGINT"), ("p", "INT")]),
             vec!["p".into()],

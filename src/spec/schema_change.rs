@@ -21,12 +21,26 @@ pub enum ColumnPosition {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SchemaChange {
-    AddColumn { name: String, data_type: DataType, position: ColumnPosition, comment: Option<String> },
+    AddColumn {
+        name: String,
+        data_type: DataType,
+        position: ColumnPosition,
+        comment: Option<String>,
+    },
     DropColumn(String),
-    RenameColumn { from: String, to: String },
+    RenameColumn {
+        from: String,
+        to: String,
+    },
     /// Widen a column's type (its nullability is kept).
-    UpdateColumnType { name: String, data_type: DataType },
-    SetOption { key: String, value: String },
+    UpdateColumnType {
+        name: String,
+        data_type: DataType,
+    },
+    SetOption {
+        key: String,
+        value: String,
+    },
     RemoveOption(String),
 }
 
@@ -91,7 +105,9 @@ impl TableSchema {
                 SchemaChange::RenameColumn { from, to } => {
                     self.refuse_key_column(from, "rename", &options)?;
                     if fields.iter().any(|f| &f.name == to) {
-                        return Err(SpecError::schema(format!("cannot rename {from:?} to {to:?}: column {to:?} exists")));
+                        return Err(SpecError::schema(format!(
+                            "cannot rename {from:?} to {to:?}: column {to:?} exists"
+                        )));
                     }
                     let i = position_of(&fields, from, "rename")?;
                     fields[i].name = to.clone();
@@ -266,10 +282,20 @@ mod tests {
         let n = s
             .apply_changes(
                 &[
-                    SchemaChange::AddColumn { name: "c".into(), data_type: ty("ROW<x INT, y INT>"), position: ColumnPosition::After("id".into()), comment: None },
+                    SchemaChange::AddColumn {
+                        name: "c".into(),
+                        data_type: ty("ROW<x INT, y INT>"),
+                        position: ColumnPosition::After("id".into()),
+                        comment: None,
+                    },
                     SchemaChange::RenameColumn { from: "a".into(), to: "a2".into() },
                     SchemaChange::DropColumn("b".into()),
-                    SchemaChange::AddColumn { name: "z".into(), data_type: ty("INT"), position: ColumnPosition::First, comment: Some("new".into()) },
+                    SchemaChange::AddColumn {
+                        name: "z".into(),
+                        data_type: ty("INT"),
+                        position: ColumnPosition::First,
+                        comment: Some("new".into()),
+                    },
                 ],
                 true,
             )
@@ -289,14 +315,29 @@ mod tests {
         assert!(err(SchemaChange::DropColumn("id".into())).contains("primary-key column"));
         assert!(err(SchemaChange::RenameColumn { from: "dt".into(), to: "d".into() }).contains("partition column"));
         assert!(err(SchemaChange::DropColumn("nope".into())).contains("no such column"));
-        assert!(err(SchemaChange::AddColumn { name: "a".into(), data_type: ty("INT"), position: ColumnPosition::Last, comment: None }).contains("exists"));
-        assert!(err(SchemaChange::AddColumn { name: "n".into(), data_type: ty("INT NOT NULL"), position: ColumnPosition::Last, comment: None }).contains("NOT NULL"));
+        assert!(err(SchemaChange::AddColumn {
+            name: "a".into(),
+            data_type: ty("INT"),
+            position: ColumnPosition::Last,
+            comment: None
+        })
+        .contains("exists"));
+        assert!(err(SchemaChange::AddColumn {
+            name: "n".into(),
+            data_type: ty("INT NOT NULL"),
+            position: ColumnPosition::Last,
+            comment: None
+        })
+        .contains("NOT NULL"));
         assert!(err(SchemaChange::UpdateColumnType { name: "b".into(), data_type: ty("INT") }).contains("only widens"));
-        assert!(err(SchemaChange::UpdateColumnType { name: "id".into(), data_type: ty("DECIMAL(20, 0)") }).contains("primary-key"));
-        assert!(err(SchemaChange::SetOption { key: "merge-engine".into(), value: "first-row".into() }).contains("cannot be changed"));
+        assert!(err(SchemaChange::UpdateColumnType { name: "id".into(), data_type: ty("DECIMAL(20, 0)") })
+            .contains("primary-key"));
+        assert!(err(SchemaChange::SetOption { key: "merge-engine".into(), value: "first-row".into() })
+            .contains("cannot be changed"));
         assert!(err(SchemaChange::SetOption { key: "bucket".into(), value: "4".into() }).contains("rescale"));
         assert!(err(SchemaChange::SetOption { key: "bukcet".into(), value: "4".into() }).contains("unknown option"));
-        assert!(err(SchemaChange::SetOption { key: "deletion-vectors.enabled".into(), value: "true".into() }).contains("cannot be changed"));
+        assert!(err(SchemaChange::SetOption { key: "deletion-vectors.enabled".into(), value: "true".into() })
+            .contains("cannot be changed"));
     }
 
     #[test]
@@ -306,7 +347,9 @@ mod tests {
         assert!(ok("INT", "DECIMAL(10, 0)") && !ok("INT", "DECIMAL(10, 2)") && ok("BIGINT", "DECIMAL(38, 2)"));
         assert!(ok("DECIMAL(10, 2)", "DECIMAL(12, 4)") && !ok("DECIMAL(10, 2)", "DECIMAL(10, 3)"));
         assert!(ok("VARCHAR(10)", "STRING") && ok("CHAR(3)", "VARCHAR(3)") && !ok("STRING", "VARCHAR(10)"));
-        assert!(ok("TIMESTAMP(3)", "TIMESTAMP(6)") && !ok("TIMESTAMP(6)", "TIMESTAMP(3)") && ok("DATE", "TIMESTAMP(3)"));
+        assert!(
+            ok("TIMESTAMP(3)", "TIMESTAMP(6)") && !ok("TIMESTAMP(6)", "TIMESTAMP(3)") && ok("DATE", "TIMESTAMP(3)")
+        );
         assert!(!ok("BIGINT", "INT") && !ok("DOUBLE", "FLOAT") && !ok("BIGINT", "DOUBLE") && !ok("STRING", "INT"));
     }
 }

@@ -43,11 +43,15 @@ impl TagFields {
         let bad = |m: String| SpecError::corrupt("tag", file, m);
         let create_time = match v.get(TAG_CREATE_TIME) {
             None | Some(Value::Null) => None,
-            Some(t) => Some(parse_local_date_time(t).ok_or_else(|| bad(format!("{TAG_CREATE_TIME} {t} is not a LocalDateTime")))?),
+            Some(t) => Some(
+                parse_local_date_time(t).ok_or_else(|| bad(format!("{TAG_CREATE_TIME} {t} is not a LocalDateTime")))?,
+            ),
         };
         let time_retained = match v.get(TAG_TIME_RETAINED) {
             None | Some(Value::Null) => None,
-            Some(d) => Some(parse_duration(d).ok_or_else(|| bad(format!("{TAG_TIME_RETAINED} {d} is not a duration")))?),
+            Some(d) => {
+                Some(parse_duration(d).ok_or_else(|| bad(format!("{TAG_TIME_RETAINED} {d} is not a duration")))?)
+            }
         };
         Ok(TagFields { create_time, time_retained })
     }
@@ -59,14 +63,16 @@ pub fn tag_file_json(snapshot_json: &str, retention: Option<&TagRetention>, file
     let mut base = snapshot_json.to_string();
     if base.contains(TAG_CREATE_TIME) || base.contains(TAG_TIME_RETAINED) {
         // A snapshot file written from a tag (an old rollback): drop the stale tag fields.
-        let mut v: Value = serde_json::from_str(&base).map_err(|e| SpecError::corrupt("snapshot", file, e.to_string()))?;
+        let mut v: Value =
+            serde_json::from_str(&base).map_err(|e| SpecError::corrupt("snapshot", file, e.to_string()))?;
         let obj = v.as_object_mut().ok_or_else(|| SpecError::corrupt("snapshot", file, "not a JSON object"))?;
         obj.remove(TAG_CREATE_TIME);
         obj.remove(TAG_TIME_RETAINED);
         base = serde_json::to_string_pretty(&v).map_err(|e| SpecError::corrupt("snapshot", file, e.to_string()))?;
     }
     let Some(r) = retention else { return Ok(base) };
-    let body = base.trim_end().strip_suffix('}').ok_or_else(|| SpecError::corrupt("snapshot", file, "not a JSON object"))?;
+    let body =
+        base.trim_end().strip_suffix('}').ok_or_else(|| SpecError::corrupt("snapshot", file, "not a JSON object"))?;
     let body = body.trim_end();
     let sep = if body.ends_with('{') { "" } else { "," };
     Ok(format!(
@@ -202,7 +208,10 @@ mod tests {
         assert_eq!(parse_duration(&Value::from("P1DT1M1.5S")), Some(Duration::from_millis(86_461_500)));
         assert_eq!(parse_duration(&Value::from("P")), None);
         assert_eq!(parse_duration(&Value::from(-1.0)), None);
-        assert_eq!(parse_local_date_time(&Value::from("2024-01-02T03:04:05.5")), Some(dt(2024, 1, 2, 3, 4, 5, 500_000_000)));
+        assert_eq!(
+            parse_local_date_time(&Value::from("2024-01-02T03:04:05.5")),
+            Some(dt(2024, 1, 2, 3, 4, 5, 500_000_000))
+        );
         assert_eq!(parse_local_date_time(&serde_json::json!([2024, 13, 1, 0, 0])), None);
         assert_eq!(parse_local_date_time(&serde_json::json!([2024, 1])), None);
     }
@@ -213,7 +222,10 @@ mod tests {
         assert_eq!(tag_file_json(snap, None, "s").unwrap(), snap, "no retention: the snapshot text verbatim");
         let r = TagRetention { create_time: dt(2024, 1, 2, 3, 4, 5, 0), time_retained: Duration::from_secs(3600) };
         let tagged = tag_file_json(snap, Some(&r), "s").unwrap();
-        assert!(tagged.starts_with("{\n  \"version\" : 3,\n  \"id\" : 4,\n  \"tagCreateTime\" : [ 2024, 1, 2, 3, 4, 5 ]"), "{tagged}");
+        assert!(
+            tagged.starts_with("{\n  \"version\" : 3,\n  \"id\" : 4,\n  \"tagCreateTime\" : [ 2024, 1, 2, 3, 4, 5 ]"),
+            "{tagged}"
+        );
         let f = TagFields::from_json_str(&tagged, "t").unwrap();
         assert_eq!(f, TagFields { create_time: Some(r.create_time), time_retained: Some(r.time_retained) });
         // A snapshot file that came from a tag loses the stale fields.

@@ -215,9 +215,9 @@ impl DataType {
                 );
                 ArrowType::Map(Arc::new(entries), false)
             }
-            TypeKind::Row(fields) => ArrowType::Struct(Fields::from(
-                fields.iter().map(|f| f.to_arrow()).collect::<Vec<_>>(),
-            )),
+            TypeKind::Row(fields) => {
+                ArrowType::Struct(Fields::from(fields.iter().map(|f| f.to_arrow()).collect::<Vec<_>>()))
+            }
         }
     }
 
@@ -231,13 +231,9 @@ impl DataType {
             ArrowType::Int64 => TypeKind::BigInt,
             ArrowType::Float32 => TypeKind::Float,
             ArrowType::Float64 => TypeKind::Double,
-            ArrowType::Decimal128(p, s) if *s >= 0 && *p <= 38 => {
-                TypeKind::Decimal { precision: *p, scale: *s as u8 }
-            }
+            ArrowType::Decimal128(p, s) if *s >= 0 && *p <= 38 => TypeKind::Decimal { precision: *p, scale: *s as u8 },
             ArrowType::Utf8 | ArrowType::LargeUtf8 | ArrowType::Utf8View => TypeKind::VarChar(MAX_VAR_LENGTH),
-            ArrowType::Binary | ArrowType::LargeBinary | ArrowType::BinaryView => {
-                TypeKind::VarBinary(MAX_VAR_LENGTH)
-            }
+            ArrowType::Binary | ArrowType::LargeBinary | ArrowType::BinaryView => TypeKind::VarBinary(MAX_VAR_LENGTH),
             ArrowType::FixedSizeBinary(n) => TypeKind::Binary(*n as u32),
             ArrowType::Date32 => TypeKind::Date,
             ArrowType::Time32(TimeUnit::Millisecond) => TypeKind::Time(3),
@@ -268,7 +264,9 @@ impl DataType {
                 fields
                     .iter()
                     .enumerate()
-                    .map(|(i, f)| Ok(DataField::new(i as i32, f.name(), DataType::from_arrow(f.data_type(), f.is_nullable())?)))
+                    .map(|(i, f)| {
+                        Ok(DataField::new(i as i32, f.name(), DataType::from_arrow(f.data_type(), f.is_nullable())?))
+                    })
                     .collect::<Result<_, SpecError>>()?,
             ),
             other => return Err(SpecError::UnsupportedType(format!("Arrow type {other} has no Paimon type"))),
@@ -484,7 +482,9 @@ impl TypeParser<'_> {
                 let p = precision(&ps, 10, 38, self)?;
                 let s = ps.get(1).copied().unwrap_or(0);
                 if p == 0 || s > p as u64 {
-                    return Err(self.err(&format!("DECIMAL({p}, {s}) needs 1 <= precision <= 38 and scale <= precision")));
+                    return Err(
+                        self.err(&format!("DECIMAL({p}, {s}) needs 1 <= precision <= 38 and scale <= precision"))
+                    );
                 }
                 TypeKind::Decimal { precision: p, scale: s as u8 }
             }
@@ -611,7 +611,9 @@ mod tests {
 
     #[test]
     fn arrow_mapping_round_trips() {
-        for s in ["BIGINT", "DECIMAL(20, 2)", "TIMESTAMP(3)", "TIMESTAMP(6) WITH LOCAL TIME ZONE", "DATE", "STRING", "BYTES"] {
+        for s in
+            ["BIGINT", "DECIMAL(20, 2)", "TIMESTAMP(3)", "TIMESTAMP(6) WITH LOCAL TIME ZONE", "DATE", "STRING", "BYTES"]
+        {
             let t = parse_type(s).unwrap();
             let back = DataType::from_arrow(&t.to_arrow(), true).unwrap();
             assert_eq!(back, t, "{s}");

@@ -61,7 +61,10 @@ impl ManifestStore {
         let entries = crate::spec::manifest::decode_index_manifest(&bytes, &format!("{}/{path}", self.io.uri()))?;
         let deleted: std::collections::HashSet<String> =
             entries.iter().filter(|e| e.kind == crate::spec::FileKind::Delete).map(|e| e.file_name.clone()).collect();
-        Ok(entries.into_iter().filter(|e| e.kind == crate::spec::FileKind::Add && !deleted.contains(&e.file_name)).collect())
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.kind == crate::spec::FileKind::Add && !deleted.contains(&e.file_name))
+            .collect())
     }
 
     pub async fn read_manifest_list(&self, name: &str) -> Result<Vec<ManifestFileMeta>> {
@@ -131,14 +134,15 @@ impl ManifestStore {
     /// Reads manifests concurrently, keeping their order.
     pub async fn read_entries(&self, metas: &[ManifestFileMeta]) -> Result<Vec<ManifestEntry>> {
         // Owned futures (no borrows of `self` or `metas`), so callers' futures stay `Send`.
-        let chunks: Vec<Vec<ManifestEntry>> = stream::iter(metas.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>())
-            .map(|name| {
-                let store = self.clone();
-                async move { store.read_manifest(&name).await }
-            })
-            .buffered(8)
-            .try_collect()
-            .await?;
+        let chunks: Vec<Vec<ManifestEntry>> =
+            stream::iter(metas.iter().map(|m| m.file_name.clone()).collect::<Vec<_>>())
+                .map(|name| {
+                    let store = self.clone();
+                    async move { store.read_manifest(&name).await }
+                })
+                .buffered(8)
+                .try_collect()
+                .await?;
         Ok(chunks.into_iter().flatten().collect())
     }
 

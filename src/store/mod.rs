@@ -9,20 +9,24 @@ pub mod schemas;
 pub mod snapshots;
 pub mod tags;
 
+pub use changelogs::ChangelogManager;
+pub use consumers::{Consumer, ConsumerManager};
 pub use manifests::ManifestStore;
 pub use schemas::SchemaManager;
 pub use snapshots::SnapshotManager;
 pub use tags::{Tag, TagManager};
-pub use changelogs::ChangelogManager;
-pub use consumers::{Consumer, ConsumerManager};
 
 use crate::error::Result;
 use crate::io::FileIO;
 
 /// Ids of the files `<dir>/<prefix><id>` present (snapshots, changelogs, schemas), ascending.
 async fn numbered_ids(io: &FileIO, dir: &str, prefix: &str) -> Result<Vec<i64>> {
-    let mut ids: Vec<i64> =
-        io.list(dir).await?.into_iter().filter_map(|f| f.name.strip_prefix(prefix).and_then(|n| n.parse().ok())).collect();
+    let mut ids: Vec<i64> = io
+        .list(dir)
+        .await?
+        .into_iter()
+        .filter_map(|f| f.name.strip_prefix(prefix).and_then(|n| n.parse().ok()))
+        .collect();
     ids.sort_unstable();
     Ok(ids)
 }

@@ -28,7 +28,11 @@ impl Tag {
     /// When the tag's retention time has passed (None without both retention fields).
     pub fn expires_at(&self) -> Option<chrono::NaiveDateTime> {
         let (Some(created), Some(retained)) = (self.create_time, self.time_retained) else { return None };
-        Some(created.checked_add_signed(chrono::Duration::from_std(retained).ok()?).unwrap_or(chrono::NaiveDateTime::MAX))
+        Some(
+            created
+                .checked_add_signed(chrono::Duration::from_std(retained).ok()?)
+                .unwrap_or(chrono::NaiveDateTime::MAX),
+        )
     }
 }
 
@@ -42,7 +46,9 @@ pub fn validate_tag_name(name: &str) -> Result<()> {
         return Err(Error::InvalidInput(format!("tag name {name:?} cannot contain a path separator")));
     }
     if name.chars().all(|c| c.is_ascii_digit()) {
-        return Err(Error::InvalidInput(format!("tag name {name:?} cannot be all digits (it would read as a snapshot id)")));
+        return Err(Error::InvalidInput(format!(
+            "tag name {name:?} cannot be all digits (it would read as a snapshot id)"
+        )));
     }
     Ok(())
 }
@@ -89,7 +95,12 @@ impl TagManager {
         let file = format!("{}/{path}", self.io.uri());
         let snapshot = Snapshot::from_json_str(&text, &file)?;
         let fields = TagFields::from_json_str(&text, &file)?;
-        Ok(Tag { name: name.to_string(), snapshot, create_time: fields.create_time, time_retained: fields.time_retained })
+        Ok(Tag {
+            name: name.to_string(),
+            snapshot,
+            create_time: fields.create_time,
+            time_retained: fields.time_retained,
+        })
     }
 
     pub async fn exists(&self, name: &str) -> Result<bool> {
@@ -100,23 +111,42 @@ impl TagManager {
     /// retention, Paimon's `tagCreateTime` and `tagTimeRetained`. Creating a tag that already
     /// exists for the same snapshot rewrites its retention fields (as Paimon does); for another
     /// snapshot it is an error.
-    pub async fn create(&self, name: &str, snapshot: &Snapshot, snapshot_json: &str, retention: Option<&TagRetention>) -> Result<()> {
+    pub async fn create(
+        &self,
+        name: &str,
+        snapshot: &Snapshot,
+        snapshot_json: &str,
+        retention: Option<&TagRetention>,
+    ) -> Result<()> {
         validate_tag_name(name)?;
         self.write_tag(name, snapshot, snapshot_json, retention).await
     }
 
     /// [`TagManager::create`] for names Paimon makes itself: automatic tags may be all digits
     /// (`20240102` with `tag.period-formatter = without_dashes`).
-    pub(crate) async fn create_generated(&self, name: &str, snapshot: &Snapshot, snapshot_json: &str, retention: Option<&TagRetention>) -> Result<()> {
+    pub(crate) async fn create_generated(
+        &self,
+        name: &str,
+        snapshot: &Snapshot,
+        snapshot_json: &str,
+        retention: Option<&TagRetention>,
+    ) -> Result<()> {
         if name.trim().is_empty() || name.contains('/') || name.contains('\\') {
             return Err(Error::InvalidInput(format!("generated tag name {name:?} is not a valid file name")));
         }
         self.write_tag(name, snapshot, snapshot_json, retention).await
     }
 
-    async fn write_tag(&self, name: &str, snapshot: &Snapshot, snapshot_json: &str, retention: Option<&TagRetention>) -> Result<()> {
+    async fn write_tag(
+        &self,
+        name: &str,
+        snapshot: &Snapshot,
+        snapshot_json: &str,
+        retention: Option<&TagRetention>,
+    ) -> Result<()> {
         let path = tag_path(name);
-        let content = tag_file_json(snapshot_json, retention, &format!("{}/snapshot/snapshot-{}", self.io.uri(), snapshot.id))?;
+        let content =
+            tag_file_json(snapshot_json, retention, &format!("{}/snapshot/snapshot-{}", self.io.uri(), snapshot.id))?;
         if self.io.create_new(&path, content.clone()).await? {
             return Ok(());
         }

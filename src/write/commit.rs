@@ -278,7 +278,11 @@ impl TableCommit {
     /// Commits compactions alone (messages without new files) under `identifier` (None: a batch
     /// commit), without the exactly-once check: a writer's redo of a compaction that a commit
     /// of that identifier dropped (see `TableWrite::settle_commit`).
-    pub async fn commit_compactions(&self, identifier: Option<i64>, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
+    pub async fn commit_compactions(
+        &self,
+        identifier: Option<i64>,
+        messages: Vec<CommitMessage>,
+    ) -> Result<CommitOutcome> {
         if let Some(m) = messages.iter().find(|m| !m.new_files.is_empty() || !m.changelog_files.is_empty()) {
             return Err(Error::InvalidInput(format!(
                 "a commit of compactions alone got new files for bucket {}: commit them with `commit`",
@@ -298,7 +302,12 @@ impl TableCommit {
     /// [`TableCommit::take_dropped_compactions`]: a writer that goes on must reload that
     /// bucket's files from the table (`TableWrite::settle_commit`), or its next compactions
     /// would build on files that are not in the table.
-    async fn commit_messages(&self, identifier: i64, watermark: Option<i64>, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
+    async fn commit_messages(
+        &self,
+        identifier: i64,
+        watermark: Option<i64>,
+        messages: Vec<CommitMessage>,
+    ) -> Result<CommitOutcome> {
         let mut appends = vec![];
         let mut changelog = vec![];
         for m in &messages {
@@ -307,8 +316,7 @@ impl TableCommit {
         }
         let mut outcome = CommitOutcome::Empty;
         if !appends.is_empty() || !changelog.is_empty() {
-            outcome =
-                self.commit_entries(identifier, watermark, Delta::append(appends, changelog)).await?;
+            outcome = self.commit_entries(identifier, watermark, Delta::append(appends, changelog)).await?;
         }
         let mut compactions: Vec<&CommitMessage> = messages.iter().filter(|m| has_compaction(m)).collect();
         let mut attempts = 0;
@@ -323,13 +331,17 @@ impl TableCommit {
                 compacts.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
             }
             let committed = self
-                .commit_entries(identifier, watermark, Delta {
-                    kind: CommitKind::Compact,
-                    entries: compacts,
-                    changelog: compact_changelog,
-                    index_changes,
-                    compactions: &compactions,
-                })
+                .commit_entries(
+                    identifier,
+                    watermark,
+                    Delta {
+                        kind: CommitKind::Compact,
+                        entries: compacts,
+                        changelog: compact_changelog,
+                        index_changes,
+                        compactions: &compactions,
+                    },
+                )
                 .await;
             match committed {
                 Ok(o) => {
@@ -350,8 +362,11 @@ impl TableCommit {
                         match stale.iter().find(|(j, _)| *j == i) {
                             Some((_, reason)) => {
                                 self.discard_compaction(m).await;
-                                let dropped =
-                                    DroppedCompaction { partition: m.partition.clone(), bucket: m.bucket, reason: reason.clone() };
+                                let dropped = DroppedCompaction {
+                                    partition: m.partition.clone(),
+                                    bucket: m.bucket,
+                                    reason: reason.clone(),
+                                };
                                 if let Ok(mut d) = self.dropped.lock() {
                                     d.push(dropped);
                                 }
@@ -396,7 +411,8 @@ impl TableCommit {
         };
         let mut stale = vec![];
         for (i, m) in compactions.iter().enumerate() {
-            let mut changes: Vec<ManifestEntry> = m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)).collect();
+            let mut changes: Vec<ManifestEntry> =
+                m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)).collect();
             changes.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
             let deletes: Vec<FileIdentifier> =
                 changes.iter().filter(|e| e.kind == FileKind::Delete).map(ManifestEntry::identifier).collect();
@@ -467,10 +483,8 @@ impl TableCommit {
         let changelog_records: i64 = changelog.iter().map(|e| e.file.row_count).sum();
         let deletes: Vec<FileIdentifier> =
             entries.iter().filter(|e| e.kind == FileKind::Delete).map(ManifestEntry::identifier).collect();
-        let delta_records: i64 = entries
-            .iter()
-            .map(|e| if e.kind == FileKind::Add { e.file.row_count } else { -e.file.row_count })
-            .sum();
+        let delta_records: i64 =
+            entries.iter().map(|e| if e.kind == FileKind::Add { e.file.row_count } else { -e.file.row_count }).sum();
 
         for attempt in 0..=self.max_retries {
             if attempt > 0 {
@@ -575,7 +589,12 @@ impl TableCommit {
 
     /// No commit after snapshot `base` up to `latest` (but compactions) wrote into a bucket that
     /// `entries` write to: the rows of this commit, computed from `base`, are still right.
-    async fn check_rows_unchanged_since(&self, base: i64, latest: Option<&Snapshot>, entries: &[ManifestEntry]) -> Result<()> {
+    async fn check_rows_unchanged_since(
+        &self,
+        base: i64,
+        latest: Option<&Snapshot>,
+        entries: &[ManifestEntry],
+    ) -> Result<()> {
         let Some(latest) = latest else { return Ok(()) };
         let written: HashSet<(&[u8], i32)> = entries.iter().map(|e| (e.partition.data(), e.bucket)).collect();
         for id in base + 1..=latest.id {
@@ -627,7 +646,12 @@ impl TableCommit {
     /// snapshot was built on it: its base lists our delta manifest, or (after a manifest merge)
     /// holds the files we added (or no longer holds those we deleted). Our files have unique
     /// names, so a snapshot built on the expired one never holds them.
-    async fn published_off_chain(&self, snapshot: &Snapshot, delta_manifest: &str, entries: &[ManifestEntry]) -> Result<bool> {
+    async fn published_off_chain(
+        &self,
+        snapshot: &Snapshot,
+        delta_manifest: &str,
+        entries: &[ManifestEntry],
+    ) -> Result<bool> {
         let newer: Vec<i64> = self.snapshots.snapshot_ids().await?.into_iter().filter(|&i| i > snapshot.id).collect();
         let mut next = None;
         for id in newer {
@@ -674,7 +698,10 @@ impl TableCommit {
         self.bring_live_files_to(latest).await?;
         let guard = self.live.lock().map_err(|_| Error::Task("the committer's live-file cache was poisoned".into()))?;
         let live = guard.as_ref().filter(|l| l.snapshot == latest.id).ok_or_else(|| {
-            Error::CommitConflict(format!("the live files of snapshot {} changed while this commit read them", latest.id))
+            Error::CommitConflict(format!(
+                "the live files of snapshot {} changed while this commit read them",
+                latest.id
+            ))
         })?;
         check_conflicts_in(&live.files, deletes, changes, compactions, &self.schema)
     }
@@ -699,7 +726,8 @@ impl TableCommit {
                 }
             }
             if deltas.len() as i64 == latest.id - from {
-                let mut guard = self.live.lock().map_err(|_| Error::Task("the committer's live-file cache was poisoned".into()))?;
+                let mut guard =
+                    self.live.lock().map_err(|_| Error::Task("the committer's live-file cache was poisoned".into()))?;
                 if let Some(live) = guard.as_mut().filter(|l| l.snapshot == from) {
                     for (id, delta) in deltas {
                         if let Err(e) = live.apply(id, delta) {
@@ -821,15 +849,25 @@ fn check_conflicts_in(
     let mut levels: std::collections::HashMap<(Vec<u8>, i32, i32), Vec<KeyRange>> = Default::default();
     let remaining = live
         .iter()
-        .filter(|(id, e)| e.file.level >= 1 && touched.contains(&(e.partition.data(), e.bucket)) && !deleted.contains(id))
+        .filter(|(id, e)| {
+            e.file.level >= 1 && touched.contains(&(e.partition.data(), e.bucket)) && !deleted.contains(id)
+        })
         .map(|(_, e)| e);
     for e in remaining.chain(added) {
         let f = &e.file;
-        let min = f.min_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("min key: {m}")))?;
-        let max = f.max_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("max key: {m}")))?;
-        levels.entry((e.partition.data().to_vec(), e.bucket, f.level)).or_default().push((min, max, f.file_name.clone()));
+        let min =
+            f.min_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("min key: {m}")))?;
+        let max =
+            f.max_key.to_datums(&key_types).map_err(|m| Error::data_file(&f.file_name, format!("max key: {m}")))?;
+        levels.entry((e.partition.data().to_vec(), e.bucket, f.level)).or_default().push((
+            min,
+            max,
+            f.file_name.clone(),
+        ));
     }
-    let cmp = |a: &[Datum], b: &[Datum]| a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal);
+    let cmp = |a: &[Datum], b: &[Datum]| {
+        a.iter().zip(b).map(|(x, y)| x.compare(y)).find(|o| o.is_ne()).unwrap_or(std::cmp::Ordering::Equal)
+    };
     for ((_, bucket, level), mut files) in levels {
         files.sort_by(|a, b| cmp(&a.0, &b.0));
         for w in files.windows(2) {
@@ -888,7 +926,10 @@ impl Delta<'_> {
 }
 
 fn has_compaction(m: &CommitMessage) -> bool {
-    !m.compact_before.is_empty() || !m.compact_after.is_empty() || !m.index_changes.is_empty() || !m.compact_changelog_files.is_empty()
+    !m.compact_before.is_empty()
+        || !m.compact_after.is_empty()
+        || !m.index_changes.is_empty()
+        || !m.compact_changelog_files.is_empty()
 }
 
 fn entry(kind: FileKind, m: &CommitMessage, f: &DataFileMeta) -> ManifestEntry {
@@ -934,5 +975,9 @@ pub fn partition_stats(entries: &[ManifestEntry], types: &[DataType]) -> SimpleS
         let d: Vec<Datum> = v.into_iter().map(|x| x.unwrap_or(Datum::Null)).collect();
         BinaryRow::from_datums(&d, &nullable, NullStyle::Serializer).unwrap_or_else(|_| BinaryRow::empty())
     };
-    SimpleStats { min_values: row(mins), max_values: row(maxs), null_counts: Some(nulls.into_iter().map(Some).collect()) }
+    SimpleStats {
+        min_values: row(mins),
+        max_values: row(maxs),
+        null_counts: Some(nulls.into_iter().map(Some).collect()),
+    }
 }

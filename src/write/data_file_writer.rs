@@ -43,9 +43,10 @@ impl FileWriterConfig {
     pub fn new(schema: Arc<TableSchema>) -> Result<FileWriterConfig> {
         let opts = schema.core_options();
         let compression = match opts.file_compression().as_str() {
-            "zstd" => Compression::ZSTD(ZstdLevel::try_new(opts.zstd_level()?).map_err(|e| {
-                Error::InvalidInput(format!("file.compression.zstd-level: {e}"))
-            })?),
+            "zstd" => Compression::ZSTD(
+                ZstdLevel::try_new(opts.zstd_level()?)
+                    .map_err(|e| Error::InvalidInput(format!("file.compression.zstd-level: {e}")))?,
+            ),
             "snappy" => Compression::SNAPPY,
             "lz4" => Compression::LZ4_RAW,
             "gzip" => Compression::GZIP(Default::default()),
@@ -62,7 +63,8 @@ impl FileWriterConfig {
         // Dictionary encoding is off unless `parquet.enable.dictionary = true` (Paimon passes
         // `parquet.*` options to the writer): on the orders workload plain encoding + zstd wrote
         // 40% faster and 23% smaller files than dictionary + zstd (see tools/bench_orders).
-        let dictionary = opts.get("parquet.enable.dictionary").map(|v| v.trim().eq_ignore_ascii_case("true")).unwrap_or(false);
+        let dictionary =
+            opts.get("parquet.enable.dictionary").map(|v| v.trim().eq_ignore_ascii_case("true")).unwrap_or(false);
         props = props.set_dictionary_enabled(dictionary);
         if is_primary_key && dictionary {
             // Keys and sequence numbers are unique within a file: a dictionary is pure overhead.
@@ -139,7 +141,10 @@ impl UploadSink {
     fn send_part(&mut self) -> std::io::Result<()> {
         if self.upload.is_none() {
             let location = self.io.path(&self.path);
-            let up = self.handle.block_on(object_store::ObjectStoreExt::put_multipart(self.io.store().as_ref(), &location)).map_err(io_error)?;
+            let up = self
+                .handle
+                .block_on(object_store::ObjectStoreExt::put_multipart(self.io.store().as_ref(), &location))
+                .map_err(io_error)?;
             self.upload = Some(object_store::WriteMultipart::new_with_chunk_size(up, PART_BYTES));
         }
         let up = self.upload.as_mut().expect("started above");
@@ -155,7 +160,9 @@ impl UploadSink {
             Some(mut up) => {
                 let _runtime = self.handle.enter();
                 up.put(Bytes::from(std::mem::take(&mut self.buf)));
-                self.handle.block_on(up.finish()).map_err(|e| Error::data_file(&self.path, format!("upload failed: {e}")))?;
+                self.handle
+                    .block_on(up.finish())
+                    .map_err(|e| Error::data_file(&self.path, format!("upload failed: {e}")))?;
                 Ok(())
             }
         }
@@ -257,7 +264,8 @@ impl MetaBuilder {
         let (lo, hi) = (arrow_arith::aggregate::min(seq).unwrap_or(0), arrow_arith::aggregate::max(seq).unwrap_or(0));
         self.seq = Some(self.seq.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
         let kinds = batch.column(k + 1).as_primitive::<Int8Type>();
-        self.deletes += kinds.values().iter().filter(|b| RowKind::from_byte(**b).is_some_and(RowKind::is_retract)).count();
+        self.deletes +=
+            kinds.values().iter().filter(|b| RowKind::from_byte(**b).is_some_and(RowKind::is_retract)).count();
         Ok(())
     }
 
@@ -427,7 +435,8 @@ impl RollingWriter {
         let sink = file.encoders.finish()?;
         let size = sink.written;
         sink.finish()?;
-        let meta = file.meta.finish(&self.cfg, file.name, size as i64, self.level, self.source, self.append_seq.as_mut());
+        let meta =
+            file.meta.finish(&self.cfg, file.name, size as i64, self.level, self.source, self.append_seq.as_mut());
         if let (Some(keep), Some((kept, held))) = (&self.keep, file.kept) {
             keep.insert_held(&meta.file_name, kept, held);
         }
@@ -485,7 +494,8 @@ struct ColumnEncoders<W: std::io::Write + Send> {
 
 impl<W: std::io::Write + Send> ColumnEncoders<W> {
     fn start(cfg: &FileWriterConfig, schema: arrow_schema::SchemaRef, name: &str, out: W) -> Result<Self> {
-        let writer = ArrowWriter::try_new(out, schema.clone(), Some(cfg.props.clone())).map_err(|e| Error::data_file(name, e))?;
+        let writer = ArrowWriter::try_new(out, schema.clone(), Some(cfg.props.clone()))
+            .map_err(|e| Error::data_file(name, e))?;
         let (file, factory) = writer.into_serialized_writer().map_err(|e| Error::data_file(name, e))?;
         let n = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
         let (chunk_tx, chunks) = std::sync::mpsc::channel();
@@ -538,7 +548,10 @@ impl<W: std::io::Write + Send> ColumnEncoders<W> {
             let (open_rows, open_bytes) = match self.open {
                 Some(open) => open,
                 None => {
-                    let writers = self.factory.create_column_writers(self.next_group).map_err(|e| Error::data_file(&self.name, e))?;
+                    let writers = self
+                        .factory
+                        .create_column_writers(self.next_group)
+                        .map_err(|e| Error::data_file(&self.name, e))?;
                     self.next_group += 1;
                     let mut shares: Vec<Vec<(usize, ArrowColumnWriter)>> = (0..n).map(|_| vec![]).collect();
                     for (i, w) in writers.into_iter().enumerate() {
@@ -581,7 +594,8 @@ impl<W: std::io::Write + Send> ColumnEncoders<W> {
         }
         let mut chunks = vec![];
         for _ in 0..self.jobs.len() {
-            let closed = self.chunks.recv().map_err(|_| Error::data_file(&self.name, "a column encoder thread stopped"))?;
+            let closed =
+                self.chunks.recv().map_err(|_| Error::data_file(&self.name, "a column encoder thread stopped"))?;
             chunks.extend(closed.map_err(|e| Error::data_file(&self.name, e))?);
         }
         chunks.sort_by_key(|(i, _)| *i);

@@ -95,7 +95,16 @@ impl SpillSpace {
     /// A writer of one spilled run (on a blocking thread; made on the runtime).
     pub fn run_writer(&self) -> RollingWriter {
         let schema = crate::spec::data_file::key_value_arrow_schema(&self.schema);
-        RollingWriter::new(self.cfg.clone(), self.io.clone(), &self.rel, schema, 0, FileSource::Append, self.names(), None)
+        RollingWriter::new(
+            self.cfg.clone(),
+            self.io.clone(),
+            &self.rel,
+            schema,
+            0,
+            FileSource::Append,
+            self.names(),
+            None,
+        )
     }
 
     /// Merges `runs` (with the merge engine, retractions kept) into `out`; the runs' files are
@@ -121,8 +130,9 @@ impl SpillSpace {
         };
         reader.try_read_split(&split, &mut |b| out.write(&b).map(|()| true))?;
         for f in files {
-            std::fs::remove_file(self.dir.join(&f.file_name))
-                .map_err(|e| Error::LocalDisk(crate::io::temp::TempError { path: f.file_name.clone(), message: e.to_string() }))?;
+            std::fs::remove_file(self.dir.join(&f.file_name)).map_err(|e| {
+                Error::LocalDisk(crate::io::temp::TempError { path: f.file_name.clone(), message: e.to_string() })
+            })?;
         }
         Ok(())
     }

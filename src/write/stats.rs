@@ -61,7 +61,8 @@ fn min_max(array: &dyn Array, t: &DataType) -> Option<(Datum, Datum)> {
                     (aggregate::min(a)?, aggregate::max(a)?)
                 }
             };
-            let ts = |n: i64| Datum::Timestamp { millis: n.div_euclid(1_000_000), nanos: n.rem_euclid(1_000_000) as i32 };
+            let ts =
+                |n: i64| Datum::Timestamp { millis: n.div_euclid(1_000_000), nanos: n.rem_euclid(1_000_000) as i32 };
             Some((ts(lo), ts(hi)))
         }
         ArrowType::Utf8 => {
@@ -193,7 +194,10 @@ mod tests {
         let types = vec![parse_type("BIGINT").unwrap(), parse_type("STRING").unwrap()];
         let s = collect_stats(&[&ints, &strs], &types, StatsMode::Truncate(16));
         assert_eq!(s.null_counts, Some(vec![Some(1), Some(1)]));
-        assert_eq!(s.min_values.to_datums(&types).unwrap(), vec![Datum::BigInt(-3), Datum::String("aaaaaaaaaaaaaaaa".into())]);
+        assert_eq!(
+            s.min_values.to_datums(&types).unwrap(),
+            vec![Datum::BigInt(-3), Datum::String("aaaaaaaaaaaaaaaa".into())]
+        );
         assert_eq!(s.max_values.to_datums(&types).unwrap(), vec![Datum::BigInt(5), Datum::String("b".into())]);
         // Batch by batch: the same stats.
         let mut acc = StatsAccumulator::new(&types, StatsMode::Truncate(16));

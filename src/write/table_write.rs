@@ -18,22 +18,22 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
+use crate::lsm::lookup::BlockCache;
 use crate::lsm::rewrite::{CompactResult, DvState, LookupMode, Rewriter};
 use crate::lsm::universal::full_unit;
 use crate::lsm::{Levels, UniversalCompaction};
+use crate::memory::MemoryPool;
 use crate::merge::MergeFunction;
+use crate::read::decoded_files::DEFAULT_DECODED_FILES_BYTES;
+use crate::read::DecodedFiles;
 use crate::spec::data_file::{data_file_arrow_schema, table_arrow_schema};
+use crate::spec::manifest::IndexManifestEntry;
 use crate::spec::paths::{bucket_dir, partition_path};
 use crate::spec::{bucket_of, BinaryRow, BinaryRowWriter, DataFileMeta, FileSource, NullStyle, RowKind, TableSchema};
-use crate::spec::manifest::IndexManifestEntry;
 use crate::store::manifests::FileNamer;
 use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
 use crate::write::commit::{CommitMessage, DroppedCompaction, TableCommit};
-use crate::lsm::lookup::BlockCache;
-use crate::memory::MemoryPool;
-use crate::read::decoded_files::DEFAULT_DECODED_FILES_BYTES;
-use crate::read::DecodedFiles;
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 use crate::write::spill::{SpillSpace, SpilledRun};
 use crate::write::write_buffer::{SortedRun, WriteBuffer};
@@ -225,7 +225,8 @@ impl TableWrite {
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let input_changelog = !schema.primary_keys.is_empty()
             && opts.changelog_producer()? == crate::spec::options::ChangelogProducer::Input;
-        let spillable = !schema.primary_keys.is_empty() && !input_changelog && opts.write_buffer_spillable(io.is_object_store())?;
+        let spillable =
+            !schema.primary_keys.is_empty() && !input_changelog && opts.write_buffer_spillable(io.is_object_store())?;
         let ctx = WriteContext {
             spillable,
             io,
@@ -320,8 +321,7 @@ impl TableWrite {
         let mut batch = batch;
         if let Some(k) = kinds {
             if k.iter().any(|k| self.ctx.merge.ignores(*k)) {
-                let keep: Vec<u32> =
-                    (0..k.len() as u32).filter(|i| !self.ctx.merge.ignores(k[*i as usize])).collect();
+                let keep: Vec<u32> = (0..k.len() as u32).filter(|i| !self.ctx.merge.ignores(k[*i as usize])).collect();
                 kind_bytes = keep.iter().map(|i| kind_bytes[*i as usize]).collect();
                 batch = take_rows(&batch, &UInt32Array::from(keep))?;
             }
@@ -347,7 +347,8 @@ impl TableWrite {
                 (None, if all_inserts { None } else { Some(kind_bytes.clone()) })
             } else {
                 let rows = std::mem::take(&mut row_lists[g]);
-                let kinds = if all_inserts { None } else { Some(rows.iter().map(|&r| kind_bytes[r as usize]).collect()) };
+                let kinds =
+                    if all_inserts { None } else { Some(rows.iter().map(|&r| kind_bytes[r as usize]).collect()) };
                 (Some(Arc::from(rows)), kinds)
             };
             let n = rows.as_ref().map(|r| r.len()).unwrap_or(batch.num_rows());
@@ -414,7 +415,13 @@ impl TableWrite {
             } else if self.num_buckets > 0 {
                 key_writer.reset();
                 for (pos, (col, &fi)) in key_cols.iter().zip(&self.bucket_key_indices).enumerate() {
-                    key_writer.write_from_array(pos, col.as_ref(), row, &fields[fi].data_type, NullStyle::Projection)?;
+                    key_writer.write_from_array(
+                        pos,
+                        col.as_ref(),
+                        row,
+                        &fields[fi].data_type,
+                        NullStyle::Projection,
+                    )?;
                 }
                 bucket_of(key_writer.hash_code(), self.num_buckets)
             } else {
@@ -525,7 +532,15 @@ impl TableWrite {
             .writers
             .iter_mut()
             .filter(|(_, w)| !w.buffer.is_empty() || !w.spilled.is_empty())
-            .map(|(k, w)| (k.clone(), w.partition.clone(), w.bucket, std::mem::take(&mut w.buffer), std::mem::take(&mut w.spilled)))
+            .map(|(k, w)| {
+                (
+                    k.clone(),
+                    w.partition.clone(),
+                    w.bucket,
+                    std::mem::take(&mut w.buffer),
+                    std::mem::take(&mut w.spilled),
+                )
+            })
             .collect();
         let space = self.spill.clone();
         self.batch_memory.clear();
@@ -649,7 +664,8 @@ impl TableWrite {
             return Ok(());
         }
         let ctx = self.ctx.clone();
-        let wanted: std::collections::HashSet<BucketId> = buckets.iter().map(|d| (d.partition.clone(), d.bucket)).collect();
+        let wanted: std::collections::HashSet<BucketId> =
+            buckets.iter().map(|d| (d.partition.clone(), d.bucket)).collect();
         let mut files: HashMap<BucketId, Vec<DataFileMeta>> = HashMap::new();
         let mut dvs: HashMap<BucketId, Vec<IndexManifestEntry>> = HashMap::new();
         if let Some(latest) = SnapshotManager::new(ctx.io.clone()).latest().await? {
@@ -698,9 +714,8 @@ impl TableWrite {
                     changelog.extend(r.changelog);
                 }
             }
-            let in_use = |name: &str| {
-                before.iter().chain(&w.new_files).chain(&table_files).any(|f| f.file_name == name)
-            };
+            let in_use =
+                |name: &str| before.iter().chain(&w.new_files).chain(&table_files).any(|f| f.file_name == name);
             for f in after.iter().filter(|f| !in_use(&f.file_name)).chain(&changelog) {
                 let _ = ctx.io.delete(&format!("{dir}/{}", f.file_name)).await;
             }
@@ -730,7 +745,8 @@ impl TableWrite {
             );
             if let Some(mode) = ctx.lookup {
                 let state = w.take_dv_state(&ctx.io).await?;
-                let (r, state) = rewriter.rewrite_with_lookup(&w.partition, w.bucket, &path, unit, vec![], state, mode).await?;
+                let (r, state) =
+                    rewriter.rewrite_with_lookup(&w.partition, w.bucket, &path, unit, vec![], state, mode).await?;
                 w.absorb((r, Some(state)));
             } else {
                 w.absorb((rewriter.rewrite(&w.partition, w.bucket, &path, unit, true).await?, None));
@@ -796,7 +812,13 @@ async fn take_message(
             w.bucket,
         );
         for t in transient {
-            let in_use = m.compact_before.iter().chain(&m.compact_after).chain(&m.new_files).chain(&w.new_files).any(|f| f.file_name == t.file_name)
+            let in_use = m
+                .compact_before
+                .iter()
+                .chain(&m.compact_after)
+                .chain(&m.new_files)
+                .chain(&w.new_files)
+                .any(|f| f.file_name == t.file_name)
                 || w.levels.all_files().iter().any(|f| f.file_name == t.file_name);
             if !in_use {
                 let _ = ctx.io.delete(&format!("{dir}/{}", t.file_name)).await;
@@ -863,7 +885,8 @@ async fn start_compaction(ctx: &Arc<WriteContext>, w: &mut BucketWriter, wait: b
     let slots = ctx.compaction_slots.clone();
     if let Some(mode) = ctx.lookup {
         let state = w.take_dv_state(&ctx.io).await?;
-        let deeper: Vec<DataFileMeta> = w.levels.all_files().into_iter().filter(|f| f.level > unit.output_level).collect();
+        let deeper: Vec<DataFileMeta> =
+            w.levels.all_files().into_iter().filter(|f| f.level > unit.output_level).collect();
         w.compacting = Some(tokio::spawn(async move {
             let _slot = slots.acquire_owned().await.map_err(|e| Error::Task(e.to_string()))?;
             let (r, state) = rewriter.rewrite_with_lookup(&partition, bucket, &path, unit, deeper, state, mode).await?;
@@ -900,7 +923,16 @@ async fn flush(
         let c = &ctx;
         type Names = Arc<dyn Fn() -> String + Send + Sync>;
         let writer = |names: Names, keep: Option<DecodedFiles>| {
-            RollingWriter::new(c.cfg.clone(), c.io.clone(), &dir, c.file_schema.clone(), 0, FileSource::Append, names, keep)
+            RollingWriter::new(
+                c.cfg.clone(),
+                c.io.clone(),
+                &dir,
+                c.file_schema.clone(),
+                0,
+                FileSource::Append,
+                names,
+                keep,
+            )
         };
         let (data_names, changelog_names): (Names, Names) = {
             let (a, b) = (ctx.clone(), ctx.clone());
@@ -924,7 +956,8 @@ async fn flush(
             return Ok((out.finish()?, vec![]));
         }
         if c.cfg.is_primary_key {
-            let (run, changelog) = buffer.into_sorted_run(&c.table_schema, &c.key_indices, &c.merge, c.input_changelog)?;
+            let (run, changelog) =
+                buffer.into_sorted_run(&c.table_schema, &c.key_indices, &c.merge, c.input_changelog)?;
             let changelog = match changelog {
                 Some(rows) => write(&rows, writer(changelog_names, None))?,
                 None => vec![],
@@ -962,12 +995,12 @@ fn fast_hash(key_cols: &[&ArrayRef], row: usize) -> Option<i32> {
         return None;
     }
     match col.data_type() {
-        arrow_schema::DataType::Int64 => {
-            Some(crate::spec::binary_row::hash_single_long(col.as_primitive::<arrow_array::types::Int64Type>().value(row)))
-        }
-        arrow_schema::DataType::Int32 => {
-            Some(crate::spec::binary_row::hash_single_int(col.as_primitive::<arrow_array::types::Int32Type>().value(row)))
-        }
+        arrow_schema::DataType::Int64 => Some(crate::spec::binary_row::hash_single_long(
+            col.as_primitive::<arrow_array::types::Int64Type>().value(row),
+        )),
+        arrow_schema::DataType::Int32 => Some(crate::spec::binary_row::hash_single_int(
+            col.as_primitive::<arrow_array::types::Int32Type>().value(row),
+        )),
         _ => None,
     }
 }
@@ -989,7 +1022,8 @@ pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef, schema: &TableSche
     if got.fields().len() != target.fields().len()
         || got.fields().iter().zip(target.fields()).any(|(a, b)| a.name() != b.name())
     {
-        let names = |s: &arrow_schema::Schema| s.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ");
+        let names =
+            |s: &arrow_schema::Schema| s.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ");
         return Err(Error::InvalidInput(format!(
             "the batch's columns ({}) do not match the table's columns ({})",
             names(&got),
@@ -1001,14 +1035,16 @@ pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef, schema: &TableSche
         let col = if col.data_type() == want.data_type() {
             col.clone()
         } else if can_cast_types(col.data_type(), want.data_type()) {
-            cast_with_options(col, want.data_type(), &CastOptions { safe: false, ..Default::default() }).map_err(|e| {
-                Error::InvalidInput(format!(
-                    "column {:?}: cannot convert {} to the table's type {} ({e})",
-                    field.name,
-                    col.data_type(),
-                    field.data_type
-                ))
-            })?
+            cast_with_options(col, want.data_type(), &CastOptions { safe: false, ..Default::default() }).map_err(
+                |e| {
+                    Error::InvalidInput(format!(
+                        "column {:?}: cannot convert {} to the table's type {} ({e})",
+                        field.name,
+                        col.data_type(),
+                        field.data_type
+                    ))
+                },
+            )?
         } else {
             return Err(Error::InvalidInput(format!(
                 "column {:?} has Arrow type {}, but the table's type is {} (Arrow {})",

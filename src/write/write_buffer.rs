@@ -17,8 +17,8 @@ use arrow_select::interleave::interleave;
 use arrow_select::take::take;
 
 use crate::error::{Error, Result};
-use crate::merge::keys::SortKeys;
 use crate::merge::cell::{ComputedRows, Version};
+use crate::merge::keys::SortKeys;
 use crate::merge::{MergeFunction, Merged};
 use crate::spec::RowKind;
 
@@ -50,7 +50,14 @@ pub struct WriteBuffer {
 
 impl WriteBuffer {
     /// Buffers `rows` of `batch` (all when None) with their kinds; sequence numbers start at `first_seq`.
-    pub fn push(&mut self, batch_id: u64, batch: RecordBatch, rows: Option<Arc<[u32]>>, kinds: Option<Vec<i8>>, first_seq: i64) {
+    pub fn push(
+        &mut self,
+        batch_id: u64,
+        batch: RecordBatch,
+        rows: Option<Arc<[u32]>>,
+        kinds: Option<Vec<i8>>,
+        first_seq: i64,
+    ) {
         let part = Part { batch_id, batch, rows, kinds, first_seq };
         self.rows += part.len();
         self.parts.push(part);
@@ -200,7 +207,8 @@ impl WriteBuffer {
                 Some(group[0] as usize)
             } else if by_kind {
                 group_kinds.clear();
-                group_kinds.extend(group.iter().map(|&i| RowKind::from_byte(kinds[i as usize]).unwrap_or(RowKind::Insert)));
+                group_kinds
+                    .extend(group.iter().map(|&i| RowKind::from_byte(kinds[i as usize]).unwrap_or(RowKind::Insert)));
                 merge.pick(&group_kinds)?.map(|p| group[p] as usize)
             } else {
                 let mut versions: Vec<Version> = group
@@ -238,7 +246,8 @@ impl WriteBuffer {
         if !computed.is_empty() {
             let types: Vec<_> = table_schema.fields().iter().map(|f| f.data_type().clone()).collect();
             let columns = computed.build(&types, &|b| batches[b].columns())?;
-            let batch = RecordBatch::try_new(table_schema.clone(), columns).map_err(Error::arrow("assembling merged rows"))?;
+            let batch =
+                RecordBatch::try_new(table_schema.clone(), columns).map_err(Error::arrow("assembling merged rows"))?;
             batches.push(batch);
         }
         Ok((SortedRun { batches, rows: selected, kv: Some((out_seq, out_kind)) }, changelog_run))
@@ -276,10 +285,12 @@ impl SortedRun {
         while at < self.rows.len() {
             let end = (at + chunk.max(1)).min(self.rows.len());
             let rows = &self.rows[at..end];
-            let values =
-                (0..table_schema.fields().len()).map(|c| WriteBuffer::gather(&self.batches, c, rows)).collect::<Result<Vec<_>>>()?;
+            let values = (0..table_schema.fields().len())
+                .map(|c| WriteBuffer::gather(&self.batches, c, rows))
+                .collect::<Result<Vec<_>>>()?;
             let batch = match &self.kv {
-                None => RecordBatch::try_new(table_schema.clone(), values).map_err(Error::arrow("assembling buffered rows"))?,
+                None => RecordBatch::try_new(table_schema.clone(), values)
+                    .map_err(Error::arrow("assembling buffered rows"))?,
                 Some((seqs, kinds)) => {
                     let mut columns: Vec<ArrayRef> = Vec::with_capacity(kv_schema.fields().len());
                     for &k in key_indices {
@@ -288,7 +299,8 @@ impl SortedRun {
                     columns.push(Arc::new(Int64Array::from(seqs[at..end].to_vec())));
                     columns.push(Arc::new(Int8Array::from(kinds[at..end].to_vec())));
                     columns.extend(values);
-                    RecordBatch::try_new(kv_schema.clone(), columns).map_err(Error::arrow("building a data-file batch"))?
+                    RecordBatch::try_new(kv_schema.clone(), columns)
+                        .map_err(Error::arrow("building a data-file batch"))?
                 }
             };
             sink(batch)?;

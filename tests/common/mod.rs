@@ -72,11 +72,9 @@ pub fn datum_from_json(v: &Value, t: &DataType) -> Datum {
         TypeKind::BigInt => Datum::BigInt(v.as_i64().expect("int")),
         TypeKind::Float => Datum::Float(v.as_f64().expect("float") as f32),
         TypeKind::Double => Datum::Double(v.as_f64().expect("double")),
-        TypeKind::Decimal { precision, scale } => Datum::Decimal {
-            unscaled: parse_decimal(&json_text(v), *scale),
-            precision: *precision,
-            scale: *scale,
-        },
+        TypeKind::Decimal { precision, scale } => {
+            Datum::Decimal { unscaled: parse_decimal(&json_text(v), *scale), precision: *precision, scale: *scale }
+        }
         TypeKind::Char(_) | TypeKind::VarChar(_) => Datum::String(v.as_str().expect("string").to_string()),
         TypeKind::Binary(_) | TypeKind::VarBinary(_) => Datum::Bytes(hex(v.as_str().expect("hex"))),
         TypeKind::Date => Datum::Date(parse_date(v.as_str().expect("date"))),
@@ -184,8 +182,12 @@ fn cell(col: &dyn Array, i: usize, t: &DataType) -> Value {
             let v: f64 = format!("{}", col.as_primitive::<Float32Type>().value(i)).parse().unwrap();
             serde_json::Number::from_f64(v).map(Value::Number).unwrap_or(Value::Null)
         }
-        ArrowType::Float64 => serde_json::Number::from_f64(col.as_primitive::<Float64Type>().value(i)).map(Value::Number).unwrap_or(Value::Null),
-        ArrowType::Decimal128(_, s) => Value::String(shoal::spec::datum::format_decimal(col.as_primitive::<Decimal128Type>().value(i), *s as u8)),
+        ArrowType::Float64 => serde_json::Number::from_f64(col.as_primitive::<Float64Type>().value(i))
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
+        ArrowType::Decimal128(_, s) => {
+            Value::String(shoal::spec::datum::format_decimal(col.as_primitive::<Decimal128Type>().value(i), *s as u8))
+        }
         ArrowType::Utf8 => Value::String(col.as_string::<i32>().value(i).to_string()),
         ArrowType::Binary => Value::String(to_hex(col.as_binary::<i32>().value(i))),
         ArrowType::Date32 => Value::String(fmt_date(col.as_primitive::<Date32Type>().value(i) as i64)),
@@ -195,7 +197,15 @@ fn cell(col: &dyn Array, i: usize, t: &DataType) -> Value {
         }
         ArrowType::Timestamp(unit, _) => {
             let digits = match t.kind {
-                TypeKind::Timestamp(p) | TypeKind::LocalZonedTimestamp(p) => if p <= 3 { 3 } else if p <= 6 { 6 } else { 9 },
+                TypeKind::Timestamp(p) | TypeKind::LocalZonedTimestamp(p) => {
+                    if p <= 3 {
+                        3
+                    } else if p <= 6 {
+                        6
+                    } else {
+                        9
+                    }
+                }
                 _ => 9,
             };
             let nanos = match unit {
@@ -276,7 +286,8 @@ pub fn kv_batch(t: &shoal::Table, rows: &[(i64, String)]) -> arrow_array::Record
     arrow_array::RecordBatch::try_new(
         t.arrow_schema(),
         vec![
-            Arc::new(arrow_array::Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())) as arrow_array::ArrayRef,
+            Arc::new(arrow_array::Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>()))
+                as arrow_array::ArrayRef,
             Arc::new(arrow_array::StringArray::from(rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>())),
         ],
     )

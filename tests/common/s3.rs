@@ -90,4 +90,3 @@ pub fn create_bucket(server: &Server, bucket: &str) {
     s.read_to_string(&mut response).unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "creating bucket {bucket}: {response}");
 }
-

@@ -47,11 +47,21 @@ async fn counted_table(dir: &str, options: &[(&str, String)]) -> shoal::Result<(
 }
 
 /// Upserts `rows` keys (spread by `commit`) and commits them as checkpoint `commit`.
-async fn commit_rows(t: &Table, w: &mut TableWrite, c: &TableCommit, commit: i64, rows: i64, keys: i64) -> shoal::Result<bool> {
+async fn commit_rows(
+    t: &Table,
+    w: &mut TableWrite,
+    c: &TableCommit,
+    commit: i64,
+    rows: i64,
+    keys: i64,
+) -> shoal::Result<bool> {
     let ks: Vec<i64> = (0..rows).map(|i| (commit * 7919 + i * 104_729) % keys).collect();
     let vs: Vec<String> = ks.iter().map(|k| format!("v{commit}-{k}")).collect();
-    let b = RecordBatch::try_new(t.arrow_schema(), vec![Arc::new(Int64Array::from(ks)) as ArrayRef, Arc::new(StringArray::from(vs))])
-        .map_err(shoal::Error::arrow("building a batch"))?;
+    let b = RecordBatch::try_new(
+        t.arrow_schema(),
+        vec![Arc::new(Int64Array::from(ks)) as ArrayRef, Arc::new(StringArray::from(vs))],
+    )
+    .map_err(shoal::Error::arrow("building a batch"))?;
     w.write(&b).await?;
     Ok(c.commit_with_identifier(commit, w.prepare_commit_with(false).await?).await?.snapshot_id().is_some())
 }
@@ -69,7 +79,13 @@ fn add(a: Requests, b: Requests) -> Requests {
 
 /// `commits` commits on a fresh table; the requests of each commit (with whatever runs after
 /// it) summed over the commits after the first `skip`.
-async fn steady(dir: &str, options: &[(&str, String)], commits: i64, skip: i64, rows: i64) -> shoal::Result<(Requests, f64, usize)> {
+async fn steady(
+    dir: &str,
+    options: &[(&str, String)],
+    commits: i64,
+    skip: i64,
+    rows: i64,
+) -> shoal::Result<(Requests, f64, usize)> {
     let (t, counter) = counted_table(dir, options).await?;
     let mut w = t.new_write().await?;
     let c = t.new_commit("bench")?;
@@ -110,7 +126,8 @@ async fn main() -> shoal::Result<()> {
 
     // One bulk expiry.
     counter.reset();
-    let config = ExpireConfig { retain_min: retain, retain_max: retain, time_retained: Duration::ZERO, max_deletes: i64::MAX };
+    let config =
+        ExpireConfig { retain_min: retain, retain_max: retain, time_retained: Duration::ZERO, max_deletes: i64::MAX };
     let started = Instant::now();
     let report = table.expire_snapshots(&config).await?;
     let bulk_secs = started.elapsed().as_secs_f64();
@@ -124,7 +141,8 @@ async fn main() -> shoal::Result<()> {
         ("snapshot.num-retained.max", retain.to_string()),
     ];
     let skip = retain * 2;
-    let (with_expiry, with_secs, left) = steady(&format!("{dir}-steady"), &expiring, steady_commits, skip, rows).await?;
+    let (with_expiry, with_secs, left) =
+        steady(&format!("{dir}-steady"), &expiring, steady_commits, skip, rows).await?;
     let (write_only, plain_secs, _) =
         steady(&format!("{dir}-write-only"), &[("write-only", "true".to_string())], steady_commits, skip, rows).await?;
     let n = (steady_commits - skip) as f64;

@@ -82,7 +82,13 @@ fn orders_schema() -> SchemaRef {
 
 /// Writes the workload into `dir` with orders_data's generator (W1's commits, then W2's, from one
 /// random stream seeded with `seed`) and returns its workload.json.
-pub fn generate(dir: &Path, seed: u64, w1_commits: usize, w2_commits: usize, rows_per_commit: usize) -> BoxResult<Workload> {
+pub fn generate(
+    dir: &Path,
+    seed: u64,
+    w1_commits: usize,
+    w2_commits: usize,
+    rows_per_commit: usize,
+) -> BoxResult<Workload> {
     std::fs::create_dir_all(dir)?;
     let schema = orders_schema();
     let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
@@ -97,7 +103,8 @@ pub fn generate(dir: &Path, seed: u64, w1_commits: usize, w2_commits: usize, row
             for (row, hash) in row_hashes(&batch)?.into_iter().enumerate() {
                 last.insert(keys.value(row), hash);
             }
-            let mut writer = ArrowWriter::try_new(File::create(commit_file(dir, phase, i))?, schema.clone(), Some(props.clone()))?;
+            let mut writer =
+                ArrowWriter::try_new(File::create(commit_file(dir, phase, i))?, schema.clone(), Some(props.clone()))?;
             writer.write(&batch)?;
             writer.close()?;
         }
@@ -123,9 +130,10 @@ pub fn read_commit(path: &Path, schema: &SchemaRef) -> BoxResult<RecordBatch> {
     let file_schema = builder.schema().clone();
     let (file_fields, table_fields) = (file_schema.fields(), schema.fields());
     let same = file_fields.len() == table_fields.len()
-        && file_fields.iter().zip(table_fields.iter()).all(|(f, t)| {
-            f.name() == t.name() && f.data_type() == t.data_type() && f.is_nullable() == t.is_nullable()
-        });
+        && file_fields
+            .iter()
+            .zip(table_fields.iter())
+            .all(|(f, t)| f.name() == t.name() && f.data_type() == t.data_type() && f.is_nullable() == t.is_nullable());
     if !same {
         return Err(format!("{}: columns {file_fields:?} are not the table's {table_fields:?}", path.display()).into());
     }

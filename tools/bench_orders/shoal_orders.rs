@@ -91,7 +91,8 @@ async fn table_checksum(table: &Table) -> BoxResult<Checksum> {
 /// such moves, over every snapshot (the bench's table expires none).
 async fn write_amplification(table: &Table) -> shoal::Result<(f64, f64, usize)> {
     use shoal::spec::{CommitKind, FileKind};
-    let store = shoal::store::ManifestStore::new(table.io().clone(), &table.schema().core_options().manifest_compression());
+    let store =
+        shoal::store::ManifestStore::new(table.io().clone(), &table.schema().core_options().manifest_compression());
     let (mut flushed, mut compacted, mut upgraded) = (0f64, 0f64, 0usize);
     for id in table.snapshots().snapshot_ids().await? {
         let s = table.snapshots().snapshot(id).await?;

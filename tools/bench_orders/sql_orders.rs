@@ -37,7 +37,8 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use shoal::Table;
 
-const QUERY: &str = "SELECT order_state, count(*) AS n, sum(order_fee) AS fees FROM orders GROUP BY order_state ORDER BY order_state";
+const QUERY: &str =
+    "SELECT order_state, count(*) AS n, sum(order_fee) AS fees FROM orders GROUP BY order_state ORDER BY order_state";
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -121,8 +122,7 @@ impl TableProvider for PlainParquet {
                     projection: projection.cloned(),
                     schema: schema.clone(),
                     column_offset: self.column_offset,
-                })
-                    as Arc<dyn PartitionStream>
+                }) as Arc<dyn PartitionStream>
             })
             .collect();
         Ok(Arc::new(StreamingTableExec::try_new(schema, partitions, None, Vec::<LexOrdering>::new(), false, limit)?))
@@ -205,7 +205,8 @@ async fn main() -> shoal::Result<()> {
         let slice = merged.slice(p * per, per.min(merged.num_rows().saturating_sub(p * per)));
         let path = std::path::PathBuf::from(format!("{plain_dir}/part-{p}.parquet"));
         let f = std::fs::File::create(&path).map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
-        let mut w = ArrowWriter::try_new(f, schema.clone(), Some(props.clone())).map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
+        let mut w = ArrowWriter::try_new(f, schema.clone(), Some(props.clone()))
+            .map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
         w.write(&slice).map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
         w.close().map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
         plain_files.push(path);
@@ -218,7 +219,10 @@ async fn main() -> shoal::Result<()> {
         .map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
     let plain_ctx = SessionContext::new();
     plain_ctx
-        .register_table("orders", Arc::new(PlainParquet { files: plain_files, schema: schema.clone(), column_offset: 0 }))
+        .register_table(
+            "orders",
+            Arc::new(PlainParquet { files: plain_files, schema: schema.clone(), column_offset: 0 }),
+        )
         .map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
 
     // The same data files that shoal reads (above level 0), scanned by DataFusion with no merge
@@ -229,17 +233,25 @@ async fn main() -> shoal::Result<()> {
         .iter()
         .flat_map(|s| {
             let location = location.clone();
-            s.files.iter().filter(|f| f.level > 0).map(move |f| std::path::PathBuf::from(format!("{location}/{}/{}", s.bucket_path, f.file_name)))
+            s.files
+                .iter()
+                .filter(|f| f.level > 0)
+                .map(move |f| std::path::PathBuf::from(format!("{location}/{}/{}", s.bucket_path, f.file_name)))
         })
         .collect();
     let raw_ctx = SessionContext::new();
     raw_ctx
-        .register_table("orders", Arc::new(PlainParquet { files: same_files, schema: schema.clone(), column_offset: 3 }))
+        .register_table(
+            "orders",
+            Arc::new(PlainParquet { files: same_files, schema: schema.clone(), column_offset: 3 }),
+        )
         .map_err(|e| shoal::Error::InvalidInput(e.to_string()))?;
     let timed = time_interleaved(&[&shoal_ctx, &plain_ctx, &raw_ctx], runs).await;
     let [(shoal_s, shoal_rows), (plain_s, plain_rows), (raw_s, _)]: [(f64, Vec<RecordBatch>); 3] =
         timed.try_into().expect("three contexts");
-    let pretty = |b: &[RecordBatch]| datafusion::arrow::util::pretty::pretty_format_batches(b).map(|t| t.to_string()).unwrap_or_default();
+    let pretty = |b: &[RecordBatch]| {
+        datafusion::arrow::util::pretty::pretty_format_batches(b).map(|t| t.to_string()).unwrap_or_default()
+    };
     assert_eq!(pretty(&shoal_rows), pretty(&plain_rows), "both sides must return the same groups");
 
     // And once more after a full compaction (one file per bucket, no merge left).
@@ -257,7 +269,11 @@ async fn main() -> shoal::Result<()> {
     );
     println!("shoal (merge-on-read, {files} files): {:>8.1} ms", shoal_s * 1e3);
     println!("shoal (after full compaction):      {:>8.1} ms", compacted_s * 1e3);
-    println!("plain Parquet copy:                 {:>8.1} ms ({:.1} ms beside the compacted read)", plain_s * 1e3, plain_again_s * 1e3);
+    println!(
+        "plain Parquet copy:                 {:>8.1} ms ({:.1} ms beside the compacted read)",
+        plain_s * 1e3,
+        plain_again_s * 1e3
+    );
     println!("shoal's data files, raw (no merge): {:>8.1} ms", raw_s * 1e3);
     println!(
         "{{\"shoal_ms\": {:.1}, \"shoal_compacted_ms\": {:.1}, \"plain_parquet_ms\": {:.1}, \"same_files_raw_ms\": {:.1}, \"ratio_same_files\": {:.2}, \"ratio\": {:.2}, \"ratio_compacted\": {:.2}, \"merged_rows\": {}}}",

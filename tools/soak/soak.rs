@@ -119,7 +119,8 @@ fn parse_args() -> Config {
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |what: &str| args.next().unwrap_or_else(|| usage(&format!("{what} needs a value")));
-        let mut num = |what: &str| -> u64 { value(what).parse().unwrap_or_else(|_| usage(&format!("{what} needs a number"))) };
+        let mut num =
+            |what: &str| -> u64 { value(what).parse().unwrap_or_else(|_| usage(&format!("{what} needs a number"))) };
         match a.as_str() {
             "--table" => c.table = Some(value("--table")),
             "--seconds" => c.seconds = num("--seconds"),
@@ -237,7 +238,8 @@ fn definition(cfg: &Config) -> TableDefinition {
 /// One checkpoint's rows of writer `w`: (key, delete).
 fn batch_of(table: &Table, w: usize, checkpoint: i64, rows: &[(i64, bool)]) -> (RecordBatch, Vec<RowKind>) {
     let keys: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let payload: Vec<String> = rows.iter().map(|(k, _)| format!("writer {w} checkpoint {checkpoint} key {k} ........")).collect();
+    let payload: Vec<String> =
+        rows.iter().map(|(k, _)| format!("writer {w} checkpoint {checkpoint} key {k} ........")).collect();
     let cols: Vec<ArrayRef> = vec![
         Arc::new(Int64Array::from(keys)),
         Arc::new(Int32Array::from(vec![w as i32; rows.len()])),
@@ -252,9 +254,16 @@ fn batch_of(table: &Table, w: usize, checkpoint: i64, rows: &[(i64, bool)]) -> (
 /// in the table) and every key it ever wrote. A failed checkpoint (an error, not a maintenance
 /// failure after the commit) is an error of the run; the writer then restarts as a streaming
 /// job would (a new sink on the latest snapshot) and re-drives the checkpoint unless it landed.
-async fn writer(table: Table, w: usize, cfg: Arc<Config>, stats: Arc<Stats>, deadline: Instant) -> Result<(HashMap<i64, i64>, HashSet<i64>), String> {
+async fn writer(
+    table: Table,
+    w: usize,
+    cfg: Arc<Config>,
+    stats: Arc<Stats>,
+    deadline: Instant,
+) -> Result<(HashMap<i64, i64>, HashSet<i64>), String> {
     let user = format!("soak-writer-{w}");
-    let new_sink = || async { StreamingSink::new(&table, &user).await.map_err(|e| format!("writer {w}: a new sink: {e}")) };
+    let new_sink =
+        || async { StreamingSink::new(&table, &user).await.map_err(|e| format!("writer {w}: a new sink: {e}")) };
     let mut sink = new_sink().await?;
     let mut model: HashMap<i64, i64> = HashMap::new();
     let mut ever: HashSet<i64> = HashSet::new();
@@ -358,8 +367,14 @@ async fn abandoner(table: Table, cfg: Arc<Config>, stats: Arc<Stats>, stop: Arc<
                     .messages
                     .iter()
                     .map(|m| {
-                        let rewritten = m.compact_after.iter().filter(|f| !m.compact_before.iter().any(|b| b.file_name == f.file_name));
-                        m.new_files.len() + m.changelog_files.len() + rewritten.count() + m.compact_changelog_files.len()
+                        let rewritten = m
+                            .compact_after
+                            .iter()
+                            .filter(|f| !m.compact_before.iter().any(|b| b.file_name == f.file_name));
+                        m.new_files.len()
+                            + m.changelog_files.len()
+                            + rewritten.count()
+                            + m.compact_changelog_files.len()
                     })
                     .sum(),
             )
@@ -493,14 +508,20 @@ impl ConsumerModel {
                 "+I" | "+U" => {
                     if let Some(&last) = self.last_image.get(&k) {
                         if ver <= last {
-                            self.violation(format!("snapshot {snapshot}: key {k} {kind} version {ver} after version {last}"));
+                            self.violation(format!(
+                                "snapshot {snapshot}: key {k} {kind} version {ver} after version {last}"
+                            ));
                         }
                     }
                     if kind == "+I" && self.present.contains_key(&k) {
-                        self.violation(format!("snapshot {snapshot}: +I of key {k} (version {ver}), which the consumer has"));
+                        self.violation(format!(
+                            "snapshot {snapshot}: +I of key {k} (version {ver}), which the consumer has"
+                        ));
                     }
                     if kind == "+U" && !self.present.contains_key(&k) {
-                        self.violation(format!("snapshot {snapshot}: +U of key {k} (version {ver}), which the consumer does not have"));
+                        self.violation(format!(
+                            "snapshot {snapshot}: +U of key {k} (version {ver}), which the consumer does not have"
+                        ));
                     }
                     self.present.insert(k, ver);
                     self.last_image.insert(k, ver);
@@ -508,7 +529,9 @@ impl ConsumerModel {
                 "-U" | "-D" => {
                     let had = self.present.get(&k).copied();
                     if had != Some(ver) {
-                        self.violation(format!("snapshot {snapshot}: {kind} of key {k} with version {ver}, the consumer has {had:?}"));
+                        self.violation(format!(
+                            "snapshot {snapshot}: {kind} of key {k} with version {ver}, the consumer has {had:?}"
+                        ));
                     }
                     if kind == "-D" {
                         self.present.remove(&k);
@@ -522,7 +545,12 @@ impl ConsumerModel {
 
 /// The tail reader: reads what is available until `stop`, then until it has every snapshot up
 /// to the latest.
-async fn tail(table: Table, mut reader: shoal::read::ChangeReader, stats: Arc<Stats>, stop: Arc<AtomicBool>) -> ConsumerModel {
+async fn tail(
+    table: Table,
+    mut reader: shoal::read::ChangeReader,
+    stats: Arc<Stats>,
+    stop: Arc<AtomicBool>,
+) -> ConsumerModel {
     let mut model = ConsumerModel::default();
     let mut stopping_at: Option<(i64, Instant)> = None;
     loop {
@@ -539,7 +567,10 @@ async fn tail(table: Table, mut reader: shoal::read::ChangeReader, stats: Arc<St
                         break;
                     }
                     if since.elapsed() > Duration::from_secs(120) {
-                        stats.error(format!("tail reader: not caught up with snapshot {latest} after 120 s (at {:?})", reader.next_snapshot()));
+                        stats.error(format!(
+                            "tail reader: not caught up with snapshot {latest} after 120 s (at {:?})",
+                            reader.next_snapshot()
+                        ));
                         break;
                     }
                 } else if stop.load(Relaxed) {
@@ -609,7 +640,11 @@ async fn references(table: &Table) -> shoal::Result<References> {
     let data_path = |e: &shoal::spec::ManifestEntry, name: &str| format!("bucket-{}/{name}", e.bucket);
     let mut read_lists: HashSet<String> = HashSet::new();
     for (s, long_lived) in &owners {
-        let lists = [Some((&s.base_manifest_list, *long_lived)), Some((&s.delta_manifest_list, *long_lived)), s.changelog_manifest_list.as_ref().map(|l| (l, false))];
+        let lists = [
+            Some((&s.base_manifest_list, *long_lived)),
+            Some((&s.delta_manifest_list, *long_lived)),
+            s.changelog_manifest_list.as_ref().map(|l| (l, false)),
+        ];
         for (list, tolerant) in lists.into_iter().flatten() {
             if !read_lists.insert(list.clone()) {
                 continue;
@@ -688,7 +723,9 @@ fn is_metadata(path: &str, snapshot_ids: &HashSet<i64>) -> bool {
     let Some((dir, name)) = path.split_once('/') else { return false };
     let numbered = |prefix: &str| name.strip_prefix(prefix).and_then(|n| n.parse::<i64>().ok());
     match dir {
-        "snapshot" => name == "EARLIEST" || name == "LATEST" || numbered("snapshot-").is_some_and(|id| snapshot_ids.contains(&id)),
+        "snapshot" => {
+            name == "EARLIEST" || name == "LATEST" || numbered("snapshot-").is_some_and(|id| snapshot_ids.contains(&id))
+        }
         "schema" => numbered("schema-").is_some(),
         "consumer" => name == format!("consumer-{CONSUMER}"),
         "tag" => name.starts_with("tag-"),
@@ -738,8 +775,14 @@ fn compare_rows(
     let unknown: Vec<i64> = rows.keys().filter(|k| !ever.contains(k)).copied().collect();
     let stale: Vec<(i64, i64, i64)> =
         rows.iter().filter_map(|(k, (_, v))| model.get(k).filter(|m| *m != v).map(|m| (*k, *v, *m))).collect();
-    let wrong_writer: Vec<i64> = rows.iter().filter(|(k, (w, _))| (**k).rem_euclid(writers as i64) != *w as i64).map(|(k, _)| *k).collect();
-    let ok = lost.is_empty() && resurrected.is_empty() && unknown.is_empty() && stale.is_empty() && wrong_writer.is_empty() && read == rows.len();
+    let wrong_writer: Vec<i64> =
+        rows.iter().filter(|(k, (w, _))| (**k).rem_euclid(writers as i64) != *w as i64).map(|(k, _)| *k).collect();
+    let ok = lost.is_empty()
+        && resurrected.is_empty()
+        && unknown.is_empty()
+        && stale.is_empty()
+        && wrong_writer.is_empty()
+        && read == rows.len();
     checks.check(
         ok,
         what,
@@ -852,8 +895,9 @@ async fn run(cfg: Arc<Config>) -> shoal::Result<bool> {
         })
     };
     let tail_task = tokio::spawn(tail(table.clone(), reader, stats.clone(), stop_reader.clone()));
-    let writers: Vec<_> =
-        (0..cfg.writers).map(|w| tokio::spawn(writer(table.clone(), w, cfg.clone(), stats.clone(), deadline))).collect();
+    let writers: Vec<_> = (0..cfg.writers)
+        .map(|w| tokio::spawn(writer(table.clone(), w, cfg.clone(), stats.clone(), deadline)))
+        .collect();
     let maintenance = vec![
         tokio::spawn(compactor(table.clone(), stats.clone(), stop_maintenance.clone())),
         tokio::spawn(expirer(table.clone(), stats.clone(), stop_maintenance.clone())),
@@ -863,7 +907,8 @@ async fn run(cfg: Arc<Config>) -> shoal::Result<bool> {
 
     // Progress.
     let progress = |table: Table, stats: Arc<Stats>| async move {
-        let (earliest, latest) = (table.snapshots().earliest_id().await.ok().flatten(), table.snapshots().latest_id().await.ok().flatten());
+        let (earliest, latest) =
+            (table.snapshots().earliest_id().await.ok().flatten(), table.snapshots().latest_id().await.ok().flatten());
         println!(
             "[{:>5.0}s] commits {} rows {} (deletes {}) | writers' dropped compactions {} | compactor runs {} dropped {} conflicts {} | \
              snapshots {}..{} expired {} (loop {}) | orphans removed {} (runs {}, raced expiry {}; abandoned checkpoints {}) | consumer changes {} (next snapshot {}) | RSS peak {} now {}",
@@ -964,7 +1009,12 @@ async fn run(cfg: Arc<Config>) -> shoal::Result<bool> {
     checks.check(
         errors.is_empty(),
         "no task failed (writers, compactor, expiry, orphan removal, reader)",
-        format!("{} errors, writers restarted {} times{}", errors.len(), stats.writer_restarts.load(Relaxed), examples(&errors)),
+        format!(
+            "{} errors, writers restarted {} times{}",
+            errors.len(),
+            stats.writer_restarts.load(Relaxed),
+            examples(&errors)
+        ),
     );
     let (rows, read) = table_rows(&table, None).await?;
     compare_rows(&mut checks, "table = writers' model", &rows, read, &model, &ever, cfg.writers);
@@ -983,11 +1033,20 @@ async fn run(cfg: Arc<Config>) -> shoal::Result<bool> {
     checks.check(
         differ.is_empty(),
         "consumer's model = table",
-        format!("{} keys in the consumer's model, {} differ{}", consumer.present.len(), differ.len(), examples(&differ)),
+        format!(
+            "{} keys in the consumer's model, {} differ{}",
+            consumer.present.len(),
+            differ.len(),
+            examples(&differ)
+        ),
     );
     let latest = table.snapshots().latest_id().await?.unwrap_or(0);
     let recorded = table.consumers().consumer(CONSUMER).await?.map(|c| c.next_snapshot);
-    checks.check(recorded == Some(latest + 1), "consumer recorded the snapshot after the latest", format!("{recorded:?}, latest {latest}"));
+    checks.check(
+        recorded == Some(latest + 1),
+        "consumer recorded the snapshot after the latest",
+        format!("{recorded:?}, latest {latest}"),
+    );
 
     // Files.
     let ids = table.snapshots().snapshot_ids().await?;
@@ -999,32 +1058,59 @@ async fn run(cfg: Arc<Config>) -> shoal::Result<bool> {
     );
     let id_set: HashSet<i64> = ids.iter().copied().collect();
     let refs = references(&table).await?;
-    checks.check(refs.unreadable.is_empty(), "every manifest list, manifest and index manifest referenced reads", format!("{} unreadable{}", refs.unreadable.len(), examples(&refs.unreadable)));
-    let listing: HashMap<String, i64> =
-        table.io().list_recursive("").await.map_err(Error::from)?.into_iter().map(|(p, s)| (p, s.last_modified_millis)).collect();
+    checks.check(
+        refs.unreadable.is_empty(),
+        "every manifest list, manifest and index manifest referenced reads",
+        format!("{} unreadable{}", refs.unreadable.len(), examples(&refs.unreadable)),
+    );
+    let listing: HashMap<String, i64> = table
+        .io()
+        .list_recursive("")
+        .await
+        .map_err(Error::from)?
+        .into_iter()
+        .map(|(p, s)| (p, s.last_modified_millis))
+        .collect();
     let missing: Vec<&String> = refs.live.iter().filter(|p| !listing.contains_key(*p)).collect();
-    checks.check(missing.is_empty(), "every referenced file is present", format!("{} referenced, {} missing{}", refs.live.len(), missing.len(), examples(&missing)));
+    checks.check(
+        missing.is_empty(),
+        "every referenced file is present",
+        format!("{} referenced, {} missing{}", refs.live.len(), missing.len(), examples(&missing)),
+    );
     let mut unreadable_snapshots = vec![];
     for id in &ids {
         if let Err(e) = table.read_all(Some(*id), None).await {
             unreadable_snapshots.push(format!("snapshot {id}: {e}"));
         }
     }
-    checks.check(unreadable_snapshots.is_empty(), "every retained snapshot reads", format!("{} snapshots{}", ids.len(), examples(&unreadable_snapshots)));
+    checks.check(
+        unreadable_snapshots.is_empty(),
+        "every retained snapshot reads",
+        format!("{} snapshots{}", ids.len(), examples(&unreadable_snapshots)),
+    );
     let scan_time = now_millis();
     let orphans = table.remove_orphan_files_before(scan_time + 60_000, true).await?;
     let referenced_orphans: Vec<&String> = orphans.orphans.iter().filter(|p| refs.mentioned.contains(*p)).collect();
     checks.check(
         referenced_orphans.is_empty(),
         "the orphan scan with no age limit finds nothing referenced",
-        format!("{} unreferenced files found, {} of them referenced{}", orphans.orphans.len(), referenced_orphans.len(), examples(&referenced_orphans)),
+        format!(
+            "{} unreferenced files found, {} of them referenced{}",
+            orphans.orphans.len(),
+            referenced_orphans.len(),
+            examples(&referenced_orphans)
+        ),
     );
     let orphan_set: HashSet<&String> = orphans.orphans.iter().collect();
     let unexplained: Vec<&String> = listing
         .keys()
         .filter(|p| !refs.mentioned.contains(*p) && !orphan_set.contains(p) && !is_metadata(p, &id_set))
         .collect();
-    checks.check(unexplained.is_empty(), "every other file is metadata that belongs", format!("{} files in all, {} unexplained{}", listing.len(), unexplained.len(), examples(&unexplained)));
+    checks.check(
+        unexplained.is_empty(),
+        "every other file is metadata that belongs",
+        format!("{} files in all, {} unexplained{}", listing.len(), unexplained.len(), examples(&unexplained)),
+    );
     let last_cutoff = stats.last_orphan_cutoff.load(Relaxed);
     let leaked: Vec<(&String, i64)> = orphans
         .orphans
@@ -1046,13 +1132,30 @@ async fn run(cfg: Arc<Config>) -> shoal::Result<bool> {
     let removed = table.remove_orphan_files_before(now_millis() + 60_000, false).await?;
     let again = table.remove_orphan_files_before(now_millis() + 60_000, true).await?;
     let (rows_after, read_after) = table_rows(&table, None).await?;
-    checks.check(again.orphans.is_empty(), "after removing the leftovers with no age limit, none is left", format!("{} removed, {} left", removed.deleted, again.orphans.len()));
-    compare_rows(&mut checks, "table = writers' model after the final orphan removal", &rows_after, read_after, &model, &ever, cfg.writers);
+    checks.check(
+        again.orphans.is_empty(),
+        "after removing the leftovers with no age limit, none is left",
+        format!("{} removed, {} left", removed.deleted, again.orphans.len()),
+    );
+    compare_rows(
+        &mut checks,
+        "table = writers' model after the final orphan removal",
+        &rows_after,
+        read_after,
+        &model,
+        &ever,
+        cfg.writers,
+    );
 
     // Memory.
     let per_minute = rss_log.lock().unwrap().per_minute.clone();
-    let minutes: Vec<String> = per_minute.iter().enumerate().map(|(i, b)| format!("min {}: {:.0}", i + 1, *b as f64 / MIB)).collect();
-    println!("RSS (MiB, max sampled per minute): {}; peak (VmHWM) {}", minutes.join(", "), mib(shoal::memory::peak_rss_bytes()));
+    let minutes: Vec<String> =
+        per_minute.iter().enumerate().map(|(i, b)| format!("min {}: {:.0}", i + 1, *b as f64 / MIB)).collect();
+    println!(
+        "RSS (MiB, max sampled per minute): {}; peak (VmHWM) {}",
+        minutes.join(", "),
+        mib(shoal::memory::peak_rss_bytes())
+    );
     if cfg.seconds >= 120 && per_minute.len() >= 2 {
         // The last complete minute of writing against the first.
         let last_full = ((cfg.seconds / 60) as usize).clamp(1, per_minute.len()) - 1;
@@ -1060,7 +1163,12 @@ async fn run(cfg: Arc<Config>) -> shoal::Result<bool> {
         checks.check(
             (last as f64) <= first as f64 * 1.10,
             "RSS flat (the last minute's peak within 10 % of the first minute's)",
-            format!("first minute {:.0} MiB, minute {} {:.0} MiB", first as f64 / MIB, last_full + 1, last as f64 / MIB),
+            format!(
+                "first minute {:.0} MiB, minute {} {:.0} MiB",
+                first as f64 / MIB,
+                last_full + 1,
+                last as f64 / MIB
+            ),
         );
     }
 

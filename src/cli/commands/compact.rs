@@ -24,7 +24,9 @@ pub async fn exec(args: Args) -> Result<()> {
     let mut job = CompactJob::new(args.full);
     job.partition_filter = partition_filter(&t, &args.partitions)?;
     let pb = indicatif::ProgressBar::new(0);
-    pb.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} buckets ({elapsed})").expect("static template"));
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} buckets ({elapsed})").expect("static template"),
+    );
     job.progress = Some(pb.clone());
     let started = std::time::Instant::now();
     let r = job.run(&t).await?;

@@ -36,7 +36,13 @@ pub async fn exec(args: Args) -> Result<()> {
     let sm = table.snapshots();
     for id in sm.snapshot_ids().await? {
         let s = sm.snapshot(id).await?;
-        println!("  {}  {:?}  +{} rows (total {})", s.id, s.commit_kind, s.delta_record_count.unwrap_or(0), s.total_record_count.unwrap_or(0));
+        println!(
+            "  {}  {:?}  +{} rows (total {})",
+            s.id,
+            s.commit_kind,
+            s.delta_record_count.unwrap_or(0),
+            s.total_record_count.unwrap_or(0)
+        );
     }
     println!("\nThe table is in Apache Paimon's format: Flink, Spark or Java Paimon can read {location}.");
     println!("Try: cargo run --release -- read {location} --format csv");

@@ -132,7 +132,10 @@ async fn expire(table: TableArg) -> Result<()> {
 async fn delete(table: TableArg, name: &str) -> Result<()> {
     let t = table.open().await?;
     let r = t.delete_tag(name).await?;
-    println!("deleted tag {name:?} ({} data files, {} manifest files only it kept)", r.data_files_deleted, r.manifests_deleted);
+    println!(
+        "deleted tag {name:?} ({} data files, {} manifest files only it kept)",
+        r.data_files_deleted, r.manifests_deleted
+    );
     Ok(())
 }
 

@@ -54,7 +54,9 @@ impl From<InputFormat> for FileFormat {
 /// The spinner shown while a file is read.
 fn progress(path: &Path) -> ProgressBar {
     let pb = ProgressBar::new_spinner();
-    pb.set_style(ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})").expect("static template"));
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {human_pos} rows ({per_sec})").expect("static template"),
+    );
     pb.set_message(path.display().to_string());
     pb
 }
@@ -67,12 +69,16 @@ pub async fn exec(args: Args) -> Result<()> {
         let format = match args.format {
             Some(f) => f.into(),
             None => FileFormat::from_extension(f).ok_or_else(|| {
-                Error::InvalidInput(format!("{}: cannot tell the format from the extension; pass --format", f.display()))
+                Error::InvalidInput(format!(
+                    "{}: cannot tell the format from the extension; pass --format",
+                    f.display()
+                ))
             })?,
         };
         let pb = progress(f);
         let kind_column = args.row_kind_column.as_deref();
-        let written = shoal::ingest::write_file(&t, &mut w, f, format, kind_column, |n| pb.set_position(n as u64)).await;
+        let written =
+            shoal::ingest::write_file(&t, &mut w, f, format, kind_column, |n| pb.set_position(n as u64)).await;
         pb.finish_and_clear();
         rows += written?;
     }

@@ -4,7 +4,10 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn config(row_group: usize, compression: Compression, target: u64) -> FileWriterConfig {
     let schema = TableSchema::create(
-        vec![("k".into(), crate::spec::parse_type("BIGINT").unwrap()), ("v".into(), crate::spec::parse_type("STRING").unwrap())],
+        vec![
+            ("k".into(), crate::spec::parse_type("BIGINT").unwrap()),
+            ("v".into(), crate::spec::parse_type("STRING").unwrap()),
+        ],
         vec![],
         vec!["k".into()],
         [("bucket".to_string(), "1".to_string())].into_iter().collect(),
@@ -12,7 +15,8 @@ fn config(row_group: usize, compression: Compression, target: u64) -> FileWriter
     )
     .unwrap();
     let mut cfg = FileWriterConfig::new(Arc::new(schema)).unwrap();
-    cfg.props = WriterProperties::builder().set_compression(compression).set_max_row_group_row_count(Some(row_group)).build();
+    cfg.props =
+        WriterProperties::builder().set_compression(compression).set_max_row_group_row_count(Some(row_group)).build();
     cfg.target_file_size = target;
     cfg
 }
@@ -24,18 +28,25 @@ fn rows(cfg: &FileWriterConfig, n: i64) -> RecordBatch {
         Arc::new(Int64Array::from_iter_values(100..100 + n)),
         Arc::new(arrow_array::Int8Array::from_iter_values((0..n).map(|i| if i % 11 == 0 { 3 } else { 0 }))),
         Arc::new(Int64Array::from_iter_values(0..n)),
-        Arc::new(StringArray::from_iter((0..n).map(|i| (i % 5 != 0).then(|| format!("value-{i}-{}", i * 7919 % 1000))))),
+        Arc::new(StringArray::from_iter(
+            (0..n).map(|i| (i % 5 != 0).then(|| format!("value-{i}-{}", i * 7919 % 1000))),
+        )),
     ];
     RecordBatch::try_new(crate::spec::data_file::key_value_arrow_schema(&cfg.schema), columns).unwrap()
 }
 
 /// Writes `batch` in uneven slices through a RollingWriter into memory, on a blocking thread.
-async fn write_rolling(cfg: FileWriterConfig, batch: RecordBatch, fail_after: Option<usize>) -> (FileIO, Result<Vec<DataFileMeta>>) {
+async fn write_rolling(
+    cfg: FileWriterConfig,
+    batch: RecordBatch,
+    fail_after: Option<usize>,
+) -> (FileIO, Result<Vec<DataFileMeta>>) {
     let io = FileIO::from_uri("memory://t").unwrap();
     let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let names: Arc<dyn Fn() -> String + Send + Sync> =
         Arc::new(move || format!("f-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed)));
-    let mut w = RollingWriter::new(Arc::new(cfg), io.clone(), "bucket-0", batch.schema(), 1, FileSource::Compact, names, None);
+    let mut w =
+        RollingWriter::new(Arc::new(cfg), io.clone(), "bucket-0", batch.schema(), 1, FileSource::Compact, names, None);
     let result = tokio::task::spawn_blocking(move || {
         let mut at = 0usize;
         for len in [1usize, 9_999, 0, 17_000, 24_000, 10_000].into_iter().cycle() {
