@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::io::FileIO;
-use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
+use crate::maintenance::file_refs::{delete_files, FileReferences, FileSet, Reach};
 use crate::spec::paths::{INDEX_DIR, MANIFEST_DIR};
 use crate::spec::{Snapshot, TableSchema};
 use crate::store::{ChangelogManager, SnapshotManager, TagManager};
@@ -33,6 +33,8 @@ pub struct OrphanReport {
 
 /// Finds (and unless `dry_run` deletes) the files under the table that no snapshot, tag or
 /// long-lived changelog references and that were last modified before `cutoff` (epoch millis).
+/// Safe beside snapshot expiry: a manifest that vanishes with its expired snapshot meanwhile
+/// makes it read the references again.
 pub async fn remove_orphan_files(
     io: &FileIO,
     schema: Arc<TableSchema>,
@@ -42,25 +44,29 @@ pub async fn remove_orphan_files(
     // List first: a file written after the listing is not a candidate.
     let listing = io.list_recursive("").await?;
     let sm = SnapshotManager::new(io.clone());
-    let mut snapshots: Vec<Snapshot> = vec![];
-    for id in sm.snapshot_ids().await? {
-        match sm.snapshot(id).await {
-            Ok(s) => snapshots.push(s),
-            Err(crate::Error::SnapshotNotFound(_)) => {} // expired meanwhile
+    let mut attempt = 0;
+    let referenced = loop {
+        let earliest = sm.snapshot_ids().await?.first().copied();
+        match referenced_files(io, &schema, &sm).await {
+            Ok(r) => break r,
+            // A manifest that vanished because snapshot expiry removed its snapshot meanwhile
+            // (expiry deletes manifests before the snapshot file): read everything again, a
+            // few times. With no snapshot expired meanwhile, a missing manifest is damage.
+            Err(e @ crate::Error::Io(crate::io::IoError::NotFound { .. })) => {
+                attempt += 1;
+                let mut moved = sm.snapshot_ids().await?.first().copied() != earliest;
+                if !moved {
+                    // An expiry may be between deleting the manifests and the snapshot file.
+                    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                    moved = sm.snapshot_ids().await?.first().copied() != earliest;
+                }
+                if !moved || attempt >= 5 {
+                    return Err(e);
+                }
+            }
             Err(e) => return Err(e),
         }
-    }
-    let tags = TagManager::new(io.clone()).tags().await?;
-    let mut all: Vec<&Snapshot> = snapshots.iter().collect();
-    all.extend(tags.iter().map(|t| &t.snapshot));
-    // Strict: a retained snapshot with a missing manifest is damaged, and guessing would delete
-    // files it still lists. (After an interrupted expiry, run expire-snapshots again first.)
-    let mut refs = FileReferences::new(io.clone(), schema);
-    let mut referenced = refs.files_of(&all, Reach::All, false).await?;
-    // Long-lived changelogs (decoupled changelog lifecycle) keep their changelog lists, manifests
-    // and files, and the base and delta lists still there (Paimon's `getUsedFilesForChangelog`).
-    let changelogs = ChangelogManager::new(io.clone()).all().await?;
-    referenced.extend(refs.files_of(&changelogs.iter().collect::<Vec<_>>(), Reach::LongLived, false).await?);
+    };
 
     let mut report = OrphanReport::default();
     for (path, status) in listing {
@@ -90,4 +96,28 @@ pub async fn remove_orphan_files(
         report.deleted = delete_files(io, report.orphans.iter().cloned()).await?;
     }
     Ok(report)
+}
+
+/// The files the retained snapshots, tags and long-lived changelogs reference.
+async fn referenced_files(io: &FileIO, schema: &Arc<TableSchema>, sm: &SnapshotManager) -> Result<FileSet> {
+    let mut snapshots: Vec<Snapshot> = vec![];
+    for id in sm.snapshot_ids().await? {
+        match sm.snapshot(id).await {
+            Ok(s) => snapshots.push(s),
+            Err(crate::Error::SnapshotNotFound(_)) => {} // expired meanwhile
+            Err(e) => return Err(e),
+        }
+    }
+    let tags = TagManager::new(io.clone()).tags().await?;
+    let mut all: Vec<&Snapshot> = snapshots.iter().collect();
+    all.extend(tags.iter().map(|t| &t.snapshot));
+    // Strict: a retained snapshot with a missing manifest is damaged, and guessing would delete
+    // files it still lists. (After an interrupted expiry, run expire-snapshots again first.)
+    let mut refs = FileReferences::new(io.clone(), schema.clone());
+    let mut referenced = refs.files_of(&all, Reach::All, false).await?;
+    // Long-lived changelogs (decoupled changelog lifecycle) keep their changelog lists, manifests
+    // and files, and the base and delta lists still there (Paimon's `getUsedFilesForChangelog`).
+    let changelogs = ChangelogManager::new(io.clone()).all().await?;
+    referenced.extend(refs.files_of(&changelogs.iter().collect::<Vec<_>>(), Reach::LongLived, false).await?);
+    Ok(referenced)
 }
