@@ -191,22 +191,15 @@ impl CompactJob {
             dropped: vec![],
         };
         let mut messages = vec![];
-        let mut written: Vec<(String, String)> = vec![];
         for (split, r, index_changes) in results {
-            if r.before.is_empty() && r.after.is_empty() && index_changes.is_empty() && r.changelog.is_empty() {
-                continue;
-            }
-            for f in &r.after {
-                if !r.before.iter().any(|b| b.file_name == f.file_name) {
-                    written.push((split.bucket_path.clone(), f.file_name.clone()));
-                }
-            }
             let mut m = CommitMessage::new(split.partition.clone(), split.bucket, split.total_buckets);
             m.compact_before = r.before;
             m.compact_after = r.after;
             m.index_changes = index_changes;
             m.compact_changelog_files = r.changelog;
-            messages.push(m);
+            if m.has_compaction() {
+                messages.push(m);
+            }
         }
         let commit = table.new_commit(&self.commit_user)?;
         let committed = commit.commit(messages.clone()).await;
@@ -224,20 +217,13 @@ impl CompactJob {
                     report.files_after += m.compact_after.len();
                     report.rows_read += m.compact_before.iter().map(|f| f.row_count).sum::<i64>();
                     report.bytes_read += m.compact_before.iter().map(|f| f.file_size).sum::<i64>();
-                    report.bytes_written += m
-                        .compact_after
-                        .iter()
-                        .filter(|f| !m.compact_before.iter().any(|b| b.file_name == f.file_name))
-                        .map(|f| f.file_size)
-                        .sum::<i64>();
+                    report.bytes_written += m.compaction_outputs().map(|f| f.file_size).sum::<i64>();
                 }
                 Ok(report)
             }
             Err(e @ Error::CommitConflict(_)) => {
                 // Abandon cleanly: a conflict means the rewritten files were never committed.
-                for (dir, name) in written {
-                    let _ = table.io().delete(&format!("{dir}/{name}")).await;
-                }
+                commit.abort(&messages).await;
                 Err(e)
             }
             // Any other failure may have happened after the snapshot was published (a lost

@@ -85,12 +85,27 @@ impl CommitMessage {
         }
     }
     pub fn is_empty(&self) -> bool {
-        self.new_files.is_empty()
-            && self.changelog_files.is_empty()
-            && self.compact_before.is_empty()
-            && self.compact_after.is_empty()
-            && self.index_changes.is_empty()
-            && self.compact_changelog_files.is_empty()
+        self.new_files.is_empty() && self.changelog_files.is_empty() && !self.has_compaction()
+    }
+
+    /// Whether it carries a compaction (files replaced, its changelog or deletion vectors).
+    pub fn has_compaction(&self) -> bool {
+        !self.compact_before.is_empty()
+            || !self.compact_after.is_empty()
+            || !self.index_changes.is_empty()
+            || !self.compact_changelog_files.is_empty()
+    }
+
+    /// The compaction's new data files: its outputs but those it only moved to another level
+    /// (they keep their names).
+    pub fn compaction_outputs(&self) -> impl Iterator<Item = &DataFileMeta> {
+        self.compact_after.iter().filter(|a| !self.compact_before.iter().any(|b| b.file_name == a.file_name))
+    }
+
+    /// The compaction as manifest entries: DELETE of the files it replaces, ADD of its result.
+    fn compaction_entries(&self) -> Vec<ManifestEntry> {
+        let deletes = self.compact_before.iter().map(|f| entry(FileKind::Delete, self, f));
+        deletes.chain(self.compact_after.iter().map(|f| entry(FileKind::Add, self, f))).collect()
     }
 }
 
@@ -232,9 +247,8 @@ impl TableCommit {
     /// index files), for messages that will not be committed (Paimon's `abort`). Best effort.
     pub async fn abort(&self, messages: &[CommitMessage]) {
         for m in messages {
-            let mut whole = m.clone();
-            whole.compact_changelog_files.extend(m.new_files.iter().chain(&m.changelog_files).cloned());
-            self.discard_compaction(&whole).await;
+            let writes = m.new_files.iter().chain(&m.changelog_files);
+            self.delete_written(m, writes.chain(m.compaction_outputs()).chain(&m.compact_changelog_files)).await;
         }
     }
 
@@ -318,7 +332,7 @@ impl TableCommit {
         if !appends.is_empty() || !changelog.is_empty() {
             outcome = self.commit_entries(identifier, watermark, Delta::append(appends, changelog)).await?;
         }
-        let mut compactions: Vec<&CommitMessage> = messages.iter().filter(|m| has_compaction(m)).collect();
+        let mut compactions: Vec<&CommitMessage> = messages.iter().filter(|m| m.has_compaction()).collect();
         let mut attempts = 0;
         while !compactions.is_empty() {
             let mut compacts = vec![];
@@ -327,8 +341,7 @@ impl TableCommit {
             for m in &compactions {
                 index_changes.extend(m.index_changes.iter().cloned());
                 compact_changelog.extend(m.compact_changelog_files.iter().map(|f| entry(FileKind::Add, m, f)));
-                compacts.extend(m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)));
-                compacts.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
+                compacts.extend(m.compaction_entries());
             }
             let committed = self
                 .commit_entries(
@@ -411,9 +424,7 @@ impl TableCommit {
         };
         let mut stale = vec![];
         for (i, m) in compactions.iter().enumerate() {
-            let mut changes: Vec<ManifestEntry> =
-                m.compact_before.iter().map(|f| entry(FileKind::Delete, m, f)).collect();
-            changes.extend(m.compact_after.iter().map(|f| entry(FileKind::Add, m, f)));
+            let changes = m.compaction_entries();
             let deletes: Vec<FileIdentifier> =
                 changes.iter().filter(|e| e.kind == FileKind::Delete).map(ManifestEntry::identifier).collect();
             let checked = check_conflicts_in(live, &deletes, &changes, std::slice::from_ref(m), &self.schema)
@@ -429,6 +440,11 @@ impl TableCommit {
     /// another level, which keep their names), its changelog files and its new index files.
     /// Best effort: what is left is unreferenced, for orphan-file removal.
     async fn discard_compaction(&self, m: &CommitMessage) {
+        self.delete_written(m, m.compaction_outputs().chain(&m.compact_changelog_files)).await;
+    }
+
+    /// Deletes `files` from `m`'s bucket directory, and the index files `m` adds. Best effort.
+    async fn delete_written<'a>(&self, m: &CommitMessage, files: impl Iterator<Item = &'a DataFileMeta>) {
         let opts = self.schema.core_options();
         let Ok(partition) = partition_path(
             &m.partition,
@@ -439,8 +455,7 @@ impl TableCommit {
             return;
         };
         let dir = bucket_dir(&partition, m.bucket);
-        let written = m.compact_after.iter().filter(|a| !m.compact_before.iter().any(|b| b.file_name == a.file_name));
-        for f in written.chain(&m.compact_changelog_files) {
+        for f in files {
             let _ = self.io.delete(&format!("{dir}/{}", f.file_name)).await;
         }
         for e in m.index_changes.iter().filter(|e| e.kind == FileKind::Add) {
@@ -923,13 +938,6 @@ impl Delta<'_> {
     fn append(entries: Vec<ManifestEntry>, changelog: Vec<ManifestEntry>) -> Self {
         Delta { kind: CommitKind::Append, entries, changelog, index_changes: vec![], compactions: &[] }
     }
-}
-
-fn has_compaction(m: &CommitMessage) -> bool {
-    !m.compact_before.is_empty()
-        || !m.compact_after.is_empty()
-        || !m.index_changes.is_empty()
-        || !m.compact_changelog_files.is_empty()
 }
 
 fn entry(kind: FileKind, m: &CommitMessage, f: &DataFileMeta) -> ManifestEntry {

@@ -96,6 +96,12 @@ impl WriteContext {
     fn forces_level0(&self) -> bool {
         self.lookup.is_some_and(|m| m.forces_level0())
     }
+
+    /// The directory of a bucket of a partition.
+    fn bucket_dir(&self, partition: &BinaryRow, bucket: i32) -> Result<String> {
+        let path = partition_path(partition, &self.partition_keys, &self.partition_types, &self.default_partition)?;
+        Ok(bucket_dir(&path, bucket))
+    }
 }
 
 /// A bucket of a partition.
@@ -196,19 +202,7 @@ impl TableWrite {
         let deletion_vectors = lookup.is_some_and(|m| m.deletion_vectors);
         let merge = MergeFunction::from_schema(&schema)?;
         let cfg = Arc::new(FileWriterConfig::new(schema.clone())?);
-        let mut restored: HashMap<(BinaryRow, i32), Vec<DataFileMeta>> = HashMap::new();
-        let mut restored_dvs: HashMap<(BinaryRow, i32), Vec<IndexManifestEntry>> = HashMap::new();
-        if let Some(latest) = SnapshotManager::new(io.clone()).latest().await? {
-            let manifests = ManifestStore::new(io.clone(), &opts.manifest_compression());
-            for e in manifests.live_files(&latest).await? {
-                restored.entry((e.partition.clone(), e.bucket)).or_default().push(e.file);
-            }
-            if let (true, Some(index)) = (deletion_vectors, &latest.index_manifest) {
-                for e in manifests.read_index_manifest(index).await? {
-                    restored_dvs.entry((e.partition.clone(), e.bucket)).or_default().push(e);
-                }
-            }
-        }
+        let (restored, restored_dvs) = latest_buckets(&io, &schema, deletion_vectors, |_| true).await?;
         let pool = match pool {
             Some(p) => p,
             None => MemoryPool::new(opts.write_buffer_size()? as usize),
@@ -666,26 +660,9 @@ impl TableWrite {
         let ctx = self.ctx.clone();
         let wanted: std::collections::HashSet<BucketId> =
             buckets.iter().map(|d| (d.partition.clone(), d.bucket)).collect();
-        let mut files: HashMap<BucketId, Vec<DataFileMeta>> = HashMap::new();
-        let mut dvs: HashMap<BucketId, Vec<IndexManifestEntry>> = HashMap::new();
-        if let Some(latest) = SnapshotManager::new(ctx.io.clone()).latest().await? {
-            let manifests = ManifestStore::new(ctx.io.clone(), &self.schema.core_options().manifest_compression());
-            for e in manifests.live_files(&latest).await? {
-                let key = (e.partition.clone(), e.bucket);
-                if wanted.contains(&key) {
-                    files.entry(key).or_default().push(e.file);
-                }
-            }
-            let deletion_vectors = ctx.lookup.is_some_and(|m| m.deletion_vectors);
-            if let (true, Some(index)) = (deletion_vectors, &latest.index_manifest) {
-                for e in manifests.read_index_manifest(index).await? {
-                    let key = (e.partition.clone(), e.bucket);
-                    if wanted.contains(&key) {
-                        dvs.entry(key).or_default().push(e);
-                    }
-                }
-            }
-        }
+        let deletion_vectors = ctx.lookup.is_some_and(|m| m.deletion_vectors);
+        let (mut files, mut dvs) =
+            latest_buckets(&ctx.io, &self.schema, deletion_vectors, |b| wanted.contains(b)).await?;
         let num_levels = ctx.compaction.as_ref().map(|c| c.1).unwrap_or(2);
         for key in wanted {
             let table_files = files.remove(&key).unwrap_or_default();
@@ -699,10 +676,7 @@ impl TableWrite {
                 };
                 continue;
             };
-            let dir = bucket_dir(
-                &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
-                w.bucket,
-            );
+            let dir = ctx.bucket_dir(&w.partition, w.bucket)?;
             // The compaction under way and any not yet committed were planned on the old view.
             let mut before = std::mem::take(&mut w.compact_before);
             let mut after = std::mem::take(&mut w.compact_after);
@@ -739,10 +713,7 @@ impl TableWrite {
                 w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
             }
             let Some(unit) = full_unit(w.levels.max_level(), &w.levels.sorted_runs()) else { continue };
-            let path = bucket_dir(
-                &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
-                w.bucket,
-            );
+            let path = ctx.bucket_dir(&w.partition, w.bucket)?;
             if let Some(mode) = ctx.lookup {
                 let state = w.take_dv_state(&ctx.io).await?;
                 let (r, state) =
@@ -776,6 +747,35 @@ impl TableWrite {
     }
 }
 
+/// The live files of the latest snapshot's buckets that `wanted` keeps, and (with
+/// `deletion_vectors`) their index manifest entries.
+async fn latest_buckets(
+    io: &FileIO,
+    schema: &TableSchema,
+    deletion_vectors: bool,
+    wanted: impl Fn(&BucketId) -> bool,
+) -> Result<(HashMap<BucketId, Vec<DataFileMeta>>, HashMap<BucketId, Vec<IndexManifestEntry>>)> {
+    let mut files: HashMap<BucketId, Vec<DataFileMeta>> = HashMap::new();
+    let mut dvs: HashMap<BucketId, Vec<IndexManifestEntry>> = HashMap::new();
+    let Some(latest) = SnapshotManager::new(io.clone()).latest().await? else { return Ok((files, dvs)) };
+    let manifests = ManifestStore::new(io.clone(), &schema.core_options().manifest_compression());
+    for e in manifests.live_files(&latest).await? {
+        let key = (e.partition.clone(), e.bucket);
+        if wanted(&key) {
+            files.entry(key).or_default().push(e.file);
+        }
+    }
+    if let (true, Some(index)) = (deletion_vectors, &latest.index_manifest) {
+        for e in manifests.read_index_manifest(index).await? {
+            let key = (e.partition.clone(), e.bucket);
+            if wanted(&key) {
+                dvs.entry(key).or_default().push(e);
+            }
+        }
+    }
+    Ok((files, dvs))
+}
+
 /// The bucket's commit message: what it wrote since the last one (unless not `with_writes`:
 /// then its new files wait for the next) and its finished compactions.
 async fn take_message(
@@ -807,10 +807,7 @@ async fn take_message(
     if !transient.is_empty() {
         m.compact_before.retain(|b| !transient.iter().any(|t| same(t, b)));
         m.compact_after.retain(|a| !transient.iter().any(|t| same(t, a)));
-        let dir = bucket_dir(
-            &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
-            w.bucket,
-        );
+        let dir = ctx.bucket_dir(&w.partition, w.bucket)?;
         for t in transient {
             let in_use = m
                 .compact_before
@@ -827,9 +824,7 @@ async fn take_message(
     }
     // What the compactions were planned on, for the commit to check (see
     // [`CommitMessage::compact_base`]): the bucket's files above level 0 before them.
-    let compacted = !m.compact_before.is_empty() || !m.compact_after.is_empty() || !m.index_changes.is_empty();
-    if ctx.compaction.is_some() && compacted {
-        let same = |a: &DataFileMeta, b: &DataFileMeta| a.file_name == b.file_name && a.level == b.level;
+    if ctx.compaction.is_some() && m.has_compaction() {
         let mut base: Vec<(String, i32)> = w
             .levels
             .all_files()
@@ -877,10 +872,7 @@ async fn start_compaction(ctx: &Arc<WriteContext>, w: &mut BucketWriter, wait: b
     };
     let Some(unit) = unit else { return Ok(()) };
     let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
-    let path = bucket_dir(
-        &partition_path(&w.partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
-        w.bucket,
-    );
+    let path = ctx.bucket_dir(&w.partition, w.bucket)?;
     let (partition, bucket) = (w.partition.clone(), w.bucket);
     let slots = ctx.compaction_slots.clone();
     if let Some(mode) = ctx.lookup {
@@ -915,10 +907,7 @@ async fn flush(
     spilled: Vec<SpilledRun>,
     space: Option<Arc<SpillSpace>>,
 ) -> Result<Flushed> {
-    let dir = bucket_dir(
-        &partition_path(&partition, &ctx.partition_keys, &ctx.partition_types, &ctx.default_partition)?,
-        bucket,
-    );
+    let dir = ctx.bucket_dir(&partition, bucket)?;
     tokio::task::spawn_blocking(move || {
         let c = &ctx;
         type Names = Arc<dyn Fn() -> String + Send + Sync>;
