@@ -57,6 +57,18 @@ pub enum Error {
 
     #[error("task failed: {0}")]
     Task(String),
+
+    /// A change source (a database, a message broker) failed; `retriable` when a reconnect may
+    /// help (a dropped connection, a restarting server, a slot still held by a dying process).
+    #[error("{context}: {source}")]
+    Source { context: String, retriable: bool, source: Box<dyn std::error::Error + Send + Sync> },
+}
+
+impl Error {
+    /// Whether retrying the operation (reconnecting) may succeed.
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, Error::Source { retriable: true, .. })
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -3,7 +3,7 @@
 //! The modules follow the data flow: [`spec`] (format types and codecs) -> [`io`] (object store)
 //! -> [`write`] (bucket writer, write buffer, file writer, commit) -> [`read`] (scan planning,
 //! merge read) -> [`table`] (the handle users open). Beside them: [`maintenance`] (compaction,
-//! expiry, tags, rollback), [`ingest`] (loading Parquet, CSV and JSON-lines files into a table)
+//! expiry, tags, rollback), [`ingest`] (loading files, and change data capture from Postgres and Debezium)
 //! and [`demo`] (the workload `shoal demo` runs). The `shoal` command line is the binary's
 //! (`src/main.rs`, `src/cli/`), built on these.
 

@@ -29,6 +29,7 @@ pub enum Command {
     Demo(demo::Args),
     Create(create::Args),
     Write(write::Args),
+    Ingest(ingest::Args),
     Read(read::Args),
     Compact(compact::Args),
     Sql(sql::Args),

@@ -32,6 +32,7 @@ async fn exec(command: Command) -> Result<()> {
         Command::Demo(a) => demo::exec(a).await,
         Command::Create(a) => create::exec(a).await,
         Command::Write(a) => write::exec(a).await,
+        Command::Ingest(a) => ingest::exec(a).await,
         Command::Read(a) => read::exec(a).await,
         Command::Compact(a) => compact::exec(a).await,
         Command::Sql(a) => sql::exec(a).await,

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod expire_changelogs;
 pub mod expire_snapshots;
 pub mod files;
+pub mod ingest;
 pub mod inspect;
 pub mod read;
 pub mod remove_orphan_files;

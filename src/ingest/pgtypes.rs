@@ -1,0 +1,422 @@
+//! Postgres types as Paimon types, and Postgres's text output of a value as an Arrow value.
+//!
+//! The mapping (documented in `format-spec/ingest.md`):
+//!
+//! | Postgres | Paimon |
+//! | --- | --- |
+//! | boolean | BOOLEAN |
+//! | smallint / integer / bigint (and serials) | SMALLINT / INT / BIGINT |
+//! | oid | BIGINT |
+//! | real / double precision | FLOAT / DOUBLE (NaN, ±Infinity kept) |
+//! | numeric(p, s), p <= 38 | DECIMAL(p, s) (NaN becomes NULL) |
+//! | numeric without precision, or p > 38 | STRING (the exact text) |
+//! | char(n) / varchar(n) / text / name | CHAR(n) / VARCHAR(n) / STRING / STRING |
+//! | bytea | BYTES |
+//! | date | DATE (±infinity becomes NULL) |
+//! | time(p) | TIME(min(p, 3)) (Paimon keeps milliseconds) |
+//! | timestamp(p) | TIMESTAMP(p) (±infinity becomes NULL) |
+//! | timestamptz(p) | TIMESTAMP(p) WITH LOCAL TIME ZONE (the instant) |
+//! | json, jsonb, uuid, xml, interval, timetz, money, inet, enums, domains, others | STRING (the text form) |
+//! | one-dimensional arrays of the types above | ARRAY<element> |
+//!
+//! Values come as Postgres's text output with `DateStyle=ISO`, `TimeZone=UTC`,
+//! `extra_float_digits=3` and `bytea_output=hex` (both the snapshot copy and the replication
+//! connection set these).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder, Int16Builder,
+    Int32Builder, Int64Builder, Int8Builder, StringBuilder, Time32MillisecondBuilder,
+};
+use arrow_array::types::Decimal128Type;
+use arrow_array::{new_null_array, ArrayRef, ListArray, TimestampMicrosecondArray};
+use arrow_array::{TimestampMillisecondArray, TimestampNanosecondArray};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_schema::{DataType as ArrowType, Field, TimeUnit};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+
+use crate::spec::{DataType, TypeKind};
+
+pub const BOOL: u32 = 16;
+pub const BYTEA: u32 = 17;
+pub const CHAR: u32 = 18;
+pub const NAME: u32 = 19;
+pub const INT8: u32 = 20;
+pub const INT2: u32 = 21;
+pub const INT4: u32 = 23;
+pub const TEXT: u32 = 25;
+pub const OID: u32 = 26;
+pub const FLOAT4: u32 = 700;
+pub const FLOAT8: u32 = 701;
+pub const BPCHAR: u32 = 1042;
+pub const VARCHAR: u32 = 1043;
+pub const DATE: u32 = 1082;
+pub const TIME: u32 = 1083;
+pub const TIMESTAMP: u32 = 1114;
+pub const TIMESTAMPTZ: u32 = 1184;
+pub const NUMERIC: u32 = 1700;
+
+/// The element type of Postgres's built-in array types.
+fn array_element(oid: u32) -> Option<u32> {
+    Some(match oid {
+        1000 => BOOL,
+        1001 => BYTEA,
+        1005 => INT2,
+        1007 => INT4,
+        1016 => INT8,
+        1009 => TEXT,
+        1014 => BPCHAR,
+        1015 => VARCHAR,
+        1021 => FLOAT4,
+        1022 => FLOAT8,
+        1231 => NUMERIC,
+        1182 => DATE,
+        1183 => TIME,
+        1115 => TIMESTAMP,
+        1185 => TIMESTAMPTZ,
+        // uuid[], json[], jsonb[]: arrays of strings
+        2951 | 199 | 3807 => TEXT,
+        _ => return None,
+    })
+}
+
+/// The Paimon type (nullable) of a Postgres column of type `oid` with modifier `typmod`.
+pub fn paimon_type(oid: u32, typmod: i32) -> DataType {
+    let kind = match oid {
+        BOOL => TypeKind::Boolean,
+        INT2 => TypeKind::SmallInt,
+        INT4 => TypeKind::Int,
+        INT8 | OID => TypeKind::BigInt,
+        FLOAT4 => TypeKind::Float,
+        FLOAT8 => TypeKind::Double,
+        NUMERIC => {
+            if typmod >= 4 {
+                let precision = ((typmod - 4) >> 16) & 0xffff;
+                let scale = (typmod - 4) & 0xffff;
+                // Negative scales (Postgres 15 allows numeric(2, -3)) arrive as large numbers.
+                if (1..=38).contains(&precision) && scale <= precision {
+                    TypeKind::Decimal { precision: precision as u8, scale: scale as u8 }
+                } else {
+                    TypeKind::VarChar(crate::spec::types::MAX_VAR_LENGTH)
+                }
+            } else {
+                TypeKind::VarChar(crate::spec::types::MAX_VAR_LENGTH)
+            }
+        }
+        BPCHAR if typmod > 4 => TypeKind::Char((typmod - 4) as u32),
+        VARCHAR if typmod > 4 => TypeKind::VarChar((typmod - 4) as u32),
+        BYTEA => TypeKind::VarBinary(crate::spec::types::MAX_VAR_LENGTH),
+        DATE => TypeKind::Date,
+        TIME => TypeKind::Time(if typmod < 0 { 3 } else { typmod.min(3) as u8 }),
+        TIMESTAMP => TypeKind::Timestamp(if typmod < 0 { 6 } else { typmod.min(9) as u8 }),
+        TIMESTAMPTZ => TypeKind::LocalZonedTimestamp(if typmod < 0 { 6 } else { typmod.min(9) as u8 }),
+        _ => match array_element(oid) {
+            // An array's modifier is its element's.
+            Some(e) => TypeKind::Array(Box::new(paimon_type(e, typmod))),
+            None => TypeKind::VarChar(crate::spec::types::MAX_VAR_LENGTH),
+        },
+    };
+    DataType::new(kind)
+}
+
+/// Whether a column's type changed from `from` to `to` in a way Paimon allows (a wider type).
+pub fn is_widening(from: &DataType, to: &DataType) -> bool {
+    use TypeKind::*;
+    match (&from.kind, &to.kind) {
+        (a, b) if a == b => true,
+        (SmallInt, Int | BigInt) | (Int, BigInt) | (Float, Double) => true,
+        (VarChar(a), VarChar(b)) => b >= a,
+        (Char(_), VarChar(_)) => true,
+        (Decimal { precision: p1, scale: s1 }, Decimal { precision: p2, scale: s2 }) => {
+            s2 >= s1 && (p2 - s2) >= (p1 - s1)
+        }
+        (Decimal { .. }, VarChar(n)) => *n == crate::spec::types::MAX_VAR_LENGTH,
+        (Timestamp(a), Timestamp(b)) | (LocalZonedTimestamp(a), LocalZonedTimestamp(b)) => b >= a,
+        _ => false,
+    }
+}
+
+/// Postgres's text form of a value as an Arrow array of `t` (one value per input, `None` being
+/// NULL). Errors name the row (0-based within `values`) and the value.
+pub fn text_to_array(values: &[Option<&str>], t: &DataType) -> Result<ArrayRef, String> {
+    let bad = |i: usize, v: &str, why: &dyn std::fmt::Display| format!("row {i}: cannot read {v:?} as {t}: {why}");
+    macro_rules! simple {
+        ($builder:ty, $parse:expr) => {{
+            let mut b = <$builder>::with_capacity(values.len());
+            for (i, v) in values.iter().enumerate() {
+                match v {
+                    None => b.append_null(),
+                    Some(v) => b.append_option($parse(*v).map_err(|e: String| bad(i, v, &e))?),
+                }
+            }
+            Ok(Arc::new(b.finish()) as ArrayRef)
+        }};
+    }
+    match &t.kind {
+        TypeKind::Boolean => simple!(BooleanBuilder, |v: &str| match v {
+            "t" | "true" => Ok(Some(true)),
+            "f" | "false" => Ok(Some(false)),
+            _ => Err("not t or f".to_string()),
+        }),
+        TypeKind::TinyInt => simple!(Int8Builder, |v: &str| v.parse::<i8>().map(Some).map_err(|e| e.to_string())),
+        TypeKind::SmallInt => simple!(Int16Builder, |v: &str| v.parse::<i16>().map(Some).map_err(|e| e.to_string())),
+        TypeKind::Int => simple!(Int32Builder, |v: &str| v.parse::<i32>().map(Some).map_err(|e| e.to_string())),
+        TypeKind::BigInt => simple!(Int64Builder, |v: &str| v.parse::<i64>().map(Some).map_err(|e| e.to_string())),
+        TypeKind::Float => simple!(Float32Builder, |v: &str| v.parse::<f32>().map(Some).map_err(|e| e.to_string())),
+        TypeKind::Double => simple!(Float64Builder, |v: &str| v.parse::<f64>().map(Some).map_err(|e| e.to_string())),
+        TypeKind::Decimal { precision, scale } => {
+            let mut b = Decimal128Builder::with_capacity(values.len());
+            for (i, v) in values.iter().enumerate() {
+                match v {
+                    None | Some("NaN") => b.append_null(),
+                    Some(v) => b.append_value(
+                        arrow_cast::parse::parse_decimal::<Decimal128Type>(v, *precision, *scale as i8)
+                            .map_err(|e| bad(i, v, &e))?,
+                    ),
+                }
+            }
+            Ok(Arc::new(b.finish().with_precision_and_scale(*precision, *scale as i8).map_err(|e| e.to_string())?))
+        }
+        TypeKind::Char(_) | TypeKind::VarChar(_) => {
+            let mut b = StringBuilder::with_capacity(values.len(), values.iter().map(|v| v.map_or(0, str::len)).sum());
+            for v in values {
+                b.append_option(*v);
+            }
+            Ok(Arc::new(b.finish()))
+        }
+        TypeKind::Binary(_) | TypeKind::VarBinary(_) => {
+            let mut b =
+                BinaryBuilder::with_capacity(values.len(), values.iter().map(|v| v.map_or(0, str::len) / 2).sum());
+            for (i, v) in values.iter().enumerate() {
+                match v {
+                    None => b.append_null(),
+                    Some(v) => b.append_value(decode_bytea(v).map_err(|e| bad(i, v, &e))?),
+                }
+            }
+            Ok(Arc::new(b.finish()))
+        }
+        TypeKind::Date => simple!(Date32Builder, |v: &str| parse_date(v)
+            .map(|d| d.map(|d| (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32))),
+        TypeKind::Time(_) => simple!(Time32MillisecondBuilder, |v: &str| NaiveTime::parse_from_str(v, "%H:%M:%S%.f")
+            .map(|t| Some((t.num_seconds_from_midnight() * 1000 + t.nanosecond() / 1_000_000) as i32))
+            .or_else(|e| if v == "24:00:00" { Ok(Some(86_400_000)) } else { Err(e.to_string()) })),
+        TypeKind::Timestamp(p) | TypeKind::LocalZonedTimestamp(p) => {
+            let zoned = matches!(t.kind, TypeKind::LocalZonedTimestamp(_));
+            let mut nanos: Vec<Option<i64>> = Vec::with_capacity(values.len());
+            for (i, v) in values.iter().enumerate() {
+                nanos.push(match v {
+                    None => None,
+                    Some(v) => parse_timestamp(v, zoned).map_err(|e| bad(i, v, &e))?,
+                });
+            }
+            let tz: Option<Arc<str>> = zoned.then(|| Arc::from("UTC"));
+            let unit = match t.to_arrow() {
+                ArrowType::Timestamp(u, _) => u,
+                _ => TimeUnit::Microsecond,
+            };
+            let _ = p;
+            Ok(match unit {
+                TimeUnit::Millisecond => Arc::new(
+                    TimestampMillisecondArray::from(
+                        nanos.iter().map(|n| n.map(|n| n.div_euclid(1_000_000))).collect::<Vec<_>>(),
+                    )
+                    .with_timezone_opt(tz),
+                ),
+                TimeUnit::Microsecond => Arc::new(
+                    TimestampMicrosecondArray::from(
+                        nanos.iter().map(|n| n.map(|n| n.div_euclid(1_000))).collect::<Vec<_>>(),
+                    )
+                    .with_timezone_opt(tz),
+                ),
+                _ => Arc::new(TimestampNanosecondArray::from(nanos).with_timezone_opt(tz)),
+            })
+        }
+        TypeKind::Array(elem) => {
+            let mut items: Vec<Option<String>> = vec![];
+            let mut offsets = vec![0i32];
+            let mut nulls = vec![];
+            for (i, v) in values.iter().enumerate() {
+                match v {
+                    None => nulls.push(false),
+                    Some(v) => {
+                        items.extend(parse_array(v).map_err(|e| bad(i, v, &e))?);
+                        nulls.push(true);
+                    }
+                }
+                offsets.push(i32::try_from(items.len()).map_err(|e| e.to_string())?);
+            }
+            let refs: Vec<Option<&str>> = items.iter().map(|s| s.as_deref()).collect();
+            let child = text_to_array(&refs, elem)?;
+            let field = Arc::new(Field::new("element", elem.to_arrow(), elem.nullable));
+            let list =
+                ListArray::try_new(field, OffsetBuffer::new(offsets.into()), child, Some(NullBuffer::from(nulls)))
+                    .map_err(|e| e.to_string())?;
+            Ok(Arc::new(list))
+        }
+        _ => {
+            if values.iter().all(Option::is_none) {
+                return Ok(new_null_array(&t.to_arrow(), values.len()));
+            }
+            Err(format!("no conversion from Postgres text to {t}"))
+        }
+    }
+}
+
+fn decode_bytea(v: &str) -> Result<Vec<u8>, String> {
+    let hex = v.strip_prefix("\\x").ok_or("bytea is not in hex format (bytea_output=hex)")?;
+    if hex.len() % 2 != 0 {
+        return Err("odd number of hex digits".into());
+    }
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| e.to_string())).collect()
+}
+
+fn parse_date(v: &str) -> Result<Option<NaiveDate>, String> {
+    if v == "infinity" || v == "-infinity" {
+        return Ok(None);
+    }
+    let (s, bc) = match v.strip_suffix(" BC") {
+        Some(s) => (s, true),
+        None => (v, false),
+    };
+    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| e.to_string())?;
+    if bc {
+        // 1 BC is year 0 in ISO numbering.
+        use chrono::Datelike;
+        return d.with_year(1 - d.year()).map(Some).ok_or_else(|| "year out of range".into());
+    }
+    Ok(Some(d))
+}
+
+/// Nanoseconds since the epoch (UTC for `timestamptz`, wall clock for `timestamp`); None for
+/// ±infinity.
+fn parse_timestamp(v: &str, zoned: bool) -> Result<Option<i64>, String> {
+    if v == "infinity" || v == "-infinity" {
+        return Ok(None);
+    }
+    let (s, bc) = match v.strip_suffix(" BC") {
+        Some(s) => (s, true),
+        None => (v, false),
+    };
+    if bc {
+        return Err("timestamps before the common era are not supported".into());
+    }
+    let utc = if zoned {
+        // "2024-01-31 12:34:56.789+00", "+05:30", "-03:30:15": the offset follows the time.
+        let at = s.rfind(['+', '-']).filter(|&i| i > 10).ok_or("no UTC offset")?;
+        let (local, offset) = s.split_at(at);
+        let sign = if offset.starts_with('-') { -1 } else { 1 };
+        let mut secs = 0i64;
+        for (k, part) in offset[1..].split(':').enumerate() {
+            let n: i64 = part.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
+            secs += n * [3600, 60, 1].get(k).copied().ok_or("bad UTC offset")?;
+        }
+        let t = NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M:%S%.f").map_err(|e| e.to_string())?;
+        t - chrono::Duration::seconds(sign * secs)
+    } else {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").map_err(|e| e.to_string())?
+    };
+    utc.and_utc().timestamp_nanos_opt().map(Some).ok_or_else(|| "out of the nanosecond range".into())
+}
+
+/// The elements of a one-dimensional Postgres array literal (`{1,2,NULL}`, `{"a b","c\"d"}`).
+pub fn parse_array(v: &str) -> Result<Vec<Option<String>>, String> {
+    // A literal with bounds ("[0:1]={1,2}") starts at its '='.
+    let v = match v.strip_prefix('[') {
+        Some(_) => v.split_once('=').map(|(_, r)| r).ok_or("array bounds without '='")?,
+        None => v,
+    };
+    let inner = v.strip_prefix('{').and_then(|s| s.strip_suffix('}')).ok_or("not an array literal")?;
+    let mut out = vec![];
+    if inner.is_empty() {
+        return Ok(out);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        let mut item = String::new();
+        let quoted = chars.peek() == Some(&'"');
+        if quoted {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('\\') => item.push(chars.next().ok_or("dangling backslash")?),
+                    Some('"') => break,
+                    Some(c) => item.push(c),
+                    None => return Err("unterminated quoted element".into()),
+                }
+            }
+            out.push(Some(item));
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '{' {
+                    return Err("multi-dimensional arrays are not supported".into());
+                }
+                item.push(c);
+                chars.next();
+            }
+            out.push(if item == "NULL" { None } else { Some(item) });
+        }
+        match chars.next() {
+            Some(',') => continue,
+            None => break,
+            Some(c) => return Err(format!("unexpected {c:?} after an element")),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+
+    #[test]
+    fn type_mapping() {
+        assert_eq!(paimon_type(NUMERIC, (10 << 16 | 2) + 4).to_string(), "DECIMAL(10, 2)");
+        assert_eq!(paimon_type(NUMERIC, -1).to_string(), "STRING");
+        assert_eq!(paimon_type(NUMERIC, (50 << 16) + 4).to_string(), "STRING");
+        assert_eq!(paimon_type(VARCHAR, 20 + 4).to_string(), "VARCHAR(20)");
+        assert_eq!(paimon_type(VARCHAR, -1).to_string(), "STRING");
+        assert_eq!(paimon_type(TIMESTAMPTZ, -1).to_string(), "TIMESTAMP(6) WITH LOCAL TIME ZONE");
+        assert_eq!(paimon_type(TIMESTAMP, 3).to_string(), "TIMESTAMP(3)");
+        assert_eq!(paimon_type(1007, -1).to_json().to_string(), r#"{"element":"INT","type":"ARRAY"}"#);
+        assert_eq!(paimon_type(2950, -1).to_string(), "STRING");
+        assert!(is_widening(&paimon_type(INT4, -1), &paimon_type(INT8, -1)));
+        assert!(!is_widening(&paimon_type(INT8, -1), &paimon_type(INT4, -1)));
+    }
+
+    #[test]
+    fn values() {
+        let a = text_to_array(&[Some("12.50"), Some("NaN"), None], &paimon_type(NUMERIC, (10 << 16 | 2) + 4)).unwrap();
+        let a = a.as_primitive::<Decimal128Type>();
+        assert_eq!((a.value(0), a.is_null(1), a.is_null(2)), (1250, true, true));
+        let a = text_to_array(&[Some("\\x00ff")], &paimon_type(BYTEA, -1)).unwrap();
+        assert_eq!(a.as_binary::<i32>().value(0), &[0u8, 255]);
+        let a = text_to_array(
+            &[Some("2024-01-02 03:04:05.123456+00"), Some("2024-01-02 05:04:05.123456+02")],
+            &paimon_type(TIMESTAMPTZ, -1),
+        )
+        .unwrap();
+        let a = a.as_primitive::<TimestampMicrosecondType>();
+        assert_eq!(a.value(0), 1704164645123456);
+        assert_eq!(a.value(1), a.value(0));
+        let a = text_to_array(&[Some("1970-01-02"), Some("infinity")], &paimon_type(DATE, -1)).unwrap();
+        assert_eq!((a.as_primitive::<Date32Type>().value(0), a.is_null(1)), (1, true));
+        let a = text_to_array(&[Some("NaN"), Some("-Infinity")], &paimon_type(FLOAT8, -1)).unwrap();
+        assert!(a.as_primitive::<Float64Type>().value(0).is_nan());
+        let a = text_to_array(&[Some("{1,NULL,3}"), None, Some("{}")], &paimon_type(1007, -1)).unwrap();
+        let l = a.as_list::<i32>();
+        assert_eq!((l.value_length(0), l.is_null(1), l.value_length(2)), (3, true, 0));
+        assert!(text_to_array(&[Some("x")], &paimon_type(INT4, -1)).unwrap_err().contains("\"x\""));
+        assert_eq!(
+            parse_array(r#"{"a b","c\"d",NULL,"NULL"}"#).unwrap(),
+            vec![Some("a b".into()), Some("c\"d".into()), None, Some("NULL".into())]
+        );
+        let a = text_to_array(&[Some("12:34:56.789")], &paimon_type(TIME, -1)).unwrap();
+        assert_eq!(a.as_primitive::<Time32MillisecondType>().value(0), 45_296_789);
+    }
+}
