@@ -105,8 +105,10 @@ impl KeyEncoder {
     /// Key `i` of `keys` alone.
     pub fn one(&self, keys: &SortKeys, i: usize) -> SortKeys {
         match (keys, &self.converter) {
-            (SortKeys::I64(v), _) => SortKeys::I64(v.slice(i, 1)),
-            (SortKeys::I32(v), _) => SortKeys::I32(v.slice(i, 1)),
+            // Copied, not sliced: a slice would keep the whole batch's key buffer alive (a
+            // lookup index keeps one key per block, and held 32 KiB per block that way).
+            (SortKeys::I64(v), _) => SortKeys::I64(ScalarBuffer::from(vec![v[i]])),
+            (SortKeys::I32(v), _) => SortKeys::I32(ScalarBuffer::from(vec![v[i]])),
             (SortKeys::Rows(r), Some(conv)) => {
                 let row = r.row(i);
                 let mut one = conv.empty_rows(1, row.as_ref().len());
@@ -168,6 +170,35 @@ impl SortKeys {
                 idx.sort_by(|a, b| r.row(*a as usize).cmp(&r.row(*b as usize)));
                 idx
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key taken alone owns its bytes: a lookup index keeps one per block, and a slice of the
+    /// batch's keys would keep every block's whole key buffer alive.
+    #[test]
+    fn one_key_does_not_hold_the_batch() {
+        let encoder = KeyEncoder::new(&[ArrowType::Int64]).expect("encoder");
+        let keys = SortKeys::I64(ScalarBuffer::from((0..4096i64).collect::<Vec<_>>()));
+        match encoder.one(&keys, 7) {
+            SortKeys::I64(v) => {
+                assert_eq!(v.as_ref(), &[7]);
+                assert!(v.inner().capacity() < 1024, "holds {} bytes", v.inner().capacity());
+            }
+            _ => panic!("an I64 key"),
+        }
+        let encoder = KeyEncoder::new(&[ArrowType::Int32]).expect("encoder");
+        let keys = SortKeys::I32(ScalarBuffer::from((0..4096i32).collect::<Vec<_>>()));
+        match encoder.one(&keys, 9) {
+            SortKeys::I32(v) => {
+                assert_eq!(v.as_ref(), &[9]);
+                assert!(v.inner().capacity() < 1024, "holds {} bytes", v.inner().capacity());
+            }
+            _ => panic!("an I32 key"),
         }
     }
 }

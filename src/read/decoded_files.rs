@@ -11,6 +11,11 @@
 //! and universal compaction keeps merging the runs written a few commits ago. Reading those back
 //! cost about a fifth of the writer's CPU on the orders workload (zstd decompression and Parquet
 //! decoding of files it had just encoded).
+//!
+//! What is kept: the level-0 files of a writer that compacts level 0 at every commit, and
+//! compaction outputs below the last level. Files nothing reads soon are not (level 0 of other
+//! writers, last-level outputs): every byte here is a byte of the writer's memory pool, and
+//! memory the allocator holds on to after.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
