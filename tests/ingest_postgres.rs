@@ -77,7 +77,10 @@ async fn compare(pg: &PgServer, wh: &Path, pg_table: &str, name: &str) -> usize 
     .collect();
     let fields: Vec<_> = t.schema().fields.iter().filter(|f| pg_cols.contains(&f.name)).cloned().collect();
     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-    let rows = pg_rows(pg, &format!("SELECT {} FROM {pg_table}", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")));
+    let rows = pg_rows(
+        pg,
+        &format!("SELECT {} FROM {pg_table}", names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")),
+    );
     let mut pg_cols_arrays: Vec<ArrayRef> = vec![];
     for (i, f) in fields.iter().enumerate() {
         let vals: Vec<Option<&str>> = rows.iter().map(|r| r[i].as_deref()).collect();
@@ -141,7 +144,8 @@ async fn snapshot_then_stream_types_updates_deletes_key_changes_truncate_add_col
     );
 
     // A table without a primary key is refused with a clear message.
-    let out = shoal_cmd(&pg, wh, &["--tables", "public.nokey", "--slot", "nokey", "--exit-when-caught-up"]).output().unwrap();
+    let out =
+        shoal_cmd(&pg, wh, &["--tables", "public.nokey", "--slot", "nokey", "--exit-when-caught-up"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("has no primary key"), "{err}");
@@ -224,9 +228,9 @@ async fn snapshot_then_stream_types_updates_deletes_key_changes_truncate_add_col
 
 /// The Java oracle's python, when installed (see tests/interop.rs).
 fn common_oracle() -> Option<std::path::PathBuf> {
-    let home = std::env::var("SHOAL_ORACLE_HOME")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/shoal/oracle"));
+    let home = std::env::var("SHOAL_ORACLE_HOME").map(std::path::PathBuf::from).unwrap_or_else(|_| {
+        std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/shoal/oracle")
+    });
     let java = home.join("java09/bin/python");
     if java.exists() && home.join("env.sh").exists() {
         return Some(java);
@@ -240,7 +244,8 @@ fn common_oracle() -> Option<std::path::PathBuf> {
 
 fn java_read(python: &Path, table_dir: &Path) -> Vec<String> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tools/oracle/java_oracle.py");
-    let out = Command::new(python).arg(script).args(["read", "--table-dir", table_dir.to_str().unwrap()]).output().unwrap();
+    let out =
+        Command::new(python).arg(script).args(["read", "--table-dir", table_dir.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "java read: {}", String::from_utf8_lossy(&out.stderr));
     common::canonical_lines(&String::from_utf8(out.stdout).unwrap())
 }

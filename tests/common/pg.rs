@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 pub struct PgServer {
     pub port: u16,
+    opts: String,
     dir: PathBuf,
     bin: PathBuf,
     as_postgres: bool,
@@ -51,9 +52,10 @@ impl PgServer {
         let as_postgres = unsafe { libc::geteuid() } == 0;
         let dir = std::env::temp_dir().join(format!("shoal-pg-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).expect("pg dir");
-        let server = PgServer { port: 0, dir, bin, as_postgres };
+        let server = PgServer { port: 0, opts: String::new(), dir, bin, as_postgres };
         if as_postgres {
-            let out = Command::new("chown").arg("-R").arg("postgres:postgres").arg(&server.dir).output().expect("chown");
+            let out =
+                Command::new("chown").arg("-R").arg("postgres:postgres").arg(&server.dir).output().expect("chown");
             assert!(out.status.success(), "chown: {out:?}");
         }
         let data = server.dir.join("data");
@@ -67,14 +69,22 @@ impl PgServer {
                 server.port,
                 path(&server.dir)
             );
-            let log = server.dir.join("log");
-            let out = server.run_raw("pg_ctl", &["-D", path(&data), "-l", path(&log), "-o", &opts, "-w", "-t", "60", "start"]);
-            if out.status.success() {
+            server.opts = opts;
+            if server.pg_start().status.success() {
                 return Some(server);
             }
-            eprintln!("pg_ctl start failed (port {}): {}", server.port, std::fs::read_to_string(&log).unwrap_or_default());
+            let log = std::fs::read_to_string(server.dir.join("log")).unwrap_or_default();
+            eprintln!("pg_ctl start failed (port {}): {log}", server.port);
         }
         panic!("could not start Postgres");
+    }
+
+    /// `pg_ctl start` with the log in a file: a server writing to an inherited pipe would keep
+    /// `Command::output` waiting forever.
+    fn pg_start(&self) -> Output {
+        let data = self.dir.join("data");
+        let log = self.dir.join("log");
+        self.run_raw("pg_ctl", &["-D", path(&data), "-l", path(&log), "-o", &self.opts, "-w", "-t", "60", "start"])
     }
 
     fn run_raw(&self, tool: &str, args: &[&str]) -> Output {
@@ -125,7 +135,9 @@ impl PgServer {
     /// Stops and starts the server (a Postgres restart mid-stream).
     pub fn restart(&self) {
         let data = self.dir.join("data");
-        self.run("pg_ctl", &["-D", path(&data), "-m", "fast", "-w", "restart"]);
+        self.run("pg_ctl", &["-D", path(&data), "-m", "fast", "-w", "-t", "60", "stop"]);
+        let out = self.pg_start();
+        assert!(out.status.success(), "restarting Postgres: {}", String::from_utf8_lossy(&out.stderr));
     }
 }
 
@@ -140,4 +152,3 @@ impl Drop for PgServer {
 fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
-
