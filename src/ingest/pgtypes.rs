@@ -373,6 +373,7 @@ mod tests {
     use super::*;
     use arrow_array::cast::AsArray;
     use arrow_array::types::*;
+    use arrow_array::Array;
 
     #[test]
     fn type_mapping() {
@@ -383,7 +384,7 @@ mod tests {
         assert_eq!(paimon_type(VARCHAR, -1).to_string(), "STRING");
         assert_eq!(paimon_type(TIMESTAMPTZ, -1).to_string(), "TIMESTAMP(6) WITH LOCAL TIME ZONE");
         assert_eq!(paimon_type(TIMESTAMP, 3).to_string(), "TIMESTAMP(3)");
-        assert_eq!(paimon_type(1007, -1).to_json().to_string(), r#"{"element":"INT","type":"ARRAY"}"#);
+        assert_eq!(paimon_type(1007, -1).to_json().to_string(), r#"{"type":"ARRAY","element":"INT"}"#);
         assert_eq!(paimon_type(2950, -1).to_string(), "STRING");
         assert!(is_widening(&paimon_type(INT4, -1), &paimon_type(INT8, -1)));
         assert!(!is_widening(&paimon_type(INT8, -1), &paimon_type(INT4, -1)));

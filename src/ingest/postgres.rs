@@ -837,10 +837,8 @@ async fn stream(
         if in_tx.is_none() && due {
             if last_end > 0 {
                 for t in targets.iter_mut() {
-                    if t.complete > 0 || t.sink.is_dirty() {
-                        if t.commit(last_end as i64).await? {
-                            report.commits += 1;
-                        }
+                    if (t.complete > 0 || t.sink.is_dirty()) && t.commit(last_end as i64).await? {
+                        report.commits += 1;
                     }
                 }
                 repl.update_applied_lsn(Lsn::from_u64(last_end));
