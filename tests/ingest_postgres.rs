@@ -45,7 +45,7 @@ fn ingest_caught_up(pg: &PgServer, wh: &Path, extra: &[&str]) -> String {
 
 /// Postgres's rows of `sql` (text output, NULL as [`NULL`]).
 fn pg_rows(pg: &PgServer, sql: &str) -> Vec<Vec<Option<String>>> {
-    let out = Command::new("psql")
+    let out = Command::new(pg.bin.join("psql"))
         .args(["-h", "127.0.0.1", "-p", &pg.port.to_string(), "-U", "postgres", "-d", "shop"])
         .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-F", "\u{1f}", "-R", "\u{1e}", "-P"])
         .arg(format!("null={NULL}"))
@@ -252,7 +252,7 @@ fn java_read(python: &Path, table_dir: &Path) -> Vec<String> {
 
 /// A writer making random changes in Postgres until stopped: inserts, updates (some changing
 /// the key), deletes, in transactions of a few statements.
-fn spawn_writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+fn spawn_writer(psql: std::path::PathBuf, port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
     std::thread::spawn(move || {
         let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
         let mut txs = 0;
@@ -276,7 +276,7 @@ fn spawn_writer(port: u16, seed: u64, stop: Arc<AtomicBool>) -> std::thread::Joi
                 };
             }
             sql += "COMMIT;";
-            let out = Command::new("psql")
+            let out = Command::new(&psql)
                 .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres", "-d", "shop", "-X", "-q"])
                 .args(["-v", "ON_ERROR_STOP=1", "-c", &sql])
                 .stdout(Stdio::null())
@@ -307,7 +307,7 @@ async fn kill_nine_at_random_moments_then_tables_equal_postgres() {
     let seed: u64 = std::env::var("SHOAL_INGEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(21);
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = spawn_writer(pg.port, seed, stop.clone());
+    let writer = spawn_writer(pg.bin.join("psql"), pg.port, seed, stop.clone());
     let opts = ["--tables", "public.kv*", "--commit-interval", "300ms", "--table-option", "bucket=2"];
     let started = Instant::now();
     let mut kills = 0;

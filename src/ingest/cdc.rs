@@ -21,6 +21,10 @@ use crate::spec::RowKind;
 use crate::write::{CommitOutcome, StreamingSink};
 use crate::Table;
 
+/// The `bucket` option of the tables an ingest creates when `--table-option bucket=N` is not
+/// given (shoal writes fixed buckets only).
+pub const DEFAULT_BUCKETS: u32 = 4;
+
 /// The changes of one table in a [`SourceBatch`], in source order.
 #[derive(Clone, Debug)]
 pub struct TableChanges {

@@ -299,6 +299,8 @@ async fn open_or_create(job: &PostgresIngest, database: &str, t: &SourceTable) -
             for (k, v) in &job.table_options {
                 def.options.insert(k.clone(), v.clone());
             }
+            // shoal writes fixed buckets only (Paimon's CDC actions default to dynamic buckets).
+            def.options.entry("bucket".into()).or_insert_with(|| super::cdc::DEFAULT_BUCKETS.to_string());
             def.comment = Some(format!("ingested from Postgres table {}.{}", t.schema, t.name));
             match Table::create(&location, def).await {
                 Ok(t) => Ok(t),

@@ -12,7 +12,7 @@ pub struct PgServer {
     pub port: u16,
     opts: String,
     dir: PathBuf,
-    bin: PathBuf,
+    pub bin: PathBuf,
     as_postgres: bool,
 }
 

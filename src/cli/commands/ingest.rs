@@ -228,6 +228,7 @@ impl Router for WarehouseRouter {
                 for (k, v) in &self.options {
                     def.options.insert(k.clone(), v.clone());
                 }
+                def.options.entry("bucket".into()).or_insert_with(|| cdc::DEFAULT_BUCKETS.to_string());
                 Table::create(&location, def).await?
             }
             Err(e) => return Err(e),
