@@ -717,6 +717,8 @@ async fn stream(
     let mut changes_at_status = 0u64;
     let mut last_commit_time_micros: i64 = 0;
     let mut caught_up = false;
+    // The marker's LSN: everything before it is received once it arrives.
+    let mut marker_lsn: u64 = 0;
     let mut tick =
         tokio::time::interval(job.commit_interval.min(Duration::from_millis(200)).max(Duration::from_millis(10)));
 
@@ -828,6 +830,7 @@ async fn stream(
                     server_end = server_end.max(lsn.as_u64());
                     if prefix == marker {
                         caught_up = true;
+                        marker_lsn = lsn.as_u64();
                     }
                 }
                 ReplicationEvent::StoppedAt { .. } => {}
@@ -848,32 +851,35 @@ async fn stream(
             }
             last_commit = Instant::now();
             if caught_up {
+                // Everything before the marker is committed: the slot may move up to it.
+                let target = last_end.max(marker_lsn);
+                repl.update_applied_lsn(Lsn::from_u64(target));
+                report.confirmed_lsn = target;
                 let _ = repl.shutdown().await;
                 // Make sure the slot records the position even if the last status update did not
-                // reach Postgres before the stream closed.
-                if last_end > 0 {
-                    for _ in 0..20 {
-                        let r = client
-                            .simple_query(&format!(
-                                "SELECT pg_replication_slot_advance({}, {}) FROM pg_replication_slots \
-                                 WHERE slot_name = {0} AND active_pid IS NULL AND confirmed_flush_lsn < {1}::pg_lsn",
-                                quote_literal(&job.slot),
-                                quote_literal(&Lsn::from_u64(last_end).to_pg_string())
-                            ))
-                            .await;
-                        let active = query(
-                            client,
-                            &format!(
-                                "SELECT 1 FROM pg_replication_slots WHERE slot_name = {} AND active_pid IS NOT NULL",
-                                quote_literal(&job.slot)
-                            ),
-                        )
-                        .await?;
-                        if r.is_ok() && active.is_empty() {
-                            break;
-                        }
+                // reach Postgres before the stream closed: advance it once the walsender let go.
+                for _ in 0..50 {
+                    let active = query(
+                        client,
+                        &format!(
+                            "SELECT 1 FROM pg_replication_slots WHERE slot_name = {} AND active_pid IS NOT NULL",
+                            quote_literal(&job.slot)
+                        ),
+                    )
+                    .await?;
+                    if !active.is_empty() {
                         tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
                     }
+                    let _ = client
+                        .simple_query(&format!(
+                            "SELECT pg_replication_slot_advance({}, {}) FROM pg_replication_slots \
+                             WHERE slot_name = {0} AND confirmed_flush_lsn < {1}::pg_lsn",
+                            quote_literal(&job.slot),
+                            quote_literal(&Lsn::from_u64(target).to_pg_string())
+                        ))
+                        .await;
+                    break;
                 }
                 return Ok(());
             }
