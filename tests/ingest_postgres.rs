@@ -531,10 +531,13 @@ async fn slot_advances_on_quiet_tables_and_ingest_survives_a_postgres_restart() 
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // One large transaction (its rows go to the writer before it ends, then commit with it).
+    pg.psql("shop", "INSERT INTO kv SELECT g, 'big' || g FROM generate_series(1000, 100999) g;");
+    wait_rows(wh, "kv", 100_011, Duration::from_secs(120)).await;
     // Postgres restarts under the running ingest; it reconnects and goes on.
     pg.restart();
     pg.psql("shop", "INSERT INTO kv VALUES (101, 'after restart'), (102, 'too'); DELETE FROM kv WHERE id = 1;");
-    wait_rows(wh, "kv", 12, Duration::from_secs(60)).await;
+    wait_rows(wh, "kv", 100_012, Duration::from_secs(60)).await;
     assert!(child.try_wait().unwrap().is_none(), "the ingest is still running");
     child.kill().unwrap();
     child.wait().unwrap();

@@ -382,6 +382,9 @@ struct Target {
     /// Key column indexes in the table's columns.
     key_columns: Vec<usize>,
     fields: Vec<(String, DataType)>,
+    /// Rows of the running transaction were handed to the writer (a large transaction): a
+    /// schema change now cannot commit the rows before it alone.
+    open_tx_written: bool,
 }
 
 impl Target {
@@ -394,6 +397,7 @@ impl Target {
             complete: 0,
             key_columns: vec![],
             fields: vec![],
+            open_tx_written: false,
         };
         t.refresh_fields();
         t
@@ -493,6 +497,16 @@ impl Target {
                 arrow_select::interleave::interleave(&sources, &indices).map_err(Error::arrow("filling TOAST"))?;
         }
         RecordBatch::try_new(batch.schema(), columns).map_err(Error::arrow("filling TOAST"))
+    }
+
+    /// Inside a large transaction, hands its rows to the writer (which spills) instead of
+    /// holding them as text; they commit with the transaction's end.
+    async fn spill_open_tx(&mut self) -> Result<()> {
+        if self.pending.len() >= 4 * WRITE_CHUNK_ROWS {
+            self.write_rows(self.pending.len()).await?;
+            self.open_tx_written = true;
+        }
+        Ok(())
     }
 
     /// Writes the completed transactions' rows and commits them at `position`.
@@ -743,8 +757,11 @@ async fn stream(
                     last_commit_time_micros = commit_time_micros;
                     for t in targets.iter_mut() {
                         t.complete = t.pending.len();
-                        if t.complete >= WRITE_CHUNK_ROWS {
-                            t.write_rows(t.complete).await?;
+                        t.open_tx_written = false;
+                        // Bounded memory: a table with many rows commits at once (its position
+                        // is this transaction's end; Postgres is told at the next interval).
+                        if (t.complete >= WRITE_CHUNK_ROWS || t.sink.is_dirty()) && t.commit(last_end as i64).await? {
+                            report.commits += 1;
                         }
                     }
                 }
@@ -765,6 +782,7 @@ async fn stream(
                                 let row = align(cols, &new, t.fields.len());
                                 t.pending.push((RowKind::Insert, row));
                                 report.changes += 1;
+                                t.spill_open_tx().await?;
                             }
                         }
                         Message::Update { relation, old, new } => {
@@ -796,6 +814,7 @@ async fn stream(
                                     _ => t.pending.push((RowKind::UpdateAfter, new_row)),
                                 }
                                 report.changes += 1;
+                                t.spill_open_tx().await?;
                             }
                         }
                         Message::Delete { relation, old } => {
@@ -803,6 +822,7 @@ async fn stream(
                                 let row = align(cols, old.cells(), t.fields.len());
                                 t.pending.push((RowKind::Delete, row));
                                 report.changes += 1;
+                                t.spill_open_tx().await?;
                             }
                         }
                         Message::Truncate { relations: rels, .. } => {
@@ -956,6 +976,14 @@ async fn handle_relation(
         Some((_, fdt)) => fdt.kind != dt.kind,
     });
     if changed {
+        if t.open_tx_written {
+            // A restart evolves the table from the catalog first, and then sees no change here.
+            return Err(Error::Source {
+                context: format!("{}: a schema change inside a large transaction whose rows were written", t.key),
+                retriable: true,
+                source: "restarting to evolve the table first".into(),
+            });
+        }
         if last_end > 0 {
             t.commit(last_end as i64).await?;
         }
