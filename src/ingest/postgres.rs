@@ -627,7 +627,7 @@ pub async fn ingest(job: &PostgresIngest) -> Result<IngestReport> {
             .map_err(pg_err("starting the snapshot copy"))?;
             let started = Instant::now();
             for (done, &i) in to_copy.iter().enumerate() {
-                let rows = copy_table(&copy, &mut targets[i]).await?;
+                let rows = copy_table(&copy, &mut targets[i], job.status_interval).await?;
                 targets[i].sink.commit(consistent.as_u64() as i64, true).await?;
                 report.copied_rows += rows;
                 report.copied_tables.push(targets[i].key.clone());
@@ -651,7 +651,9 @@ pub async fn ingest(job: &PostgresIngest) -> Result<IngestReport> {
 }
 
 /// Copies one table at the copy transaction's snapshot into its sink (not committed).
-async fn copy_table(client: &Client, t: &mut Target) -> Result<u64> {
+async fn copy_table(client: &Client, t: &mut Target, status: Option<Duration>) -> Result<u64> {
+    let started = Instant::now();
+    let mut last_status = Instant::now();
     let cols: Vec<String> = t.source.columns.iter().map(|c| quote_ident(&c.0)).collect();
     let map: Vec<Option<usize>> =
         t.source.columns.iter().map(|c| t.fields.iter().position(|(n, _)| n == &c.0)).collect();
@@ -685,6 +687,14 @@ async fn copy_table(client: &Client, t: &mut Target) -> Result<u64> {
         t.complete = t.pending.len();
         t.write_rows(t.complete).await?;
         total += n as u64;
+        if status.is_some_and(|every| last_status.elapsed() >= every) {
+            eprintln!(
+                "shoal ingest: copying {}: {total} rows, {:.0} rows/s",
+                t.key,
+                total as f64 / started.elapsed().as_secs_f64().max(1e-3)
+            );
+            last_status = Instant::now();
+        }
         if n < COPY_FETCH_ROWS {
             break;
         }
