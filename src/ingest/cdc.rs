@@ -118,7 +118,9 @@ impl PositionedSink {
         }
         let committable = self.sink.prepare(position).await?;
         let outcome = self.sink.commit(committable).await?;
-        if !matches!(outcome, CommitOutcome::Empty) {
+        // An empty copy makes no snapshot (Paimon records nothing for an empty commit): its
+        // position still holds for this run; a restart copies the (empty) table again.
+        if force || !matches!(outcome, CommitOutcome::Empty) {
             self.committed = Some(position);
         }
         self.dirty = false;

@@ -145,9 +145,8 @@ def main():
         out.append(("catch-up", "%d changes" % a.changes, "%.0f changes/s" % (a.changes / cu_s), "", "%.0f MiB" % cu_rss))
 
         # Lag at a fixed rate.
-        ing = subprocess.Popen(["/usr/bin/time", "-f", "%M", shoal, "ingest", "postgres", pg.conninfo(), "--warehouse",
-                                wh, "--tables", "public.bench", "--quiet"], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+        ing = subprocess.Popen([shoal, "ingest", "postgres", pg.conninfo(), "--warehouse", wh, "--tables",
+                                "public.bench", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(3)
         batch = max(1, a.rate // 10)
         probes = []
@@ -170,9 +169,9 @@ def main():
         writer.stdin.close()
         writer.wait()
         time.sleep(3)
+        lag_rss = [l.split()[1] for l in open("/proc/%d/status" % ing.pid) if l.startswith("VmHWM:")]
         ing.terminate()
-        _, err = ing.communicate()
-        lag_rss = [x for x in err.strip().splitlines() if x.strip().isdigit()]
+        ing.wait()
         snaps = []
         sdir = os.path.join(wh, "bench.db", "bench", "snapshot")
         for n in os.listdir(sdir):
