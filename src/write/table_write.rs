@@ -82,9 +82,12 @@ struct WriteContext {
     /// `write-buffer-spillable` (primary-key tables without the input changelog): full buffers
     /// spill sorted runs to local disk, merged into level 0 at the commit.
     spillable: bool,
-    /// Background compactions running at once (each holds a batch per input run, a row group
-    /// per output file and lookup blocks): one per core.
-    compaction_slots: Arc<tokio::sync::Semaphore>,
+    /// Jobs that hold a working set beside the pool (flushes, spill merges, compactions: a
+    /// batch and a row group per input run, open output files, lookup blocks) running at once:
+    /// one per core, whatever their kind. With separate limits, the flushes of a commit ran
+    /// beside the compactions of the buckets already flushed, and a 40M-row commit with deletion
+    /// vectors peaked 40–50 MiB over its bound.
+    job_slots: Arc<tokio::sync::Semaphore>,
 }
 
 /// A bucket's background compaction: its result and, for lookup compactions, the bucket's
@@ -102,6 +105,12 @@ impl WriteContext {
     /// compaction (`changelog-producer = lookup`).
     fn compacts_level0_at_commit(&self) -> bool {
         self.compaction.is_some() && (self.merge.is_first_row() || self.forces_level0())
+    }
+
+    /// A slot of [`WriteContext::job_slots`]; a blocking job takes it along, so that it is given
+    /// back when the work ends, whoever polls the future that started it.
+    async fn job_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
+        self.job_slots.clone().acquire_owned().await.map_err(|e| Error::Task(e.to_string()))
     }
 
     /// The directory of a bucket of a partition.
@@ -244,7 +253,7 @@ impl TableWrite {
             compaction,
             lookup,
             cfg,
-            compaction_slots: Arc::new(tokio::sync::Semaphore::new(parallelism)),
+            job_slots: Arc::new(tokio::sync::Semaphore::new(parallelism)),
         };
         let num_buckets = opts.bucket()?;
         let bucket_key_indices = if num_buckets > 0 { schema.bucket_key_indices() } else { vec![] };
@@ -491,7 +500,9 @@ impl TableWrite {
             if w.spilled.len() >= space.max_runs {
                 // As many runs as may be merged at once: they become one.
                 let runs = std::mem::take(&mut w.spilled);
+                let slot = self.ctx.job_slot().await?;
                 let merged = tokio::task::spawn_blocking(move || {
+                    let _slot = slot;
                     let mut out = space.run_writer();
                     space.merge_into(runs, &mut out)?;
                     out.finish()
@@ -874,7 +885,7 @@ async fn start_compaction(ctx: &Arc<WriteContext>, w: &mut BucketWriter, wait: b
     let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
     let path = ctx.bucket_dir(&w.partition, w.bucket)?;
     let (partition, bucket) = (w.partition.clone(), w.bucket);
-    let slots = ctx.compaction_slots.clone();
+    let slots = ctx.job_slots.clone();
     if let Some(mode) = ctx.lookup {
         let state = w.take_dv_state(&ctx.io).await?;
         let deeper: Vec<DataFileMeta> =
@@ -908,7 +919,9 @@ async fn flush(
     space: Option<Arc<SpillSpace>>,
 ) -> Result<Flushed> {
     let dir = ctx.bucket_dir(&partition, bucket)?;
+    let slot = ctx.job_slot().await?;
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let c = &ctx;
         type Names = Arc<dyn Fn() -> String + Send + Sync>;
         let writer = |names: Names, keep: Option<DecodedFiles>| {
@@ -970,7 +983,9 @@ async fn flush(
 /// Sorts and merges one bucket's full buffer and writes it as a sorted run to local disk.
 async fn spill(ctx: Arc<WriteContext>, space: Arc<SpillSpace>, buffer: WriteBuffer) -> Result<SpilledRun> {
     let mut out = space.run_writer();
+    let slot = ctx.job_slot().await?;
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let (run, _) = buffer.into_sorted_run(&ctx.table_schema, &ctx.key_indices, &ctx.merge, false)?;
         run.emit(&ctx.table_schema, &ctx.file_schema, &ctx.key_indices, FLUSH_SLICE_ROWS, &mut |b| out.write(&b))?;
         out.finish()
