@@ -6,8 +6,9 @@
 //! alone exceed the budget, the writers flush (Paimon bounds a writer by `write-buffer-size`
 //! the same way; its Flink sink shares one managed-memory pool among the writers of a task).
 //! Caches take what the buffers leave, up to their own caps, and together at most half the
-//! limit ([`CACHE_SHARE`]). So the bytes a pool accounts for stay within its limit; what is not accounted (a flush or compaction in progress: one batch
-//! per input run, one row group being encoded, upload parts) is bounded per operation.
+//! limit ([`CACHE_SHARE`]). So the bytes a pool accounts for stay within its limit; what is not
+//! accounted (a flush or compaction in progress: one batch per input run, one row group being
+//! encoded, upload parts) is bounded per operation.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};

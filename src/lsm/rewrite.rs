@@ -64,7 +64,7 @@ impl Rewriter {
         let uuid = uuid::Uuid::new_v4().to_string();
         let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let opts = schema.core_options();
-        let max_level = crate::lsm::UniversalCompaction::from_options(&opts)?.num_levels(&opts) as i32 - 1;
+        let max_level = crate::lsm::UniversalCompaction::max_level_of(&opts)?;
         Ok(Rewriter {
             max_level,
             schemas: SchemaManager::new(io.clone()),
@@ -197,12 +197,11 @@ impl LookupMode {
         if !(deletion_vectors || changelog || full_compaction_changelog) {
             return Ok(None);
         }
-        let strategy = crate::lsm::UniversalCompaction::from_options(&opts)?;
         Ok(Some(LookupMode {
             deletion_vectors,
             changelog,
             full_compaction_changelog,
-            max_level: strategy.num_levels(&opts) as i32 - 1,
+            max_level: crate::lsm::UniversalCompaction::max_level_of(&opts)?,
             row_deduplicate: opts.changelog_row_deduplicate()?,
         }))
     }

@@ -54,6 +54,11 @@ impl UniversalCompaction {
         opts.get("num-levels").and_then(|v| v.trim().parse().ok()).unwrap_or(self.num_run_trigger + 1).max(2)
     }
 
+    /// A table's last level (`num-levels` - 1).
+    pub fn max_level_of(opts: &CoreOptions) -> Result<i32> {
+        Ok(Self::from_options(opts)?.num_levels(opts) as i32 - 1)
+    }
+
     /// `num-sorted-run.stop-trigger`, default trigger + 3: writers wait for compaction above it.
     pub fn stop_trigger(&self, opts: &CoreOptions) -> usize {
         opts.get("num-sorted-run.stop-trigger").and_then(|v| v.trim().parse().ok()).unwrap_or(self.num_run_trigger + 3)

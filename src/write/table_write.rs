@@ -107,8 +107,9 @@ impl WriteContext {
         self.compaction.is_some() && (self.merge.is_first_row() || self.forces_level0())
     }
 
-    /// A slot of [`WriteContext::job_slots`]; a blocking job takes it along, so that it is given
-    /// back when the work ends, whoever polls the future that started it.
+    /// A slot of [`WriteContext::job_slots`]; a job takes it along (into its blocking closure or
+    /// spawned task), so that it is given back when the work ends, whoever polls the future that
+    /// started it.
     async fn job_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
         self.job_slots.clone().acquire_owned().await.map_err(|e| Error::Task(e.to_string()))
     }
@@ -885,19 +886,19 @@ async fn start_compaction(ctx: &Arc<WriteContext>, w: &mut BucketWriter, wait: b
     let drop_retracts = unit.output_level >= w.levels.non_empty_highest_level();
     let path = ctx.bucket_dir(&w.partition, w.bucket)?;
     let (partition, bucket) = (w.partition.clone(), w.bucket);
-    let slots = ctx.job_slots.clone();
+    let task_ctx = ctx.clone();
     if let Some(mode) = ctx.lookup {
         let state = w.take_dv_state(&ctx.io).await?;
         let deeper: Vec<DataFileMeta> =
             w.levels.all_files().into_iter().filter(|f| f.level > unit.output_level).collect();
         w.compacting = Some(tokio::spawn(async move {
-            let _slot = slots.acquire_owned().await.map_err(|e| Error::Task(e.to_string()))?;
+            let _slot = task_ctx.job_slot().await?;
             let (r, state) = rewriter.rewrite_with_lookup(&partition, bucket, &path, unit, deeper, state, mode).await?;
             Ok((r, Some(state)))
         }));
     } else {
         w.compacting = Some(tokio::spawn(async move {
-            let _slot = slots.acquire_owned().await.map_err(|e| Error::Task(e.to_string()))?;
+            let _slot = task_ctx.job_slot().await?;
             Ok((rewriter.rewrite(&partition, bucket, &path, unit, drop_retracts).await?, None))
         }));
     }
