@@ -108,15 +108,17 @@ async fn read(wh: &Path, name: &str) -> RecordBatch {
     Table::open(wh.join(format!("shop.db/{name}")).to_str().unwrap()).await.unwrap().read_all(None, None).await.unwrap()
 }
 
-fn setup_db(pg: &PgServer) {
+/// A Postgres with an empty database `shop`, and a directory for the warehouse; None where no
+/// Postgres can run (see tests/common/pg.rs).
+fn shop() -> Option<(PgServer, tempfile::TempDir)> {
+    let pg = PgServer::start()?;
     pg.psql("postgres", "CREATE DATABASE shop");
+    Some((pg, tempfile::tempdir().unwrap()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_then_stream_types_updates_deletes_key_changes_truncate_add_column() {
-    let Some(pg) = PgServer::start() else { return };
-    setup_db(&pg);
-    let dir = tempfile::tempdir().unwrap();
+    let Some((pg, dir)) = shop() else { return };
     let wh = dir.path();
     pg.psql(
         "shop",
@@ -294,9 +296,7 @@ fn spawn_writer(psql: std::path::PathBuf, port: u16, seed: u64, stop: Arc<Atomic
 /// changing Postgres all along and one Postgres restart; then the tables equal Postgres.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_at_random_moments_then_tables_equal_postgres() {
-    let Some(pg) = PgServer::start() else { return };
-    setup_db(&pg);
-    let dir = tempfile::tempdir().unwrap();
+    let Some((pg, dir)) = shop() else { return };
     let wh = dir.path();
     pg.psql(
         "shop",
@@ -499,9 +499,7 @@ async fn wait_rows(wh: &Path, name: &str, n: usize, within: Duration) {
 /// the caught-up marker at exit); a running ingest survives a Postgres restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slot_advances_on_quiet_tables_and_ingest_survives_a_postgres_restart() {
-    let Some(pg) = PgServer::start() else { return };
-    setup_db(&pg);
-    let dir = tempfile::tempdir().unwrap();
+    let Some((pg, dir)) = shop() else { return };
     let wh = dir.path();
     pg.psql(
         "shop",
