@@ -248,6 +248,27 @@ mod tests {
         out.extend_from_slice(&(v.len() as i32).to_be_bytes());
         out.extend_from_slice(v.as_bytes());
     }
+    /// A message `kind` about relation 7.
+    fn message(kind: u8) -> Vec<u8> {
+        let mut m = vec![kind];
+        m.extend_from_slice(&7u32.to_be_bytes());
+        m
+    }
+    /// A tuple ('N' new, 'K' key, 'O' old) of `cells`, as pgoutput sends it.
+    fn tuple(out: &mut Vec<u8>, tag: u8, cells: &[Cell]) {
+        out.push(tag);
+        out.extend_from_slice(&(cells.len() as i16).to_be_bytes());
+        for c in cells {
+            match c {
+                Cell::Text(v) => text(out, v),
+                Cell::Null => out.push(b'n'),
+                Cell::Unchanged => out.push(b'u'),
+            }
+        }
+    }
+    fn t(v: &str) -> Cell {
+        Cell::Text(v.into())
+    }
 
     #[test]
     fn relation() {
@@ -275,49 +296,26 @@ mod tests {
 
     #[test]
     fn insert_update_delete_truncate() {
-        let mut m = vec![b'I'];
-        m.extend_from_slice(&7u32.to_be_bytes());
-        m.push(b'N');
-        m.extend_from_slice(&3i16.to_be_bytes());
-        text(&mut m, "1");
-        m.push(b'n');
-        text(&mut m, "héllo");
-        assert_eq!(
-            decode(&m).unwrap(),
-            Message::Insert { relation: 7, new: vec![Cell::Text("1".into()), Cell::Null, Cell::Text("héllo".into())] }
-        );
+        let new = vec![t("1"), Cell::Null, t("héllo")];
+        let mut m = message(b'I');
+        tuple(&mut m, b'N', &new);
+        assert_eq!(decode(&m).unwrap(), Message::Insert { relation: 7, new });
 
-        let mut m = vec![b'U'];
-        m.extend_from_slice(&7u32.to_be_bytes());
-        m.push(b'K');
-        m.extend_from_slice(&1i16.to_be_bytes());
-        text(&mut m, "1");
-        m.push(b'N');
-        m.extend_from_slice(&2i16.to_be_bytes());
-        text(&mut m, "2");
-        m.push(b'u');
-        assert_eq!(
-            decode(&m).unwrap(),
-            Message::Update {
-                relation: 7,
-                old: Some(OldTuple::Key(vec![Cell::Text("1".into())])),
-                new: vec![Cell::Text("2".into()), Cell::Unchanged]
-            }
-        );
+        let (key, new) = (vec![t("1")], vec![t("2"), Cell::Unchanged]);
+        let mut m = message(b'U');
+        tuple(&mut m, b'K', &key);
+        tuple(&mut m, b'N', &new);
+        assert_eq!(decode(&m).unwrap(), Message::Update { relation: 7, old: Some(OldTuple::Key(key)), new });
 
-        let mut m = vec![b'U'];
-        m.extend_from_slice(&7u32.to_be_bytes());
-        m.push(b'N');
-        m.extend_from_slice(&1i16.to_be_bytes());
-        text(&mut m, "2");
-        assert_eq!(decode(&m).unwrap(), Message::Update { relation: 7, old: None, new: vec![Cell::Text("2".into())] });
+        let new = vec![t("2")];
+        let mut m = message(b'U');
+        tuple(&mut m, b'N', &new);
+        assert_eq!(decode(&m).unwrap(), Message::Update { relation: 7, old: None, new });
 
-        let mut m = vec![b'D'];
-        m.extend_from_slice(&7u32.to_be_bytes());
-        m.push(b'O');
-        m.extend_from_slice(&1i16.to_be_bytes());
-        m.push(b'n');
-        assert_eq!(decode(&m).unwrap(), Message::Delete { relation: 7, old: OldTuple::Full(vec![Cell::Null]) });
+        let old = vec![Cell::Null];
+        let mut m = message(b'D');
+        tuple(&mut m, b'O', &old);
+        assert_eq!(decode(&m).unwrap(), Message::Delete { relation: 7, old: OldTuple::Full(old) });
 
         let mut m = vec![b'T'];
         m.extend_from_slice(&2i32.to_be_bytes());
@@ -334,8 +332,7 @@ mod tests {
     fn malformed_messages_are_errors() {
         assert!(decode(&[]).is_err());
         assert!(decode(&[b'I', 0, 0]).is_err());
-        let mut m = vec![b'I'];
-        m.extend_from_slice(&7u32.to_be_bytes());
+        let mut m = message(b'I');
         m.push(b'N');
         m.extend_from_slice(&1i16.to_be_bytes());
         m.push(b't');
@@ -344,8 +341,7 @@ mod tests {
         let e = decode(&m).unwrap_err();
         assert_eq!(e.tag, 'I');
         assert!(e.reason.contains("truncated"), "{e}");
-        let mut m = vec![b'D'];
-        m.extend_from_slice(&7u32.to_be_bytes());
+        let mut m = message(b'D');
         m.push(b'X');
         assert!(decode(&m).is_err());
         assert_eq!(decode(b"B").unwrap(), Message::Other(b'B'));
