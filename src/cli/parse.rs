@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use shoal::error::Error;
+use shoal::ingest::debezium::OnError;
 use shoal::maintenance::rollback::RollbackTarget;
 use shoal::read::scan::TimeTravel;
 use shoal::read::StartingPosition;
@@ -65,6 +66,17 @@ pub fn starting_position(s: &str) -> Result<StartingPosition, String> {
                 .ok_or_else(|| format!("expected full, latest, earliest, a snapshot id or a time ({TIME_FORMATS})"))?,
         ),
     })
+}
+
+/// `fail` or `dead-letter=PATH` (what an ingest does with a bad event).
+pub fn on_error(s: &str) -> Result<OnError, String> {
+    match s {
+        "fail" => Ok(OnError::Fail),
+        _ => match s.strip_prefix("dead-letter=") {
+            Some(p) if !p.is_empty() => Ok(OnError::DeadLetter(p.into())),
+            _ => Err("expected fail or dead-letter=PATH".to_string()),
+        },
+    }
 }
 
 /// `key=value`, both trimmed.

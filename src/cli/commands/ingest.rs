@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::io::BufReader;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use arrow_schema::SchemaRef;
@@ -108,8 +107,8 @@ pub struct DebeziumArgs {
     #[arg(long = "table-option", value_parser = parse::key_value)]
     table_options: Vec<(String, String)>,
     /// fail (default) or dead-letter=PATH: write bad events to PATH and go on
-    #[arg(long, default_value = "fail")]
-    on_error: String,
+    #[arg(long, default_value = "fail", value_parser = parse::on_error)]
+    on_error: OnError,
     /// Kafka brokers (not supported in this build: no Kafka client is linked)
     #[arg(long)]
     kafka_brokers: Option<String>,
@@ -245,13 +244,6 @@ async fn debezium_exec(a: DebeziumArgs) -> Result<()> {
     if a.kafka_brokers.is_some() {
         return Err(Error::Unsupported("Kafka input is not implemented yet; pipe the topic in on stdin (-)".into()));
     }
-    let on_error = match a.on_error.as_str() {
-        "fail" => OnError::Fail,
-        s => match s.strip_prefix("dead-letter=") {
-            Some(p) if !p.is_empty() => OnError::DeadLetter(PathBuf::from(p)),
-            _ => return Err(Error::InvalidInput(format!("--on-error {s:?}: expected fail or dead-letter=PATH"))),
-        },
-    };
     let mut inputs = vec![];
     for i in &a.inputs {
         let reader: Box<dyn std::io::BufRead + Send> = if i == "-" {
@@ -272,7 +264,7 @@ async fn debezium_exec(a: DebeziumArgs) -> Result<()> {
         sinks: BTreeMap::new(),
         known: BTreeMap::new(),
     };
-    let mut source = DebeziumSource::new(inputs, on_error, router)?;
+    let mut source = DebeziumSource::new(inputs, a.on_error, router)?;
     // Write everything first; nothing commits before the end (a bad event leaves no commit).
     let mut changes = 0u64;
     let mut position = 0;
