@@ -274,3 +274,81 @@ async fn first_row_with_deletion_vectors_is_refused() {
     .to_string();
     assert!(e.contains("deletion-vectors.enabled") && e.contains("first-row"), "{e}");
 }
+
+/// The bucket's live files as (level, name), from the latest snapshot.
+async fn levels(t: &Table) -> Vec<(i32, String)> {
+    let plan = t.new_scan().plan().await.unwrap();
+    let mut files: Vec<(i32, String)> =
+        plan.splits.iter().flat_map(|s| s.files.iter().map(|f| (f.level, f.file_name.clone()))).collect();
+    files.sort();
+    files
+}
+
+/// A dedicated compaction that rewrote a file another commit marked rows of meanwhile is
+/// dropped, even though the compaction changed no deletion vector itself: committed, it would
+/// bring the marked rows back (the other commit's vector named a file that is gone). Found by
+/// `tests/concurrent.rs` (deletes of a writer's last commit came back, 1 run in 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compaction_over_rows_marked_meanwhile_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    let def = common::kv_def(&[("deletion-vectors.enabled", "true"), ("bucket", "1"), ("write-only", "true")]);
+    let t = Table::create(path, def).await.unwrap();
+    let commit = t.new_commit("w").unwrap();
+    let write = |rows: Vec<(i64, String)>, kinds: Vec<RowKind>| {
+        let t = &t;
+        let commit = &commit;
+        async move {
+            let mut w = t.new_write().await.unwrap();
+            w.write_with_kinds(&common::kv_batch(t, &rows), Some(&kinds)).await.unwrap();
+            commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+        }
+    };
+    // The bottom level holds keys 0..20000; the level above it keys 20000..25000 (small level-0
+    // files later compact alone, above both).
+    let mut model: Model = (0..20_000).map(|k| (k, format!("v{k}"))).collect();
+    write(model.clone().into_iter().collect(), vec![RowKind::Insert; 20_000]).await;
+    CompactJob::new(true).run(&t).await.unwrap();
+    let upper: Vec<(i64, String)> = (20_000..25_000).map(|k| (k, format!("v{k}"))).collect();
+    model.extend(upper.clone());
+    write(upper, vec![RowKind::Insert; 5_000]).await;
+    CompactJob::new(false).run(&t).await.unwrap();
+    let before = levels(&t).await;
+    assert!(before.len() == 2 && before.iter().all(|(l, _)| *l > 0), "two files above level 0: {before:?}");
+
+    // A full compaction of both, held before it commits (its first manifest write) ...
+    let (store, io) = {
+        let local = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let store = std::sync::Arc::new(shoal::io::faults::FaultyStore::new(
+            std::sync::Arc::new(local),
+            shoal::io::faults::FaultMode::Before,
+        ));
+        let io = shoal::io::FileIO::new(store.clone(), object_store::path::Path::from(""), path);
+        (store, io)
+    };
+    let hold = store.hold_put("manifest/manifest-");
+    let held = Table::open_with_io(io).await.unwrap();
+    let full = tokio::spawn(async move { CompactJob::new(true).run(&held).await });
+    hold.reached().await;
+    // ... while key 5 is deleted and a compaction marks its row in the bottom file.
+    model.remove(&5);
+    write(vec![(5, String::new())], vec![RowKind::Delete]).await;
+    let marked = CompactJob::new(false).run(&t).await.unwrap();
+    assert!(marked.dropped.is_empty() && marked.buckets_compacted == 1, "{marked:?}");
+    let after = levels(&t).await;
+    assert!(after.iter().any(|f| f == &before[1]), "the bottom file stays, marked: {before:?} -> {after:?}");
+    assert!(read(&t, None).await == model, "the delete reads");
+    hold.release();
+    // The held compaction is dropped; the job plans again on the marked table and compacts.
+    let report = full.await.unwrap().unwrap();
+    assert_eq!((report.buckets_compacted, report.dropped.len()), (1, 0), "{report:?}");
+    let rows = read(&t, None).await;
+    assert!(
+        rows == model,
+        "key 5 stays deleted: it reads {:?}; {} rows, {} expected",
+        rows.get(&5),
+        rows.len(),
+        model.len()
+    );
+    assert_eq!(levels(&t).await.len(), 1);
+}

@@ -1,7 +1,9 @@
 //! An object store that fails on purpose, for fault-injection tests: the k-th call (put, get,
 //! copy, rename, delete; listings are not counted) fails, either before reaching the inner store
 //! (the request never arrived) or after it (the request took effect but the caller saw an error,
-//! as when a process dies or a connection drops before the acknowledgement).
+//! as when a process dies or a connection drops before the acknowledgement). It can also hold
+//! a put until the test lets it go ([`FaultyStore::hold_put`]), to interleave another process's
+//! work at a chosen point of this one's.
 
 use std::fmt;
 use std::ops::Range;
@@ -33,6 +35,26 @@ pub struct FaultyStore {
     /// The call number (1-based) that fails; 0: none.
     fail_at: Arc<AtomicU64>,
     mode: FaultMode,
+    hold: Arc<std::sync::Mutex<Option<(String, Arc<PutHold>)>>>,
+}
+
+/// A put held by [`FaultyStore::hold_put`].
+#[derive(Debug, Default)]
+pub struct PutHold {
+    reached: tokio::sync::Notify,
+    released: tokio::sync::Notify,
+}
+
+impl PutHold {
+    /// Waits until the held put arrives (it then waits for [`PutHold::release`]).
+    pub async fn reached(&self) {
+        self.reached.notified().await
+    }
+
+    /// Lets the held put go on.
+    pub fn release(&self) {
+        self.released.notify_one()
+    }
 }
 
 impl fmt::Display for FaultyStore {
@@ -43,7 +65,23 @@ impl fmt::Display for FaultyStore {
 
 impl FaultyStore {
     pub fn new(inner: Arc<dyn ObjectStore>, mode: FaultMode) -> Self {
-        FaultyStore { inner, calls: Arc::new(AtomicU64::new(0)), fail_at: Arc::new(AtomicU64::new(0)), mode }
+        FaultyStore {
+            inner,
+            calls: Arc::new(AtomicU64::new(0)),
+            fail_at: Arc::new(AtomicU64::new(0)),
+            mode,
+            hold: Default::default(),
+        }
+    }
+
+    /// Holds the next put whose path contains `pattern` before it reaches the store, until
+    /// [`PutHold::release`].
+    pub fn hold_put(&self, pattern: &str) -> Arc<PutHold> {
+        let hold = Arc::new(PutHold::default());
+        if let Ok(mut h) = self.hold.lock() {
+            *h = Some((pattern.to_string(), hold.clone()));
+        }
+        hold
     }
 
     /// Fails the `k`-th call from now (0 disables faults).
@@ -86,6 +124,14 @@ impl FaultyStore {
 #[async_trait]
 impl ObjectStore for FaultyStore {
     async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+        let held = match self.hold.lock() {
+            Ok(mut h) if h.as_ref().is_some_and(|(p, _)| location.as_ref().contains(p.as_str())) => h.take(),
+            _ => None,
+        };
+        if let Some((_, hold)) = held {
+            hold.reached.notify_one();
+            hold.released.notified().await;
+        }
         self.guard("put", location, self.inner.put_opts(location, payload, opts)).await
     }
 

@@ -85,6 +85,12 @@ impl BucketDeletionVectors {
         self.modified
     }
 
+    /// The names of the index files the vectors came from (or were last written to): what a
+    /// compaction working on them read (see `CommitMessage::dv_base`).
+    pub fn base_file_names(&self) -> Vec<String> {
+        self.base_index_files.iter().map(|e| e.file_name.clone()).collect()
+    }
+
     /// Number of files with a vector, and of deleted rows in all of them.
     pub fn stats(&self) -> (usize, u64) {
         (self.vectors.len(), self.vectors.values().map(|v| v.len()).sum())
@@ -194,24 +200,45 @@ pub fn combine_index_entries(
 /// snapshot: otherwise another commit changed the bucket's deletion vectors in between, and
 /// this commit would silently drop its deletions.
 pub fn check_index_base(latest: &[IndexManifestEntry], changes: &[IndexManifestEntry]) -> Result<()> {
-    let mut buckets: Vec<(Vec<u8>, i32)> = changes.iter().map(|e| (e.partition.data().to_vec(), e.bucket)).collect();
-    buckets.sort();
+    let mut buckets: Vec<(&BinaryRow, i32)> = changes.iter().map(|e| (&e.partition, e.bucket)).collect();
+    buckets.sort_by(|a, b| (a.0.data(), a.1).cmp(&(b.0.data(), b.1)));
     buckets.dedup();
     for (partition, bucket) in buckets {
-        let of = |e: &&IndexManifestEntry| {
-            e.partition.data() == partition.as_slice() && e.bucket == bucket && e.index_type == DELETION_VECTORS_INDEX
-        };
-        let mut live: Vec<&str> = latest.iter().filter(of).map(|e| e.file_name.as_str()).collect();
-        let mut based_on: Vec<&str> =
-            changes.iter().filter(of).filter(|e| e.kind == FileKind::Delete).map(|e| e.file_name.as_str()).collect();
-        live.sort();
-        based_on.sort();
-        if live != based_on {
-            return Err(Error::CommitConflict(format!(
-                "the deletion vectors of bucket {bucket} changed since this commit's compaction started (index files \
-                 now {live:?}, the compaction read {based_on:?}); the compaction is given up"
-            )));
-        }
+        let based_on: Vec<String> = changes
+            .iter()
+            .filter(|e| e.partition.data() == partition.data() && e.bucket == bucket)
+            .filter(|e| e.index_type == DELETION_VECTORS_INDEX && e.kind == FileKind::Delete)
+            .map(|e| e.file_name.clone())
+            .collect();
+        check_dv_base(latest, partition, bucket, &based_on)?;
+    }
+    Ok(())
+}
+
+/// Fails with a commit conflict unless the deletion-vector index files of `bucket` in `latest`
+/// (an index manifest) are `based_on`, the ones a compaction read: a compaction that rewrote a
+/// file another commit has since marked rows of would bring those rows back, even when the
+/// compaction itself changed no vector.
+pub fn check_dv_base(
+    latest: &[IndexManifestEntry],
+    partition: &BinaryRow,
+    bucket: i32,
+    based_on: &[String],
+) -> Result<()> {
+    let mut live: Vec<&str> = latest
+        .iter()
+        .filter(|e| e.partition.data() == partition.data() && e.bucket == bucket)
+        .filter(|e| e.index_type == DELETION_VECTORS_INDEX)
+        .map(|e| e.file_name.as_str())
+        .collect();
+    let mut based_on: Vec<&str> = based_on.iter().map(String::as_str).collect();
+    live.sort();
+    based_on.sort();
+    if live != based_on {
+        return Err(Error::CommitConflict(format!(
+            "the deletion vectors of bucket {bucket} changed since this commit's compaction started (index files \
+             now {live:?}, the compaction read {based_on:?}); the compaction is given up"
+        )));
     }
     Ok(())
 }

@@ -136,16 +136,18 @@ impl CompactJob {
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let progress = self.progress.clone();
         let io = table.io().clone();
-        let results: Vec<(DataSplit, CompactResult, Vec<IndexManifestEntry>)> = stream::iter(jobs)
+        type Compacted = (DataSplit, CompactResult, Vec<IndexManifestEntry>, Option<Vec<String>>);
+        let results: Vec<Compacted> = stream::iter(jobs)
             .map(|(split, unit, drop, index)| {
                 let rewriter = rewriter.clone();
                 let progress = progress.clone();
                 let io = io.clone();
                 async move {
-                    let (r, index_changes) = match index {
+                    let (r, index_changes, dv_base) = match index {
                         None => (
                             rewriter.rewrite(&split.partition, split.bucket, &split.bucket_path, unit, drop).await?,
                             vec![],
+                            None,
                         ),
                         Some((mode, entries)) => {
                             let state = DvState {
@@ -164,17 +166,18 @@ impl CompactJob {
                                     mode,
                                 )
                                 .await?;
+                            let dv_base = state.vectors.base_file_names();
                             let changes = state
                                 .vectors
                                 .write_index(&io, &mut FileNamer::new(), &split.partition, split.bucket)
                                 .await?;
-                            (r, changes)
+                            (r, changes, Some(dv_base))
                         }
                     };
                     if let Some(pb) = progress {
                         pb.inc(1);
                     }
-                    Ok::<_, Error>((split, r, index_changes))
+                    Ok::<_, Error>((split, r, index_changes, dv_base))
                 }
             })
             .buffer_unordered(parallelism)
@@ -191,11 +194,12 @@ impl CompactJob {
             dropped: vec![],
         };
         let mut messages = vec![];
-        for (split, r, index_changes) in results {
+        for (split, r, index_changes, dv_base) in results {
             let mut m = CommitMessage::new(split.partition.clone(), split.bucket, split.total_buckets);
             m.compact_before = r.before;
             m.compact_after = r.after;
             m.index_changes = index_changes;
+            m.dv_base = dv_base;
             m.compact_changelog_files = r.changelog;
             if m.has_compaction() {
                 messages.push(m);

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
-use crate::lsm::deletion_vectors::{check_index_base, combine_index_entries};
+use crate::lsm::deletion_vectors::{check_dv_base, check_index_base, combine_index_entries};
 use crate::spec::manifest::{FileIdentifier, IndexManifestEntry};
 use crate::spec::paths::{bucket_dir, index_path, partition_path};
 use crate::spec::snapshot::{BATCH_COMMIT_IDENTIFIER, SNAPSHOT_VERSION};
@@ -57,6 +57,11 @@ pub struct CommitMessage {
     /// None (a dedicated compactor, which plans from a snapshot): only the files it deletes,
     /// the levels it adds to and the deletion vectors it read are checked.
     pub compact_base: Option<Vec<(String, i32)>>,
+    /// A compaction of a deletion-vector table: the bucket's deletion-vector index files its
+    /// lookups read. The compaction is dropped if the bucket's index files differ when it
+    /// commits, whether or not it changed a vector itself: another commit marked rows of files
+    /// it may have rewritten (they would come back).
+    pub dv_base: Option<Vec<String>>,
 }
 
 /// A compaction a commit dropped because another commit changed its bucket first (see
@@ -82,6 +87,7 @@ impl CommitMessage {
             compact_changelog_files: vec![],
             index_changes: vec![],
             compact_base: None,
+            dv_base: None,
         }
     }
     pub fn is_empty(&self) -> bool {
@@ -428,7 +434,8 @@ impl TableCommit {
             let deletes: Vec<FileIdentifier> =
                 changes.iter().filter(|e| e.kind == FileKind::Delete).map(ManifestEntry::identifier).collect();
             let checked = check_conflicts_in(live, &deletes, &changes, std::slice::from_ref(m), &self.schema)
-                .and_then(|_| check_index_base(&index, &m.index_changes));
+                .and_then(|_| check_index_base(&index, &m.index_changes))
+                .and_then(|_| check_dv_bases(&index, std::slice::from_ref(m)));
             if let Err(e) = checked {
                 stale.push((i, e.to_string()));
             }
@@ -512,7 +519,8 @@ impl TableCommit {
             let latest = self.snapshots.latest().await?;
             // Deletion-vector changes: the latest index manifest with this commit's buckets replaced.
             let mut index_manifest = latest.as_ref().and_then(|s| s.index_manifest.clone());
-            let previous_index = match (&index_manifest, index_changes.is_empty()) {
+            let dv_based = compactions.iter().any(|m| m.dv_base.is_some());
+            let previous_index = match (&index_manifest, index_changes.is_empty() && !dv_based) {
                 (Some(name), false) => self.manifests.read_index_manifest(name).await?,
                 _ => vec![],
             };
@@ -524,7 +532,8 @@ impl TableCommit {
                 if !deletes.is_empty() || based || entries.iter().any(|e| e.file.level > 0) {
                     self.check_conflicts(latest.as_ref(), &deletes, &entries, compactions).await?;
                 }
-                check_index_base(&previous_index, &index_changes)
+                check_index_base(&previous_index, &index_changes)?;
+                check_dv_bases(&previous_index, compactions)
             };
             if let Err(e) = checked.await {
                 // Given up before publishing anything: this commit's manifests go.
@@ -824,6 +833,16 @@ impl TableCommit {
         let stats = partition_stats(&merged, partition_types);
         Ok(vec![self.manifests.write_manifest(namer, &merged, self.schema.id, stats).await?])
     }
+}
+
+/// [`CommitMessage::dv_base`] of each of `compactions` against the latest index manifest.
+fn check_dv_bases(latest_index: &[IndexManifestEntry], compactions: &[&CommitMessage]) -> Result<()> {
+    for m in compactions {
+        if let Some(base) = &m.dv_base {
+            check_dv_base(latest_index, &m.partition, m.bucket, base)?;
+        }
+    }
+    Ok(())
 }
 
 /// The conflict checks of [`TableCommit::check_conflicts`] against the live files `live`.

@@ -798,7 +798,9 @@ async fn take_message(
     with_writes: bool,
 ) -> Result<CommitMessage> {
     let mut m = CommitMessage::new(w.partition.clone(), w.bucket, total_buckets);
+    let mut dv_base = None;
     if let Some(dv) = w.dv.as_mut() {
+        dv_base = Some(dv.vectors.base_file_names());
         m.index_changes = dv.vectors.write_index(&ctx.io, index_namer, &w.partition, w.bucket).await?;
     }
     if with_writes {
@@ -846,6 +848,9 @@ async fn take_message(
             .collect();
         base.extend(m.compact_before.iter().filter(|f| f.level > 0).map(|f| (f.file_name.clone(), f.level)));
         m.compact_base = Some(base);
+    }
+    if m.has_compaction() {
+        m.dv_base = dv_base;
     }
     Ok(m)
 }
