@@ -35,8 +35,11 @@ pub struct FaultyStore {
     /// The call number (1-based) that fails; 0: none.
     fail_at: Arc<AtomicU64>,
     mode: FaultMode,
-    hold: Arc<std::sync::Mutex<Option<(String, Arc<PutHold>)>>>,
+    /// The put to hold: (path pattern, its hold).
+    hold: Arc<std::sync::Mutex<Option<HeldPut>>>,
 }
+
+type HeldPut = (String, Arc<PutHold>);
 
 /// A put held by [`FaultyStore::hold_put`].
 #[derive(Debug, Default)]
