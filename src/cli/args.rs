@@ -32,6 +32,7 @@ pub enum Command {
     Ingest(ingest::Args),
     Read(read::Args),
     Compact(compact::Args),
+    Maintain(maintain::Args),
     Sql(sql::Args),
     Inspect(inspect::Args),
     Tag(tag::Args),

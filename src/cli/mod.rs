@@ -35,6 +35,7 @@ async fn exec(command: Command) -> Result<()> {
         Command::Ingest(a) => ingest::exec(a).await,
         Command::Read(a) => read::exec(a).await,
         Command::Compact(a) => compact::exec(a).await,
+        Command::Maintain(a) => maintain::exec(a).await,
         Command::Sql(a) => sql::exec(a).await,
         Command::Inspect(a) => inspect::exec(a).await,
         Command::Tag(a) => tag::exec(a).await,

@@ -16,7 +16,7 @@ use indicatif::ProgressBar;
 use crate::error::{Error, Result};
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
 use crate::lsm::rewrite::{CompactResult, DvState, LookupMode, Rewriter};
-use crate::lsm::universal::full_unit;
+use crate::lsm::universal::{full_unit, CompactUnit};
 use crate::lsm::{Levels, UniversalCompaction};
 use crate::read::scan::PartitionFilter;
 use crate::read::DataSplit;
@@ -39,6 +39,18 @@ pub struct CompactReport {
     /// Buckets whose compaction was dropped because a writer or another compactor changed
     /// them while this job rewrote them (they are compacted by a later run).
     pub dropped: Vec<DroppedCompaction>,
+}
+
+/// One bucket as [`CompactJob::survey`] finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketSurvey {
+    pub partition: crate::spec::BinaryRow,
+    pub bucket: i32,
+    pub sorted_runs: usize,
+    pub files: usize,
+    pub bytes: i64,
+    /// What a run would rewrite: (files, bytes, output level); None: nothing.
+    pub pick: Option<(usize, i64, i32)>,
 }
 
 pub struct CompactJob {
@@ -75,6 +87,65 @@ impl CompactJob {
         }
     }
 
+    /// Per bucket of `splits`, what the job compacts (None: nothing) and whether the output drops
+    /// retractions (it lands on the highest non-empty level).
+    fn pick_units(
+        &self,
+        table: &Table,
+        splits: Vec<DataSplit>,
+        num_levels: usize,
+        strategy: &UniversalCompaction,
+        force_level0: bool,
+    ) -> Result<Vec<(DataSplit, Option<CompactUnit>, bool)>> {
+        let first_row = crate::merge::MergeFunction::from_schema(table.schema())?.is_first_row();
+        // first-row tables are always compacted fully (see MergeFunction::is_first_row).
+        let full = self.full || first_row;
+        let mut picked = vec![];
+        for split in splits {
+            let levels = Levels::new(num_levels, split.files.clone());
+            let runs = levels.sorted_runs();
+            let unit = if full {
+                full_unit(levels.max_level(), &runs)
+            } else if force_level0 {
+                strategy.pick_force_level0(levels.max_level(), &runs)
+            } else {
+                strategy.pick(levels.max_level(), &runs)
+            };
+            let drop = unit.as_ref().is_some_and(|u| u.output_level >= levels.non_empty_highest_level());
+            picked.push((split, unit, drop));
+        }
+        Ok(picked)
+    }
+
+    /// The buckets of the latest snapshot (within the partition filter) and what a run would
+    /// compact in each, without compacting: for dry runs and backlog reports.
+    pub async fn survey(&self, table: &Table) -> Result<Vec<BucketSurvey>> {
+        if table.schema().primary_keys.is_empty() {
+            return Err(Error::Unsupported("compaction of append tables is not implemented yet".into()));
+        }
+        let opts = table.schema().core_options();
+        let strategy = UniversalCompaction::from_options(&opts)?;
+        let num_levels = strategy.num_levels(&opts);
+        let mut scan = table.new_scan();
+        if let Some(f) = &self.partition_filter {
+            scan = scan.with_partition_filter(f.clone());
+        }
+        let plan = scan.plan().await?;
+        let force_level0 = LookupMode::for_table(table.schema())?.is_some_and(|m| m.forces_level0());
+        let picked = self.pick_units(table, plan.splits, num_levels, &strategy, force_level0)?;
+        Ok(picked
+            .into_iter()
+            .map(|(split, unit, _)| BucketSurvey {
+                sorted_runs: Levels::new(num_levels, split.files.clone()).number_of_sorted_runs(),
+                files: split.files.len(),
+                bytes: split.files.iter().map(|f| f.file_size).sum(),
+                pick: unit.map(|u| (u.files.len(), u.files.iter().map(|f| f.file_size).sum(), u.output_level)),
+                partition: split.partition,
+                bucket: split.bucket,
+            })
+            .collect())
+    }
+
     async fn run_once(&self, table: &Table) -> Result<CompactReport> {
         if table.schema().primary_keys.is_empty() {
             return Err(Error::Unsupported("compaction of append tables is not implemented yet".into()));
@@ -101,26 +172,12 @@ impl CompactJob {
             }
         }
         let mut jobs = vec![];
-        let first_row = crate::merge::MergeFunction::from_schema(table.schema())?.is_first_row();
-        for split in plan.splits {
-            let levels = Levels::new(num_levels, split.files.clone());
-            let runs = levels.sorted_runs();
-            // first-row tables are always compacted fully (see MergeFunction::is_first_row).
-            let full = self.full || first_row;
-            let unit = if full {
-                full_unit(levels.max_level(), &runs)
-            } else if force_level0 {
-                strategy.pick_force_level0(levels.max_level(), &runs)
-            } else {
-                strategy.pick(levels.max_level(), &runs)
-            };
-            if let Some(unit) = unit {
-                let drop = unit.output_level >= levels.non_empty_highest_level();
-                let index = lookup.map(|mode| {
-                    (mode, index_of_bucket.remove(&(split.partition.data().to_vec(), split.bucket)).unwrap_or_default())
-                });
-                jobs.push((split, unit, drop, index));
-            }
+        for (split, unit, drop) in self.pick_units(table, plan.splits, num_levels, &strategy, force_level0)? {
+            let Some(unit) = unit else { continue };
+            let index = lookup.map(|mode| {
+                (mode, index_of_bucket.remove(&(split.partition.data().to_vec(), split.bucket)).unwrap_or_default())
+            });
+            jobs.push((split, unit, drop, index));
         }
         if let Some(pb) = &self.progress {
             pb.set_length(jobs.len() as u64);

@@ -136,10 +136,24 @@ pub struct ExpireReport {
 
 /// Expires snapshots of the table at `io` as `config` says.
 pub async fn expire_snapshots(io: &FileIO, schema: Arc<TableSchema>, config: &ExpireConfig) -> Result<ExpireReport> {
+    match plan_expiry(io, config).await? {
+        Some((earliest, end, known)) => expire_until_with(io, schema, earliest, end, known).await,
+        None => Ok(ExpireReport::default()),
+    }
+}
+
+/// The snapshots `config` would expire now: `[earliest, end)` (empty when `end <= earliest`),
+/// without deleting anything.
+pub async fn expiry_preview(io: &FileIO, config: &ExpireConfig) -> Result<Option<(i64, i64)>> {
+    Ok(plan_expiry(io, config).await?.map(|(earliest, end, _)| (earliest, end)))
+}
+
+/// `[earliest, end)` to expire, and the snapshots read on the way; None for an empty table.
+async fn plan_expiry(io: &FileIO, config: &ExpireConfig) -> Result<Option<(i64, i64, HashMap<i64, Snapshot>)>> {
     config.check("")?;
     let sm = SnapshotManager::new(io.clone());
     let (Some(latest), Some(earliest)) = (sm.latest_id().await?, sm.earliest_id().await?) else {
-        return Ok(ExpireReport::default());
+        return Ok(None);
     };
     // The first snapshot 'snapshot.num-retained.max' keeps.
     let min = (latest - config.retain_max + 1).max(earliest);
@@ -172,7 +186,7 @@ pub async fn expire_snapshots(io: &FileIO, schema: Arc<TableSchema>, config: &Ex
         }
     }
     drop(ahead);
-    expire_until_with(io, schema, earliest, end, known).await
+    Ok(Some((earliest, end, known)))
 }
 
 const READ_AHEAD: usize = 16;

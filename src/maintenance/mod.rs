@@ -11,4 +11,5 @@ pub mod file_refs;
 pub mod orphan_files;
 pub mod post_commit;
 pub mod rollback;
+pub mod service;
 pub mod tags;

@@ -18,6 +18,9 @@ use crate::spec::paths::{INDEX_DIR, MANIFEST_DIR};
 use crate::spec::{Snapshot, TableSchema};
 use crate::store::{ChangelogManager, SnapshotManager, TagManager};
 
+/// The directory of a table's branches (Paimon's `BranchManager`).
+const BRANCH_DIR: &str = "branch";
+
 /// Paimon's default `older_than` for orphan-file removal.
 pub const DEFAULT_OLDER_THAN: Duration = Duration::from_secs(24 * 3600);
 
@@ -98,9 +101,9 @@ pub async fn remove_orphan_files(
     Ok(report)
 }
 
-/// The files the retained snapshots, tags and long-lived changelogs reference.
-async fn referenced_files(io: &FileIO, schema: &Arc<TableSchema>, sm: &SnapshotManager) -> Result<FileSet> {
-    let mut snapshots: Vec<Snapshot> = vec![];
+/// The snapshots `sm` lists (those expired while being read are skipped).
+async fn retained_snapshots(sm: &SnapshotManager) -> Result<Vec<Snapshot>> {
+    let mut snapshots = vec![];
     for id in sm.snapshot_ids().await? {
         match sm.snapshot(id).await {
             Ok(s) => snapshots.push(s),
@@ -108,7 +111,24 @@ async fn referenced_files(io: &FileIO, schema: &Arc<TableSchema>, sm: &SnapshotM
             Err(e) => return Err(e),
         }
     }
-    let tags = TagManager::new(io.clone()).tags().await?;
+    Ok(snapshots)
+}
+
+/// The files the retained snapshots, tags and long-lived changelogs reference, the branches'
+/// included.
+async fn referenced_files(io: &FileIO, schema: &Arc<TableSchema>, sm: &SnapshotManager) -> Result<FileSet> {
+    let mut snapshots: Vec<Snapshot> = retained_snapshots(sm).await?;
+    let mut tags = TagManager::new(io.clone()).tags().await?;
+    // Branches (`branch/branch-<name>/`, written by Paimon) keep snapshots and tags of their own
+    // over the table's manifests and data files: what they reference is live too.
+    for dir in io.list_dirs(BRANCH_DIR).await? {
+        if !dir.starts_with("branch-") {
+            continue;
+        }
+        let branch = io.sub(&format!("{BRANCH_DIR}/{dir}"));
+        snapshots.extend(retained_snapshots(&SnapshotManager::new(branch.clone())).await?);
+        tags.extend(TagManager::new(branch).tags().await?);
+    }
     let mut all: Vec<&Snapshot> = snapshots.iter().collect();
     all.extend(tags.iter().map(|t| &t.snapshot));
     // Strict: a retained snapshot with a missing manifest is damaged, and guessing would delete

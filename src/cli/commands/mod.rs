@@ -11,6 +11,7 @@ pub mod expire_snapshots;
 pub mod files;
 pub mod ingest;
 pub mod inspect;
+pub mod maintain;
 pub mod read;
 pub mod remove_orphan_files;
 pub mod rollback;
