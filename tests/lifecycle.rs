@@ -987,3 +987,43 @@ async fn consumer_expiry_releases_snapshots() {
     assert_eq!(cm.consumers().await.unwrap(), vec![]);
     assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![4, 5], "but expire no snapshots");
 }
+
+/// A branch (`branch/branch-<name>/`, as Paimon lays it out) keeps snapshots of its own over the
+/// table's manifests and data files: orphan removal keeps what they reference, although the
+/// table's own snapshots moved on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphan_removal_keeps_what_a_branch_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let t = Table::create(root.to_str().unwrap(), def(&[("bucket", "1")])).await.unwrap();
+    let commit = t.new_commit("w").unwrap();
+    let mut w = t.new_write().await.unwrap();
+    w.write(&batch(&t, &[(1, "a".to_string()), (2, "b".to_string())])).await.unwrap();
+    commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+    let branch = root.join("branch/branch-b");
+    for sub in ["snapshot", "schema"] {
+        std::fs::create_dir_all(branch.join(sub)).unwrap();
+    }
+    std::fs::copy(root.join("snapshot/snapshot-1"), branch.join("snapshot/snapshot-1")).unwrap();
+    std::fs::copy(root.join("schema/schema-0"), branch.join("schema/schema-0")).unwrap();
+    let first_files: BTreeSet<String> = std::fs::read_dir(root.join("bucket-0"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    // The table moves on: new rows, a full compaction, and its first snapshot gone.
+    let mut w = t.new_write().await.unwrap();
+    w.write(&batch(&t, &[(1, "c".to_string())])).await.unwrap();
+    commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+    CompactJob::new(true).run(&t).await.unwrap();
+    std::fs::remove_file(root.join("snapshot/snapshot-1")).unwrap();
+    let _ = std::fs::remove_file(root.join("snapshot/EARLIEST"));
+    let report = t.remove_orphan_files(Duration::ZERO, false).await.unwrap();
+    for f in &first_files {
+        assert!(root.join("bucket-0").join(f).exists(), "{f}, read by the branch, was deleted: {report:?}");
+    }
+    let branch_snapshot: Snapshot =
+        serde_json::from_slice(&std::fs::read(branch.join("snapshot/snapshot-1")).unwrap()).unwrap();
+    for list in [&branch_snapshot.base_manifest_list, &branch_snapshot.delta_manifest_list] {
+        assert!(root.join("manifest").join(list).exists(), "{list}, read by the branch, was deleted");
+    }
+}
