@@ -261,3 +261,75 @@ async fn a_maintainer_killed_mid_turn_leaves_tables_readable_and_the_next_turn_f
         assert_eq!(unreferenced(d).await, Vec::<String>::new(), "{}: files of killed turns left", d.display());
     }
 }
+
+/// `partition.expiration-time`: the service drops the partitions whose date is older, in one
+/// OVERWRITE snapshot (their deletion-vector index files with them); the rest reads as before,
+/// in shoal and in Java.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_older_than_their_expiration_are_dropped() {
+    let root = tempfile::tempdir().unwrap();
+    let wh = root.path().join("wh");
+    let dir = wh.join("db.db").join("events");
+    let def = shoal::table::TableDefinition::default()
+        .column("id", shoal::spec::parse_type("BIGINT NOT NULL").unwrap())
+        .column("dt", shoal::spec::parse_type("STRING NOT NULL").unwrap())
+        .column("v", shoal::spec::parse_type("STRING").unwrap())
+        .primary_key(&["dt", "id"])
+        .partition_key(&["dt"])
+        .option("bucket", "2")
+        .option("deletion-vectors.enabled", "true")
+        .option("partition.expiration-time", "7d")
+        .option("partition.timestamp-formatter", "yyyyMMdd");
+    let t = Table::create(dir.to_str().unwrap(), def).await.unwrap();
+    let today = chrono::Local::now().date_naive();
+    let days: Vec<String> =
+        [0i64, 3, 10, 30].iter().map(|d| (today - chrono::Days::new(*d as u64)).format("%Y%m%d").to_string()).collect();
+    let commit = t.new_commit("w").unwrap();
+    let mut model = Model::new();
+    for round in 0..2 {
+        let mut w = t.new_write().await.unwrap();
+        let rows: Vec<(i64, String, String)> =
+            (0..40).map(|i| (i, days[i as usize % 4].clone(), format!("r{round}-{i}"))).collect();
+        for (id, dt, v) in &rows {
+            model.insert(*id, (dt.clone(), v.clone()));
+        }
+        let batch = arrow_array::RecordBatch::try_new(
+            t.arrow_schema(),
+            vec![
+                std::sync::Arc::new(arrow_array::Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
+                std::sync::Arc::new(arrow_array::StringArray::from(
+                    rows.iter().map(|r| r.1.clone()).collect::<Vec<_>>(),
+                )),
+                std::sync::Arc::new(arrow_array::StringArray::from(
+                    rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>(),
+                )),
+            ],
+        )
+        .unwrap();
+        w.write(&batch).await.unwrap();
+        commit.commit(w.prepare_commit().await.unwrap()).await.unwrap();
+    }
+    let dry = maintain(&wh, &["--once", "--dry-run"]).output().unwrap();
+    let dry_log = String::from_utf8_lossy(&dry.stderr);
+    assert!(
+        dry_log.contains(&format!("would_drop=dt={}", days[3])) && dry_log.contains(&format!("dt={}", days[2])),
+        "{dry_log}"
+    );
+    let before = t.latest_snapshot().await.unwrap().unwrap().id;
+    let once = maintain(&wh, &["--once"]).output().unwrap();
+    let log = String::from_utf8_lossy(&once.stderr);
+    assert!(once.status.success() && log.contains("action=expire-partitions dropped="), "{log}");
+    model.retain(|_, (dt, _)| *dt == days[0] || *dt == days[1]);
+    let t = Table::open(dir.to_str().unwrap()).await.unwrap();
+    let snapshots = t.snapshots();
+    let mut kinds = vec![];
+    for id in before + 1..=t.latest_snapshot().await.unwrap().unwrap().id {
+        kinds.push(snapshots.snapshot(id).await.unwrap().commit_kind);
+    }
+    assert!(kinds.contains(&shoal::spec::CommitKind::Overwrite), "{kinds:?}");
+    let batch = t.read_all(None, None).await.unwrap();
+    assert_eq!(batch.num_rows(), model.len(), "the two recent days remain");
+    if let Some(o) = oracle() {
+        common::assert_rows_eq(&o.java_read(&dir, None), &lines(&model), "Java reads the remaining partitions");
+    }
+}

@@ -9,6 +9,7 @@ pub mod expire;
 pub mod expire_changelog;
 pub mod file_refs;
 pub mod orphan_files;
+pub mod partition_expire;
 pub mod post_commit;
 pub mod rollback;
 pub mod service;

@@ -312,6 +312,29 @@ impl TableCommit {
         self.commit_messages(identifier.unwrap_or(BATCH_COMMIT_IDENTIFIER), None, messages).await
     }
 
+    /// Deletes files and index files from the table in one OVERWRITE snapshot (Paimon's
+    /// `dropPartitions`, used by partition expiry): `entries` are DELETE entries of live files,
+    /// `index_changes` DELETE entries of live index files. A conflict (a file is no longer live:
+    /// a compaction replaced it) fails the commit; the caller plans again.
+    pub async fn commit_drop(
+        &self,
+        entries: Vec<ManifestEntry>,
+        index_changes: Vec<IndexManifestEntry>,
+    ) -> Result<CommitOutcome> {
+        if let Some(e) = entries.iter().find(|e| e.kind != FileKind::Delete) {
+            return Err(Error::InvalidInput(format!("a drop commit got an ADD of {}", e.file.file_name)));
+        }
+        if entries.is_empty() {
+            return Ok(CommitOutcome::Empty);
+        }
+        self.commit_entries(
+            BATCH_COMMIT_IDENTIFIER,
+            None,
+            Delta { kind: CommitKind::Overwrite, entries, changelog: vec![], index_changes, compactions: &[] },
+        )
+        .await
+    }
+
     /// Commits the writes of `messages` (one APPEND snapshot), then their compactions (one
     /// COMPACT snapshot). A compaction that lost a race (another writer or a compactor changed
     /// its bucket first: the files it replaces are gone, its level would overlap, the bucket's

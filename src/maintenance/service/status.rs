@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct Status {
     /// Epoch millis of the last write.
     pub updated_millis: i64,
@@ -24,6 +25,7 @@ pub struct Status {
 
 /// One table's last pass.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct TableStatus {
     pub last_pass_start_millis: i64,
     pub last_pass_seconds: f64,
@@ -37,11 +39,12 @@ pub struct TableStatus {
     pub actions: Vec<String>,
     /// Why the table or one of its actions was skipped or failed.
     pub errors: Vec<String>,
-    /// Memory across passes: the snapshot and time of the last full compaction and the time of
-    /// the last orphan scan.
+    /// Memory across passes: the snapshot and time of the last full compaction, the times of the
+    /// last orphan scan and partition expiry check.
     pub last_full_compaction_snapshot: Option<i64>,
     pub last_full_compaction_millis: Option<i64>,
     pub last_orphan_scan_millis: Option<i64>,
+    pub last_partition_check_millis: Option<i64>,
 }
 
 impl Status {

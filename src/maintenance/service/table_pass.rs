@@ -16,7 +16,9 @@ use crate::maintenance::compact::CompactJob;
 use crate::maintenance::expire::{expire_snapshots, expiry_preview, ExpireConfig};
 use crate::maintenance::expire_changelog::expire_changelogs;
 use crate::maintenance::orphan_files::remove_orphan_files;
+use crate::maintenance::partition_expire::{expire_partitions, PartitionExpireConfig};
 use crate::maintenance::post_commit::{expire_consumers, run_tag_maintenance};
+use crate::maintenance::tags::local_now;
 use crate::table::Table;
 
 /// Logs one action of `table` (stderr, `key=value` fields) and records it in the status.
@@ -234,12 +236,47 @@ pub async fn maintain(
             Err(e) => log_error(status, name, "tags", &e),
         }
     }
-    if opts.get("partition.expiration-time").is_some() {
-        log(status, name, "expire-partitions", "skipped=\"partition expiry is not implemented in shoal yet\"".into());
+    // 5. Partitions (`partition.expiration-time`), every `partition.expiration-check-interval`.
+    match PartitionExpireConfig::from_options(&opts) {
+        Ok(Some(c)) => {
+            let due = status
+                .last_partition_check_millis
+                .is_none_or(|t| now_millis() - t >= c.check_interval.as_millis() as i64);
+            if due || config.once {
+                match expire_partitions(table, &c, local_now(), dry).await {
+                    Ok(r) => {
+                        if !dry {
+                            status.last_partition_check_millis = Some(now_millis());
+                        }
+                        if !r.partitions.is_empty() || !r.unparsed.is_empty() {
+                            log(
+                                status,
+                                name,
+                                "expire-partitions",
+                                format!(
+                                    "{}={} files={} unparsed={} snapshot={}",
+                                    if dry { "would_drop" } else { "dropped" },
+                                    r.partitions.join(","),
+                                    r.files,
+                                    r.unparsed.join(","),
+                                    r.snapshot.map(|s| s.to_string()).unwrap_or("-".into())
+                                ),
+                            );
+                        }
+                    }
+                    Err(e @ Error::CommitConflict(_)) => {
+                        log(status, name, "expire-partitions", format!("retry_later=\"{e}\""))
+                    }
+                    Err(e) => log_error(status, name, "expire-partitions", &e),
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => log_error(status, name, "expire-partitions", &e),
     }
     lease.renew().await?;
 
-    // 5. Orphan files, at most once per --orphan-interval (and every turn of a --once run).
+    // 6. Orphan files, at most once per --orphan-interval (and every turn of a --once run).
     let due =
         status.last_orphan_scan_millis.is_none_or(|t| now_millis() - t >= config.orphan_interval.as_millis() as i64);
     if due || config.once {
