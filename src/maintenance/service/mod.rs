@@ -3,10 +3,10 @@
 //! table's own Paimon options: compaction of tables whose writers leave it to others
 //! (`write-only`), snapshot, changelog, tag and consumer expiry, automatic tags, orphan files.
 //!
-//! Scheduling: tables are discovered again before every round (new ones join); a table is due
-//! once `interval` has passed since its last turn began; up to `parallelism` tables have their
-//! turn at once, the longest-waiting first, so one huge table holds one slot and the others keep
-//! their pace. A lease per table ([`lease`]) keeps two maintainers off one table; a turn that
+//! Scheduling: tables are discovered again every `interval` (new ones join); a table is due once
+//! `interval` has passed since its last turn began; up to `parallelism` tables have their turn at
+//! once, the longest-waiting first, so one huge table holds one slot and the others keep their
+//! pace. A lease per table ([`lease`]) keeps two maintainers off one table; a turn that
 //! loses a race (a writer or another compactor committed first) leaves the rest for the next
 //! turn and never commits a stale result.
 
@@ -17,7 +17,7 @@ mod table_pass;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use discover::{discover, Patterns, TableName};
 use lease::{Acquired, Lease};
@@ -74,7 +74,7 @@ impl Default for MaintainConfig {
     }
 }
 
-/// A round's summary.
+/// What turns did: in a round (every table one turn), or in a whole run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoundSummary {
     pub tables: usize,
@@ -83,6 +83,16 @@ pub struct RoundSummary {
     pub busy: usize,
     pub failed: usize,
     pub actions: usize,
+}
+
+impl RoundSummary {
+    fn add(&mut self, other: &RoundSummary) {
+        self.tables = other.tables;
+        self.maintained += other.maintained;
+        self.busy += other.busy;
+        self.failed += other.failed;
+        self.actions += other.actions;
+    }
 }
 
 pub struct TableService {
@@ -106,92 +116,119 @@ impl TableService {
         &self.status
     }
 
-    /// Runs until `stop` resolves (or, with `once`, until every table had one turn).
+    /// Runs until `stop` resolves (or, with `once`, until every table found at the start had
+    /// one turn). Tables are scheduled one by one, not in lockstep rounds: whenever a slot is
+    /// free the longest-waiting due table takes it, so a table whose turn is long holds one slot
+    /// and the others keep their pace. Tables are discovered again every `interval`. A summary
+    /// line is printed each time every table has had a turn (a round).
     pub async fn run(&mut self, stop: impl std::future::Future<Output = ()>) -> Result<RoundSummary> {
         tokio::pin!(stop);
-        let mut total = RoundSummary::default();
-        loop {
-            let started = Instant::now();
-            let round = tokio::select! {
-                r = self.round() => r?,
-                _ = &mut stop => return Ok(total),
-            };
-            total.tables = round.tables;
-            total.maintained += round.maintained;
-            total.busy += round.busy;
-            total.failed += round.failed;
-            total.actions += round.actions;
-            if self.config.once {
-                return Ok(total);
-            }
-            // The next round when the earliest table is due again.
-            let wait = self.config.interval.saturating_sub(started.elapsed()).max(Duration::from_millis(200));
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = &mut stop => return Ok(total),
-            }
-        }
-    }
-
-    /// One round: every selected table that is due gets a turn, `parallelism` at a time,
-    /// longest-waiting first.
-    pub async fn round(&mut self) -> Result<RoundSummary> {
-        let tables = discover(&self.warehouse, &self.config.databases, &self.config.tables).await?;
-        let now = chrono::Utc::now().timestamp_millis();
         let interval = self.config.interval.as_millis() as i64;
-        let mut due: Vec<(i64, TableName)> = tables
-            .iter()
-            .map(|t| (self.status.tables.get(&t.to_string()).map(|s| s.last_pass_start_millis).unwrap_or(0), t.clone()))
-            .filter(|(last, _)| self.config.once || now - last >= interval)
-            .collect();
-        due.sort();
-        // Forget tables that are gone.
-        let names: BTreeSet<String> = tables.iter().map(|t| t.to_string()).collect();
-        self.status.tables.retain(|k, _| names.contains(k));
-
-        let mut summary = RoundSummary { tables: tables.len(), ..Default::default() };
-        let mut running = tokio::task::JoinSet::new();
-        let mut queue = due.into_iter().map(|(_, t)| t);
+        let mut tables: Vec<TableName> = vec![];
+        let mut discovered_at: Option<i64> = None;
+        let mut running: tokio::task::JoinSet<(TableName, Turn)> = tokio::task::JoinSet::new();
+        let mut busy_names: BTreeSet<TableName> = BTreeSet::new();
+        let mut had_turn: BTreeSet<TableName> = BTreeSet::new();
+        let mut total = RoundSummary::default();
+        let mut round = RoundSummary::default();
         loop {
-            while running.len() < self.config.parallelism.max(1) {
-                let Some(name) = queue.next() else { break };
+            let now = chrono::Utc::now().timestamp_millis();
+            if discovered_at.is_none_or(|d| !self.config.once && now - d >= interval) {
+                tables = discover(&self.warehouse, &self.config.databases, &self.config.tables).await?;
+                discovered_at = Some(now);
+                let names: BTreeSet<String> = tables.iter().map(|t| t.to_string()).collect();
+                self.status.tables.retain(|k, _| names.contains(k));
+                had_turn.retain(|t| tables.contains(t));
+            }
+            let last_start = |s: &Self, t: &TableName| {
+                s.status.tables.get(&t.to_string()).map(|st| st.last_pass_start_millis).unwrap_or(0)
+            };
+            let mut due: Vec<(i64, TableName)> = tables
+                .iter()
+                .filter(|t| !busy_names.contains(*t))
+                .filter(
+                    |t| if self.config.once { !had_turn.contains(*t) } else { now - last_start(self, t) >= interval },
+                )
+                .map(|t| (last_start(self, t), t.clone()))
+                .collect();
+            due.sort();
+            for (_, name) in due.into_iter().take(self.config.parallelism.max(1).saturating_sub(running.len())) {
                 let status = self.status.tables.get(&name.to_string()).cloned().unwrap_or_default();
                 let (warehouse, config, owner) = (self.warehouse.clone(), self.config.clone(), self.owner.clone());
+                busy_names.insert(name.clone());
                 running.spawn(async move {
                     let outcome = turn(&warehouse, &name, &config, &owner, status).await;
                     (name, outcome)
                 });
             }
-            let Some(done) = running.join_next().await else { break };
-            let (name, outcome) = done.map_err(|e| crate::Error::Task(format!("a table's turn panicked: {e}")))?;
-            match outcome {
-                Turn::Done(status) => {
-                    summary.maintained += 1;
-                    summary.actions += status.actions.len();
-                    if !status.errors.is_empty() {
-                        summary.failed += 1;
+            if self.config.once && running.is_empty() && tables.iter().all(|t| had_turn.contains(t)) {
+                self.finish_round(&mut round, tables.len());
+                total.add(&round);
+                return Ok(total);
+            }
+            // The next table due, at the latest.
+            let next_due = tables
+                .iter()
+                .filter(|t| !busy_names.contains(*t))
+                .map(|t| last_start(self, t) + interval - now)
+                .min()
+                .unwrap_or(interval)
+                .clamp(50, interval.max(50));
+            tokio::select! {
+                Some(done) = running.join_next(), if !running.is_empty() => {
+                    let (name, outcome) =
+                        done.map_err(|e| crate::Error::Task(format!("a table's turn panicked: {e}")))?;
+                    busy_names.remove(&name);
+                    had_turn.insert(name.clone());
+                    self.record(&mut round, name, outcome);
+                    if tables.iter().all(|t| had_turn.contains(t)) && !self.config.once {
+                        self.finish_round(&mut round, tables.len());
+                        total.add(&round);
+                        round = RoundSummary::default();
+                        had_turn.clear();
                     }
-                    self.status.tables.insert(name.to_string(), *status);
                 }
-                Turn::Busy(holder) => {
-                    summary.busy += 1;
-                    eprintln!("maintain table={name} skipped=\"held by {holder}\"");
-                }
-                Turn::Failed(e, status) => {
-                    summary.failed += 1;
-                    eprintln!("maintain table={name} error=\"{}\"", e.replace('"', "'"));
-                    self.status.tables.insert(name.to_string(), *status);
+                _ = tokio::time::sleep(Duration::from_millis(next_due as u64)) => {}
+                _ = &mut stop => {
+                    total.add(&round);
+                    return Ok(total);
                 }
             }
-            self.save_status();
         }
+    }
+
+    /// Takes a finished turn into the status and the round's counts.
+    fn record(&mut self, round: &mut RoundSummary, name: TableName, outcome: Turn) {
+        match outcome {
+            Turn::Done(status) => {
+                round.maintained += 1;
+                round.actions += status.actions.len();
+                if !status.errors.is_empty() {
+                    round.failed += 1;
+                }
+                self.status.tables.insert(name.to_string(), *status);
+            }
+            Turn::Busy(holder) => {
+                round.busy += 1;
+                eprintln!("maintain table={name} skipped=\"held by {holder}\"");
+            }
+            Turn::Failed(e, status) => {
+                round.failed += 1;
+                eprintln!("maintain table={name} error=\"{}\"", e.replace('"', "'"));
+                self.status.tables.insert(name.to_string(), *status);
+            }
+        }
+        self.save_status();
+    }
+
+    fn finish_round(&mut self, round: &mut RoundSummary, tables: usize) {
+        round.tables = tables;
         self.status.passes += 1;
         self.save_status();
         eprintln!(
             "maintain round={} tables={} maintained={} busy={} failed={} actions={}",
-            self.status.passes, summary.tables, summary.maintained, summary.busy, summary.failed, summary.actions
+            self.status.passes, round.tables, round.maintained, round.busy, round.failed, round.actions
         );
-        Ok(summary)
     }
 
     fn save_status(&mut self) {
