@@ -256,6 +256,13 @@ impl CompactJob {
             m.compact_before = r.before;
             m.compact_after = r.after;
             m.index_changes = index_changes;
+            if dv_base.is_some() {
+                // Its lookups (deletion vectors marked, changelog, retractions dropped) were made
+                // against the bucket's files above level 0 as planned: any change there since
+                // makes it stale, as for a writer's compaction (CommitMessage::compact_base).
+                m.compact_base =
+                    Some(split.files.iter().filter(|f| f.level > 0).map(|f| (f.file_name.clone(), f.level)).collect());
+            }
             m.dv_base = dv_base;
             m.compact_changelog_files = r.changelog;
             if m.has_compaction() {

@@ -50,12 +50,13 @@ pub struct CommitMessage {
     /// index files the compaction started from, ADD of the one replacing them (Paimon's
     /// `compactIncrement` new/deleted index files).
     pub index_changes: Vec<IndexManifestEntry>,
-    /// A writer's compaction: the bucket's files above level 0 (name, level) in the table as
-    /// the writer knew it when the compactions of this message were planned. The compaction is
-    /// dropped if the bucket holds other files above level 0 when it commits: it was planned,
-    /// and its lookups (deletion vectors, changelog, retractions dropped) made, without them.
-    /// None (a dedicated compactor, which plans from a snapshot): only the files it deletes,
-    /// the levels it adds to and the deletion vectors it read are checked.
+    /// A compaction that looked keys up (a writer's, or a dedicated compactor's on tables with
+    /// deletion vectors or a lookup changelog): the bucket's files above level 0 (name, level)
+    /// as it knew them when it was planned. The compaction is dropped if the bucket holds other
+    /// files above level 0 when it commits: it was planned, and its lookups (deletion vectors,
+    /// changelog, retractions dropped) made, without them. None (a dedicated compactor's plain
+    /// rewrite): only the files it deletes, the levels it adds to and the deletion vectors it
+    /// read are checked.
     pub compact_base: Option<Vec<(String, i32)>>,
     /// A compaction of a deletion-vector table: the bucket's deletion-vector index files its
     /// lookups read. The compaction is dropped if the bucket's index files differ when it
@@ -960,7 +961,7 @@ fn check_compact_base(
     let unknown: Vec<_> = now.iter().filter(|f| !known.contains(f)).collect();
     let gone: Vec<_> = known.iter().filter(|f| !now.contains(f)).collect();
     Err(Error::CommitConflict(format!(
-        "bucket {} changed above level 0 since this writer planned its compaction (new to it: {unknown:?}; \
+        "bucket {} changed above level 0 since this compaction was planned (new to it: {unknown:?}; \
          gone: {gone:?}): another writer or a compactor compacted it; the compaction is given up",
         m.bucket
     )))
