@@ -16,6 +16,8 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(cli::run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // The reader of stdout went away (`shoal read T | head`): stop quietly, as Unix tools do.
+        Err(_) if cli::stdout_closed() => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("shoal: error: {e}");
             std::process::ExitCode::FAILURE

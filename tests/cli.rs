@@ -286,3 +286,60 @@ fn writers_beside_a_compact_loop_all_succeed() {
     want.sort();
     assert_eq!(got, want, "after {runs} compactions");
 }
+
+/// `shoal inspect T | head`: when the reader of stdout goes away, the commands stop quietly with
+/// status 0, as Unix tools do (no panic, no "Broken pipe" error).
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let wh = wh.to_str().unwrap();
+    ok(&shoal(&[
+        "create",
+        "db.t",
+        "--warehouse",
+        wh,
+        "--schema",
+        "id BIGINT NOT NULL, v STRING",
+        "--primary-key",
+        "id",
+        "--bucket",
+        "2",
+    ]));
+    let text: String = std::iter::once("id,v\n".to_string()).chain((0..3000).map(|i| format!("{i},v{i}\n"))).collect();
+    let csv = write_file(dir.path(), "a.csv", &text);
+    for _ in 0..3 {
+        ok(&shoal(&["write", "db.t", &csv, "--warehouse", wh]));
+    }
+    let commands: &[&[&str]] = &[
+        &["inspect", "db.t"],
+        &["snapshots", "db.t"],
+        &["files", "db.t"],
+        &["schema", "db.t"],
+        &["read", "db.t"],
+        &["read", "db.t", "--format", "csv"],
+        &["read", "db.t", "--format", "jsonl"],
+        &["tail", "db.t", "--exit-when-caught-up"],
+        &["tail", "db.t", "--exit-when-caught-up", "--format", "csv"],
+        &["sql", "SELECT * FROM db.t"],
+    ];
+    for args in commands {
+        // A pipe whose reader is gone before shoal writes anything.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
+            .args(*args)
+            .args(["--warehouse", wh])
+            .env_remove("SHOAL_WAREHOUSE")
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?}\n{stderr}", out.status);
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe") && !stderr.contains("error"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -16,6 +16,7 @@ mod parse;
 pub use args::Cli;
 use args::Command;
 use commands::*;
+pub use output::stdout_closed;
 use shoal::error::Result;
 
 pub async fn run(cli: Cli) -> Result<()> {

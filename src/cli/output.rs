@@ -1,9 +1,11 @@
-//! How the commands print: rows in the formats `shoal read` and `shoal tail` offer, durations
-//! and times.
+//! How the commands print: to [`Stdout`] (a reader that goes away, as `head` does, ends the
+//! command quietly), rows in the formats `shoal read` and `shoal tail` offer, durations and
+//! times.
 
 use std::fs::File;
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
@@ -11,6 +13,67 @@ use clap::ValueEnum;
 use parquet::arrow::ArrowWriter;
 
 use shoal::error::{Error, Result};
+
+/// Set once a write to stdout found its reader gone (`EPIPE`: `shoal read T | head`).
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Whether stdout's reader went away: the command's error is then only the consequence, and
+/// `shoal` exits quietly with status 0, as Unix tools do.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::SeqCst)
+}
+
+/// Standard output as the commands write it: [`std::io::stdout`], except that a write finding
+/// the reader gone is remembered ([`stdout_closed`]) whichever writer (CSV, JSON, a pretty
+/// table) reports it and however it words the error. `println!` would panic there instead.
+pub struct Stdout;
+
+impl Stdout {
+    fn note<T>(r: std::io::Result<T>) -> std::io::Result<T> {
+        if let Err(e) = &r {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                STDOUT_CLOSED.store(true, Ordering::SeqCst);
+            }
+        }
+        r
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Stdout::note(std::io::stdout().lock().write(buf))
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        Stdout::note(std::io::stdout().lock().write_all(buf))
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Stdout::note(std::io::stdout().lock().flush())
+    }
+}
+
+/// A failed write to stdout as the command's error.
+pub fn stdout_error(e: std::io::Error) -> Error {
+    Error::InvalidInput(format!("writing to stdout: {e}"))
+}
+
+/// `println!` for the commands: a line to [`Stdout`]; evaluates to a `Result` (use `?`), so a
+/// closed stdout ends the command instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!($crate::cli::output::Stdout, $($arg)*).map_err($crate::cli::output::stdout_error)
+    }};
+}
+
+/// `print!` for the commands, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!($crate::cli::output::Stdout, $($arg)*).map_err($crate::cli::output::stdout_error)
+    }};
+}
+
+pub(crate) use {out, outln};
 
 /// `shoal read --format`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -60,7 +123,7 @@ impl OutputSink {
         let open = |p: &Path| File::create(p).map_err(|e| Error::InvalidInput(format!("{}: {e}", p.display())));
         let out: Box<dyn Write> = match output {
             Some(p) if !matches!(format, OutputFormat::Parquet) => Box::new(std::io::BufWriter::new(open(p)?)),
-            _ => Box::new(std::io::BufWriter::new(std::io::stdout())),
+            _ => Box::new(std::io::BufWriter::new(Stdout)),
         };
         Ok(match format {
             OutputFormat::Table => OutputSink::Table { batches: vec![], out },
@@ -134,9 +197,6 @@ impl TailSink {
                 w.finish().map_err(Error::arrow("writing JSON lines"))?;
             }
         }
-        let mut out = std::io::stdout().lock();
-        out.write_all(&buf)
-            .and_then(|_| out.flush())
-            .map_err(|e| Error::InvalidInput(format!("writing to stdout: {e}")))
+        Stdout.write_all(&buf).and_then(|_| Stdout.flush()).map_err(stdout_error)
     }
 }

@@ -1,6 +1,7 @@
 //! `shoal files`: list the live data files.
 
 use crate::cli::args::TableArg;
+use crate::cli::output::outln;
 use shoal::error::Result;
 
 /// List the live data files by partition, bucket and level.
@@ -20,12 +21,12 @@ pub async fn exec(args: Args) -> Result<()> {
         scan = scan.with_snapshot(s);
     }
     let plan = scan.plan().await?;
-    println!("{:<40}  {:>5}  {:>10}  {:>12}  {:>10}  file", "partition/bucket", "level", "rows", "bytes", "deletes");
+    outln!("{:<40}  {:>5}  {:>10}  {:>12}  {:>10}  file", "partition/bucket", "level", "rows", "bytes", "deletes")?;
     for split in plan.splits {
         let mut files = split.files.clone();
         files.sort_by_key(|f| (std::cmp::Reverse(f.level), f.min_sequence_number));
         for f in files {
-            println!(
+            outln!(
                 "{:<40}  {:>5}  {:>10}  {:>12}  {:>10}  {}",
                 split.bucket_path,
                 f.level,
@@ -33,7 +34,7 @@ pub async fn exec(args: Args) -> Result<()> {
                 f.file_size,
                 f.delete_row_count.unwrap_or(0),
                 f.file_name
-            );
+            )?;
         }
     }
     Ok(())

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use crate::cli::args::TableArg;
 use crate::cli::lsm_render::{render_svg, render_text};
+use crate::cli::output::{out, outln};
 use shoal::error::{Error, Result};
 
 /// Show the LSM shape of each bucket: sorted runs by level, file counts and sizes, key
@@ -30,14 +31,14 @@ pub async fn exec(args: Args) -> Result<()> {
     let plan = scan.plan().await?;
     let shapes = shoal::lsm::shape::bucket_shapes(t.schema(), &plan.splits)?;
     match &plan.snapshot {
-        Some(s) => println!("{} at snapshot {}", t.location(), s.id),
-        None => println!("{} has no snapshot yet", t.location()),
+        Some(s) => outln!("{} at snapshot {}", t.location(), s.id)?,
+        None => outln!("{} has no snapshot yet", t.location())?,
     }
-    print!("{}", render_text(&shapes));
+    out!("{}", render_text(&shapes))?;
     if let Some(path) = args.svg {
         std::fs::write(&path, render_svg(t.location(), &shapes))
             .map_err(|e| Error::InvalidInput(format!("cannot write {}: {e}", path.display())))?;
-        println!("wrote {}", path.display());
+        outln!("wrote {}", path.display())?;
     }
     Ok(())
 }

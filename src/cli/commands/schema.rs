@@ -1,6 +1,7 @@
 //! `shoal schema`: print the latest schema file.
 
 use crate::cli::args::TableArg;
+use crate::cli::output::outln;
 use shoal::error::Result;
 
 /// Print the table's schema (the latest schema file).
@@ -13,6 +14,6 @@ pub struct Args {
 
 pub async fn exec(args: Args) -> Result<()> {
     let t = args.table.open().await?;
-    println!("{}", t.schema().to_json_string());
+    outln!("{}", t.schema().to_json_string())?;
     Ok(())
 }

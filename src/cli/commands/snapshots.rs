@@ -1,6 +1,7 @@
 //! `shoal snapshots`: list a table's snapshots.
 
 use crate::cli::args::TableArg;
+use crate::cli::output::outln;
 use shoal::error::Result;
 
 /// List snapshots.
@@ -14,16 +15,21 @@ pub struct Args {
 pub async fn exec(args: Args) -> Result<()> {
     let t = args.table.open().await?;
     let sm = t.snapshots();
-    println!(
+    outln!(
         "{:>6}  {:<8}  {:>7}  {:>12}  {:>12}  {:<24}  commit user",
-        "id", "kind", "schema", "total rows", "delta rows", "time (UTC)"
-    );
+        "id",
+        "kind",
+        "schema",
+        "total rows",
+        "delta rows",
+        "time (UTC)"
+    )?;
     for id in sm.snapshot_ids().await? {
         let s = sm.snapshot(id).await?;
         let time = chrono::DateTime::from_timestamp_millis(s.time_millis)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
             .unwrap_or_default();
-        println!(
+        outln!(
             "{:>6}  {:<8}  {:>7}  {:>12}  {:>12}  {:<24}  {}",
             s.id,
             format!("{:?}", s.commit_kind).to_uppercase(),
@@ -32,7 +38,7 @@ pub async fn exec(args: Args) -> Result<()> {
             s.delta_record_count.map(|v| v.to_string()).unwrap_or_default(),
             time,
             s.commit_user
-        );
+        )?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use ::datafusion::prelude::SessionContext;
 
+use crate::cli::output::{self, outln};
 use shoal::error::{Error, Result};
 
 /// Run SQL over a warehouse with DataFusion (tables as db.table): queries, INSERT, UPDATE,
@@ -34,9 +35,9 @@ async fn run_sql(ctx: &SessionContext, text: &str) -> Result<()> {
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
         if !batches.is_empty() && batches[0].num_columns() > 0 {
             let text = arrow::util::pretty::pretty_format_batches(&batches).map_err(Error::arrow("formatting rows"))?;
-            println!("{text}");
+            outln!("{text}")?;
         }
-        println!("{rows} row{}", if rows == 1 { "" } else { "s" });
+        outln!("{rows} row{}", if rows == 1 { "" } else { "s" })?;
     }
     Ok(())
 }
@@ -73,6 +74,9 @@ async fn sql_prompt(ctx: &SessionContext) -> Result<()> {
         if line.trim_end().ends_with(';') {
             let q = std::mem::take(&mut statement);
             if let Err(e) = run_sql(ctx, &q).await {
+                if output::stdout_closed() {
+                    return Err(e);
+                }
                 eprintln!("shoal: error: {e}");
                 failed = true;
             }
