@@ -6,10 +6,13 @@ use std::fs::File;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use clap::ValueEnum;
+use futures::stream::BoxStream;
+use futures::StreamExt;
 use parquet::arrow::ArrowWriter;
 
 use shoal::error::{Error, Result};
@@ -75,6 +78,23 @@ macro_rules! out {
 
 pub(crate) use {out, outln};
 
+/// "1 row", "0 rows".
+pub fn rows_text(n: usize) -> String {
+    format!("{n} row{}", if n == 1 { "" } else { "s" })
+}
+
+/// Rows as a pretty table; with no rows, the header of `schema` (never an empty `++`).
+pub fn pretty_rows(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<String> {
+    let empty;
+    let batches = if batches.iter().all(|b| b.num_rows() == 0) {
+        empty = [RecordBatch::new_empty(schema.clone())];
+        &empty[..]
+    } else {
+        batches
+    };
+    Ok(arrow::util::pretty::pretty_format_batches(batches).map_err(Error::arrow("formatting rows"))?.to_string())
+}
+
 /// `shoal read --format`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum OutputFormat {
@@ -110,9 +130,83 @@ pub fn format_millis(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// `shoal read --format table` prints a pretty table of this many rows at a time (each with its
+/// header, widths fitted to its rows), so that rows show as the read goes, not after it.
+pub const TABLE_BLOCK_ROWS: usize = 1000;
+
+/// ... or the rows it has once they waited this long for more.
+pub const TABLE_BLOCK_WAIT: Duration = Duration::from_secs(1);
+
+/// A `--format table` output: rows wait in `pending` until a block is full (or waited long
+/// enough), then print as one pretty table.
+pub struct TableOut {
+    schema: SchemaRef,
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
+    pending_since: Option<tokio::time::Instant>,
+    rows: usize,
+    blocks: usize,
+    block_rows: usize,
+    wait: Duration,
+    out: Box<dyn Write>,
+}
+
+impl TableOut {
+    pub fn new(schema: SchemaRef, out: Box<dyn Write>, block_rows: usize, wait: Duration) -> TableOut {
+        TableOut {
+            schema,
+            pending: vec![],
+            pending_rows: 0,
+            pending_since: None,
+            rows: 0,
+            blocks: 0,
+            block_rows: block_rows.max(1),
+            wait,
+            out,
+        }
+    }
+
+    fn write(&mut self, b: &RecordBatch) -> Result<()> {
+        let mut b = b.clone();
+        while b.num_rows() > 0 {
+            let take = b.num_rows().min(self.block_rows - self.pending_rows);
+            self.pending.push(b.slice(0, take));
+            self.pending_rows += take;
+            self.pending_since.get_or_insert_with(tokio::time::Instant::now);
+            b = b.slice(take, b.num_rows() - take);
+            if self.pending_rows == self.block_rows {
+                self.print_pending()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints the pending rows as one block.
+    fn print_pending(&mut self) -> Result<()> {
+        if self.pending_rows == 0 {
+            return Ok(());
+        }
+        let text = pretty_rows(&self.schema, &self.pending)?;
+        self.rows += self.pending_rows;
+        self.blocks += 1;
+        self.pending.clear();
+        self.pending_rows = 0;
+        self.pending_since = None;
+        writeln!(self.out, "{text}").and_then(|_| self.out.flush()).map_err(stdout_error)
+    }
+
+    fn finish(mut self) -> Result<()> {
+        self.print_pending()?;
+        if self.blocks == 0 {
+            writeln!(self.out, "{}", pretty_rows(&self.schema, &[])?).map_err(stdout_error)?;
+        }
+        writeln!(self.out, "{}", rows_text(self.rows)).and_then(|_| self.out.flush()).map_err(stdout_error)
+    }
+}
+
 /// Where `shoal read` writes its rows.
 pub enum OutputSink {
-    Table { batches: Vec<RecordBatch>, out: Box<dyn Write> },
+    Table(TableOut),
     Csv(arrow::csv::Writer<Box<dyn Write>>),
     Jsonl(arrow::json::LineDelimitedWriter<Box<dyn Write>>),
     Parquet(ArrowWriter<File>),
@@ -126,7 +220,7 @@ impl OutputSink {
             _ => Box::new(std::io::BufWriter::new(Stdout)),
         };
         Ok(match format {
-            OutputFormat::Table => OutputSink::Table { batches: vec![], out },
+            OutputFormat::Table => OutputSink::Table(TableOut::new(schema, out, TABLE_BLOCK_ROWS, TABLE_BLOCK_WAIT)),
             OutputFormat::Csv => OutputSink::Csv(arrow::csv::WriterBuilder::new().with_header(true).build(out)),
             OutputFormat::Jsonl => OutputSink::Jsonl(arrow::json::LineDelimitedWriter::new(out)),
             OutputFormat::Parquet => {
@@ -140,7 +234,7 @@ impl OutputSink {
 
     pub fn write(&mut self, b: &RecordBatch) -> Result<()> {
         match self {
-            OutputSink::Table { batches, .. } => batches.push(b.clone()),
+            OutputSink::Table(t) => t.write(b)?,
             OutputSink::Csv(w) => w.write(b).map_err(Error::arrow("writing CSV"))?,
             OutputSink::Jsonl(w) => w.write(b).map_err(Error::arrow("writing JSON lines"))?,
             OutputSink::Parquet(w) => w.write(b).map_err(|e| Error::InvalidInput(e.to_string()))?,
@@ -148,15 +242,44 @@ impl OutputSink {
         Ok(())
     }
 
+    /// Writes a stream's rows, at most `limit`. A table prints each block as soon as it is full
+    /// or its rows waited [`TABLE_BLOCK_WAIT`] for more.
+    pub async fn write_stream(
+        &mut self,
+        mut stream: BoxStream<'_, Result<RecordBatch>>,
+        limit: Option<usize>,
+    ) -> Result<()> {
+        let mut remaining = limit.unwrap_or(usize::MAX);
+        while remaining > 0 {
+            let deadline = match self {
+                OutputSink::Table(t) => t.pending_since.map(|since| since + t.wait),
+                _ => None,
+            };
+            let next = match deadline {
+                // Waiting on a stream's next() and dropping it at the deadline loses nothing.
+                Some(at) => match tokio::time::timeout_at(at, stream.next()).await {
+                    Ok(next) => next,
+                    Err(_) => {
+                        if let OutputSink::Table(t) = self {
+                            t.print_pending()?;
+                        }
+                        continue;
+                    }
+                },
+                None => stream.next().await,
+            };
+            let Some(b) = next else { break };
+            let b = b?;
+            let b = if b.num_rows() > remaining { b.slice(0, remaining) } else { b };
+            remaining -= b.num_rows();
+            self.write(&b)?;
+        }
+        Ok(())
+    }
+
     pub fn finish(self) -> Result<()> {
         match self {
-            OutputSink::Table { batches, mut out } => {
-                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                let text =
-                    arrow::util::pretty::pretty_format_batches(&batches).map_err(Error::arrow("formatting rows"))?;
-                writeln!(out, "{text}\n{rows} rows").map_err(|e| Error::InvalidInput(e.to_string()))?;
-                out.flush().map_err(|e| Error::InvalidInput(e.to_string()))
-            }
+            OutputSink::Table(t) => t.finish(),
             OutputSink::Csv(w) => w.into_inner().flush().map_err(|e| Error::InvalidInput(e.to_string())),
             OutputSink::Jsonl(mut w) => {
                 w.finish().map_err(Error::arrow("writing JSON lines"))?;
@@ -198,5 +321,81 @@ impl TailSink {
             }
         }
         Stdout.write_all(&buf).and_then(|_| Stdout.flush()).map_err(stdout_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use arrow_array::Int64Array;
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    fn ids(schema: &SchemaRef, from: i64, n: i64) -> RecordBatch {
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from_iter_values(from..from + n))]).unwrap()
+    }
+
+    /// `shoal read --format table` of a large table: rows show while the read goes on, not after.
+    #[tokio::test]
+    async fn a_table_prints_its_rows_while_the_read_goes_on() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        // 25 rows, then a reader that delivers nothing more (a slow split, or a huge table).
+        let stream = futures::stream::iter(vec![Ok(ids(&schema, 0, 25))]).chain(futures::stream::pending()).boxed();
+        let out = Shared::default();
+        let table = TableOut::new(schema.clone(), Box::new(out.clone()), 10, Duration::from_millis(50));
+        let mut sink = OutputSink::Table(table);
+        let read = tokio::time::timeout(Duration::from_secs(1), sink.write_stream(stream, None)).await;
+        assert!(read.is_err(), "the read never ends");
+        let text = out.text();
+        // Two full blocks at once, the last 5 rows once they waited: each block with its header.
+        assert_eq!(text.matches("| id |").count(), 3, "{text}");
+        assert!(text.contains("| 0  |") && text.contains("| 9  |") && text.contains("| 24 |"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_table_output_counts_its_rows_and_keeps_the_limit() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+        let stream = futures::stream::iter(vec![Ok(ids(&schema, 0, 7)), Ok(ids(&schema, 7, 7))]).boxed();
+        let out = Shared::default();
+        let mut sink = OutputSink::Table(TableOut::new(schema.clone(), Box::new(out.clone()), 5, TABLE_BLOCK_WAIT));
+        sink.write_stream(stream, Some(12)).await.unwrap();
+        sink.finish().unwrap();
+        let text = out.text();
+        assert_eq!(text.matches("| id |").count(), 3, "{text}");
+        assert!(text.contains("| 11 |") && !text.contains("| 12 |") && text.ends_with("12 rows\n"), "{text}");
+    }
+
+    /// An empty result shows its columns, not `++` / `++`.
+    #[test]
+    fn an_empty_result_prints_its_header() {
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let out = Shared::default();
+        TableOut::new(schema.clone(), Box::new(out.clone()), 5, TABLE_BLOCK_WAIT).finish().unwrap();
+        assert_eq!(out.text(), "+----+------+\n| id | name |\n+----+------+\n+----+------+\n0 rows\n");
+        assert!(pretty_rows(&schema, &[]).unwrap().contains("| id | name |"));
     }
 }

@@ -65,21 +65,12 @@ pub async fn exec(args: Args) -> Result<()> {
         Some(p) => std::sync::Arc::new(t.arrow_schema().project(p).map_err(Error::arrow("projecting"))?),
         None => t.arrow_schema(),
     };
-    let mut stream = match &args.filter {
+    let stream = match &args.filter {
         Some(predicate) => filtered_stream(&t, projection.as_deref(), predicate, args.limit).await?,
         None => t.scan_stream(None, projection).await?,
     };
     let mut sink = OutputSink::new(args.format, args.output.as_deref(), schema)?;
-    let mut remaining = args.limit.unwrap_or(usize::MAX);
-    while let Some(b) = stream.next().await {
-        if remaining == 0 {
-            break;
-        }
-        let b = b?;
-        let b = if b.num_rows() > remaining { b.slice(0, remaining) } else { b };
-        remaining -= b.num_rows();
-        sink.write(&b)?;
-    }
+    sink.write_stream(stream, args.limit).await?;
     sink.finish()
 }
 
