@@ -130,6 +130,12 @@ fn create_write_read_sql_inspect_compact_end_to_end() {
     let out = ok(&shoal(&["sql", "SELECT count(*) AS n FROM shop.orders VERSION AS OF 1", "--warehouse", wh]));
     assert!(out.contains("| 3 "), "{out}");
 
+    // An empty result shows its columns.
+    let out = ok(&shoal(&["sql", "SELECT id, state FROM shop.orders WHERE id < 0", "--warehouse", wh]));
+    assert!(out.contains("| id | state |") && out.trim_end().ends_with("0 rows"), "{out}");
+    let out = ok(&shoal(&["read", "shop.orders", "--warehouse", wh, "--where", "id < 0"]));
+    assert!(out.contains("| id | state | fee | dt |") && out.trim_end().ends_with("0 rows"), "{out}");
+
     // The interactive prompt reads statements up to ';' from stdin.
     let out = shoal_stdin(
         &["sql", "--warehouse", wh],

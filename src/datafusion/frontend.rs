@@ -9,6 +9,9 @@
 //!
 //! A text may hold several statements separated by `;`; they run in order.
 
+use std::sync::Arc;
+
+use ::datafusion::arrow::datatypes::{Schema, SchemaRef};
 use ::datafusion::arrow::record_batch::RecordBatch;
 use ::datafusion::common::{plan_err, DataFusionError, Result};
 use ::datafusion::prelude::SessionContext;
@@ -30,6 +33,12 @@ pub async fn sql(ctx: &SessionContext, text: &str) -> Result<Vec<RecordBatch>> {
 
 /// Runs every statement of `text`, returning each statement's rows.
 pub async fn sql_statements(ctx: &SessionContext, text: &str) -> Result<Vec<Vec<RecordBatch>>> {
+    Ok(sql_results(ctx, text).await?.into_iter().map(|(_, rows)| rows).collect())
+}
+
+/// Runs every statement of `text`, returning each statement's result schema (known also when
+/// there are no rows) and rows.
+pub async fn sql_results(ctx: &SessionContext, text: &str) -> Result<Vec<(SchemaRef, Vec<RecordBatch>)>> {
     let text = rewrite_time_travel(text)?;
     let statements = DFParser::parse_sql_with_dialect(&text, &GenericDialect {})?;
     let mut results = Vec::with_capacity(statements.len());
@@ -44,12 +53,16 @@ pub async fn sql_statements(ctx: &SessionContext, text: &str) -> Result<Vec<Vec<
 /// each attempt, so that statements contending for one bucket stop colliding in lockstep).
 pub const ROW_LEVEL_RETRIES: usize = 5;
 
-async fn run_statement(ctx: &SessionContext, statement: DFStatement) -> Result<Vec<RecordBatch>> {
+async fn run_statement(ctx: &SessionContext, statement: DFStatement) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let with_schema = |rows: Vec<RecordBatch>| {
+        let schema = rows.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(Schema::empty()));
+        (schema, rows)
+    };
     let mut row_level = false;
     if let DFStatement::Statement(s) = &statement {
         match s.as_ref() {
-            Statement::Call(function) => return procedures::call(ctx, function).await,
-            Statement::AlterTable(alter) => return super::ddl::alter_table(ctx, alter).await,
+            Statement::Call(function) => return procedures::call(ctx, function).await.map(with_schema),
+            Statement::AlterTable(alter) => return super::ddl::alter_table(ctx, alter).await.map(with_schema),
             Statement::Update { .. } | Statement::Delete(_) | Statement::Merge { .. } => row_level = true,
             _ => {}
         }
@@ -58,7 +71,9 @@ async fn run_statement(ctx: &SessionContext, statement: DFStatement) -> Result<V
     loop {
         let run = async {
             let plan = ctx.state().statement_to_plan(statement.clone()).await?;
-            ctx.execute_logical_plan(plan).await?.collect().await
+            let df = ctx.execute_logical_plan(plan).await?;
+            let schema = df.schema().inner().clone();
+            Ok((schema, df.collect().await?))
         };
         match run.await {
             Err(e) if row_level && attempt < ROW_LEVEL_RETRIES && is_commit_conflict(&e) => {

@@ -28,7 +28,7 @@ use ::datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use catalog::{ShoalCatalogProvider, ShoalSchemaProvider};
 pub use exec::ShoalScanExec;
-pub use frontend::{sql, sql_statements};
+pub use frontend::{sql, sql_results, sql_statements};
 pub use provider::ShoalTableProvider;
 
 /// The catalog name [`context_for_warehouse`] registers the warehouse under.

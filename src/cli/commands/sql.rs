@@ -2,7 +2,7 @@
 
 use ::datafusion::prelude::SessionContext;
 
-use crate::cli::output::{self, outln};
+use crate::cli::output::{self, outln, pretty_rows, rows_text};
 use shoal::error::{Error, Result};
 
 /// Run SQL over a warehouse with DataFusion (tables as db.table): queries, INSERT, UPDATE,
@@ -30,14 +30,14 @@ pub async fn exec(args: Args) -> Result<()> {
 
 /// Runs SQL statements and prints each result as a table.
 async fn run_sql(ctx: &SessionContext, text: &str) -> Result<()> {
-    let results = shoal::datafusion::sql_statements(ctx, text).await.map_err(sql_error)?;
-    for batches in results {
+    let results = shoal::datafusion::sql_results(ctx, text).await.map_err(sql_error)?;
+    for (schema, batches) in results {
         let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        if !batches.is_empty() && batches[0].num_columns() > 0 {
-            let text = arrow::util::pretty::pretty_format_batches(&batches).map_err(Error::arrow("formatting rows"))?;
-            outln!("{text}")?;
+        // Statements without columns (CREATE, SET) print only the count.
+        if !schema.fields().is_empty() {
+            outln!("{}", pretty_rows(&schema, &batches)?)?;
         }
-        outln!("{rows} row{}", if rows == 1 { "" } else { "s" })?;
+        outln!("{}", rows_text(rows))?;
     }
     Ok(())
 }
