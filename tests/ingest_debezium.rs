@@ -99,3 +99,19 @@ async fn a_malformed_event_stops_with_file_line_and_commits_nothing_unless_dead_
     assert!(lines[1]["error"].as_str().unwrap().contains("unknown op"));
     assert!(lines[2]["error"].as_str().unwrap().contains("not JSON"));
 }
+
+#[test]
+fn kafka_options_keep_their_shape_and_are_refused_with_the_stdin_bridge() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path();
+    let out = shoal(wh, &["--kafka-brokers", "127.0.0.1:9", "--topic", "t", "--group", "g"], None);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not implemented") && err.contains("kcat"), "{err}");
+    // --topic and --group go with --kafka-brokers; files do not.
+    let out = shoal(wh, &["--kafka-brokers", "127.0.0.1:9", "--topic", "t"], None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--group"));
+    let out = shoal(wh, &["events.jsonl", "--kafka-brokers", "127.0.0.1:9", "--topic", "t", "--group", "g"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}

@@ -90,7 +90,7 @@ pub struct PostgresArgs {
 )]
 pub struct DebeziumArgs {
     /// JSON-lines files, or - for standard input
-    #[arg(required = true)]
+    #[arg(required_unless_present = "kafka_brokers", conflicts_with = "kafka_brokers")]
     inputs: Vec<String>,
     #[arg(long, env = "SHOAL_WAREHOUSE")]
     warehouse: String,
@@ -109,9 +109,16 @@ pub struct DebeziumArgs {
     /// fail (default) or dead-letter=PATH: write bad events to PATH and go on
     #[arg(long, default_value = "fail", value_parser = parse::on_error)]
     on_error: OnError,
-    /// Kafka brokers (not supported in this build: no Kafka client is linked)
-    #[arg(long)]
+    /// Kafka brokers, host:port,... (not implemented: no Kafka-protocol broker to test against
+    /// installs here; pipe the topic in on stdin, see format-spec/ingest.md)
+    #[arg(long, requires_all = ["topic", "group"])]
     kafka_brokers: Option<String>,
+    /// Kafka topic of the events (with --kafka-brokers)
+    #[arg(long, requires = "kafka_brokers")]
+    topic: Option<String>,
+    /// Kafka consumer group (with --kafka-brokers)
+    #[arg(long, requires = "kafka_brokers")]
+    group: Option<String>,
 }
 
 pub async fn exec(a: Args) -> Result<()> {
@@ -242,7 +249,12 @@ impl Router for WarehouseRouter {
 
 async fn debezium_exec(a: DebeziumArgs) -> Result<()> {
     if a.kafka_brokers.is_some() {
-        return Err(Error::Unsupported("Kafka input is not implemented yet; pipe the topic in on stdin (-)".into()));
+        return Err(Error::Unsupported(
+            "Kafka input (--kafka-brokers/--topic/--group) is not implemented: pipe the topic in on standard \
+             input, e.g. `kcat -C -b BROKERS -t TOPIC -o beginning -e -u | shoal ingest debezium - ...` \
+             (format-spec/ingest.md, \"Kafka\")"
+                .into(),
+        ));
     }
     let mut inputs = vec![];
     for i in &a.inputs {
