@@ -81,4 +81,14 @@ impl Error {
     pub fn data_file(file: impl Into<String>, message: impl std::fmt::Display) -> Error {
         Error::DataFile { file: file.into(), message: message.to_string() }
     }
+
+    /// What went wrong, to follow a context: the display without the "invalid input: " of an
+    /// [`Error::InvalidInput`], so that `format!("{file}: {}", e.detail())` wrapped in another
+    /// `InvalidInput` says "invalid input" once.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::InvalidInput(m) => m.clone(),
+            e => e.to_string(),
+        }
+    }
 }

@@ -200,6 +200,12 @@ fn user_mistakes_get_clear_errors() {
     let kinds = write_file(dir.path(), "k.csv", "id,n,s,op\n1,2,x,+I\n2,3,y,UPSERT\n");
     let e = user_error(&shoal(&["write", t, &kinds, "--row-kind-column", "op"]));
     assert!(e.contains("row 2") && e.contains("UPSERT"), "{e}");
+    // The file's name and "invalid input" once each, not "invalid input: f.csv: invalid input: ...".
+    let e = user_error(&shoal(&["write", t, &write_file(dir.path(), "extra.csv", "id,n,zz\n1,2,3\n")]));
+    assert!(
+        e.contains("\"zz\"") && e.matches("invalid input").count() == 1 && e.matches("extra.csv").count() == 1,
+        "{e}"
+    );
     let e = user_error(&shoal(&["write", t, &write_file(dir.path(), "x.txt", "id\n1\n")]));
     assert!(e.contains("--format"), "{e}");
 

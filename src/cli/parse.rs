@@ -18,10 +18,7 @@ const TIME_FORMATS: &str = "epoch millis, 2024-01-02T03:04:05Z, 2024-01-02 03:04
 
 /// A library error as clap's message (without the "invalid input: " of its display).
 fn message(e: Error) -> String {
-    match e {
-        Error::InvalidInput(m) => m,
-        e => e.to_string(),
-    }
+    e.detail()
 }
 
 /// A duration as the table options spell them: `90s`, `500ms`, `30min`, `1h`, `7 d`.

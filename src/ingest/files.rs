@@ -50,6 +50,8 @@ pub async fn write_file(
 ) -> Result<usize> {
     let target = table.arrow_schema();
     let file_err = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("{}: {e}", path.display()));
+    // A shoal error's own "invalid input: " is not repeated after the file name.
+    let input_err = |e: Error| file_err(&e.detail());
     let f = File::open(path).map_err(|e| file_err(&e))?;
     let mut column_names: Vec<String> = vec![];
     let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>> = match format {
@@ -65,7 +67,7 @@ pub async fn write_file(
                 .map_err(|e| file_err(&e))?;
             let names: Vec<String> =
                 header.trim_end().split(',').map(|s| s.trim().trim_matches('"').to_string()).collect();
-            let schema = input_schema(&target, &names, kind_col).map_err(|e| file_err(&e))?;
+            let schema = input_schema(&target, &names, kind_col).map_err(input_err)?;
             column_names = names;
             Box::new(
                 arrow::csv::ReaderBuilder::new(schema)
@@ -78,7 +80,7 @@ pub async fn write_file(
         FileFormat::Jsonl => {
             let names: Vec<String> =
                 target.fields().iter().map(|f| f.name().clone()).chain(kind_col.map(str::to_string)).collect();
-            let schema = input_schema(&target, &names, kind_col).map_err(|e| file_err(&e))?;
+            let schema = input_schema(&target, &names, kind_col).map_err(input_err)?;
             Box::new(
                 arrow::json::ReaderBuilder::new(schema)
                     .with_batch_size(65536)
@@ -98,8 +100,8 @@ pub async fn write_file(
                 file_err(&format!("in the rows after row {rows}: {m}"))
             }
         })?;
-        let (values, kinds) = split_kinds(&b, &target, kind_col, rows).map_err(|e| file_err(&e))?;
-        w.write_with_kinds(&values, kinds.as_deref()).await.map_err(|e| file_err(&e))?;
+        let (values, kinds) = split_kinds(&b, &target, kind_col, rows).map_err(input_err)?;
+        w.write_with_kinds(&values, kinds.as_deref()).await.map_err(input_err)?;
         rows += b.num_rows();
         progress(rows);
     }
