@@ -248,13 +248,14 @@ impl Router for WarehouseRouter {
 }
 
 async fn debezium_exec(a: DebeziumArgs) -> Result<()> {
-    if a.kafka_brokers.is_some() {
-        return Err(Error::Unsupported(
-            "Kafka input (--kafka-brokers/--topic/--group) is not implemented: pipe the topic in on standard \
-             input, e.g. `kcat -C -b BROKERS -t TOPIC -o beginning -e -u | shoal ingest debezium - ...` \
-             (format-spec/ingest.md, \"Kafka\")"
-                .into(),
-        ));
+    if let Some(brokers) = &a.kafka_brokers {
+        let topic = a.topic.as_deref().unwrap_or_default();
+        let group = a.group.as_deref().unwrap_or_default();
+        return Err(Error::Unsupported(format!(
+            "Kafka input (--kafka-brokers {brokers} --topic {topic} --group {group}) is not implemented: pipe the \
+             topic in on standard input, e.g. `kcat -C -b {brokers} -t {topic} -o beginning -e -u | shoal ingest \
+             debezium - ...` (format-spec/ingest.md, \"Kafka\")"
+        )));
     }
     let mut inputs = vec![];
     for i in &a.inputs {
