@@ -355,3 +355,65 @@ fn a_closed_stdout_ends_quietly() {
         );
     }
 }
+
+/// A Parquet or CSV input lacking a table column is refused with the missing and the extra
+/// columns named; `--missing-columns=null` writes nulls in missing nullable columns.
+#[test]
+fn an_input_missing_a_column_is_named_or_written_as_nulls() {
+    use std::sync::Arc;
+
+    use arrow_array::{Int32Array, Int64Array, RecordBatch};
+    use arrow_schema::{Field, Schema};
+
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let wh = wh.to_str().unwrap();
+    ok(&shoal(&[
+        "create",
+        "db.t",
+        "--warehouse",
+        wh,
+        "--schema",
+        "id BIGINT NOT NULL, order_name STRING, fee INT",
+        "--primary-key",
+        "id",
+        "--bucket",
+        "1",
+    ]));
+    let csv = write_file(dir.path(), "a.csv", "id,ordername,fee\n1,x,5\n");
+    let e = user_error(&shoal(&["write", "db.t", &csv, "--warehouse", wh]));
+    assert!(
+        e.contains("no column \"order_name\"") && e.contains("\"ordername\"") && e.contains("--missing-columns"),
+        "{e}"
+    );
+
+    let parquet = |name: &str, fields: Vec<(&str, Arc<dyn arrow_array::Array>)>| {
+        let schema = Arc::new(Schema::new(
+            fields.iter().map(|(n, a)| Field::new(*n, a.data_type().clone(), true)).collect::<Vec<_>>(),
+        ));
+        let batch = RecordBatch::try_new(schema.clone(), fields.into_iter().map(|(_, a)| a).collect()).unwrap();
+        let p = dir.path().join(name);
+        let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&p).unwrap(), schema, None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let no_name = parquet(
+        "no_name.parquet",
+        vec![
+            ("id", Arc::new(Int64Array::from(vec![1, 2]))),
+            ("fee", Arc::new(Int32Array::from(vec![5, 6]))),
+            ("extra", Arc::new(Int32Array::from(vec![0, 0]))),
+        ],
+    );
+    let e = user_error(&shoal(&["write", "db.t", &no_name, "--warehouse", wh]));
+    assert!(e.contains("no column \"order_name\"") && e.contains("\"extra\""), "{e}");
+    let out = ok(&shoal(&["write", "db.t", &no_name, "--warehouse", wh, "--missing-columns", "null"]));
+    assert!(out.contains("wrote 2 rows"), "{out}");
+    let out = ok(&shoal(&["read", "db.t", "--warehouse", wh, "--format", "csv"]));
+    assert_eq!(out, "id,order_name,fee\n1,,5\n2,,6\n");
+    // A key column cannot be null.
+    let no_id = parquet("no_id.parquet", vec![("fee", Arc::new(Int32Array::from(vec![5])))]);
+    let e = user_error(&shoal(&["write", "db.t", &no_id, "--warehouse", wh, "--missing-columns", "null"]));
+    assert!(e.contains("no column \"id\"") && e.contains("cannot be null"), "{e}");
+}

@@ -1,6 +1,7 @@
 //! Loading files in other formats (Parquet, CSV, JSON lines) into a table writer: a file's
 //! columns are matched to the table's by name and parsed as the table's types; an optional column
-//! holds each row's kind (+I, -U, +U or -D) and is not written.
+//! holds each row's kind (+I, -U, +U or -D) and is not written. A Parquet or CSV input lacking a
+//! table column is refused, unless [`MissingColumns::Null`] lets nullable ones be written as nulls.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -37,15 +38,29 @@ impl FileFormat {
     }
 }
 
+/// What [`write_file`] does with a table column a Parquet or CSV input does not have (a JSON
+/// line without a key holds a null there in any case).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum MissingColumns {
+    /// Refuse the input, naming the missing columns and the input's extra ones.
+    #[default]
+    Error,
+    /// Write nulls in a missing nullable column (a missing NOT NULL column is still refused).
+    /// On a deduplicate table a null replaces the value stored for the key.
+    Null,
+}
+
 /// Writes one file's rows into `w` (not committed); returns the number of rows. `kind_col` names
-/// the column holding each row's kind; `progress` is told the rows written so far after each
-/// batch. Errors name the file, and for CSV the line and column.
+/// the column holding each row's kind; `missing` says what a table column absent from the
+/// input gets; `progress` is told the rows written so far after each batch. Errors name the
+/// file, and for CSV the line and column.
 pub async fn write_file(
     table: &Table,
     w: &mut TableWrite,
     path: &Path,
     format: FileFormat,
     kind_col: Option<&str>,
+    missing: MissingColumns,
     mut progress: impl FnMut(usize),
 ) -> Result<usize> {
     let target = table.arrow_schema();
@@ -55,11 +70,13 @@ pub async fn write_file(
     let f = File::open(path).map_err(|e| file_err(&e))?;
     let mut column_names: Vec<String> = vec![];
     let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>> = match format {
-        FileFormat::Parquet => Box::new(
-            ParquetRecordBatchReaderBuilder::try_new(f)
-                .and_then(|b| b.with_batch_size(65536).build())
-                .map_err(|e| file_err(&e))?,
-        ),
+        FileFormat::Parquet => {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| file_err(&e))?;
+            let names: Vec<String> = builder.schema().fields().iter().map(|f| f.name().clone()).collect();
+            // A Parquet file's extra columns are not read.
+            check_columns(&target, &names, kind_col, missing, false).map_err(input_err)?;
+            Box::new(builder.with_batch_size(65536).build().map_err(|e| file_err(&e))?)
+        }
         FileFormat::Csv => {
             let mut header = String::new();
             BufReader::new(File::open(path).map_err(|e| file_err(&e))?)
@@ -67,6 +84,7 @@ pub async fn write_file(
                 .map_err(|e| file_err(&e))?;
             let names: Vec<String> =
                 header.trim_end().split(',').map(|s| s.trim().trim_matches('"').to_string()).collect();
+            check_columns(&target, &names, kind_col, missing, true).map_err(input_err)?;
             let schema = input_schema(&target, &names, kind_col).map_err(input_err)?;
             column_names = names;
             Box::new(
@@ -137,6 +155,57 @@ fn name_csv_column(message: &str, names: &[String]) -> String {
     }
 }
 
+/// Refuses an input (its column names) that lacks a table column (unless `missing` lets a
+/// nullable one be null) or, with `extra_refused`, has a column the table does not; the message
+/// names both the missing columns and the extra ones, where a misspelling shows.
+fn check_columns(
+    target: &SchemaRef,
+    names: &[String],
+    kind_col: Option<&str>,
+    missing: MissingColumns,
+    extra_refused: bool,
+) -> Result<()> {
+    let quoted = |v: &[&str]| v.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
+    let absent: Vec<&Field> =
+        target.fields().iter().filter(|f| !names.contains(f.name())).map(|f| f.as_ref()).collect();
+    let extra: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| Some(*n) != kind_col && target.field_with_name(n).is_err())
+        .collect();
+    let refused: Vec<&str> = absent
+        .iter()
+        .filter(|f| missing == MissingColumns::Error || !f.is_nullable())
+        .map(|f| f.name().as_str())
+        .collect();
+    if refused.is_empty() && (extra.is_empty() || !extra_refused) {
+        return Ok(());
+    }
+    let s = |v: &[&str]| if v.len() == 1 { "" } else { "s" };
+    let extra_text = format!("column{} the table does not: {}", s(&extra), quoted(&extra));
+    let mut m = match refused.as_slice() {
+        [] => format!("the input has {extra_text}"),
+        _ => {
+            let mut m = format!("the input has no column{} {}", s(&refused), quoted(&refused));
+            if !extra.is_empty() {
+                m.push_str(&format!("; it has {extra_text}"));
+            }
+            m
+        }
+    };
+    m.push_str(&format!(
+        " (the table's columns: {})",
+        target.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+    ));
+    let not_null: Vec<&str> = absent.iter().filter(|f| !f.is_nullable()).map(|f| f.name().as_str()).collect();
+    if missing == MissingColumns::Error && not_null.is_empty() && !absent.is_empty() {
+        m.push_str("; --missing-columns=null writes nulls in the missing columns");
+    } else if !not_null.is_empty() {
+        m.push_str(&format!("; {} cannot be null", quoted(&not_null)));
+    }
+    Err(Error::InvalidInput(m))
+}
+
 /// The schema to parse an input with: its columns in file order, typed as the table's columns.
 fn input_schema(target: &SchemaRef, names: &[String], kind_col: Option<&str>) -> Result<SchemaRef> {
     let mut fields = vec![];
@@ -177,11 +246,14 @@ fn split_kinds(
     let mut cols = vec![];
     let mut fields = vec![];
     for f in target.fields() {
-        let c = b
-            .column_by_name(f.name())
-            .ok_or_else(|| Error::InvalidInput(format!("the input has no column {:?}", f.name())))?;
+        // A column the input lacks, which [`check_columns`] let be null.
+        let c = match b.column_by_name(f.name()) {
+            Some(c) => c.clone(),
+            None if f.is_nullable() => arrow_array::new_null_array(f.data_type(), b.num_rows()),
+            None => return Err(Error::InvalidInput(format!("the input has no column {:?}", f.name()))),
+        };
         fields.push(Field::new(f.name(), c.data_type().clone(), true));
-        cols.push(c.clone());
+        cols.push(c);
     }
     let batch =
         RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).map_err(Error::arrow("reordering input columns"))?;

@@ -12,4 +12,4 @@ pub mod pgtypes;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
-pub use files::{row_kinds_from_strings, write_file, FileFormat};
+pub use files::{row_kinds_from_strings, write_file, FileFormat, MissingColumns};

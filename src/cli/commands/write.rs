@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::cli::args::TableArg;
 use crate::cli::parse;
 use shoal::error::{Error, Result};
-use shoal::ingest::FileFormat;
+use shoal::ingest::{FileFormat, MissingColumns};
 
 /// Write files into a table and commit them as one snapshot.
 #[derive(clap::Args, Debug)]
@@ -32,6 +32,18 @@ pub struct Args {
     /// tag.automatic-creation = watermark): epoch millis or a timestamp like 2024-01-02 03:04:05 (UTC)
     #[arg(long, value_parser = parse::timestamp_millis)]
     watermark: Option<i64>,
+    /// A table column a Parquet or CSV input lacks: error, naming the missing and the extra
+    /// columns; or null, nulls in the missing nullable columns (on a deduplicate table a null
+    /// replaces the value stored for the key, so this is not the default; NOT NULL columns must
+    /// be there). A JSON line without a key has a null there in any case.
+    #[arg(long, value_enum, value_name = "WHAT", default_value = "error")]
+    missing_columns: MissingColumnsArg,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum MissingColumnsArg {
+    Error,
+    Null,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -77,8 +89,12 @@ pub async fn exec(args: Args) -> Result<()> {
         };
         let pb = progress(f);
         let kind_column = args.row_kind_column.as_deref();
+        let missing = match args.missing_columns {
+            MissingColumnsArg::Error => MissingColumns::Error,
+            MissingColumnsArg::Null => MissingColumns::Null,
+        };
         let written =
-            shoal::ingest::write_file(&t, &mut w, f, format, kind_column, |n| pb.set_position(n as u64)).await;
+            shoal::ingest::write_file(&t, &mut w, f, format, kind_column, missing, |n| pb.set_position(n as u64)).await;
         pb.finish_and_clear();
         rows += written?;
     }
