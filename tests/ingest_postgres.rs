@@ -24,8 +24,12 @@ use shoal::Table;
 const NULL: &str = "\u{1}NULL\u{1}";
 
 fn shoal_cmd(pg: &PgServer, wh: &Path, extra: &[&str]) -> Command {
+    shoal_cmd_at(&pg.conninfo("shop"), wh, extra)
+}
+
+fn shoal_cmd_at(conninfo: &str, wh: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_shoal"));
-    c.args(["ingest", "postgres", &pg.conninfo("shop"), "--warehouse", wh.to_str().unwrap(), "--quiet"]);
+    c.args(["ingest", "postgres", conninfo, "--warehouse", wh.to_str().unwrap(), "--quiet"]);
     c.args(extra);
     c.env("SHOAL_TEMP_DIR", wh.join("tmp"));
     c
@@ -540,4 +544,90 @@ async fn slot_advances_on_quiet_tables_and_ingest_survives_a_postgres_restart() 
     child.kill().unwrap();
     child.wait().unwrap();
     compare(&pg, wh, "kv", "kv").await;
+}
+
+/// Runs an ingest that must fail; returns its stderr.
+fn ingest_fails(conninfo: &str, wh: &Path, extra: &[&str]) -> String {
+    let out = shoal_cmd_at(conninfo, wh, extra).arg("--exit-when-caught-up").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "the ingest was meant to fail:\n{err}");
+    err
+}
+
+/// What is wrong with the server, the role or the slot is said, with how to fix it:
+/// wal_level not logical, a role without REPLICATION, a slot another ingest holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clear_errors_for_wal_level_replication_privilege_and_a_held_slot() {
+    let Some((mut pg, dir)) = shop() else { return };
+    let wh = dir.path();
+    pg.psql("shop", "CREATE TABLE kv (id bigint PRIMARY KEY, v text); INSERT INTO kv VALUES (1, 'a');");
+    let opts = ["--tables", "public.kv", "--max-retries", "0"];
+
+    pg.restart_with("-c wal_level=replica");
+    let err = ingest_fails(&pg.conninfo("shop"), wh, &opts);
+    assert!(err.contains("wal_level = replica") && err.contains("ALTER SYSTEM SET wal_level = logical"), "{err}");
+    pg.restart_with("");
+
+    // A role that owns the table but lacks the REPLICATION attribute.
+    pg.psql("shop", "CREATE ROLE app LOGIN; GRANT CREATE ON DATABASE shop TO app; ALTER TABLE kv OWNER TO app;");
+    let app = format!("host=127.0.0.1 port={} user=app dbname=shop", pg.port);
+    let err = ingest_fails(&app, wh, &opts);
+    assert!(err.contains("REPLICATION attribute") && err.contains("ALTER ROLE \"app\" REPLICATION"), "{err}");
+
+    // A slot held by a running ingest: a second one names the holder and what to do.
+    let mut first = shoal_cmd(&pg, wh, &opts).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let started = Instant::now();
+    while pg_rows(&pg, "SELECT 1 FROM pg_replication_slots WHERE slot_name = 'shoal' AND active").is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(60), "the first ingest did not start streaming");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut second = opts.to_vec();
+    second.extend(["--slot-wait", "1s"]);
+    let err = ingest_fails(&pg.conninfo("shop"), wh, &second);
+    assert!(err.contains("replication slot \"shoal\" is in use by another process"), "{err}");
+    assert!(err.contains("--slot") && err.contains("pg_terminate_backend"), "{err}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    // Once the holder is gone, the slot is free again (a killed ingest's walsender lets go).
+    ingest_caught_up(&pg, wh, &opts);
+    compare(&pg, wh, "kv", "kv").await;
+}
+
+/// A table without a primary key is refused, naming it and --append-keyless; with the flag it
+/// becomes an append table that takes the inserts, while its updates and deletes (not
+/// published: an insert-only publication) neither fail in Postgres nor reach the table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyless_tables_are_refused_or_ingested_as_append_tables() {
+    let Some((pg, dir)) = shop() else { return };
+    let wh = dir.path();
+    pg.psql(
+        "shop",
+        "CREATE TABLE log (at timestamptz, msg text, n int);
+         CREATE TABLE kv (id bigint PRIMARY KEY, v text);
+         INSERT INTO log SELECT '2024-01-01'::timestamptz + g * interval '1 s', 'm' || g, g FROM generate_series(1, 1000) g;
+         INSERT INTO kv SELECT g, 'v' || g FROM generate_series(1, 10) g;",
+    );
+    let err = ingest_fails(&pg.conninfo("shop"), wh, &["--tables", "public.*"]);
+    assert!(err.contains("public.log has no primary key") && err.contains("--append-keyless"), "{err}");
+
+    let opts = ["--tables", "public.*", "--append-keyless", "--table-option", "bucket=2"];
+    let out = ingest_caught_up(&pg, wh, &opts);
+    assert!(out.contains("2 copied"), "{out}");
+    let log = Table::open(wh.join("shop.db/log").to_str().unwrap()).await.unwrap();
+    assert!(log.schema().primary_keys.is_empty(), "an append table");
+    assert_eq!(compare(&pg, wh, "log", "log").await, 1000);
+
+    pg.psql(
+        "shop",
+        "INSERT INTO log SELECT now(), 'new' || g, g FROM generate_series(1, 5) g;
+         UPDATE log SET msg = 'updated' WHERE n <= 10;
+         DELETE FROM log WHERE n > 990;
+         UPDATE kv SET v = 'changed' WHERE id = 1; DELETE FROM kv WHERE id = 2;",
+    );
+    ingest_caught_up(&pg, wh, &opts);
+    let rows = read(wh, "log").await;
+    assert_eq!(rows.num_rows(), 1005, "inserts arrive; updates and deletes of the append table are not applied");
+    let msgs = arrow_cast::display::ArrayFormatter::try_new(rows.column(1).as_ref(), &Default::default()).unwrap();
+    assert!((0..rows.num_rows()).all(|i| msgs.value(i).to_string() != "updated"));
+    assert_eq!(compare(&pg, wh, "kv", "kv").await, 9);
 }

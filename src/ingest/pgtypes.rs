@@ -263,6 +263,211 @@ pub fn text_to_array(values: &[Option<&str>], t: &DataType) -> Result<ArrayRef, 
     }
 }
 
+/// One column of rows read from `COPY ... TO STDOUT` (text format): the values unescaped and
+/// concatenated, where each starts, and which are not NULL.
+#[derive(Debug, Default)]
+pub struct TextColumn {
+    data: Vec<u8>,
+    /// `offsets[i]..offsets[i + 1]` is value `i` (one more entry than values).
+    offsets: Vec<i32>,
+    valid: Vec<bool>,
+}
+
+impl TextColumn {
+    fn new() -> TextColumn {
+        TextColumn { data: vec![], offsets: vec![0], valid: vec![] }
+    }
+
+    fn len(&self) -> usize {
+        self.valid.len()
+    }
+
+    /// The values as strings (None: NULL).
+    fn values(&self) -> Result<Vec<Option<&str>>, String> {
+        let text = std::str::from_utf8(&self.data).map_err(|e| format!("not UTF-8: {e}"))?;
+        let mut out = Vec::with_capacity(self.len());
+        for (i, &ok) in self.valid.iter().enumerate() {
+            out.push(if ok {
+                let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+                Some(text.get(a..b).ok_or("a value is not UTF-8")?)
+            } else {
+                None
+            });
+        }
+        Ok(out)
+    }
+
+    fn nulls(&self) -> Option<NullBuffer> {
+        if self.valid.iter().all(|v| *v) {
+            None
+        } else {
+            Some(NullBuffer::from(self.valid.clone()))
+        }
+    }
+}
+
+/// Rows of `COPY ... TO STDOUT` in text format, gathered column by column: fed the copy's data
+/// as it arrives (rows may span chunks), taken as Arrow arrays every few thousand rows.
+///
+/// The text format: one row a line, columns separated by a tab, `\N` for NULL, and backslash
+/// escapes (`\\`, `\t`, `\n`, `\r`, `\b`, `\f`, `\v`, octal `\ddd`, hex `\xhh`) for those
+/// bytes inside values. The values are the types' text output, as in a query's text results, so
+/// [`text_to_array`]'s conversion applies unchanged.
+#[derive(Debug)]
+pub struct CopyText {
+    columns: Vec<TextColumn>,
+    rows: usize,
+    /// The start of a row whose end is in a later chunk.
+    partial: Vec<u8>,
+}
+
+impl CopyText {
+    pub fn new(columns: usize) -> CopyText {
+        CopyText { columns: (0..columns).map(|_| TextColumn::new()).collect(), rows: 0, partial: vec![] }
+    }
+
+    /// Rows gathered since the last [`CopyText::take`].
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes of values gathered since the last [`CopyText::take`].
+    pub fn bytes(&self) -> usize {
+        self.columns.iter().map(|c| c.data.len()).sum()
+    }
+
+    /// Reads the complete rows of `chunk` (after what an earlier chunk left incomplete).
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
+        let mut rest = chunk;
+        if !self.partial.is_empty() {
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                self.partial.extend_from_slice(rest);
+                return Ok(());
+            };
+            let mut line = std::mem::take(&mut self.partial);
+            line.extend_from_slice(&rest[..nl]);
+            self.row(&line)?;
+            rest = &rest[nl + 1..];
+        }
+        while !rest.is_empty() {
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    self.row(&rest[..nl])?;
+                    rest = &rest[nl + 1..];
+                }
+                None => {
+                    self.partial.extend_from_slice(rest);
+                    break;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The end of the copy: an incomplete last row is an error.
+    pub fn finish(&self) -> Result<(), String> {
+        if self.partial.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("the copy ended inside a row ({} bytes without a line end)", self.partial.len()))
+        }
+    }
+
+    fn row(&mut self, line: &[u8]) -> Result<(), String> {
+        let n = self.columns.len();
+        let mut rest = line;
+        for (ci, col) in self.columns.iter_mut().enumerate() {
+            let end = rest.iter().position(|&b| b == b'\t').unwrap_or(rest.len());
+            let field = &rest[..end];
+            let last = ci + 1 == n;
+            if last != (end == rest.len()) {
+                // (The copy stops here: the columns filled so far are dropped with it.)
+                return Err(format!("a copied row has {} columns, not {n}", line.split(|&b| b == b'\t').count()));
+            }
+            if field == b"\\N" {
+                col.valid.push(false);
+            } else {
+                unescape_into(field, &mut col.data)?;
+                col.valid.push(true);
+            }
+            let end_offset = i32::try_from(col.data.len()).map_err(|_| "more than 2 GiB of values in one batch")?;
+            col.offsets.push(end_offset);
+            rest = if last { &[] } else { &rest[end + 1..] };
+        }
+        self.rows += 1;
+        Ok(())
+    }
+
+    /// The rows gathered so far, column by column (see [`TextColumn::into_array`]), and starts
+    /// over.
+    pub fn take(&mut self) -> Vec<TextColumn> {
+        let n = self.columns.len();
+        self.rows = 0;
+        std::mem::replace(&mut self.columns, (0..n).map(|_| TextColumn::new()).collect())
+    }
+}
+
+/// Appends a COPY text field to `out`, undoing its backslash escapes.
+fn unescape_into(field: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let mut rest = field;
+    loop {
+        let Some(bs) = rest.iter().position(|&b| b == b'\\') else {
+            out.extend_from_slice(rest);
+            return Ok(());
+        };
+        out.extend_from_slice(&rest[..bs]);
+        let Some(&c) = rest.get(bs + 1) else { return Err("a value ends in a lone backslash".into()) };
+        let mut used = 2;
+        out.push(match c {
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'v' => 0x0b,
+            b'0'..=b'7' => {
+                let mut v: u32 = 0;
+                let mut k = 0;
+                while k < 3 && matches!(rest.get(bs + 1 + k), Some(b'0'..=b'7')) {
+                    v = v * 8 + (rest[bs + 1 + k] - b'0') as u32;
+                    k += 1;
+                }
+                used = 1 + k;
+                v as u8
+            }
+            b'x' if rest.get(bs + 2).is_some_and(u8::is_ascii_hexdigit) => {
+                let mut v: u32 = 0;
+                let mut k = 0;
+                while k < 2 && rest.get(bs + 2 + k).is_some_and(u8::is_ascii_hexdigit) {
+                    v = v * 16 + (rest[bs + 2 + k] as char).to_digit(16).unwrap_or(0);
+                    k += 1;
+                }
+                used = 2 + k;
+                v as u8
+            }
+            other => other,
+        });
+        rest = &rest[bs + used..];
+    }
+}
+
+impl TextColumn {
+    /// The column as an Arrow array of `t`: strings without a copy of their bytes, the rest
+    /// through [`text_to_array`] (so the copy and the stream convert alike).
+    pub fn into_array(self, t: &DataType) -> Result<ArrayRef, String> {
+        match &t.kind {
+            TypeKind::Char(_) | TypeKind::VarChar(_) => {
+                let nulls = self.nulls();
+                let offsets = OffsetBuffer::new(self.offsets.into());
+                let a = arrow_array::StringArray::try_new(offsets, arrow_buffer::Buffer::from_vec(self.data), nulls)
+                    .map_err(|e| e.to_string())?;
+                Ok(Arc::new(a))
+            }
+            _ => text_to_array(&self.values()?, t),
+        }
+    }
+}
+
 fn decode_bytea(v: &str) -> Result<Vec<u8>, String> {
     let hex = v.strip_prefix("\\x").ok_or("bytea is not in hex format (bytea_output=hex)")?;
     if hex.len() % 2 != 0 {
@@ -419,5 +624,36 @@ mod tests {
         );
         let a = text_to_array(&[Some("12:34:56.789")], &paimon_type(TIME, -1)).unwrap();
         assert_eq!(a.as_primitive::<Time32MillisecondType>().value(0), 45_296_789);
+    }
+
+    #[test]
+    fn copy_text_rows_across_chunks_escapes_and_nulls() {
+        let data = b"1\ta\\tb\\nc\\\\d\n2\t\\N\n3\t\\101\\x42\\z\n";
+        let mut c = CopyText::new(2);
+        // Rows cut at every place: the same result.
+        for cut in [1, 3, 7, data.len()] {
+            let mut c2 = CopyText::new(2);
+            for part in data.chunks(cut) {
+                c2.feed(part).unwrap();
+            }
+            c2.finish().unwrap();
+            assert_eq!(c2.rows(), 3);
+        }
+        c.feed(data).unwrap();
+        let cols = c.take();
+        assert_eq!(c.rows(), 0);
+        let mut cols = cols.into_iter();
+        let ids = cols.next().unwrap().into_array(&paimon_type(INT8, -1)).unwrap();
+        assert_eq!(ids.as_primitive::<Int64Type>().values().to_vec(), vec![1, 2, 3]);
+        let texts = cols.next().unwrap().into_array(&paimon_type(TEXT, -1)).unwrap();
+        let texts = texts.as_string::<i32>();
+        assert_eq!(texts.value(0), "a\tb\nc\\d");
+        assert!(texts.is_null(1));
+        assert_eq!(texts.value(2), "ABz");
+        let mut bad = CopyText::new(2);
+        assert!(bad.feed(b"1\t2\t3\n").unwrap_err().contains("3 columns"));
+        let mut cut = CopyText::new(1);
+        cut.feed(b"1\n2").unwrap();
+        assert!(cut.finish().is_err());
     }
 }

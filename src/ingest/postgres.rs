@@ -35,8 +35,14 @@ const SESSION_OPTIONS: &str =
     "-c DateStyle=ISO -c TimeZone=UTC -c extra_float_digits=3 -c bytea_output=hex -c IntervalStyle=postgres";
 /// Rows of a table buffered before they are handed to its writer (which spills as it needs).
 const WRITE_CHUNK_ROWS: usize = 20_000;
-/// Rows fetched from a cursor at a time during the snapshot copy.
-const COPY_FETCH_ROWS: usize = 10_000;
+/// `--table-option`s that only keyed tables take (left out of the append tables that
+/// `--append-keyless` creates).
+const KEYED_ONLY_OPTIONS: &[&str] =
+    &["bucket", "bucket-key", "merge-engine", "changelog-producer", "sequence.field", "partial-update.ignore-delete"];
+/// Rows of the snapshot copy handed to the writer at a time, and the bytes of values that end
+/// a batch sooner (wide rows).
+const COPY_BATCH_ROWS: usize = 8192;
+const COPY_BATCH_BYTES: usize = 8 << 20;
 
 /// What `shoal ingest postgres` is asked to do.
 #[derive(Clone, Debug)]
@@ -62,6 +68,13 @@ pub struct PostgresIngest {
     pub exit_when_caught_up: bool,
     /// Print a status line to stderr every this often (None: quiet).
     pub status_interval: Option<Duration>,
+    /// Ingest tables without a primary key as append tables (inserts only) instead of
+    /// refusing them.
+    pub append_keyless: bool,
+    /// How long a slot held by another process (the walsender of a killed ingest, which
+    /// Postgres ends within moments, or within `wal_sender_timeout` when the network dropped)
+    /// is waited for before the run fails with a message naming the holder.
+    pub slot_wait: Duration,
 }
 
 /// What a run did.
@@ -164,8 +177,8 @@ impl ConnParams {
         Ok((params, cfg))
     }
 
-    fn replication(&self, slot: &str, publication: &str) -> ReplicationConfig {
-        ReplicationConfig::new(&self.host, &self.user, &self.password, &self.dbname, slot, publication)
+    fn replication(&self, slot: &str, publications: &[String]) -> ReplicationConfig {
+        ReplicationConfig::new(&self.host, &self.user, &self.password, &self.dbname, slot, publications.to_vec())
             .with_port(self.port)
             .with_tls(TlsConfig::disabled())
             .with_options(SESSION_OPTIONS)
@@ -282,10 +295,11 @@ pub fn table_location(warehouse: &str, database: &str, name: &str) -> String {
 /// the table lacks (a column added while the ingest was stopped).
 async fn open_or_create(job: &PostgresIngest, database: &str, t: &SourceTable) -> Result<Table> {
     let location = table_location(&job.warehouse, database, &t.name);
-    if t.primary_key.is_empty() {
+    if t.primary_key.is_empty() && !job.append_keyless {
         return Err(invalid(format!(
-            "Postgres table {}.{} has no primary key: shoal ingests into primary-key tables; add a primary key \
-             or leave the table out of --tables",
+            "Postgres table {}.{} has no primary key: shoal ingests into primary-key tables; add a primary key, \
+             leave the table out of --tables, or pass --append-keyless to ingest it as an append table (inserts \
+             only)",
             t.schema, t.name
         )));
     }
@@ -299,8 +313,17 @@ async fn open_or_create(job: &PostgresIngest, database: &str, t: &SourceTable) -
             for (k, v) in &job.table_options {
                 def.options.insert(k.clone(), v.clone());
             }
-            // shoal writes fixed buckets only (Paimon's CDC actions default to dynamic buckets).
-            def.options.entry("bucket".into()).or_insert_with(|| super::cdc::DEFAULT_BUCKETS.to_string());
+            if t.primary_key.is_empty() {
+                // A keyless table (--append-keyless): a bucket-unaware append table; the options
+                // of keyed tables do not apply to it.
+                for k in KEYED_ONLY_OPTIONS {
+                    def.options.remove(*k);
+                }
+                def.options.insert("bucket".into(), "-1".into());
+            } else {
+                // shoal writes fixed buckets only (Paimon's CDC actions default to dynamic buckets).
+                def.options.entry("bucket".into()).or_insert_with(|| super::cdc::DEFAULT_BUCKETS.to_string());
+            }
             def.comment = Some(format!("ingested from Postgres table {}.{}", t.schema, t.name));
             match Table::create(&location, def).await {
                 Ok(t) => Ok(t),
@@ -348,6 +371,39 @@ async fn evolve(table: Table, columns: &[(String, DataType)], source: &str) -> R
     table.alter(&changes).await
 }
 
+/// Creates publication `name` of exactly `tables` (WITH `options`), or sets its tables when it
+/// exists.
+async fn ensure_publication(client: &Client, name: &str, tables: &[&SourceTable], options: &str) -> Result<()> {
+    let list = tables.iter().map(|t| t.qualified()).collect::<Vec<_>>().join(", ");
+    let exists = !query(client, &format!("SELECT 1 FROM pg_publication WHERE pubname = {}", quote_literal(name)))
+        .await?
+        .is_empty();
+    let sql = match (exists, tables.is_empty()) {
+        (false, false) => format!("CREATE PUBLICATION {} FOR TABLE {list} WITH ({options})", quote_ident(name)),
+        (false, true) => format!("CREATE PUBLICATION {} WITH ({options})", quote_ident(name)),
+        (true, false) => format!("ALTER PUBLICATION {} SET TABLE {list}", quote_ident(name)),
+        (true, true) => {
+            // No table: drop the ones it has (SET TABLE needs at least one).
+            let held = query(
+                client,
+                &format!(
+                    "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_publication_rel r \
+                     JOIN pg_publication p ON p.oid = r.prpubid JOIN pg_class c ON c.oid = r.prrelid \
+                     JOIN pg_namespace n ON n.oid = c.relnamespace WHERE p.pubname = {}",
+                    quote_literal(name)
+                ),
+            )
+            .await?;
+            let held: Vec<String> = held.into_iter().filter_map(|r| r[0].clone()).collect();
+            if held.is_empty() {
+                return Ok(());
+            }
+            format!("ALTER PUBLICATION {} DROP TABLE {}", quote_ident(name), held.join(", "))
+        }
+    };
+    client.batch_execute(&sql).await.map_err(pg_err(format!("creating publication {name:?}")))
+}
+
 /// Drops the slot and the publication.
 pub async fn cleanup(conninfo: &str, slot: &str, publication: &str) -> Result<()> {
     let (_, cfg) = ConnParams::parse(conninfo)?;
@@ -366,6 +422,7 @@ pub async fn cleanup(conninfo: &str, slot: &str, publication: &str) -> Result<()
         query(&client, &format!("SELECT pg_drop_replication_slot({})", quote_literal(slot))).await?;
     }
     query(&client, &format!("DROP PUBLICATION IF EXISTS {}", quote_ident(publication))).await?;
+    query(&client, &format!("DROP PUBLICATION IF EXISTS {}", quote_ident(&format!("{publication}_inserts")))).await?;
     Ok(())
 }
 
@@ -530,8 +587,9 @@ pub async fn ingest(job: &PostgresIngest) -> Result<IngestReport> {
     let wal_level = query(&client, "SHOW wal_level").await?;
     if wal_level.first().and_then(|r| r[0].as_deref()) != Some("logical") {
         return Err(invalid(format!(
-            "Postgres runs with wal_level = {}; logical replication needs wal_level = logical (set it in \
-             postgresql.conf and restart Postgres)",
+            "Postgres runs with wal_level = {}; logical replication needs wal_level = logical: run ALTER SYSTEM \
+             SET wal_level = logical as a superuser (or set it in postgresql.conf) and restart Postgres (on a \
+             managed service, turn on its logical replication setting, e.g. rds.logical_replication = 1)",
             wal_level.first().and_then(|r| r[0].clone()).unwrap_or_default()
         )));
     }
@@ -546,20 +604,30 @@ pub async fn ingest(job: &PostgresIngest) -> Result<IngestReport> {
         ..Default::default()
     };
 
-    // The publication: these tables, partitioned ones as their roots.
-    let list = sources.iter().map(SourceTable::qualified).collect::<Vec<_>>().join(", ");
-    let exists =
-        query(&client, &format!("SELECT 1 FROM pg_publication WHERE pubname = {}", quote_literal(&job.publication)))
-            .await?;
-    let pub_sql = if exists.is_empty() {
-        format!(
-            "CREATE PUBLICATION {} FOR TABLE {list} WITH (publish_via_partition_root = true)",
-            quote_ident(&job.publication)
+    // The publications: the keyed tables, partitioned ones as their roots; the keyless ones
+    // (--append-keyless) in a second publication of inserts only (Postgres refuses UPDATE and
+    // DELETE on a table without a replica identity in a publication that publishes them).
+    let (keyed, keyless): (Vec<&SourceTable>, Vec<&SourceTable>) =
+        sources.iter().partition(|s| !s.primary_key.is_empty() || !job.append_keyless);
+    let mut publications = vec![job.publication.clone()];
+    ensure_publication(&client, &job.publication, &keyed, "publish_via_partition_root = true").await?;
+    let inserts_publication = format!("{}_inserts", job.publication);
+    let has_inserts_publication = !query(
+        &client,
+        &format!("SELECT 1 FROM pg_publication WHERE pubname = {}", quote_literal(&inserts_publication)),
+    )
+    .await?
+    .is_empty();
+    if !keyless.is_empty() || has_inserts_publication {
+        ensure_publication(
+            &client,
+            &inserts_publication,
+            &keyless,
+            "publish = 'insert', publish_via_partition_root = true",
         )
-    } else {
-        format!("ALTER PUBLICATION {} SET TABLE {list}", quote_ident(&job.publication))
-    };
-    client.batch_execute(&pub_sql).await.map_err(pg_err(format!("creating publication {:?}", job.publication)))?;
+        .await?;
+        publications.push(inserts_publication);
+    }
 
     let mut targets = vec![];
     for s in sources {
@@ -568,24 +636,14 @@ pub async fn ingest(job: &PostgresIngest) -> Result<IngestReport> {
         targets.push(Target::new(s, sink));
     }
 
-    // The slot; then the copy of every table that has no commit of this job yet.
-    let slot_row = query(
-        &client,
-        &format!("SELECT active_pid FROM pg_replication_slots WHERE slot_name = {}", quote_literal(&job.slot)),
-    )
-    .await?;
-    if let Some(Some(pid)) = slot_row.first().map(|r| r[0].clone()) {
-        return Err(Error::Source {
-            context: format!("replication slot {:?} is in use by process {pid} (another ingest?)", job.slot),
-            retriable: true,
-            source: "slot in use".into(),
-        });
-    }
+    // The slot (waiting a while for one held by another process); then the copy of every table
+    // that has no commit of this job yet.
+    let slot_row = wait_for_slot(&client, job).await?;
     let to_copy: Vec<usize> = (0..targets.len()).filter(|&i| targets[i].sink.committed().is_none()).collect();
     if slot_row.is_empty() || !to_copy.is_empty() {
-        let mut gated = ReplicationClient::connect_gated(params.replication(&job.slot, &job.publication))
+        let mut gated = ReplicationClient::connect_gated(params.replication(&job.slot, &publications))
             .await
-            .map_err(repl_err("connecting for replication"))?;
+            .map_err(repl_connect_err(&params.user, "connecting for replication"))?;
         if slot_row.is_empty() {
             gated
                 .simple_query(&format!(
@@ -595,10 +653,7 @@ pub async fn ingest(job: &PostgresIngest) -> Result<IngestReport> {
                 .await
                 .map_err(|e| match &e {
                     pgwire_replication::PgWireError::Server(m) if m.contains("42501") || m.contains("permission") => {
-                        invalid(format!(
-                            "creating replication slot {:?}: {m}; the user needs the REPLICATION attribute",
-                            job.slot
-                        ))
+                        repl_connect_err(&params.user, "creating the replication slot")(e)
                     }
                     _ => repl_err(format!("creating replication slot {:?}", job.slot))(e),
                 })?;
@@ -625,87 +680,228 @@ pub async fn ingest(job: &PostgresIngest) -> Result<IngestReport> {
             ))
             .await
             .map_err(pg_err("starting the snapshot copy"))?;
-            let started = Instant::now();
-            for (done, &i) in to_copy.iter().enumerate() {
-                let rows = copy_table(&copy, &mut targets[i], job.status_interval).await?;
+            let mut progress = CopyProgress::new(job.status_interval, to_copy.len());
+            for &i in &to_copy {
+                progress.start_table(&targets[i].key);
+                let rows = copy_table(&copy, &mut targets[i], &mut progress).await?;
                 targets[i].sink.commit(consistent.as_u64() as i64, true).await?;
                 report.copied_rows += rows;
                 report.copied_tables.push(targets[i].key.clone());
-                if job.status_interval.is_some() {
-                    eprintln!(
-                        "shoal ingest: copied {} ({rows} rows, {:.0} rows/s overall; {}/{} tables)",
-                        targets[i].key,
-                        report.copied_rows as f64 / started.elapsed().as_secs_f64().max(1e-3),
-                        done + 1,
-                        to_copy.len()
-                    );
-                }
+                progress.table_done(rows);
             }
+            drop(progress);
             let _ = copy.batch_execute("COMMIT").await;
         }
         gated.abort();
     }
 
-    stream(job, &params, &client, &mut targets, &mut report).await?;
+    stream(job, &params, &publications, &client, &mut targets, &mut report).await?;
     Ok(report)
 }
 
-/// Copies one table at the copy transaction's snapshot into its sink (not committed).
-async fn copy_table(client: &Client, t: &mut Target, status: Option<Duration>) -> Result<u64> {
+/// The slot's row in `pg_replication_slots` (empty: no such slot), once no other process holds
+/// it; a slot still held after `job.slot_wait` is an error naming the holder.
+async fn wait_for_slot(client: &Client, job: &PostgresIngest) -> Result<Vec<Vec<Option<String>>>> {
     let started = Instant::now();
-    let mut last_status = Instant::now();
+    loop {
+        let rows = query(
+            client,
+            &format!(
+                "SELECT s.active_pid, a.application_name, a.client_addr, a.backend_start \
+                 FROM pg_replication_slots s LEFT JOIN pg_stat_activity a ON a.pid = s.active_pid \
+                 WHERE s.slot_name = {}",
+                quote_literal(&job.slot)
+            ),
+        )
+        .await?;
+        let Some(Some(pid)) = rows.first().map(|r| r[0].clone()) else { return Ok(rows) };
+        if started.elapsed() < job.slot_wait {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        }
+        let field = |i: usize| rows[0][i].clone().unwrap_or_else(|| "?".into());
+        return Err(invalid(format!(
+            "replication slot {:?} is in use by another process (pid {pid}, application {:?}, client {}, since \
+             {}), still after {:?}: only one ingest can read a slot. Stop the other ingest, or give this one its \
+             own --slot (and --publication). If the holder is the leftover of a killed ingest, Postgres ends it \
+             within wal_sender_timeout; end it now with SELECT pg_terminate_backend({pid})",
+            job.slot,
+            field(1),
+            field(2),
+            field(3),
+            job.slot_wait
+        )));
+    }
+}
+
+/// The error of a replication connection: a role without the REPLICATION attribute says so,
+/// and how to grant it.
+fn repl_connect_err<'a>(
+    user: &'a str,
+    context: &'static str,
+) -> impl FnOnce(pgwire_replication::PgWireError) -> Error + 'a {
+    move |e| match &e {
+        pgwire_replication::PgWireError::Server(m)
+            if m.contains("42501") || m.contains("replication role") || m.contains("WAL sender") =>
+        {
+            invalid(format!(
+                "Postgres role {user:?} may not use replication ({m}). Logical replication needs a role with the \
+                 REPLICATION attribute: run ALTER ROLE {} REPLICATION as a superuser (on a managed service, grant \
+                 its replication role, e.g. rds_replication), or connect as a role that has it",
+                quote_ident(user)
+            ))
+        }
+        _ => repl_err(context)(e),
+    }
+}
+
+/// Copies one table at the copy transaction's snapshot into its sink (not committed):
+/// `COPY (SELECT <columns> FROM <table>) TO STDOUT` in text format (the values spelled as in
+/// the stream), read into Arrow batches of [`COPY_BATCH_ROWS`] rows (fewer when wide) that go
+/// to the writer as they fill, so memory stays bounded (the writer spills).
+async fn copy_table(client: &Client, t: &mut Target, progress: &mut CopyProgress) -> Result<u64> {
+    use futures::StreamExt;
     let cols: Vec<String> = t.source.columns.iter().map(|c| quote_ident(&c.0)).collect();
+    // For each Postgres column, the table column it fills (None: the table has no such column).
     let map: Vec<Option<usize>> =
         t.source.columns.iter().map(|c| t.fields.iter().position(|(n, _)| n == &c.0)).collect();
-    client
-        .batch_execute(&format!(
-            "DECLARE shoal_copy NO SCROLL CURSOR FOR SELECT {} FROM {}",
-            cols.join(", "),
-            t.source.qualified()
-        ))
-        .await
-        .map_err(pg_err(format!("reading {}", t.key)))?;
+    let sql = format!("COPY (SELECT {} FROM {}) TO STDOUT", cols.join(", "), t.source.qualified());
+    let stream = client.copy_out(&sql).await.map_err(pg_err(format!("copying {}", t.key)))?;
+    let mut stream = std::pin::pin!(stream);
+    let schema = t.sink.table().arrow_schema();
+    let mut text = pgtypes::CopyText::new(cols.len());
     let mut total = 0u64;
     loop {
-        let msgs = client
-            .simple_query(&format!("FETCH FORWARD {COPY_FETCH_ROWS} FROM shoal_copy"))
-            .await
-            .map_err(pg_err(format!("reading {}", t.key)))?;
-        let mut n = 0;
-        for m in msgs {
-            if let SimpleQueryMessage::Row(r) = m {
-                let mut cells = vec![Cell::Null; t.fields.len()];
-                for (i, target) in map.iter().enumerate() {
-                    if let (Some(ti), Some(v)) = (target, r.get(i)) {
-                        cells[*ti] = Cell::Text(v.to_string());
-                    }
-                }
-                t.pending.push((RowKind::Insert, cells));
-                n += 1;
+        let chunk = stream.next().await.transpose().map_err(pg_err(format!("copying {}", t.key)))?;
+        if let Some(c) = &chunk {
+            text.feed(c).map_err(|e| invalid(format!("copying Postgres table {}: {e}", t.key)))?;
+        }
+        let done = chunk.is_none();
+        if text.rows() >= COPY_BATCH_ROWS || text.bytes() >= COPY_BATCH_BYTES || (done && text.rows() > 0) {
+            let n = text.rows();
+            let mut columns: Vec<Option<ArrayRef>> = vec![None; t.fields.len()];
+            for (ci, col) in text.take().into_iter().enumerate() {
+                let Some(fi) = map[ci] else { continue };
+                let (name, dt) = &t.fields[fi];
+                columns[fi] = Some(
+                    col.into_array(dt)
+                        .map_err(|e| invalid(format!("Postgres table {}, column {name:?}: {e}", t.key)))?,
+                );
             }
+            let columns: Vec<ArrayRef> = columns
+                .into_iter()
+                .zip(&t.fields)
+                .map(|(c, (_, dt))| c.unwrap_or_else(|| arrow_array::new_null_array(&dt.to_arrow(), n)))
+                .collect();
+            let batch = RecordBatch::try_new(schema.clone(), columns).map_err(Error::arrow("building copied rows"))?;
+            t.sink.write(&batch, &vec![RowKind::Insert; n]).await?;
+            total += n as u64;
+            progress.rows(n as u64);
         }
-        t.complete = t.pending.len();
-        t.write_rows(t.complete).await?;
-        total += n as u64;
-        if status.is_some_and(|every| last_status.elapsed() >= every) {
-            eprintln!(
-                "shoal ingest: copying {}: {total} rows, {:.0} rows/s",
-                t.key,
-                total as f64 / started.elapsed().as_secs_f64().max(1e-3)
-            );
-            last_status = Instant::now();
-        }
-        if n < COPY_FETCH_ROWS {
-            break;
+        if done {
+            text.finish().map_err(|e| invalid(format!("copying Postgres table {}: {e}", t.key)))?;
+            return Ok(total);
         }
     }
-    client.batch_execute("CLOSE shoal_copy").await.map_err(pg_err(format!("reading {}", t.key)))?;
-    Ok(total)
+}
+
+/// The snapshot copy's progress on stderr: a progress bar (rows, rows/s, tables done) when
+/// stderr is a terminal, else a status line every `every`; nothing when quiet.
+struct CopyProgress {
+    bar: Option<indicatif::ProgressBar>,
+    every: Option<Duration>,
+    started: Instant,
+    last_line: Instant,
+    rows: u64,
+    tables: usize,
+    done: usize,
+    current: String,
+}
+
+impl CopyProgress {
+    fn new(every: Option<Duration>, tables: usize) -> CopyProgress {
+        use std::io::IsTerminal;
+        let bar = (every.is_some() && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} copying {msg}: {human_pos} rows ({per_sec}, {elapsed})",
+                )
+                .expect("static template"),
+            );
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        CopyProgress {
+            bar,
+            every,
+            started: Instant::now(),
+            last_line: Instant::now(),
+            rows: 0,
+            tables,
+            done: 0,
+            current: String::new(),
+        }
+    }
+
+    fn rate(&self) -> f64 {
+        self.rows as f64 / self.started.elapsed().as_secs_f64().max(1e-3)
+    }
+
+    fn start_table(&mut self, name: &str) {
+        self.current = name.to_string();
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{name} ({}/{} tables done)", self.done, self.tables));
+        }
+    }
+
+    fn rows(&mut self, n: u64) {
+        self.rows += n;
+        if let Some(bar) = &self.bar {
+            bar.set_position(self.rows);
+        } else if self.every.is_some_and(|every| self.last_line.elapsed() >= every) {
+            eprintln!(
+                "shoal ingest: copying {}: {} rows, {:.0} rows/s; {}/{} tables done",
+                self.current,
+                self.rows,
+                self.rate(),
+                self.done,
+                self.tables
+            );
+            self.last_line = Instant::now();
+        }
+    }
+
+    fn table_done(&mut self, rows: u64) {
+        self.done += 1;
+        let line = format!(
+            "shoal ingest: copied {} ({rows} rows); {} rows, {:.0} rows/s overall; {}/{} tables done",
+            self.current,
+            self.rows,
+            self.rate(),
+            self.done,
+            self.tables
+        );
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None if self.every.is_some() => eprintln!("{line}"),
+            None => {}
+        }
+    }
+}
+
+impl Drop for CopyProgress {
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 async fn stream(
     job: &PostgresIngest,
     params: &ConnParams,
+    publications: &[String],
     client: &Client,
     targets: &mut [Target],
     report: &mut IngestReport,
@@ -717,9 +913,9 @@ async fn stream(
         // transaction committed before it has.
         query(client, &format!("SELECT pg_logical_emit_message(false, {}, '')", quote_literal(&marker))).await?;
     }
-    let mut repl = ReplicationClient::connect(params.replication(&job.slot, &job.publication))
+    let mut repl = ReplicationClient::connect(params.replication(&job.slot, publications))
         .await
-        .map_err(repl_err("starting replication"))?;
+        .map_err(repl_connect_err(&params.user, "starting replication"))?;
     repl.wait_started().await.map_err(|e| match &e {
         pgwire_replication::PgWireError::Server(m) if m.contains("55006") || m.contains("is active") => Error::Source {
             context: format!("replication slot {:?} is in use by another process", job.slot),
@@ -797,6 +993,9 @@ async fn stream(
                         }
                         Message::Update { relation, old, new } => {
                             if let Some((t, cols)) = route(&relations, targets, relation, commit_lsn) {
+                                if t.key_columns.is_empty() {
+                                    return Err(append_only(t, "an UPDATE", commit_lsn));
+                                }
                                 let mut new_row = align(cols, &new, t.fields.len());
                                 let old_row = old.as_ref().map(|o| align(cols, o.cells(), t.fields.len()));
                                 // Unchanged TOASTed values come from the old row when it is full.
@@ -829,6 +1028,9 @@ async fn stream(
                         }
                         Message::Delete { relation, old } => {
                             if let Some((t, cols)) = route(&relations, targets, relation, commit_lsn) {
+                                if t.key_columns.is_empty() {
+                                    return Err(append_only(t, "a DELETE", commit_lsn));
+                                }
                                 let row = align(cols, old.cells(), t.fields.len());
                                 t.pending.push((RowKind::Delete, row));
                                 report.changes += 1;
@@ -936,6 +1138,18 @@ async fn stream(
             }
         }
     }
+}
+
+/// An update or delete for a table ingested as an append table: it cannot apply it.
+fn append_only(t: &Target, what: &str, lsn: u64) -> Error {
+    invalid(format!(
+        "{what} of Postgres table {} arrived (transaction at {}), but its shoal table has no primary key (an \
+         append table, --append-keyless), which takes inserts only. Keyless tables are published for inserts \
+         only; this one reached the stream by the keyed publication (did it get a primary key?). Recreate the \
+         shoal table with the key, or leave the table out of --tables",
+        t.key,
+        Lsn::from_u64(lsn)
+    ))
 }
 
 /// The target a change goes to, unless it is unknown or the table already holds the transaction.

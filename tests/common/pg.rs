@@ -11,6 +11,8 @@ use std::process::{Command, Output};
 pub struct PgServer {
     pub port: u16,
     opts: String,
+    /// Settings given after `opts` (which they override): see [`PgServer::restart_with`].
+    extra: String,
     dir: PathBuf,
     pub bin: PathBuf,
     as_postgres: bool,
@@ -52,7 +54,7 @@ impl PgServer {
         let as_postgres = unsafe { libc::geteuid() } == 0;
         let dir = std::env::temp_dir().join(format!("shoal-pg-{}-{}", std::process::id(), free_port()));
         std::fs::create_dir_all(&dir).expect("pg dir");
-        let server = PgServer { port: 0, opts: String::new(), dir, bin, as_postgres };
+        let server = PgServer { port: 0, opts: String::new(), extra: String::new(), dir, bin, as_postgres };
         if as_postgres {
             let out =
                 Command::new("chown").arg("-R").arg("postgres:postgres").arg(&server.dir).output().expect("chown");
@@ -84,7 +86,8 @@ impl PgServer {
     fn pg_start(&self) -> Output {
         let data = self.dir.join("data");
         let log = self.dir.join("log");
-        self.run_raw("pg_ctl", &["-D", path(&data), "-l", path(&log), "-o", &self.opts, "-w", "-t", "60", "start"])
+        let opts = format!("{} {}", self.opts, self.extra);
+        self.run_raw("pg_ctl", &["-D", path(&data), "-l", path(&log), "-o", &opts, "-w", "-t", "60", "start"])
     }
 
     fn run_raw(&self, tool: &str, args: &[&str]) -> Output {
@@ -130,6 +133,14 @@ impl PgServer {
             return Err(String::from_utf8_lossy(&out.stderr).into_owned());
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Restarts the server with `settings` (`-c name=value ...`) over the usual ones (empty:
+    /// back to those).
+    #[allow(dead_code)]
+    pub fn restart_with(&mut self, settings: &str) {
+        self.extra = settings.to_string();
+        self.restart();
     }
 
     /// Stops and starts the server (a Postgres restart mid-stream).

@@ -75,6 +75,15 @@ pub struct PostgresArgs {
     /// No status line
     #[arg(long)]
     quiet: bool,
+    /// Ingest tables without a primary key as append tables (inserts only; their updates and
+    /// deletes are not published, see format-spec/ingest.md) instead of refusing them
+    #[arg(long)]
+    append_keyless: bool,
+    /// How long to wait for a replication slot held by another process before failing (a
+    /// reconnect after a dropped connection waits at least 2 minutes: the old walsender may
+    /// linger until wal_sender_timeout)
+    #[arg(long, default_value = "10s", value_parser = parse::duration)]
+    slot_wait: Duration,
     /// Give up after this many consecutive failed reconnects (a dropped connection, a
     /// restarting Postgres are retried with backoff)
     #[arg(long, default_value_t = 30)]
@@ -156,9 +165,15 @@ async fn postgres(a: PostgresArgs) -> Result<()> {
         commit_interval: a.commit_interval,
         exit_when_caught_up: a.exit_when_caught_up,
         status_interval: (!a.quiet).then_some(Duration::from_secs(5)),
+        append_keyless: a.append_keyless,
+        slot_wait: a.slot_wait,
     };
     let mut failures = 0u32;
     loop {
+        let mut job = job.clone();
+        if failures > 0 {
+            job.slot_wait = job.slot_wait.max(Duration::from_secs(120));
+        }
         match postgres::ingest(&job).await {
             Ok(r) => {
                 println!(
