@@ -129,6 +129,7 @@ impl TableService {
         let mut running: tokio::task::JoinSet<(TableName, Turn)> = tokio::task::JoinSet::new();
         let mut busy_names: BTreeSet<TableName> = BTreeSet::new();
         let mut had_turn: BTreeSet<TableName> = BTreeSet::new();
+        let mut attempted: std::collections::HashMap<TableName, i64> = Default::default();
         let mut total = RoundSummary::default();
         let mut round = RoundSummary::default();
         loop {
@@ -140,22 +141,30 @@ impl TableService {
                 self.status.tables.retain(|k, _| names.contains(k));
                 had_turn.retain(|t| tables.contains(t));
             }
-            let last_start = |s: &Self, t: &TableName| {
-                s.status.tables.get(&t.to_string()).map(|st| st.last_pass_start_millis).unwrap_or(0)
+            // When its last turn began, or was tried (a turn that found the table held by another
+            // maintainer, or could not open it, waits an interval too).
+            let last_start = |s: &Self, attempted: &std::collections::HashMap<TableName, i64>, t: &TableName| {
+                let done = s.status.tables.get(&t.to_string()).map(|st| st.last_pass_start_millis).unwrap_or(0);
+                done.max(attempted.get(t).copied().unwrap_or(0))
             };
             let mut due: Vec<(i64, TableName)> = tables
                 .iter()
                 .filter(|t| !busy_names.contains(*t))
-                .filter(
-                    |t| if self.config.once { !had_turn.contains(*t) } else { now - last_start(self, t) >= interval },
-                )
-                .map(|t| (last_start(self, t), t.clone()))
+                .filter(|t| {
+                    if self.config.once {
+                        !had_turn.contains(*t)
+                    } else {
+                        now - last_start(self, &attempted, t) >= interval
+                    }
+                })
+                .map(|t| (last_start(self, &attempted, t), t.clone()))
                 .collect();
             due.sort();
             for (_, name) in due.into_iter().take(self.config.parallelism.max(1).saturating_sub(running.len())) {
                 let status = self.status.tables.get(&name.to_string()).cloned().unwrap_or_default();
                 let (warehouse, config, owner) = (self.warehouse.clone(), self.config.clone(), self.owner.clone());
                 busy_names.insert(name.clone());
+                attempted.insert(name.clone(), now);
                 running.spawn(async move {
                     let outcome = turn(&warehouse, &name, &config, &owner, status).await;
                     (name, outcome)
@@ -170,7 +179,7 @@ impl TableService {
             let next_due = tables
                 .iter()
                 .filter(|t| !busy_names.contains(*t))
-                .map(|t| last_start(self, t) + interval - now)
+                .map(|t| last_start(self, &attempted, t) + interval - now)
                 .min()
                 .unwrap_or(interval)
                 .clamp(50, interval.max(50));
