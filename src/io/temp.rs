@@ -78,13 +78,21 @@ pub fn process_dir() -> std::result::Result<&'static Path, TempError> {
 fn open_process_dir(base: &Path) -> std::result::Result<ProcessDir, TempError> {
     std::fs::create_dir_all(base).map_err(|e| err(base, format!("cannot create it: {e}")))?;
     remove_stale(base);
-    let path = base.join(format!("shoal-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir(&path).map_err(|e| err(&path, format!("cannot create it: {e}")))?;
-    let lock_path = path.join("lock");
+    let name = format!("shoal-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    // Made under another name and renamed once locked: another process's `remove_stale` could
+    // otherwise find the lock file before it is locked, take it, and remove a live directory.
+    let creating = base.join(format!("{CREATING}{name}"));
+    std::fs::create_dir(&creating).map_err(|e| err(&creating, format!("cannot create it: {e}")))?;
+    let lock_path = creating.join("lock");
     let lock = File::create(&lock_path).map_err(|e| err(&lock_path, e))?;
     lock.try_lock().map_err(|e| err(&lock_path, format!("cannot lock it: {e}")))?;
+    let path = base.join(name);
+    std::fs::rename(&creating, &path).map_err(|e| err(&path, format!("cannot create it: {e}")))?;
     Ok(ProcessDir { path, _lock: lock })
 }
+
+/// The name prefix of a process directory still being made.
+const CREATING: &str = ".creating-";
 
 /// Removes the directories of processes that are gone: those whose lock can be taken. Returns
 /// how many were removed.
@@ -93,7 +101,17 @@ pub fn remove_stale(base: &Path) -> usize {
     let mut removed = 0;
     for e in entries.flatten() {
         let name = e.file_name();
-        if !name.to_string_lossy().starts_with("shoal-") || !e.path().is_dir() {
+        let name = name.to_string_lossy();
+        if name.starts_with(CREATING) && e.path().is_dir() {
+            // Left by a crash between creating and locking it.
+            let old =
+                e.metadata().and_then(|m| m.modified()).is_ok_and(|t| t.elapsed().unwrap_or_default().as_secs() > 600);
+            if old && std::fs::remove_dir_all(e.path()).is_ok() {
+                removed += 1;
+            }
+            continue;
+        }
+        if !name.starts_with("shoal-") || !e.path().is_dir() {
             continue;
         }
         let lock_path = e.path().join("lock");
