@@ -117,9 +117,9 @@ impl CompactJob {
         Ok(picked)
     }
 
-    /// The buckets of the latest snapshot (within the partition filter) and what a run would
-    /// compact in each, without compacting: for dry runs and backlog reports.
-    pub async fn survey(&self, table: &Table) -> Result<Vec<BucketSurvey>> {
+    /// The table's compaction strategy, its number of levels, and the latest snapshot's plan
+    /// within the partition filter; append tables are refused.
+    async fn plan(&self, table: &Table) -> Result<(UniversalCompaction, usize, crate::read::scan::Plan)> {
         if table.schema().primary_keys.is_empty() {
             return Err(Error::Unsupported("compaction of append tables is not implemented yet".into()));
         }
@@ -130,7 +130,13 @@ impl CompactJob {
         if let Some(f) = &self.partition_filter {
             scan = scan.with_partition_filter(f.clone());
         }
-        let plan = scan.plan().await?;
+        Ok((strategy, num_levels, scan.plan().await?))
+    }
+
+    /// The buckets of the latest snapshot (within the partition filter) and what a run would
+    /// compact in each, without compacting: for dry runs and backlog reports.
+    pub async fn survey(&self, table: &Table) -> Result<Vec<BucketSurvey>> {
+        let (strategy, num_levels, plan) = self.plan(table).await?;
         let force_level0 = LookupMode::for_table(table.schema())?.is_some_and(|m| m.forces_level0());
         let picked = self.pick_units(table, plan.splits, num_levels, &strategy, force_level0)?;
         Ok(picked
@@ -147,17 +153,8 @@ impl CompactJob {
     }
 
     async fn run_once(&self, table: &Table) -> Result<CompactReport> {
-        if table.schema().primary_keys.is_empty() {
-            return Err(Error::Unsupported("compaction of append tables is not implemented yet".into()));
-        }
+        let (strategy, num_levels, plan) = self.plan(table).await?;
         let opts = table.schema().core_options();
-        let strategy = UniversalCompaction::from_options(&opts)?;
-        let num_levels = strategy.num_levels(&opts);
-        let mut scan = table.new_scan();
-        if let Some(f) = &self.partition_filter {
-            scan = scan.with_partition_filter(f.clone());
-        }
-        let plan = scan.plan().await?;
         // Compactions that maintain deletion vectors or produce a changelog go through the
         // lookup rewrite (deletion-vector tables with each bucket's index entries).
         let lookup = LookupMode::for_table(table.schema())?;
@@ -186,7 +183,6 @@ impl CompactJob {
         // Each bucket compacts once: nothing would read the outputs back decoded. Lookup blocks
         // stay within the table's write-buffer-size.
         rewriter.decoded.set_budget(0);
-        let opts = table.schema().core_options();
         let pool = crate::memory::MemoryPool::new(opts.write_buffer_size()? as usize);
         rewriter.blocks =
             crate::lsm::lookup::BlockCache::new(opts.lookup_cache_max_memory_size()? as usize, Some(pool));
