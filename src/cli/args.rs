@@ -46,6 +46,7 @@ pub enum Command {
     Schema(schema::Args),
     Tail(tail::Args),
     Files(files::Args),
+    Ui(ui::Args),
 }
 
 /// Where a table is: a directory path or URL, or `db.table` with `--warehouse`.

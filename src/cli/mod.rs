@@ -12,6 +12,7 @@ mod commands;
 mod lsm_render;
 mod output;
 mod parse;
+mod ui;
 
 pub use args::Cli;
 use args::Command;
@@ -50,5 +51,6 @@ async fn exec(command: Command) -> Result<()> {
         Command::Schema(a) => schema::exec(a).await,
         Command::Tail(a) => tail::exec(a).await,
         Command::Files(a) => files::exec(a).await,
+        Command::Ui(a) => commands::ui::exec(a).await,
     }
 }

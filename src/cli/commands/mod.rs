@@ -20,4 +20,5 @@ pub mod snapshots;
 pub mod sql;
 pub mod tag;
 pub mod tail;
+pub mod ui;
 pub mod write;
