@@ -417,3 +417,150 @@ fn an_input_missing_a_column_is_named_or_written_as_nulls() {
     let e = user_error(&shoal(&["write", "db.t", &no_id, "--warehouse", wh, "--missing-columns", "null"]));
     assert!(e.contains("no column \"id\"") && e.contains("cannot be null"), "{e}");
 }
+
+/// `shoal` on a pseudo-terminal, as a person at a terminal runs it: what it writes is collected
+/// by a thread (which answers the line editor's cursor-position query as a terminal would).
+struct OnTerminal {
+    master: std::fs::File,
+    child: std::process::Child,
+    screen: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl OnTerminal {
+    fn spawn(args: &[&str], envs: &[(&str, &Path)]) -> OnTerminal {
+        use std::io::{Read, Write};
+        use std::os::fd::{FromRawFd, OwnedFd};
+        use std::os::unix::process::CommandExt;
+        let (mut master, mut slave) = (0, 0);
+        let size = libc::winsize { ws_row: 40, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
+        let rc = unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size) };
+        assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+        let master = unsafe { std::fs::File::from_raw_fd(master) };
+        let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_shoal"));
+        cmd.args(args)
+            .env_remove("SHOAL_WAREHOUSE")
+            .env("TERM", "xterm")
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave);
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        // Its own session, with the terminal as its controlling terminal.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::setsid();
+                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("run shoal");
+        // The parent's copies of the terminal's end are closed with `cmd`.
+        drop(cmd);
+        let screen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (mut reader, mut answer) = (master.try_clone().unwrap(), master.try_clone().unwrap());
+        let seen = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // Ends with EIO once the child has gone.
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                if buf[..n].windows(4).any(|w| w == b"\x1b[6n") {
+                    let _ = answer.write_all(b"\x1b[1;1R");
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        OnTerminal { master, child, screen }
+    }
+
+    /// What the terminal has shown so far, escape sequences and all.
+    fn shown(&self) -> String {
+        String::from_utf8_lossy(&self.screen.lock().unwrap()).to_string()
+    }
+
+    /// Waits until `text` has been shown `count` times.
+    fn wait_for(&self, text: &str, count: usize) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.shown().matches(text).count() < count {
+            assert!(std::time::Instant::now() < deadline, "no {count}x {text:?} on the terminal:\n{:?}", self.shown());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn keys(&mut self, keys: &str) {
+        use std::io::Write;
+        self.master.write_all(keys.as_bytes()).unwrap();
+    }
+
+    fn finish(mut self) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "{status:?}:\n{}", self.shown());
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("shoal did not leave:\n{:?}", self.shown());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        self.shown()
+    }
+}
+
+/// The `shoal sql` prompt on a terminal edits lines: Up recalls the last statement (also one of
+/// an earlier session, from the history file), Ctrl-R searches the history, a statement goes on
+/// over lines up to ';'; piped input is read as before.
+#[test]
+fn the_sql_prompt_has_line_editing_and_a_history_across_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let history = dir.path().join("history");
+    let envs = [("SHOAL_HISTORY", history.as_path())];
+    let args = ["sql", "--warehouse", wh.to_str().unwrap()];
+
+    let mut t = OnTerminal::spawn(&args, &envs);
+    t.wait_for("shoal> ", 1);
+    t.keys("SELECT 40 + 2\r");
+    t.keys("  AS answer;\r");
+    t.wait_for("| 42     |", 1);
+    t.wait_for("shoal> ", 2);
+    // Up arrow: the statement again, both lines.
+    t.keys("\x1b[A\r");
+    t.wait_for("| 42     |", 2);
+    t.wait_for("shoal> ", 3);
+    t.keys("quit\r");
+    let shown = t.finish();
+    assert!(!shown.contains("^[[A"), "{shown:?}");
+    let kept = std::fs::read_to_string(&history).unwrap();
+    assert!(kept.contains("SELECT 40 + 2") && kept.contains("AS answer;"), "{kept}");
+
+    // A second session finds the first one's statement with Ctrl-R (reverse search).
+    let mut t = OnTerminal::spawn(&args, &envs);
+    t.wait_for("shoal> ", 1);
+    t.keys("SELECT 7 AS seven;\r");
+    t.wait_for("| 7     |", 1);
+    t.wait_for("shoal> ", 2);
+    t.keys("\x1240 +");
+    t.wait_for("reverse-i-search", 1);
+    t.keys("\r");
+    t.wait_for("| 42     |", 1);
+    t.wait_for("shoal> ", 3);
+    // Ctrl-D leaves.
+    t.keys("\x04");
+    t.finish();
+    let kept = std::fs::read_to_string(&history).unwrap();
+    assert!(kept.contains("SELECT 7 AS seven;"), "{kept}");
+
+    // Piped input still works as before: no prompt, one statement over lines, and a history
+    // is neither read nor written.
+    std::fs::remove_file(&history).unwrap();
+    let out = shoal_stdin(&["sql", "--warehouse", wh.to_str().unwrap()], "SELECT 1\n  AS one;\nSELECT 'x' AS s;\n");
+    let stdout = ok(&out);
+    assert!(stdout.contains("| one |") && stdout.contains("| x |"), "{stdout}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("shoal>"));
+    assert!(!history.exists());
+}
