@@ -112,23 +112,32 @@ fn warehouse(dir: &Path) -> String {
 struct Server {
     child: Child,
     port: u16,
+    /// The requests served (`--access-log`), one line each.
+    requests: std::sync::mpsc::Receiver<String>,
 }
 
 impl Server {
     fn start(wh: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_shoal"))
-            .args(["ui", "--warehouse", wh, "--port", "0"])
+            .args(["ui", "--warehouse", wh, "--port", "0", "--access-log"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start shoal ui");
+        let (send, requests) = std::sync::mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(std::result::Result::ok) {
+                let _ = send.send(line);
+            }
+        });
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         // "shoal ui: serving <wh> at http://127.0.0.1:<port>/ (Ctrl-C to stop)"
         let url =
             line.split_whitespace().find(|w| w.starts_with("http://127.0.0.1:")).unwrap_or_else(|| panic!("{line}"));
         let port = url.trim_start_matches("http://127.0.0.1:").trim_end_matches('/').parse().unwrap();
-        Server { child, port }
+        Server { child, port, requests }
     }
 }
 
@@ -292,11 +301,14 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// Lets the page's requests and scripts settle (virtual time: no real waiting) before the dump.
+const VIRTUAL_TIME: &str = "--virtual-time-budget=5000";
+
 /// Runs the browser on `url` with `args` and returns its stdout, killing it after 90 s.
 fn browse(browser: &Path, profile: &Path, args: &[&str], url: &str) -> String {
     let mut child = Command::new(browser)
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"])
-        .args(["--disable-extensions", "--hide-scrollbars", "--window-size=1400,1000", "--virtual-time-budget=5000"])
+        .args(["--disable-extensions", "--hide-scrollbars", "--window-size=1400,1000"])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
         .arg(url)
@@ -335,11 +347,11 @@ fn the_page_renders_in_a_headless_browser() {
     };
     let dir = tempfile::tempdir().unwrap();
     let wh = warehouse(dir.path());
-    let server = Server::start(&wh);
+    let mut server = Server::start(&wh);
     let url = format!("http://127.0.0.1:{}/#shop.orders", server.port);
     let started = Instant::now();
 
-    let dom = browse(&browser, &dir.path().join("profile-dom"), &["--dump-dom"], &url);
+    let dom = browse(&browser, &dir.path().join("profile-dom"), &["--dump-dom", VIRTUAL_TIME], &url);
     let has = |needle: &str| dom.contains(needle);
     assert!(has("id=\"table-name\">shop.orders</h1>"), "the table's page is not shown:\n{dom}");
     // The navigation lists every table.
@@ -365,15 +377,45 @@ fn the_page_renders_in_a_headless_browser() {
 
     // A string key's picture, on its own page.
     let customers = format!("http://127.0.0.1:{}/#shop.customers", server.port);
-    let dom = browse(&browser, &dir.path().join("profile-dom2"), &["--dump-dom"], &customers);
+    let dom = browse(&browser, &dir.path().join("profile-dom2"), &["--dump-dom", VIRTUAL_TIME], &customers);
     assert!(dom.contains("key (email) — sorted distinct file bounds"), "{dom}");
 
     let shot = dir.path().join("ui.png");
-    browse(&browser, &dir.path().join("profile-shot"), &[&format!("--screenshot={}", shot.display())], &url);
+    browse(
+        &browser,
+        &dir.path().join("profile-shot"),
+        &[&format!("--screenshot={}", shot.display()), VIRTUAL_TIME],
+        &url,
+    );
     let png = std::fs::read(&shot).expect("chromium wrote no screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a blank screenshot ({} bytes)", png.len());
     if let Some(keep) = std::env::var_os("SHOAL_UI_SCREENSHOT") {
         std::fs::copy(&shot, keep).unwrap();
     }
+
+    // The page follows a table being written: once it has loaded and polls the latest snapshot,
+    // a commit lands, and the page shows the new snapshot. The browser's virtual time runs the
+    // 2 s polls back to back (each a real request: 1800 of them took ~6 s here).
+    while server.requests.try_recv().is_ok() {}
+    let requests = std::mem::replace(&mut server.requests, std::sync::mpsc::channel().1);
+    let writer = {
+        let (wh, dir) = (wh.clone(), dir.path().to_path_buf());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                match requests.recv_timeout(Duration::from_secs(1)) {
+                    Ok(line) if line.starts_with("GET /api/latest?t=shop.orders") => break,
+                    _ => {}
+                }
+            }
+            let f = csv(&dir, "o5.csv", 1, 1, 10);
+            ok(&["write", "shop.orders", &f, "--warehouse", &wh]);
+        })
+    };
+    let dom =
+        browse(&browser, &dir.path().join("profile-live"), &["--dump-dom", "--virtual-time-budget=3600000"], &url);
+    writer.join().unwrap();
+    assert_eq!(dom.matches("class=\"snap\" data-snapshot=").count(), 8, "the page did not reload:\n{dom}");
+    assert!(dom.contains("data-snapshot=\"8\""));
     eprintln!("browser checks took {:.1} s", started.elapsed().as_secs_f64());
 }

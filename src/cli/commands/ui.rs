@@ -25,6 +25,9 @@ pub struct Args {
     /// Address to listen on; the default serves this machine only
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
+    /// Print each request (method, path, status) to stderr
+    #[arg(long)]
+    access_log: bool,
 }
 
 pub async fn exec(args: Args) -> Result<()> {
@@ -34,5 +37,5 @@ pub async fn exec(args: Args) -> Result<()> {
     let addr = listener.local_addr().map_err(|e| Error::InvalidInput(format!("listening socket: {e}")))?;
     let api = Arc::new(Api::new(&args.warehouse));
     println!("shoal ui: serving {} at {} (Ctrl-C to stop)", api.warehouse(), server::url_of(addr));
-    server::serve(listener, api).await
+    server::serve(listener, api, args.access_log).await
 }

@@ -30,8 +30,8 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 type Body = Full<Bytes>;
 
-/// Serves until the process ends.
-pub async fn serve(listener: TcpListener, api: Arc<Api>) -> Result<()> {
+/// Serves until the process ends; with `access_log`, each request and its status goes to stderr.
+pub async fn serve(listener: TcpListener, api: Arc<Api>, access_log: bool) -> Result<()> {
     loop {
         let (stream, _) = match listener.accept().await {
             Ok(c) => c,
@@ -46,7 +46,14 @@ pub async fn serve(listener: TcpListener, api: Arc<Api>) -> Result<()> {
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let api = api.clone();
-                async move { Ok::<_, Infallible>(handle(&api, req).await) }
+                async move {
+                    let line = access_log.then(|| format!("{} {}", req.method(), req.uri()));
+                    let response = handle(&api, req).await;
+                    if let Some(line) = line {
+                        eprintln!("{line} {}", response.status().as_u16());
+                    }
+                    Ok::<_, Infallible>(response)
+                }
             });
             // A client going away mid-request is not worth a message.
             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
