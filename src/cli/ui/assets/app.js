@@ -409,7 +409,9 @@ function drawBucket(b, keyFields, W) {
   const bottom = M.t + ROW * runs.length;
   for (const [tx, label] of ticks) {
     g.append(svg("line", { x1: tx, x2: tx, y1: M.t, y2: bottom + 4, class: "grid-line" }));
-    g.append(svg("text", { x: tx, y: bottom + 16, "text-anchor": "middle", class: "tick", text: label }));
+    // Labels at the ends of the axis stay inside the chart.
+    const anchor = tx - M.l < 50 ? "start" : M.l + pw - tx < 50 ? "end" : "middle";
+    g.append(svg("text", { x: tx, y: bottom + 16, "text-anchor": anchor, class: "tick", text: label }));
   }
   g.append(svg("line", { x1: M.l, x2: M.l + pw, y1: bottom, y2: bottom, class: "axis" }));
   const what = axis.kind === "linear" ? "linear" : "sorted distinct file bounds, evenly spaced (an order, not a distance)";
