@@ -54,6 +54,19 @@ pub struct LookupFile {
     /// Single BIGINT keys: each block's first key as a number.
     first_i64: Option<Vec<i64>>,
     schema: arrow_schema::SchemaRef,
+    /// The block cache that holds this index's blocks (set on the first block it caches): the
+    /// index takes them out when it is dropped, so a file that left the bucket does not keep
+    /// cache room until the budget ages it out (a writer running for weeks would otherwise fill
+    /// its whole budget with blocks of files compacted away).
+    cached_in: std::sync::OnceLock<std::sync::Weak<BlockShared>>,
+}
+
+impl Drop for LookupFile {
+    fn drop(&mut self) {
+        if let Some(cache) = self.cached_in.get().and_then(|c| c.upgrade()) {
+            cache.forget(self.id, self.blocks.len());
+        }
+    }
 }
 
 /// One block of an index: its keys and rows, and the file position of its first row.
@@ -133,6 +146,7 @@ impl LookupFile {
             first_keys,
             first_i64,
             schema,
+            cached_in: Default::default(),
         }))
     }
 
@@ -204,6 +218,25 @@ impl BlockState {
     }
 }
 
+impl BlockShared {
+    /// Takes out the blocks of index `id` (which has `blocks` blocks).
+    fn forget(&self, id: u64, blocks: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        for b in 0..blocks {
+            if let Some((_, size)) = state.blocks.remove(&(id, b)) {
+                state.used -= size;
+            }
+        }
+        // `order` may still name the removed blocks; eviction skips them. Rebuilt when it has
+        // grown well past the entries, so it stays proportional to what is cached.
+        if state.order.len() > 2 * state.blocks.len() + 64 {
+            let BlockState { order, blocks, .. } = &mut *state;
+            order.retain(|k| blocks.contains_key(k));
+        }
+        self.used.store(state.used, Ordering::Relaxed);
+    }
+}
+
 impl Reclaim for BlockShared {
     fn used(&self) -> usize {
         self.used.load(Ordering::Relaxed)
@@ -246,12 +279,20 @@ impl BlockCache {
             return Ok(block.clone());
         }
         let block = Arc::new(file.read_block(b, encoder)?);
+        self.insert(file, b, block.clone());
+        Ok(block)
+    }
+
+    /// Keeps block `b` of `file`, within the room the cache has.
+    fn insert(&self, file: &LookupFile, b: usize, block: Arc<Block>) {
+        let key = (file.id, b);
         let size = block.memory_size();
         let room = match &self.inner.pool {
             Some(pool) => self.inner.budget.min(pool.room_for(self.inner.as_ref())),
             None => self.inner.budget,
         };
         if size <= room {
+            let _ = file.cached_in.get_or_init(|| Arc::downgrade(&self.inner));
             let mut state = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
             if let Some((_, old)) = state.blocks.insert(key, (block.clone(), size)) {
                 state.used -= old;
@@ -262,7 +303,6 @@ impl BlockCache {
             state.evict_to(room);
             self.inner.used.store(state.used, Ordering::Relaxed);
         }
-        Ok(block)
     }
 }
 
@@ -482,7 +522,48 @@ fn gallop_lower_bound(values: &[i64], start: usize, key: i64) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::gallop_lower_bound;
+    use super::*;
+    use arrow_array::{ArrayRef, Int64Array};
+
+    /// An index with `blocks` block locations (contents never read: blocks are put in the cache
+    /// directly).
+    fn index(blocks: usize) -> LookupFile {
+        let (scratch, file) = TempFile::create("lookup-test").unwrap();
+        let rows = RecordBatch::try_from_iter([("k", Arc::new(Int64Array::from(vec![1i64])) as ArrayRef)]).unwrap();
+        LookupFile {
+            id: NEXT_INDEX.fetch_add(1, Ordering::Relaxed),
+            scratch,
+            file,
+            blocks: (0..blocks).map(|b| BlockLocation { offset: 0, len: 0, rows: 1, first_row: b as u32 }).collect(),
+            first_keys: vec![],
+            first_i64: None,
+            schema: rows.schema(),
+            cached_in: Default::default(),
+        }
+    }
+
+    fn block(n: i64) -> Arc<Block> {
+        let rows =
+            RecordBatch::try_from_iter([("k", Arc::new(Int64Array::from_iter_values(0..n)) as ArrayRef)]).unwrap();
+        Arc::new(Block { keys: SortKeys::I64((0..n).collect()), rows, first_row: 0 })
+    }
+
+    #[test]
+    fn a_dropped_index_takes_its_blocks_out_of_the_cache() {
+        let cache = BlockCache::new(64 << 20, None);
+        let (a, b) = (index(3), index(2));
+        for i in 0..3 {
+            cache.insert(&a, i, block(1000));
+        }
+        cache.insert(&b, 0, block(1000));
+        let one = block(1000).memory_size();
+        assert_eq!(cache.used_bytes(), 4 * one);
+        drop(a);
+        assert_eq!(cache.used_bytes(), one, "only the live index's block is left");
+        assert_eq!(cache.inner.state.lock().unwrap().blocks.len(), 1);
+        drop(cache);
+        drop(b); // the cache is gone first: nothing to take out
+    }
 
     #[test]
     fn gallop_finds_the_lower_bound_from_any_valid_start() {

@@ -708,6 +708,15 @@ impl TableWrite {
             let max_seq = table_files.iter().map(|f| f.max_sequence_number).max();
             let mut view = table_files;
             view.extend(w.new_files.iter().map(|f| DataFileMeta { level: 0, ..f.clone() }));
+            // Files that left the bucket's view (replaced by another writer's compaction, or
+            // outputs of the dropped one) leave the decoded-rows cache too, instead of holding
+            // its room until the budget ages them out.
+            if let Some((_, _, rewriter)) = &ctx.compaction {
+                let in_view: std::collections::HashSet<&str> = view.iter().map(|f| f.file_name.as_str()).collect();
+                let old = w.levels.all_files();
+                let gone = old.iter().chain(&after).map(|f| f.file_name.as_str()).filter(|n| !in_view.contains(n));
+                rewriter.decoded.remove(gone);
+            }
             w.levels = Levels::new(num_levels, view);
             w.next_seq = w.next_seq.max(max_seq.map_or(0, |m| m + 1));
             w.dv = None;
