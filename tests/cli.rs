@@ -564,3 +564,52 @@ fn the_sql_prompt_has_line_editing_and_a_history_across_sessions() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("shoal>"));
     assert!(!history.exists());
 }
+
+/// `shoal inspect --svg` draws key ranges to scale: files covering the same keys get the same
+/// bar, and on a numeric key a file covering [0, 50] is half as wide as one covering [0, 100].
+#[test]
+fn the_lsm_picture_has_a_true_key_axis() {
+    let dir = tempfile::tempdir().unwrap();
+    let wh = dir.path().join("wh");
+    let wh = wh.to_str().unwrap();
+    ok(&shoal(
+        &["create", "db.t", "--warehouse", wh, "--schema", "id BIGINT NOT NULL, v STRING"]
+            .into_iter()
+            .chain(["--primary-key", "id", "--bucket", "1"])
+            .collect::<Vec<_>>(),
+    ));
+    for top in [50, 100, 100] {
+        let text: String =
+            std::iter::once("id,v\n".to_string()).chain((0..=top).map(|i| format!("{i},v{i}\n"))).collect();
+        let csv = write_file(dir.path(), "a.csv", &text);
+        ok(&shoal(&["write", "db.t", &csv, "--warehouse", wh]));
+    }
+    let svg = dir.path().join("t.svg");
+    ok(&shoal(&["inspect", "db.t", "--warehouse", wh, "--svg", svg.to_str().unwrap()]));
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    let attr = |line: &str, name: &str| -> f64 {
+        let at = line.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+        line[at..].split('"').next().unwrap().parse().unwrap()
+    };
+    // (x, width) of each file's bar by its key range.
+    let bars: Vec<(String, f64, f64)> = svg
+        .lines()
+        .filter(|l| l.starts_with("<rect") && l.contains("<title>"))
+        .map(|l| {
+            assert!(l.contains("(level 0)") && l.contains(" rows, "), "{l}");
+            let keys = l[l.find("keys [").unwrap()..].split(']').next().unwrap().to_string();
+            (keys, attr(l, "x"), attr(l, "width"))
+        })
+        .collect();
+    assert_eq!(bars.len(), 3, "{svg}");
+    let whole: Vec<_> = bars.iter().filter(|b| b.0 == "keys [0 .. 100").collect();
+    let half: Vec<_> = bars.iter().filter(|b| b.0 == "keys [0 .. 50").collect();
+    assert_eq!((whole.len(), half.len()), (2, 1), "{bars:?}");
+    assert_eq!((whole[0].1, whole[0].2), (whole[1].1, whole[1].2), "{bars:?}");
+    assert_eq!(half[0].1, whole[0].1, "{bars:?}");
+    assert!((half[0].2 * 2.0 - whole[0].2).abs() < 0.5, "{bars:?}");
+    // Labelled ticks along the axis.
+    for tick in [">0<", ">20<", ">100<"] {
+        assert!(svg.contains(tick), "no tick {tick}:\n{svg}");
+    }
+}

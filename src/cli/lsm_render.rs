@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use shoal::lsm::shape::{compare_keys, BucketShape, FileShape};
+use shoal::lsm::shape::{BucketShape, FileShape, KeyAxis};
 use shoal::spec::Datum;
 
 fn key_text(k: &[Datum]) -> String {
@@ -76,19 +76,6 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Key positions on the x axis: every distinct file bound, in key order, evenly spaced (keys of
-/// any type have an order but not always a distance).
-fn key_axis(b: &BucketShape) -> Vec<Vec<Datum>> {
-    let mut keys: Vec<Vec<Datum>> = b.files().flat_map(|f| [f.min_key.clone(), f.max_key.clone()]).collect();
-    keys.sort_by(|a, b| compare_keys(a, b));
-    keys.dedup_by(|a, b| compare_keys(a, b).is_eq());
-    keys
-}
-
-fn position(axis: &[Vec<Datum>], key: &[Datum]) -> usize {
-    axis.partition_point(|k| compare_keys(k, key).is_lt())
-}
-
 /// The SVG picture.
 pub fn render_svg(table: &str, shapes: &[BucketShape]) -> String {
     const WIDTH: f64 = 960.0;
@@ -107,7 +94,7 @@ pub fn render_svg(table: &str, shapes: &[BucketShape]) -> String {
         writeln!(s, r#"<text x="10" y="22" font-size="16" font-weight="bold">LSM shape of {}</text>"#, escape(table));
     let _ = writeln!(
         s,
-        r##"<text x="10" y="40" fill="#555">one row per sorted run (newest at the top); x = key range; width also shows relative size in the tooltip; orange = overlaps another run</text>"##
+        r##"<text x="10" y="40" fill="#555">one row per sorted run (newest at the top); x = key range; bar height = file size; orange = overlaps another run; hover a file for its details</text>"##
     );
     let mut y = 50.0;
     let max_size = shapes.iter().flat_map(|b| b.files()).map(|f| f.file.file_size).max().unwrap_or(1).max(1) as f64;
@@ -123,8 +110,8 @@ pub fn render_svg(table: &str, shapes: &[BucketShape]) -> String {
             b.overlapping_pairs
         );
         y += 20.0;
-        let axis = key_axis(b);
-        let slots = axis.len().max(1) as f64;
+        let axis = KeyAxis::of(b.files().map(|f| (&f.min_key[..], &f.max_key[..])), 6);
+        let mut spans = axis.spans.iter();
         for run in &b.runs {
             let _ = writeln!(s, r##"<text x="10" y="{}" fill="#333">level {}</text>"##, y + ROW * 0.65, run.level);
             let _ = writeln!(
@@ -135,16 +122,16 @@ pub fn render_svg(table: &str, shapes: &[BucketShape]) -> String {
                 y + ROW / 2.0
             );
             for f in &run.files {
-                let x0 = LEFT + plot * position(&axis, &f.min_key) as f64 / slots;
-                let x1 = LEFT + plot * (position(&axis, &f.max_key) + 1) as f64 / slots;
+                let (start, end) = spans.next().copied().unwrap_or((0.0, 1.0));
+                let (x0, x1) = (LEFT + plot * start, LEFT + plot * end);
                 // Bar height grows with the file's size (relative to the largest file).
                 let h = (ROW - 6.0) * (0.35 + 0.65 * (f.file.file_size as f64 / max_size).sqrt());
                 let fill = fill_of(f);
                 let _ = writeln!(
                     s,
-                    r##"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{fill}" stroke="#333" stroke-width="0.6"><title>{} (level {}): {} rows, {}, keys [{} .. {}], overlaps {} files</title></rect>"##,
+                    r##"<rect x="{x0:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="{fill}" fill-opacity="0.8" stroke="#333" stroke-width="0.6"><title>{} (level {}): {} rows, {}, keys [{} .. {}], overlaps {} files</title></rect>"##,
                     y + (ROW - h) / 2.0,
-                    (x1 - x0 - 1.0).max(1.5),
+                    (x1 - x0).max(1.5),
                     escape(&f.file.file_name),
                     run.level,
                     f.file.row_count,
@@ -156,17 +143,30 @@ pub fn render_svg(table: &str, shapes: &[BucketShape]) -> String {
             }
             y += ROW;
         }
-        if let (Some(first), Some(last)) = (axis.first(), axis.last()) {
-            let _ =
-                writeln!(s, r##"<text x="{LEFT}" y="{}" fill="#777">{}</text>"##, y + 12.0, escape(&key_text(first)));
+        // The key axis: a baseline with labelled ticks.
+        let _ = writeln!(s, r##"<line x1="{LEFT}" x2="{}" y1="{y}" y2="{y}" stroke="#999"/>"##, LEFT + plot);
+        let last = axis.ticks.len().saturating_sub(1);
+        for (i, (at, label)) in axis.ticks.iter().enumerate() {
+            let x = LEFT + plot * at;
+            let anchor = match i {
+                0 if last > 0 => "start",
+                i if i == last && last > 0 => "end",
+                _ => "middle",
+            };
+            let _ = writeln!(s, r##"<line x1="{x:.1}" x2="{x:.1}" y1="{y}" y2="{}" stroke="#999"/>"##, y + 4.0);
             let _ = writeln!(
                 s,
-                r##"<text x="{}" y="{}" fill="#777" text-anchor="end">{}</text>"##,
-                WIDTH - 20.0,
-                y + 12.0,
-                escape(&key_text(last))
+                r##"<text x="{x:.1}" y="{}" fill="#777" font-size="10" text-anchor="{anchor}">{}</text>"##,
+                y + 14.0,
+                escape(label)
             );
         }
+        let _ = writeln!(
+            s,
+            r##"<text x="10" y="{}" fill="#777" font-size="10">{}</text>"##,
+            y + 14.0,
+            if axis.linear { "key" } else { "key (by rank)" }
+        );
         y += GAP - 20.0;
     }
     s.push_str("</svg>\n");
