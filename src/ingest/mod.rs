@@ -1,13 +1,15 @@
 //! Getting data in: files ([`files`]: Parquet, CSV, JSON lines, used by `shoal write`) and
 //! change data capture ([`cdc`]: a source trait feeding [`StreamingSink`](crate::write::StreamingSink)s
 //! exactly once), with Debezium JSON events ([`debezium`]) and, behind the `postgres` feature,
-//! Postgres logical replication ([`postgres`], decoding [`pgoutput`], types [`pgtypes`]).
+//! Postgres logical replication ([`postgres`], decoding [`pgoutput`], types [`pgtypes`], values
+//! read by [`pgtext`]).
 //! This layer uses only the public table and sink API.
 
 pub mod cdc;
 pub mod debezium;
 pub mod files;
 pub mod pgoutput;
+pub mod pgtext;
 pub mod pgtypes;
 #[cfg(feature = "postgres")]
 pub mod postgres;

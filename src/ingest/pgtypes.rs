@@ -14,7 +14,7 @@
 //! | bytea | BYTES |
 //! | date | DATE (±infinity becomes NULL) |
 //! | time(p) | TIME(min(p, 3)) (Paimon keeps milliseconds) |
-//! | timestamp(p) | TIMESTAMP(p) (±infinity becomes NULL) |
+//! | timestamp(p) | TIMESTAMP(p) (±infinity becomes NULL; BC kept) |
 //! | timestamptz(p) | TIMESTAMP(p) WITH LOCAL TIME ZONE (the instant) |
 //! | json, jsonb, uuid, xml, interval, timetz, money, inet, enums, domains, others | STRING (the text form) |
 //! | one-dimensional arrays of the types above | ARRAY<element> |
@@ -25,17 +25,17 @@
 
 use std::sync::Arc;
 
-use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Float32Builder, Float64Builder, Int16Builder,
-    Int32Builder, Int64Builder, Int8Builder, StringBuilder, Time32MillisecondBuilder,
+use arrow_array::builder::BooleanBuilder;
+use arrow_array::types::{
+    BinaryType, ByteArrayType, Date32Type, Decimal128Type, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
+    Int8Type, Time32MillisecondType, TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+    TimestampSecondType, Utf8Type,
 };
-use arrow_array::types::Decimal128Type;
-use arrow_array::{new_null_array, ArrayRef, ListArray, TimestampMicrosecondArray};
-use arrow_array::{TimestampMillisecondArray, TimestampNanosecondArray};
-use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_array::{new_null_array, ArrayRef, ArrowPrimitiveType, GenericByteArray, ListArray, PrimitiveArray};
+use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer};
 use arrow_schema::{DataType as ArrowType, Field, TimeUnit};
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
+use super::pgtext;
 use crate::spec::{DataType, TypeKind};
 
 pub const BOOL: u32 = 16;
@@ -140,107 +140,208 @@ pub fn is_widening(from: &DataType, to: &DataType) -> bool {
 /// Postgres's text form of a value as an Arrow array of `t` (one value per input, `None` being
 /// NULL). Errors name the row (0-based within `values`) and the value.
 pub fn text_to_array(values: &[Option<&str>], t: &DataType) -> Result<ArrayRef, String> {
-    let bad = |i: usize, v: &str, why: &dyn std::fmt::Display| format!("row {i}: cannot read {v:?} as {t}: {why}");
-    macro_rules! simple {
-        ($builder:ty, $parse:expr) => {{
-            let mut b = <$builder>::with_capacity(values.len());
-            for (i, v) in values.iter().enumerate() {
-                match v {
-                    None => b.append_null(),
-                    Some(v) => b.append_option($parse(*v).map_err(|e: String| bad(i, v, &e))?),
-                }
-            }
-            Ok(Arc::new(b.finish()) as ArrayRef)
-        }};
+    convert(values, t)
+}
+
+/// A column of values in Postgres's text form, row by row (None: NULL).
+trait TextValues {
+    fn count(&self) -> usize;
+    fn value(&self, i: usize) -> Option<&[u8]>;
+}
+
+impl TextValues for [Option<&str>] {
+    fn count(&self) -> usize {
+        self.len()
     }
-    match &t.kind {
-        TypeKind::Boolean => simple!(BooleanBuilder, |v: &str| match v {
-            "t" | "true" => Ok(Some(true)),
-            "f" | "false" => Ok(Some(false)),
-            _ => Err("not t or f".to_string()),
-        }),
-        TypeKind::TinyInt => simple!(Int8Builder, |v: &str| v.parse::<i8>().map(Some).map_err(|e| e.to_string())),
-        TypeKind::SmallInt => simple!(Int16Builder, |v: &str| v.parse::<i16>().map(Some).map_err(|e| e.to_string())),
-        TypeKind::Int => simple!(Int32Builder, |v: &str| v.parse::<i32>().map(Some).map_err(|e| e.to_string())),
-        TypeKind::BigInt => simple!(Int64Builder, |v: &str| v.parse::<i64>().map(Some).map_err(|e| e.to_string())),
-        TypeKind::Float => simple!(Float32Builder, |v: &str| v.parse::<f32>().map(Some).map_err(|e| e.to_string())),
-        TypeKind::Double => simple!(Float64Builder, |v: &str| v.parse::<f64>().map(Some).map_err(|e| e.to_string())),
-        TypeKind::Decimal { precision, scale } => {
-            let mut b = Decimal128Builder::with_capacity(values.len());
-            for (i, v) in values.iter().enumerate() {
-                match v {
-                    None | Some("NaN") => b.append_null(),
-                    Some(v) => b.append_value(
-                        arrow_cast::parse::parse_decimal::<Decimal128Type>(v, *precision, *scale as i8)
-                            .map_err(|e| bad(i, v, &e))?,
-                    ),
-                }
-            }
-            Ok(Arc::new(b.finish().with_precision_and_scale(*precision, *scale as i8).map_err(|e| e.to_string())?))
-        }
-        TypeKind::Char(_) | TypeKind::VarChar(_) => {
-            let mut b = StringBuilder::with_capacity(values.len(), values.iter().map(|v| v.map_or(0, str::len)).sum());
-            for v in values {
-                b.append_option(*v);
-            }
-            Ok(Arc::new(b.finish()))
-        }
-        TypeKind::Binary(_) | TypeKind::VarBinary(_) => {
-            let mut b =
-                BinaryBuilder::with_capacity(values.len(), values.iter().map(|v| v.map_or(0, str::len) / 2).sum());
-            for (i, v) in values.iter().enumerate() {
-                match v {
+
+    fn value(&self, i: usize) -> Option<&[u8]> {
+        self[i].map(str::as_bytes)
+    }
+}
+
+impl TextValues for TextColumn {
+    fn count(&self) -> usize {
+        self.valid.len()
+    }
+
+    fn value(&self, i: usize) -> Option<&[u8]> {
+        self.valid[i].then(|| &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize])
+    }
+}
+
+/// An Arrow array of primitive values read by `parse` (None: NULL), straight into one buffer.
+fn primitive<T: ArrowPrimitiveType, V: TextValues + ?Sized>(
+    values: &V,
+    t: &DataType,
+    mut parse: impl FnMut(&[u8]) -> Result<Option<T::Native>, String>,
+) -> Result<PrimitiveArray<T>, String> {
+    let n = values.count();
+    let mut out: Vec<T::Native> = Vec::with_capacity(n);
+    let mut valid = BooleanBufferBuilder::new(n);
+    for i in 0..n {
+        let parsed = match values.value(i) {
+            None => None,
+            Some(v) => parse(v).map_err(|e| bad(i, v, t, &e))?,
+        };
+        valid.append(parsed.is_some());
+        out.push(parsed.unwrap_or_default());
+    }
+    let valid = NullBuffer::new(valid.finish());
+    let nulls = (valid.null_count() > 0).then_some(valid);
+    Ok(PrimitiveArray::new(out.into(), nulls))
+}
+
+fn bad(i: usize, v: &[u8], t: &DataType, why: &dyn std::fmt::Display) -> String {
+    format!("row {i}: cannot read {:?} as {t}: {why}", String::from_utf8_lossy(v))
+}
+
+fn utf8(v: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(v).map_err(|e| format!("not UTF-8: {e}"))
+}
+
+/// An integer of a type whose values `T::try_from` takes from an `i64`; errors as `str::parse`.
+fn int<T: TryFrom<i64> + std::str::FromStr>(v: &[u8]) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    match pgtext::int(v).and_then(|n| T::try_from(n).ok()) {
+        Some(n) => Ok(Some(n)),
+        None => utf8(v)?.parse::<T>().map(Some).map_err(|e| e.to_string()),
+    }
+}
+
+fn float<T: std::str::FromStr>(v: &[u8]) -> Result<Option<T>, String>
+where
+    T::Err: std::fmt::Display,
+{
+    utf8(v)?.parse::<T>().map(Some).map_err(|e| e.to_string())
+}
+
+/// Offsets and concatenated bytes as an Arrow string or binary array (strings checked to be
+/// UTF-8).
+fn bytes_array<T: ByteArrayType<Offset = i32>>(
+    offsets: Vec<i32>,
+    data: Vec<u8>,
+    valid: Vec<bool>,
+) -> Result<ArrayRef, String> {
+    let nulls = if valid.iter().all(|v| *v) { None } else { Some(NullBuffer::from(valid)) };
+    let a = GenericByteArray::<T>::try_new(OffsetBuffer::new(offsets.into()), Buffer::from_vec(data), nulls)
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(a))
+}
+
+/// [`text_to_array`] over any column of text values: the ints, numerics, dates, times and
+/// timestamps read from their bytes by [`pgtext`], without allocating per value.
+fn convert<V: TextValues + ?Sized>(values: &V, t: &DataType) -> Result<ArrayRef, String> {
+    let n = values.count();
+    Ok(match &t.kind {
+        TypeKind::Boolean => {
+            let mut b = BooleanBuilder::with_capacity(n);
+            for i in 0..n {
+                match values.value(i) {
                     None => b.append_null(),
-                    Some(v) => b.append_value(decode_bytea(v).map_err(|e| bad(i, v, &e))?),
+                    Some(b"t" | b"true") => b.append_value(true),
+                    Some(b"f" | b"false") => b.append_value(false),
+                    Some(v) => return Err(bad(i, v, t, &"not t or f")),
                 }
             }
-            Ok(Arc::new(b.finish()))
+            Arc::new(b.finish())
         }
-        TypeKind::Date => simple!(Date32Builder, |v: &str| parse_date(v)
-            .map(|d| d.map(|d| (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days() as i32))),
-        TypeKind::Time(_) => simple!(Time32MillisecondBuilder, |v: &str| NaiveTime::parse_from_str(v, "%H:%M:%S%.f")
-            .map(|t| Some((t.num_seconds_from_midnight() * 1000 + t.nanosecond() / 1_000_000) as i32))
-            .or_else(|e| if v == "24:00:00" { Ok(Some(86_400_000)) } else { Err(e.to_string()) })),
-        TypeKind::Timestamp(p) | TypeKind::LocalZonedTimestamp(p) => {
-            let zoned = matches!(t.kind, TypeKind::LocalZonedTimestamp(_));
-            let mut nanos: Vec<Option<i64>> = Vec::with_capacity(values.len());
-            for (i, v) in values.iter().enumerate() {
-                nanos.push(match v {
-                    None => None,
-                    Some(v) => parse_timestamp(v, zoned).map_err(|e| bad(i, v, &e))?,
-                });
+        TypeKind::TinyInt => Arc::new(primitive::<Int8Type, _>(values, t, int)?),
+        TypeKind::SmallInt => Arc::new(primitive::<Int16Type, _>(values, t, int)?),
+        TypeKind::Int => Arc::new(primitive::<Int32Type, _>(values, t, int)?),
+        TypeKind::BigInt => Arc::new(primitive::<Int64Type, _>(values, t, int)?),
+        TypeKind::Float => Arc::new(primitive::<Float32Type, _>(values, t, float)?),
+        TypeKind::Double => Arc::new(primitive::<Float64Type, _>(values, t, float)?),
+        TypeKind::Decimal { precision, scale } => {
+            let (p, s) = (*precision, *scale);
+            let a = primitive::<Decimal128Type, _>(values, t, |v| {
+                if v == b"NaN" {
+                    return Ok(None);
+                }
+                match pgtext::decimal(v, p, s) {
+                    Some(d) => Ok(Some(d)),
+                    // Other spellings, rounding and the errors: Arrow's parser.
+                    None => arrow_cast::parse::parse_decimal::<Decimal128Type>(utf8(v)?, p, s as i8)
+                        .map(Some)
+                        .map_err(|e| e.to_string()),
+                }
+            })?;
+            Arc::new(a.with_precision_and_scale(p, s as i8).map_err(|e| e.to_string())?)
+        }
+        TypeKind::Char(_) | TypeKind::VarChar(_) | TypeKind::Binary(_) | TypeKind::VarBinary(_) => {
+            let binary = matches!(t.kind, TypeKind::Binary(_) | TypeKind::VarBinary(_));
+            let mut offsets = Vec::with_capacity(n + 1);
+            offsets.push(0i32);
+            let mut data = Vec::new();
+            let mut valid = Vec::with_capacity(n);
+            for i in 0..n {
+                let v = values.value(i);
+                if let Some(v) = v {
+                    if binary {
+                        decode_bytea(v, &mut data).map_err(|e| bad(i, v, t, &e))?;
+                    } else {
+                        data.extend_from_slice(v);
+                    }
+                }
+                valid.push(v.is_some());
+                offsets.push(i32::try_from(data.len()).map_err(|_| "more than 2 GiB of values in one batch")?);
             }
+            if binary {
+                bytes_array::<BinaryType>(offsets, data, valid)?
+            } else {
+                bytes_array::<Utf8Type>(offsets, data, valid)?
+            }
+        }
+        TypeKind::Date => Arc::new(primitive::<Date32Type, _>(values, t, pgtext::date)?),
+        TypeKind::Time(_) => Arc::new(primitive::<Time32MillisecondType, _>(values, t, |v| {
+            pgtext::time(v).map(|nanos| Some((nanos / 1_000_000) as i32))
+        })?),
+        TypeKind::Timestamp(_) | TypeKind::LocalZonedTimestamp(_) => {
+            let zoned = matches!(t.kind, TypeKind::LocalZonedTimestamp(_));
             let tz: Option<Arc<str>> = zoned.then(|| Arc::from("UTC"));
             let unit = match t.to_arrow() {
                 ArrowType::Timestamp(u, _) => u,
                 _ => TimeUnit::Microsecond,
             };
-            let _ = p;
-            Ok(match unit {
-                TimeUnit::Millisecond => Arc::new(
-                    TimestampMillisecondArray::from(
-                        nanos.iter().map(|n| n.map(|n| n.div_euclid(1_000_000))).collect::<Vec<_>>(),
-                    )
-                    .with_timezone_opt(tz),
-                ),
-                TimeUnit::Microsecond => Arc::new(
-                    TimestampMicrosecondArray::from(
-                        nanos.iter().map(|n| n.map(|n| n.div_euclid(1_000))).collect::<Vec<_>>(),
-                    )
-                    .with_timezone_opt(tz),
-                ),
-                _ => Arc::new(TimestampNanosecondArray::from(nanos).with_timezone_opt(tz)),
-            })
+            let per_second = match unit {
+                TimeUnit::Second => 1,
+                TimeUnit::Millisecond => 1_000,
+                TimeUnit::Microsecond => 1_000_000,
+                TimeUnit::Nanosecond => 1_000_000_000,
+            };
+            let parse = |v: &[u8]| -> Result<Option<i64>, String> {
+                match pgtext::timestamp(v, zoned)? {
+                    None => Ok(None),
+                    Some((secs, nanos)) => pgtext::in_units(secs, nanos, per_second)
+                        .map(Some)
+                        .ok_or_else(|| format!("out of the range of {t}")),
+                }
+            };
+            match unit {
+                TimeUnit::Second => {
+                    Arc::new(primitive::<TimestampSecondType, _>(values, t, parse)?.with_timezone_opt(tz))
+                }
+                TimeUnit::Millisecond => {
+                    Arc::new(primitive::<TimestampMillisecondType, _>(values, t, parse)?.with_timezone_opt(tz))
+                }
+                TimeUnit::Microsecond => {
+                    Arc::new(primitive::<TimestampMicrosecondType, _>(values, t, parse)?.with_timezone_opt(tz))
+                }
+                TimeUnit::Nanosecond => {
+                    Arc::new(primitive::<TimestampNanosecondType, _>(values, t, parse)?.with_timezone_opt(tz))
+                }
+            }
         }
         TypeKind::Array(elem) => {
             let mut items: Vec<Option<String>> = vec![];
             let mut offsets = vec![0i32];
             let mut nulls = vec![];
-            for (i, v) in values.iter().enumerate() {
-                match v {
+            for i in 0..n {
+                match values.value(i) {
                     None => nulls.push(false),
                     Some(v) => {
-                        items.extend(parse_array(v).map_err(|e| bad(i, v, &e))?);
+                        items.extend(utf8(v).and_then(parse_array).map_err(|e| bad(i, v, t, &e))?);
                         nulls.push(true);
                     }
                 }
@@ -252,15 +353,15 @@ pub fn text_to_array(values: &[Option<&str>], t: &DataType) -> Result<ArrayRef, 
             let list =
                 ListArray::try_new(field, OffsetBuffer::new(offsets.into()), child, Some(NullBuffer::from(nulls)))
                     .map_err(|e| e.to_string())?;
-            Ok(Arc::new(list))
+            Arc::new(list)
         }
         _ => {
-            if values.iter().all(Option::is_none) {
-                return Ok(new_null_array(&t.to_arrow(), values.len()));
+            if (0..n).all(|i| values.value(i).is_none()) {
+                return Ok(new_null_array(&t.to_arrow(), n));
             }
-            Err(format!("no conversion from Postgres text to {t}"))
+            return Err(format!("no conversion from Postgres text to {t}"));
         }
-    }
+    })
 }
 
 /// One column of rows read from `COPY ... TO STDOUT` (text format): the values unescaped and
@@ -278,23 +379,10 @@ impl TextColumn {
         TextColumn { data: vec![], offsets: vec![0], valid: vec![] }
     }
 
-    fn len(&self) -> usize {
-        self.valid.len()
-    }
-
-    /// The values as strings (None: NULL).
-    fn values(&self) -> Result<Vec<Option<&str>>, String> {
-        let text = std::str::from_utf8(&self.data).map_err(|e| format!("not UTF-8: {e}"))?;
-        let mut out = Vec::with_capacity(self.len());
-        for (i, &ok) in self.valid.iter().enumerate() {
-            out.push(if ok {
-                let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
-                Some(text.get(a..b).ok_or("a value is not UTF-8")?)
-            } else {
-                None
-            });
-        }
-        Ok(out)
+    fn with_capacity(rows: usize, bytes: usize) -> TextColumn {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        TextColumn { data: Vec::with_capacity(bytes), offsets, valid: Vec::with_capacity(rows) }
     }
 
     fn nulls(&self) -> Option<NullBuffer> {
@@ -401,9 +489,11 @@ impl CopyText {
     /// The rows gathered so far, column by column (see [`TextColumn::into_array`]), and starts
     /// over.
     pub fn take(&mut self) -> Vec<TextColumn> {
-        let n = self.columns.len();
+        let rows = self.rows;
         self.rows = 0;
-        std::mem::replace(&mut self.columns, (0..n).map(|_| TextColumn::new()).collect())
+        // The next batch is sized like this one: no growing (copying) its buffers as it fills.
+        let next = self.columns.iter().map(|c| TextColumn::with_capacity(rows, c.data.len())).collect();
+        std::mem::replace(&mut self.columns, next)
     }
 }
 
@@ -453,7 +543,7 @@ fn unescape_into(field: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
 
 impl TextColumn {
     /// The column as an Arrow array of `t`: strings without a copy of their bytes, the rest
-    /// through [`text_to_array`] (so the copy and the stream convert alike).
+    /// as [`text_to_array`] converts them (so the copy and the stream convert alike).
     pub fn into_array(self, t: &DataType) -> Result<ArrayRef, String> {
         match &t.kind {
             TypeKind::Char(_) | TypeKind::VarChar(_) => {
@@ -463,65 +553,24 @@ impl TextColumn {
                     .map_err(|e| e.to_string())?;
                 Ok(Arc::new(a))
             }
-            _ => text_to_array(&self.values()?, t),
+            _ => convert(&self, t),
         }
     }
 }
 
-fn decode_bytea(v: &str) -> Result<Vec<u8>, String> {
-    let hex = v.strip_prefix("\\x").ok_or("bytea is not in hex format (bytea_output=hex)")?;
+/// Appends the bytes of a `bytea` in hex format (`\x00ff`) to `out`.
+fn decode_bytea(v: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let hex = v.strip_prefix(b"\\x").ok_or("bytea is not in hex format (bytea_output=hex)")?;
     if hex.len() % 2 != 0 {
         return Err("odd number of hex digits".into());
     }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(|e| e.to_string())).collect()
-}
-
-fn parse_date(v: &str) -> Result<Option<NaiveDate>, String> {
-    if v == "infinity" || v == "-infinity" {
-        return Ok(None);
+    let digit =
+        |b: u8| (b as char).to_digit(16).map(|d| d as u8).ok_or_else(|| format!("{:?} is not a hex digit", b as char));
+    out.reserve(hex.len() / 2);
+    for pair in hex.chunks_exact(2) {
+        out.push(digit(pair[0])? << 4 | digit(pair[1])?);
     }
-    let (s, bc) = match v.strip_suffix(" BC") {
-        Some(s) => (s, true),
-        None => (v, false),
-    };
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| e.to_string())?;
-    if bc {
-        // 1 BC is year 0 in ISO numbering.
-        use chrono::Datelike;
-        return d.with_year(1 - d.year()).map(Some).ok_or_else(|| "year out of range".into());
-    }
-    Ok(Some(d))
-}
-
-/// Nanoseconds since the epoch (UTC for `timestamptz`, wall clock for `timestamp`); None for
-/// ±infinity.
-fn parse_timestamp(v: &str, zoned: bool) -> Result<Option<i64>, String> {
-    if v == "infinity" || v == "-infinity" {
-        return Ok(None);
-    }
-    let (s, bc) = match v.strip_suffix(" BC") {
-        Some(s) => (s, true),
-        None => (v, false),
-    };
-    if bc {
-        return Err("timestamps before the common era are not supported".into());
-    }
-    let utc = if zoned {
-        // "2024-01-31 12:34:56.789+00", "+05:30", "-03:30:15": the offset follows the time.
-        let at = s.rfind(['+', '-']).filter(|&i| i > 10).ok_or("no UTC offset")?;
-        let (local, offset) = s.split_at(at);
-        let sign = if offset.starts_with('-') { -1 } else { 1 };
-        let mut secs = 0i64;
-        for (k, part) in offset[1..].split(':').enumerate() {
-            let n: i64 = part.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
-            secs += n * [3600, 60, 1].get(k).copied().ok_or("bad UTC offset")?;
-        }
-        let t = NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M:%S%.f").map_err(|e| e.to_string())?;
-        t - chrono::Duration::seconds(sign * secs)
-    } else {
-        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f").map_err(|e| e.to_string())?
-    };
-    utc.and_utc().timestamp_nanos_opt().map(Some).ok_or_else(|| "out of the nanosecond range".into())
+    Ok(())
 }
 
 /// The elements of a one-dimensional Postgres array literal (`{1,2,NULL}`, `{"a b","c\"d"}`).
@@ -577,7 +626,6 @@ pub fn parse_array(v: &str) -> Result<Vec<Option<String>>, String> {
 mod tests {
     use super::*;
     use arrow_array::cast::AsArray;
-    use arrow_array::types::*;
     use arrow_array::Array;
 
     #[test]
@@ -622,6 +670,15 @@ mod tests {
             parse_array(r#"{"a b","c\"d",NULL,"NULL"}"#).unwrap(),
             vec![Some("a b".into()), Some("c\"d".into()), None, Some("NULL".into())]
         );
+        // Before the common era and outside 1677-2262 (nanoseconds' range): kept.
+        let a = text_to_array(
+            &[Some("0044-03-15 12:00:00+00 BC"), Some("9999-12-31 23:59:59.999999+00"), Some("-infinity")],
+            &paimon_type(TIMESTAMPTZ, -1),
+        )
+        .unwrap();
+        let a = a.as_primitive::<TimestampMicrosecondType>();
+        assert_eq!((a.value(0), a.value(1), a.is_null(2)), (-63_517_780_800_000_000, 253_402_300_799_999_999, true));
+        assert!(text_to_array(&[Some("\\x0g")], &paimon_type(BYTEA, -1)).unwrap_err().contains("hex digit"));
         let a = text_to_array(&[Some("12:34:56.789")], &paimon_type(TIME, -1)).unwrap();
         assert_eq!(a.as_primitive::<Time32MillisecondType>().value(0), 45_296_789);
     }

@@ -2,6 +2,7 @@
 """Benchmark of `shoal ingest postgres` (issue 21), on a Postgres of its own.
 
     tools/bench_ingest/run.sh [--rows 5000000] [--changes 1000000] [--rate 2000] [--seconds 60]
+                              [--snapshot-only] [--repeat N]
 
 1. snapshot: a table of --rows rows is copied by `shoal ingest postgres --exit-when-caught-up`;
    beside it Postgres's own `COPY ... TO STDOUT` of the same table (the floor);
@@ -12,6 +13,11 @@
    transaction, lag = (time of the first shoal snapshot whose commit identifier, an LSN, covers
    the transaction) - (the transaction's commit time). p50 and p99 are printed;
 4. peak RSS of each ingest run (/usr/bin/time).
+
+--snapshot-only stops after step 1; --repeat N runs step 1 N times (COPY TO, then the ingest into
+a new warehouse), each printed, for before/after comparisons on a noisy machine. SHOAL_BIN may
+name several binaries, separated by commas: step 1 then runs each in turn (on the same table and
+server, alternating), and the later steps use the last.
 
 Prints a table. SHOAL_BIN names the binary (default: the release build with --features postgres).
 """
@@ -101,9 +107,12 @@ def main():
     ap.add_argument("--changes", type=int, default=1_000_000)
     ap.add_argument("--rate", type=int, default=2000)
     ap.add_argument("--seconds", type=int, default=60)
+    ap.add_argument("--snapshot-only", action="store_true")
+    ap.add_argument("--repeat", type=int, default=1)
     a = ap.parse_args()
-    shoal = os.environ.get("SHOAL_BIN") or os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/shoal/target")), "release", "shoal")
+    bins = (os.environ.get("SHOAL_BIN") or os.path.join(
+        os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/shoal/target")), "release", "shoal")).split(",")
+    shoal = bins[-1]
     pg = Pg()
     wh = tempfile.mkdtemp(prefix="shoal-bench-wh-")
     out = []
@@ -112,13 +121,24 @@ def main():
                 "INSERT INTO bench SELECT g, g %% 1000, md5(g::text), g / 100.0, now() FROM generate_series(1, %d) g;"
                 % a.rows)
         pg.psql("VACUUM ANALYZE bench")
-        t0 = time.time()
-        with open(os.devnull, "w") as null:
-            pg.psql("COPY bench TO STDOUT", out=null)
-        copy_s = time.time() - t0
-        snap_s, snap_rss = timed_ingest(shoal, pg, wh)
-        out.append(("snapshot copy", "%d rows" % a.rows, "%.0f rows/s" % (a.rows / snap_s),
-                    "COPY TO: %.0f rows/s (%.0f%%)" % (a.rows / copy_s, 100 * copy_s / snap_s), "%.0f MiB" % snap_rss))
+        for k, b in [(k, b) for k in range(a.repeat) for b in bins]:
+            if k > 0 or b != bins[0]:
+                # A new warehouse, and the slot and publication of the last run gone.
+                shutil.rmtree(wh, ignore_errors=True)
+                wh = tempfile.mkdtemp(prefix="shoal-bench-wh-")
+                pg.psql("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots")
+                for (name,) in [r.split("|") for r in pg.psql("SELECT pubname FROM pg_publication").split()]:
+                    pg.psql('DROP PUBLICATION "%s"' % name)
+            t0 = time.time()
+            with open(os.devnull, "w") as null:
+                pg.psql("COPY bench TO STDOUT", out=null)
+            copy_s = time.time() - t0
+            snap_s, snap_rss = timed_ingest(b, pg, wh)
+            out.append(("snapshot copy" + (" (%s)" % b if len(bins) > 1 else ""), "%d rows" % a.rows, "%.0f rows/s" % (a.rows / snap_s),
+                        "COPY TO: %.0f rows/s (%.0f%%)" % (a.rows / copy_s, 100 * copy_s / snap_s),
+                        "%.0f MiB" % snap_rss))
+        if a.snapshot_only:
+            return finish(pg, wh, out)
 
         # Catch-up: changes made while the ingest is stopped.
         per = 1000
@@ -191,9 +211,16 @@ def main():
             p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
             out.append(("lag at %d changes/s" % a.rate, "%d transactions" % len(lags), "p50 %.2f s" % p50,
                         "p99 %.2f s" % p99, "%s MiB" % (int(lag_rss[-1]) // 1024 if lag_rss else "?")))
-    finally:
+    except BaseException:
         pg.stop()
         shutil.rmtree(wh, ignore_errors=True)
+        raise
+    finish(pg, wh, out)
+
+
+def finish(pg, wh, out):
+    pg.stop()
+    shutil.rmtree(wh, ignore_errors=True)
     print("| phase | size | speed | beside | peak RSS |")
     print("| --- | --- | --- | --- | --- |")
     for r in out:
