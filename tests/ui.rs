@@ -290,6 +290,16 @@ fn the_api_serves_the_warehouse_and_refuses_what_it_must() {
     assert_eq!(missing.status, 404, "{}", missing.body);
     assert!(missing.body.contains("error"));
     assert_eq!(get(port, "/etc/passwd").status, 404);
+
+    // The command's help has an example; a port in use is a clear error.
+    let help = ok(&["ui", "--help"]);
+    assert!(help.contains("Example") && help.contains("shoal ui --warehouse"), "{help}");
+    let busy = shoal(&["ui", "--warehouse", &wh, "--port", &port.to_string()]);
+    let stderr = String::from_utf8_lossy(&busy.stderr);
+    assert!(
+        !busy.status.success() && stderr.starts_with("shoal: error:") && stderr.contains("cannot listen on 127.0.0.1:"),
+        "{stderr}"
+    );
 }
 
 /// The first browser of Debian's chromium package found on PATH.
