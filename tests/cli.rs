@@ -334,6 +334,10 @@ fn a_closed_stdout_ends_quietly() {
         &["tail", "db.t", "--exit-when-caught-up"],
         &["tail", "db.t", "--exit-when-caught-up", "--format", "csv"],
         &["sql", "SELECT * FROM db.t"],
+        // The one-line commands too (they change the table, so last).
+        &["consumer", "list", "db.t"],
+        &["create", "db.u", "--schema", "id BIGINT NOT NULL"],
+        &["compact", "db.t"],
     ];
     for args in commands {
         // A pipe whose reader is gone before shoal writes anything.

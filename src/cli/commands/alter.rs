@@ -1,5 +1,6 @@
 //! `shoal alter`: change a table's schema or options.
 
+use crate::cli::output::outln;
 use clap::Subcommand;
 
 use crate::cli::args::TableArg;
@@ -73,6 +74,6 @@ impl From<Change> for SchemaChange {
 pub async fn exec(args: Args) -> Result<()> {
     let t = args.table.open().await?;
     let t = t.alter(&[args.change.into()]).await?;
-    println!("schema {} written ({} columns)", t.schema().id, t.schema().fields.len());
+    outln!("schema {} written ({} columns)", t.schema().id, t.schema().fields.len())?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `shoal compact`: the dedicated compaction job over a table's buckets.
 
 use crate::cli::args::TableArg;
+use crate::cli::output::outln;
 use crate::cli::parse;
 use shoal::error::Result;
 use shoal::maintenance::compact::{partition_filter, CompactJob};
@@ -33,7 +34,7 @@ pub async fn exec(args: Args) -> Result<()> {
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     match r.outcome.snapshot_id() {
-        Some(id) => println!(
+        Some(id) => outln!(
             "compacted {} buckets: {} files ({:.1} MB, {} rows) -> {} files ({:.1} MB written) in {secs:.2}s \
              ({:.1} MB/s, {:.0} rows/s read), snapshot {id}",
             r.buckets_compacted,
@@ -44,8 +45,8 @@ pub async fn exec(args: Args) -> Result<()> {
             r.bytes_written as f64 / 1e6,
             r.bytes_read as f64 / 1e6 / secs.max(1e-9),
             r.rows_read as f64 / secs.max(1e-9)
-        ),
-        None => println!("nothing to compact"),
+        )?,
+        None => outln!("nothing to compact")?,
     }
     for d in &r.dropped {
         eprintln!("bucket {} left for a later run: {}", d.bucket, d.reason);

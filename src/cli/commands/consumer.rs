@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use crate::cli::args::TableArg;
-use crate::cli::output::{format_duration, format_millis};
+use crate::cli::output::{format_duration, format_millis, outln};
 use crate::cli::parse;
 use shoal::error::{Error, Result};
 use shoal::store::Consumer;
@@ -79,10 +79,10 @@ async fn list(table: TableArg) -> Result<()> {
     let times = t.consumers().last_updates().await?;
     let mut consumers = t.consumers().consumers().await?;
     consumers.sort_by(|a, b| a.0.cmp(&b.0));
-    println!("{:<32}  {:>13}  last update (UTC)", "consumer", "next snapshot");
+    outln!("{:<32}  {:>13}  last update (UTC)", "consumer", "next snapshot")?;
     for (id, c) in consumers {
         let at = times.get(&id).map(|&ms| format_millis(ms)).unwrap_or_default();
-        println!("{id:<32}  {:>13}  {at}", c.next_snapshot);
+        outln!("{id:<32}  {:>13}  {at}", c.next_snapshot)?;
     }
     Ok(())
 }
@@ -90,7 +90,7 @@ async fn list(table: TableArg) -> Result<()> {
 async fn reset(table: TableArg, id: &str, next_snapshot: i64) -> Result<()> {
     let t = table.open().await?;
     t.consumers().reset(id, Consumer { next_snapshot }).await?;
-    println!("consumer {id:?} reads snapshot {next_snapshot} next");
+    outln!("consumer {id:?} reads snapshot {next_snapshot} next")?;
     Ok(())
 }
 
@@ -100,7 +100,7 @@ async fn delete(table: TableArg, id: &str) -> Result<()> {
         return Err(Error::InvalidInput(format!("consumer {id:?} does not exist")));
     }
     t.consumers().delete(id).await?;
-    println!("deleted consumer {id:?}");
+    outln!("deleted consumer {id:?}")?;
     Ok(())
 }
 
@@ -114,8 +114,8 @@ async fn expire(table: TableArg, older_than: Option<Duration>) -> Result<()> {
     };
     let gone = t.expire_consumers(expiration).await?;
     for id in &gone {
-        println!("deleted consumer {id:?}");
+        outln!("deleted consumer {id:?}")?;
     }
-    println!("{} consumers not updated for {} deleted", gone.len(), format_duration(expiration));
+    outln!("{} consumers not updated for {} deleted", gone.len(), format_duration(expiration))?;
     Ok(())
 }

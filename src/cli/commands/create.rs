@@ -1,6 +1,7 @@
 //! `shoal create`: a new table from a schema in SQL spelling.
 
 use crate::cli::args::TableArg;
+use crate::cli::output::outln;
 use crate::cli::parse::{self, ColumnDefs, Columns};
 use shoal::error::Result;
 use shoal::table::{Table, TableDefinition};
@@ -45,6 +46,6 @@ pub async fn exec(args: Args) -> Result<()> {
         def.options.insert("bucket".into(), b.to_string());
     }
     let t = Table::create(&args.table.location()?, def).await?;
-    println!("created {} (schema 0, {} columns)", t.location(), t.schema().fields.len());
+    outln!("created {} (schema 0, {} columns)", t.location(), t.schema().fields.len())?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `shoal demo`: a tour on a local warehouse. Runs the library's orders workload
 //! ([`shoal::demo`]) and prints the table and its snapshots at each step.
 
+use crate::cli::output::outln;
 use shoal::demo::OrdersDemo;
 use shoal::error::{Error, Result};
 use shoal::table::Table;
@@ -17,34 +18,34 @@ pub struct Args {
 async fn show(table: &Table, title: &str) -> Result<()> {
     let batch = table.read_all(None, None).await?;
     let snap = table.latest_snapshot().await?.map(|s| s.id).unwrap_or(0);
-    println!("\n== {title} (snapshot {snap}) ==");
-    println!("{}", arrow::util::pretty::pretty_format_batches(&[batch]).map_err(Error::arrow("printing"))?);
+    outln!("\n== {title} (snapshot {snap}) ==")?;
+    outln!("{}", arrow::util::pretty::pretty_format_batches(&[batch]).map_err(Error::arrow("printing"))?)?;
     Ok(())
 }
 
 pub async fn exec(args: Args) -> Result<()> {
     let mut demo = OrdersDemo::create(&args.warehouse).await?;
     let location = demo.location().to_string();
-    println!("created table {location} (primary key order_id, 2 buckets)");
+    outln!("created table {location} (primary key order_id, 2 buckets)")?;
     while let Some(title) = demo.next_step().await? {
         show(demo.table(), title).await?;
     }
     let table = demo.table();
     let first = table.read_all(Some(1), None).await?;
-    println!("\ntime travel: snapshot 1 still has {} orders", first.num_rows());
-    println!("\nsnapshots:");
+    outln!("\ntime travel: snapshot 1 still has {} orders", first.num_rows())?;
+    outln!("\nsnapshots:")?;
     let sm = table.snapshots();
     for id in sm.snapshot_ids().await? {
         let s = sm.snapshot(id).await?;
-        println!(
+        outln!(
             "  {}  {:?}  +{} rows (total {})",
             s.id,
             s.commit_kind,
             s.delta_record_count.unwrap_or(0),
             s.total_record_count.unwrap_or(0)
-        );
+        )?;
     }
-    println!("\nThe table is in Apache Paimon's format: Flink, Spark or Java Paimon can read {location}.");
-    println!("Try: cargo run --release -- read {location} --format csv");
+    outln!("\nThe table is in Apache Paimon's format: Flink, Spark or Java Paimon can read {location}.")?;
+    outln!("Try: cargo run --release -- read {location} --format csv")?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `shoal expire-changelogs`: expire long-lived changelogs and the files only they read.
 
 use crate::cli::args::{RetentionArgs, TableArg};
+use crate::cli::output::outln;
 use shoal::error::Result;
 
 /// Expire long-lived changelogs (changelog/changelog-<id>) of a table whose changelog
@@ -24,13 +25,13 @@ pub async fn exec(args: Args) -> Result<()> {
     let config = t.changelog_expire_config()?.with_overrides(&args.retention.overrides());
     let started = std::time::Instant::now();
     let r = t.expire_changelogs(&config).await?;
-    println!(
+    outln!(
         "expired {} changelogs: deleted {} data files and {} manifest files in {:.2}s; earliest changelog is {}",
         r.changelogs_expired,
         r.data_files_deleted,
         r.manifests_deleted,
         started.elapsed().as_secs_f64(),
         r.earliest.map(|e| e.to_string()).unwrap_or_else(|| "none".into())
-    );
+    )?;
     Ok(())
 }

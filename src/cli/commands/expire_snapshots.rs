@@ -1,6 +1,7 @@
 //! `shoal expire-snapshots`: expire old snapshots and the files only they referenced.
 
 use crate::cli::args::{RetentionArgs, TableArg};
+use crate::cli::output::outln;
 use shoal::error::Result;
 
 /// Expire old snapshots and delete the files only they referenced.
@@ -22,20 +23,20 @@ pub async fn exec(args: Args) -> Result<()> {
     let config = t.expire_config()?.with_overrides(&args.retention.overrides());
     let started = std::time::Instant::now();
     let r = t.expire_snapshots(&config).await?;
-    println!(
+    outln!(
         "expired {} snapshots: deleted {} data files and {} manifest files in {:.2}s; earliest snapshot is {}",
         r.snapshots_expired,
         r.data_files_deleted,
         r.manifests_deleted,
         started.elapsed().as_secs_f64(),
         r.earliest.map(|e| e.to_string()).unwrap_or_else(|| "none".into())
-    );
+    )?;
     if r.changelogs_written > 0 {
-        println!(
+        outln!(
             "kept {} long-lived changelogs in changelog/ (the table's changelog outlives its snapshots; \
              shoal expire-changelogs removes them)",
             r.changelogs_written
-        );
+        )?;
     }
     Ok(())
 }

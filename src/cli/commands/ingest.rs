@@ -2,6 +2,7 @@
 //! replication, with the `postgres` feature) and `debezium` (JSON change events from files or
 //! standard input).
 
+use crate::cli::output::outln;
 use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::time::Duration;
@@ -150,7 +151,7 @@ async fn postgres(a: PostgresArgs) -> Result<()> {
     let publication = a.publication.clone().unwrap_or_else(|| a.slot.clone());
     if a.cleanup {
         postgres::cleanup(&a.conninfo, &a.slot, &publication).await?;
-        println!("dropped replication slot {:?} and publication {:?}", a.slot, publication);
+        outln!("dropped replication slot {:?} and publication {:?}", a.slot, publication)?;
         return Ok(());
     }
     let job = postgres::PostgresIngest {
@@ -176,7 +177,7 @@ async fn postgres(a: PostgresArgs) -> Result<()> {
         }
         match postgres::ingest(&job).await {
             Ok(r) => {
-                println!(
+                outln!(
                     "ingested {} tables ({} copied, {} rows); {} changes in {} commits; confirmed LSN {:X}/{:X}",
                     r.tables.len(),
                     r.copied_tables.len(),
@@ -185,7 +186,7 @@ async fn postgres(a: PostgresArgs) -> Result<()> {
                     r.commits,
                     r.confirmed_lsn >> 32,
                     r.confirmed_lsn & 0xffff_ffff
-                );
+                )?;
                 return Ok(());
             }
             Err(e) if e.is_retriable() && failures < a.max_retries => {
@@ -311,9 +312,9 @@ async fn debezium_exec(a: DebeziumArgs) -> Result<()> {
     let dead = source.dead_lettered;
     let sinks = &mut source.router().sinks;
     let commits = cdc::commit_all(sinks, position.max(1)).await?;
-    println!(
+    outln!(
         "{position} events, {changes} changes into {} tables ({commits} commits); {dead} dead-lettered",
         sinks.len()
-    );
+    )?;
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `shoal maintain`: the table service over a warehouse.
 
+use crate::cli::output::outln;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -84,7 +85,7 @@ pub async fn exec(args: Args) -> Result<()> {
     };
     let mut service = TableService::new(&args.warehouse, config)?;
     let summary = service.run(std::future::pending()).await?;
-    println!(
+    outln!(
         "{} tables: {} maintained, {} held by another maintainer, {} with errors; {} actions{}",
         summary.tables,
         summary.maintained,
@@ -92,6 +93,6 @@ pub async fn exec(args: Args) -> Result<()> {
         summary.failed,
         summary.actions,
         status_path.filter(|_| !args.dry_run).map(|p| format!("; status in {}", p.display())).unwrap_or_default()
-    );
+    )?;
     Ok(())
 }

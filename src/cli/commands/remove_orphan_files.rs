@@ -1,6 +1,7 @@
 //! `shoal remove-orphan-files`: delete files no snapshot or tag references.
 
 use crate::cli::args::TableArg;
+use crate::cli::output::outln;
 use crate::cli::parse::{self, SpelledDuration};
 use shoal::error::Result;
 
@@ -24,15 +25,15 @@ pub async fn exec(args: Args) -> Result<()> {
     let dry_run = args.dry_run;
     let r = t.remove_orphan_files(args.older_than.value, dry_run).await?;
     for o in &r.orphans {
-        println!("{}{o}", if dry_run { "orphan: " } else { "deleted: " });
+        outln!("{}{o}", if dry_run { "orphan: " } else { "deleted: " })?;
     }
-    println!(
+    outln!(
         "{} orphan files ({:.1} MB){}; {} unreferenced files younger than {} kept",
         r.orphans.len(),
         r.bytes as f64 / 1e6,
         if dry_run { ", dry run: nothing deleted" } else { " deleted" },
         r.too_young,
         args.older_than
-    );
+    )?;
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `shoal rollback`: roll a table back to a snapshot or tag.
 
 use crate::cli::args::TableArg;
+use crate::cli::output::outln;
 use crate::cli::parse;
 use shoal::error::Result;
 use shoal::maintenance::rollback::RollbackTarget;
@@ -20,13 +21,13 @@ pub struct Args {
 pub async fn exec(args: Args) -> Result<()> {
     let t = args.table.open().await?;
     let r = t.rollback(&args.to).await?;
-    println!(
+    outln!(
         "rolled back to snapshot {}: deleted {} snapshots, tags [{}], {} data files, {} manifest files",
         r.snapshot_id,
         r.snapshots_deleted,
         r.tags_deleted.join(", "),
         r.data_files_deleted,
         r.manifests_deleted
-    );
+    )?;
     Ok(())
 }

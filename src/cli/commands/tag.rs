@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use crate::cli::args::TableArg;
-use crate::cli::output::{format_duration, format_millis};
+use crate::cli::output::{format_duration, format_millis, outln};
 use crate::cli::parse;
 use shoal::error::Result;
 use shoal::spec::options::TagCreationMode;
@@ -85,8 +85,8 @@ async fn create(table: TableArg, name: &str, snapshot: Option<i64>, time_retaine
         None => t.create_tag(name, snapshot).await?,
     };
     match tag.time_retained {
-        Some(d) => println!("tag {name:?} on snapshot {}, kept for {}", tag.snapshot.id, format_duration(d)),
-        None => println!("tag {name:?} on snapshot {}", tag.snapshot.id),
+        Some(d) => outln!("tag {name:?} on snapshot {}, kept for {}", tag.snapshot.id, format_duration(d))?,
+        None => outln!("tag {name:?} on snapshot {}", tag.snapshot.id)?,
     }
     Ok(())
 }
@@ -96,21 +96,21 @@ async fn create_auto(table: TableArg) -> Result<()> {
     let mode = t.schema().core_options().tag_creation_mode()?;
     let r = t.run_tag_maintenance().await?;
     if mode == TagCreationMode::None {
-        println!("tag.automatic-creation is none: no tags to create");
+        outln!("tag.automatic-creation is none: no tags to create")?;
     }
     for (name, id) in &r.auto.created {
-        println!("created tag {name:?} on snapshot {id}");
+        outln!("created tag {name:?} on snapshot {id}")?;
     }
     for name in r.auto.deleted.tags_deleted.iter().chain(&r.expired.tags_deleted) {
-        println!("deleted tag {name:?}");
+        outln!("deleted tag {name:?}")?;
     }
-    println!(
+    outln!(
         "{} tags created, {} deleted ({} data files, {} manifest files only they kept)",
         r.auto.created.len(),
         r.auto.deleted.tags_deleted.len() + r.expired.tags_deleted.len(),
         r.auto.deleted.data_files_deleted + r.expired.data_files_deleted,
         r.auto.deleted.manifests_deleted + r.expired.manifests_deleted
-    );
+    )?;
     Ok(())
 }
 
@@ -118,36 +118,43 @@ async fn expire(table: TableArg) -> Result<()> {
     let t = table.open().await?;
     let r = t.expire_tags().await?;
     for name in &r.tags_deleted {
-        println!("deleted tag {name:?}");
+        outln!("deleted tag {name:?}")?;
     }
-    println!(
+    outln!(
         "{} tags past their retention deleted ({} data files, {} manifest files only they kept)",
         r.tags_deleted.len(),
         r.data_files_deleted,
         r.manifests_deleted
-    );
+    )?;
     Ok(())
 }
 
 async fn delete(table: TableArg, name: &str) -> Result<()> {
     let t = table.open().await?;
     let r = t.delete_tag(name).await?;
-    println!(
+    outln!(
         "deleted tag {name:?} ({} data files, {} manifest files only it kept)",
-        r.data_files_deleted, r.manifests_deleted
-    );
+        r.data_files_deleted,
+        r.manifests_deleted
+    )?;
     Ok(())
 }
 
 async fn list(table: TableArg) -> Result<()> {
     let t = table.open().await?;
-    println!(
+    outln!(
         "{:<24}  {:>8}  {:>7}  {:>12}  {:<23}  {:<23}  {:<9}",
-        "tag", "snapshot", "schema", "total rows", "snapshot time (UTC)", "created (local)", "retained"
-    );
+        "tag",
+        "snapshot",
+        "schema",
+        "total rows",
+        "snapshot time (UTC)",
+        "created (local)",
+        "retained"
+    )?;
     for tag in t.tags().await? {
         let s = &tag.snapshot;
-        println!(
+        outln!(
             "{:<24}  {:>8}  {:>7}  {:>12}  {:<23}  {:<23}  {:<9}",
             tag.name,
             s.id,
@@ -156,7 +163,7 @@ async fn list(table: TableArg) -> Result<()> {
             format_millis(s.time_millis),
             tag.create_time.map(|c| c.format("%Y-%m-%d %H:%M:%S%.3f").to_string()).unwrap_or_default(),
             tag.time_retained.map(format_duration).unwrap_or_default()
-        );
+        )?;
     }
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `shoal write`: load files into a table ([`shoal::ingest`]) and commit them as one snapshot.
 
+use crate::cli::output::outln;
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
@@ -107,8 +108,8 @@ pub async fn exec(args: Args) -> Result<()> {
     }
     let peak = shoal::memory::peak_rss_bytes().map(|b| format!("; peak memory {} MiB", b >> 20)).unwrap_or_default();
     match outcome.snapshot_id() {
-        Some(id) => println!("wrote {rows} rows, committed snapshot {id}{peak}"),
-        None => println!("wrote {rows} rows, nothing to commit{peak}"),
+        Some(id) => outln!("wrote {rows} rows, committed snapshot {id}{peak}")?,
+        None => outln!("wrote {rows} rows, nothing to commit{peak}")?,
     }
     Ok(())
 }
