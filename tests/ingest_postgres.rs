@@ -330,7 +330,20 @@ async fn kill_nine_at_random_moments_then_tables_equal_postgres() {
         let mut child: Child = shoal_cmd(&pg, wh, &opts).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         // Early rounds kill during the copy (150k rows take a few seconds); later ones while streaming.
         let wait = match round {
-            0 => 700,
+            // The first kill waits for the copy to be under way (Postgres reports a COPY TO
+            // that has sent rows): a fixed delay missed it once the copy got faster.
+            0 => {
+                let copying = || {
+                    pg.psql("shop", "SELECT count(*) FROM pg_stat_progress_copy WHERE tuples_processed > 0").trim()
+                        != "0"
+                };
+                let t = Instant::now();
+                while !copying() {
+                    assert!(t.elapsed() < Duration::from_secs(30), "the ingest never started its copy");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                0
+            }
             1..=2 => rng.random_range(200..1500),
             _ => rng.random_range(300..3000),
         };
