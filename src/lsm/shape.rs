@@ -159,9 +159,7 @@ impl KeyAxis {
                 KeyAxis { linear: true, spans: numbers.iter().map(|&(a, b)| (at(a), at(b))).collect(), ticks }
             }
             _ => {
-                let mut bounds: Vec<&[Datum]> = ranges.iter().flat_map(|&(lo, hi)| [lo, hi]).collect();
-                bounds.sort_by(|a, b| compare_keys(a, b));
-                bounds.dedup_by(|a, b| compare_keys(a, b).is_eq());
+                let bounds = sorted_bounds(ranges.iter().copied());
                 let last = bounds.len().saturating_sub(1);
                 let at = |rank: usize| if last == 0 { 0.5 } else { rank as f64 / last as f64 };
                 let rank = |k: &[Datum]| bounds.partition_point(|b| compare_keys(b, k).is_lt());
@@ -182,8 +180,18 @@ impl KeyAxis {
     }
 }
 
-/// A single-column key as a number on a linear axis.
-fn axis_number(key: &[Datum]) -> Option<f64> {
+/// The distinct bounds of key ranges, in key order: the samples a non-linear axis places keys
+/// by (a key's position is its rank among them).
+pub fn sorted_bounds<'a>(ranges: impl IntoIterator<Item = (&'a [Datum], &'a [Datum])>) -> Vec<&'a [Datum]> {
+    let mut bounds: Vec<&[Datum]> = ranges.into_iter().flat_map(|(lo, hi)| [lo, hi]).collect();
+    bounds.sort_by(|a, b| compare_keys(a, b));
+    bounds.dedup_by(|a, b| compare_keys(a, b).is_eq());
+    bounds
+}
+
+/// A single-column key as a number on a linear axis (None for other keys, and for NaN or
+/// infinite floats).
+pub fn axis_number(key: &[Datum]) -> Option<f64> {
     let [d] = key else { return None };
     Some(match d {
         Datum::TinyInt(v) => *v as f64,

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use shoal::datafusion::catalog::ShoalCatalogProvider;
 use shoal::error::{Error, Result};
-use shoal::lsm::shape::{bucket_shapes, compare_keys, BucketShape};
+use shoal::lsm::shape::{axis_number, bucket_shapes, compare_keys, sorted_bounds, BucketShape};
 use shoal::spec::{CommitKind, Datum, FileKind};
 use shoal::store::{ManifestStore, SnapshotManager, TagManager};
 use shoal::Table;
@@ -232,26 +232,7 @@ fn buckets(splits: &[shoal::read::DataSplit]) -> Value {
 /// A key as the page shows it; a single numeric (or date/time) key also as a number, for a
 /// linear axis.
 fn key_json(key: &[Datum], rank: usize) -> Value {
-    let number = match key {
-        [d] => number_of(d),
-        _ => None,
-    };
-    json!({"text": key.iter().map(datum_text).collect::<Vec<_>>().join(", "), "num": number, "rank": rank})
-}
-
-fn number_of(d: &Datum) -> Option<f64> {
-    Some(match d {
-        Datum::TinyInt(v) => *v as f64,
-        Datum::SmallInt(v) => *v as f64,
-        Datum::Int(v) | Datum::Date(v) | Datum::Time(v) => *v as f64,
-        Datum::BigInt(v) => *v as f64,
-        Datum::Float(v) => *v as f64,
-        Datum::Double(v) => *v,
-        Datum::Decimal { unscaled, scale, .. } => *unscaled as f64 / 10f64.powi(*scale as i32),
-        Datum::Timestamp { millis, .. } => *millis as f64,
-        _ => return None,
-    })
-    .filter(|v| v.is_finite())
+    json!({"text": key.iter().map(datum_text).collect::<Vec<_>>().join(", "), "num": axis_number(key), "rank": rank})
 }
 
 /// How the page labels a linear axis's numbers.
@@ -279,19 +260,15 @@ fn datum_text(d: &Datum) -> String {
 /// One bucket's tree with its key axis: linear for a single numeric key, else the sorted
 /// distinct file bounds (each file's min and max key get their rank among them).
 fn lsm_bucket(b: &BucketShape) -> Value {
-    let mut samples: Vec<&[Datum]> = b.files().flat_map(|f| [&f.min_key[..], &f.max_key[..]]).collect();
-    samples.sort_by(|x, y| compare_keys(x, y));
-    samples.dedup_by(|x, y| compare_keys(x, y).is_eq());
+    let samples = sorted_bounds(b.files().map(|f| (&f.min_key[..], &f.max_key[..])));
     let rank = |k: &[Datum]| samples.partition_point(|s| compare_keys(s, k).is_lt());
-    let linear = b.files().all(
-        |f| matches!((&f.min_key[..], &f.max_key[..]), ([x], [y]) if number_of(x).is_some() && number_of(y).is_some()),
-    );
+    let linear = b.files().all(|f| axis_number(&f.min_key).is_some() && axis_number(&f.max_key).is_some());
     let axis = match samples.first() {
         Some([first]) if linear => json!({
             "kind": "linear",
             "format": axis_format(first),
-            "min": number_of(first),
-            "max": samples.last().and_then(|k| k.first()).and_then(number_of),
+            "min": axis_number(samples[0]),
+            "max": samples.last().and_then(|k| axis_number(k)),
         }),
         _ => json!({
             "kind": "samples",
