@@ -7,26 +7,16 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::Command;
+
+mod common;
 
 const BUFFER_MIB: u64 = 32;
 const BOUND_MIB: u64 = BUFFER_MIB + 128;
 
 fn shoal(args: &[&str], temp_dir: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_shoal"))
-        .args(args)
-        .arg("--temp-dir")
-        .arg(temp_dir)
-        .env_remove("SHOAL_WAREHOUSE")
-        .output()
-        .expect("run shoal");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "shoal {args:?} failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    all.extend([std::ffi::OsStr::new("--temp-dir"), temp_dir.as_os_str()]);
+    common::shoal_ok(&all)
 }
 
 /// `rows` orders as CSV: keys `first..first + rows` spread over the key space by a bijection, a

@@ -12,19 +12,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+use common::shoal_ok as ok;
+
 fn shoal(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_shoal")).args(args).env_remove("SHOAL_WAREHOUSE").output().expect("run shoal")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = shoal(args);
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "shoal {args:?} failed\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
 }
 
 /// `rows` rows `id,name,amount` with ids `first, first+step, ...`.

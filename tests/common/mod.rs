@@ -309,3 +309,20 @@ pub fn kv_def(extra: &[(&str, &str)]) -> shoal::table::TableDefinition {
     }
     d
 }
+
+/// Runs the `shoal` binary with `args` (ignoring any `SHOAL_WAREHOUSE` of the environment) and
+/// returns its stdout; panics with both outputs when it fails.
+pub fn shoal_ok<S: AsRef<std::ffi::OsStr> + std::fmt::Debug>(args: &[S]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(args)
+        .env_remove("SHOAL_WAREHOUSE")
+        .output()
+        .expect("run shoal");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "shoal {args:?} failed\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
