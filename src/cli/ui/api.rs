@@ -143,12 +143,12 @@ impl Api {
                 Err(e) => return Err(e),
             };
             let key = (t.location().to_string(), id);
-            let cached = self.deltas.lock().expect("delta cache").get(&key).cloned();
+            let cached = self.deltas.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
             let delta = match cached {
                 Some(d) => Some(d),
                 None => match delta_of(&manifests, &s.delta_manifest_list).await {
                     Ok(d) => {
-                        self.deltas.lock().expect("delta cache").insert(key, d.clone());
+                        self.deltas.lock().unwrap_or_else(|e| e.into_inner()).insert(key, d.clone());
                         Some(d)
                     }
                     Err(_) => None, // its manifests expired meanwhile: shown without the detail
