@@ -43,6 +43,12 @@ pub enum Error {
     #[error("tag {0:?} does not exist")]
     TagNotFound(String),
 
+    #[error("branch {branch:?} does not exist in {table}")]
+    BranchNotFound { table: String, branch: String },
+
+    #[error("branch {branch:?} already exists in {table}")]
+    BranchExists { table: String, branch: String },
+
     #[error("data file {file}: {message}")]
     DataFile { file: String, message: String },
 

@@ -10,6 +10,7 @@ use futures::stream::{BoxStream, StreamExt};
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
+use crate::maintenance::branches::{self, BranchInfo, BranchStart, FastForwardReport};
 use crate::maintenance::expire::{expire_snapshots, ExpireConfig, ExpireReport};
 use crate::maintenance::orphan_files::OrphanReport;
 use crate::maintenance::post_commit::TagMaintenanceReport;
@@ -18,6 +19,7 @@ use crate::maintenance::tags::{TagDeleteReport, TagExpireReport};
 use crate::read::scan::TimeTravel;
 use crate::read::{read_splits_numbered, ChangeBatch, ChangeReader, DataSplit, SplitReader, StreamOptions, TableScan};
 use crate::spec::data_file::table_arrow_schema;
+use crate::spec::paths::MAIN_BRANCH;
 use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
 use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, Tag, TagManager};
 use crate::write::commit::TableCommit;
@@ -120,9 +122,30 @@ impl Table {
     }
 
     pub async fn open_with_io(io: FileIO) -> Result<Table> {
-        let schema =
-            SchemaManager::new(io.clone()).latest().await?.ok_or_else(|| Error::TableNotFound(io.uri().to_string()))?;
+        let schema = match SchemaManager::new(io.clone()).latest().await? {
+            Some(s) => s,
+            None if io.branch() != MAIN_BRANCH => {
+                return Err(Error::BranchNotFound { table: io.uri().to_string(), branch: io.branch().to_string() })
+            }
+            None => return Err(Error::TableNotFound(io.uri().to_string())),
+        };
         Ok(Table { io, schema })
+    }
+
+    /// Opens branch `branch` of the table at `location` (`main` is the table itself): its
+    /// latest schema, snapshots, tags and consumers; writes and maintenance stay on the branch.
+    pub async fn open_branch(location: &str, branch: &str) -> Result<Table> {
+        Self::open_with_io(FileIO::from_uri(location)?.on_branch(branch)).await
+    }
+
+    /// The same table on another branch (`main` for the table itself).
+    pub async fn switch_to_branch(&self, branch: &str) -> Result<Table> {
+        Self::open_with_io(self.io.on_branch(branch)).await
+    }
+
+    /// The branch this handle reads and writes (`main` unless opened on another).
+    pub fn branch(&self) -> &str {
+        self.io.branch()
     }
 
     pub fn location(&self) -> &str {
@@ -177,6 +200,29 @@ impl Table {
             _ => schema.options.insert(SCAN_SNAPSHOT_ID.into(), snapshot.id.to_string()),
         };
         Ok(Table { io: self.io.clone(), schema: Arc::new(schema) })
+    }
+
+    // ------------------------------------------------------------------ branches
+
+    /// Creates branch `name` from this handle's branch: empty (its latest schema only), from a
+    /// tag, or from a snapshot (see [`crate::maintenance::branches`]).
+    pub async fn create_branch(&self, name: &str, start: &BranchStart) -> Result<()> {
+        branches::create_branch(&self.io, name, start).await
+    }
+
+    /// Deletes branch `name`; returns how many of its metadata files were removed.
+    pub async fn delete_branch(&self, name: &str) -> Result<usize> {
+        branches::delete_branch(&self.io, name).await
+    }
+
+    /// Makes branch `name`'s history the main branch's (Paimon's `fast_forward`).
+    pub async fn fast_forward(&self, name: &str) -> Result<FastForwardReport> {
+        branches::fast_forward(&self.io, name).await
+    }
+
+    /// The table's branches other than `main`, oldest first.
+    pub async fn branches(&self) -> Result<Vec<BranchInfo>> {
+        branches::list_branches(&self.io).await
     }
 
     // ------------------------------------------------------------------ lifecycle

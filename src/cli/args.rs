@@ -46,6 +46,7 @@ pub enum Command {
     Schema(schema::Args),
     Tail(tail::Args),
     Files(files::Args),
+    Branch(branch::Args),
     Ui(ui::Args),
 }
 
@@ -57,24 +58,48 @@ pub struct TableArg {
     /// Warehouse root holding <db>.db/<table> directories (Paimon's filesystem catalog layout)
     #[arg(long, env = "SHOAL_WAREHOUSE")]
     pub warehouse: Option<String>,
+    /// Work on this branch of the table (default main); `db.table$branch_NAME` also names one
+    #[arg(long)]
+    pub branch: Option<String>,
 }
 
 impl TableArg {
-    /// `db.table` + warehouse -> `<warehouse>/db.db/table`; anything else is a location as is.
+    /// `db.table` + warehouse -> `<warehouse>/db.db/table`; anything else is a location as is
+    /// (without a `$branch_NAME` suffix).
     pub fn location(&self) -> Result<String> {
+        let (table, _) = self.split_branch()?;
         match &self.warehouse {
-            Some(w) if !self.table.contains('/') => {
-                let (db, name) = self.table.split_once('.').ok_or_else(|| {
+            Some(w) if !table.contains('/') => {
+                let (db, name) = table.split_once('.').ok_or_else(|| {
                     Error::InvalidInput(format!("with --warehouse, name the table as db.table (got {:?})", self.table))
                 })?;
                 Ok(format!("{}/{db}.db/{name}", w.trim_end_matches('/')))
             }
-            _ => Ok(self.table.clone()),
+            _ => Ok(table.to_string()),
         }
     }
 
+    /// The branch named by `--branch` or a `$branch_NAME` suffix (Paimon's identifier syntax).
+    pub fn branch(&self) -> Result<String> {
+        Ok(self.split_branch()?.1)
+    }
+
+    fn split_branch(&self) -> Result<(&str, String)> {
+        let suffix = self.table.rsplit_once("$branch_");
+        match (suffix, &self.branch) {
+            (Some((_, s)), Some(b)) if s != b => Err(Error::InvalidInput(format!(
+                "{:?} names branch {s:?} but --branch says {b:?}: give one of them",
+                self.table
+            ))),
+            (Some((t, s)), _) => Ok((t, s.to_string())),
+            (None, Some(b)) => Ok((&self.table, b.clone())),
+            (None, None) => Ok((&self.table, shoal::spec::paths::MAIN_BRANCH.to_string())),
+        }
+    }
+
+    /// Opens the table on its branch (main unless one is named).
     pub async fn open(&self) -> Result<shoal::Table> {
-        shoal::Table::open(&self.location()?).await
+        shoal::Table::open_branch(&self.location()?, &self.branch()?).await
     }
 }
 
@@ -122,10 +147,19 @@ mod tests {
         let arg = |table: &str, warehouse: Option<&str>| TableArg {
             table: table.into(),
             warehouse: warehouse.map(Into::into),
+            branch: None,
         };
         assert_eq!(arg("db.t", Some("/wh/")).location().unwrap(), "/wh/db.db/t");
         assert_eq!(arg("/data/t", Some("/wh")).location().unwrap(), "/data/t");
         assert_eq!(arg("db.t", None).location().unwrap(), "db.t");
         assert!(arg("db", Some("/wh")).location().is_err());
+        assert_eq!(arg("db.t", None).branch().unwrap(), "main");
+        let b = arg("db.t$branch_dev", Some("/wh"));
+        assert_eq!((b.location().unwrap().as_str(), b.branch().unwrap().as_str()), ("/wh/db.db/t", "dev"));
+        let mut both = arg("/data/t$branch_a", None);
+        both.branch = Some("b".into());
+        assert!(both.branch().unwrap_err().to_string().contains("--branch says"));
+        both.branch = Some("a".into());
+        assert_eq!(both.branch().unwrap(), "a");
     }
 }

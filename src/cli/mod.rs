@@ -41,6 +41,7 @@ async fn exec(command: Command) -> Result<()> {
         Command::Sql(a) => sql::exec(a).await,
         Command::Inspect(a) => inspect::exec(a).await,
         Command::Tag(a) => tag::exec(a).await,
+        Command::Branch(a) => branch::exec(a).await,
         Command::Consumer(a) => consumer::exec(a).await,
         Command::ExpireSnapshots(a) => expire_snapshots::exec(a).await,
         Command::ExpireChangelogs(a) => expire_changelogs::exec(a).await,

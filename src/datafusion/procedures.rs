@@ -15,6 +15,7 @@ use ::datafusion::sql::sqlparser::ast::{
 
 use super::df_err;
 use super::provider::ShoalTableProvider;
+use crate::maintenance::branches::BranchStart;
 use crate::maintenance::compact::{partition_filter_from_pairs, CompactJob};
 use crate::maintenance::rollback::RollbackTarget;
 use crate::read::scan::{PartitionFilter, TimeTravel};
@@ -30,9 +31,6 @@ const NOT_YET: &[&str] = &[
     "rollback_to_watermark",
     "expire_partitions",
     "expire_changelogs",
-    "create_branch",
-    "delete_branch",
-    "fast_forward",
     "merge_into",
     "remove_unexisting_files",
     "clear_consumers",
@@ -152,6 +150,9 @@ pub async fn call(ctx: &SessionContext, function: &Function) -> Result<Vec<Recor
         "expire_snapshots" => expire_snapshots(ctx, function).await,
         "remove_orphan_files" => remove_orphan_files(ctx, function).await,
         "reset_consumer" => reset_consumer(ctx, function).await,
+        "create_branch" => create_branch(ctx, function).await,
+        "delete_branch" => delete_branch(ctx, function).await,
+        "fast_forward" => fast_forward(ctx, function).await,
         n if NOT_YET.contains(&n) => not_impl_err!("procedure sys.{n} is not supported by shoal yet"),
         n => plan_err!("unknown procedure sys.{n}"),
     }
@@ -231,6 +232,45 @@ async fn compact(ctx: &SessionContext, function: &Function) -> Result<Vec<Record
         schema,
         vec![Arc::new(BooleanArray::from(vec![true])), Arc::new(Int64Array::from(vec![report.outcome.snapshot_id()]))],
     )?])
+}
+
+/// `CALL sys.create_branch(table => 'db.t', branch => 'b' [, tag => 't' | snapshot => N])`:
+/// from a tag, a snapshot, or empty (the latest schema only, as Paimon does without a tag).
+async fn create_branch(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("create_branch", function, &["table", "branch", "tag", "snapshot"])?;
+    let table = resolve_table(ctx, "create_branch", args.required("table")?).await?;
+    let start = match (args.get("tag"), args.number("snapshot")?) {
+        (Some(_), Some(_)) => return plan_err!("CALL sys.create_branch: give tag or snapshot, not both"),
+        (Some(t), None) => BranchStart::Tag(t.to_string()),
+        (None, Some(s)) => BranchStart::Snapshot(s),
+        (None, None) => BranchStart::Empty,
+    };
+    table.create_branch(args.required("branch")?, &start).await.map_err(df_err)?;
+    ok_row()
+}
+
+/// `CALL sys.delete_branch(table => 'db.t', branch => 'b1,b2')`: one branch or several,
+/// comma-separated (all are checked to exist before any is deleted).
+async fn delete_branch(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("delete_branch", function, &["table", "branch"])?;
+    let table = resolve_table(ctx, "delete_branch", args.required("table")?).await?;
+    let names: Vec<&str> = args.required("branch")?.split(',').map(str::trim).filter(|b| !b.is_empty()).collect();
+    let existing: Vec<String> = table.branches().await.map_err(df_err)?.into_iter().map(|b| b.name).collect();
+    if let Some(missing) = names.iter().find(|n| !existing.iter().any(|e| e == *n)) {
+        return plan_err!("CALL sys.delete_branch: branch {missing:?} does not exist");
+    }
+    for name in names {
+        table.delete_branch(name).await.map_err(df_err)?;
+    }
+    ok_row()
+}
+
+/// `CALL sys.fast_forward(table => 'db.t', branch => 'b')`.
+async fn fast_forward(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+    let args = Args::bind("fast_forward", function, &["table", "branch"])?;
+    let table = resolve_table(ctx, "fast_forward", args.required("table")?).await?;
+    table.fast_forward(args.required("branch")?).await.map_err(df_err)?;
+    ok_row()
 }
 
 /// A one-row result.

@@ -57,6 +57,9 @@ pub struct FileIO {
     /// When set, [`FileIO::create_new`] runs under this lock and checks for the file first, so
     /// stores without conditional PUT can be committed to (see [`CommitLock`]).
     commit_lock: Option<CommitLock>,
+    /// The branch whose snapshots, schemas, tags, consumers and changelogs this FileIO reads and
+    /// writes (`None`: `main`); see [`FileIO::on_branch`].
+    branch: Option<Arc<str>>,
 }
 
 /// An in-process commit lock, shared by every [`FileIO`] of this process for one location: with
@@ -83,7 +86,10 @@ impl CommitLock {
 
 impl std::fmt::Debug for FileIO {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FileIO({})", self.uri)
+        match &self.branch {
+            Some(b) => write!(f, "FileIO({}, branch {b})", self.uri),
+            None => write!(f, "FileIO({})", self.uri),
+        }
     }
 }
 
@@ -128,7 +134,23 @@ impl FileIO {
             trusted_create: false,
             create_probe: Arc::new(tokio::sync::OnceCell::new()),
             commit_lock: None,
+            branch: None,
         }
+    }
+
+    /// The same table seen from one of its branches: paths in the per-branch directories
+    /// (`snapshot/`, `changelog/`, `schema/`, `tag/`, `consumer/`) resolve inside
+    /// `branch/branch-<name>/`, everything else (manifests, index and data files) at the table
+    /// root, as Paimon's managers resolve them. `main` is the table root itself.
+    pub fn on_branch(&self, name: &str) -> FileIO {
+        let mut io = self.clone();
+        io.branch = (name != crate::spec::paths::MAIN_BRANCH).then(|| Arc::from(name));
+        io
+    }
+
+    /// The branch this FileIO is on (`main` unless [`FileIO::on_branch`] chose another).
+    pub fn branch(&self) -> &str {
+        self.branch.as_deref().unwrap_or(crate::spec::paths::MAIN_BRANCH)
     }
 
     /// Commits through this FileIO (and its sub-locations) take this process's [`CommitLock`] for
@@ -187,6 +209,7 @@ impl FileIO {
             trusted_create: self.trusted_create,
             create_probe: Arc::new(tokio::sync::OnceCell::new()),
             commit_lock: self.commit_lock.clone(),
+            branch: self.branch.clone(),
         }
     }
 
@@ -196,9 +219,10 @@ impl FileIO {
         (self.with_store(Arc::new(c.clone())), c)
     }
 
-    /// The same store, rooted at a sub-directory.
+    /// The same store, rooted at a sub-directory (on its `main` branch).
     pub fn sub(&self, rel: &str) -> FileIO {
         FileIO {
+            branch: None,
             store: self.store.clone(),
             root: self.path(rel),
             uri: format!("{}/{}", self.uri, rel.trim_matches('/')),
@@ -222,6 +246,8 @@ impl FileIO {
 
     pub fn path(&self, rel: &str) -> Path {
         let rel = rel.trim_matches('/');
+        let mapped = self.branch.as_deref().and_then(|b| crate::spec::paths::on_branch(rel, b));
+        let rel = mapped.as_deref().unwrap_or(rel);
         if self.root.as_ref().is_empty() {
             Path::from(rel)
         } else if rel.is_empty() {
@@ -232,7 +258,9 @@ impl FileIO {
     }
 
     fn map_err(&self, rel: &str, e: object_store::Error) -> IoError {
-        let path = format!("{}/{}", self.uri, rel.trim_matches('/'));
+        let rel = rel.trim_matches('/');
+        let mapped = self.branch.as_deref().and_then(|b| crate::spec::paths::on_branch(rel, b));
+        let path = format!("{}/{}", self.uri, mapped.as_deref().unwrap_or(rel));
         match e {
             object_store::Error::NotFound { .. } => IoError::NotFound { path },
             object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
@@ -366,6 +394,29 @@ mod tests {
             assert_eq!(names, vec!["snapshot-1"]);
             assert!(io.list("nothing-here").await.unwrap().is_empty());
             assert!(matches!(io.read("missing").await, Err(IoError::NotFound { .. })));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_branch_keeps_its_own_metadata_and_shares_the_rest() {
+        let io = FileIO::from_uri("memory://t").unwrap();
+        let b = io.on_branch("b1");
+        assert_eq!(b.branch(), "b1");
+        assert_eq!(io.branch(), "main");
+        for rel in ["snapshot/snapshot-1", "schema/schema-0", "tag/tag-x", "consumer/consumer-c", "changelog/LATEST"] {
+            assert_eq!(b.path(rel).as_ref(), format!("t/branch/branch-b1/{rel}"));
+            assert_eq!(io.path(rel).as_ref(), format!("t/{rel}"));
+        }
+        for rel in ["manifest/m-1", "index/i-1", "bucket-0/data.parquet", "dt=1/bucket-0/d", "snapshots/x"] {
+            assert_eq!(b.path(rel).as_ref(), format!("t/{rel}"), "{rel} is shared");
+        }
+        b.write("snapshot/snapshot-1", "s").await.unwrap();
+        assert!(io.list("snapshot").await.unwrap().is_empty());
+        assert_eq!(b.list("snapshot").await.unwrap().len(), 1);
+        assert_eq!(io.on_branch("main").path("snapshot/LATEST").as_ref(), "t/snapshot/LATEST");
+        match b.read("tag/tag-none").await {
+            Err(IoError::NotFound { path }) => assert!(path.ends_with("t/branch/branch-b1/tag/tag-none"), "{path}"),
+            other => panic!("{other:?}"),
         }
     }
 }

@@ -36,6 +36,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
+use crate::maintenance::branches::other_branches_files;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
 use crate::spec::options::{ChangelogProducer, CoreOptions};
 use crate::spec::paths::snapshot_path;
@@ -250,9 +251,11 @@ async fn expire_until_with(
     let opts = schema.core_options();
     let decoupled = opts.changelog_lifecycle_decoupled()?;
     let produces = opts.changelog_producer()? != ChangelogProducer::None;
+    // Other branches share the table's files: what they reference stays.
+    let mut needed = other_branches_files(io, &schema).await?;
     let mut refs = FileReferences::new(io.clone(), schema);
     let tag_snapshots: Vec<&Snapshot> = tags.iter().map(|t| &t.snapshot).collect();
-    let mut needed = refs.files_of(&tag_snapshots, Reach::Live, false).await?;
+    needed.extend(refs.files_of(&tag_snapshots, Reach::Live, false).await?);
     needed.extend(refs.files_of(&[&retained], Reach::Manifests, false).await?);
     let expired_refs: Vec<&Snapshot> = expired.iter().collect();
     let own = match (decoupled, produces) {

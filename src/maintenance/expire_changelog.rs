@@ -31,6 +31,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::maintenance::expire::ExpireConfig;
+use crate::maintenance::branches::other_branches_files;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
 use crate::spec::{Snapshot, TableSchema};
 use crate::store::{ChangelogManager, ConsumerManager, SnapshotManager, TagManager};
@@ -118,9 +119,11 @@ pub async fn expire_changelogs_until(
     };
     let tags = TagManager::new(io.clone()).tags().await?;
 
+    let branches_need = other_branches_files(io, &schema).await?;
     let mut refs = FileReferences::new(io.clone(), schema);
     let tag_snapshots: Vec<&Snapshot> = tags.iter().map(|t| &t.snapshot).collect();
     let mut needed = refs.files_of(&tag_snapshots, Reach::Live, false).await?;
+    needed.extend(branches_need);
     needed.extend(refs.files_of(&retained.iter().collect::<Vec<_>>(), Reach::LongLived, true).await?);
     needed.extend(refs.files_of(&earliest_snapshot.iter().collect::<Vec<_>>(), Reach::Manifests, false).await?);
     let expired_refs: Vec<&Snapshot> = expired.iter().collect();

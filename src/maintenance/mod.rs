@@ -4,6 +4,7 @@
 //! what a set of snapshots and tags references.
 
 pub mod auto_tag;
+pub mod branches;
 pub mod compact;
 pub mod expire;
 pub mod expire_changelog;

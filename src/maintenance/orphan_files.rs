@@ -14,12 +14,10 @@ use std::time::Duration;
 use crate::error::Result;
 use crate::io::FileIO;
 use crate::maintenance::file_refs::{delete_files, FileReferences, FileSet, Reach};
-use crate::spec::paths::{INDEX_DIR, MANIFEST_DIR};
+use crate::maintenance::branches::branch_names;
+use crate::spec::paths::{INDEX_DIR, MAIN_BRANCH, MANIFEST_DIR};
 use crate::spec::{Snapshot, TableSchema};
 use crate::store::{ChangelogManager, SnapshotManager, TagManager};
-
-/// The directory of a table's branches (Paimon's `BranchManager`).
-const BRANCH_DIR: &str = "branch";
 
 /// Paimon's default `older_than` for orphan-file removal.
 pub const DEFAULT_OLDER_THAN: Duration = Duration::from_secs(24 * 3600);
@@ -44,6 +42,8 @@ pub async fn remove_orphan_files(
     cutoff: i64,
     dry_run: bool,
 ) -> Result<OrphanReport> {
+    // Every branch's references count, whichever branch `io` is on.
+    let io = &io.on_branch(MAIN_BRANCH);
     // List first: a file written after the listing is not a candidate.
     let listing = io.list_recursive("").await?;
     let sm = SnapshotManager::new(io.clone());
@@ -119,15 +119,14 @@ async fn retained_snapshots(sm: &SnapshotManager) -> Result<Vec<Snapshot>> {
 async fn referenced_files(io: &FileIO, schema: &Arc<TableSchema>, sm: &SnapshotManager) -> Result<FileSet> {
     let mut snapshots: Vec<Snapshot> = retained_snapshots(sm).await?;
     let mut tags = TagManager::new(io.clone()).tags().await?;
-    // Branches (`branch/branch-<name>/`, written by Paimon) keep snapshots and tags of their own
-    // over the table's manifests and data files: what they reference is live too.
-    for dir in io.list_dirs(BRANCH_DIR).await? {
-        if !dir.starts_with("branch-") {
-            continue;
-        }
-        let branch = io.sub(&format!("{BRANCH_DIR}/{dir}"));
+    let mut changelogs = ChangelogManager::new(io.clone()).all().await?;
+    // Branches (`branch/branch-<name>/`) keep snapshots, tags and changelogs of their own over
+    // the table's manifests and data files: what they reference is live too.
+    for name in branch_names(io).await? {
+        let branch = io.on_branch(&name);
         snapshots.extend(retained_snapshots(&SnapshotManager::new(branch.clone())).await?);
-        tags.extend(TagManager::new(branch).tags().await?);
+        tags.extend(TagManager::new(branch.clone()).tags().await?);
+        changelogs.extend(ChangelogManager::new(branch).all().await?);
     }
     let mut all: Vec<&Snapshot> = snapshots.iter().collect();
     all.extend(tags.iter().map(|t| &t.snapshot));
@@ -137,7 +136,6 @@ async fn referenced_files(io: &FileIO, schema: &Arc<TableSchema>, sm: &SnapshotM
     let mut referenced = refs.files_of(&all, Reach::All, false).await?;
     // Long-lived changelogs (decoupled changelog lifecycle) keep their changelog lists, manifests
     // and files, and the base and delta lists still there (Paimon's `getUsedFilesForChangelog`).
-    let changelogs = ChangelogManager::new(io.clone()).all().await?;
     referenced.extend(refs.files_of(&changelogs.iter().collect::<Vec<_>>(), Reach::LongLived, false).await?);
     Ok(referenced)
 }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
+use crate::maintenance::branches::other_branches_files;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
 use crate::spec::paths::tag_path;
 use crate::spec::{Snapshot, TableSchema};
@@ -82,10 +83,11 @@ pub async fn rollback(io: &FileIO, schema: Arc<TableSchema>, target: &RollbackTa
         }
     }
 
+    let mut needed = other_branches_files(io, &schema).await?;
     let mut refs = FileReferences::new(io.clone(), schema);
     let mut keepers: Vec<&Snapshot> = vec![&retained];
     keepers.extend(kept_tags.iter().map(|t| &t.snapshot));
-    let mut needed = refs.files_of(&keepers, Reach::Live, false).await?;
+    needed.extend(refs.files_of(&keepers, Reach::Live, false).await?);
     let kept_changelogs: Vec<Snapshot> = match changelog_ids.iter().any(|&id| id <= retained.id) {
         true => cm.all().await?.into_iter().filter(|c| c.id <= retained.id).collect(),
         false => vec![],

@@ -19,6 +19,7 @@ use chrono::NaiveDateTime;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
+use crate::maintenance::branches::other_branches_files;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
 use crate::spec::tag::TagRetention;
 use crate::spec::{Snapshot, TableSchema};
@@ -122,8 +123,9 @@ pub async fn delete_tag(io: &FileIO, schema: Arc<TableSchema>, name: &str) -> Re
     };
     let mut keepers: Vec<&Snapshot> = others.iter().map(|t| &t.snapshot).collect();
     keepers.extend(earliest.as_ref());
+    let mut needed = other_branches_files(io, &schema).await?;
     let mut refs = FileReferences::new(io.clone(), schema);
-    let mut needed = refs.files_of(&keepers, Reach::Live, false).await?;
+    needed.extend(refs.files_of(&keepers, Reach::Live, false).await?);
     // Long-lived changelogs (decoupled changelog lifecycle) may read what the tag shares with
     // them: its changelog files, and without a producer its delta files and lists.
     let changelogs = ChangelogManager::new(io.clone()).all().await?;

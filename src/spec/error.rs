@@ -19,6 +19,9 @@ pub enum SpecError {
     #[error("corrupt {what} in {file}: {message}")]
     Corrupt { what: &'static str, file: String, message: String },
 
+    #[error("invalid branch name {name:?}: {message}")]
+    InvalidBranchName { name: String, message: String },
+
     #[error("corrupt BinaryRow: {0}")]
     BinaryRow(String),
 

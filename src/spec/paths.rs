@@ -16,6 +16,49 @@ pub const CHANGELOG_DIR: &str = "changelog";
 pub const CHANGELOG_PREFIX: &str = "changelog-";
 pub const TAG_PREFIX: &str = "tag-";
 pub const CONSUMER_PREFIX: &str = "consumer-";
+/// Branches live in `branch/branch-<name>/` (Paimon's `BranchManager`).
+pub const BRANCH_DIR: &str = "branch";
+pub const BRANCH_PREFIX: &str = "branch-";
+/// The branch a table's root holds; it has no directory of its own.
+pub const MAIN_BRANCH: &str = "main";
+/// The directories each branch keeps for itself; manifests, index files and data files are
+/// shared by every branch at the table root (Paimon's `BranchManager.branchPath`, used by its
+/// snapshot, schema, tag and consumer managers).
+pub const PER_BRANCH_DIRS: [&str; 5] = [SNAPSHOT_DIR, CHANGELOG_DIR, SCHEMA_DIR, TAG_DIR, CONSUMER_DIR];
+
+/// `branch/branch-<name>`: the directory of a branch other than `main`.
+pub fn branch_path(name: &str) -> String {
+    format!("{BRANCH_DIR}/{BRANCH_PREFIX}{name}")
+}
+
+/// Where `rel` (a path relative to the table root) lives for `branch`: inside the branch's
+/// directory when it is in one of the [`PER_BRANCH_DIRS`], unchanged otherwise (or on `main`).
+pub fn on_branch(rel: &str, branch: &str) -> Option<String> {
+    if branch == MAIN_BRANCH {
+        return None;
+    }
+    let first = rel.split('/').next().unwrap_or_default();
+    PER_BRANCH_DIRS.contains(&first).then(|| format!("{}/{rel}", branch_path(branch)))
+}
+
+/// Refuses a branch name Paimon refuses (blank, `main`, only digits) or one that cannot be a
+/// directory name.
+pub fn check_branch_name(name: &str) -> Result<(), SpecError> {
+    let bad = |why: &str| Err(SpecError::InvalidBranchName { name: name.to_string(), message: why.to_string() });
+    if name.trim().is_empty() {
+        return bad("it is blank");
+    }
+    if name == MAIN_BRANCH {
+        return bad("it is the default branch, not one to create or delete");
+    }
+    if name.chars().all(|c| c.is_ascii_digit()) {
+        return bad("a name of digits only is refused (Paimon reads it as a snapshot id)");
+    }
+    if name.contains(['/', '\\', '$']) || name.starts_with('.') {
+        return bad("it must not contain '/', '\\' or '$', nor start with '.'");
+    }
+    Ok(())
+}
 
 pub fn snapshot_path(id: i64) -> String {
     format!("{SNAPSHOT_DIR}/snapshot-{id}")

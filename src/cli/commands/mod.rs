@@ -2,6 +2,7 @@
 //! `exec`, which calls the library and prints.
 
 pub mod alter;
+pub mod branch;
 pub mod compact;
 pub mod consumer;
 pub mod create;
