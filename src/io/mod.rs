@@ -32,6 +32,8 @@ pub enum IoError {
     Store { path: String, source: object_store::Error },
     #[error("unsafe object store at {uri}: {message}")]
     UnsafeStore { uri: String, message: String },
+    #[error("cannot remove the directory {path}: {source}")]
+    RemoveDir { path: String, source: std::io::Error },
 }
 
 pub type IoResult<T> = std::result::Result<T, IoError>;
@@ -325,6 +327,32 @@ impl FileIO {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.map_err(rel, e)),
         }
+    }
+
+    /// Deletes a directory and everything below it; returns how many files it held. Object stores
+    /// have no directories, but a local disk keeps empty ones, which Paimon would take for a
+    /// directory still there (a branch, say), so they go too.
+    pub async fn delete_dir(&self, rel_dir: &str) -> IoResult<usize> {
+        let files = self.list_recursive(rel_dir).await?;
+        let n = files.len();
+        for (rel, _) in files {
+            self.delete(&rel).await?;
+        }
+        if !self.uri.contains("://") || self.uri.starts_with("file://") {
+            let local = std::path::Path::new(self.uri.trim_start_matches("file://")).join(self.path_below_uri(rel_dir));
+            match std::fs::remove_dir_all(&local) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => return Err(IoError::RemoveDir { path: local.to_string_lossy().into_owned(), source }),
+            }
+        }
+        Ok(n)
+    }
+
+    /// `rel` as a path below [`FileIO::uri`] (a branch's directories resolved).
+    fn path_below_uri(&self, rel: &str) -> String {
+        let rel = rel.trim_matches('/');
+        self.branch.as_deref().and_then(|b| crate::spec::paths::on_branch(rel, b)).unwrap_or_else(|| rel.to_string())
     }
 
     /// The files directly inside a directory (an absent directory lists as empty).

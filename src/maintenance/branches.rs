@@ -135,12 +135,7 @@ pub async fn delete_branch(io: &FileIO, name: &str) -> Result<usize> {
     if !branch_exists(io, name).await? {
         return Err(not_found(io, name));
     }
-    let root = io.on_branch(MAIN_BRANCH);
-    let files = root.list_recursive(&branch_path(name)).await?;
-    let paths: Vec<String> = files.into_iter().map(|(rel, _)| rel).collect();
-    let n = paths.len();
-    crate::maintenance::file_refs::delete_files(&root, paths).await?;
-    Ok(n)
+    Ok(io.on_branch(MAIN_BRANCH).delete_dir(&branch_path(name)).await?)
 }
 
 /// The branches with what they were created from, as Paimon's `$branches` lists them.

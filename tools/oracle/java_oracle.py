@@ -136,6 +136,8 @@ def java_spec(spec):
 def cmd_write(args):
     spec = oc.load_spec(args.spec)
     warehouse, db, name = oc.split_table_dir(args.table_dir)
+    if args.branch:
+        name += "$branch_" + args.branch  # Paimon's identifier for a branch of the table
     J = oracle_class()
     state = J.ensureTable(warehouse, db, name, json.dumps(java_spec(spec)))
     print(json.dumps({"table": os.path.join(warehouse, db + ".db", name), "state": state}))
@@ -158,17 +160,19 @@ def java_map(d):
     return m
 
 
-def java_table(table_dir, snapshot=None, tag=None):
+def java_table(table_dir, snapshot=None, tag=None, branch=None):
     warehouse, db, name = oc.split_table_dir(table_dir)
+    if branch:
+        name += "$branch_" + branch
     j_table = oracle_class().table(warehouse, db, name, int(snapshot or -1))
     if tag is not None:
         j_table = j_table.copy(java_map({"scan.tag-name": tag}))
     return j_table
 
 
-def read_arrow(table_dir, snapshot=None, tag=None):
+def read_arrow(table_dir, snapshot=None, tag=None, branch=None):
     warehouse, _, _ = oc.split_table_dir(table_dir)
-    j_table = java_table(table_dir, snapshot, tag)
+    j_table = java_table(table_dir, snapshot, tag, branch)
     from pypaimon.py4j.java_implementation import Table
     rb = Table(j_table, {"warehouse": warehouse}).new_read_builder()
     splits = rb.new_scan().plan().splits()
@@ -182,6 +186,11 @@ def schema_fields_of(table_dir, schema_id):
 
 
 def cmd_read(args):
+    if args.branch:
+        # A branch keeps its own schemas under branch/branch-<name>/schema.
+        fields = oc.schema_fields(os.path.join(args.table_dir, "branch", "branch-" + args.branch))
+        oc.dump_rows(oc.normalize_rows(read_arrow(args.table_dir, branch=args.branch), fields), args.out)
+        return
     if args.tag:
         with open(os.path.join(args.table_dir, "tag", "tag-" + args.tag)) as f:
             fields = schema_fields_of(args.table_dir, json.load(f)["schemaId"])
@@ -207,6 +216,22 @@ def cmd_read_snapshots(args):
 
 
 # --------------------------------------------------------------------------- lifecycle
+
+def cmd_branch(args):
+    """Paimon 0.9's branch operations on the table: create (from a tag, or empty), delete,
+    fast-forward, list (prints the branch names as JSON)."""
+    t = java_table(args.table_dir)
+    if args.action == "create":
+        if args.tag:
+            t.createBranch(args.name, args.tag)
+        else:
+            t.createBranch(args.name)
+    elif args.action == "delete":
+        t.deleteBranch(args.name)
+    elif args.action == "fast-forward":
+        t.fastForward(args.name)
+    print(json.dumps(sorted(str(b) for b in t.branchManager().branches())))
+
 
 def cmd_create_tag(args):
     t = java_table(args.table_dir)
@@ -555,11 +580,18 @@ def main(argv=None):
     w = sub.add_parser("write")
     w.add_argument("--table-dir", required=True)
     w.add_argument("--spec", required=True)
+    w.add_argument("--branch")
     r = sub.add_parser("read")
     r.add_argument("--table-dir", required=True)
     r.add_argument("--snapshot", type=int)
     r.add_argument("--tag")
     r.add_argument("--out")
+    r.add_argument("--branch")
+    br = sub.add_parser("branch")
+    br.add_argument("--table-dir", required=True)
+    br.add_argument("--action", required=True, choices=["create", "delete", "fast-forward", "list"])
+    br.add_argument("--name")
+    br.add_argument("--tag")
     rs = sub.add_parser("read-snapshots")
     rs.add_argument("--table-dir", required=True)
     rs.add_argument("--out-dir", required=True)
@@ -600,7 +632,7 @@ def main(argv=None):
          "binaryrow-goldens": cmd_binaryrow_goldens, "create-tag": cmd_create_tag,
          "delete-tag": cmd_delete_tag, "tags": cmd_tags, "expire": cmd_expire,
          "rollback": cmd_rollback, "alter": cmd_alter, "tag-info": cmd_tag_info,
-         "tag-maintenance": cmd_tag_maintenance}[args.cmd](args)
+         "tag-maintenance": cmd_tag_maintenance, "branch": cmd_branch}[args.cmd](args)
     except Exception as e:
         if _stderr_tail and not os.environ.get("SHOAL_ORACLE_VERBOSE"):
             sys.stderr.write("---- JVM stderr (last lines) ----\n" + "".join(_stderr_tail))
