@@ -6,6 +6,7 @@ pub mod binary_row;
 pub mod data_file;
 pub mod datum;
 pub mod deletion_vector;
+pub mod hash_index;
 mod error;
 pub mod manifest;
 pub mod merge_engine;

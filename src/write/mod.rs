@@ -3,6 +3,7 @@
 
 pub mod commit;
 pub mod data_file_writer;
+pub mod dynamic_bucket;
 pub mod sink;
 pub mod spill;
 pub mod stats;
