@@ -151,6 +151,21 @@ def cmd_write(args):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cmd_write_dynamic(args):
+    """Like write, for dynamic-bucket tables (bucket = -1): Paimon's HashBucketAssigner picks
+    each row's bucket. Prints the buckets of each commit's rows as a JSON array."""
+    spec = oc.load_spec(args.spec)
+    warehouse, db, name = oc.split_table_dir(args.table_dir)
+    oracle_class().ensureTable(warehouse, db, name, json.dumps(java_spec(spec)))
+    tmp = tempfile.mkdtemp(prefix="shoal-oracle-io-")
+    try:
+        for c in spec["commits"]:
+            print(gateway().jvm.shoal.oracle.DynamicBucketOracle.write(
+                warehouse, db, name, json.dumps(c.get("rows", [])), tmp))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------- read
 
 def java_map(d):
@@ -581,6 +596,9 @@ def main(argv=None):
     w.add_argument("--table-dir", required=True)
     w.add_argument("--spec", required=True)
     w.add_argument("--branch")
+    wd = sub.add_parser("write-dynamic")
+    wd.add_argument("--table-dir", required=True)
+    wd.add_argument("--spec", required=True)
     r = sub.add_parser("read")
     r.add_argument("--table-dir", required=True)
     r.add_argument("--snapshot", type=int)
@@ -632,7 +650,8 @@ def main(argv=None):
          "binaryrow-goldens": cmd_binaryrow_goldens, "create-tag": cmd_create_tag,
          "delete-tag": cmd_delete_tag, "tags": cmd_tags, "expire": cmd_expire,
          "rollback": cmd_rollback, "alter": cmd_alter, "tag-info": cmd_tag_info,
-         "tag-maintenance": cmd_tag_maintenance, "branch": cmd_branch}[args.cmd](args)
+         "tag-maintenance": cmd_tag_maintenance, "branch": cmd_branch,
+         "write-dynamic": cmd_write_dynamic}[args.cmd](args)
     except Exception as e:
         if _stderr_tail and not os.environ.get("SHOAL_ORACLE_VERBOSE"):
             sys.stderr.write("---- JVM stderr (last lines) ----\n" + "".join(_stderr_tail))
