@@ -30,8 +30,8 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::io::FileIO;
-use crate::maintenance::expire::ExpireConfig;
 use crate::maintenance::branches::other_branches_files;
+use crate::maintenance::expire::ExpireConfig;
 use crate::maintenance::file_refs::{delete_files, FileReferences, Reach};
 use crate::spec::{Snapshot, TableSchema};
 use crate::store::{ChangelogManager, ConsumerManager, SnapshotManager, TagManager};

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use crate::error::Result;
 use crate::io::FileIO;
-use crate::maintenance::file_refs::{delete_files, FileReferences, FileSet, Reach};
 use crate::maintenance::branches::branch_names;
+use crate::maintenance::file_refs::{delete_files, FileReferences, FileSet, Reach};
 use crate::spec::paths::{INDEX_DIR, MAIN_BRANCH, MANIFEST_DIR};
 use crate::spec::{Snapshot, TableSchema};
 use crate::store::{ChangelogManager, SnapshotManager, TagManager};

@@ -513,6 +513,16 @@ impl CoreOptions {
         Ok(b as i32)
     }
 
+    /// `dynamic-bucket.target-row-num`: keys per bucket before a dynamic-bucket table opens a
+    /// new one (default 2,000,000, as Paimon).
+    pub fn dynamic_bucket_target_row_num(&self) -> Result<i64, SpecError> {
+        let n = self.int("dynamic-bucket.target-row-num", 2_000_000)?;
+        if n < 1 {
+            return Err(self.invalid("dynamic-bucket.target-row-num", "must be at least 1"));
+        }
+        Ok(n)
+    }
+
     pub fn bucket_key(&self) -> Option<Vec<String>> {
         self.get(BUCKET_KEY).map(split_list).filter(|v| !v.is_empty())
     }

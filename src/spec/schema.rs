@@ -124,24 +124,39 @@ impl TableSchema {
         Ok(())
     }
 
-    /// shoal writes primary-key tables in fixed-bucket mode only (Paimon's `bucket = N`).
+    /// The bucket modes shoal writes: fixed (`bucket = N`) and dynamic (`bucket = -1`, Paimon's
+    /// default) for primary-key tables whose key includes the partition columns; unaware and
+    /// fixed for append tables.
     pub fn validate_bucket_mode(&self) -> Result<(), SpecError> {
         let bucket = self.core_options().bucket()?;
         if !self.primary_keys.is_empty() {
-            if bucket < 0 {
+            if bucket == -2 {
                 return Err(SpecError::InvalidOption {
                     key: "bucket".into(),
                     value: bucket.to_string(),
-                    message: "primary-key tables need a fixed number of buckets (set bucket = N > 0): \
-                              Paimon's default bucket = -1 is dynamic-bucket mode, which shoal does not write yet"
+                    message: "postpone-bucket mode (Paimon 1.x) is not written by shoal yet: use bucket = -1 \
+                              (dynamic) or a fixed number of buckets"
+                        .into(),
+                });
+            }
+            if bucket == -1 && self.core_options().bucket_key().is_some() {
+                return Err(SpecError::InvalidOption {
+                    key: "bucket-key".into(),
+                    value: self.options.get("bucket-key").cloned().unwrap_or_default(),
+                    message: "a dynamic-bucket table (bucket = -1) places keys by its hash index, not by a bucket \
+                              key (Paimon refuses the combination too)"
                         .into(),
                 });
             }
             for p in &self.partition_keys {
                 if !self.primary_keys.contains(p) {
-                    return Err(SpecError::schema(format!(
-                        "with fixed buckets the primary key must include every partition column; {p:?} is missing"
-                    )));
+                    let why = if bucket == -1 {
+                        "a dynamic-bucket table whose key leaves out a partition column is a cross-partition \
+                         upsert table (Paimon's global index), which shoal does not write yet"
+                    } else {
+                        "with fixed buckets the primary key must include every partition column"
+                    };
+                    return Err(SpecError::schema(format!("{why}; {p:?} is missing from the primary key")));
                 }
             }
         } else if bucket > 0 && self.core_options().bucket_key().is_none() {

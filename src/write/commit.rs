@@ -27,6 +27,7 @@ use crate::spec::{
 };
 use crate::store::manifests::{merge_entries, FileNamer};
 use crate::store::{ManifestStore, SnapshotManager};
+use crate::write::dynamic_bucket::{check_hash_index_base, HashIndexChanges};
 
 /// What one bucket changed: new files from writes and their changelog files (committed as an
 /// APPEND snapshot), and the files a compaction removed and produced (committed as a COMPACT
@@ -63,6 +64,9 @@ pub struct CommitMessage {
     /// commits, whether or not it changed a vector itself: another commit marked rows of files
     /// it may have rewritten (they would come back).
     pub dv_base: Option<Vec<String>>,
+    /// Dynamic-bucket tables: the hash index changes of this message's partition (carried by
+    /// one message per partition), committed with the appended files.
+    pub hash_index: Option<HashIndexChanges>,
 }
 
 /// A compaction a commit dropped because another commit changed its bucket first (see
@@ -89,10 +93,14 @@ impl CommitMessage {
             index_changes: vec![],
             compact_base: None,
             dv_base: None,
+            hash_index: None,
         }
     }
     pub fn is_empty(&self) -> bool {
-        self.new_files.is_empty() && self.changelog_files.is_empty() && !self.has_compaction()
+        self.new_files.is_empty()
+            && self.changelog_files.is_empty()
+            && !self.has_compaction()
+            && self.hash_index.is_none()
     }
 
     /// Whether it carries a compaction (files replaced, its changelog or deletion vectors).
@@ -331,7 +339,14 @@ impl TableCommit {
         self.commit_entries(
             BATCH_COMMIT_IDENTIFIER,
             None,
-            Delta { kind: CommitKind::Overwrite, entries, changelog: vec![], index_changes, compactions: &[] },
+            Delta {
+                kind: CommitKind::Overwrite,
+                entries,
+                changelog: vec![],
+                index_changes,
+                compactions: &[],
+                hash_bases: vec![],
+            },
         )
         .await
     }
@@ -354,13 +369,18 @@ impl TableCommit {
     ) -> Result<CommitOutcome> {
         let mut appends = vec![];
         let mut changelog = vec![];
+        let mut hash_index = vec![];
         for m in &messages {
             appends.extend(m.new_files.iter().map(|f| entry(FileKind::Add, m, f)));
             changelog.extend(m.changelog_files.iter().map(|f| entry(FileKind::Add, m, f)));
+            hash_index.extend(m.hash_index.iter());
         }
         let mut outcome = CommitOutcome::Empty;
-        if !appends.is_empty() || !changelog.is_empty() {
-            outcome = self.commit_entries(identifier, watermark, Delta::append(appends, changelog)).await?;
+        if !appends.is_empty() || !changelog.is_empty() || !hash_index.is_empty() {
+            let mut delta = Delta::append(appends, changelog);
+            delta.index_changes = hash_index.iter().flat_map(|h| h.changes.iter().cloned()).collect();
+            delta.hash_bases = hash_index.iter().map(|h| (&h.partition, h.base.as_slice())).collect();
+            outcome = self.commit_entries(identifier, watermark, delta).await?;
         }
         let mut compactions: Vec<&CommitMessage> = messages.iter().filter(|m| m.has_compaction()).collect();
         let mut attempts = 0;
@@ -383,6 +403,7 @@ impl TableCommit {
                         changelog: compact_changelog,
                         index_changes,
                         compactions: &compactions,
+                        hash_bases: vec![],
                     },
                 )
                 .await;
@@ -508,7 +529,7 @@ impl TableCommit {
     }
 
     async fn commit_entries(&self, identifier: i64, watermark: Option<i64>, delta: Delta<'_>) -> Result<CommitOutcome> {
-        let Delta { kind, entries, changelog, index_changes, compactions } = delta;
+        let Delta { kind, entries, changelog, index_changes, compactions, hash_bases } = delta;
         let partition_types = self.schema.partition_types();
         let mut namer = FileNamer::new();
         let delta_meta = self
@@ -557,6 +578,9 @@ impl TableCommit {
                     self.check_conflicts(latest.as_ref(), &deletes, &entries, compactions).await?;
                 }
                 check_index_base(&previous_index, &index_changes)?;
+                for (partition, base) in &hash_bases {
+                    check_hash_index_base(&previous_index, partition, base)?;
+                }
                 check_dv_bases(&previous_index, compactions)
             };
             if let Err(e) = checked.await {
@@ -975,11 +999,21 @@ struct Delta<'a> {
     index_changes: Vec<IndexManifestEntry>,
     /// The compactions `entries` come from (COMPACT), for their conflict checks.
     compactions: &'a [&'a CommitMessage],
+    /// Dynamic-bucket appends: per partition, the hash index files its bucket assignments
+    /// were based on (checked against the latest snapshot).
+    hash_bases: Vec<(&'a BinaryRow, &'a [String])>,
 }
 
 impl Delta<'_> {
     fn append(entries: Vec<ManifestEntry>, changelog: Vec<ManifestEntry>) -> Self {
-        Delta { kind: CommitKind::Append, entries, changelog, index_changes: vec![], compactions: &[] }
+        Delta {
+            kind: CommitKind::Append,
+            entries,
+            changelog,
+            index_changes: vec![],
+            compactions: &[],
+            hash_bases: vec![],
+        }
     }
 }
 

@@ -77,6 +77,35 @@ impl PartitionIndex {
     }
 }
 
+/// A commit's hash index changes in one partition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HashIndexChanges {
+    pub partition: BinaryRow,
+    /// The partition's hash index files the writer's assignments were based on.
+    pub base: Vec<String>,
+    /// Per bucket with new keys: DELETE of its old file (if any), ADD of its new one.
+    pub changes: Vec<IndexManifestEntry>,
+}
+
+/// Fails with a commit conflict when a partition's hash index files in the latest snapshot are
+/// not the ones the writer assigned buckets from: another writer added keys to the partition
+/// meanwhile, and the same key may now sit in two buckets. Dynamic-bucket tables take one writer
+/// per partition at a time (as in Paimon).
+pub fn check_hash_index_base(latest: &[IndexManifestEntry], partition: &BinaryRow, base: &[String]) -> Result<()> {
+    let mut live: Vec<&str> = latest
+        .iter()
+        .filter(|e| e.index_type == HASH_INDEX && e.partition.data() == partition.data())
+        .map(|e| e.file_name.as_str())
+        .collect();
+    live.sort_unstable();
+    if live.iter().copied().eq(base.iter().map(String::as_str)) {
+        return Ok(());
+    }
+    Err(Error::CommitConflict(format!(
+        "another writer added keys to partition {partition:?} of this dynamic-bucket table since this writer          started (hash index files now {live:?}, this writer assigned buckets from {base:?}); a dynamic-bucket          table takes one writer per partition at a time, as in Paimon: write again from the latest snapshot"
+    )))
+}
+
 /// Assigns buckets to the keys of a dynamic-bucket table and keeps its hash index files.
 #[derive(Debug)]
 pub struct DynamicBucketAssigner {
@@ -132,6 +161,11 @@ impl DynamicBucketAssigner {
         Ok(())
     }
 
+    /// Whether the partition (its BinaryRow bytes) is loaded.
+    pub fn is_loaded(&self, partition: &[u8]) -> bool {
+        self.partitions.contains_key(partition)
+    }
+
     /// The bucket of a key (its BinaryRow hash) in a loaded partition (its BinaryRow bytes).
     pub fn assign(&mut self, partition: &[u8], hash: i32) -> Result<i32> {
         let index = self.partitions.get_mut(partition).ok_or_else(|| {
@@ -142,10 +176,14 @@ impl DynamicBucketAssigner {
 
     /// Writes a new hash index file for every bucket that got keys since the last call and
     /// returns the index changes to commit: per bucket, DELETE of its previous file and ADD of
-    /// the new one.
-    pub async fn prepare_commit(&mut self, namer: &mut FileNamer) -> Result<Vec<IndexManifestEntry>> {
-        let mut changes = vec![];
+    /// the new one. Each change set comes with the partition's hash index files it was built
+    /// on, which the commit checks are still the partition's ([`check_hash_index_base`]).
+    pub async fn prepare_commit(&mut self, namer: &mut FileNamer) -> Result<Vec<HashIndexChanges>> {
+        let mut out = vec![];
         for index in self.partitions.values_mut().filter(|i| !i.dirty.is_empty()) {
+            let mut base: Vec<String> = index.files.values().map(|e| e.file_name.clone()).collect();
+            base.sort();
+            let mut changes = vec![];
             let mut by_bucket: BTreeMap<i32, Vec<i32>> = index.dirty.iter().map(|&b| (b, vec![])).collect();
             for (&h, &b) in &index.hash_to_bucket {
                 if let Some(v) = by_bucket.get_mut(&(b as i32)) {
@@ -175,8 +213,9 @@ impl DynamicBucketAssigner {
                 changes.push(added);
             }
             index.dirty.clear();
+            out.push(HashIndexChanges { partition: index.partition.clone(), base, changes });
         }
-        Ok(changes)
+        Ok(out)
     }
 
     /// Forgets keys assigned since the last [`DynamicBucketAssigner::prepare_commit`] by

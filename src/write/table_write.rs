@@ -27,7 +27,7 @@ use crate::merge::MergeFunction;
 use crate::read::decoded_files::DEFAULT_DECODED_FILES_BYTES;
 use crate::read::DecodedFiles;
 use crate::spec::data_file::{data_file_arrow_schema, table_arrow_schema};
-use crate::spec::manifest::IndexManifestEntry;
+use crate::spec::manifest::{IndexManifestEntry, DELETION_VECTORS_INDEX};
 use crate::spec::paths::{bucket_dir, partition_path};
 use crate::spec::{bucket_of, BinaryRow, BinaryRowWriter, DataFileMeta, FileSource, NullStyle, RowKind, TableSchema};
 use crate::store::manifests::FileNamer;
@@ -35,6 +35,7 @@ use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
 use crate::write::commit::{CommitMessage, DroppedCompaction, TableCommit};
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
+use crate::write::dynamic_bucket::DynamicBucketAssigner;
 use crate::write::spill::{SpillSpace, SpilledRun};
 use crate::write::write_buffer::{SortedRun, WriteBuffer};
 
@@ -195,6 +196,8 @@ pub struct TableWrite {
     pool: Arc<MemoryPool>,
     /// Where full buffers spill, made on the first spill.
     spill: Option<Arc<SpillSpace>>,
+    /// Dynamic-bucket tables (`bucket = -1`): the key-to-bucket index.
+    dynamic: Option<DynamicBucketAssigner>,
 }
 
 /// Bytes a buffered row costs beyond its Arrow data when its buffer is flushed: the sort keys,
@@ -257,7 +260,18 @@ impl TableWrite {
             job_slots: Arc::new(tokio::sync::Semaphore::new(parallelism)),
         };
         let num_buckets = opts.bucket()?;
-        let bucket_key_indices = if num_buckets > 0 { schema.bucket_key_indices() } else { vec![] };
+        let dynamic = if num_buckets == -1 && !schema.primary_keys.is_empty() {
+            let base = latest_hash_index(&ctx.io, &schema).await?;
+            Some(DynamicBucketAssigner::new(ctx.io.clone(), opts.dynamic_bucket_target_row_num()?, base))
+        } else {
+            None
+        };
+        // Dynamic buckets assign by the hash of the trimmed primary key, as fixed ones do by default.
+        let bucket_key_indices = match (num_buckets > 0, &dynamic) {
+            (true, _) => schema.bucket_key_indices(),
+            (false, Some(_)) => schema.trimmed_primary_key_indices(),
+            (false, None) => vec![],
+        };
         Ok(TableWrite {
             ctx: Arc::new(ctx),
             num_buckets,
@@ -276,6 +290,7 @@ impl TableWrite {
             schema,
             writers: HashMap::new(),
             restored,
+            dynamic,
         })
     }
 
@@ -338,7 +353,7 @@ impl TableWrite {
             }
         }
 
-        let (group_of_row, groups) = self.assign(&batch)?;
+        let (group_of_row, groups) = self.assign(&batch).await?;
         let all_inserts = kind_bytes.iter().all(|k| *k == RowKind::Insert as i8);
         let single = groups.len() == 1;
         let mut row_lists: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
@@ -405,7 +420,7 @@ impl TableWrite {
     }
 
     /// Partition and bucket of every row: per row a group index, and the groups.
-    fn assign(&self, batch: &RecordBatch) -> Result<(Vec<u32>, Vec<BucketId>)> {
+    async fn assign(&mut self, batch: &RecordBatch) -> Result<(Vec<u32>, Vec<BucketId>)> {
         let n = batch.num_rows();
         let fields = &self.schema.fields;
         let mut part_writer = BinaryRowWriter::new(self.partition_indices.len());
@@ -421,7 +436,28 @@ impl TableWrite {
             for (pos, (col, &fi)) in part_cols.iter().zip(&self.partition_indices).enumerate() {
                 part_writer.write_from_array(pos, col.as_ref(), row, &fields[fi].data_type, NullStyle::Projection)?;
             }
-            let bucket = if let Some(h) = fast_hash(&key_cols, row) {
+            let bucket = if let Some(dynamic) = self.dynamic.as_mut() {
+                let hash = match fast_hash(&key_cols, row) {
+                    Some(h) => h,
+                    None => {
+                        key_writer.reset();
+                        for (pos, (col, &fi)) in key_cols.iter().zip(&self.bucket_key_indices).enumerate() {
+                            key_writer.write_from_array(
+                                pos,
+                                col.as_ref(),
+                                row,
+                                &fields[fi].data_type,
+                                NullStyle::Projection,
+                            )?;
+                        }
+                        key_writer.hash_code()
+                    }
+                };
+                if !dynamic.is_loaded(part_writer.as_bytes()) {
+                    dynamic.load(&part_writer.to_row()).await?;
+                }
+                dynamic.assign(part_writer.as_bytes(), hash)?
+            } else if let Some(h) = fast_hash(&key_cols, row) {
                 bucket_of(h, self.num_buckets)
             } else if self.num_buckets > 0 {
                 key_writer.reset();
@@ -600,6 +636,20 @@ impl TableWrite {
                 messages.push(m);
             }
         }
+        if let Some(dynamic) = self.dynamic.as_mut() {
+            // Each partition's hash index changes ride with one of its messages.
+            for set in dynamic.prepare_commit(&mut self.index_namer).await? {
+                match messages.iter_mut().find(|m| m.partition == set.partition && m.hash_index.is_none()) {
+                    Some(m) => m.hash_index = Some(set),
+                    None => {
+                        let bucket = set.changes.first().map_or(0, |c| c.bucket);
+                        let mut m = CommitMessage::new(set.partition.clone(), bucket, self.num_buckets);
+                        m.hash_index = Some(set);
+                        messages.push(m);
+                    }
+                }
+            }
+        }
         messages.sort_by(|a, b| (a.partition.data(), a.bucket).cmp(&(b.partition.data(), b.bucket)));
         Ok(messages)
     }
@@ -770,6 +820,14 @@ impl TableWrite {
 
 /// The live files of the latest snapshot's buckets that `wanted` keeps, and (with
 /// `deletion_vectors`) their index manifest entries.
+/// The index entries of the latest snapshot of a dynamic-bucket table (its hash index files;
+/// the assigner ignores other types).
+async fn latest_hash_index(io: &FileIO, schema: &TableSchema) -> Result<Vec<IndexManifestEntry>> {
+    let Some(latest) = SnapshotManager::new(io.clone()).latest().await? else { return Ok(vec![]) };
+    let Some(index) = &latest.index_manifest else { return Ok(vec![]) };
+    ManifestStore::new(io.clone(), &schema.core_options().manifest_compression()).read_index_manifest(index).await
+}
+
 async fn latest_buckets(
     io: &FileIO,
     schema: &TableSchema,
@@ -787,7 +845,9 @@ async fn latest_buckets(
         }
     }
     if let (true, Some(index)) = (deletion_vectors, &latest.index_manifest) {
-        for e in manifests.read_index_manifest(index).await? {
+        for e in
+            manifests.read_index_manifest(index).await?.into_iter().filter(|e| e.index_type == DELETION_VECTORS_INDEX)
+        {
             let key = (e.partition.clone(), e.bucket);
             if wanted(&key) {
                 dvs.entry(key).or_default().push(e);

@@ -15,7 +15,10 @@ async fn new_keys_fill_the_lowest_bucket_below_the_target_then_open_a_new_one() 
     assert_eq!(buckets, vec![0, 0, 1, 0, 1, 2], "a known key keeps its bucket; two keys per bucket");
 
     let mut namer = FileNamer::new();
-    let changes = a.prepare_commit(&mut namer).await.unwrap();
+    let sets = a.prepare_commit(&mut namer).await.unwrap();
+    assert_eq!(sets.len(), 1);
+    assert!(sets[0].base.is_empty());
+    let changes = sets[0].changes.clone();
     assert_eq!(changes.len(), 3, "one ADD per bucket, nothing to delete yet");
     assert!(changes.iter().all(|c| c.kind == FileKind::Add && c.index_type == HASH_INDEX));
     let b0 = changes.iter().find(|c| c.bucket == 0).unwrap();
@@ -30,7 +33,14 @@ async fn new_keys_fill_the_lowest_bucket_below_the_target_then_open_a_new_one() 
     assert_eq!(b.assign(p.data(), 13).unwrap(), 1);
     assert_eq!(b.assign(p.data(), 15).unwrap(), 2, "buckets 0 and 1 are full");
     assert_eq!(b.assign(p.data(), 16).unwrap(), 3);
-    let next = b.prepare_commit(&mut namer).await.unwrap();
+    let sets = b.prepare_commit(&mut namer).await.unwrap();
+    let mut base: Vec<String> = changes.iter().map(|c| c.file_name.clone()).collect();
+    base.sort();
+    assert_eq!(sets[0].base, base, "built on the three files");
+    check_hash_index_base(&changes, &p, &sets[0].base).unwrap();
+    let err = check_hash_index_base(&changes[..2], &p, &sets[0].base).unwrap_err().to_string();
+    assert!(err.contains("one writer per partition"), "{err}");
+    let next = sets[0].changes.clone();
     let deleted: Vec<i32> = next.iter().filter(|c| c.kind == FileKind::Delete).map(|c| c.bucket).collect();
     let added: Vec<i32> = next.iter().filter(|c| c.kind == FileKind::Add).map(|c| c.bucket).collect();
     assert_eq!((deleted, added), (vec![2], vec![2, 3]), "bucket 2's file is replaced, bucket 3's is new");

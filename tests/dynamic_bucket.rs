@@ -1,0 +1,235 @@
+//! Dynamic-bucket tables (`bucket = -1`, Paimon's default for primary-key tables): shoal assigns
+//! each key the bucket Paimon's HashBucketAssigner gives it, keeps Paimon's hash index files,
+//! and continues tables Java wrote (and Java shoal's), judged by Java Paimon 0.9.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use common::oracle::oracle;
+use futures::TryStreamExt;
+use serde_json::{json, Value};
+use shoal::spec::{parse_type, RowKind};
+use shoal::table::TableDefinition;
+use shoal::{Error, Table};
+
+/// (dt, k) -> (bucket, v)
+type Placed = BTreeMap<(String, i64), (i32, String)>;
+
+fn definition(extra: &[(&str, &str)]) -> TableDefinition {
+    let mut d = TableDefinition::default()
+        .column("dt", parse_type("STRING").unwrap())
+        .column("k", parse_type("BIGINT").unwrap())
+        .column("v", parse_type("STRING").unwrap())
+        .primary_key(&["dt", "k"])
+        .partition_key(&["dt"])
+        .option("bucket", "-1");
+    for (k, v) in extra {
+        d = d.option(k, v);
+    }
+    d
+}
+
+/// Commits of (dt, k, v, kind): new keys, updates of old ones and deletes, over two partitions.
+fn commits() -> Vec<Vec<(String, i64, String, RowKind)>> {
+    let mut out = vec![];
+    for c in 0..4i64 {
+        let mut rows = vec![];
+        for i in 0..40i64 {
+            let dt = if i % 3 == 0 { "b" } else { "a" };
+            let k = (c * 29 + i * 7) % 120;
+            rows.push((dt.to_string(), k, format!("c{c}i{i}"), RowKind::Insert));
+        }
+        if c == 2 {
+            rows.push(("a".into(), 7, "gone".into(), RowKind::Delete));
+        }
+        out.push(rows);
+    }
+    out
+}
+
+fn spec(commits: &[Vec<(String, i64, String, RowKind)>], extra: &[(&str, &str)]) -> Value {
+    let mut options = serde_json::Map::new();
+    options.insert("bucket".into(), json!("-1"));
+    for (k, v) in extra {
+        options.insert(k.to_string(), json!(v));
+    }
+    json!({
+        "fields": [{"name": "dt", "type": "STRING"}, {"name": "k", "type": "BIGINT"}, {"name": "v", "type": "STRING"}],
+        "primary_keys": ["dt", "k"],
+        "partition_keys": ["dt"],
+        "options": options,
+        "commits": commits.iter().map(|rows| json!({"rows": rows.iter().map(|(dt, k, v, kind)| {
+            json!({"dt": dt, "k": k, "v": v, "_row_kind": kind.short_string()})
+        }).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+    })
+}
+
+async fn shoal_commit(t: &Table, rows: &[(String, i64, String, RowKind)]) {
+    let batch = RecordBatch::try_new(
+        t.arrow_schema(),
+        vec![
+            Arc::new(StringArray::from(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())) as ArrayRef,
+            Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+            Arc::new(StringArray::from(rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>())),
+        ],
+    )
+    .unwrap();
+    let kinds: Vec<RowKind> = rows.iter().map(|r| r.3).collect();
+    let mut w = t.new_write().await.unwrap();
+    w.write_with_kinds(&batch, Some(&kinds)).await.unwrap();
+    let user = uuid::Uuid::new_v4().to_string();
+    t.new_commit(&user).unwrap().commit(w.prepare_commit().await.unwrap()).await.unwrap();
+}
+
+/// Every live row with the bucket it is in (a key in two buckets fails the test).
+async fn placed(t: &Table) -> Placed {
+    let mut out = Placed::new();
+    for split in t.new_scan().plan().await.unwrap().splits {
+        let bucket = split.bucket;
+        let batches: Vec<RecordBatch> =
+            shoal::read::read_splits(t.new_read(None).unwrap(), vec![split], 1).try_collect().await.unwrap();
+        for b in batches {
+            let (dt, k, v) = (
+                b.column(0).as_string::<i32>(),
+                b.column(1).as_primitive::<arrow_array::types::Int64Type>(),
+                b.column(2).as_string::<i32>(),
+            );
+            for i in 0..b.num_rows() {
+                let prev = out.insert((dt.value(i).to_string(), k.value(i)), (bucket, v.value(i).to_string()));
+                assert!(prev.is_none(), "key ({}, {}) is in two buckets", dt.value(i), k.value(i));
+            }
+        }
+    }
+    out
+}
+
+fn java_write_dynamic(o: &common::oracle::Oracle, table: &Path, spec: &Value) -> Vec<Vec<i32>> {
+    std::fs::create_dir_all(table.parent().unwrap()).unwrap();
+    let path = table.with_extension("spec.json");
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let out = o.java(&["write-dynamic", "--table-dir", table.to_str().unwrap(), "--spec", path.to_str().unwrap()]);
+    out.lines().filter(|l| l.starts_with('[')).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Java's rows as (dt, k) -> v.
+fn java_rows(o: &common::oracle::Oracle, table: &Path) -> BTreeMap<(String, i64), String> {
+    o.java_read(table, None)
+        .iter()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            ((v["dt"].as_str().unwrap().to_string(), v["k"].as_i64().unwrap()), v["v"].as_str().unwrap().to_string())
+        })
+        .collect()
+}
+
+fn values(p: &Placed) -> BTreeMap<(String, i64), String> {
+    p.iter().map(|(k, (_, v))| (k.clone(), v.clone())).collect()
+}
+
+#[tokio::test]
+async fn shoal_places_every_key_where_paimons_assigner_does() {
+    let Some(o) = oracle() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let extra = [("dynamic-bucket.target-row-num", "25")];
+    let java = dir.path().join("wh/db.db/java");
+    java_write_dynamic(&o, &java, &spec(&commits(), &extra));
+    let mine = dir.path().join("wh/db.db/shoal");
+    let t = Table::create(mine.to_str().unwrap(), definition(&extra)).await.unwrap();
+    for rows in commits() {
+        shoal_commit(&t, &rows).await;
+    }
+    let java_placed = placed(&Table::open(java.to_str().unwrap()).await.unwrap()).await;
+    let shoal_placed = placed(&t).await;
+    assert!(java_placed.values().map(|(b, _)| *b).max().unwrap() >= 2, "the test fills several buckets");
+    assert_eq!(shoal_placed, java_placed, "same keys in the same buckets with the same values");
+    assert_eq!(values(&shoal_placed), java_rows(&o, &mine), "Java reads shoal's table");
+}
+
+#[tokio::test]
+async fn java_and_shoal_take_turns_on_one_dynamic_bucket_table() {
+    let Some(o) = oracle() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("wh/db.db/t");
+    let extra = [("dynamic-bucket.target-row-num", "20"), ("deletion-vectors.enabled", "true")];
+    let all = commits();
+    java_write_dynamic(&o, &table, &spec(&all[..2], &extra));
+    let t = Table::open(table.to_str().unwrap()).await.unwrap();
+    assert_eq!(values(&placed(&t).await), java_rows(&o, &table));
+    shoal_commit(&t, &all[2]).await;
+    let after_shoal = placed(&t).await;
+    assert_eq!(values(&after_shoal), java_rows(&o, &table), "Java reads shoal's continuation");
+    // Java continues from shoal's hash index: updates land in the buckets shoal chose.
+    let buckets = java_write_dynamic(&o, &table, &spec(&all[3..], &extra));
+    for ((dt, k, _, _), b) in all[3].iter().zip(&buckets[0]) {
+        if let Some((placed_bucket, _)) = after_shoal.get(&(dt.clone(), *k)) {
+            assert_eq!(placed_bucket, b, "Java put ({dt}, {k}) where shoal's index has it");
+        }
+    }
+    let t = Table::open(table.to_str().unwrap()).await.unwrap();
+    assert_eq!(values(&placed(&t).await), java_rows(&o, &table));
+    // A compaction keeps every key in its bucket and the index files as they are.
+    shoal::maintenance::compact::CompactJob::new(true).run(&t).await.unwrap();
+    assert_eq!(values(&placed(&t).await), java_rows(&o, &table));
+}
+
+#[tokio::test]
+async fn two_writers_on_one_partition_conflict_and_on_two_partitions_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), definition(&[])).await.unwrap();
+    let row = |dt: &str, k: i64| vec![(dt.to_string(), k, "x".to_string(), RowKind::Insert)];
+    shoal_commit(&t, &row("a", 1)).await;
+    let batch = |rows: Vec<(String, i64, String, RowKind)>| {
+        RecordBatch::try_new(
+            t.arrow_schema(),
+            vec![
+                Arc::new(StringArray::from(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())) as ArrayRef,
+                Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>())),
+            ],
+        )
+        .unwrap()
+    };
+    let mut w1 = t.new_write().await.unwrap();
+    let mut w2 = t.new_write().await.unwrap();
+    w1.write(&batch(row("a", 2))).await.unwrap();
+    w2.write(&batch(row("a", 3))).await.unwrap();
+    t.new_commit("u1").unwrap().commit(w1.prepare_commit().await.unwrap()).await.unwrap();
+    let e = t.new_commit("u2").unwrap().commit(w2.prepare_commit().await.unwrap()).await.unwrap_err();
+    assert!(matches!(e, Error::CommitConflict(_)) && e.to_string().contains("one writer per partition"), "{e}");
+
+    let mut w1 = t.new_write().await.unwrap();
+    let mut w2 = t.new_write().await.unwrap();
+    w1.write(&batch(row("a", 4))).await.unwrap();
+    w2.write(&batch(row("b", 4))).await.unwrap();
+    t.new_commit("u1").unwrap().commit(w1.prepare_commit().await.unwrap()).await.unwrap();
+    t.new_commit("u2").unwrap().commit(w2.prepare_commit().await.unwrap()).await.unwrap();
+    let keys: Vec<(String, i64)> = placed(&t).await.into_keys().collect();
+    assert_eq!(keys, vec![("a".into(), 1), ("a".into(), 2), ("a".into(), 4), ("b".into(), 4)]);
+}
+
+#[tokio::test]
+async fn dynamic_bucket_limits_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let cross = TableDefinition::default()
+        .column("dt", parse_type("STRING").unwrap())
+        .column("k", parse_type("BIGINT").unwrap())
+        .primary_key(&["k"])
+        .partition_key(&["dt"]);
+    let e = Table::create(dir.path().join("cross").to_str().unwrap(), cross).await.unwrap_err().to_string();
+    assert!(e.contains("cross-partition upsert"), "{e}");
+    let e = Table::create(dir.path().join("bk").to_str().unwrap(), definition(&[("bucket-key", "k")]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("bucket-key"), "{e}");
+    let e = Table::create(dir.path().join("pp").to_str().unwrap(), definition(&[("bucket", "-2")]))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("postpone"), "{e}");
+}
