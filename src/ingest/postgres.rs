@@ -321,7 +321,8 @@ async fn open_or_create(job: &PostgresIngest, database: &str, t: &SourceTable) -
                 }
                 def.options.insert("bucket".into(), "-1".into());
             } else {
-                // shoal writes fixed buckets only (Paimon's CDC actions default to dynamic buckets).
+                // Fixed buckets unless the user asks (Paimon's CDC actions default to dynamic ones):
+                // many writers per partition stay possible, and bucket lookups need no index.
                 def.options.entry("bucket".into()).or_insert_with(|| super::cdc::DEFAULT_BUCKETS.to_string());
             }
             def.comment = Some(format!("ingested from Postgres table {}.{}", t.schema, t.name));

@@ -23,7 +23,8 @@ pub struct Args {
     /// Partition columns, comma-separated
     #[arg(long, value_parser = parse::columns)]
     partition: Option<Columns>,
-    /// Number of buckets (Paimon's `bucket` option)
+    /// Number of buckets (Paimon's `bucket` option); without it a primary-key table has dynamic
+    /// buckets (-1, Paimon's default) and an append table none
     #[arg(long)]
     bucket: Option<i32>,
     /// Any Paimon table option, as key=value (repeatable)
