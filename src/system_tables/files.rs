@@ -279,12 +279,41 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, f: &DataFileMeta) {
-        self.records += f.row_count;
-        self.bytes += f.file_size;
-        self.files += 1;
-        self.last_creation = self.last_creation.max(f.creation_time);
+    /// Counts an entry: an ADD adds the file, a DELETE subtracts it; the creation time of
+    /// either counts (Paimon's `PartitionEntry.merge`).
+    fn add(&mut self, e: &ManifestEntry) {
+        let sign = if e.kind == crate::spec::FileKind::Delete { -1 } else { 1 };
+        self.records += sign * e.file.row_count;
+        self.bytes += sign * e.file.file_size;
+        self.files += sign;
+        self.last_creation = self.last_creation.max(e.file.creation_time);
     }
+}
+
+/// Totals per (rendered partition, bucket) over every entry of the snapshot's data manifests,
+/// as Paimon 0.9 sums them (`readPartitionEntries`): ADDs minus DELETEs, the newest creation
+/// time of any entry (so a file compacted away still counts for the time until the manifests
+/// are compacted), groups without files left out.
+async fn totals(table: &Table) -> Result<BTreeMap<(String, i32), Totals>> {
+    let mut by: BTreeMap<(String, i32), Totals> = BTreeMap::new();
+    let Some(snapshot) = snapshot_read(table).await? else { return Ok(by) };
+    let store = manifest_store(table);
+    let types = table.schema().partition_types();
+    let mut rendered: HashMap<Vec<u8>, String> = HashMap::new();
+    for e in store.read_entries(&store.data_manifests(&snapshot).await?).await? {
+        let key = e.partition.data().to_vec();
+        let p = match rendered.get(&key) {
+            Some(p) => p.clone(),
+            None => {
+                let p = partition_string(&e.partition, &types)?;
+                rendered.insert(key, p.clone());
+                p
+            }
+        };
+        by.entry((p, e.bucket)).or_default().add(&e);
+    }
+    by.retain(|_, t| t.files > 0);
+    Ok(by)
 }
 
 pub fn partitions_schema() -> SchemaRef {
@@ -297,11 +326,15 @@ pub fn partitions_schema() -> SchemaRef {
     ]))
 }
 
-/// One row per partition with live files (every level), by rendered partition.
+/// One row per partition with live files (every level), by rendered partition (see [`totals`]).
 pub async fn partitions(table: &Table) -> Result<RecordBatch> {
     let mut by: BTreeMap<String, Totals> = BTreeMap::new();
-    for (p, e) in live_entries(table).await? {
-        by.entry(p).or_default().add(&e.file);
+    for ((p, _), t) in totals(table).await? {
+        let sum = by.entry(p).or_default();
+        sum.records += t.records;
+        sum.bytes += t.bytes;
+        sum.files += t.files;
+        sum.last_creation = sum.last_creation.max(t.last_creation);
     }
     let (mut part, mut records, mut bytes, mut count, mut last) = (
         StringBuilder::new(),
@@ -339,14 +372,11 @@ pub fn buckets_schema() -> SchemaRef {
     ]))
 }
 
-/// One row per bucket with live files (every level), by rendered partition then bucket.
+/// One row per bucket with live files (every level), by rendered partition then bucket (see
+/// [`totals`]).
 pub async fn buckets(table: &Table, filter: &SystemFilter) -> Result<RecordBatch> {
-    let mut by: BTreeMap<(String, i32), Totals> = BTreeMap::new();
-    for (p, e) in live_entries(table).await? {
-        if partition_matches(filter, &p) && bucket_matches(filter, e.bucket) {
-            by.entry((p, e.bucket)).or_default().add(&e.file);
-        }
-    }
+    let mut by = totals(table).await?;
+    by.retain(|(p, b), _| partition_matches(filter, p) && bucket_matches(filter, *b));
     let (mut part, mut bucket, mut records, mut bytes, mut count, mut last) = (
         StringBuilder::new(),
         Int32Builder::new(),
