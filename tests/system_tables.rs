@@ -92,7 +92,8 @@ fn cell(col: &dyn Array, row: usize) -> Value {
 async fn shoal_system(ctx: &SessionContext, table: &str, name: &str) -> SysTable {
     let q = format!("SELECT * FROM db.\"{table}${name}\"");
     let (schema, batches) = sql_results(ctx, &q).await.unwrap_or_else(|e| panic!("{q}: {e}")).pop().unwrap();
-    let fields = schema.fields().iter().map(|f| (f.name().clone(), paimon_type(f.data_type(), f.is_nullable()))).collect();
+    let fields =
+        schema.fields().iter().map(|f| (f.name().clone(), paimon_type(f.data_type(), f.is_nullable()))).collect();
     let mut rows = vec![];
     for b in &batches {
         for r in 0..b.num_rows() {
@@ -317,7 +318,8 @@ async fn java_written_table_read_by_shoal() {
 async fn shoal_system_lenient(ctx: &SessionContext, name: &str) -> SysTable {
     let q = format!("SELECT * FROM db.\"t${name}\"");
     let (schema, batches) = sql_results(ctx, &q).await.unwrap_or_else(|e| panic!("{q}: {e}")).pop().unwrap();
-    let fields = schema.fields().iter().map(|f| (f.name().clone(), paimon_type(f.data_type(), f.is_nullable()))).collect();
+    let fields =
+        schema.fields().iter().map(|f| (f.name().clone(), paimon_type(f.data_type(), f.is_nullable()))).collect();
     let mut rows = vec![];
     for b in &batches {
         for r in 0..b.num_rows() {

@@ -67,7 +67,8 @@ impl TableName {
             let tail = || rest[i..].join("$");
             if part.starts_with(&SNAPSHOT_SUFFIX[1..]) {
                 let tail = tail();
-                parsed.travel = Some(TimeTravel::Snapshot(number(&tail[SNAPSHOT_SUFFIX.len() - 1..], SNAPSHOT_SUFFIX)?));
+                parsed.travel =
+                    Some(TimeTravel::Snapshot(number(&tail[SNAPSHOT_SUFFIX.len() - 1..], SNAPSHOT_SUFFIX)?));
                 break;
             }
             if part.starts_with(&TIMESTAMP_SUFFIX[1..]) {
@@ -82,7 +83,9 @@ impl TableName {
             }
             if let Some(branch) = part.strip_prefix(BRANCH_SUFFIX_PREFIX) {
                 if i > 0 || branch.is_empty() {
-                    return exec_err!("{name}: a branch (${BRANCH_SUFFIX_PREFIX}<name>) must directly follow the table name");
+                    return exec_err!(
+                        "{name}: a branch (${BRANCH_SUFFIX_PREFIX}<name>) must directly follow the table name"
+                    );
                 }
                 parsed.branch = Some(branch.to_string());
             } else if let Some(system) = SystemTable::from_name(part) {
@@ -207,7 +210,10 @@ async fn open_provider(table: Table, name: TableName) -> Result<Arc<dyn TablePro
     );
     let table = match &name.travel {
         Some(_) if !reads_snapshot => {
-            return exec_err!("{}${system} lists the table's metadata files; time travel does not apply to it", name.table)
+            return exec_err!(
+                "{}${system} lists the table's metadata files; time travel does not apply to it",
+                name.table
+            )
         }
         Some(tt) => table.travel(tt).await.map_err(df_err)?,
         None => table,
@@ -308,10 +314,7 @@ mod tests {
         assert_eq!(TableName::parse("t").unwrap(), name("t", None, None, None));
         assert_eq!(TableName::parse("t$snapshots").unwrap(), name("t", None, Some(SystemTable::Snapshots), None));
         assert_eq!(TableName::parse("t$RO").unwrap(), name("t", None, Some(SystemTable::ReadOptimized), None));
-        assert_eq!(
-            TableName::parse("t$snapshot=3").unwrap(),
-            name("t", None, None, Some(TimeTravel::Snapshot(3)))
-        );
+        assert_eq!(TableName::parse("t$snapshot=3").unwrap(), name("t", None, None, Some(TimeTravel::Snapshot(3))));
         assert_eq!(
             TableName::parse("t$files$tag=a$b").unwrap(),
             name("t", None, Some(SystemTable::Files), Some(TimeTravel::Tag("a$b".into())))

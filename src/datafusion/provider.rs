@@ -277,7 +277,9 @@ impl TableProvider for ShoalTableProvider {
             return plan_err!("INSERT into a table read at a fixed snapshot (time travel) is not allowed");
         }
         if self.levels.is_some() {
-            return plan_err!("INSERT into the read-optimized system table $ro is not allowed; write to the table itself");
+            return plan_err!(
+                "INSERT into the read-optimized system table $ro is not allowed; write to the table itself"
+            );
         }
         if insert_op != InsertOp::Append {
             return not_impl_err!("INSERT {insert_op} into a shoal table (only INSERT INTO appends/upserts)");

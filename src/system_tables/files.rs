@@ -125,8 +125,7 @@ pub fn batch_read_skips_level0(schema: &TableSchema) -> Result<bool> {
         return Ok(false);
     }
     let opts = schema.core_options();
-    Ok(opts.deletion_vectors_enabled()?
-        || matches!(opts.merge_engine()?, crate::spec::options::MergeEngine::FirstRow))
+    Ok(opts.deletion_vectors_enabled()? || matches!(opts.merge_engine()?, crate::spec::options::MergeEngine::FirstRow))
 }
 
 /// Statistics of one file laid out by the table's current fields (Paimon's

@@ -250,8 +250,12 @@ pub const BRANCH_PREFIX: &str = "branch-";
 /// branch directory's modification time, which object stores do not have).
 pub async fn branches(table: &Table) -> Result<RecordBatch> {
     let io = table.io();
-    let mut names: Vec<String> =
-        io.list_dirs(BRANCH_DIR).await?.into_iter().filter_map(|d| d.strip_prefix(BRANCH_PREFIX).map(str::to_string)).collect();
+    let mut names: Vec<String> = io
+        .list_dirs(BRANCH_DIR)
+        .await?
+        .into_iter()
+        .filter_map(|d| d.strip_prefix(BRANCH_PREFIX).map(str::to_string))
+        .collect();
     names.sort();
     let (mut name, mut from_tag, mut from_snapshot, mut created) =
         (StringBuilder::new(), StringBuilder::new(), Int64Builder::new(), TimestampMillisecondBuilder::new());

@@ -263,7 +263,7 @@ fn java_float(v: f64, shortest: String) -> String {
 pub fn java_local_date_time(millis: i64, nanos_of_milli: i32) -> String {
     let Some(t) = chrono::DateTime::from_timestamp_millis(millis) else { return millis.to_string() };
     let t = t.naive_utc();
-    let nanos = (millis.rem_euclid(1000) as i64) * 1_000_000 + i64::from(nanos_of_milli);
+    let nanos = millis.rem_euclid(1000) * 1_000_000 + i64::from(nanos_of_milli);
     let mut s = t.format("%Y-%m-%dT%H:%M").to_string();
     let secs = chrono::Timelike::second(&t);
     if secs > 0 || nanos > 0 {

@@ -138,15 +138,12 @@ impl AuditLogReader {
                 b.columns().to_vec(),
             ),
             Some(offset) => {
-                let kind = b
-                    .column(offset - 1)
-                    .as_any()
-                    .downcast_ref::<Int8Array>()
-                    .ok_or_else(|| Error::InvalidInput("the merged rows' _VALUE_KIND column is not TINYINT".into()))?;
-                let kinds: StringArray = kind
-                    .iter()
-                    .map(|k| k.and_then(RowKind::from_byte).map(RowKind::short_string))
-                    .collect();
+                let kind =
+                    b.column(offset - 1).as_any().downcast_ref::<Int8Array>().ok_or_else(|| {
+                        Error::InvalidInput("the merged rows' _VALUE_KIND column is not TINYINT".into())
+                    })?;
+                let kinds: StringArray =
+                    kind.iter().map(|k| k.and_then(RowKind::from_byte).map(RowKind::short_string)).collect();
                 (Arc::new(kinds), b.columns()[offset..].to_vec())
             }
         };
@@ -184,7 +181,8 @@ pub async fn audit_log(table: &Table) -> Result<RecordBatch> {
     let reader = Arc::new(AuditLogReader::new(table)?);
     let schema = reader.output_schema().clone();
     let splits = table.new_scan().plan().await?.splits;
-    let batches: Vec<RecordBatch> = read_audit_log(reader, splits, 2).collect::<Vec<_>>().await.into_iter().collect::<Result<_>>()?;
+    let batches: Vec<RecordBatch> =
+        read_audit_log(reader, splits, 2).collect::<Vec<_>>().await.into_iter().collect::<Result<_>>()?;
     crate::read::concat(&schema, &batches)
 }
 
