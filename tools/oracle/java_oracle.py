@@ -138,8 +138,6 @@ def _system_value(v):
     cls = v.getClass().getName()
     if cls == "org.apache.paimon.data.Timestamp":
         return v.getMillisecond()
-    if cls.endswith("GenericArray") or cls.endswith("BinaryArray") or cls.endswith("InternalArray"):
-        return str(v.toString())
     return str(v.toString())
 
 
