@@ -20,6 +20,7 @@ pub mod merge;
 pub mod read;
 pub mod spec;
 pub mod store;
+pub mod system_tables;
 pub mod table;
 pub mod write;
 

@@ -5,6 +5,12 @@
 //! A table name may carry a time travel: `t$snapshot=3` reads snapshot 3, `t$tag=x` the
 //! snapshot tag `x` keeps, `t$timestamp=<millis>` the latest snapshot committed at or before
 //! that time (the SQL front end rewrites `VERSION AS OF` / `TIMESTAMP AS OF` into these).
+//!
+//! `t$snapshots`, `t$files`, ... name Paimon's system tables
+//! ([`crate::system_tables`]); those that read a snapshot (`$files`, `$manifests`,
+//! `$partitions`, `$buckets`, `$table_indexes`, `$audit_log`, `$ro`) take a time travel too:
+//! `t$files$snapshot=3`. See [`TableName`] for the grammar (`t$branch_<name>` parses, but
+//! branches are not supported yet).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -15,8 +21,10 @@ use async_trait::async_trait;
 
 use super::df_err;
 use super::provider::ShoalTableProvider;
+use super::system_tables::{AuditLogProvider, SystemTableProvider};
 use crate::io::FileIO;
 use crate::read::scan::TimeTravel;
+use crate::system_tables::SystemTable;
 use crate::table::Table;
 
 /// The suffix of a table name that reads a fixed snapshot.
@@ -26,22 +34,77 @@ pub const TAG_SUFFIX: &str = "$tag=";
 /// The suffix of a table name that reads the latest snapshot at or before an epoch-millis time.
 pub const TIMESTAMP_SUFFIX: &str = "$timestamp=";
 
-/// Splits a time-travel suffix off a table name.
-fn split_travel(name: &str) -> Result<(&str, Option<TimeTravel>)> {
-    let number = |t: &str, v: &str, suffix: &str| match v.parse::<i64>() {
-        Ok(n) => Ok(n),
-        Err(_) => exec_err!("{t}: the value after {suffix} must be a number, got {v:?}"),
-    };
-    if let Some((t, v)) = name.split_once(SNAPSHOT_SUFFIX) {
-        return Ok((t, Some(TimeTravel::Snapshot(number(t, v, SNAPSHOT_SUFFIX)?))));
+/// The prefix of a table name suffix that names a branch (Paimon's `t$branch_<name>`).
+pub const BRANCH_SUFFIX_PREFIX: &str = "branch_";
+
+/// A table name as a query writes it: the table, then `$`-separated suffixes, in Paimon's
+/// order: a branch (`t$branch_b1`), a system table (`t$snapshots`, `t$branch_b1$files`), a
+/// time travel (`t$snapshot=3`, `t$files$tag=x`, `t$timestamp=<millis>`; always last: a tag
+/// name may hold `$`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableName {
+    pub table: String,
+    pub branch: Option<String>,
+    pub system: Option<SystemTable>,
+    pub travel: Option<TimeTravel>,
+}
+
+impl TableName {
+    /// Parses a name; a suffix that is none of the above is an error naming the system tables.
+    pub fn parse(name: &str) -> Result<TableName> {
+        let number = |v: &str, suffix: &str| match v.parse::<i64>() {
+            Ok(n) => Ok(n),
+            Err(_) => exec_err!("{name}: the value after {suffix} must be a number, got {v:?}"),
+        };
+        let mut parts = name.split('$');
+        let table = parts.next().unwrap_or_default().to_string();
+        let mut parsed = TableName { table, branch: None, system: None, travel: None };
+        let rest: Vec<&str> = parts.collect();
+        let mut i = 0;
+        while i < rest.len() {
+            let part = rest[i];
+            // A time travel takes the rest of the name.
+            let tail = || rest[i..].join("$");
+            if part.starts_with(&SNAPSHOT_SUFFIX[1..]) {
+                let tail = tail();
+                parsed.travel =
+                    Some(TimeTravel::Snapshot(number(&tail[SNAPSHOT_SUFFIX.len() - 1..], SNAPSHOT_SUFFIX)?));
+                break;
+            }
+            if part.starts_with(&TIMESTAMP_SUFFIX[1..]) {
+                let tail = tail();
+                parsed.travel =
+                    Some(TimeTravel::Timestamp(number(&tail[TIMESTAMP_SUFFIX.len() - 1..], TIMESTAMP_SUFFIX)?));
+                break;
+            }
+            if part.starts_with(&TAG_SUFFIX[1..]) {
+                parsed.travel = Some(TimeTravel::Tag(tail()[TAG_SUFFIX.len() - 1..].to_string()));
+                break;
+            }
+            if let Some(branch) = part.strip_prefix(BRANCH_SUFFIX_PREFIX) {
+                if i > 0 || branch.is_empty() {
+                    return exec_err!(
+                        "{name}: a branch (${BRANCH_SUFFIX_PREFIX}<name>) must directly follow the table name"
+                    );
+                }
+                parsed.branch = Some(branch.to_string());
+            } else if let Some(system) = SystemTable::from_name(part) {
+                if parsed.system.is_some() {
+                    return exec_err!("{name}: more than one system table");
+                }
+                parsed.system = Some(system);
+            } else {
+                let names: Vec<&str> = SystemTable::ALL.iter().map(|t| t.name()).collect();
+                return exec_err!(
+                    "{name}: unknown suffix ${part}; a table name takes $<system table> ({}), $branch_<name>, \
+                     $snapshot=<id>, $tag=<name> or $timestamp=<millis>",
+                    names.join(", ")
+                );
+            }
+            i += 1;
+        }
+        Ok(parsed)
     }
-    if let Some((t, v)) = name.split_once(TIMESTAMP_SUFFIX) {
-        return Ok((t, Some(TimeTravel::Timestamp(number(t, v, TIMESTAMP_SUFFIX)?))));
-    }
-    if let Some((t, v)) = name.split_once(TAG_SUFFIX) {
-        return Ok((t, Some(TimeTravel::Tag(v.to_string()))));
-    }
-    Ok((name, None))
 }
 
 /// A database (`<warehouse>/<db>.db`), plus tables registered in memory for the session
@@ -86,9 +149,13 @@ impl SchemaProvider for ShoalSchemaProvider {
         if let Some(t) = self.registered.read().ok().and_then(|r| r.get(name).cloned()) {
             return Ok(Some(t));
         }
-        let (name, travel) = split_travel(name)?;
+        let parsed = TableName::parse(name)?;
+        let name = parsed.table.as_str();
         if name.is_empty() || name.contains('/') {
             return Ok(None);
+        }
+        if let Some(branch) = &parsed.branch {
+            return exec_err!("{}.{name}$branch_{branch}: branches are not supported yet", self.db);
         }
         // Only directories holding a schema are tables (opening creates nothing).
         let schema_dir = format!("{}.db/{name}/schema", self.db);
@@ -100,11 +167,7 @@ impl SchemaProvider for ShoalSchemaProvider {
             Err(crate::Error::TableNotFound(_)) => return Ok(None),
             Err(e) => return Err(df_err(e)),
         };
-        let provider = match travel {
-            Some(tt) => ShoalTableProvider::at(table, tt).await.map_err(df_err)?,
-            None => ShoalTableProvider::new(table),
-        };
-        Ok(Some(Arc::new(provider)))
+        Ok(Some(open_provider(table, parsed).await?))
     }
 
     fn table_exist(&self, name: &str) -> bool {
@@ -123,6 +186,43 @@ impl SchemaProvider for ShoalSchemaProvider {
         let mut r = self.registered.write().map_err(|_| df_err(crate::Error::Task("schema lock poisoned".into())))?;
         Ok(r.remove(name))
     }
+}
+
+/// The DataFusion table a parsed name reads: the table (time-travelled or not), or one of its
+/// system tables.
+async fn open_provider(table: Table, name: TableName) -> Result<Arc<dyn TableProvider>> {
+    let Some(system) = name.system else {
+        let provider = match name.travel {
+            Some(tt) => ShoalTableProvider::at(table, tt).await.map_err(df_err)?,
+            None => ShoalTableProvider::new(table),
+        };
+        return Ok(Arc::new(provider));
+    };
+    let reads_snapshot = matches!(
+        system,
+        SystemTable::Manifests
+            | SystemTable::Files
+            | SystemTable::Partitions
+            | SystemTable::Buckets
+            | SystemTable::TableIndexes
+            | SystemTable::AuditLog
+            | SystemTable::ReadOptimized
+    );
+    let table = match &name.travel {
+        Some(_) if !reads_snapshot => {
+            return exec_err!(
+                "{}${system} lists the table's metadata files; time travel does not apply to it",
+                name.table
+            )
+        }
+        Some(tt) => table.travel(tt).await.map_err(df_err)?,
+        None => table,
+    };
+    Ok(match system {
+        SystemTable::AuditLog => Arc::new(AuditLogProvider::new(table)),
+        SystemTable::ReadOptimized => Arc::new(ShoalTableProvider::new(table).read_optimized().map_err(df_err)?),
+        _ => Arc::new(SystemTableProvider::new(table, system)),
+    })
 }
 
 /// A warehouse: one schema per `<db>.db` directory (plus `default` and `public`, where
@@ -198,5 +298,35 @@ impl CatalogProvider for ShoalCatalogProvider {
         let mut schemas =
             self.schemas.write().map_err(|_| df_err(crate::Error::Task("catalog lock poisoned".into())))?;
         Ok(schemas.insert(name.to_string(), schema))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(table: &str, branch: Option<&str>, system: Option<SystemTable>, travel: Option<TimeTravel>) -> TableName {
+        TableName { table: table.into(), branch: branch.map(str::to_string), system, travel }
+    }
+
+    #[test]
+    fn table_names() {
+        assert_eq!(TableName::parse("t").unwrap(), name("t", None, None, None));
+        assert_eq!(TableName::parse("t$snapshots").unwrap(), name("t", None, Some(SystemTable::Snapshots), None));
+        assert_eq!(TableName::parse("t$RO").unwrap(), name("t", None, Some(SystemTable::ReadOptimized), None));
+        assert_eq!(TableName::parse("t$snapshot=3").unwrap(), name("t", None, None, Some(TimeTravel::Snapshot(3))));
+        assert_eq!(
+            TableName::parse("t$files$tag=a$b").unwrap(),
+            name("t", None, Some(SystemTable::Files), Some(TimeTravel::Tag("a$b".into())))
+        );
+        assert_eq!(
+            TableName::parse("t$branch_b1$files$timestamp=5").unwrap(),
+            name("t", Some("b1"), Some(SystemTable::Files), Some(TimeTravel::Timestamp(5)))
+        );
+        assert_eq!(TableName::parse("t$branch_b1").unwrap(), name("t", Some("b1"), None, None));
+        assert!(TableName::parse("t$snapshot=x").is_err());
+        assert!(TableName::parse("t$nope").is_err());
+        assert!(TableName::parse("t$files$branch_b1").is_err());
+        assert!(TableName::parse("t$files$files").is_err());
     }
 }

@@ -7,6 +7,7 @@
 //! - [`prune`]: which partitions and files a query needs.
 //! - [`merge`]: `MERGE INTO` as a join of table and source, one commit.
 //! - [`sink`]: rows written through the table writer and committed once.
+//! - [`system_tables`]: Paimon's system tables (`t$snapshots`, `t$files`, `t$audit_log`, ...).
 //! - [`catalog`]: a warehouse (`<warehouse>/<db>.db/<table>`) as a catalog.
 //! - [`frontend`]: shoal's SQL entry point: DataFusion's SQL plus Paimon's `CALL sys.*`
 //!   procedures ([`procedures`]) and `VERSION AS OF` time travel.
@@ -20,6 +21,7 @@ pub mod procedures;
 pub mod provider;
 pub mod prune;
 pub mod sink;
+pub mod system_tables;
 
 use std::sync::Arc;
 

@@ -24,6 +24,7 @@ use super::prune::{is_partition_filter, prune_partitions, skip_files, unqualifie
 use super::sink::ShoalSink;
 use crate::read::scan::TimeTravel;
 use crate::spec::RowKind;
+use crate::system_tables::rows::{filter_levels, read_optimized_levels, LevelFilter};
 use crate::table::Table;
 
 /// A shoal table as a DataFusion table, read at its latest snapshot or a fixed one.
@@ -35,6 +36,8 @@ pub struct ShoalTableProvider {
     travel: Option<TimeTravel>,
     /// Row count of the snapshot read, from its manifests (for the optimizer).
     row_count: Option<i64>,
+    /// `t$ro`: only the files of these levels are read (then it is read-only).
+    levels: Option<LevelFilter>,
 }
 
 impl fmt::Debug for ShoalTableProvider {
@@ -47,7 +50,7 @@ impl ShoalTableProvider {
     /// Reads the latest snapshot at query time, or the time travel in the table's own options
     /// (`scan.snapshot-id`, `scan.tag-name`, `scan.timestamp-millis`).
     pub fn new(table: Table) -> Self {
-        ShoalTableProvider { table, travel: None, row_count: None }
+        ShoalTableProvider { table, travel: None, row_count: None, levels: None }
     }
 
     /// Time travel: always read this snapshot. Fails if the snapshot does not exist.
@@ -60,7 +63,7 @@ impl ShoalTableProvider {
     pub async fn at(table: Table, travel: TimeTravel) -> crate::Result<Self> {
         let snapshot = travel.resolve(table.io()).await?;
         let table = table.travel(&travel).await?;
-        Ok(ShoalTableProvider { table, travel: Some(travel), row_count: snapshot.total_record_count })
+        Ok(ShoalTableProvider { table, travel: Some(travel), row_count: snapshot.total_record_count, levels: None })
     }
 
     /// Honours Paimon's time-travel read options given here (as dynamic options would be in
@@ -93,6 +96,17 @@ impl ShoalTableProvider {
         }
     }
 
+    /// Paimon's read-optimized view (`t$ro`): only the files that need no merge (see
+    /// [`crate::system_tables::rows`]); read-only.
+    pub fn read_optimized(mut self) -> crate::Result<Self> {
+        self.levels = read_optimized_levels(self.table.schema())?;
+        if self.levels.is_some() {
+            // Not every row is in the files read: no row count.
+            self.row_count = None;
+        }
+        Ok(self)
+    }
+
     pub fn table(&self) -> &Table {
         &self.table
     }
@@ -111,7 +125,10 @@ impl ShoalTableProvider {
         limit: Option<usize>,
     ) -> crate::Result<ShoalScanExec> {
         // A travelled table's scans read its snapshot (the option `travel` put in its schema).
-        let plan = self.table.new_scan().plan().await?;
+        let mut plan = self.table.new_scan().plan().await?;
+        if let Some(levels) = self.levels {
+            plan.splits = filter_levels(plan.splits, levels);
+        }
         let snapshot_id = plan.snapshot.as_ref().map(|s| s.id);
         let splits_before = plan.splits.len();
         let schema = self.table.schema();
@@ -159,6 +176,9 @@ impl ShoalTableProvider {
         }
         if self.travel.is_some() {
             return plan_err!("{statement} on a table read at a fixed snapshot (time travel) is not allowed");
+        }
+        if self.levels.is_some() {
+            return plan_err!("{statement} on the read-optimized system table $ro is not allowed");
         }
         let opts = schema.core_options();
         if deletes && opts.ignore_delete().map_err(|e| df_err(e.into()))? {
@@ -255,6 +275,11 @@ impl TableProvider for ShoalTableProvider {
     ) -> Result<Arc<dyn ExecutionPlan>> {
         if self.travel.is_some() {
             return plan_err!("INSERT into a table read at a fixed snapshot (time travel) is not allowed");
+        }
+        if self.levels.is_some() {
+            return plan_err!(
+                "INSERT into the read-optimized system table $ro is not allowed; write to the table itself"
+            );
         }
         if insert_op != InsertOp::Append {
             return not_impl_err!("INSERT {insert_op} into a shoal table (only INSERT INTO appends/upserts)");

@@ -18,6 +18,12 @@ Commands:
   rollback --table-dir T --to SNAPSHOT_ID|TAG
   alter --table-dir T --changes JSON      (a list of {"op": "add-column"|"drop-column"|
         "rename-column"|"update-column-type"|"set-option"|"remove-option", ...})
+  system-table --table-dir T --names snapshots,files,...
+                                          (opens db.t$<name> through Java's catalog for each
+                                           name and prints one JSON line per system table:
+                                           {"name", "fields": [[column, type]], "rows": [[...]]};
+                                           timestamps as the epoch millis of their wall-clock
+                                           value, in the JVM's time zone: TZ if set)
   bucket-goldens --out-dir DIR [--keys N]
   binaryrow-goldens --out FILE
 See tools/oracle/README.md for the spec format and the output normalisation.
@@ -120,6 +126,54 @@ def shutdown():
         except Exception:
             _proc.kill()
         _proc = None
+
+
+# --------------------------------------------------------------------------- system tables
+
+def _system_value(v):
+    """A Java value of a system-table cell as JSON: numbers and strings as such, TIMESTAMPs as
+    the epoch millis of their wall-clock value (getMillisecond), anything else as toString()."""
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    cls = v.getClass().getName()
+    if cls == "org.apache.paimon.data.Timestamp":
+        return v.getMillisecond()
+    return str(v.toString())
+
+
+def cmd_system_table(args):
+    """Reads system tables db.t$<name> through Java Paimon's catalog (as Flink and Spark do)."""
+    tz = os.environ.get("TZ")
+    if tz and "user.timezone" not in os.environ.get("JDK_JAVA_OPTIONS", ""):
+        os.environ["JDK_JAVA_OPTIONS"] = (os.environ.get("JDK_JAVA_OPTIONS", "") + " -Duser.timezone=" + tz.lstrip(":")).strip()
+    warehouse, db, name = oc.split_table_dir(args.table_dir)
+    jvm = gateway().jvm
+    catalog = jvm.org.apache.paimon.catalog.CatalogFactory.createCatalog(
+        jvm.org.apache.paimon.catalog.CatalogContext.create(
+            jvm.org.apache.paimon.options.Options(java_map({"warehouse": warehouse}))))
+    get = jvm.org.apache.paimon.utils.InternalRowUtils.get
+    for system in args.names.split(","):
+        ident = jvm.org.apache.paimon.catalog.Identifier.fromString("%s.%s$%s" % (db, name, system))
+        j_table = catalog.getTable(ident)
+        row_type = j_table.rowType()
+        fields = list(row_type.getFields())
+        types = [f.type() for f in fields]
+        rb = jvm.InvocationUtil.getReadBuilder(j_table)
+        splits = rb.newScan().plan().splits()
+        read = rb.newRead()
+        rows = []
+        for split in splits:
+            it = read.createReader(split).toCloseableIterator()
+            try:
+                while it.hasNext():
+                    row = it.next()
+                    rows.append([None if row.isNullAt(i) else _system_value(get(row, i, t))
+                                 for i, t in enumerate(types)])
+            finally:
+                it.close()
+        print(json.dumps({"name": system,
+                          "fields": [[f.name(), str(f.type().toString())] for f in fields],
+                          "rows": rows}))
 
 
 # --------------------------------------------------------------------------- write
@@ -642,6 +696,9 @@ def main(argv=None):
     b = sub.add_parser("bucket-goldens")
     b.add_argument("--out-dir", required=True)
     b.add_argument("--keys", type=int, default=3000)
+    st = sub.add_parser("system-table")
+    st.add_argument("--table-dir", required=True)
+    st.add_argument("--names", required=True)
     g = sub.add_parser("binaryrow-goldens")
     g.add_argument("--out", required=True)
     args = ap.parse_args(argv)
@@ -651,7 +708,7 @@ def main(argv=None):
          "delete-tag": cmd_delete_tag, "tags": cmd_tags, "expire": cmd_expire,
          "rollback": cmd_rollback, "alter": cmd_alter, "tag-info": cmd_tag_info,
          "tag-maintenance": cmd_tag_maintenance, "branch": cmd_branch,
-         "write-dynamic": cmd_write_dynamic}[args.cmd](args)
+         "write-dynamic": cmd_write_dynamic, "system-table": cmd_system_table}[args.cmd](args)
     except Exception as e:
         if _stderr_tail and not os.environ.get("SHOAL_ORACLE_VERBOSE"):
             sys.stderr.write("---- JVM stderr (last lines) ----\n" + "".join(_stderr_tail))
