@@ -207,6 +207,42 @@ fn java_branch(o: &common::oracle::Oracle, table: &Path, args: &[&str]) -> Vec<S
     serde_json::from_str(o.java(&all).lines().last().unwrap()).unwrap()
 }
 
+/// Java's rows of the named system tables (`--names a,b`), by name.
+fn java_system_rows(o: &common::oracle::Oracle, table: &Path, names: &str) -> BTreeMap<String, Vec<Vec<Value>>> {
+    let out = o.java(&["system-table", "--table-dir", table.to_str().unwrap(), "--names", names]);
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let rows = v["rows"].as_array().unwrap().iter().map(|r| r.as_array().unwrap().clone()).collect();
+            (v["name"].as_str().unwrap().to_string(), rows)
+        })
+        .collect()
+}
+
+/// A query's rows as JSON values (Arrow's JSON writer, column order kept).
+async fn sql_rows(ctx: &datafusion::prelude::SessionContext, q: &str) -> Vec<Vec<Value>> {
+    let batches = ctx.sql(q).await.unwrap_or_else(|e| panic!("{q}: {e}")).collect().await.unwrap();
+    let mut out = vec![];
+    for b in &batches {
+        let mut w = arrow::json::ArrayWriter::new(Vec::new());
+        w.write(b).unwrap();
+        w.finish().unwrap();
+        let text = String::from_utf8(w.into_inner()).unwrap();
+        let objs: Vec<serde_json::Map<String, Value>> =
+            if text.trim().is_empty() { vec![] } else { serde_json::from_str(&text).unwrap() };
+        for o in objs {
+            out.push(b.schema().fields().iter().map(|f| o.get(f.name()).cloned().unwrap_or(Value::Null)).collect());
+        }
+    }
+    out
+}
+
+fn sorted(mut v: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
+    v.sort_by_key(|r| Value::Array(r.clone()).to_string());
+    v
+}
+
 #[tokio::test]
 async fn java_paimon_reads_and_writes_shoal_branches_and_the_other_way() {
     let Some(o) = oracle() else { return };
@@ -250,6 +286,25 @@ async fn java_paimon_reads_and_writes_shoal_branches_and_the_other_way() {
     assert_eq!(java_read_branch(&o, &table, "jb"), jb_rows);
     let listed: Vec<String> = main.branches().await.unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(listed, vec!["dev", "jb"]);
+
+    // System tables of and about branches, in SQL, as Java's catalog lists them.
+    let wh = dir.path().join("wh");
+    let ctx = shoal::datafusion::context_for_warehouse(wh.to_str().unwrap()).await.unwrap();
+    let java_sys = java_system_rows(&o, &table, "branches,branch_jb$snapshots");
+    let ours =
+        sql_rows(&ctx, "SELECT branch_name, created_from_tag, created_from_snapshot FROM db.\"t$branches\"").await;
+    let theirs: Vec<Vec<Value>> = java_sys["branches"].iter().map(|r| r[..3].to_vec()).collect();
+    assert_eq!(sorted(ours), sorted(theirs), "$branches");
+    let ours = sql_rows(&ctx, "SELECT snapshot_id, commit_kind FROM db.\"t$branch_jb$snapshots\"").await;
+    let theirs: Vec<Vec<Value>> =
+        java_sys["branch_jb$snapshots"].iter().map(|r| vec![r[0].clone(), r[4].clone()]).collect();
+    assert_eq!(ours, theirs, "t$branch_jb$snapshots");
+    // SQL reads and writes a branch.
+    sql_rows(&ctx, "INSERT INTO db.\"t$branch_jb\" VALUES (18, 'sql')").await;
+    apply(&mut jb_rows, &[(18, "sql".to_string())]);
+    let n = sql_rows(&ctx, "SELECT count(*) FROM db.t$branch_jb").await;
+    assert_eq!(n, vec![vec![json!(jb_rows.len())]]);
+    assert_eq!(java_read_branch(&o, &table, "jb"), jb_rows);
 
     // Java fast-forwards to its branch; shoal fast-forwards to its own; each reads the other's.
     java_branch(&o, &table, &["--action", "fast-forward", "--name", "jb"]);

@@ -276,7 +276,7 @@ async fn shoal_written_tables_match_java() {
     let e = sql(&ctx, "SELECT * FROM db.\"pk$nope\"").await.unwrap_err().to_string();
     assert!(e.contains("unknown suffix $nope") && e.contains("audit_log"), "{e}");
     let e = sql(&ctx, "SELECT * FROM db.\"pk$branch_b1\"").await.unwrap_err().to_string();
-    assert!(e.contains("branches are not supported yet"), "{e}");
+    assert!(e.contains("branch \"b1\" does not exist"), "{e}");
     // Unquoted names work too (DataFusion's identifiers take `$`), and $ro is read-only.
     assert_eq!(rows_of(&sql(&ctx, "SELECT * FROM db.pk$options").await.unwrap()), 2);
     let e = sql(&ctx, "INSERT INTO db.\"pk$ro\" VALUES ('a', 9, 9, 'x', 1)").await.unwrap_err().to_string();

@@ -9,8 +9,8 @@
 //! `t$snapshots`, `t$files`, ... name Paimon's system tables
 //! ([`crate::system_tables`]); those that read a snapshot (`$files`, `$manifests`,
 //! `$partitions`, `$buckets`, `$table_indexes`, `$audit_log`, `$ro`) take a time travel too:
-//! `t$files$snapshot=3`. See [`TableName`] for the grammar (`t$branch_<name>` parses, but
-//! branches are not supported yet).
+//! `t$files$snapshot=3`, and a branch with `t$branch_<name>` (`t$branch_b1$files`). See
+//! [`TableName`] for the grammar.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
@@ -154,15 +154,13 @@ impl SchemaProvider for ShoalSchemaProvider {
         if name.is_empty() || name.contains('/') {
             return Ok(None);
         }
-        if let Some(branch) = &parsed.branch {
-            return exec_err!("{}.{name}$branch_{branch}: branches are not supported yet", self.db);
-        }
         // Only directories holding a schema are tables (opening creates nothing).
         let schema_dir = format!("{}.db/{name}/schema", self.db);
         if self.io.list(&schema_dir).await.map_err(|e| df_err(e.into()))?.is_empty() {
             return Ok(None);
         }
-        let table = match Table::open(&self.location(name)).await {
+        let branch = parsed.branch.as_deref().unwrap_or(crate::spec::paths::MAIN_BRANCH);
+        let table = match Table::open_branch(&self.location(name), branch).await {
             Ok(t) => t,
             Err(crate::Error::TableNotFound(_)) => return Ok(None),
             Err(e) => return Err(df_err(e)),
