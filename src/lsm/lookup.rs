@@ -14,7 +14,9 @@
 //! writer's memory pool), so lookups over a table of any size hold a bounded amount of memory.
 //! A bucket's indexes stay in its [`LookupCache`] across commits, so a writer that compacts
 //! level 0 at every commit reads each deeper file once; an index's scratch file goes when the
-//! index is dropped.
+//! index is dropped. The scratch files of all buckets of a writer share a disk budget
+//! (`lookup.cache-max-disk-size`, unlimited by default as in Paimon): past it, the least
+//! recently used indexes that no lookup is using are dropped, and built again if needed.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
@@ -59,6 +61,10 @@ pub struct LookupFile {
     /// cache room until the budget ages it out (a writer running for weeks would otherwise fill
     /// its whole budget with blocks of files compacted away).
     cached_in: std::sync::OnceLock<std::sync::Weak<BlockShared>>,
+    /// Bytes of the scratch file.
+    size: u64,
+    /// The disk budget this index is counted in (set when a [`LookupCache`] takes it).
+    counted_in: std::sync::OnceLock<std::sync::Weak<DiskShared>>,
 }
 
 impl Drop for LookupFile {
@@ -66,6 +72,133 @@ impl Drop for LookupFile {
         if let Some(cache) = self.cached_in.get().and_then(|c| c.upgrade()) {
             cache.forget(self.id, self.blocks.len());
         }
+        if let Some(disk) = self.counted_in.get().and_then(|d| d.upgrade()) {
+            disk.forget(self.id);
+        }
+    }
+}
+
+/// The indexes of one [`LookupCache`], by data file name (shared with the disk budget, which
+/// drops entries from it).
+type CacheFiles = Arc<Mutex<HashMap<String, Arc<LookupFile>>>>;
+
+/// The local disk budget of the lookup indexes of a writer or compaction job.
+struct DiskShared {
+    limit: u64,
+    used: AtomicU64,
+    peak: AtomicU64,
+    state: Mutex<DiskState>,
+}
+
+#[derive(Default)]
+struct DiskState {
+    tick: u64,
+    files: HashMap<u64, DiskEntry>,
+}
+
+struct DiskEntry {
+    size: u64,
+    last_used: u64,
+    owner: std::sync::Weak<Mutex<HashMap<String, Arc<LookupFile>>>>,
+    name: String,
+}
+
+impl DiskShared {
+    fn new(limit: u64) -> Arc<DiskShared> {
+        Arc::new(DiskShared { limit, used: AtomicU64::new(0), peak: AtomicU64::new(0), state: Mutex::default() })
+    }
+
+    fn forget(&self, id: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = state.files.remove(&id) {
+            self.used.fetch_sub(e.size, Ordering::Relaxed);
+        }
+    }
+
+    fn touch(&self, file: &LookupFile) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.tick += 1;
+        let tick = state.tick;
+        if let Some(e) = state.files.get_mut(&file.id) {
+            e.last_used = tick;
+        }
+    }
+
+    /// Counts a new index of `owner` and drops the least recently used indexes nobody is using
+    /// until the budget holds (or none is left to drop).
+    fn add(self: &Arc<Self>, file: &Arc<LookupFile>, owner: &CacheFiles, name: &str) {
+        let _ = file.counted_in.get_or_init(|| Arc::downgrade(self));
+        {
+            let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            state.tick += 1;
+            let tick = state.tick;
+            let entry = DiskEntry { size: file.size, last_used: tick, owner: Arc::downgrade(owner), name: name.into() };
+            state.files.insert(file.id, entry);
+            let used = self.used.fetch_add(file.size, Ordering::Relaxed) + file.size;
+            self.peak.fetch_max(used, Ordering::Relaxed);
+        }
+        self.trim();
+    }
+
+    /// Drops the least recently used indexes nobody is using (no lookup holds them) until the
+    /// budget holds, or none is left to drop. Runs when an index is added and when a lookup
+    /// lets its indexes go.
+    fn trim(&self) {
+        if self.used.load(Ordering::Relaxed) <= self.limit {
+            return;
+        }
+        let victims: Vec<(std::sync::Weak<Mutex<HashMap<String, Arc<LookupFile>>>>, String)> = {
+            let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let mut older: Vec<&DiskEntry> = state.files.values().collect();
+            older.sort_by_key(|e| e.last_used);
+            older.into_iter().map(|e| (e.owner.clone(), e.name.clone())).collect()
+        };
+        for (owner, name) in victims {
+            if self.used.load(Ordering::Relaxed) <= self.limit {
+                break;
+            }
+            let Some(owner) = owner.upgrade() else { continue };
+            let dropped = {
+                let mut files = owner.lock().unwrap_or_else(|e| e.into_inner());
+                // Only an index nobody holds (no lookup in progress uses it) goes.
+                match files.get(&name) {
+                    Some(f) if Arc::strong_count(f) == 1 => files.remove(&name),
+                    _ => None,
+                }
+            };
+            // Dropped outside both locks: its Drop updates the budget.
+            drop(dropped);
+        }
+    }
+}
+
+/// What the lookup indexes of a writer (or compaction job) take on local disk.
+#[derive(Clone)]
+pub struct LookupDisk {
+    inner: Arc<DiskShared>,
+}
+
+impl LookupDisk {
+    /// A budget of `limit` bytes (`u64::MAX`: unlimited).
+    pub fn new(limit: u64) -> LookupDisk {
+        LookupDisk { inner: DiskShared::new(limit) }
+    }
+
+    /// Bytes of the indexes kept now.
+    pub fn used_bytes(&self) -> u64 {
+        self.inner.used.load(Ordering::Relaxed)
+    }
+
+    /// The most bytes kept at once since this budget was made.
+    pub fn peak_bytes(&self) -> u64 {
+        self.inner.peak.load(Ordering::Relaxed)
+    }
+}
+
+impl Default for LookupDisk {
+    /// Unlimited, as Paimon's default.
+    fn default() -> Self {
+        LookupDisk::new(u64::MAX)
     }
 }
 
@@ -147,6 +280,8 @@ impl LookupFile {
             first_i64,
             schema,
             cached_in: Default::default(),
+            size: offset,
+            counted_in: Default::default(),
         }))
     }
 
@@ -191,6 +326,8 @@ impl LookupFile {
 #[derive(Clone)]
 pub struct BlockCache {
     inner: Arc<BlockShared>,
+    /// The disk budget of the indexes these blocks come from.
+    disk: LookupDisk,
 }
 
 struct BlockShared {
@@ -265,7 +402,18 @@ impl BlockCache {
             let me: Arc<dyn Reclaim> = inner.clone();
             pool.register(Arc::downgrade(&me));
         }
-        BlockCache { inner }
+        BlockCache { inner, disk: LookupDisk::default() }
+    }
+
+    /// The same cache with the indexes it serves held to `disk` on local disk.
+    pub fn with_disk(mut self, disk: LookupDisk) -> BlockCache {
+        self.disk = disk;
+        self
+    }
+
+    /// The disk budget of the indexes.
+    pub fn disk(&self) -> &LookupDisk {
+        &self.disk
     }
 
     /// Bytes held.
@@ -306,25 +454,43 @@ impl BlockCache {
     }
 }
 
-/// Loaded lookup indexes of one bucket, by data file name.
+/// Loaded lookup indexes of one bucket, by data file name. Clones share the indexes.
 #[derive(Clone, Default)]
 pub struct LookupCache {
-    files: HashMap<String, Arc<LookupFile>>,
+    files: CacheFiles,
 }
 
 impl LookupCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LookupFile>>> {
+        self.files.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Forgets files that are no longer in the bucket (their scratch files go with the last
     /// reference).
     pub fn retain_files(&mut self, live: &[DataFileMeta]) {
-        self.files.retain(|name, _| live.iter().any(|f| &f.file_name == name));
+        let gone: Vec<Arc<LookupFile>> = {
+            let mut files = self.lock();
+            let names: Vec<String> =
+                files.keys().filter(|n| !live.iter().any(|f| &f.file_name == *n)).cloned().collect();
+            names.iter().filter_map(|n| files.remove(n)).collect()
+        };
+        drop(gone);
     }
 
     pub fn len(&self) -> usize {
-        self.files.len()
+        self.lock().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
+        self.lock().is_empty()
+    }
+}
+
+impl Drop for LookupLevels {
+    fn drop(&mut self) {
+        // Let the indexes go first: those the budget has no room for are dropped now.
+        drop(std::mem::take(&mut self.levels));
+        self.blocks.disk.inner.trim();
     }
 }
 
@@ -387,12 +553,17 @@ impl LookupLevels {
         let encoder = KeyEncoder::new(key_types)?;
         let mut by_level: std::collections::BTreeMap<i32, Vec<(DataFileMeta, Arc<LookupFile>)>> = Default::default();
         for f in files {
-            let index = match cache.files.get(&f.file_name) {
-                Some(i) => i.clone(),
+            let cached = cache.lock().get(&f.file_name).cloned();
+            let index = match cached {
+                Some(i) => {
+                    blocks.disk.inner.touch(&i);
+                    i
+                }
                 None => {
                     let Some(built) = LookupFile::build(reader, &encoder, bucket_path, f)? else { continue };
                     let i = Arc::new(built);
-                    cache.files.insert(f.file_name.clone(), i.clone());
+                    cache.lock().insert(f.file_name.clone(), i.clone());
+                    blocks.disk.inner.add(&i, &cache.files, &f.file_name);
                     i
                 }
             };
@@ -539,7 +710,40 @@ mod tests {
             first_i64: None,
             schema: rows.schema(),
             cached_in: Default::default(),
+            size: 100,
+            counted_in: Default::default(),
         }
+    }
+
+    #[test]
+    fn the_disk_budget_drops_the_least_recently_used_index_nobody_holds() {
+        let disk = LookupDisk::new(250);
+        let cache = LookupCache::default();
+        let add = |name: &str| {
+            let f = Arc::new(index(1));
+            cache.lock().insert(name.to_string(), f.clone());
+            disk.inner.add(&f, &cache.files, name);
+            f
+        };
+        let a = add("a");
+        drop(add("b"));
+        disk.inner.touch(&a);
+        assert_eq!(disk.used_bytes(), 200);
+        // Over the budget: "b" (least recently used, held by the cache only) goes; "a" is
+        // older but in use (held here), so it would stay anyway.
+        drop(add("c"));
+        assert_eq!(disk.used_bytes(), 200);
+        let names: std::collections::BTreeSet<String> = cache.lock().keys().cloned().collect();
+        assert_eq!(names, ["a", "c"].iter().map(|s| s.to_string()).collect());
+        // With "a" held, a fourth index overshoots until "a" is let go and the budget trimmed.
+        drop(add("d"));
+        assert_eq!(cache.lock().len(), 2, "c went, a is held");
+        assert!(disk.used_bytes() <= 250);
+        assert_eq!(disk.peak_bytes(), 300);
+        drop(a);
+        let mut cache2 = cache.clone();
+        cache2.retain_files(&[]);
+        assert_eq!(disk.used_bytes(), 0, "indexes that leave the cache leave the budget");
     }
 
     fn block(n: i64) -> Arc<Block> {

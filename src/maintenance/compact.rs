@@ -185,7 +185,8 @@ impl CompactJob {
         rewriter.decoded.set_budget(0);
         let pool = crate::memory::MemoryPool::new(opts.write_buffer_size()? as usize);
         rewriter.blocks =
-            crate::lsm::lookup::BlockCache::new(opts.lookup_cache_max_memory_size()? as usize, Some(pool));
+            crate::lsm::lookup::BlockCache::new(opts.lookup_cache_max_memory_size()? as usize, Some(pool))
+                .with_disk(crate::lsm::lookup::LookupDisk::new(opts.lookup_cache_max_disk_size()?));
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let progress = self.progress.clone();
         let io = table.io().clone();

@@ -589,6 +589,12 @@ impl CoreOptions {
         self.memory("lookup.cache-max-memory-size", 256 << 20)
     }
 
+    /// `lookup.cache-max-disk-size`: the local disk a writer's lookup indexes may take (Paimon's
+    /// default: unlimited).
+    pub fn lookup_cache_max_disk_size(&self) -> Result<u64, SpecError> {
+        self.memory("lookup.cache-max-disk-size", u64::MAX)
+    }
+
     /// `target-file-size`: 128 MB (Paimon 0.9's default for primary-key tables).
     pub fn target_file_size(&self) -> Result<u64, SpecError> {
         self.memory(TARGET_FILE_SIZE, 128 << 20)

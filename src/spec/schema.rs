@@ -363,11 +363,20 @@ mod tests {
     }
 
     #[test]
-    fn pk_table_without_bucket_is_refused_clearly() {
-        let e = TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec!["id".into()], BTreeMap::new(), None)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("dynamic-bucket"), "{e}");
+    fn pk_tables_take_dynamic_buckets_but_not_postpone_or_cross_partition_ones() {
+        let s = TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec!["id".into()], BTreeMap::new(), None);
+        assert_eq!(s.unwrap().core_options().bucket().unwrap(), -1, "Paimon's default: dynamic buckets");
+        let postpone = BTreeMap::from([("bucket".into(), "-2".into())]);
+        let e = TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec!["id".into()], postpone, None);
+        assert!(e.unwrap_err().to_string().contains("postpone"));
+        let e = TableSchema::create(
+            cols(&[("id", "BIGINT"), ("p", "INT")]),
+            vec!["p".into()],
+            vec!["id".into()],
+            BTreeMap::new(),
+            None,
+        );
+        assert!(e.unwrap_err().to_string().contains("cross-partition"));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
-use crate::lsm::lookup::BlockCache;
+use crate::lsm::lookup::{BlockCache, LookupDisk};
 use crate::lsm::rewrite::{CompactResult, DvState, LookupMode, Rewriter};
 use crate::lsm::universal::full_unit;
 use crate::lsm::{Levels, UniversalCompaction};
@@ -233,7 +233,8 @@ impl TableWrite {
             let u = UniversalCompaction::from_options(&opts)?;
             let mut rewriter = Rewriter::new(io.clone(), schema.clone())?;
             rewriter.decoded = DecodedFiles::in_pool(DEFAULT_DECODED_FILES_BYTES, pool.clone());
-            rewriter.blocks = BlockCache::new(opts.lookup_cache_max_memory_size()? as usize, Some(pool.clone()));
+            rewriter.blocks = BlockCache::new(opts.lookup_cache_max_memory_size()? as usize, Some(pool.clone()))
+                .with_disk(LookupDisk::new(opts.lookup_cache_max_disk_size()?));
             Some((u, u.num_levels(&opts), rewriter))
         };
         let parallelism = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
