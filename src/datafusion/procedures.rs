@@ -17,6 +17,7 @@ use super::df_err;
 use super::provider::ShoalTableProvider;
 use crate::maintenance::branches::BranchStart;
 use crate::maintenance::compact::{partition_filter_from_pairs, CompactJob};
+use crate::maintenance::expire::RetentionOverrides;
 use crate::maintenance::rollback::RollbackTarget;
 use crate::read::scan::{PartitionFilter, TimeTravel};
 use crate::spec::options::parse_duration;
@@ -444,18 +445,13 @@ async fn expire_snapshots(ctx: &SessionContext, function: &Function) -> Result<V
         return not_impl_err!("CALL sys.expire_snapshots: options is not supported by shoal yet");
     }
     let table = resolve_table(ctx, "expire_snapshots", args.required("table")?).await?;
-    let mut config = table.expire_config().map_err(df_err)?;
-    config.max_deletes = args.number("max_deletes")?.unwrap_or(i64::MAX);
-    if let Some(n) = args.number("retain_max")? {
-        config.retain_max = n;
-        config.retain_min = config.retain_min.min(n.max(1));
-    }
-    if let Some(n) = args.number("retain_min")? {
-        config.retain_min = n;
-    }
-    if let Some(ms) = args.time_millis("older_than")? {
-        config.time_retained = age_of(ms);
-    }
+    let overrides = RetentionOverrides {
+        retain_max: args.number("retain_max")?,
+        retain_min: args.number("retain_min")?,
+        time_retained: args.time_millis("older_than")?.map(age_of),
+        max_deletes: args.number("max_deletes")?,
+    };
+    let config = table.expire_config().map_err(df_err)?.with_overrides(&overrides);
     let r = table.expire_snapshots(&config).await.map_err(df_err)?;
     one_row(vec![
         ("expired_snapshots", int(r.snapshots_expired)),
