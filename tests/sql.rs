@@ -517,8 +517,9 @@ async fn call_procedures_and_queries_across_compaction() {
     // Positional arguments, and the whole table.
     sql(&ctx, "CALL sys.compact('db.t')").await.unwrap();
 
-    let e = sql(&ctx, "CALL sys.create_branch(table => 'db.t', branch => 'x')").await.unwrap_err().to_string();
-    assert!(e.contains("sys.create_branch") && e.contains("not supported"), "{e}");
+    let e =
+        sql(&ctx, "CALL sys.rename_tag(table => 'db.t', tag => 'x', target_tag => 'y')").await.unwrap_err().to_string();
+    assert!(e.contains("sys.rename_tag") && e.contains("not supported"), "{e}");
     let e = sql(&ctx, "CALL sys.compact(tabel => 'db.t')").await.unwrap_err().to_string();
     assert!(e.contains("tabel"), "{e}");
     let e = sql(&ctx, "CALL sys.compact(table => 'db.missing')").await.unwrap_err().to_string();
