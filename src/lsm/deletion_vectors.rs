@@ -32,6 +32,8 @@ pub struct BucketDeletionVectors {
     /// written here): what a new index file replaces.
     base_index_files: Vec<IndexManifestEntry>,
     modified: bool,
+    /// Write 64-bit vectors (`deletion-vectors.bitmap64`); either kind is read.
+    bitmap64: bool,
 }
 
 impl BucketDeletionVectors {
@@ -52,7 +54,13 @@ impl BucketDeletionVectors {
             }
         }
         let base_index_files = entries.into_iter().filter(|e| e.index_type == DELETION_VECTORS_INDEX).collect();
-        Ok(BucketDeletionVectors { vectors, base_index_files, modified: false })
+        Ok(BucketDeletionVectors { vectors, base_index_files, modified: false, bitmap64: false })
+    }
+
+    /// The same vectors, written in Paimon 1.x's 64-bit layout from now on when `on`.
+    pub fn with_bitmap64(mut self, on: bool) -> Self {
+        self.bitmap64 = on;
+        self
     }
 
     pub fn get(&self, data_file: &str) -> Option<&Arc<RoaringBitmap>> {
@@ -116,7 +124,7 @@ impl BucketDeletionVectors {
         if !self.vectors.is_empty() {
             let list: Vec<(String, &RoaringBitmap)> =
                 self.vectors.iter().map(|(f, v)| (f.clone(), v.as_ref())).collect();
-            let (bytes, ranges) = encode_index_file(&list);
+            let (bytes, ranges) = encode_index_file(&list, self.bitmap64);
             let name = namer.next("index", "");
             let size = bytes.len() as i64;
             io.write(&index_path(&name), bytes).await?;

@@ -178,6 +178,8 @@ pub struct LookupMode {
     pub max_level: i32,
     /// `changelog-producer.row-deduplicate`: no -U/+U pair when the value did not change.
     pub row_deduplicate: bool,
+    /// `deletion-vectors.bitmap64`: new deletion vectors in Paimon 1.x's 64-bit layout.
+    pub bitmap64: bool,
 }
 
 impl LookupMode {
@@ -203,6 +205,7 @@ impl LookupMode {
             full_compaction_changelog,
             max_level: crate::lsm::UniversalCompaction::max_level_of(&opts)?,
             row_deduplicate: opts.changelog_row_deduplicate()?,
+            bitmap64: opts.deletion_vectors_bitmap64()?,
         }))
     }
 

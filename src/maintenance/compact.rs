@@ -205,7 +205,9 @@ impl CompactJob {
                         ),
                         Some((mode, entries)) => {
                             let state = DvState {
-                                vectors: BucketDeletionVectors::restore(&io, entries).await?,
+                                vectors: BucketDeletionVectors::restore(&io, entries)
+                                    .await?
+                                    .with_bitmap64(mode.bitmap64),
                                 cache: Default::default(),
                             };
                             let deeper = split.files.iter().filter(|f| f.level > unit.output_level).cloned().collect();

@@ -589,6 +589,11 @@ impl CoreOptions {
         self.memory("lookup.cache-max-memory-size", 256 << 20)
     }
 
+    /// `deletion-vectors.bitmap64` (Paimon 1.x): write deletion vectors as 64-bit bitmaps.
+    pub fn deletion_vectors_bitmap64(&self) -> Result<bool, SpecError> {
+        self.bool("deletion-vectors.bitmap64", false)
+    }
+
     /// `lookup.cache-max-disk-size`: the local disk a writer's lookup indexes may take (Paimon's
     /// default: unlimited).
     pub fn lookup_cache_max_disk_size(&self) -> Result<u64, SpecError> {

@@ -163,12 +163,13 @@ impl BucketWriter {
     }
 
     /// The bucket's deletion-vector state, read from its index files on first use.
-    async fn take_dv_state(&mut self, io: &FileIO) -> Result<DvState> {
+    async fn take_dv_state(&mut self, io: &FileIO, mode: &LookupMode) -> Result<DvState> {
         if let Some(dv) = self.dv.take() {
             return Ok(dv);
         }
         let entries = self.dv_restore.take().unwrap_or_default();
-        Ok(DvState { vectors: BucketDeletionVectors::restore(io, entries).await?, cache: Default::default() })
+        let vectors = BucketDeletionVectors::restore(io, entries).await?.with_bitmap64(mode.bitmap64);
+        Ok(DvState { vectors, cache: Default::default() })
     }
 }
 
@@ -787,7 +788,7 @@ impl TableWrite {
             let Some(unit) = full_unit(w.levels.max_level(), &w.levels.sorted_runs()) else { continue };
             let path = ctx.bucket_dir(&w.partition, w.bucket)?;
             if let Some(mode) = ctx.lookup {
-                let state = w.take_dv_state(&ctx.io).await?;
+                let state = w.take_dv_state(&ctx.io, &mode).await?;
                 let (r, state) =
                     rewriter.rewrite_with_lookup(&w.partition, w.bucket, &path, unit, vec![], state, mode).await?;
                 w.absorb((r, Some(state)));
@@ -963,7 +964,7 @@ async fn start_compaction(ctx: &Arc<WriteContext>, w: &mut BucketWriter, wait: b
     let (partition, bucket) = (w.partition.clone(), w.bucket);
     let task_ctx = ctx.clone();
     if let Some(mode) = ctx.lookup {
-        let state = w.take_dv_state(&ctx.io).await?;
+        let state = w.take_dv_state(&ctx.io, &mode).await?;
         let deeper: Vec<DataFileMeta> =
             w.levels.all_files().into_iter().filter(|f| f.level > unit.output_level).collect();
         w.compacting = Some(tokio::spawn(async move {
