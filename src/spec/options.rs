@@ -134,6 +134,9 @@ const KNOWN_KEYS: &[&str] = &[
     "first-row.ignore-delete",
     "deduplicate.ignore-delete",
     "dynamic-bucket.target-row-num",
+    "postpone.default-bucket-num",
+    "postpone.target-row-num-per-bucket",
+    "postpone.target-size-per-bucket",
     "dynamic-bucket.initial-buckets",
     "dynamic-bucket.assigner-parallelism",
     "dynamic-partition-overwrite",
@@ -1001,6 +1004,9 @@ impl CoreOptions {
     pub fn validate_for_create(&self) -> Result<(), SpecError> {
         validate_keys(&self.map)?;
         self.bucket()?;
+        self.postpone_default_bucket_num()?;
+        self.postpone_target_row_num_per_bucket()?;
+        self.postpone_target_size_per_bucket()?;
         self.file_format()?;
         self.manifest_format()?;
         self.write_buffer_size()?;
