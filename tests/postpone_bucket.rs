@@ -137,23 +137,30 @@ async fn shoal_rows(t: &Table, buckets: &BTreeMap<&str, i32>) -> Rows {
     out
 }
 
+fn json_lines(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// pypaimon's rows and its view of the live files (one process).
 fn py_read(o: &Oracle, table: &Path) -> (Rows, Vec<Value>) {
+    let (rows, files, _) = py_read_with_pending(o, table, false);
+    (rows, files)
+}
+
+/// [`py_read`], and with `pending` the events of the pending files as the oracle reads them, in
+/// replay order (see `--pending-out` in tools/oracle/pypaimon_oracle.py).
+fn py_read_with_pending(o: &Oracle, table: &Path, pending: bool) -> (Rows, Vec<Value>, Vec<Value>) {
     let rows_path = table.with_extension("rows.json");
     let files_path = table.with_extension("files.json");
-    o.run(
-        &o.py2,
-        "pypaimon_oracle.py",
-        &[
-            "read",
-            "--table-dir",
-            table.to_str().unwrap(),
-            "--out",
-            rows_path.to_str().unwrap(),
-            "--files-out",
-            files_path.to_str().unwrap(),
-        ],
-    );
+    let pending_path = table.with_extension("pending.json");
+    let (t, r, f, p) =
+        (table.to_str().unwrap(), rows_path.to_str().unwrap(), files_path.to_str().unwrap(), pending_path.to_str().unwrap());
+    let mut args = vec!["read", "--table-dir", t, "--out", r, "--files-out", f];
+    if pending {
+        args.extend(["--pending-out", p]);
+    }
+    o.run(&o.py2, "pypaimon_oracle.py", &args);
     let rows = std::fs::read_to_string(&rows_path)
         .unwrap()
         .lines()
@@ -163,13 +170,8 @@ fn py_read(o: &Oracle, table: &Path) -> (Rows, Vec<Value>) {
             ((v["dt"].as_str().unwrap().to_string(), v["k"].as_i64().unwrap()), v["v"].as_str().unwrap().to_string())
         })
         .collect();
-    let files = std::fs::read_to_string(&files_path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    (rows, files)
+    let pending = if pending { json_lines(&pending_path) } else { vec![] };
+    (rows, json_lines(&files_path), pending)
 }
 
 fn py_write(o: &Oracle, table: &Path, spec: &Value) {
@@ -246,8 +248,27 @@ async fn shoal_writes_pypaimon_reads_then_shoal_compacts() {
     for rows in &all {
         shoal_commit(&t, rows).await;
     }
-    let (py_rows, py_files) = py_read(&o, &table);
+    let (py_rows, py_files, events) = py_read_with_pending(&o, &table, true);
     assert!(py_rows.is_empty(), "pypaimon sees no pending row either: {py_rows:?}");
+    // The pending files hold every event as written, in arrival order per partition.
+    for dt in ["a", "b"] {
+        let written: Vec<(i64, String, i64)> = all
+            .iter()
+            .flatten()
+            .filter(|r| r.0 == dt)
+            .map(|r| (r.1, r.2.clone(), r.3 as i8 as i64))
+            .collect();
+        let held: Vec<(i64, String, i64)> = events
+            .iter()
+            .filter(|e| e["partition"][0] == dt)
+            .map(|e| {
+                let r = &e["row"];
+                assert_eq!(r["_KEY_k"], r["k"], "{r}");
+                (r["k"].as_i64().unwrap(), r["v"].as_str().unwrap().to_string(), r["_VALUE_KIND"].as_i64().unwrap())
+            })
+            .collect();
+        assert_eq!(held, written, "partition {dt}: the pending events in replay order");
+    }
     assert_eq!(py_files.len(), 6, "a file per partition per commit: {py_files:?}");
     for f in &py_files {
         assert_eq!((f["bucket"].as_i64(), f["total_buckets"].as_i64(), f["level"].as_i64()), (Some(-2), Some(-2), Some(0)));
