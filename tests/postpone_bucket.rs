@@ -154,8 +154,12 @@ fn py_read_with_pending(o: &Oracle, table: &Path, pending: bool) -> (Rows, Vec<V
     let rows_path = table.with_extension("rows.json");
     let files_path = table.with_extension("files.json");
     let pending_path = table.with_extension("pending.json");
-    let (t, r, f, p) =
-        (table.to_str().unwrap(), rows_path.to_str().unwrap(), files_path.to_str().unwrap(), pending_path.to_str().unwrap());
+    let (t, r, f, p) = (
+        table.to_str().unwrap(),
+        rows_path.to_str().unwrap(),
+        files_path.to_str().unwrap(),
+        pending_path.to_str().unwrap(),
+    );
     let mut args = vec!["read", "--table-dir", t, "--out", r, "--files-out", f];
     if pending {
         args.extend(["--pending-out", p]);
@@ -178,7 +182,11 @@ fn py_write(o: &Oracle, table: &Path, spec: &Value) {
     std::fs::create_dir_all(table.parent().unwrap()).unwrap();
     let path = table.with_extension("spec.json");
     std::fs::write(&path, spec.to_string()).unwrap();
-    o.run(&o.py2, "pypaimon_oracle.py", &["write", "--table-dir", table.to_str().unwrap(), "--spec", path.to_str().unwrap()]);
+    o.run(
+        &o.py2,
+        "pypaimon_oracle.py",
+        &["write", "--table-dir", table.to_str().unwrap(), "--spec", path.to_str().unwrap()],
+    );
 }
 
 /// Buckets per partition among pypaimon's live files (dt -> set of total_buckets).
@@ -252,12 +260,8 @@ async fn shoal_writes_pypaimon_reads_then_shoal_compacts() {
     assert!(py_rows.is_empty(), "pypaimon sees no pending row either: {py_rows:?}");
     // The pending files hold every event as written, in arrival order per partition.
     for dt in ["a", "b"] {
-        let written: Vec<(i64, String, i64)> = all
-            .iter()
-            .flatten()
-            .filter(|r| r.0 == dt)
-            .map(|r| (r.1, r.2.clone(), r.3 as i8 as i64))
-            .collect();
+        let written: Vec<(i64, String, i64)> =
+            all.iter().flatten().filter(|r| r.0 == dt).map(|r| (r.1, r.2.clone(), r.3 as i8 as i64)).collect();
         let held: Vec<(i64, String, i64)> = events
             .iter()
             .filter(|e| e["partition"][0] == dt)
@@ -271,7 +275,10 @@ async fn shoal_writes_pypaimon_reads_then_shoal_compacts() {
     }
     assert_eq!(py_files.len(), 6, "a file per partition per commit: {py_files:?}");
     for f in &py_files {
-        assert_eq!((f["bucket"].as_i64(), f["total_buckets"].as_i64(), f["level"].as_i64()), (Some(-2), Some(-2), Some(0)));
+        assert_eq!(
+            (f["bucket"].as_i64(), f["total_buckets"].as_i64(), f["level"].as_i64()),
+            (Some(-2), Some(-2), Some(0))
+        );
         let name = f["file"].as_str().unwrap();
         assert!(name.starts_with("data--u-") && name.contains("-s-") && name.contains("-w-"), "{name}");
     }
@@ -298,7 +305,8 @@ async fn shoal_writes_pypaimon_reads_then_shoal_compacts() {
 #[tokio::test]
 async fn shoal_alone_replays_pending_rows_in_arrival_order() {
     let dir = tempfile::tempdir().unwrap();
-    let t = Table::create(dir.path().to_str().unwrap(), definition(&[("postpone.default-bucket-num", "2")])).await.unwrap();
+    let t =
+        Table::create(dir.path().to_str().unwrap(), definition(&[("postpone.default-bucket-num", "2")])).await.unwrap();
     let all = commits(3);
     for rows in &all {
         shoal_commit(&t, rows).await;

@@ -61,7 +61,9 @@ fn new_partition_buckets(schema: &TableSchema, pending: &[DataFileMeta]) -> Resu
     }
     let (value, per_bucket) = match opts.postpone_target_row_num_per_bucket()? {
         Some(t) => (pending.iter().map(|f| f.row_count.max(0) as u64).sum::<u64>(), t as u64),
-        None => (pending.iter().map(|f| f.file_size.max(0) as u64).sum::<u64>(), opts.postpone_target_size_per_bucket()?),
+        None => {
+            (pending.iter().map(|f| f.file_size.max(0) as u64).sum::<u64>(), opts.postpone_target_size_per_bucket()?)
+        }
     };
     let n = if value == 0 { 1 } else { (value - 1) / per_bucket + 1 };
     i32::try_from(n).map_err(|_| {
@@ -81,10 +83,7 @@ pub async fn compact_postpone(
 ) -> Result<PostponeReport> {
     let schema = table.schema().clone();
     if !is_postpone_table(&schema)? {
-        return Err(Error::InvalidInput(format!(
-            "{} is not a postpone-bucket table (bucket = -2)",
-            table.location()
-        )));
+        return Err(Error::InvalidInput(format!("{} is not a postpone-bucket table (bucket = -2)", table.location())));
     }
     let mut scan = table.new_scan().with_buckets(vec![POSTPONE_BUCKET]);
     if let Some(f) = partition_filter {
@@ -191,7 +190,8 @@ async fn as_compaction(schema: &TableSchema, io: &crate::io::FileIO, mut m: Comm
         }
     }
     let opts = schema.core_options();
-    let path = partition_path(&m.partition, &schema.partition_keys, &schema.partition_types(), opts.partition_default_name())?;
+    let path =
+        partition_path(&m.partition, &schema.partition_keys, &schema.partition_types(), opts.partition_default_name())?;
     let dir = crate::spec::paths::bucket_dir(&path, m.bucket);
     for f in gone.iter().filter(|g| !m.compact_after.iter().any(|a| a.file_name == g.file_name)) {
         let _ = io.delete(&format!("{dir}/{}", f.file_name)).await;

@@ -72,7 +72,10 @@ fn unexpected(v: &Value, t: &ArrowType) -> String {
 }
 
 /// One column from its values (None and `Value::Null`: null).
-fn build_column<'a>(values: impl Iterator<Item = Option<&'a Value>>, t: &ArrowType) -> std::result::Result<ArrayRef, String> {
+fn build_column<'a>(
+    values: impl Iterator<Item = Option<&'a Value>>,
+    t: &ArrowType,
+) -> std::result::Result<ArrayRef, String> {
     let values: Vec<Option<&Value>> = values.map(|v| v.filter(|v| !matches!(v, Value::Null))).collect();
     macro_rules! ints {
         ($builder:ty, $native:ty) => {{
@@ -80,12 +83,12 @@ fn build_column<'a>(values: impl Iterator<Item = Option<&'a Value>>, t: &ArrowTy
             for v in &values {
                 match v {
                     None => b.append_null(),
-                    Some(Value::Int(i)) | Some(Value::Date(i)) | Some(Value::TimeMillis(i)) => b.append_value(
-                        <$native>::try_from(*i).map_err(|_| format!("{i} is out of range for {t}"))?,
-                    ),
-                    Some(Value::Long(i)) => b.append_value(
-                        <$native>::try_from(*i).map_err(|_| format!("{i} is out of range for {t}"))?,
-                    ),
+                    Some(Value::Int(i)) | Some(Value::Date(i)) | Some(Value::TimeMillis(i)) => {
+                        b.append_value(<$native>::try_from(*i).map_err(|_| format!("{i} is out of range for {t}"))?)
+                    }
+                    Some(Value::Long(i)) => {
+                        b.append_value(<$native>::try_from(*i).map_err(|_| format!("{i} is out of range for {t}"))?)
+                    }
                     Some(other) => return Err(unexpected(other, t)),
                 }
             }

@@ -511,7 +511,9 @@ impl CoreOptions {
     pub fn bucket(&self) -> Result<i32, SpecError> {
         let b = self.int(BUCKET, -1)?;
         if b == 0 || b < -2 || b > i32::MAX as i64 {
-            return Err(self.invalid(BUCKET, "must be -1 (dynamic/unaware), -2 (postpone) or a positive number of buckets"));
+            return Err(
+                self.invalid(BUCKET, "must be -1 (dynamic/unaware), -2 (postpone) or a positive number of buckets")
+            );
         }
         Ok(b as i32)
     }
