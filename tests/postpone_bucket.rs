@@ -342,3 +342,28 @@ async fn shoal_alone_replays_pending_rows_in_arrival_order() {
     let pending = t.new_scan().with_buckets(vec![-2]).plan().await.unwrap();
     assert!(pending.splits.is_empty());
 }
+
+#[tokio::test]
+async fn postpone_compaction_into_deletion_vector_buckets_is_read_by_pypaimon() {
+    let Some(o) = oracle() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("wh/db.db/t");
+    let extra = [("postpone.default-bucket-num", "2"), ("deletion-vectors.enabled", "true")];
+    let t = Table::create(table.to_str().unwrap(), definition(&extra)).await.unwrap();
+    let buckets = BTreeMap::from([("a", 2), ("b", 2)]);
+    let mut all = vec![];
+    for round in [4, 5] {
+        // The second round updates and deletes keys the first one compacted into real buckets:
+        // the compaction marks their old rows in deletion vectors.
+        for rows in commits(round) {
+            shoal_commit(&t, &rows).await;
+            all.push(rows);
+        }
+        CompactJob::new(false).run(&t).await.unwrap();
+        let want = model(&all);
+        assert_eq!(shoal_rows(&t, &buckets).await, want, "round {round}");
+        let (py_rows, py_files) = py_read(&o, &table);
+        assert_eq!(py_rows, want, "pypaimon reads round {round}");
+        assert!(py_files.iter().all(|f| f["bucket"].as_i64().unwrap() >= 0 && f["level"].as_i64().unwrap() > 0));
+    }
+}
