@@ -152,7 +152,29 @@ impl CompactJob {
             .collect())
     }
 
+    /// On a postpone-bucket table, first moves the pending rows into real buckets (see
+    /// [`crate::maintenance::postpone`]), then compacts the real buckets.
     async fn run_once(&self, table: &Table) -> Result<CompactReport> {
+        if !crate::maintenance::postpone::is_postpone_table(table.schema())? {
+            return self.compact_buckets(table).await;
+        }
+        let moved =
+            crate::maintenance::postpone::compact_postpone(table, &self.commit_user, self.partition_filter.as_ref())
+                .await?;
+        let mut report = self.compact_buckets(table).await?;
+        if let (CommitOutcome::Empty, Some(outcome)) = (&report.outcome, moved.outcome) {
+            report.outcome = outcome;
+        }
+        report.buckets_compacted += moved.partitions.len();
+        report.files_before += moved.files;
+        report.files_after += moved.files_written;
+        report.rows_read += moved.rows;
+        report.bytes_read += moved.bytes;
+        report.bytes_written += moved.bytes_written;
+        Ok(report)
+    }
+
+    async fn compact_buckets(&self, table: &Table) -> Result<CompactReport> {
         let (strategy, num_levels, plan) = self.plan(table).await?;
         let opts = table.schema().core_options();
         // Compactions that maintain deletion vectors or produce a changelog go through the

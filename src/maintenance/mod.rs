@@ -12,6 +12,7 @@ pub mod file_refs;
 pub mod orphan_files;
 pub mod partition_expire;
 pub mod post_commit;
+pub mod postpone;
 pub mod rollback;
 pub mod service;
 pub mod tags;

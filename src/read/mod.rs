@@ -1,6 +1,7 @@
 //! The read path: scan planning ([`scan`]) and merge-on-read ([`merge_read`]), exposed as an
 //! async stream of Arrow batches. Splits are read on blocking threads, several at once.
 
+pub mod avro_data;
 pub mod decoded_files;
 pub mod merge_read;
 pub mod scan;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::io::FileIO;
-use crate::spec::paths::{bucket_dir, partition_path};
+use crate::spec::paths::{bucket_dir, partition_path, POSTPONE_BUCKET};
 use crate::spec::{BinaryRow, DataFileMeta, Datum, Snapshot, TableSchema};
 use crate::store::{ManifestStore, SnapshotManager, TagManager};
 
@@ -179,7 +179,14 @@ impl TableScan {
         let partition_types = self.schema.partition_types();
         let mut splits_by_bucket = SplitsByBucket::new(&self.schema, snapshot.id);
         let mut partition_ok: std::collections::HashMap<Vec<u8>, bool> = Default::default();
+        // A postpone-bucket table's pending rows (bucket -2) are not read until a compaction
+        // moved them into real buckets (Paimon's `onlyReadRealBuckets`), unless asked for.
+        let only_real = self.schema.core_options().bucket()? == POSTPONE_BUCKET
+            && !self.bucket_filter.as_ref().is_some_and(|b| b.contains(&POSTPONE_BUCKET));
         for e in entries {
+            if only_real && e.bucket < 0 {
+                continue;
+            }
             if let Some(b) = &self.bucket_filter {
                 if !b.contains(&e.bucket) {
                     continue;

@@ -1,7 +1,7 @@
 //! The Paimon format: types, schema, options, BinaryRow and the bucket hash, the metadata files
 //! (manifests, manifest lists, snapshots) and where files live. Pure format logic: no IO here.
 
-mod avro_container;
+pub(crate) mod avro_container;
 pub mod binary_row;
 pub mod data_file;
 pub mod datum;

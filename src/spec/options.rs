@@ -134,6 +134,9 @@ const KNOWN_KEYS: &[&str] = &[
     "first-row.ignore-delete",
     "deduplicate.ignore-delete",
     "dynamic-bucket.target-row-num",
+    "postpone.default-bucket-num",
+    "postpone.target-row-num-per-bucket",
+    "postpone.target-size-per-bucket",
     "dynamic-bucket.initial-buckets",
     "dynamic-bucket.assigner-parallelism",
     "dynamic-partition-overwrite",
@@ -508,7 +511,9 @@ impl CoreOptions {
     pub fn bucket(&self) -> Result<i32, SpecError> {
         let b = self.int(BUCKET, -1)?;
         if b == 0 || b < -2 || b > i32::MAX as i64 {
-            return Err(self.invalid(BUCKET, "must be -1 (dynamic/unaware) or a positive number of buckets"));
+            return Err(
+                self.invalid(BUCKET, "must be -1 (dynamic/unaware), -2 (postpone) or a positive number of buckets")
+            );
         }
         Ok(b as i32)
     }
@@ -519,6 +524,50 @@ impl CoreOptions {
         let n = self.int("dynamic-bucket.target-row-num", 2_000_000)?;
         if n < 1 {
             return Err(self.invalid("dynamic-bucket.target-row-num", "must be at least 1"));
+        }
+        Ok(n)
+    }
+
+    /// `postpone.default-bucket-num`: the bucket count a postpone-bucket table's compaction gives
+    /// a partition without real buckets yet (no default in Paimon 1.x master: the count is then
+    /// estimated, see [`Self::postpone_target_row_num_per_bucket`]).
+    pub fn postpone_default_bucket_num(&self) -> Result<Option<i32>, SpecError> {
+        const KEY: &str = "postpone.default-bucket-num";
+        match self.get(KEY) {
+            None => Ok(None),
+            Some(_) => {
+                let n = self.int(KEY, 1)?;
+                if n < 1 || n > i32::MAX as i64 {
+                    return Err(self.invalid(KEY, "must be greater than 0"));
+                }
+                Ok(Some(n as i32))
+            }
+        }
+    }
+
+    /// `postpone.target-row-num-per-bucket`: without a default bucket number, a new partition
+    /// gets ceil(pending rows / this) buckets (it takes precedence over the target size).
+    pub fn postpone_target_row_num_per_bucket(&self) -> Result<Option<i64>, SpecError> {
+        const KEY: &str = "postpone.target-row-num-per-bucket";
+        match self.get(KEY) {
+            None => Ok(None),
+            Some(_) => {
+                let n = self.int(KEY, 1)?;
+                if n < 1 {
+                    return Err(self.invalid(KEY, "must be greater than 0"));
+                }
+                Ok(Some(n))
+            }
+        }
+    }
+
+    /// `postpone.target-size-per-bucket` (default 1 gb): otherwise a new partition gets
+    /// ceil(pending file bytes / this) buckets.
+    pub fn postpone_target_size_per_bucket(&self) -> Result<u64, SpecError> {
+        const KEY: &str = "postpone.target-size-per-bucket";
+        let n = self.memory(KEY, 1 << 30)?;
+        if n == 0 {
+            return Err(self.invalid(KEY, "must be greater than 0"));
         }
         Ok(n)
     }
@@ -957,6 +1006,9 @@ impl CoreOptions {
     pub fn validate_for_create(&self) -> Result<(), SpecError> {
         validate_keys(&self.map)?;
         self.bucket()?;
+        self.postpone_default_bucket_num()?;
+        self.postpone_target_row_num_per_bucket()?;
+        self.postpone_target_size_per_bucket()?;
         self.file_format()?;
         self.manifest_format()?;
         self.write_buffer_size()?;

@@ -98,12 +98,18 @@ pub fn earliest_hint_path() -> String {
     format!("{SNAPSHOT_DIR}/EARLIEST")
 }
 
-/// `bucket-N` under the partition directory (`k=v/k2=v2/`), or under the table root.
+/// The bucket of a postpone-bucket table's pending files (Paimon 1.x `bucket = -2`), whose
+/// directory is `bucket-postpone`.
+pub const POSTPONE_BUCKET: i32 = -2;
+
+/// `bucket-N` under the partition directory (`k=v/k2=v2/`), or under the table root; the
+/// postpone bucket's is `bucket-postpone` (Paimon's FileStorePathFactory).
 pub fn bucket_dir(partition_path: &str, bucket: i32) -> String {
+    let name = if bucket == POSTPONE_BUCKET { "postpone".to_string() } else { bucket.to_string() };
     if partition_path.is_empty() {
-        format!("bucket-{bucket}")
+        format!("bucket-{name}")
     } else {
-        format!("{partition_path}/bucket-{bucket}")
+        format!("{partition_path}/bucket-{name}")
     }
 }
 

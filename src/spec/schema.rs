@@ -124,21 +124,12 @@ impl TableSchema {
         Ok(())
     }
 
-    /// The bucket modes shoal writes: fixed (`bucket = N`) and dynamic (`bucket = -1`, Paimon's
-    /// default) for primary-key tables whose key includes the partition columns; unaware and
-    /// fixed for append tables.
+    /// The bucket modes shoal writes: fixed (`bucket = N`), dynamic (`bucket = -1`, Paimon's
+    /// default) and postpone (`bucket = -2`, Paimon 1.x) for primary-key tables whose key
+    /// includes the partition columns; unaware and fixed for append tables.
     pub fn validate_bucket_mode(&self) -> Result<(), SpecError> {
         let bucket = self.core_options().bucket()?;
         if !self.primary_keys.is_empty() {
-            if bucket == -2 {
-                return Err(SpecError::InvalidOption {
-                    key: "bucket".into(),
-                    value: bucket.to_string(),
-                    message: "postpone-bucket mode (Paimon 1.x) is not written by shoal yet: use bucket = -1 \
-                              (dynamic) or a fixed number of buckets"
-                        .into(),
-                });
-            }
             if bucket == -1 && self.core_options().bucket_key().is_some() {
                 return Err(SpecError::InvalidOption {
                     key: "bucket-key".into(),
@@ -153,12 +144,22 @@ impl TableSchema {
                     let why = if bucket == -1 {
                         "a dynamic-bucket table whose key leaves out a partition column is a cross-partition \
                          upsert table (Paimon's global index), which shoal does not write yet"
+                    } else if bucket == -2 {
+                        "with postpone buckets the primary key must include every partition column"
                     } else {
                         "with fixed buckets the primary key must include every partition column"
                     };
                     return Err(SpecError::schema(format!("{why}; {p:?} is missing from the primary key")));
                 }
             }
+        } else if bucket == -2 {
+            return Err(SpecError::InvalidOption {
+                key: "bucket".into(),
+                value: bucket.to_string(),
+                message: "postpone buckets (bucket = -2) are for primary-key tables (Paimon refuses them on append \
+                          tables too)"
+                    .into(),
+            });
         } else if bucket > 0 && self.core_options().bucket_key().is_none() {
             return Err(SpecError::InvalidOption {
                 key: "bucket".into(),
@@ -363,12 +364,14 @@ mod tests {
     }
 
     #[test]
-    fn pk_tables_take_dynamic_buckets_but_not_postpone_or_cross_partition_ones() {
+    fn pk_tables_take_dynamic_and_postpone_buckets_but_not_cross_partition_ones() {
         let s = TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec!["id".into()], BTreeMap::new(), None);
         assert_eq!(s.unwrap().core_options().bucket().unwrap(), -1, "Paimon's default: dynamic buckets");
         let postpone = BTreeMap::from([("bucket".into(), "-2".into())]);
-        let e = TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec!["id".into()], postpone, None);
-        assert!(e.unwrap_err().to_string().contains("postpone"));
+        let s = TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec!["id".into()], postpone.clone(), None);
+        assert_eq!(s.unwrap().core_options().bucket().unwrap(), -2);
+        let e = TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec![], postpone, None);
+        assert!(e.unwrap_err().to_string().contains("postpone buckets (bucket = -2) are for primary-key tables"));
         let e = TableSchema::create(
             cols(&[("id", "BIGINT"), ("p", "INT")]),
             vec!["p".into()],

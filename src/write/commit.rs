@@ -150,6 +150,8 @@ pub struct TableCommit {
     dropped: std::sync::Mutex<Vec<DroppedCompaction>>,
     /// The snapshot the committed rows were computed from (see [`TableCommit::with_read_snapshot`]).
     read_snapshot: Option<i64>,
+    /// All of a commit's compactions commit or none (see [`TableCommit::with_atomic_compactions`]).
+    atomic_compactions: bool,
 }
 
 /// The live data files of one snapshot, kept by a committer between its commits: the next
@@ -220,6 +222,7 @@ impl TableCommit {
             io,
             dropped: std::sync::Mutex::new(vec![]),
             read_snapshot: None,
+            atomic_compactions: false,
             commit_user: commit_user.into(),
             max_retries: opts.commit_max_retries()?.max(10),
             manifest_target_size: opts.manifest_target_file_size()?,
@@ -241,6 +244,15 @@ impl TableCommit {
     /// tests of time-based maintenance such as automatic tags).
     pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = Some(clock);
+        self
+    }
+
+    /// The compactions of a commit stand or fall together: when one of them no longer fits the
+    /// table, all are discarded and the commit fails with a conflict, instead of committing the
+    /// others (a postpone-bucket compaction moves rows out of bucket -2 into real buckets: a part
+    /// of it would lose or duplicate rows).
+    pub fn with_atomic_compactions(mut self) -> Self {
+        self.atomic_compactions = true;
         self
     }
 
@@ -420,6 +432,13 @@ impl TableCommit {
                             return Err(Error::CommitConflict(reason));
                         }
                         continue; // the table moved on while it was checked: check again
+                    }
+                    if self.atomic_compactions {
+                        for m in &compactions {
+                            self.discard_compaction(m).await;
+                        }
+                        let why = stale.iter().map(|(_, r)| r.as_str()).collect::<Vec<_>>().join("; ");
+                        return Err(Error::CommitConflict(format!("the compaction no longer fits the table: {why}")));
                     }
                     let mut kept = vec![];
                     for (i, m) in compactions.into_iter().enumerate() {

@@ -4,6 +4,7 @@
 pub mod commit;
 pub mod data_file_writer;
 pub mod dynamic_bucket;
+pub(crate) mod postpone;
 pub mod sink;
 pub mod spill;
 pub mod stats;

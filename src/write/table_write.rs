@@ -36,6 +36,7 @@ use crate::store::SnapshotManager;
 use crate::write::commit::{CommitMessage, DroppedCompaction, TableCommit};
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 use crate::write::dynamic_bucket::DynamicBucketAssigner;
+use crate::write::postpone::PostponeWriter;
 use crate::write::spill::{SpillSpace, SpilledRun};
 use crate::write::write_buffer::{SortedRun, WriteBuffer};
 
@@ -199,6 +200,8 @@ pub struct TableWrite {
     spill: Option<Arc<SpillSpace>>,
     /// Dynamic-bucket tables (`bucket = -1`): the key-to-bucket index.
     dynamic: Option<DynamicBucketAssigner>,
+    /// Postpone-bucket tables (`bucket = -2`): rows go, unmerged, to `bucket-postpone` files.
+    postpone: Option<PostponeWriter>,
 }
 
 /// Bytes a buffered row costs beyond its Arrow data when its buffer is flushed: the sort keys,
@@ -223,7 +226,13 @@ impl TableWrite {
         let deletion_vectors = lookup.is_some_and(|m| m.deletion_vectors);
         let merge = MergeFunction::from_schema(&schema)?;
         let cfg = Arc::new(FileWriterConfig::new(schema.clone())?);
-        let (restored, restored_dvs) = latest_buckets(&io, &schema, deletion_vectors, |_| true).await?;
+        // A postpone-bucket writer restores nothing: its files only ever add to bucket -2.
+        let postpone_table = opts.bucket()? == crate::spec::paths::POSTPONE_BUCKET;
+        let (restored, restored_dvs) = if postpone_table {
+            Default::default()
+        } else {
+            latest_buckets(&io, &schema, deletion_vectors, |_| true).await?
+        };
         let pool = match pool {
             Some(p) => p,
             None => MemoryPool::new(opts.write_buffer_size()? as usize),
@@ -274,7 +283,12 @@ impl TableWrite {
             (false, Some(_)) => schema.trimmed_primary_key_indices(),
             (false, None) => vec![],
         };
+        let postpone = match postpone_table {
+            true => Some(PostponeWriter::new(ctx.io.clone(), schema.clone(), ctx.cfg.clone())?),
+            false => None,
+        };
         Ok(TableWrite {
+            postpone,
             ctx: Arc::new(ctx),
             num_buckets,
             partition_indices: schema.partition_indices(),
@@ -356,6 +370,9 @@ impl TableWrite {
         }
 
         let (group_of_row, groups) = self.assign(&batch).await?;
+        if let Some(postpone) = self.postpone.as_mut() {
+            return postpone.write(&batch, &kind_bytes, &group_of_row, groups).await;
+        }
         let all_inserts = kind_bytes.iter().all(|k| *k == RowKind::Insert as i8);
         let single = groups.len() == 1;
         let mut row_lists: Vec<Vec<u32>> = vec![Vec::new(); groups.len()];
@@ -578,6 +595,9 @@ impl TableWrite {
     /// commit (a writer only blocks when a bucket reaches `num-sorted-run.stop-trigger` runs).
     /// A writer dropped with a compaction running leaves its unfinished output uncommitted.
     pub async fn prepare_commit_with(&mut self, wait_compaction: bool) -> Result<Vec<CommitMessage>> {
+        if let Some(postpone) = self.postpone.as_mut() {
+            return postpone.prepare_commit().await;
+        }
         let ctx = self.ctx.clone();
         let jobs: Vec<_> = self
             .writers

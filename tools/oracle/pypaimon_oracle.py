@@ -6,7 +6,13 @@ Run with the py2 venv python installed by tools/oracle/setup.sh, e.g.
 
 Commands (same spec format and output normalisation as java_oracle.py):
   write --table-dir WAREHOUSE/DB.db/TABLE --spec SPEC.json [--skip-compact]
-  read  --table-dir WAREHOUSE/DB.db/TABLE [--snapshot N] [--out FILE]
+  read  --table-dir WAREHOUSE/DB.db/TABLE [--snapshot N] [--out FILE] [--files-out FILE]
+        (--files-out: also every live file of the snapshot as pypaimon's manifest scan sees it,
+        all buckets including a postpone table's bucket -2, one JSON line each)
+        (--pending-out: also every event of the live postpone-bucket files, file by file in
+        pypaimon's scan order sorted by creation time, as the files hold them: _KEY_ columns,
+        _SEQUENCE_NUMBER, _VALUE_KIND and the values; Parquet read with pyarrow, Avro with
+        fastavro, the reader pypaimon picks by the file's extension)
 
 Limits:
   * pypaimon 2.x has no public way to write a row kind other than through the table option
@@ -138,10 +144,75 @@ def read_arrow(table_dir, snapshot=None):
     return rb.new_read().to_arrow(splits)
 
 
+def dump_files(table_dir, snapshot, out_path):
+    """Every live file of the snapshot (all buckets), as pypaimon's manifest scan reads it."""
+    catalog, db, name = catalog_for(table_dir)
+    table = catalog.get_table("%s.%s" % (db, name))
+    if snapshot:
+        table = table.copy({"scan.snapshot-id": str(snapshot)})
+    scanner = table.new_read_builder().new_scan().file_scanner
+    scanner.with_all_buckets()
+    manifest_files, _ = scanner.manifest_scanner()
+    entries = scanner.manifest_file_manager.read_entries_parallel(manifest_files, max_workers=1)
+    live = {}
+    for e in entries:
+        key = (bytes(e.partition.to_bytes()) if hasattr(e.partition, "to_bytes") else repr(e.partition.values),
+               e.bucket, e.file.file_name)
+        if e.kind == 0:
+            live[key] = e
+        else:
+            live.pop(key, None)
+    with open(out_path, "w") as f:
+        for e in live.values():
+            f.write(json.dumps({
+                "partition": [str(v) for v in e.partition.values], "bucket": e.bucket,
+                "total_buckets": e.total_buckets, "level": e.file.level, "file": e.file.file_name,
+                "rows": e.file.row_count, "min_seq": e.file.min_sequence_number,
+                "max_seq": e.file.max_sequence_number}) + "\n")
+
+
+def dump_pending(table_dir, out_path):
+    """The events of the live bucket -2 files, in the order a postpone compaction replays them."""
+    import fastavro
+    import pyarrow.parquet as pq
+    catalog, db, name = catalog_for(table_dir)
+    table = catalog.get_table("%s.%s" % (db, name))
+    scanner = table.new_read_builder().new_scan().file_scanner
+    scanner.with_all_buckets()
+    manifest_files, _ = scanner.manifest_scanner()
+    entries = scanner.manifest_file_manager.read_entries_parallel(manifest_files, max_workers=1)
+    live = {}
+    for e in entries:
+        key = (tuple(e.partition.values), e.bucket, e.file.file_name)
+        if e.kind == 0:
+            live[key] = e
+        else:
+            live.pop(key, None)
+    pending = [e for e in live.values() if e.bucket == -2]
+    pending.sort(key=lambda e: e.file.creation_time_epoch_millis() or 0)  # stable: scan order kept
+    with open(out_path, "w") as f:
+        for e in pending:
+            parts = "/".join("%s=%s" % (k, v) for k, v in zip(table.partition_keys, e.partition.values))
+            path = os.path.join(table_dir, parts, "bucket-postpone", e.file.file_name)
+            if e.file.file_name.endswith(".avro"):
+                with open(path, "rb") as fh:
+                    rows = list(fastavro.reader(fh))
+            else:
+                rows = pq.ParquetFile(path).read().to_pylist()
+            for r in rows:
+                r = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()}
+                f.write(json.dumps({"partition": [str(v) for v in e.partition.values],
+                                    "file": e.file.file_name, "row": r}, default=str) + "\n")
+
+
 def cmd_read(args):
     fields = oc.schema_fields(args.table_dir)
     table = read_arrow(args.table_dir, args.snapshot)
     oc.dump_rows(oc.normalize_rows(table, fields), args.out)
+    if args.files_out:
+        dump_files(args.table_dir, args.snapshot, args.files_out)
+    if args.pending_out:
+        dump_pending(args.table_dir, args.pending_out)
 
 
 def main(argv=None):
@@ -156,6 +227,8 @@ def main(argv=None):
     r.add_argument("--table-dir", required=True)
     r.add_argument("--snapshot", type=int)
     r.add_argument("--out")
+    r.add_argument("--files-out")
+    r.add_argument("--pending-out")
     args = ap.parse_args(argv)
     {"write": cmd_write, "read": cmd_read}[args.cmd](args)
     return 0
