@@ -80,7 +80,8 @@ impl Drop for LookupFile {
 
 /// The indexes of one [`LookupCache`], by data file name (shared with the disk budget, which
 /// drops entries from it).
-type CacheFiles = Arc<Mutex<HashMap<String, Arc<LookupFile>>>>;
+type CacheFiles = Arc<CacheMap>;
+type CacheMap = Mutex<HashMap<String, Arc<LookupFile>>>;
 
 /// The local disk budget of the lookup indexes of a writer or compaction job.
 struct DiskShared {
@@ -99,7 +100,7 @@ struct DiskState {
 struct DiskEntry {
     size: u64,
     last_used: u64,
-    owner: std::sync::Weak<Mutex<HashMap<String, Arc<LookupFile>>>>,
+    owner: std::sync::Weak<CacheMap>,
     name: String,
 }
 
@@ -147,7 +148,7 @@ impl DiskShared {
         if self.used.load(Ordering::Relaxed) <= self.limit {
             return;
         }
-        let victims: Vec<(std::sync::Weak<Mutex<HashMap<String, Arc<LookupFile>>>>, String)> = {
+        let victims: Vec<(std::sync::Weak<CacheMap>, String)> = {
             let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let mut older: Vec<&DiskEntry> = state.files.values().collect();
             older.sort_by_key(|e| e.last_used);

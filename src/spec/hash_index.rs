@@ -21,7 +21,7 @@ pub fn encode(hashes: impl IntoIterator<Item = i32>) -> Vec<u8> {
 /// The hashes a hash index file holds; `file` names it in the error when its length is not a
 /// multiple of four.
 pub fn decode(bytes: &[u8], file: &str) -> Result<Vec<i32>, SpecError> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(SpecError::Corrupt {
             what: "hash index file",
             file: file.to_string(),
