@@ -7,6 +7,7 @@
 //! - [`prune`]: which partitions and files a query needs.
 //! - [`merge`]: `MERGE INTO` as a join of table and source, one commit.
 //! - [`sink`]: rows written through the table writer and committed once.
+//! - [`overwrite`]: `INSERT OVERWRITE ... PARTITION (...)`, which DataFusion does not plan.
 //! - [`catalog`]: a warehouse (`<warehouse>/<db>.db/<table>`) as a catalog.
 //! - [`frontend`]: shoal's SQL entry point: DataFusion's SQL plus Paimon's `CALL sys.*`
 //!   procedures ([`procedures`]) and `VERSION AS OF` time travel.
@@ -16,6 +17,7 @@ pub mod ddl;
 pub mod exec;
 pub mod frontend;
 pub mod merge;
+pub mod overwrite;
 pub mod procedures;
 pub mod provider;
 pub mod prune;

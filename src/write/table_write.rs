@@ -213,13 +213,34 @@ impl TableWrite {
     /// tables at once): the buffers and caches of all of them stay within the pool's limit
     /// together. None: a pool of the table's own `write-buffer-size`.
     pub async fn new_in(io: FileIO, schema: Arc<TableSchema>, pool: Option<Arc<MemoryPool>>) -> Result<TableWrite> {
+        Self::new_with(io, schema, pool, false).await
+    }
+
+    /// A writer for an overwrite (Paimon's `withIgnorePreviousFiles`): it starts as if the
+    /// table were empty, with no files, deletion vectors or lookups of the files it replaces,
+    /// sequence numbers from 0. Its messages are committed with
+    /// [`TableCommit::overwrite`](crate::write::TableCommit::overwrite).
+    pub async fn new_ignoring_previous(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
+        Self::new_with(io, schema, None, true).await
+    }
+
+    async fn new_with(
+        io: FileIO,
+        schema: Arc<TableSchema>,
+        pool: Option<Arc<MemoryPool>>,
+        ignore_previous: bool,
+    ) -> Result<TableWrite> {
         let opts = schema.core_options();
         schema.validate_bucket_mode()?;
         let lookup = LookupMode::for_table(&schema)?;
         let deletion_vectors = lookup.is_some_and(|m| m.deletion_vectors);
         let merge = MergeFunction::from_schema(&schema)?;
         let cfg = Arc::new(FileWriterConfig::new(schema.clone())?);
-        let (restored, restored_dvs) = latest_buckets(&io, &schema, deletion_vectors, |_| true).await?;
+        let (restored, restored_dvs) = if ignore_previous {
+            Default::default()
+        } else {
+            latest_buckets(&io, &schema, deletion_vectors, |_| true).await?
+        };
         let pool = match pool {
             Some(p) => p,
             None => MemoryPool::new(opts.write_buffer_size()? as usize),
