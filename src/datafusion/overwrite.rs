@@ -12,7 +12,8 @@ use ::datafusion::arrow::record_batch::RecordBatch;
 use ::datafusion::common::{plan_err, Column, Result};
 use ::datafusion::datasource::sink::DataSinkExec;
 use ::datafusion::logical_expr::{cast, col, lit, Expr};
-use ::datafusion::physical_plan::collect;
+use ::datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use ::datafusion::physical_plan::{collect, ExecutionPlanProperties};
 use ::datafusion::prelude::SessionContext;
 use ::datafusion::sql::parser::Statement as DFStatement;
 use ::datafusion::sql::planner::object_name_to_table_reference;
@@ -82,7 +83,12 @@ pub async fn insert_partition(ctx: &SessionContext, insert: &Insert) -> Result<V
         exprs.push(expr.alias(field.name()));
     }
     let df = df.select(exprs)?;
-    let input = df.create_physical_plan().await?;
+    let mut input = df.create_physical_plan().await?;
+    // The sink writes partition 0 of its input: all of it, in one stream (what the physical
+    // optimizer does for an INSERT that DataFusion plans itself).
+    if input.output_partitioning().partition_count() > 1 {
+        input = Arc::new(CoalescePartitionsExec::new(input));
+    }
     let sink = ShoalSink::new(table, RowKind::Insert, "INSERT OVERWRITE").overwriting(partition);
     collect(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)), ctx.task_ctx()).await
 }
