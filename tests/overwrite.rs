@@ -248,6 +248,42 @@ async fn concurrent_appends_before_and_after_the_overwrite() {
     }
 }
 
+/// The race inside a commit: another writer's append takes the snapshot id the overwrite was
+/// about to publish (injected through the commit's clock, read just before the snapshot file is
+/// created). The overwrite retries on the new latest snapshot and deletes the append's files too
+/// (the lower-level API: a writer ignoring previous files, `TableCommit::overwrite`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overwrite_retry_reads_the_latest_snapshot_again() {
+    let root = tempfile::tempdir().unwrap();
+    let t = Table::create(root.path().join("t").to_str().unwrap(), def(false, &[])).await.unwrap();
+    append(&t, &gen(&["a", "b"], 0..4, "old")).await;
+    let raced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (t2, flag) = (t.clone(), raced.clone());
+    let clock: shoal::write::commit::Clock = Arc::new(move || {
+        if !flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let t2 = t2.clone();
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(append(&t2, &gen(&["a", "b"], 10..12, "race")))
+            });
+        }
+        1_700_000_000_000
+    });
+    let mut w = t.new_write_overwrite().await.unwrap();
+    w.write(&batch(&t, &as_refs(&gen(&["a"], 0..2, "ow")))).await.unwrap();
+    let scope = OverwriteScope::for_table(t.schema(), &[]).unwrap();
+    assert_eq!(scope, OverwriteScope::Dynamic);
+    let commit = t.new_commit("ow").unwrap().with_clock(clock);
+    let outcome = commit.overwrite(&scope, w.prepare_commit().await.unwrap()).await.unwrap();
+    assert!(raced.load(std::sync::atomic::Ordering::SeqCst));
+    assert_eq!(outcome, CommitOutcome::Committed(3), "the append took snapshot 2");
+    assert_eq!(t.snapshots().snapshot(2).await.unwrap().commit_user, "appender");
+    let rows = read(&t, None).await;
+    assert_eq!(tags(&rows)["a"], vec!["ow"], "the raced append's rows in a are replaced");
+    assert_eq!(tags(&rows)["b"], vec!["old", "race"], "b is not overwritten");
+    let (deletes, _) = delta_kinds(&t, 3).await;
+    assert_eq!(deletes, 2, "the files of a in snapshot 2: the first append's and the raced one's");
+}
+
 fn stream_opts() -> StreamOptions {
     StreamOptions {
         start: StartingPosition::FromSnapshot(1),
