@@ -319,7 +319,10 @@ fn changes(batches: &[ChangeBatch]) -> Vec<(String, String, i64, String)> {
 async fn streaming_reads_of_an_overwrite() {
     let root = tempfile::tempdir().unwrap();
     let d = def(true, &[]);
-    let d = TableDefinition { options: d.options.into_iter().filter(|(k, _)| k != "deletion-vectors.enabled").collect(), ..d };
+    let d = TableDefinition {
+        options: d.options.into_iter().filter(|(k, _)| k != "deletion-vectors.enabled").collect(),
+        ..d
+    };
     let t = Table::create(root.path().join("t").to_str().unwrap(), d).await.unwrap();
     append(&t, &gen(&["a", "b"], 0..5, "old")).await;
     overwrite(&t, &[("dt", "a")], &gen(&["a"], 3..7, "ow")).await;
@@ -359,13 +362,22 @@ async fn sql_insert_overwrite() {
         c.as_primitive::<Int64Type>().value(0)
     };
     // Dynamic: only partition a.
-    let n = count(sql(&ctx, "INSERT OVERWRITE db.t SELECT 'a', k, 'dyn-' || k FROM db.t WHERE dt = 'b' AND k < 3").await.unwrap());
+    let n = count(
+        sql(&ctx, "INSERT OVERWRITE db.t SELECT 'a', k, 'dyn-' || k FROM db.t WHERE dt = 'b' AND k < 3").await.unwrap(),
+    );
     assert_eq!(n, 3);
     let rows = read(&t, None).await;
     assert_eq!((tags(&rows)["a"].clone(), rows["a"].len(), rows["b"].len()), (vec!["dyn".to_string()], 3, 10));
     assert_eq!(last_overwrite(&t).await, 3);
     // Static partition, the query gives k and v only; an empty query empties the partition.
-    let n = count(sql(&ctx, "INSERT OVERWRITE db.t PARTITION (dt = 'b') SELECT k + 100, 'st-' || k FROM db.t WHERE dt = 'c' AND k < 2").await.unwrap());
+    let n = count(
+        sql(
+            &ctx,
+            "INSERT OVERWRITE db.t PARTITION (dt = 'b') SELECT k + 100, 'st-' || k FROM db.t WHERE dt = 'c' AND k < 2",
+        )
+        .await
+        .unwrap(),
+    );
     assert_eq!(n, 2);
     assert_eq!(read(&t, None).await["b"].keys().copied().collect::<Vec<_>>(), vec![100, 101]);
     sql(&ctx, "INSERT OVERWRITE db.t PARTITION (dt = 'c') SELECT k, v FROM db.t WHERE false").await.unwrap();
@@ -514,8 +526,14 @@ async fn shoal_reads_and_continues_java_overwrites() {
     // With deletion vectors the new level-0 rows are read once the COMPACT snapshot after the
     // OVERWRITE compacted them: the state after each overwrite is the snapshot before the next.
     let java_latest = kinds.len() as i64;
-    assert_eq!(tagged(&read(&t, Some(ow[1] - 1)).await), want(&[("a", 3, "dyn"), ("b", 10, "old"), ("c", 10, "old"), ("d", 10, "old")]));
-    assert_eq!(tagged(&read(&t, Some(ow[2] - 1)).await), want(&[("a", 3, "dyn"), ("b", 2, "st"), ("c", 10, "old"), ("d", 10, "old")]));
+    assert_eq!(
+        tagged(&read(&t, Some(ow[1] - 1)).await),
+        want(&[("a", 3, "dyn"), ("b", 10, "old"), ("c", 10, "old"), ("d", 10, "old")])
+    );
+    assert_eq!(
+        tagged(&read(&t, Some(ow[2] - 1)).await),
+        want(&[("a", 3, "dyn"), ("b", 2, "st"), ("c", 10, "old"), ("d", 10, "old")])
+    );
     assert_eq!(tagged(&read(&t, Some(java_latest)).await), want(&[("a", 3, "dyn"), ("b", 2, "st"), ("d", 10, "old")]));
     // shoal writes on: an append into Java's overwritten partition, then its own overwrite.
     append(&t, &gen(&["a", "b"], 4..8, "s")).await;

@@ -37,7 +37,9 @@ pub async fn insert_partition(ctx: &SessionContext, insert: &Insert) -> Result<V
         return plan_err!("{STATEMENT}: the target must be a table name");
     };
     if !insert.columns.is_empty() || !insert.after_columns.is_empty() {
-        return plan_err!("{STATEMENT}: a column list is not supported; the query gives the non-partition columns in table order");
+        return plan_err!(
+            "{STATEMENT}: a column list is not supported; the query gives the non-partition columns in table order"
+        );
     }
     let Some(source) = &insert.source else {
         return plan_err!("{STATEMENT}: needs a query (SELECT or VALUES)");

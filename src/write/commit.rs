@@ -474,7 +474,11 @@ impl TableCommit {
         };
         // Changelog is not part of an overwrite: its files go.
         for m in &messages {
-            self.delete_written(&CommitMessage::new(m.partition.clone(), m.bucket, m.total_buckets), m.changelog_files.iter().chain(&m.compact_changelog_files)).await;
+            self.delete_written(
+                &CommitMessage::new(m.partition.clone(), m.bucket, m.total_buckets),
+                m.changelog_files.iter().chain(&m.compact_changelog_files),
+            )
+            .await;
         }
         let messages: Vec<CommitMessage> = messages
             .into_iter()
@@ -490,6 +494,12 @@ impl TableCommit {
     /// The OVERWRITE snapshot of [`TableCommit::overwrite`].
     async fn overwrite_only(&self, scope: &OverwriteScope, messages: &[CommitMessage]) -> Result<CommitOutcome> {
         scope.validate(&self.schema)?;
+        // As Paimon: dynamic partition overwrite applies to partitioned tables only.
+        let whole = OverwriteScope::whole_table();
+        let scope = match scope {
+            OverwriteScope::Dynamic if self.schema.partition_keys.is_empty() => &whole,
+            other => other,
+        };
         let adds: Vec<ManifestEntry> =
             messages.iter().flat_map(|m| m.new_files.iter().map(move |f| entry(FileKind::Add, m, f))).collect();
         let schema = &self.schema;
@@ -544,11 +554,10 @@ impl TableCommit {
     ) -> Result<(Vec<ManifestEntry>, Vec<IndexManifestEntry>)> {
         let Some(latest) = latest else { return Ok((vec![], vec![])) };
         self.bring_live_files_to(latest).await?;
-        let cached: Option<Vec<ManifestEntry>> = self
-            .live
-            .lock()
-            .ok()
-            .and_then(|g| g.as_ref().filter(|l| l.snapshot == latest.id).map(|l| l.files.values().cloned().collect()));
+        let cached: Option<Vec<ManifestEntry>> =
+            self.live.lock().ok().and_then(|g| {
+                g.as_ref().filter(|l| l.snapshot == latest.id).map(|l| l.files.values().cloned().collect())
+            });
         let live = match cached {
             Some(l) => l,
             None => self.manifests.live_files(latest).await?,
@@ -559,7 +568,9 @@ impl TableCommit {
                 files.push(ManifestEntry { kind: FileKind::Delete, ..e });
             }
         }
-        files.sort_by(|a, b| (a.partition.data(), a.bucket, &a.file.file_name).cmp(&(b.partition.data(), b.bucket, &b.file.file_name)));
+        files.sort_by(|a, b| {
+            (a.partition.data(), a.bucket, &a.file.file_name).cmp(&(b.partition.data(), b.bucket, &b.file.file_name))
+        });
         let mut index = vec![];
         if let Some(name) = &latest.index_manifest {
             for e in self.manifests.read_index_manifest(name).await? {
@@ -759,7 +770,7 @@ impl TableCommit {
                 };
             }
             let base_list = self.manifests.write_manifest_list(&mut namer, &base_metas).await?;
-            let delta_list = self.manifests.write_manifest_list(&mut namer, std::slice::from_ref(&delta_meta)).await?;
+            let delta_list = self.manifests.write_manifest_list(&mut namer, std::slice::from_ref(delta_meta)).await?;
             let id = latest.as_ref().map(|s| s.id + 1).unwrap_or(1);
             let snapshot = Snapshot {
                 version: SNAPSHOT_VERSION,

@@ -90,7 +90,11 @@ impl OverwriteScope {
     }
 
     /// Whether a static scope covers `partition` (a row of the table's partition columns).
-    pub(crate) fn static_matches(pairs: &[(String, String)], schema: &TableSchema, partition: &BinaryRow) -> Result<bool> {
+    pub(crate) fn static_matches(
+        pairs: &[(String, String)],
+        schema: &TableSchema,
+        partition: &BinaryRow,
+    ) -> Result<bool> {
         if pairs.is_empty() {
             return Ok(true);
         }
@@ -156,7 +160,9 @@ impl OverwriteBuilder {
         let scope = OverwriteScope::for_table(self.table.schema(), &self.partition)?;
         Ok(match (self.dynamic, &scope) {
             (Some(false), OverwriteScope::Dynamic) => OverwriteScope::whole_table(),
-            (Some(true), OverwriteScope::Static(p)) if p.is_empty() && !self.table.schema().partition_keys.is_empty() => {
+            (Some(true), OverwriteScope::Static(p))
+                if p.is_empty() && !self.table.schema().partition_keys.is_empty() =>
+            {
                 OverwriteScope::Dynamic
             }
             _ => scope,

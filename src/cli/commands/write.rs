@@ -14,8 +14,10 @@ use shoal::write::OverwriteScope;
 
 /// Write files into a table and commit them as one snapshot.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Examples:\n  shoal write /tmp/wh/db.db/orders changes.csv --format csv --row-kind-column op\n  \
-                        shoal write /tmp/wh/db.db/orders day.parquet --overwrite --partition dt=2024-01-01")]
+#[command(
+    after_help = "Examples:\n  shoal write /tmp/wh/db.db/orders changes.csv --format csv --row-kind-column op\n  \
+                        shoal write /tmp/wh/db.db/orders day.parquet --overwrite --partition dt=2024-01-01"
+)]
 pub struct Args {
     #[command(flatten)]
     table: TableArg,
