@@ -23,6 +23,7 @@ use crate::spec::paths::MAIN_BRANCH;
 use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
 use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, Tag, TagManager};
 use crate::write::commit::TableCommit;
+use crate::write::overwrite::OverwriteBuilder;
 use crate::write::table_write::TableWrite;
 
 #[derive(Clone, Debug)]
@@ -173,6 +174,19 @@ impl Table {
     /// A writer starting from the latest snapshot.
     pub async fn new_write(&self) -> Result<TableWrite> {
         TableWrite::new(self.io.clone(), self.schema.clone()).await
+    }
+
+    /// A writer for an overwrite: it ignores the table's current files (Paimon's
+    /// `withIgnorePreviousFiles`); commit its messages with
+    /// [`TableCommit::overwrite`]. [`Table::new_overwrite`] does both.
+    pub async fn new_write_overwrite(&self) -> Result<TableWrite> {
+        TableWrite::new_ignoring_previous(self.io.clone(), self.schema.clone()).await
+    }
+
+    /// An INSERT OVERWRITE (Paimon's `BatchWriteBuilder.withOverwrite`): options, then
+    /// `start()`, write the new rows, `commit()`. See [`crate::write::overwrite`].
+    pub fn new_overwrite(&self) -> OverwriteBuilder {
+        OverwriteBuilder::new(self.clone())
     }
 
     /// A committer for `commit_user` (a streaming job keeps one user across restarts). As in

@@ -63,6 +63,9 @@ async fn run_statement(ctx: &SessionContext, statement: DFStatement) -> Result<(
         match s.as_ref() {
             Statement::Call(function) => return procedures::call(ctx, function).await.map(with_schema),
             Statement::AlterTable(alter) => return super::ddl::alter_table(ctx, alter).await.map(with_schema),
+            Statement::Insert(insert) if insert.partitioned.is_some() => {
+                return super::overwrite::insert_partition(ctx, insert).await.map(with_schema)
+            }
             Statement::Update { .. } | Statement::Delete(_) | Statement::Merge { .. } => row_level = true,
             _ => {}
         }

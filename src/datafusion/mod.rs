@@ -8,6 +8,7 @@
 //! - [`merge`]: `MERGE INTO` as a join of table and source, one commit.
 //! - [`sink`]: rows written through the table writer and committed once.
 //! - [`system_tables`]: Paimon's system tables (`t$snapshots`, `t$files`, `t$audit_log`, ...).
+//! - [`overwrite`]: `INSERT OVERWRITE ... PARTITION (...)`, which DataFusion does not plan.
 //! - [`catalog`]: a warehouse (`<warehouse>/<db>.db/<table>`) as a catalog.
 //! - [`frontend`]: shoal's SQL entry point: DataFusion's SQL plus Paimon's `CALL sys.*`
 //!   procedures ([`procedures`]) and `VERSION AS OF` time travel.
@@ -17,6 +18,7 @@ pub mod ddl;
 pub mod exec;
 pub mod frontend;
 pub mod merge;
+pub mod overwrite;
 pub mod procedures;
 pub mod provider;
 pub mod prune;

@@ -47,6 +47,14 @@ impl fmt::Debug for ShoalTableProvider {
 }
 
 impl ShoalTableProvider {
+    /// The table, for writing: fails for a table read at a fixed snapshot (time travel).
+    pub(crate) fn writable_table(&self, statement: &str) -> Result<&Table> {
+        if self.travel.is_some() {
+            return plan_err!("{statement} into a table read at a fixed snapshot (time travel) is not allowed");
+        }
+        Ok(&self.table)
+    }
+
     /// Reads the latest snapshot at query time, or the time travel in the table's own options
     /// (`scan.snapshot-id`, `scan.tag-name`, `scan.timestamp-millis`).
     pub fn new(table: Table) -> Self {
@@ -281,10 +289,15 @@ impl TableProvider for ShoalTableProvider {
                 "INSERT into the read-optimized system table $ro is not allowed; write to the table itself"
             );
         }
-        if insert_op != InsertOp::Append {
-            return not_impl_err!("INSERT {insert_op} into a shoal table (only INSERT INTO appends/upserts)");
-        }
-        let sink = ShoalSink::new(self.table.clone(), RowKind::Insert, "INSERT");
+        let sink = match insert_op {
+            InsertOp::Append => ShoalSink::new(self.table.clone(), RowKind::Insert, "INSERT"),
+            InsertOp::Overwrite => {
+                ShoalSink::new(self.table.clone(), RowKind::Insert, "INSERT OVERWRITE").overwriting(vec![])
+            }
+            InsertOp::Replace => {
+                return not_impl_err!("INSERT {insert_op} into a shoal table (INSERT INTO and INSERT OVERWRITE are)")
+            }
+        };
         Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
     }
 

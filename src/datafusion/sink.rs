@@ -28,13 +28,23 @@ pub struct ShoalSink {
     /// empty table); the commit fails with a retryable conflict if another commit wrote into a
     /// bucket this one writes since then.
     read_snapshot: Option<Option<i64>>,
+    /// INSERT OVERWRITE: the static partition given (none: the table's dynamic or whole-table
+    /// overwrite); see [`crate::write::overwrite`].
+    overwrite: Option<Vec<(String, String)>>,
 }
 
 impl ShoalSink {
     /// Every row written with `kind`.
     pub fn new(table: Table, kind: RowKind, statement: &'static str) -> Self {
         let schema = table.arrow_schema();
-        ShoalSink { table, kind: Some(kind), statement, schema, read_snapshot: None }
+        ShoalSink { table, kind: Some(kind), statement, schema, read_snapshot: None, overwrite: None }
+    }
+
+    /// INSERT OVERWRITE: the rows replace the table's rows in the partitions `partition` covers
+    /// (empty: per `dynamic-partition-overwrite`, the partitions of the rows or the whole table).
+    pub fn overwriting(mut self, partition: Vec<(String, String)>) -> Self {
+        self.overwrite = Some(partition);
+        self
     }
 
     /// The rows to write were computed from the table at `snapshot` (see `read_snapshot`).
@@ -48,7 +58,14 @@ impl ShoalSink {
     pub fn with_kind_column(table: Table, statement: &'static str) -> Self {
         let mut fields: Vec<Field> = table.arrow_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         fields.push(Field::new(super::merge::KIND_COLUMN, ::datafusion::arrow::datatypes::DataType::Int8, false));
-        ShoalSink { table, kind: None, statement, schema: Arc::new(Schema::new(fields)), read_snapshot: None }
+        ShoalSink {
+            table,
+            kind: None,
+            statement,
+            schema: Arc::new(Schema::new(fields)),
+            read_snapshot: None,
+            overwrite: None,
+        }
     }
 }
 
@@ -153,7 +170,17 @@ impl DataSink for ShoalSink {
     }
 
     async fn write_all(&self, mut data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> Result<u64> {
-        let mut writer = self.table.new_write().await.map_err(df_err)?;
+        let scope = match &self.overwrite {
+            Some(partition) => {
+                Some(crate::write::OverwriteScope::for_table(self.table.schema(), partition).map_err(df_err)?)
+            }
+            None => None,
+        };
+        let mut writer = match scope {
+            Some(_) => self.table.new_write_overwrite().await,
+            None => self.table.new_write().await,
+        }
+        .map_err(df_err)?;
         let mut once = if self.kind.is_none() { Some(KeyOnce::new(&self.table)?) } else { None };
         let mut rows = 0u64;
         while let Some(batch) = data.next().await {
@@ -190,6 +217,12 @@ impl DataSink for ShoalSink {
         let messages = writer.prepare_commit().await.map_err(df_err)?;
         let user = format!("shoal-sql-{}", uuid::Uuid::new_v4());
         let mut commit = self.table.new_commit(&user).map_err(df_err)?;
+        if let Some(scope) = &scope {
+            // Deletes the files of the statement itself when it fails before its snapshot.
+            commit.overwrite(scope, messages).await.map_err(df_err)?;
+            writer.settle_commit(&commit, None).await.map_err(df_err)?;
+            return Ok(rows);
+        }
         if let Some(read) = self.read_snapshot {
             commit = commit.with_read_snapshot(read);
         }

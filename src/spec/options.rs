@@ -911,6 +911,12 @@ impl CoreOptions {
         self.bool(STREAMING_READ_OVERWRITE, false)
     }
 
+    /// `dynamic-partition-overwrite` (default true): an overwrite of a partitioned table without
+    /// a static partition replaces only the partitions its new rows are in (false: the whole table).
+    pub fn dynamic_partition_overwrite(&self) -> Result<bool, SpecError> {
+        self.bool("dynamic-partition-overwrite", true)
+    }
+
     /// `tag.automatic-creation`: none (default), process-time, watermark or batch.
     pub fn tag_creation_mode(&self) -> Result<TagCreationMode, SpecError> {
         match self.get(TAG_AUTOMATIC_CREATION).map(|v| v.trim().to_ascii_lowercase()).as_deref() {

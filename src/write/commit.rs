@@ -28,6 +28,7 @@ use crate::spec::{
 use crate::store::manifests::{merge_entries, FileNamer};
 use crate::store::{ManifestStore, SnapshotManager};
 use crate::write::dynamic_bucket::{check_hash_index_base, HashIndexChanges};
+use crate::write::overwrite::{describe, OverwriteScope};
 
 /// What one bucket changed: new files from writes and their changelog files (committed as an
 /// APPEND snapshot), and the files a compaction removed and produced (committed as a COMPACT
@@ -358,6 +359,7 @@ impl TableCommit {
                 index_changes,
                 compactions: &[],
                 hash_bases: vec![],
+                overwrite: None,
             },
         )
         .await
@@ -394,6 +396,23 @@ impl TableCommit {
             delta.hash_bases = hash_index.iter().map(|h| (&h.partition, h.base.as_slice())).collect();
             outcome = self.commit_entries(identifier, watermark, delta).await?;
         }
+        let outcome = self.commit_compaction_messages(identifier, watermark, &messages, outcome).await?;
+        if let (Some(hook), Some(id)) = (&self.after_commit, outcome.snapshot_id()) {
+            hook(id).await.map_err(|e| Error::AfterCommit { snapshot: id, source: Box::new(e) })?;
+        }
+        Ok(outcome)
+    }
+
+    /// Commits the compactions of `messages` (one COMPACT snapshot), dropping those that lost a
+    /// race (see [`TableCommit::commit`]); `outcome` is that of the commit before, returned if
+    /// there is no compaction to commit.
+    async fn commit_compaction_messages(
+        &self,
+        identifier: i64,
+        watermark: Option<i64>,
+        messages: &[CommitMessage],
+        mut outcome: CommitOutcome,
+    ) -> Result<CommitOutcome> {
         let mut compactions: Vec<&CommitMessage> = messages.iter().filter(|m| m.has_compaction()).collect();
         let mut attempts = 0;
         while !compactions.is_empty() {
@@ -416,6 +435,7 @@ impl TableCommit {
                         index_changes,
                         compactions: &compactions,
                         hash_bases: vec![],
+                        overwrite: None,
                     },
                 )
                 .await;
@@ -462,10 +482,147 @@ impl TableCommit {
                 Err(e) => return Err(e),
             }
         }
+        Ok(outcome)
+    }
+
+    /// An overwrite (Paimon's `overwrite`, see [`crate::write::overwrite`]): one OVERWRITE
+    /// snapshot that deletes every data file and index file of the partitions `scope` covers,
+    /// as of the latest snapshot when it commits (read again at each attempt), and adds the new
+    /// files of `messages`; their compactions follow in a COMPACT snapshot. `messages` must come
+    /// from a writer that ignored the previous files ([`crate::Table::new_write_overwrite`]).
+    /// Changelog files are not committed (as in Paimon) and are deleted.
+    ///
+    /// A static scope fails, before anything is committed, when a new file lies outside it; a
+    /// dynamic scope with no new files commits nothing. When the overwrite fails before its
+    /// snapshot (that error, or a conflict), the files of `messages` are deleted.
+    pub async fn overwrite(&self, scope: &OverwriteScope, messages: Vec<CommitMessage>) -> Result<CommitOutcome> {
+        let result = self.overwrite_only(scope, &messages).await;
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                if matches!(e, Error::InvalidInput(_) | Error::CommitConflict(_)) {
+                    self.abort(&messages).await;
+                }
+                return Err(e);
+            }
+        };
+        // Changelog is not part of an overwrite: its files go.
+        for m in &messages {
+            self.delete_written(
+                &CommitMessage::new(m.partition.clone(), m.bucket, m.total_buckets),
+                m.changelog_files.iter().chain(&m.compact_changelog_files),
+            )
+            .await;
+        }
+        let messages: Vec<CommitMessage> = messages
+            .into_iter()
+            .map(|m| CommitMessage { changelog_files: vec![], compact_changelog_files: vec![], ..m })
+            .collect();
+        let outcome = self.commit_compaction_messages(BATCH_COMMIT_IDENTIFIER, None, &messages, outcome).await?;
         if let (Some(hook), Some(id)) = (&self.after_commit, outcome.snapshot_id()) {
             hook(id).await.map_err(|e| Error::AfterCommit { snapshot: id, source: Box::new(e) })?;
         }
         Ok(outcome)
+    }
+
+    /// The OVERWRITE snapshot of [`TableCommit::overwrite`].
+    async fn overwrite_only(&self, scope: &OverwriteScope, messages: &[CommitMessage]) -> Result<CommitOutcome> {
+        scope.validate(&self.schema)?;
+        // As Paimon: dynamic partition overwrite applies to partitioned tables only.
+        let whole = OverwriteScope::whole_table();
+        let scope = match scope {
+            OverwriteScope::Dynamic if self.schema.partition_keys.is_empty() => &whole,
+            other => other,
+        };
+        let adds: Vec<ManifestEntry> =
+            messages.iter().flat_map(|m| m.new_files.iter().map(move |f| entry(FileKind::Add, m, f))).collect();
+        let schema = &self.schema;
+        let dynamic: HashSet<Vec<u8>>;
+        let test: Box<PartitionTest<'_>> = match scope {
+            OverwriteScope::Static(pairs) => {
+                for m in messages.iter().filter(|m| !m.new_files.is_empty()) {
+                    if !OverwriteScope::static_matches(pairs, schema, &m.partition)? {
+                        let opts = schema.core_options();
+                        let path = partition_path(
+                            &m.partition,
+                            &schema.partition_keys,
+                            &schema.partition_types(),
+                            opts.partition_default_name(),
+                        )
+                        .unwrap_or_else(|_| "?".into());
+                        return Err(Error::InvalidInput(format!(
+                            "overwrite of partition {}: new rows are in partition {}, outside it",
+                            describe(pairs),
+                            path.trim_end_matches('/')
+                        )));
+                    }
+                }
+                Box::new(move |p: &BinaryRow| OverwriteScope::static_matches(pairs, schema, p))
+            }
+            OverwriteScope::Dynamic => {
+                if adds.is_empty() {
+                    return Ok(CommitOutcome::Empty);
+                }
+                dynamic = adds.iter().map(|e| e.partition.data().to_vec()).collect();
+                let dynamic = &dynamic;
+                Box::new(move |p: &BinaryRow| Ok(dynamic.contains(p.data())))
+            }
+        };
+        // Dynamic-bucket tables: the new partitions' hash index files (the writer started from
+        // an empty index; the old files go with the overwritten partitions).
+        let hash_adds: Vec<IndexManifestEntry> = messages
+            .iter()
+            .flat_map(|m| m.hash_index.iter().flat_map(|h| h.changes.iter()))
+            .filter(|e| e.kind == FileKind::Add)
+            .cloned()
+            .collect();
+        let delta = Delta {
+            kind: CommitKind::Overwrite,
+            entries: adds,
+            changelog: vec![],
+            index_changes: hash_adds,
+            compactions: &[],
+            hash_bases: vec![],
+            overwrite: Some(test.as_ref()),
+        };
+        self.commit_entries(BATCH_COMMIT_IDENTIFIER, None, delta).await
+    }
+
+    /// The DELETE entries of the live data files and index files of the partitions `test`
+    /// accepts in `latest`, in a stable order.
+    async fn overwritten_files(
+        &self,
+        latest: Option<&Snapshot>,
+        test: &PartitionTest<'_>,
+    ) -> Result<(Vec<ManifestEntry>, Vec<IndexManifestEntry>)> {
+        let Some(latest) = latest else { return Ok((vec![], vec![])) };
+        self.bring_live_files_to(latest).await?;
+        let cached: Option<Vec<ManifestEntry>> =
+            self.live.lock().ok().and_then(|g| {
+                g.as_ref().filter(|l| l.snapshot == latest.id).map(|l| l.files.values().cloned().collect())
+            });
+        let live = match cached {
+            Some(l) => l,
+            None => self.manifests.live_files(latest).await?,
+        };
+        let mut files = vec![];
+        for e in live {
+            if test(&e.partition)? {
+                files.push(ManifestEntry { kind: FileKind::Delete, ..e });
+            }
+        }
+        files.sort_by(|a, b| {
+            (a.partition.data(), a.bucket, &a.file.file_name).cmp(&(b.partition.data(), b.bucket, &b.file.file_name))
+        });
+        let mut index = vec![];
+        if let Some(name) = &latest.index_manifest {
+            for e in self.manifests.read_index_manifest(name).await? {
+                if test(&e.partition)? {
+                    index.push(IndexManifestEntry { kind: FileKind::Delete, ..e });
+                }
+            }
+        }
+        Ok((files, index))
     }
 
     /// The compactions the commits since the last call dropped because another commit changed
@@ -548,13 +705,23 @@ impl TableCommit {
     }
 
     async fn commit_entries(&self, identifier: i64, watermark: Option<i64>, delta: Delta<'_>) -> Result<CommitOutcome> {
-        let Delta { kind, entries, changelog, index_changes, compactions, hash_bases } = delta;
+        let Delta { kind, mut entries, changelog, mut index_changes, compactions, hash_bases, overwrite } = delta;
         let partition_types = self.schema.partition_types();
         let mut namer = FileNamer::new();
-        let delta_meta = self
-            .manifests
-            .write_manifest(&mut namer, &entries, self.schema.id, partition_stats(&entries, &partition_types))
-            .await?;
+        // An overwrite: the new files and index files; each attempt adds the deletes of the
+        // overwritten partitions as of its latest snapshot.
+        let (new_entries, new_index) = match overwrite {
+            Some(_) => (entries.clone(), index_changes.clone()),
+            None => (vec![], vec![]),
+        };
+        let mut delta_meta = match overwrite {
+            Some(_) => None, // written per attempt
+            None => Some(
+                self.manifests
+                    .write_manifest(&mut namer, &entries, self.schema.id, partition_stats(&entries, &partition_types))
+                    .await?,
+            ),
+        };
         // Paimon's FileStoreCommitImpl: the changelog files go into one manifest of their own,
         // listed by the snapshot's `changelogManifestList` (written once, shared by retries).
         let changelog_list = if changelog.is_empty() {
@@ -567,10 +734,6 @@ impl TableCommit {
             Some(self.manifests.write_manifest_list(&mut namer, std::slice::from_ref(&meta)).await?)
         };
         let changelog_records: i64 = changelog.iter().map(|e| e.file.row_count).sum();
-        let deletes: Vec<FileIdentifier> =
-            entries.iter().filter(|e| e.kind == FileKind::Delete).map(ManifestEntry::identifier).collect();
-        let delta_records: i64 =
-            entries.iter().map(|e| if e.kind == FileKind::Add { e.file.row_count } else { -e.file.row_count }).sum();
 
         for attempt in 0..=self.max_retries {
             if attempt > 0 {
@@ -581,6 +744,36 @@ impl TableCommit {
                 tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
             }
             let latest = self.snapshots.latest().await?;
+            if let Some(test) = overwrite {
+                let (deleted, deleted_index) = self.overwritten_files(latest.as_ref(), test).await?;
+                let next: Vec<ManifestEntry> = deleted.into_iter().chain(new_entries.iter().cloned()).collect();
+                if delta_meta.is_some() && next != entries {
+                    // Another commit changed the overwritten partitions: this attempt's delta differs.
+                    if let Some(old) = delta_meta.take() {
+                        let _ = self.manifests.delete(&old.file_name).await;
+                    }
+                }
+                entries = next;
+                index_changes = deleted_index.into_iter().chain(new_index.iter().cloned()).collect();
+                if entries.is_empty() && index_changes.is_empty() {
+                    // Nothing to delete, nothing to add: no snapshot.
+                    self.delete_commit_manifests(delta_meta.as_ref().map(|m| m.file_name.as_str()), None).await;
+                    return Ok(CommitOutcome::Empty);
+                }
+            }
+            let delta_meta: &ManifestFileMeta = match delta_meta.take() {
+                Some(m) => delta_meta.insert(m),
+                None => {
+                    let stats = partition_stats(&entries, &partition_types);
+                    delta_meta.insert(self.manifests.write_manifest(&mut namer, &entries, self.schema.id, stats).await?)
+                }
+            };
+            let deletes: Vec<FileIdentifier> =
+                entries.iter().filter(|e| e.kind == FileKind::Delete).map(ManifestEntry::identifier).collect();
+            let delta_records: i64 = entries
+                .iter()
+                .map(|e| if e.kind == FileKind::Add { e.file.row_count } else { -e.file.row_count })
+                .sum();
             // Deletion-vector changes: the latest index manifest with this commit's buckets replaced.
             let mut index_manifest = latest.as_ref().and_then(|s| s.index_manifest.clone());
             let dv_based = compactions.iter().any(|m| m.dv_base.is_some());
@@ -604,7 +797,7 @@ impl TableCommit {
             };
             if let Err(e) = checked.await {
                 // Given up before publishing anything: this commit's manifests go.
-                self.delete_commit_manifests(&delta_meta.file_name, changelog_list.as_deref()).await;
+                self.delete_commit_manifests(Some(&delta_meta.file_name), changelog_list.as_deref()).await;
                 return Err(e);
             }
             let base_metas = match &latest {
@@ -623,7 +816,7 @@ impl TableCommit {
                 };
             }
             let base_list = self.manifests.write_manifest_list(&mut namer, &base_metas).await?;
-            let delta_list = self.manifests.write_manifest_list(&mut namer, std::slice::from_ref(&delta_meta)).await?;
+            let delta_list = self.manifests.write_manifest_list(&mut namer, std::slice::from_ref(delta_meta)).await?;
             let id = latest.as_ref().map(|s| s.id + 1).unwrap_or(1);
             let snapshot = Snapshot {
                 version: SNAPSHOT_VERSION,
@@ -671,7 +864,8 @@ impl TableCommit {
                 let _ = self.manifests.delete(&name).await;
             }
         }
-        self.delete_commit_manifests(&delta_meta.file_name, changelog_list.as_deref()).await;
+        self.delete_commit_manifests(delta_meta.as_ref().map(|m| m.file_name.as_str()), changelog_list.as_deref())
+            .await;
         Err(Error::CommitConflict(format!(
             "gave up after {} attempts: other commits kept taking the next snapshot id",
             self.max_retries + 1
@@ -717,8 +911,10 @@ impl TableCommit {
 
     /// Deletes a commit's delta manifest and changelog manifest list (and its manifest), for a
     /// commit given up before any snapshot referred to them. Best effort.
-    async fn delete_commit_manifests(&self, delta: &str, changelog_list: Option<&str>) {
-        let _ = self.manifests.delete(delta).await;
+    async fn delete_commit_manifests(&self, delta: Option<&str>, changelog_list: Option<&str>) {
+        if let Some(delta) = delta {
+            let _ = self.manifests.delete(delta).await;
+        }
         if let Some(list) = changelog_list {
             for m in self.manifests.read_manifest_list(list).await.unwrap_or_default() {
                 let _ = self.manifests.delete(&m.file_name).await;
@@ -1021,7 +1217,13 @@ struct Delta<'a> {
     /// Dynamic-bucket appends: per partition, the hash index files its bucket assignments
     /// were based on (checked against the latest snapshot).
     hash_bases: Vec<(&'a BinaryRow, &'a [String])>,
+    /// An overwrite: at each attempt, every live data file and index file of the partitions
+    /// this accepts, in the latest snapshot, is deleted besides `entries` (the new files).
+    overwrite: Option<&'a PartitionTest<'a>>,
 }
+
+/// Whether a partition is overwritten.
+type PartitionTest<'a> = dyn Fn(&BinaryRow) -> Result<bool> + Send + Sync + 'a;
 
 impl Delta<'_> {
     fn append(entries: Vec<ManifestEntry>, changelog: Vec<ManifestEntry>) -> Self {
@@ -1032,6 +1234,7 @@ impl Delta<'_> {
             index_changes: vec![],
             compactions: &[],
             hash_bases: vec![],
+            overwrite: None,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod commit;
 pub mod data_file_writer;
 pub mod dynamic_bucket;
 pub(crate) mod postpone;
+pub mod overwrite;
 pub mod sink;
 pub mod spill;
 pub mod stats;
@@ -12,5 +13,6 @@ pub mod table_write;
 pub mod write_buffer;
 
 pub use commit::{CommitMessage, CommitOutcome, DroppedCompaction, TableCommit};
+pub use overwrite::{Overwrite, OverwriteBuilder, OverwriteScope};
 pub use sink::{Committable, StreamingSink};
 pub use table_write::TableWrite;

@@ -220,15 +220,33 @@ impl TableWrite {
     /// tables at once): the buffers and caches of all of them stay within the pool's limit
     /// together. None: a pool of the table's own `write-buffer-size`.
     pub async fn new_in(io: FileIO, schema: Arc<TableSchema>, pool: Option<Arc<MemoryPool>>) -> Result<TableWrite> {
+        Self::new_with(io, schema, pool, false).await
+    }
+
+    /// A writer for an overwrite (Paimon's `withIgnorePreviousFiles`): it starts as if the
+    /// table were empty, with no files, deletion vectors or lookups of the files it replaces,
+    /// sequence numbers from 0. Its messages are committed with
+    /// [`TableCommit::overwrite`](crate::write::TableCommit::overwrite).
+    pub async fn new_ignoring_previous(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
+        Self::new_with(io, schema, None, true).await
+    }
+
+    async fn new_with(
+        io: FileIO,
+        schema: Arc<TableSchema>,
+        pool: Option<Arc<MemoryPool>>,
+        ignore_previous: bool,
+    ) -> Result<TableWrite> {
         let opts = schema.core_options();
         schema.validate_bucket_mode()?;
         let lookup = LookupMode::for_table(&schema)?;
         let deletion_vectors = lookup.is_some_and(|m| m.deletion_vectors);
         let merge = MergeFunction::from_schema(&schema)?;
         let cfg = Arc::new(FileWriterConfig::new(schema.clone())?);
-        // A postpone-bucket writer restores nothing: its files only ever add to bucket -2.
+        // A postpone-bucket writer restores nothing: its files only ever add to bucket -2. An
+        // overwrite's writer starts as if the table were empty.
         let postpone_table = opts.bucket()? == crate::spec::paths::POSTPONE_BUCKET;
-        let (restored, restored_dvs) = if postpone_table {
+        let (restored, restored_dvs) = if postpone_table || ignore_previous {
             Default::default()
         } else {
             latest_buckets(&io, &schema, deletion_vectors, |_| true).await?
@@ -272,7 +290,8 @@ impl TableWrite {
         };
         let num_buckets = opts.bucket()?;
         let dynamic = if num_buckets == -1 && !schema.primary_keys.is_empty() {
-            let base = latest_hash_index(&ctx.io, &schema).await?;
+            // An overwrite replaces the partitions it writes, their hash index with them.
+            let base = if ignore_previous { vec![] } else { latest_hash_index(&ctx.io, &schema).await? };
             Some(DynamicBucketAssigner::new(ctx.io.clone(), opts.dynamic_bucket_target_row_num()?, base))
         } else {
             None

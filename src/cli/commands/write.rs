@@ -10,10 +10,14 @@ use crate::cli::args::TableArg;
 use crate::cli::parse;
 use shoal::error::{Error, Result};
 use shoal::ingest::{FileFormat, MissingColumns};
+use shoal::write::OverwriteScope;
 
 /// Write files into a table and commit them as one snapshot.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Example:\n  shoal write /tmp/wh/db.db/orders changes.csv --format csv --row-kind-column op")]
+#[command(
+    after_help = "Examples:\n  shoal write /tmp/wh/db.db/orders changes.csv --format csv --row-kind-column op\n  \
+                        shoal write /tmp/wh/db.db/orders day.parquet --overwrite --partition dt=2024-01-01"
+)]
 pub struct Args {
     #[command(flatten)]
     table: TableArg,
@@ -39,6 +43,16 @@ pub struct Args {
     /// be there). A JSON line without a key has a null there in any case.
     #[arg(long, value_enum, value_name = "WHAT", default_value = "error")]
     missing_columns: MissingColumnsArg,
+    /// INSERT OVERWRITE: the rows replace the table's rows (one OVERWRITE snapshot) in the
+    /// --partition given, else in the partitions they are in (dynamic-partition-overwrite, the
+    /// default) or in the whole table (unpartitioned, or dynamic-partition-overwrite = false)
+    #[arg(long)]
+    overwrite: bool,
+    /// With --overwrite: the static partition to replace, as key=value (repeatable; some of the
+    /// partition columns replace every partition matching them), replaced even by no rows;
+    /// rows outside it are an error
+    #[arg(long = "partition", value_name = "KEY=VALUE", value_parser = parse::key_value, requires = "overwrite")]
+    partitions: Vec<(String, String)>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -76,7 +90,29 @@ fn progress(path: &Path) -> ProgressBar {
 
 pub async fn exec(args: Args) -> Result<()> {
     let t = args.table.open().await?;
-    let mut w = t.new_write().await?;
+    if args.overwrite {
+        if args.watermark.is_some() {
+            return Err(Error::InvalidInput("--watermark is not recorded by an --overwrite".into()));
+        }
+        if args.row_kind_column.is_some() {
+            return Err(Error::InvalidInput(
+                "--row-kind-column does not go with --overwrite: an overwrite writes the new rows as inserts".into(),
+            ));
+        }
+    }
+    let mut overwrite = if args.overwrite {
+        let mut b = t.new_overwrite().partition(args.partitions.clone());
+        if let Some(user) = &args.commit_user {
+            b = b.commit_user(user.clone());
+        }
+        Some(b.start().await?)
+    } else {
+        None
+    };
+    let mut plain = match overwrite {
+        Some(_) => None,
+        None => Some(t.new_write().await?),
+    };
     let mut rows = 0usize;
     for f in &args.files {
         let format = match args.format {
@@ -94,11 +130,33 @@ pub async fn exec(args: Args) -> Result<()> {
             MissingColumnsArg::Error => MissingColumns::Error,
             MissingColumnsArg::Null => MissingColumns::Null,
         };
+        let w = match (&mut overwrite, &mut plain) {
+            (Some(o), _) => o.writer(),
+            (None, Some(w)) => w,
+            (None, None) => return Err(Error::Task("shoal write has no writer".into())),
+        };
         let written =
-            shoal::ingest::write_file(&t, &mut w, f, format, kind_column, missing, |n| pb.set_position(n as u64)).await;
+            shoal::ingest::write_file(&t, w, f, format, kind_column, missing, |n| pb.set_position(n as u64)).await;
         pb.finish_and_clear();
         rows += written?;
     }
+    let peak = || shoal::memory::peak_rss_bytes().map(|b| format!("; peak memory {} MiB", b >> 20)).unwrap_or_default();
+    if let Some(o) = overwrite {
+        let what = match o.scope() {
+            OverwriteScope::Dynamic => "the partitions written".to_string(),
+            OverwriteScope::Static(p) if p.is_empty() => "the whole table".to_string(),
+            OverwriteScope::Static(p) => {
+                format!("partition {}", p.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("/"))
+            }
+        };
+        let outcome = o.commit().await?;
+        match outcome.snapshot_id() {
+            Some(id) => outln!("wrote {rows} rows, overwrote {what}, committed snapshot {id}{}", peak())?,
+            None => outln!("wrote {rows} rows, nothing to overwrite{}", peak())?,
+        }
+        return Ok(());
+    }
+    let Some(mut w) = plain else { return Err(Error::Task("shoal write has no writer".into())) };
     let user = args.commit_user.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let commit = t.new_commit(&user)?;
     let outcome = commit.commit_with_watermark(None, args.watermark, w.prepare_commit().await?).await?;
@@ -106,10 +164,9 @@ pub async fn exec(args: Args) -> Result<()> {
     if dropped > 0 {
         eprintln!("the rows are committed; {dropped} compactions were dropped (others compacted their buckets first)");
     }
-    let peak = shoal::memory::peak_rss_bytes().map(|b| format!("; peak memory {} MiB", b >> 20)).unwrap_or_default();
     match outcome.snapshot_id() {
-        Some(id) => outln!("wrote {rows} rows, committed snapshot {id}{peak}")?,
-        None => outln!("wrote {rows} rows, nothing to commit{peak}")?,
+        Some(id) => outln!("wrote {rows} rows, committed snapshot {id}{}", peak())?,
+        None => outln!("wrote {rows} rows, nothing to commit{}", peak())?,
     }
     Ok(())
 }
