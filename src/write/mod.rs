@@ -4,8 +4,8 @@
 pub mod commit;
 pub mod data_file_writer;
 pub mod dynamic_bucket;
-pub(crate) mod postpone;
 pub mod overwrite;
+pub(crate) mod postpone;
 pub mod sink;
 pub mod spill;
 pub mod stats;
