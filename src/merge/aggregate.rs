@@ -124,6 +124,14 @@ impl Aggregator {
                 }
                 (a, b) => return Err(self.type_error(&a, &b)),
             },
+            RoaringBitmap64 => match (self.resolve(&acc, ctx)?, self.resolve(&input, ctx)?) {
+                (Cell::Bytes(a), Cell::Bytes(b)) => {
+                    let mut x = self.bitmap64(&a, "accumulated")?;
+                    x.union_with(&self.bitmap64(&b, "input")?);
+                    Cell::Bytes(x.encode())
+                }
+                (a, b) => return Err(self.type_error(&a, &b)),
+            },
         })
     }
 
@@ -221,6 +229,10 @@ impl Aggregator {
     fn bitmap(&self, bytes: &[u8]) -> Result<roaring::RoaringBitmap> {
         roaring::RoaringBitmap::deserialize_from(bytes)
             .map_err(|e| self.failure(format!("not a serialised roaring bitmap: {e}")))
+    }
+
+    fn bitmap64(&self, bytes: &[u8], which: &str) -> Result<super::rbm64::Bitmap64> {
+        super::rbm64::Bitmap64::decode(bytes).map_err(|e| self.failure(format!("the {which} value: {e}")))
     }
 
     /// Wraps an integer to the column's width, as Java's narrowing casts do.

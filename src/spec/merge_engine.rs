@@ -40,6 +40,7 @@ pub enum AggFunction {
         nested_key: Vec<usize>,
     },
     RoaringBitmap32,
+    RoaringBitmap64,
 }
 
 impl AggFunction {
@@ -62,6 +63,7 @@ impl AggFunction {
             AggFunction::MergeMap => "merge_map",
             AggFunction::NestedUpdate { .. } => "nested_update",
             AggFunction::RoaringBitmap32 => "rbm32",
+            AggFunction::RoaringBitmap64 => "rbm64",
         }
     }
 
@@ -112,7 +114,7 @@ pub struct MergeEngineConfig {
 }
 
 const FUNCTION_NAMES: &str = "sum, product, max, min, last_value, last_non_null_value, first_value, \
-     first_non_null_value, listagg, bool_and, bool_or, collect, merge_map, nested_update, rbm32";
+     first_non_null_value, listagg, bool_and, bool_or, collect, merge_map, nested_update, rbm32, rbm64";
 
 impl MergeEngineConfig {
     pub fn from_schema(schema: &TableSchema) -> Result<MergeEngineConfig, SpecError> {
@@ -435,7 +437,11 @@ fn parse_function(name: &str, schema: &TableSchema, i: usize) -> Result<AggFunct
             need(matches!(t.kind, TypeKind::VarBinary(_) | TypeKind::Binary(_)), "a VARBINARY column")?;
             AggFunction::RoaringBitmap32
         }
-        "rbm64" | "theta_sketch" | "hll_sketch" => {
+        "rbm64" => {
+            need(matches!(t.kind, TypeKind::VarBinary(_) | TypeKind::Binary(_)), "a VARBINARY column")?;
+            AggFunction::RoaringBitmap64
+        }
+        "theta_sketch" | "hll_sketch" => {
             return Err(format!(
                 "aggregate function '{name}' is not supported by shoal (its serialised form is that of a Java library); \
                  supported: {FUNCTION_NAMES}"
