@@ -19,6 +19,7 @@ pub mod cell;
 pub mod keys;
 pub mod partial_update;
 pub mod rbm64;
+pub mod sketches;
 
 use std::cmp::Ordering;
 use std::sync::Arc;

@@ -41,6 +41,8 @@ pub enum AggFunction {
     },
     RoaringBitmap32,
     RoaringBitmap64,
+    HllSketch,
+    ThetaSketch,
 }
 
 impl AggFunction {
@@ -64,6 +66,8 @@ impl AggFunction {
             AggFunction::NestedUpdate { .. } => "nested_update",
             AggFunction::RoaringBitmap32 => "rbm32",
             AggFunction::RoaringBitmap64 => "rbm64",
+            AggFunction::HllSketch => "hll_sketch",
+            AggFunction::ThetaSketch => "theta_sketch",
         }
     }
 
@@ -114,7 +118,7 @@ pub struct MergeEngineConfig {
 }
 
 const FUNCTION_NAMES: &str = "sum, product, max, min, last_value, last_non_null_value, first_value, \
-     first_non_null_value, listagg, bool_and, bool_or, collect, merge_map, nested_update, rbm32, rbm64";
+     first_non_null_value, listagg, bool_and, bool_or, collect, merge_map, nested_update, rbm32, rbm64, hll_sketch, theta_sketch";
 
 impl MergeEngineConfig {
     pub fn from_schema(schema: &TableSchema) -> Result<MergeEngineConfig, SpecError> {
@@ -441,11 +445,13 @@ fn parse_function(name: &str, schema: &TableSchema, i: usize) -> Result<AggFunct
             need(matches!(t.kind, TypeKind::VarBinary(_) | TypeKind::Binary(_)), "a VARBINARY column")?;
             AggFunction::RoaringBitmap64
         }
-        "theta_sketch" | "hll_sketch" => {
-            return Err(format!(
-                "aggregate function '{name}' is not supported by shoal (its serialised form is that of a Java library); \
-                 supported: {FUNCTION_NAMES}"
-            ))
+        "hll_sketch" => {
+            need(matches!(t.kind, TypeKind::VarBinary(_) | TypeKind::Binary(_)), "a VARBINARY column")?;
+            AggFunction::HllSketch
+        }
+        "theta_sketch" => {
+            need(matches!(t.kind, TypeKind::VarBinary(_) | TypeKind::Binary(_)), "a VARBINARY column")?;
+            AggFunction::ThetaSketch
         }
         "count" => {
             return Err(format!(
