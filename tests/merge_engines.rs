@@ -646,13 +646,12 @@ fn from_hex(s: &str) -> Vec<u8> {
 /// The values of rbm64, hll_sketch and theta_sketch, byte for byte against Java Paimon 0.9 (two
 /// JVM runs): Java serialises value sets and unions pairs of them with Paimon's own
 /// `Field*Agg.agg`; shoal reads every Java value, writes each rbm64 set as Java does, and its
-/// unions of the same pairs are Java's (HLL, Theta: the same bytes; rbm64: the same values, in the
-/// bytes Java writes for a fresh bitmap of them). Then Java reads shoal's values and aggregates
-/// them further.
+/// unions of the same pairs are Java's bytes. Then Java reads shoal's values, aggregates them
+/// further, and folds long chains (accumulators in the layouts unions leave): Java's bytes again.
 #[test]
 fn rbm64_hll_theta_values_match_java() {
     use serde_json::{json, Value};
-    use shoal::merge::rbm64::Bitmap64;
+    use shoal::merge::rbm64::{self, Bitmap64};
     use shoal::merge::sketches::{hll, hll_union, theta_union};
     let Some(o) = common::oracle::oracle() else { return };
     let dir = tempfile::tempdir().unwrap();
@@ -744,14 +743,14 @@ fn rbm64_hll_theta_values_match_java() {
                 let mut x = Bitmap64::decode(&made[*a]).unwrap();
                 x.union_with(&Bitmap64::decode(&made[*b]).unwrap());
                 assert_eq!(x, Bitmap64::decode(java_union).unwrap(), "rbm64 union of {a} and {b}");
-                x.encode()
+                rbm64::union(&made[*a], &made[*b]).unwrap()
             }
             "hll_sketch" => hll_union(&made[*a], &made[*b]).unwrap(),
             _ => theta_union(&made[*a], &made[*b]).unwrap(),
         };
         if mine == *java_union {
             same_bytes += 1;
-        } else if *f != "rbm64" {
+        } else {
             let at = java_union.iter().zip(&mine).position(|(x, y)| x != y).unwrap_or(mine.len().min(java_union.len()));
             let show = |v: &[u8]| to_hex(&v[at.saturating_sub(8)..(at + 24).min(v.len())]);
             differing.push(format!(
@@ -765,7 +764,7 @@ fn rbm64_hll_theta_values_match_java() {
         shoal_values.push((f, mine));
     }
     eprintln!("{same_bytes} of {} unions byte-identical to Java's", pairs.len());
-    assert!(differing.is_empty(), "sketch unions differ from Java's:\n{}", differing.join("\n"));
+    assert!(differing.is_empty(), "unions differ from Java's:\n{}", differing.join("\n"));
 
     // Java reads shoal's values (its unions) and aggregates them with Java's values.
     let read: Vec<Value> = shoal_values.iter().map(|(f, v)| json!({"function": f, "hex": to_hex(v)})).collect();
@@ -774,7 +773,36 @@ fn rbm64_hll_theta_values_match_java() {
         .zip(&pairs)
         .map(|((f, v), (_, a, _))| json!({"function": f, "acc": to_hex(v), "input": to_hex(&made[*a])}))
         .collect();
-    let java = run(json!({"read": read, "agg": agg}), "round2");
+    // Folds (agg(agg(v0, v1), v2)...): accumulators in the layouts unions leave. Single values
+    // added one at a time in a scrambled order grow ART nodes from Node4 to Node256 at two depths,
+    // and the container arrays; then each function's values in order and reversed.
+    let singles: Vec<Vec<u8>> = (0..130u64)
+        .map(|i| {
+            let k = i * 37 % 130;
+            let v = if i % 2 == 0 { k << 16 | i } else { k << 40 | 1 << 16 };
+            [v].into_iter().collect::<Bitmap64>().encode()
+        })
+        .collect();
+    let mut folds: Vec<(&str, Vec<Vec<u8>>)> = vec![("rbm64", singles)];
+    for (f, first, n) in [("rbm64", 0, rbm_sets.len()), ("hll_sketch", hll_first, hll_cases.len()), ("theta_sketch", theta_first, theta_cases.len())] {
+        let values: Vec<Vec<u8>> = made[first..first + n].to_vec();
+        folds.push((f, values.clone()));
+        folds.push((f, values.into_iter().rev().collect()));
+    }
+    let fold_spec: Vec<Value> =
+        folds.iter().map(|(f, vs)| json!({"function": f, "values": vs.iter().map(|v| to_hex(v)).collect::<Vec<_>>()})).collect();
+    let java = run(json!({"read": read, "agg": agg, "fold": fold_spec}), "round2");
+    for (i, (f, vs)) in folds.iter().enumerate() {
+        let mut acc = vs[0].clone();
+        for v in &vs[1..] {
+            acc = match *f {
+                "rbm64" => rbm64::union(&acc, v).unwrap(),
+                "hll_sketch" => hll_union(&acc, v).unwrap(),
+                _ => theta_union(&acc, v).unwrap(),
+            };
+        }
+        assert_eq!(java["fold"][i].as_str().unwrap(), to_hex(&acc), "fold {i} ({f})");
+    }
     for (i, ((f, v), r)) in shoal_values.iter().zip(java["read"].as_array().unwrap()).enumerate() {
         match *f {
             "rbm64" => {
@@ -799,11 +827,7 @@ fn rbm64_hll_theta_values_match_java() {
     for (i, ((f, v), (_, a, _))) in shoal_values.iter().zip(&pairs).enumerate() {
         let java_union = from_hex(java["agg"][i].as_str().unwrap());
         match *f {
-            "rbm64" => {
-                let mut x = Bitmap64::decode(v).unwrap();
-                x.union_with(&Bitmap64::decode(&made[*a]).unwrap());
-                assert_eq!(Bitmap64::decode(&java_union).unwrap(), x);
-            }
+            "rbm64" => assert_eq!(to_hex(&java_union), to_hex(&rbm64::union(v, &made[*a]).unwrap()), "agg {i}"),
             "hll_sketch" => assert_eq!(to_hex(&java_union), to_hex(&hll_union(v, &made[*a]).unwrap()), "agg {i}"),
             _ => assert_eq!(to_hex(&java_union), to_hex(&theta_union(v, &made[*a]).unwrap()), "agg {i}"),
         }
@@ -812,8 +836,8 @@ fn rbm64_hll_theta_values_match_java() {
 
 /// A table whose columns aggregate with rbm64, hll_sketch and theta_sketch, written by shoal in
 /// three commits with a full compaction between (so one merge is shoal's, written to a file, and
-/// one happens on read), read by Java Paimon 0.9: Java's merged sketches are shoal's byte for byte;
-/// its bitmaps hold the same values.
+/// one happens on read), read by Java Paimon 0.9: Java's merged values are shoal's byte for byte,
+/// and the bitmaps hold the union of what was written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rbm64_hll_theta_table_read_by_java() {
     use serde_json::{json, Value};
@@ -878,7 +902,7 @@ async fn rbm64_hll_theta_table_read_by_java() {
     let expected_sets = [vec![0, 1, 2], vec![1], vec![2, 0]];
     for (row, java_row) in java_rows.iter().enumerate() {
         assert_eq!(java_row["id"].as_i64(), Some(row as i64 + 1));
-        for (c, name) in [(1, "h"), (2, "t")] {
+        for (c, name) in [(0, "r"), (1, "h"), (2, "t")] {
             let col = shoal.column(c + 1).as_binary::<i32>();
             let mine = (!col.is_null(row)).then(|| to_hex(col.value(row)));
             assert_eq!(java_row[name].as_str(), mine.as_deref(), "row {row}, column {name}");

@@ -125,11 +125,9 @@ impl Aggregator {
                 (a, b) => return Err(self.type_error(&a, &b)),
             },
             RoaringBitmap64 => match (self.resolve(&acc, ctx)?, self.resolve(&input, ctx)?) {
-                (Cell::Bytes(a), Cell::Bytes(b)) => {
-                    let mut x = self.bitmap64(&a, "accumulated")?;
-                    x.union_with(&self.bitmap64(&b, "input")?);
-                    Cell::Bytes(x.encode())
-                }
+                (Cell::Bytes(a), Cell::Bytes(b)) => Cell::Bytes(super::rbm64::union(&a, &b).map_err(|(in_acc, e)| {
+                    self.failure(format!("the {} value: {e}", if in_acc { "accumulated" } else { "input" }))
+                })?),
                 (a, b) => return Err(self.type_error(&a, &b)),
             },
             HllSketch | ThetaSketch => match (self.resolve(&acc, ctx)?, self.resolve(&input, ctx)?) {
@@ -242,10 +240,6 @@ impl Aggregator {
     fn bitmap(&self, bytes: &[u8]) -> Result<roaring::RoaringBitmap> {
         roaring::RoaringBitmap::deserialize_from(bytes)
             .map_err(|e| self.failure(format!("not a serialised roaring bitmap: {e}")))
-    }
-
-    fn bitmap64(&self, bytes: &[u8], which: &str) -> Result<super::rbm64::Bitmap64> {
-        super::rbm64::Bitmap64::decode(bytes).map_err(|e| self.failure(format!("the {which} value: {e}")))
     }
 
     /// Wraps an integer to the column's width, as Java's narrowing casts do.

@@ -649,8 +649,8 @@ def cmd_binaryrow_goldens(args):
 def cmd_agg_goldens(args):
     """SPEC: {"make": [{"function": F, "values": [long...], "lg_k": n, "hll_type": "HLL_4"|"HLL_6"|
     "HLL_8", "nominal_entries": n}], "agg": [{"function": F, "acc": V, "input": V}] (V: HEX, null or {"make": i}, the i-th made value),
-    "read": [{"function": F, "hex": HEX}]}. OUT: {"make": [HEX], "agg": [HEX|null], "read":
-    [...]} where make serialises the values as Paimon's test helpers do (RoaringBitmap64.bitmapOf;
+    "read": [{"function": F, "hex": HEX}], "fold": [{"function": F, "values": [V...]}]}. OUT:
+    {"make": [HEX], "agg": [HEX|null], "read": [...], "fold": [HEX]} (fold: agg(agg(v0, v1), v2)...) where make serialises the values as Paimon's test helpers do (RoaringBitmap64.bitmapOf;
     an HllSketch (lgK 12, HLL_4 unless given) updated with each long, toCompactByteArray; an
     UpdateSketch (4096 nominal entries unless given) updated with each long, compact() ordered,
     toByteArray), agg runs Paimon's own Field*Agg.agg(acc, input), and read deserialises a value:
@@ -743,10 +743,18 @@ def cmd_agg_goldens(args):
         # a hex string, null, or {"make": i}: the i-th made value
         return unhex(made[v["make"]]) if isinstance(v, dict) else unhex(v)
 
+    def fold(c):
+        agg, values = aggs[c["function"]], [value(v) for v in c["values"]]
+        acc = values[0]
+        for v in values[1:]:
+            acc = agg.agg(acc, v)
+        return tohex(acc)
+
     out = {"make": made,
            "agg": [tohex(aggs[c["function"]].agg(value(c.get("acc")), value(c.get("input"))))
                    for c in spec.get("agg", [])],
-           "read": [read(c) for c in spec.get("read", [])]}
+           "read": [read(c) for c in spec.get("read", [])],
+           "fold": [fold(c) for c in spec.get("fold", [])]}
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(out, f)
 

@@ -5,19 +5,30 @@
 //! radix tree (ART) over the high 48 bits of each value, whose leaves point into a two-level
 //! array of 16-bit roaring containers. `format-spec/merge-engines.md` describes the bytes.
 //!
-//! [`Bitmap64::decode`] reads any layout Java writes (node types, container slots and container
-//! array capacities as Java's object happened to be). [`Bitmap64::encode`] writes the layout a
-//! fresh `Roaring64Bitmap` has after the values were added in ascending order and
-//! `runOptimize()` ran: byte for byte what Java writes for `RoaringBitmap64.bitmapOf` of the same
-//! sorted values. (Java's `or` of two deserialised bitmaps appends containers in another order,
-//! so the bytes of a union differ from Java's while the values are the same.)
+//! The bytes of a union depend on both inputs' layouts (Java's `or` appends new containers after
+//! the accumulator's, inserts new keys into its tree, and picks container types by its own
+//! rules), so [`union`] replays Java's steps on a model of the Java object ([`java`]) and gives
+//! Java's bytes. [`Bitmap64`] is the set of values: [`Bitmap64::decode`] reads any layout Java
+//! writes, [`Bitmap64::encode`] writes the layout of a fresh bitmap that was given the values in
+//! ascending order (Java's `RoaringBitmap64.bitmapOf` of them, byte for byte).
 
 use std::collections::BTreeMap;
 
 use roaring::RoaringBitmap;
 
+mod java;
 #[cfg(test)]
 mod tests;
+
+/// Paimon's `FieldRoaringBitmap64Agg.agg(acc, input)`: Java's `or` of the input into the
+/// accumulator, replayed on a model of Java's object, so the bytes are Java's. The error says
+/// which side was not a bitmap (`true`: the accumulator).
+pub fn union(acc: &[u8], input: &[u8]) -> Result<Vec<u8>, (bool, FormatError)> {
+    let mut a = java::JavaBitmap::decode(acc).map_err(|e| (true, e))?;
+    let b = java::JavaBitmap::decode(input).map_err(|e| (false, e))?;
+    a.or(&b);
+    Ok(a.encode())
+}
 
 /// A corrupt or unsupported serialised bitmap: what was wrong, and where.
 #[derive(Debug, thiserror::Error)]
@@ -45,8 +56,6 @@ const ARRAY: u8 = 2;
 const ARRAY_MAX: u64 = 4096;
 /// The high 48 bits of a value, as the ART's 6-byte key.
 const KEY_BYTES: usize = 6;
-/// The deepest an ART over 6-byte keys can nest (one level per key byte, then the leaf).
-const MAX_DEPTH: usize = KEY_BYTES + 1;
 
 /// A set of 64-bit values (Java's longs, compared unsigned as Roaring64Bitmap does), grouped by
 /// their high 48 bits.
@@ -86,62 +95,7 @@ impl Bitmap64 {
 
     /// Reads the bytes of Java's `Roaring64Bitmap.serialize(DataOutput)`.
     pub fn decode(bytes: &[u8]) -> Result<Bitmap64, FormatError> {
-        let mut r = Reader { bytes, pos: 0 };
-        match r.u8()? {
-            EMPTY_TAG => {
-                r.finish()?;
-                return Ok(Bitmap64::new());
-            }
-            NOT_EMPTY_TAG => {}
-            t => return bad(format!("first byte is {t}, neither 0 (empty) nor 1 (not empty)")),
-        }
-        let key_count = r.u64()?;
-        let mut leaves = Vec::new();
-        read_node(&mut r, 0, &mut leaves)?;
-        if leaves.len() as u64 != key_count {
-            return bad(format!("the tree says it has {key_count} keys but holds {} leaves", leaves.len()));
-        }
-        let first_level = r.i32()?;
-        if first_level < 0 || first_level as usize > r.remaining() {
-            return bad(format!("container array count {first_level} is impossible"));
-        }
-        let mut slots: BTreeMap<u64, RoaringBitmap> = BTreeMap::new();
-        for i in 0..first_level as u64 {
-            let trim = r.u8()?;
-            if trim != NOT_TRIMMED_MARK {
-                return bad(format!("container array {i} has trim mark {trim:#x}, not 0xfe"));
-            }
-            let len = r.i32()?;
-            if len < 0 || len as usize > r.remaining() {
-                return bad(format!("container array {i} has impossible length {len}"));
-            }
-            for j in 0..len as u64 {
-                match r.u8()? {
-                    NULL_MARK => {}
-                    NOT_NULL_MARK => {
-                        slots.insert(i << 32 | j, read_container(&mut r)?);
-                    }
-                    m => return bad(format!("container slot {i}/{j} has mark {m}, neither 0 nor 1")),
-                }
-            }
-        }
-        let container_count = r.u64()?;
-        if container_count != slots.len() as u64 {
-            return bad(format!("{container_count} containers announced, {} present", slots.len()));
-        }
-        let _first_level_idx = r.i32()?;
-        let _second_level_idx = r.i32()?;
-        r.finish()?;
-        let mut out = Bitmap64::new();
-        for (key, idx) in leaves {
-            let Some(c) = slots.get(&idx) else {
-                return bad(format!("key {key:#x} points at container {idx:#x}, which is absent"));
-            };
-            if out.containers.insert(key, c.clone()).is_some() {
-                return bad(format!("key {key:#x} appears twice"));
-            }
-        }
-        Ok(out)
+        Ok(Bitmap64 { containers: java::JavaBitmap::decode(bytes)?.values().into_iter().collect() })
     }
 
     /// The bytes Java writes for these values: a `Roaring64Bitmap` built by adding them in
@@ -236,90 +190,6 @@ impl Reader<'_> {
         }
         Ok(())
     }
-}
-
-/// Reads one ART node and its subtree (children follow their parent, in key order), collecting
-/// the leaves' (48-bit key, container index).
-fn read_node(r: &mut Reader, depth: usize, leaves: &mut Vec<(u64, u64)>) -> Result<(), FormatError> {
-    if depth > MAX_DEPTH {
-        return bad("the tree nests deeper than a 6-byte key allows");
-    }
-    let kind = r.u8()?;
-    let count = r.u16()? as usize;
-    let prefix_len = r.u8()? as usize;
-    r.take(prefix_len)?;
-    let body = match kind {
-        NODE4 => 4,
-        NODE16 => 16,
-        NODE48 => 256,
-        NODE256 => 32,
-        LEAF => {
-            let key = key_from_bytes(r.take(KEY_BYTES)?);
-            let idx = r.u64()?;
-            leaves.push((key, idx));
-            return Ok(());
-        }
-        k => return bad(format!("unknown tree node type {k}")),
-    };
-    let max = [4, 16, 48, 256][kind as usize];
-    if count == 0 || count > max {
-        return bad(format!("a node of type {kind} with {count} children"));
-    }
-    r.take(body)?;
-    for _ in 0..count {
-        read_node(r, depth + 1, leaves)?;
-    }
-    Ok(())
-}
-
-fn read_container(r: &mut Reader) -> Result<RoaringBitmap, FormatError> {
-    let kind = r.u8()?;
-    let card = r.i32()?;
-    if !(0..=65536).contains(&card) {
-        return bad(format!("container cardinality {card}"));
-    }
-    let mut c = RoaringBitmap::new();
-    match kind {
-        RUN => {
-            let runs = r.u16()?;
-            for _ in 0..runs {
-                let start = r.u16()? as u32;
-                let len = r.u16()? as u32;
-                if start + len > 0xFFFF {
-                    return bad(format!("run {start}+{len} passes 65535"));
-                }
-                c.insert_range(start..=start + len);
-            }
-        }
-        BITMAP => {
-            let words = r.take(8192)?;
-            for (w, chunk) in words.chunks_exact(8).enumerate() {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(chunk);
-                let mut word = u64::from_le_bytes(a);
-                while word != 0 {
-                    c.insert(w as u32 * 64 + word.trailing_zeros());
-                    word &= word - 1;
-                }
-            }
-        }
-        ARRAY => {
-            let mut prev = None;
-            for _ in 0..card {
-                let v = r.u16()?;
-                if prev.is_some_and(|p| p >= v) {
-                    return bad("array container values not strictly ascending");
-                }
-                prev = Some(v);
-                c.insert(v as u32);
-            }
-        }
-        k => return bad(format!("unknown container type {k}")),
-    }
-    if c.len() != card as u64 {
-        return bad(format!("container announces {card} values but holds {}", c.len()));
-    }
-    Ok(c)
 }
 
 /// Writes the ART of ascending, distinct keys at `depth` as Java builds it by inserting them in

@@ -32,6 +32,32 @@ fn reads_javas_union_layout() {
 }
 
 #[test]
+fn union_is_javas_bytes() {
+    let acc: Bitmap64 = [3u64, 1 << 40].into_iter().collect();
+    assert_eq!(union(&acc.encode(), &hex(JAVA_SMALL)).unwrap(), hex(JAVA_UNION));
+    // Empty sides: Java's or into an empty bitmap builds it anew from the input's containers.
+    assert_eq!(union(&[0], &[0]).unwrap(), [0]);
+    assert_eq!(union(&[0], &hex(JAVA_SMALL)).unwrap(), hex(JAVA_SMALL));
+    assert_eq!(union(&hex(JAVA_SMALL), &[0]).unwrap(), hex(JAVA_SMALL));
+    let (in_acc, _) = union(&hex(JAVA_SMALL), &[7]).unwrap_err();
+    assert!(!in_acc);
+}
+
+/// Every node type grows as Java grows it: keys added one commit at a time.
+#[test]
+fn unions_grow_every_node_type() {
+    let mut acc = Bitmap64::new().encode();
+    let mut all = Bitmap64::new();
+    for i in 0..300u64 {
+        let v = (i * 7919 % 300) << 16 | i;
+        let one: Bitmap64 = [v].into_iter().collect();
+        acc = union(&acc, &one.encode()).unwrap();
+        all.insert(v);
+        assert_eq!(Bitmap64::decode(&acc).unwrap(), all, "after {i}");
+    }
+}
+
+#[test]
 fn empty_and_round_trips() {
     assert_eq!(Bitmap64::new().encode(), [0]);
     assert!(Bitmap64::decode(&[0]).unwrap().is_empty());
