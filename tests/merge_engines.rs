@@ -626,6 +626,38 @@ async fn unsupported_retractions_are_refused_at_write() {
     }
 }
 
+fn made_ref(i: usize) -> serde_json::Value {
+    serde_json::json!({ "make": i })
+}
+
+/// A compact HLL-mode image (datasketches-java layout) of the given registers: `tgt` 1 = HLL_6,
+/// 2 = HLL_8; HIP accumulator 1000, KxQ registers and the zero count as the registers give.
+fn hll_image(lg_k: u8, tgt: u8, values: &[u8]) -> Vec<u8> {
+    let inv = |v: u8| 0.5f64.powi(v as i32);
+    let kxq0: f64 = values.iter().filter(|v| **v < 32).map(|v| inv(*v)).sum();
+    let kxq1: f64 = values.iter().filter(|v| **v >= 32).map(|v| inv(*v)).sum();
+    let zeros = values.iter().filter(|v| **v == 0).count() as u32;
+    let mut out = vec![10, 1, 7, lg_k, 0, 8, 0, 2 | tgt << 2];
+    for x in [1000.0f64, kxq0, kxq1] {
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.extend_from_slice(&zeros.to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    if tgt == 2 {
+        out.extend_from_slice(values);
+    } else {
+        let mut packed = vec![0u8; values.len() * 3 / 4 + 1];
+        for (s, v) in values.iter().enumerate() {
+            let bit = s * 6;
+            let two = (*v as u16) << (bit % 8);
+            packed[bit / 8] |= two as u8;
+            packed[bit / 8 + 1] |= (two >> 8) as u8;
+        }
+        out.extend_from_slice(&packed);
+    }
+    out
+}
+
 /// Runs its closure when dropped.
 struct Finally<F: FnMut()>(F);
 
@@ -713,10 +745,24 @@ fn rbm64_hll_theta_values_match_java() {
         o.java(&["agg-goldens", "--spec", spec_path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
         serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
     };
+    // HLL images made here: registers whose HLL_4 form needs exceptions (values 15 or more above
+    // the minimum), as HLL_8 and HLL_6, unioned with Java's sketches of other lgKs (down-sampling
+    // either side, folding, coupon inserts into registers).
+    let crafted8 = hll_image(8, 2, &(0..256u32).map(|s| (s * 13 % 37) as u8 + 1).collect::<Vec<_>>());
+    let crafted6 = hll_image(9, 1, &(0..512u32).map(|s| if s % 5 == 0 { 0 } else { (s * 7 % 50) as u8 + 2 }).collect::<Vec<_>>());
+    let (list12, hll12) = (made_ref(hll_first), made_ref(hll_first + 2));
+    let crafted_pairs: Vec<(Value, Value)> = vec![
+        (json!(to_hex(&crafted8)), list12.clone()),
+        (list12, json!(to_hex(&crafted8))),
+        (json!(to_hex(&crafted6)), hll12.clone()),
+        (hll12, json!(to_hex(&crafted6))),
+        (json!(to_hex(&crafted8)), json!(to_hex(&crafted6))),
+    ];
     let agg: Vec<Value> = pairs
         .iter()
         .map(|(f, a, b)| json!({"function": f, "acc": {"make": a}, "input": {"make": b}}))
         .chain([json!({"function": "rbm64", "acc": null, "input": {"make": 1}}), json!({"function": "theta_sketch", "acc": {"make": theta_first}, "input": null})])
+        .chain(crafted_pairs.iter().map(|(a, b)| json!({"function": "hll_sketch", "acc": a, "input": b})))
         .collect();
     let java = run(json!({"make": make, "agg": agg}), "round1");
     let made: Vec<Vec<u8>> = java["make"].as_array().unwrap().iter().map(|h| from_hex(h.as_str().unwrap())).collect();
@@ -724,6 +770,16 @@ fn rbm64_hll_theta_values_match_java() {
         java["agg"].as_array().unwrap().iter().map(|h| h.as_str().map(from_hex)).collect();
     assert_eq!(java_unions[pairs.len()].as_deref(), Some(made[1].as_slice()), "a null accumulator gives the input");
     assert_eq!(java_unions[pairs.len() + 1].as_deref(), Some(made[theta_first].as_slice()));
+    let value_of = |v: &Value| match v {
+        Value::String(h) => from_hex(h),
+        _ => made[v["make"].as_u64().unwrap() as usize].clone(),
+    };
+    for (i, (a, b)) in crafted_pairs.iter().enumerate() {
+        let java_union = java_unions[pairs.len() + 2 + i].as_ref().unwrap();
+        assert_eq!(to_hex(&hll_union(&value_of(a), &value_of(b)).unwrap()), to_hex(java_union), "crafted HLL pair {i}");
+        let exceptions = u32::from_le_bytes(java_union[36..40].try_into().unwrap());
+        assert!(exceptions > 0, "crafted HLL pair {i}: an HLL_4 result with exceptions");
+    }
 
     // shoal reads Java's rbm64 values and writes the same sets in the same bytes.
     for (i, set) in rbm_sets.iter().enumerate() {

@@ -442,15 +442,15 @@ fn parse_function(name: &str, schema: &TableSchema, i: usize) -> Result<AggFunct
             AggFunction::RoaringBitmap32
         }
         "rbm64" => {
-            need(matches!(t.kind, TypeKind::VarBinary(_) | TypeKind::Binary(_)), "a VARBINARY column")?;
+            need(matches!(t.kind, TypeKind::VarBinary(_)), "a VARBINARY (BYTES) column")?;
             AggFunction::RoaringBitmap64
         }
         "hll_sketch" => {
-            need(matches!(t.kind, TypeKind::VarBinary(_) | TypeKind::Binary(_)), "a VARBINARY column")?;
+            need(matches!(t.kind, TypeKind::VarBinary(_)), "a VARBINARY (BYTES) column")?;
             AggFunction::HllSketch
         }
         "theta_sketch" => {
-            need(matches!(t.kind, TypeKind::VarBinary(_) | TypeKind::Binary(_)), "a VARBINARY column")?;
+            need(matches!(t.kind, TypeKind::VarBinary(_)), "a VARBINARY (BYTES) column")?;
             AggFunction::ThetaSketch
         }
         "count" => {
@@ -509,6 +509,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("merge-engine = aggregation"), "{e}");
+
+        // The Java-library formats: on VARBINARY only, as in Paimon.
+        for (f, expect) in [
+            ("rbm64", AggFunction::RoaringBitmap64),
+            ("hll_sketch", AggFunction::HllSketch),
+            ("theta_sketch", AggFunction::ThetaSketch),
+        ] {
+            let opts = [("merge-engine", "aggregation"), ("fields.b.aggregate-function", f)];
+            let s = schema(&[("k", "INT NOT NULL"), ("b", "BYTES")], &["k"], &opts).unwrap();
+            assert_eq!(MergeEngineConfig::from_schema(&s).unwrap().aggregators[1].as_ref().unwrap().function, expect);
+            for t in ["BINARY(8)", "BIGINT"] {
+                let e = schema(&[("k", "INT NOT NULL"), ("b", t)], &["k"], &opts).unwrap_err().to_string();
+                assert!(e.contains("VARBINARY"), "{f} on {t}: {e}");
+            }
+        }
     }
 
     #[test]
