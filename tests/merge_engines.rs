@@ -693,13 +693,13 @@ fn rbm64_hll_theta_values_match_java() {
         vec![],
         vec![1, 5, 1 << 33, (1 << 33) + 7],
         vec![u64::MAX, 3, 1 << 63],
-        range(1 << 40, 70_000, 1).collect(),         // bitmap container -> one run
-        range(5 << 40, 5000, 2).collect(),           // a bitmap container
+        range(1 << 40, 70_000, 1).collect(), // bitmap container -> one run
+        range(5 << 40, 5000, 2).collect(),   // a bitmap container
         range(0, 4096, 3).chain(range(70_000, 3, 1)).collect(), // a full array container
-        range(0, 10, 1 << 16).collect(),             // Node16
+        range(0, 10, 1 << 16).collect(),     // Node16
         range(0, 30, 1 << 16).chain(range(1 << 50, 5, 1 << 16)).collect(), // Node48 under a Node4
-        range(7, 300, (1 << 16) + 1).collect(),      // Node256, runs of one
-        range(1 << 24, 40, 1 << 24).collect(),       // Node48 one level up
+        range(7, 300, (1 << 16) + 1).collect(), // Node256, runs of one
+        range(1 << 24, 40, 1 << 24).collect(), // Node48 one level up
     ];
     for s in &rbm_sets {
         // In ascending order: the bytes of a Java bitmap depend on the order values were added.
@@ -721,15 +721,26 @@ fn rbm64_hll_theta_values_match_java() {
     for (lg_k, t, start, n) in &hll_cases {
         make.push(json!({"function": "hll_sketch", "lg_k": lg_k, "hll_type": t, "values": range(*start, *n, 1).collect::<Vec<_>>()}));
     }
-    let theta_cases: Vec<(u32, u64, u64)> =
-        vec![(4096, 0, 1), (4096, 5, 3), (4096, 0, 3000), (4096, 1500, 3000), (1024, 0, 3000), (512, 3, 2000), (4096, 0, 0)];
+    let theta_cases: Vec<(u32, u64, u64)> = vec![
+        (4096, 0, 1),
+        (4096, 5, 3),
+        (4096, 0, 3000),
+        (4096, 1500, 3000),
+        (1024, 0, 3000),
+        (512, 3, 2000),
+        (4096, 0, 0),
+    ];
     let theta_first = make.len();
     for (k, start, n) in &theta_cases {
         make.push(json!({"function": "theta_sketch", "nominal_entries": k, "values": range(*start, *n, 1).collect::<Vec<_>>()}));
     }
     // Pairs: every case with the next, with itself, and with a null on either side.
     let mut pairs: Vec<(&str, usize, usize)> = Vec::new();
-    for (f, first, n) in [("rbm64", 0, rbm_sets.len()), ("hll_sketch", hll_first, hll_cases.len()), ("theta_sketch", theta_first, theta_cases.len())] {
+    for (f, first, n) in [
+        ("rbm64", 0, rbm_sets.len()),
+        ("hll_sketch", hll_first, hll_cases.len()),
+        ("theta_sketch", theta_first, theta_cases.len()),
+    ] {
         for i in 0..n {
             pairs.push((f, first + i, first + (i + 1) % n));
             pairs.push((f, first + (i + 1) % n, first + i));
@@ -743,13 +754,16 @@ fn rbm64_hll_theta_values_match_java() {
         let started = std::time::Instant::now();
         let _done = Finally(move || eprintln!("{name}: Java took {:?}", started.elapsed()));
         o.java(&["agg-goldens", "--spec", spec_path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
-        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+        eprintln!("{name}: inside the JVM {}", v["seconds"]);
+        v
     };
     // HLL images made here: registers whose HLL_4 form needs exceptions (values 15 or more above
     // the minimum), as HLL_8 and HLL_6, unioned with Java's sketches of other lgKs (down-sampling
     // either side, folding, coupon inserts into registers).
     let crafted8 = hll_image(8, 2, &(0..256u32).map(|s| (s * 13 % 37) as u8 + 1).collect::<Vec<_>>());
-    let crafted6 = hll_image(9, 1, &(0..512u32).map(|s| if s % 5 == 0 { 0 } else { (s * 7 % 50) as u8 + 2 }).collect::<Vec<_>>());
+    let crafted6 =
+        hll_image(9, 1, &(0..512u32).map(|s| if s % 5 == 0 { 0 } else { (s * 7 % 50) as u8 + 2 }).collect::<Vec<_>>());
     let (list12, hll12) = (made_ref(hll_first), made_ref(hll_first + 2));
     let crafted_pairs: Vec<(Value, Value)> = vec![
         (json!(to_hex(&crafted8)), list12.clone()),
@@ -761,7 +775,10 @@ fn rbm64_hll_theta_values_match_java() {
     let agg: Vec<Value> = pairs
         .iter()
         .map(|(f, a, b)| json!({"function": f, "acc": {"make": a}, "input": {"make": b}}))
-        .chain([json!({"function": "rbm64", "acc": null, "input": {"make": 1}}), json!({"function": "theta_sketch", "acc": {"make": theta_first}, "input": null})])
+        .chain([
+            json!({"function": "rbm64", "acc": null, "input": {"make": 1}}),
+            json!({"function": "theta_sketch", "acc": {"make": theta_first}, "input": null}),
+        ])
         .chain(crafted_pairs.iter().map(|(a, b)| json!({"function": "hll_sketch", "acc": a, "input": b})))
         .collect();
     let java = run(json!({"make": make, "agg": agg}), "round1");
@@ -840,13 +857,19 @@ fn rbm64_hll_theta_values_match_java() {
         })
         .collect();
     let mut folds: Vec<(&str, Vec<Vec<u8>>)> = vec![("rbm64", singles)];
-    for (f, first, n) in [("rbm64", 0, rbm_sets.len()), ("hll_sketch", hll_first, hll_cases.len()), ("theta_sketch", theta_first, theta_cases.len())] {
+    for (f, first, n) in [
+        ("rbm64", 0, rbm_sets.len()),
+        ("hll_sketch", hll_first, hll_cases.len()),
+        ("theta_sketch", theta_first, theta_cases.len()),
+    ] {
         let values: Vec<Vec<u8>> = made[first..first + n].to_vec();
         folds.push((f, values.clone()));
         folds.push((f, values.into_iter().rev().collect()));
     }
-    let fold_spec: Vec<Value> =
-        folds.iter().map(|(f, vs)| json!({"function": f, "values": vs.iter().map(|v| to_hex(v)).collect::<Vec<_>>()})).collect();
+    let fold_spec: Vec<Value> = folds
+        .iter()
+        .map(|(f, vs)| json!({"function": f, "values": vs.iter().map(|v| to_hex(v)).collect::<Vec<_>>()}))
+        .collect();
     let java = run(json!({"read": read, "agg": agg, "fold": fold_spec}), "round2");
     for (i, (f, vs)) in folds.iter().enumerate() {
         let mut acc = vs[0].clone();
@@ -900,7 +923,8 @@ async fn rbm64_hll_theta_table_read_by_java() {
     use shoal::merge::rbm64::Bitmap64;
     let Some(o) = common::oracle::oracle() else { return };
     let root = tempfile::tempdir().unwrap();
-    let sets: Vec<Vec<u64>> = vec![vec![1, 2, 3], vec![3, 70_000, 1 << 40], (0..5000).map(|i| (1 << 33) + 2 * i).collect()];
+    let sets: Vec<Vec<u64>> =
+        vec![vec![1, 2, 3], vec![3, 70_000, 1 << 40], (0..5000).map(|i| (1 << 33) + 2 * i).collect()];
     let mut make: Vec<Value> = sets.iter().map(|s| json!({"function": "rbm64", "values": s})).collect();
     for n in [3u64, 200, 1500] {
         make.push(json!({"function": "hll_sketch", "values": (n / 2..n / 2 + n).collect::<Vec<_>>()}));
@@ -914,7 +938,8 @@ async fn rbm64_hll_theta_table_read_by_java() {
     o.java(&["agg-goldens", "--spec", spec.to_str().unwrap(), "--out", out.to_str().unwrap()]);
     let java: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
     let made: Vec<Vec<u8>> = java["make"].as_array().unwrap().iter().map(|h| from_hex(h.as_str().unwrap())).collect();
-    let (r, h, t) = (|i: usize| Some(made[i].clone()), |i: usize| Some(made[3 + i].clone()), |i: usize| Some(made[6 + i].clone()));
+    let (r, h, t) =
+        (|i: usize| Some(made[i].clone()), |i: usize| Some(made[3 + i].clone()), |i: usize| Some(made[6 + i].clone()));
 
     let dir = root.path().join("wh").join("db.db").join("sketches");
     let mut d = TableDefinition::default().column("id", parse_type("BIGINT NOT NULL").unwrap());
@@ -929,14 +954,20 @@ async fn rbm64_hll_theta_table_read_by_java() {
         .option("fields.h.aggregate-function", "hll_sketch")
         .option("fields.t.aggregate-function", "theta_sketch");
     let table = Table::create(dir.to_str().unwrap(), d).await.unwrap();
-    type Cells = Option<Vec<u8>>;
-    let batch = |rows: Vec<(i64, Cells, Cells, Cells)>| {
-        let col = |f: &dyn Fn(&(i64, Cells, Cells, Cells)) -> Cells| -> ArrayRef {
-            Arc::new(arrow_array::BinaryArray::from(rows.iter().map(f).collect::<Vec<_>>().iter().map(|v| v.as_deref()).collect::<Vec<_>>()))
+    type Cell = Option<Vec<u8>>;
+    type Row = (i64, Cell, Cell, Cell);
+    let batch = |rows: Vec<Row>| {
+        let col = |f: &dyn Fn(&Row) -> Cell| -> ArrayRef {
+            Arc::new(arrow_array::BinaryArray::from(
+                rows.iter().map(f).collect::<Vec<_>>().iter().map(|v| v.as_deref()).collect::<Vec<_>>(),
+            ))
         };
         let ids: ArrayRef = Arc::new(Int64Array::from(rows.iter().map(|r| r.0).collect::<Vec<_>>()));
-        RecordBatch::try_new(table.arrow_schema(), vec![ids, col(&|x| x.1.clone()), col(&|x| x.2.clone()), col(&|x| x.3.clone())])
-            .unwrap()
+        RecordBatch::try_new(
+            table.arrow_schema(),
+            vec![ids, col(&|x| x.1.clone()), col(&|x| x.2.clone()), col(&|x| x.3.clone())],
+        )
+        .unwrap()
     };
     let commits = vec![
         vec![(1, r(0), h(0), t(0)), (2, r(1), None, t(1)), (3, r(2), h(2), None)],

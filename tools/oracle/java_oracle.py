@@ -687,10 +687,9 @@ def cmd_agg_goldens(args):
         return arr
 
     def one_long(v):
-        # update(long[]{v}) hashes as update(long v) does, without py4j's Integer/Long guessing.
-        arr = gw.new_array(jvm.long, 1)
-        arr[0] = v - (1 << 64) if v >= (1 << 63) else v
-        return arr
+        # py4j passes a Python int as Integer or Long; both resolve to update(long) (checked:
+        # the same sketches as update(long[]{v}), which hashes as update(long v) does)
+        return v - (1 << 64) if v >= (1 << 63) else v
 
     def make(c):
         f, values = c["function"], [int(v) for v in c["values"]]
@@ -737,7 +736,10 @@ def cmd_agg_goldens(args):
                     "bytes": tohex(sk.compact(True, None).toByteArray())}
         raise SystemExit("unknown function %r" % f)
 
+    import time
+    t0 = time.time()
     made = [make(c) for c in spec.get("make", [])]
+    t1 = time.time()
 
     def value(v):
         # a hex string, null, or {"make": i}: the i-th made value
@@ -750,11 +752,15 @@ def cmd_agg_goldens(args):
             acc = agg.agg(acc, v)
         return tohex(acc)
 
-    out = {"make": made,
-           "agg": [tohex(aggs[c["function"]].agg(value(c.get("acc")), value(c.get("input"))))
-                   for c in spec.get("agg", [])],
-           "read": [read(c) for c in spec.get("read", [])],
-           "fold": [fold(c) for c in spec.get("fold", [])]}
+    aggs_out = [tohex(aggs[c["function"]].agg(value(c.get("acc")), value(c.get("input"))))
+                for c in spec.get("agg", [])]
+    t2 = time.time()
+    reads = [read(c) for c in spec.get("read", [])]
+    t3 = time.time()
+    folds = [fold(c) for c in spec.get("fold", [])]
+    out = {"make": made, "agg": aggs_out, "read": reads, "fold": folds}
+    out["seconds"] = {"make": round(t1 - t0, 3), "agg": round(t2 - t1, 3), "read": round(t3 - t2, 3),
+                      "fold": round(time.time() - t3, 3)}
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(out, f)
 

@@ -216,13 +216,31 @@ impl Container {
 /// An ART node as Java holds it.
 #[derive(Clone, Debug)]
 enum Node {
-    Leaf { prefix: Vec<u8>, key: [u8; KEY_BYTES], idx: u64 },
+    Leaf {
+        prefix: Vec<u8>,
+        key: [u8; KEY_BYTES],
+        idx: u64,
+    },
     /// Node4 and Node16: key bytes by position (the first `children.len()` are the children's,
     /// sorted), children in position order.
-    Small { wide: bool, prefix: Vec<u8>, keys: [u8; 16], children: Vec<Node> },
+    Small {
+        wide: bool,
+        prefix: Vec<u8>,
+        keys: [u8; 16],
+        children: Vec<Node>,
+    },
     /// Node48: the slot of each key byte (0xff: none) and the slots.
-    N48 { prefix: Vec<u8>, index: Box<[u8; 256]>, slots: Vec<Option<Node>>, count: usize },
-    N256 { prefix: Vec<u8>, children: Vec<Option<Node>>, count: usize },
+    N48 {
+        prefix: Vec<u8>,
+        index: Box<[u8; 256]>,
+        slots: Vec<Option<Node>>,
+        count: usize,
+    },
+    N256 {
+        prefix: Vec<u8>,
+        children: Vec<Option<Node>>,
+        count: usize,
+    },
 }
 
 impl Node {
@@ -296,7 +314,9 @@ impl Node {
                     return bad(format!("a Node48 of {count} children indexes {}", used.len()));
                 }
                 for slot in used {
-                    let cell = slots.get_mut(slot as usize).ok_or_else(|| super::FormatError(format!("Node48 slot {slot}")))?;
+                    let cell = slots
+                        .get_mut(slot as usize)
+                        .ok_or_else(|| super::FormatError(format!("Node48 slot {slot}")))?;
                     if cell.is_some() {
                         return bad(format!("Node48 slot {slot} used twice"));
                     }
@@ -374,6 +394,33 @@ impl Node {
         }
     }
 
+    /// Whether each leaf's key is the path to it (prefixes and branch bytes), within 6 bytes: what
+    /// searching and inserting rely on.
+    fn check_paths(&self, depth: usize, path: &mut Vec<u8>) -> Result<(), FormatError> {
+        if let Node::Leaf { key, .. } = self {
+            return if depth <= KEY_BYTES && key[..depth] == path[..depth] {
+                Ok(())
+            } else {
+                bad("a leaf off its path")
+            };
+        }
+        let below = depth + self.prefix().len();
+        if below >= KEY_BYTES {
+            return bad("node prefixes longer than the key");
+        }
+        let before = path.len();
+        path.extend_from_slice(self.prefix());
+        for b in 0..=255u8 {
+            if let Some(c) = self.child(b) {
+                path.push(b);
+                c.check_paths(below + 1, path)?;
+                path.pop();
+            }
+        }
+        path.truncate(before);
+        Ok(())
+    }
+
     /// The leaves' keys and container indices, in key order.
     fn leaves(&self, out: &mut Vec<([u8; KEY_BYTES], u64)>) {
         match self {
@@ -408,7 +455,9 @@ impl Node {
     fn child(&self, b: u8) -> Option<&Node> {
         match self {
             Node::Leaf { .. } => None,
-            Node::Small { keys, children, .. } => keys[..children.len()].iter().position(|k| *k == b).map(|i| &children[i]),
+            Node::Small { keys, children, .. } => {
+                keys[..children.len()].iter().position(|k| *k == b).map(|i| &children[i])
+            }
             Node::N48 { index, slots, .. } => match index[b as usize] {
                 0xFF => None,
                 s => slots[s as usize].as_ref(),
@@ -520,12 +569,15 @@ fn insert(node: Option<Node>, key: &[u8; KEY_BYTES], depth: usize, idx: u64) -> 
     let mut depth = depth;
     let prefix_len = node.prefix().len();
     if prefix_len > 0 {
-        let mismatch = (0..prefix_len).take_while(|&i| depth + i < KEY_BYTES && node.prefix()[i] == key[depth + i]).count();
+        let mismatch =
+            (0..prefix_len).take_while(|&i| depth + i < KEY_BYTES && node.prefix()[i] == key[depth + i]).count();
         if mismatch != prefix_len {
             let old = node.prefix().to_vec();
             let n4 = new_node4(old[..mismatch].to_vec());
             *node.prefix_mut() = old[mismatch + 1..].to_vec();
-            return n4.insert_child(node, old[mismatch]).insert_child(leaf(), key[(mismatch + depth).min(KEY_BYTES - 1)]);
+            return n4
+                .insert_child(node, old[mismatch])
+                .insert_child(leaf(), key[(mismatch + depth).min(KEY_BYTES - 1)]);
         }
         depth += prefix_len;
     }
@@ -636,7 +688,8 @@ impl JavaBitmap {
         if size != present {
             return bad(format!("{size} containers announced, {present} present"));
         }
-        if first < 0 || first as usize >= arrays.len() || second < 0 || second as usize >= arrays[first as usize].len() {
+        if first < 0 || first as usize >= arrays.len() || second < 0 || second as usize >= arrays[first as usize].len()
+        {
             return bad(format!("next container position {first}/{second} outside the arrays"));
         }
         let b = JavaBitmap { key_size, root: Some(root), containers: Containers { arrays, size, first, second } };
@@ -649,6 +702,9 @@ impl JavaBitmap {
         }
         if leaves.windows(2).any(|w| w[0].0 >= w[1].0) {
             return bad("tree keys out of order");
+        }
+        if let Some(root) = &b.root {
+            root.check_paths(0, &mut Vec::new())?;
         }
         for (key, idx) in leaves {
             if b.containers.get(idx).is_none() {

@@ -101,7 +101,8 @@ impl Bitmap64 {
     /// The bytes Java writes for these values: a `Roaring64Bitmap` built by adding them in
     /// ascending order, after `runOptimize()`.
     pub fn encode(&self) -> Vec<u8> {
-        let keys: Vec<(u64, &RoaringBitmap)> = self.containers.iter().filter(|(_, c)| !c.is_empty()).map(|(k, c)| (*k, c)).collect();
+        let keys: Vec<(u64, &RoaringBitmap)> =
+            self.containers.iter().filter(|(_, c)| !c.is_empty()).map(|(k, c)| (*k, c)).collect();
         if keys.is_empty() {
             return vec![EMPTY_TAG];
         }

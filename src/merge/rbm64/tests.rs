@@ -74,20 +74,25 @@ fn empty_and_round_trips() {
 
 #[test]
 fn corrupt_bytes_are_errors() {
-    let good = hex(JAVA_SMALL);
-    for n in 0..good.len() {
-        assert!(Bitmap64::decode(&good[..n]).is_err(), "truncated to {n}");
-    }
-    let mut extra = good.clone();
-    extra.push(0);
-    assert!(Bitmap64::decode(&extra).is_err());
-    assert!(Bitmap64::decode(&[2]).is_err());
-    // Every single-byte change either still decodes or is an error, never a panic.
-    for i in 0..good.len() {
-        for x in [0u8, 1, 0x7f, 0xff] {
-            let mut b = good.clone();
-            b[i] = x;
-            let _ = Bitmap64::decode(&b);
+    let many: Bitmap64 = (0..20u64).map(|i| i << 16 | i).chain((0..5).map(|i| i << 40)).collect();
+    for good in [hex(JAVA_SMALL), hex(JAVA_UNION), many.encode()] {
+        for n in 0..good.len() {
+            assert!(Bitmap64::decode(&good[..n]).is_err(), "truncated to {n}");
+        }
+        let mut extra = good.clone();
+        extra.push(0);
+        assert!(Bitmap64::decode(&extra).is_err());
+        // Every single-byte change either still reads or is an error, never a panic, also when
+        // unioned either way.
+        for i in 0..good.len() {
+            for x in [0u8, 1, 0x7f, 0xff] {
+                let mut b = good.clone();
+                b[i] = x;
+                let _ = Bitmap64::decode(&b);
+                let _ = union(&b, &good);
+                let _ = union(&good, &b);
+            }
         }
     }
+    assert!(Bitmap64::decode(&[2]).is_err());
 }

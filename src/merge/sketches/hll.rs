@@ -167,6 +167,8 @@ impl Coupons {
 /// entries: a set holds at most 3/4 of 2^18 coupons).
 fn coupon_estimate(count: u32) -> f64 {
     const X: [f64; 10] = [0.0, 1.0, 20.0, 400.0, 8000.0, 160000.0, 300000.0, 600000.0, 900000.0, 1200000.0];
+    // Java's digits as written (they round to the same doubles).
+    #[allow(clippy::excessive_precision)]
     const Y: [f64; 10] = [
         0.0,
         1.0,
@@ -560,6 +562,9 @@ fn heapify(bytes: &[u8], check_rebuild: bool) -> Result<Impl, FormatError> {
                         };
                     }
                 }
+            }
+            if r.cur_min > 63 || r.values.iter().any(|v| *v > 63) {
+                return bad("a register value above 63");
             }
             if check_rebuild && tgt == TgtType::Hll8 {
                 r.check_rebuild();

@@ -41,3 +41,32 @@ fn corrupt_sketches_are_errors_naming_the_side() {
         }
     }
 }
+
+/// An HLL_4 image in HLL mode with exceptions, made by a union (Java's bytes for it are checked in
+/// tests/merge_engines.rs); every byte of it changed to a few values reads or errs, never panics.
+#[test]
+fn corrupt_hll_arrays_are_errors_not_panics() {
+    let mut regs = vec![10u8, 1, 7, 8, 0, 8, 0, 2 | 2 << 2];
+    for x in [1000.0f64, 50.0, 0.0] {
+        regs.extend_from_slice(&x.to_le_bytes());
+    }
+    regs.extend_from_slice(&0u32.to_le_bytes());
+    regs.extend_from_slice(&0u32.to_le_bytes());
+    regs.extend((0..256u32).map(|s| (s * 13 % 37) as u8 + 1));
+    let hll4 = hll_union(&regs, &hex(JAVA_HLL_123)).unwrap();
+    assert!(u32::from_le_bytes(hll4[36..40].try_into().unwrap()) > 0, "has exceptions");
+    assert_eq!(hll::contents(&hll4).unwrap().0, 8);
+    for bytes in [regs, hll4] {
+        for i in 0..bytes.len().min(200) {
+            for x in [0u8, 1, 0x0f, 0x3f, 0x7f, 0xff] {
+                let mut b = bytes.clone();
+                b[i] = x;
+                let _ = hll_union(&b, &bytes);
+                let _ = hll_union(&bytes, &b);
+            }
+        }
+        for n in 0..bytes.len() {
+            assert!(hll_union(&bytes[..n], &bytes).is_err() || n >= 40 + 128, "truncated to {n}");
+        }
+    }
+}
