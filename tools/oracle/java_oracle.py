@@ -662,6 +662,15 @@ def cmd_agg_goldens(args):
     jvm = gw.jvm
     with open(args.spec, encoding="utf-8") as f:
         spec = json.load(f)
+    # Arguments of kilobytes stall on Nagle's algorithm (~4x slower): send at once. (Results are
+    # slower still, ~2 ms per KB: py4j's decoding of byte[] on the Python side.)
+    import socket
+    jvm.java.lang.System.currentTimeMillis()
+    try:
+        for conn in list(gw._gateway_client.deque):
+            conn.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except Exception:
+        pass
     ds = jvm.org.apache.paimon.shade.org.apache.datasketches
     agg_pkg = jvm.org.apache.paimon.mergetree.compact.aggregate
     varbinary = jvm.org.apache.paimon.types.VarBinaryType()
