@@ -707,15 +707,15 @@ fn rbm64_hll_theta_values_match_java() {
     let key = 7u64 << 16;
     let blocks = |offset: u64| (0..1500u64).flat_map(move |k| (0..4).map(move |i| key + 16 * k + offset + i));
     rbm_sets.extend([
-        range(key, 3000, 1).collect::<Vec<_>>(),                    // a run
-        vec![key + 1, key + 5000, key + 7000, key + 60_000],         // an array
-        range(key, 32_768, 2).collect(),                            // a bitmap
-        range(key, 65_536, 1).collect(),                            // full: one run
-        range(key, 3000, 3).collect(),                              // an array of 3000
-        range(key + 1500, 3000, 3).collect(),                       // overlapping it: union <= 4096
-        range(key + 1, 3000, 3).collect(),                          // beside it: union > 4096
-        blocks(0).collect(),                                        // 1500 runs
-        blocks(8).collect(),                                        // 1500 more: 3000 runs
+        range(key, 3000, 1).collect::<Vec<_>>(),             // a run
+        vec![key + 1, key + 5000, key + 7000, key + 60_000], // an array
+        range(key, 32_768, 2).collect(),                     // a bitmap
+        range(key, 65_536, 1).collect(),                     // full: one run
+        range(key, 3000, 3).collect(),                       // an array of 3000
+        range(key + 1500, 3000, 3).collect(),                // overlapping it: union <= 4096
+        range(key + 1, 3000, 3).collect(),                   // beside it: union > 4096
+        blocks(0).collect(),                                 // 1500 runs
+        blocks(8).collect(),                                 // 1500 more: 3000 runs
     ]);
     let overlap = overlap_first..rbm_sets.len();
     for s in &rbm_sets {
@@ -727,12 +727,15 @@ fn rbm64_hll_theta_values_match_java() {
     let hll_cases: Vec<(u8, &str, u64, u64)> = vec![
         (12, "HLL_4", 0, 3),      // list mode
         (12, "HLL_4", 2, 200),    // set mode
+        (12, "HLL_4", 1000, 300), // with the one above: a set that outgrows itself into registers
         (12, "HLL_4", 100, 1500), // HLL mode
         (12, "HLL_4", 0, 4000),
         (10, "HLL_8", 7, 1500),
         (14, "HLL_6", 9, 3000),
         (11, "HLL_4", 1, 40),
         (5, "HLL_4", 3, 300), // lgK < 8: a list becomes registers without a set
+        (5, "HLL_4", 20, 6),
+        (5, "HLL_4", 40, 5), // with the one above: two lists that fill one, into registers
     ];
     let hll_first = make.len();
     for (lg_k, t, start, n) in &hll_cases {
@@ -786,7 +789,7 @@ fn rbm64_hll_theta_values_match_java() {
     let crafted8 = hll_image(8, 2, &(0..256u32).map(|s| (s * 13 % 37) as u8 + 1).collect::<Vec<_>>());
     let crafted6 =
         hll_image(9, 1, &(0..512u32).map(|s| if s % 5 == 0 { 0 } else { (s * 7 % 50) as u8 + 2 }).collect::<Vec<_>>());
-    let (list12, hll12) = (made_ref(hll_first), made_ref(hll_first + 2));
+    let (list12, hll12) = (made_ref(hll_first), made_ref(hll_first + 3));
     let crafted_pairs: Vec<(Value, Value)> = vec![
         (json!(to_hex(&crafted8)), list12.clone()),
         (list12, json!(to_hex(&crafted8))),
@@ -866,10 +869,8 @@ fn rbm64_hll_theta_values_match_java() {
     let sample: Vec<(&str, Vec<u8>, usize)> =
         shoal_values.iter().zip(&pairs).step_by(3).map(|((f, v), (_, a, _))| (*f, v.clone(), *a)).collect();
     let read: Vec<Value> = sample.iter().map(|(f, v, _)| json!({"function": f, "hex": to_hex(v)})).collect();
-    let agg: Vec<Value> = sample
-        .iter()
-        .map(|(f, v, a)| json!({"function": f, "acc": to_hex(v), "input": to_hex(&made[*a])}))
-        .collect();
+    let agg: Vec<Value> =
+        sample.iter().map(|(f, v, a)| json!({"function": f, "acc": to_hex(v), "input": to_hex(&made[*a])})).collect();
     // Folds (agg(agg(v0, v1), v2)...): accumulators in the layouts unions leave. Single values
     // added one at a time in a scrambled order grow ART nodes from Node4 to Node256 at two depths,
     // and the container arrays; then each function's values in order and reversed.
