@@ -124,6 +124,27 @@ impl Aggregator {
                 }
                 (a, b) => return Err(self.type_error(&a, &b)),
             },
+            RoaringBitmap64 => match (self.resolve(&acc, ctx)?, self.resolve(&input, ctx)?) {
+                (Cell::Bytes(a), Cell::Bytes(b)) => {
+                    Cell::Bytes(super::rbm64::union(&a, &b).map_err(|(in_acc, e)| {
+                        self.failure(format!("the {} value: {e}", if in_acc { "accumulated" } else { "input" }))
+                    })?)
+                }
+                (a, b) => return Err(self.type_error(&a, &b)),
+            },
+            HllSketch | ThetaSketch => match (self.resolve(&acc, ctx)?, self.resolve(&input, ctx)?) {
+                (Cell::Bytes(a), Cell::Bytes(b)) => {
+                    let union = if self.function == HllSketch {
+                        super::sketches::hll_union(&a, &b)
+                    } else {
+                        super::sketches::theta_union(&a, &b)
+                    };
+                    Cell::Bytes(union.map_err(|(in_acc, e)| {
+                        self.failure(format!("the {} value: {e}", if in_acc { "accumulated" } else { "input" }))
+                    })?)
+                }
+                (a, b) => return Err(self.type_error(&a, &b)),
+            },
         })
     }
 

@@ -18,6 +18,8 @@ pub mod aggregate;
 pub mod cell;
 pub mod keys;
 pub mod partial_update;
+pub mod rbm64;
+pub mod sketches;
 
 use std::cmp::Ordering;
 use std::sync::Arc;

@@ -40,6 +40,9 @@ pub enum AggFunction {
         nested_key: Vec<usize>,
     },
     RoaringBitmap32,
+    RoaringBitmap64,
+    HllSketch,
+    ThetaSketch,
 }
 
 impl AggFunction {
@@ -62,6 +65,9 @@ impl AggFunction {
             AggFunction::MergeMap => "merge_map",
             AggFunction::NestedUpdate { .. } => "nested_update",
             AggFunction::RoaringBitmap32 => "rbm32",
+            AggFunction::RoaringBitmap64 => "rbm64",
+            AggFunction::HllSketch => "hll_sketch",
+            AggFunction::ThetaSketch => "theta_sketch",
         }
     }
 
@@ -112,7 +118,7 @@ pub struct MergeEngineConfig {
 }
 
 const FUNCTION_NAMES: &str = "sum, product, max, min, last_value, last_non_null_value, first_value, \
-     first_non_null_value, listagg, bool_and, bool_or, collect, merge_map, nested_update, rbm32";
+     first_non_null_value, listagg, bool_and, bool_or, collect, merge_map, nested_update, rbm32, rbm64, hll_sketch, theta_sketch";
 
 impl MergeEngineConfig {
     pub fn from_schema(schema: &TableSchema) -> Result<MergeEngineConfig, SpecError> {
@@ -435,11 +441,17 @@ fn parse_function(name: &str, schema: &TableSchema, i: usize) -> Result<AggFunct
             need(matches!(t.kind, TypeKind::VarBinary(_) | TypeKind::Binary(_)), "a VARBINARY column")?;
             AggFunction::RoaringBitmap32
         }
-        "rbm64" | "theta_sketch" | "hll_sketch" => {
-            return Err(format!(
-                "aggregate function '{name}' is not supported by shoal (its serialised form is that of a Java library); \
-                 supported: {FUNCTION_NAMES}"
-            ))
+        "rbm64" => {
+            need(matches!(t.kind, TypeKind::VarBinary(_)), "a VARBINARY (BYTES) column")?;
+            AggFunction::RoaringBitmap64
+        }
+        "hll_sketch" => {
+            need(matches!(t.kind, TypeKind::VarBinary(_)), "a VARBINARY (BYTES) column")?;
+            AggFunction::HllSketch
+        }
+        "theta_sketch" => {
+            need(matches!(t.kind, TypeKind::VarBinary(_)), "a VARBINARY (BYTES) column")?;
+            AggFunction::ThetaSketch
         }
         "count" => {
             return Err(format!(
@@ -497,6 +509,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("merge-engine = aggregation"), "{e}");
+
+        // The Java-library formats: on VARBINARY only, as in Paimon.
+        for (f, expect) in [
+            ("rbm64", AggFunction::RoaringBitmap64),
+            ("hll_sketch", AggFunction::HllSketch),
+            ("theta_sketch", AggFunction::ThetaSketch),
+        ] {
+            let opts = [("merge-engine", "aggregation"), ("fields.b.aggregate-function", f)];
+            let s = schema(&[("k", "INT NOT NULL"), ("b", "BYTES")], &["k"], &opts).unwrap();
+            assert_eq!(MergeEngineConfig::from_schema(&s).unwrap().aggregators[1].as_ref().unwrap().function, expect);
+            for t in ["BINARY(8)", "BIGINT"] {
+                let e = schema(&[("k", "INT NOT NULL"), ("b", t)], &["k"], &opts).unwrap_err().to_string();
+                assert!(e.contains("VARBINARY"), "{f} on {t}: {e}");
+            }
+        }
     }
 
     #[test]

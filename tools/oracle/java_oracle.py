@@ -26,6 +26,10 @@ Commands:
                                            value, in the JVM's time zone: TZ if set)
   bucket-goldens --out-dir DIR [--keys N]
   binaryrow-goldens --out FILE
+  agg-goldens --spec SPEC.json --out FILE (values of the rbm64, hll_sketch and theta_sketch aggregate
+                                           functions: Java's serialisations, Java's aggregates of
+                                           given values, Java's reading of given values; see
+                                           cmd_agg_goldens)
 See tools/oracle/README.md for the spec format and the output normalisation.
 """
 
@@ -674,6 +678,136 @@ def cmd_binaryrow_goldens(args):
     print("%s: %d cases" % (args.out, len(out)))
 
 
+# --------------------------------------------------------------------------- aggregate values
+
+def cmd_agg_goldens(args):
+    """SPEC: {"make": [{"function": F, "values": [long...], "lg_k": n, "hll_type": "HLL_4"|"HLL_6"|
+    "HLL_8", "nominal_entries": n}], "agg": [{"function": F, "acc": V, "input": V}] (V: HEX, null or {"make": i}, the i-th made value),
+    "read": [{"function": F, "hex": HEX}], "fold": [{"function": F, "values": [V...]}]}. OUT:
+    {"make": [HEX], "agg": [HEX|null], "read": [...], "fold": [HEX]} (fold: agg(agg(v0, v1), v2)...) where make serialises the values as Paimon's test helpers do (RoaringBitmap64.bitmapOf;
+    an HllSketch (lgK 12, HLL_4 unless given) updated with each long, toCompactByteArray; an
+    UpdateSketch (4096 nominal entries unless given) updated with each long, compact() ordered,
+    toByteArray), agg runs Paimon's own Field*Agg.agg(acc, input), and read deserialises a value:
+    rbm64 gives {"cardinality", "first", "last", "reserialized": HEX}, hll_sketch {"estimate",
+    "lg_k", "type", "compact": HEX}, theta_sketch {"estimate", "theta_long", "retained", "bytes":
+    the ordered compact form}. (Values are not listed one by one: py4j makes a round trip per
+    array element.)"""
+    gw = gateway()
+    jvm = gw.jvm
+    with open(args.spec, encoding="utf-8") as f:
+        spec = json.load(f)
+    # Arguments of kilobytes stall on Nagle's algorithm (~4x slower): send at once. (Results are
+    # slower still, ~2 ms per KB: py4j's decoding of byte[] on the Python side.)
+    import socket
+    jvm.java.lang.System.currentTimeMillis()
+    try:
+        for conn in list(gw._gateway_client.deque):
+            conn.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    except Exception:
+        pass
+    ds = jvm.org.apache.paimon.shade.org.apache.datasketches
+    agg_pkg = jvm.org.apache.paimon.mergetree.compact.aggregate
+    varbinary = jvm.org.apache.paimon.types.VarBinaryType()
+    aggs = {"rbm64": agg_pkg.FieldRoaringBitmap64Agg(varbinary),
+            "hll_sketch": agg_pkg.FieldHllSketchAgg(varbinary),
+            "theta_sketch": agg_pkg.FieldThetaSketchAgg(varbinary)}
+
+    def unhex(h):
+        return None if h is None else bytes.fromhex(h)
+
+    def tohex(b):
+        return None if b is None else bytes(b).hex()
+
+    def longs(values):
+        # a long[] filled in one call from big-endian bytes (element by element, py4j makes a
+        # round trip per element)
+        import struct
+        arr = gw.new_array(jvm.long, len(values))
+        if values:
+            raw = struct.pack(">%dq" % len(values),
+                              *[v - (1 << 64) if v >= (1 << 63) else v for v in values])
+            jvm.java.nio.ByteBuffer.wrap(raw).asLongBuffer().get(arr)
+        return arr
+
+    def one_long(v):
+        # py4j passes a Python int as Integer or Long; both resolve to update(long) (checked:
+        # the same sketches as update(long[]{v}), which hashes as update(long v) does)
+        return v - (1 << 64) if v >= (1 << 63) else v
+
+    def make(c):
+        f, values = c["function"], [int(v) for v in c["values"]]
+        if f == "rbm64":
+            arr = longs(values)
+            return tohex(jvm.org.apache.paimon.utils.RoaringBitmap64.bitmapOf(arr).serialize())
+        if f == "hll_sketch":
+            t = getattr(ds.hll.TgtHllType, c.get("hll_type", "HLL_4"))
+            sk = ds.hll.HllSketch(int(c.get("lg_k", 12)), t)
+            for v in values:
+                sk.update(one_long(v))
+            return tohex(sk.toCompactByteArray())
+        if f == "theta_sketch":
+            sk = ds.theta.UpdateSketch.builder().setNominalEntries(
+                int(c.get("nominal_entries", 4096))).build()
+            for v in values:
+                sk.update(one_long(v))
+            return tohex(sk.compact().toByteArray())
+        raise SystemExit("unknown function %r" % f)
+
+    def read(c):
+        f, b = c["function"], unhex(c["hex"])
+        if f == "rbm64":
+            bm = jvm.org.apache.paimon.shade.org.roaringbitmap.longlong.Roaring64Bitmap()
+            bm.deserialize(jvm.java.io.DataInputStream(jvm.java.io.ByteArrayInputStream(b)))
+            card = int(bm.getLongCardinality())
+            out = {"cardinality": card}
+            if card:
+                out["first"] = int(bm.first()) & ((1 << 64) - 1)
+                out["last"] = int(bm.last()) & ((1 << 64) - 1)
+            r = jvm.org.apache.paimon.utils.RoaringBitmap64()
+            r.deserialize(b)
+            out["reserialized"] = tohex(r.serialize())
+            return out
+        if f == "hll_sketch":
+            sk = ds.hll.HllSketch.heapify(b)
+            return {"estimate": sk.getEstimate(), "lg_k": sk.getLgConfigK(),
+                    "type": str(sk.getTgtHllType().toString()),
+                    "compact": tohex(sk.toCompactByteArray())}
+        if f == "theta_sketch":
+            sk = ds.theta.Sketches.heapifySketch(ds.memory.Memory.wrap(b))
+            return {"estimate": sk.getEstimate(), "theta_long": int(sk.getThetaLong()),
+                    "retained": sk.getRetainedEntries(),
+                    "bytes": tohex(sk.compact(True, None).toByteArray())}
+        raise SystemExit("unknown function %r" % f)
+
+    import time
+    t0 = time.time()
+    made = [make(c) for c in spec.get("make", [])]
+    t1 = time.time()
+
+    def value(v):
+        # a hex string, null, or {"make": i}: the i-th made value
+        return unhex(made[v["make"]]) if isinstance(v, dict) else unhex(v)
+
+    def fold(c):
+        agg, values = aggs[c["function"]], [value(v) for v in c["values"]]
+        acc = values[0]
+        for v in values[1:]:
+            acc = agg.agg(acc, v)
+        return tohex(acc)
+
+    aggs_out = [tohex(aggs[c["function"]].agg(value(c.get("acc")), value(c.get("input"))))
+                for c in spec.get("agg", [])]
+    t2 = time.time()
+    reads = [read(c) for c in spec.get("read", [])]
+    t3 = time.time()
+    folds = [fold(c) for c in spec.get("fold", [])]
+    out = {"make": made, "agg": aggs_out, "read": reads, "fold": folds}
+    out["seconds"] = {"make": round(t1 - t0, 3), "agg": round(t2 - t1, 3), "read": round(t3 - t2, 3),
+                      "fold": round(time.time() - t3, 3)}
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(out, f)
+
+
 # --------------------------------------------------------------------------- main
 
 def main(argv=None):
@@ -735,6 +869,9 @@ def main(argv=None):
     st.add_argument("--names", required=True)
     g = sub.add_parser("binaryrow-goldens")
     g.add_argument("--out", required=True)
+    ag = sub.add_parser("agg-goldens")
+    ag.add_argument("--spec", required=True)
+    ag.add_argument("--out", required=True)
     args = ap.parse_args(argv)
     try:
         {"write": cmd_write, "read": cmd_read, "read-snapshots": cmd_read_snapshots, "bucket-goldens": cmd_bucket_goldens,
@@ -742,7 +879,8 @@ def main(argv=None):
          "delete-tag": cmd_delete_tag, "tags": cmd_tags, "expire": cmd_expire,
          "rollback": cmd_rollback, "alter": cmd_alter, "tag-info": cmd_tag_info,
          "tag-maintenance": cmd_tag_maintenance, "branch": cmd_branch,
-         "write-dynamic": cmd_write_dynamic, "system-table": cmd_system_table}[args.cmd](args)
+         "write-dynamic": cmd_write_dynamic, "system-table": cmd_system_table,
+         "agg-goldens": cmd_agg_goldens}[args.cmd](args)
     except Exception as e:
         if _stderr_tail and not os.environ.get("SHOAL_ORACLE_VERBOSE"):
             sys.stderr.write("---- JVM stderr (last lines) ----\n" + "".join(_stderr_tail))
