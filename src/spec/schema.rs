@@ -125,8 +125,8 @@ impl TableSchema {
     }
 
     /// The bucket modes shoal writes: fixed (`bucket = N`), dynamic (`bucket = -1`, Paimon's
-    /// default) and postpone (`bucket = -2`, Paimon 1.x) for primary-key tables whose key
-    /// includes the partition columns; unaware and fixed for append tables.
+    /// default; cross-partition upsert when the key leaves out a partition column) and postpone
+    /// (`bucket = -2`, Paimon 1.x) for primary-key tables; unaware and fixed for append tables.
     pub fn validate_bucket_mode(&self) -> Result<(), SpecError> {
         let bucket = self.core_options().bucket()?;
         if !self.primary_keys.is_empty() {
@@ -139,15 +139,26 @@ impl TableSchema {
                         .into(),
                 });
             }
+            if bucket == -1 && self.cross_partition_update() && !self.core_options().sequence_fields().is_empty() {
+                // Paimon 0.9's SchemaValidation: the index moves a key to its newest partition in
+                // input order, which a sequence field could contradict.
+                return Err(SpecError::InvalidOption {
+                    key: super::options::SEQUENCE_FIELD.into(),
+                    value: self.options.get(super::options::SEQUENCE_FIELD).cloned().unwrap_or_default(),
+                    message: format!(
+                        "a cross-partition upsert table (primary key {:?} without every partition column of {:?}) \
+                         cannot have a sequence field (Paimon refuses it too)",
+                        self.primary_keys, self.partition_keys
+                    ),
+                });
+            }
             for p in &self.partition_keys {
-                if !self.primary_keys.contains(p) {
-                    let why = if bucket == -1 {
-                        "a dynamic-bucket table whose key leaves out a partition column is a cross-partition \
-                         upsert table (Paimon's global index), which shoal does not write yet"
-                    } else if bucket == -2 {
+                if bucket != -1 && !self.primary_keys.contains(p) {
+                    let why = if bucket == -2 {
                         "with postpone buckets the primary key must include every partition column"
                     } else {
-                        "with fixed buckets the primary key must include every partition column"
+                        "with fixed buckets the primary key must include every partition column (a key that \
+                         moves between partitions needs bucket = -1: cross-partition upsert, as in Paimon)"
                     };
                     return Err(SpecError::schema(format!("{why}; {p:?} is missing from the primary key")));
                 }
@@ -180,6 +191,15 @@ impl TableSchema {
             }
         }
         Ok(())
+    }
+
+    /// Paimon's `crossPartitionUpdate`: a primary key that leaves out a partition column. With
+    /// `bucket = -1` such a table is a cross-partition upsert table (Paimon's `CROSS_PARTITION`
+    /// bucket mode): a key lives in one partition at a time, found through a global index.
+    pub fn cross_partition_update(&self) -> bool {
+        !self.primary_keys.is_empty()
+            && !self.partition_keys.is_empty()
+            && !self.partition_keys.iter().all(|p| self.primary_keys.contains(p))
     }
 
     pub fn core_options(&self) -> CoreOptions {
@@ -364,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn pk_tables_take_dynamic_and_postpone_buckets_but_not_cross_partition_ones() {
+    fn pk_tables_take_dynamic_postpone_and_cross_partition_buckets() {
         let s = TableSchema::create(cols(&[("id", "BIGINT")]), vec![], vec!["id".into()], BTreeMap::new(), None);
         assert_eq!(s.unwrap().core_options().bucket().unwrap(), -1, "Paimon's default: dynamic buckets");
         let postpone = BTreeMap::from([("bucket".into(), "-2".into())]);
@@ -379,7 +399,25 @@ mod tests {
             BTreeMap::new(),
             None,
         );
-        assert!(e.unwrap_err().to_string().contains("cross-partition"));
+        assert!(e.unwrap().cross_partition_update(), "a cross-partition upsert table");
+        let seq = BTreeMap::from([("sequence.field".into(), "v".into())]);
+        let e = TableSchema::create(
+            cols(&[("id", "BIGINT"), ("p", "INT"), ("v", "INT")]),
+            vec!["p".into()],
+            vec!["id".into()],
+            seq,
+            None,
+        );
+        assert!(e.unwrap_err().to_string().contains("cannot have a sequence field"));
+        let postpone = BTreeMap::from([("bucket".into(), "-2".into())]);
+        let e = TableSchema::create(
+            cols(&[("id", "BIGINT"), ("p", "INT")]),
+            vec!["p".into()],
+            vec!["id".into()],
+            postpone,
+            None,
+        );
+        assert!(e.unwrap_err().to_string().contains("postpone buckets the primary key must include"));
     }
 
     #[test]

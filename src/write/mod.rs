@@ -2,6 +2,7 @@
 //! commit messages -> the commit protocol (manifests, manifest list, snapshot).
 
 pub mod commit;
+pub mod cross_partition;
 pub mod data_file_writer;
 pub mod dynamic_bucket;
 pub mod overwrite;

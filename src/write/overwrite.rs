@@ -172,6 +172,16 @@ impl OverwriteBuilder {
     /// Starts the overwrite: a writer that ignores the table's current files, and its committer.
     pub async fn start(self) -> Result<Overwrite> {
         let scope = self.scope()?;
+        if self.table.schema().cross_partition_update() && scope != OverwriteScope::whole_table() {
+            // The new rows' keys may live in partitions the overwrite keeps: the global index
+            // would have to delete them there, outside the overwritten partitions.
+            return Err(Error::InvalidInput(
+                "an overwrite of some partitions of a cross-partition upsert table (primary key without every \
+                 partition column) is not supported: its keys may live in the partitions kept; overwrite the \
+                 whole table (set dynamic-partition-overwrite = false) or delete and write instead"
+                    .into(),
+            ));
+        }
         let user = self.commit_user.clone().unwrap_or_else(|| format!("shoal-overwrite-{}", uuid::Uuid::new_v4()));
         let commit = self.table.new_commit(&user)?;
         let write = self.table.new_write_overwrite().await?;

@@ -35,6 +35,7 @@ use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
 use crate::write::commit::{CommitMessage, DroppedCompaction, TableCommit};
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
+use crate::write::cross_partition::CrossPartitionAssigner;
 use crate::write::dynamic_bucket::DynamicBucketAssigner;
 use crate::write::postpone::PostponeWriter;
 use crate::write::spill::{SpillSpace, SpilledRun};
@@ -202,6 +203,9 @@ pub struct TableWrite {
     dynamic: Option<DynamicBucketAssigner>,
     /// Postpone-bucket tables (`bucket = -2`): rows go, unmerged, to `bucket-postpone` files.
     postpone: Option<PostponeWriter>,
+    /// Cross-partition upsert tables (`bucket = -1`, a key without every partition column):
+    /// the global key index, which places every row.
+    cross: Option<CrossPartitionAssigner>,
 }
 
 /// Bytes a buffered row costs beyond its Arrow data when its buffer is flushed: the sort keys,
@@ -289,7 +293,13 @@ impl TableWrite {
             job_slots: Arc::new(tokio::sync::Semaphore::new(parallelism)),
         };
         let num_buckets = opts.bucket()?;
-        let dynamic = if num_buckets == -1 && !schema.primary_keys.is_empty() {
+        let cross = match num_buckets == -1 && schema.cross_partition_update() {
+            // An overwrite's writer ignores the table's rows, their index with them.
+            true if ignore_previous => Some(CrossPartitionAssigner::empty(&schema)?),
+            true => Some(CrossPartitionAssigner::bootstrap(&ctx.io, schema.clone()).await?),
+            false => None,
+        };
+        let dynamic = if num_buckets == -1 && !schema.primary_keys.is_empty() && cross.is_none() {
             // An overwrite replaces the partitions it writes, their hash index with them.
             let base = if ignore_previous { vec![] } else { latest_hash_index(&ctx.io, &schema).await? };
             Some(DynamicBucketAssigner::new(ctx.io.clone(), opts.dynamic_bucket_target_row_num()?, base))
@@ -326,6 +336,7 @@ impl TableWrite {
             writers: HashMap::new(),
             restored,
             dynamic,
+            cross,
         })
     }
 
@@ -388,7 +399,17 @@ impl TableWrite {
             }
         }
 
-        let (group_of_row, groups) = self.assign(&batch).await?;
+        let mut routed = None;
+        if let Some(cross) = self.cross.as_mut() {
+            let r = cross.route(&batch, &kind_bytes)?;
+            if r.batch.num_rows() == 0 {
+                return Ok(());
+            }
+            batch = r.batch;
+            kind_bytes = r.kinds;
+            routed = Some(r.buckets);
+        }
+        let (group_of_row, groups) = self.assign(&batch, routed.as_deref()).await?;
         if let Some(postpone) = self.postpone.as_mut() {
             return postpone.write(&batch, &kind_bytes, &group_of_row, groups).await;
         }
@@ -457,8 +478,9 @@ impl TableWrite {
         })
     }
 
-    /// Partition and bucket of every row: per row a group index, and the groups.
-    async fn assign(&mut self, batch: &RecordBatch) -> Result<(Vec<u32>, Vec<BucketId>)> {
+    /// Partition and bucket of every row: per row a group index, and the groups. `routed`: the
+    /// buckets already chosen (cross-partition upsert tables).
+    async fn assign(&mut self, batch: &RecordBatch, routed: Option<&[i32]>) -> Result<(Vec<u32>, Vec<BucketId>)> {
         let n = batch.num_rows();
         let fields = &self.schema.fields;
         let mut part_writer = BinaryRowWriter::new(self.partition_indices.len());
@@ -474,7 +496,9 @@ impl TableWrite {
             for (pos, (col, &fi)) in part_cols.iter().zip(&self.partition_indices).enumerate() {
                 part_writer.write_from_array(pos, col.as_ref(), row, &fields[fi].data_type, NullStyle::Projection)?;
             }
-            let bucket = if let Some(dynamic) = self.dynamic.as_mut() {
+            let bucket = if let Some(b) = routed.and_then(|r| r.get(row)) {
+                *b
+            } else if let Some(dynamic) = self.dynamic.as_mut() {
                 let hash = match fast_hash(&key_cols, row) {
                     Some(h) => h,
                     None => {
