@@ -219,9 +219,10 @@ async fn dynamic_bucket_limits_are_explained() {
         .column("dt", parse_type("STRING").unwrap())
         .column("k", parse_type("BIGINT").unwrap())
         .primary_key(&["k"])
-        .partition_key(&["dt"]);
+        .partition_key(&["dt"])
+        .option("bucket", "4");
     let e = Table::create(dir.path().join("cross").to_str().unwrap(), cross).await.unwrap_err().to_string();
-    assert!(e.contains("cross-partition upsert"), "{e}");
+    assert!(e.contains("needs bucket = -1: cross-partition upsert"), "{e}");
     let e = Table::create(dir.path().join("bk").to_str().unwrap(), definition(&[("bucket-key", "k")]))
         .await
         .unwrap_err()
