@@ -22,8 +22,12 @@ use shoal::Table;
 
 /// (dt, k, v, w, kind)
 type Row = (String, i64, Option<String>, Option<String>, RowKind);
+/// (dt, v, w)
+type Values = (String, Option<String>, Option<String>);
 /// k -> (dt, v, w)
-type Model = BTreeMap<i64, (String, Option<String>, Option<String>)>;
+type Model = BTreeMap<i64, Values>;
+/// k -> ((dt, v, w), bucket)
+type Placed = BTreeMap<i64, (Values, i32)>;
 
 fn definition(extra: &[(&str, &str)]) -> TableDefinition {
     let mut d = TableDefinition::default()
@@ -135,7 +139,7 @@ fn model(engine: Engine, commits: &[Vec<Row>]) -> Model {
 }
 
 /// Every live row by key, with its bucket; a key found twice fails the test.
-async fn placed(t: &Table) -> BTreeMap<i64, ((String, Option<String>, Option<String>), i32)> {
+async fn placed(t: &Table) -> Placed {
     let mut out = BTreeMap::new();
     for split in t.new_scan().plan().await.unwrap().splits {
         let bucket = split.bucket;
@@ -159,7 +163,7 @@ async fn placed(t: &Table) -> BTreeMap<i64, ((String, Option<String>, Option<Str
     out
 }
 
-fn values(p: &BTreeMap<i64, ((String, Option<String>, Option<String>), i32)>) -> Model {
+fn values(p: &Placed) -> Model {
     p.iter().map(|(k, (row, _))| (*k, row.clone())).collect()
 }
 
@@ -199,7 +203,9 @@ async fn run(engine: Engine, extra: &[(&str, &str)]) {
     assert_eq!(after, got, "compaction moves no key");
     // And a writer started on the compacted table goes on from its index.
     let more: Vec<Row> = (0..20)
-        .map(|i| (["c", "a"][i % 2].to_string(), i as i64 * 3, Some(format!("late{i}")), Some("z".into()), RowKind::Insert))
+        .map(|i| {
+            (["c", "a"][i % 2].to_string(), i as i64 * 3, Some(format!("late{i}")), Some("z".into()), RowKind::Insert)
+        })
         .collect();
     let mut w = t.new_write().await.unwrap();
     commit_with(&t, &mut w, &more).await;
