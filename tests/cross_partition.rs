@@ -299,3 +299,28 @@ async fn cross_partition_limits_are_explained() {
     let e = t.new_overwrite().start().await.err().unwrap().to_string();
     assert!(e.contains("cross-partition upsert"), "{e}");
 }
+
+#[tokio::test]
+async fn a_key_moving_twice_in_one_batch_ends_in_its_last_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = Table::create(dir.path().to_str().unwrap(), definition(&[])).await.unwrap();
+    let row = |dt: &str, k: i64, v: &str| (dt.to_string(), k, Some(v.to_string()), None, RowKind::Insert);
+    let rows = vec![row("a", 1, "x"), row("b", 1, "y"), row("a", 1, "z"), row("c", 2, "q"), row("c", 2, "r")];
+    let mut w = t.new_write().await.unwrap();
+    commit_with(&t, &mut w, &rows).await;
+    let got = values(&placed(&t).await);
+    let want = Model::from([(1, ("a".into(), Some("z".into()), None)), (2, ("c".into(), Some("r".into()), None))]);
+    assert_eq!(got, want);
+    // Partition b holds the DELETE of key 1, carrying the row's values: nothing to read there.
+    let b_files: usize = t
+        .new_scan()
+        .plan()
+        .await
+        .unwrap()
+        .splits
+        .iter()
+        .filter(|s| s.bucket_path.starts_with("dt=b/"))
+        .map(|s| s.files.len())
+        .sum();
+    assert_eq!(b_files, 1, "the key's stay in b left a file there");
+}
