@@ -6,16 +6,17 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_array::RecordBatch;
 use common::oracle::oracle;
 use futures::TryStreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use shoal::spec::{parse_type, RowKind};
 use shoal::table::TableDefinition;
 use shoal::{Error, Table};
+
+use common::dt_kv::Row;
 
 /// (dt, k) -> (bucket, v)
 type Placed = BTreeMap<(String, i64), (i32, String)>;
@@ -35,7 +36,7 @@ fn definition(extra: &[(&str, &str)]) -> TableDefinition {
 }
 
 /// Commits of (dt, k, v, kind): new keys, updates of old ones and deletes, over two partitions.
-fn commits() -> Vec<Vec<(String, i64, String, RowKind)>> {
+fn commits() -> Vec<Vec<Row>> {
     let mut out = vec![];
     for c in 0..4i64 {
         let mut rows = vec![];
@@ -52,33 +53,12 @@ fn commits() -> Vec<Vec<(String, i64, String, RowKind)>> {
     out
 }
 
-fn spec(commits: &[Vec<(String, i64, String, RowKind)>], extra: &[(&str, &str)]) -> Value {
-    let mut options = serde_json::Map::new();
-    options.insert("bucket".into(), json!("-1"));
-    for (k, v) in extra {
-        options.insert(k.to_string(), json!(v));
-    }
-    json!({
-        "fields": [{"name": "dt", "type": "STRING"}, {"name": "k", "type": "BIGINT"}, {"name": "v", "type": "STRING"}],
-        "primary_keys": ["dt", "k"],
-        "partition_keys": ["dt"],
-        "options": options,
-        "commits": commits.iter().map(|rows| json!({"rows": rows.iter().map(|(dt, k, v, kind)| {
-            json!({"dt": dt, "k": k, "v": v, "_row_kind": kind.short_string()})
-        }).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-    })
+fn spec(commits: &[Vec<Row>], extra: &[(&str, &str)]) -> Value {
+    common::dt_kv::spec("-1", commits, extra)
 }
 
-async fn shoal_commit(t: &Table, rows: &[(String, i64, String, RowKind)]) {
-    let batch = RecordBatch::try_new(
-        t.arrow_schema(),
-        vec![
-            Arc::new(StringArray::from(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())) as ArrayRef,
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>())),
-        ],
-    )
-    .unwrap();
+async fn shoal_commit(t: &Table, rows: &[Row]) {
+    let batch = common::dt_kv::batch(t, rows);
     let kinds: Vec<RowKind> = rows.iter().map(|r| r.3).collect();
     let mut w = t.new_write().await.unwrap();
     w.write_with_kinds(&batch, Some(&kinds)).await.unwrap();
@@ -183,17 +163,7 @@ async fn two_writers_on_one_partition_conflict_and_on_two_partitions_do_not() {
     let t = Table::create(dir.path().to_str().unwrap(), definition(&[])).await.unwrap();
     let row = |dt: &str, k: i64| vec![(dt.to_string(), k, "x".to_string(), RowKind::Insert)];
     shoal_commit(&t, &row("a", 1)).await;
-    let batch = |rows: Vec<(String, i64, String, RowKind)>| {
-        RecordBatch::try_new(
-            t.arrow_schema(),
-            vec![
-                Arc::new(StringArray::from(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())) as ArrayRef,
-                Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
-                Arc::new(StringArray::from(rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>())),
-            ],
-        )
-        .unwrap()
-    };
+    let batch = |rows: Vec<Row>| common::dt_kv::batch(&t, &rows);
     let mut w1 = t.new_write().await.unwrap();
     let mut w2 = t.new_write().await.unwrap();
     w1.write(&batch(row("a", 2))).await.unwrap();
@@ -237,22 +207,14 @@ async fn an_overwrite_replaces_a_partitions_hash_index_with_its_rows() {
     let table = dir.path().join("wh/db.db/t");
     let t =
         Table::create(table.to_str().unwrap(), definition(&[("dynamic-bucket.target-row-num", "10")])).await.unwrap();
-    let rows = |dt: &str, keys: std::ops::Range<i64>, v: &str| -> Vec<(String, i64, String, RowKind)> {
+    let rows = |dt: &str, keys: std::ops::Range<i64>, v: &str| -> Vec<Row> {
         keys.map(|k| (dt.to_string(), k, v.to_string(), RowKind::Insert)).collect()
     };
     shoal_commit(&t, &rows("a", 0..35, "old")).await;
     shoal_commit(&t, &rows("b", 0..5, "old")).await;
     // Dynamic overwrite of partition a with fewer keys: a's buckets start over.
     let new_a = rows("a", 20..35, "new");
-    let batch = RecordBatch::try_new(
-        t.arrow_schema(),
-        vec![
-            Arc::new(StringArray::from(new_a.iter().map(|r| r.0.clone()).collect::<Vec<_>>())) as ArrayRef,
-            Arc::new(Int64Array::from(new_a.iter().map(|r| r.1).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(new_a.iter().map(|r| r.2.clone()).collect::<Vec<_>>())),
-        ],
-    )
-    .unwrap();
+    let batch = common::dt_kv::batch(&t, &new_a);
     let mut ow = t.new_overwrite().start().await.unwrap();
     ow.write(&batch).await.unwrap();
     ow.commit().await.unwrap();

@@ -15,14 +15,14 @@ use arrow_array::cast::AsArray;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use common::oracle::{oracle, Oracle};
 use futures::TryStreamExt;
-use serde_json::{json, Value};
+use serde_json::Value;
 use shoal::maintenance::compact::CompactJob;
 use shoal::spec::binary_row::hash_single_long;
 use shoal::spec::{bucket_of, parse_type, RowKind, SchemaChange};
 use shoal::table::TableDefinition;
 use shoal::Table;
 
-type Row = (String, i64, String, RowKind);
+use common::dt_kv::Row;
 type Rows = BTreeMap<(String, i64), String>;
 
 fn definition(extra: &[(&str, &str)]) -> TableDefinition {
@@ -76,32 +76,11 @@ fn model(all: &[Vec<Row>]) -> Rows {
 }
 
 fn spec(commits: &[Vec<Row>], extra: &[(&str, &str)]) -> Value {
-    let mut options = serde_json::Map::new();
-    options.insert("bucket".into(), json!("-2"));
-    for (k, v) in extra {
-        options.insert(k.to_string(), json!(v));
-    }
-    json!({
-        "fields": [{"name": "dt", "type": "STRING"}, {"name": "k", "type": "BIGINT"}, {"name": "v", "type": "STRING"}],
-        "primary_keys": ["dt", "k"],
-        "partition_keys": ["dt"],
-        "options": options,
-        "commits": commits.iter().map(|rows| json!({"rows": rows.iter().map(|(dt, k, v, kind)| {
-            json!({"dt": dt, "k": k, "v": v, "_row_kind": kind.short_string()})
-        }).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-    })
+    common::dt_kv::spec("-2", commits, extra)
 }
 
 async fn shoal_commit(t: &Table, rows: &[Row]) {
-    let batch = RecordBatch::try_new(
-        t.arrow_schema(),
-        vec![
-            Arc::new(StringArray::from(rows.iter().map(|r| r.0.clone()).collect::<Vec<_>>())) as ArrayRef,
-            Arc::new(Int64Array::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
-            Arc::new(StringArray::from(rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>())),
-        ],
-    )
-    .unwrap();
+    let batch = common::dt_kv::batch(t, rows);
     let kinds: Vec<RowKind> = rows.iter().map(|r| r.3).collect();
     let mut w = t.new_write().await.unwrap();
     // Two batches: arrival order holds across a writer's batches too.

@@ -50,7 +50,8 @@ pub struct BranchInfo {
     pub created_from_tag: Option<String>,
     /// Its earliest snapshot (None for an empty branch).
     pub created_from_snapshot: Option<i64>,
-    /// When its directory appeared (the oldest modification time of its files), epoch millis.
+    /// When it was created: the oldest modification time of its schema files (written first;
+    /// Paimon takes the directory's, which object stores do not have), epoch millis.
     pub create_time_millis: i64,
 }
 
@@ -140,12 +141,11 @@ pub async fn delete_branch(io: &FileIO, name: &str) -> Result<usize> {
 
 /// The branches with what they were created from, as Paimon's `$branches` lists them.
 pub async fn list_branches(io: &FileIO) -> Result<Vec<BranchInfo>> {
-    let root = io.on_branch(MAIN_BRANCH);
     let mut out = vec![];
     for name in branch_names(io).await? {
-        let files = root.list_recursive(&branch_path(&name)).await?;
-        let create_time_millis = files.iter().map(|(_, s)| s.last_modified_millis).min().unwrap_or_default();
         let branch = io.on_branch(&name);
+        let schema_files = branch.list(crate::spec::paths::SCHEMA_DIR).await?;
+        let create_time_millis = schema_files.iter().map(|s| s.last_modified_millis).min().unwrap_or_default();
         let earliest = SnapshotManager::new(branch.clone()).earliest_id().await?;
         let mut created_from_tag = None;
         if let Some(e) = earliest {

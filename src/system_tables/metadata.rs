@@ -240,46 +240,18 @@ pub fn branches_schema() -> SchemaRef {
     ]))
 }
 
-/// The directory holding a table's branches, and the prefix of each branch's directory.
-pub const BRANCH_DIR: &str = "branch";
-pub const BRANCH_PREFIX: &str = "branch-";
-
-/// Every branch (`branch/branch-<name>/`), by name. As in Paimon 0.9, a branch whose earliest
-/// snapshot carries its one earliest tag was created from that tag, otherwise from its earliest
-/// snapshot; the creation time is when its first schema file was written (Paimon takes the
-/// branch directory's modification time, which object stores do not have).
+/// Every branch (`branch/branch-<name>/`), by name, as [`crate::maintenance::branches::list_branches`]
+/// describes it (Paimon 0.9's rule for the tag or snapshot it was created from).
 pub async fn branches(table: &Table) -> Result<RecordBatch> {
-    let io = table.io();
-    let mut names: Vec<String> = io
-        .list_dirs(BRANCH_DIR)
-        .await?
-        .into_iter()
-        .filter_map(|d| d.strip_prefix(BRANCH_PREFIX).map(str::to_string))
-        .collect();
-    names.sort();
+    let mut all = table.branches().await?;
+    all.sort_by(|a, b| a.name.cmp(&b.name));
     let (mut name, mut from_tag, mut from_snapshot, mut created) =
         (StringBuilder::new(), StringBuilder::new(), Int64Builder::new(), TimestampMillisecondBuilder::new());
-    for branch in names {
-        let bio = io.sub(&format!("{BRANCH_DIR}/{BRANCH_PREFIX}{branch}"));
-        let schema_files = bio.list("schema").await?;
-        let created_at = schema_files.iter().map(|f| f.last_modified_millis).min().unwrap_or(0);
-        let (mut tag, mut snapshot) = (None, None);
-        if !schema_files.is_empty() {
-            let earliest = SnapshotManager::new(bio.clone()).earliest_id().await?;
-            let mut tags = TagManager::new(bio.clone()).tags().await?;
-            tags.sort_by(|a, b| (a.snapshot.id, &a.name).cmp(&(b.snapshot.id, &b.name)));
-            match tags.first() {
-                Some(first) if Some(first.snapshot.id) == earliest => {
-                    tag = Some(first.name.clone());
-                    snapshot = Some(first.snapshot.id);
-                }
-                _ => snapshot = earliest,
-            }
-        }
-        name.append_value(&branch);
-        from_tag.append_option(tag);
-        from_snapshot.append_option(snapshot);
-        created.append_value(local_millis(created_at));
+    for b in all {
+        name.append_value(&b.name);
+        from_tag.append_option(b.created_from_tag);
+        from_snapshot.append_option(b.created_from_snapshot);
+        created.append_value(local_millis(b.create_time_millis));
     }
     let columns: Vec<ArrayRef> = vec![
         Arc::new(name.finish()),

@@ -2,6 +2,7 @@
 //! implementations use in goldens and specs, and locating the oracle installation.
 #![allow(dead_code)]
 
+pub mod dt_kv;
 pub mod oracle;
 pub mod pg;
 pub mod s3;
