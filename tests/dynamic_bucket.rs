@@ -22,17 +22,7 @@ use common::dt_kv::Row;
 type Placed = BTreeMap<(String, i64), (i32, String)>;
 
 fn definition(extra: &[(&str, &str)]) -> TableDefinition {
-    let mut d = TableDefinition::default()
-        .column("dt", parse_type("STRING").unwrap())
-        .column("k", parse_type("BIGINT").unwrap())
-        .column("v", parse_type("STRING").unwrap())
-        .primary_key(&["dt", "k"])
-        .partition_key(&["dt"])
-        .option("bucket", "-1");
-    for (k, v) in extra {
-        d = d.option(k, v);
-    }
-    d
+    common::dt_kv::definition("-1", extra)
 }
 
 /// Commits of (dt, k, v, kind): new keys, updates of old ones and deletes, over two partitions.

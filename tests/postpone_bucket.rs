@@ -18,7 +18,7 @@ use futures::TryStreamExt;
 use serde_json::Value;
 use shoal::maintenance::compact::CompactJob;
 use shoal::spec::binary_row::hash_single_long;
-use shoal::spec::{bucket_of, parse_type, RowKind, SchemaChange};
+use shoal::spec::{bucket_of, RowKind, SchemaChange};
 use shoal::table::TableDefinition;
 use shoal::Table;
 
@@ -26,17 +26,7 @@ use common::dt_kv::Row;
 type Rows = BTreeMap<(String, i64), String>;
 
 fn definition(extra: &[(&str, &str)]) -> TableDefinition {
-    let mut d = TableDefinition::default()
-        .column("dt", parse_type("STRING").unwrap())
-        .column("k", parse_type("BIGINT").unwrap())
-        .column("v", parse_type("STRING").unwrap())
-        .primary_key(&["dt", "k"])
-        .partition_key(&["dt"])
-        .option("bucket", "-2");
-    for (k, v) in extra {
-        d = d.option(k, v);
-    }
-    d
+    common::dt_kv::definition("-2", extra)
 }
 
 /// Commits over two partitions: new keys, updates of keys of earlier commits and of the same

@@ -247,9 +247,8 @@ impl FileIO {
     }
 
     pub fn path(&self, rel: &str) -> Path {
-        let rel = rel.trim_matches('/');
-        let mapped = self.branch.as_deref().and_then(|b| crate::spec::paths::on_branch(rel, b));
-        let rel = mapped.as_deref().unwrap_or(rel);
+        let rel = self.path_below_uri(rel);
+        let rel = rel.as_ref();
         if self.root.as_ref().is_empty() {
             Path::from(rel)
         } else if rel.is_empty() {
@@ -260,9 +259,7 @@ impl FileIO {
     }
 
     fn map_err(&self, rel: &str, e: object_store::Error) -> IoError {
-        let rel = rel.trim_matches('/');
-        let mapped = self.branch.as_deref().and_then(|b| crate::spec::paths::on_branch(rel, b));
-        let path = format!("{}/{}", self.uri, mapped.as_deref().unwrap_or(rel));
+        let path = format!("{}/{}", self.uri, self.path_below_uri(rel));
         match e {
             object_store::Error::NotFound { .. } => IoError::NotFound { path },
             object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
@@ -339,7 +336,8 @@ impl FileIO {
             self.delete(&rel).await?;
         }
         if !self.uri.contains("://") || self.uri.starts_with("file://") {
-            let local = std::path::Path::new(self.uri.trim_start_matches("file://")).join(self.path_below_uri(rel_dir));
+            let local = std::path::Path::new(self.uri.trim_start_matches("file://"))
+                .join(self.path_below_uri(rel_dir).as_ref());
             match std::fs::remove_dir_all(&local) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -349,10 +347,14 @@ impl FileIO {
         Ok(n)
     }
 
-    /// `rel` as a path below [`FileIO::uri`] (a branch's directories resolved).
-    fn path_below_uri(&self, rel: &str) -> String {
+    /// `rel` as a path below [`FileIO::uri`], without surrounding slashes: inside the branch's
+    /// directory for the per-branch directories (see [`FileIO::on_branch`]).
+    fn path_below_uri<'a>(&self, rel: &'a str) -> std::borrow::Cow<'a, str> {
         let rel = rel.trim_matches('/');
-        self.branch.as_deref().and_then(|b| crate::spec::paths::on_branch(rel, b)).unwrap_or_else(|| rel.to_string())
+        match self.branch.as_deref().and_then(|b| crate::spec::paths::on_branch(rel, b)) {
+            Some(mapped) => std::borrow::Cow::Owned(mapped),
+            None => std::borrow::Cow::Borrowed(rel),
+        }
     }
 
     /// The files directly inside a directory (an absent directory lists as empty).

@@ -92,6 +92,13 @@ fn not_found(io: &FileIO, name: &str) -> Error {
     Error::BranchNotFound { table: io.uri().to_string(), branch: name.to_string() }
 }
 
+/// Copies `rel` as `from` sees it to where `to` puts it (one branch's file to another's).
+async fn copy_file(from: &FileIO, to: &FileIO, rel: String) -> Result<()> {
+    let bytes = from.read(&rel).await?;
+    to.write(&rel, bytes).await?;
+    Ok(())
+}
+
 /// Creates branch `name` from `io`'s branch (usually `main`).
 pub async fn create_branch(io: &FileIO, name: &str, start: &BranchStart) -> Result<()> {
     check_branch_name(name)?;
@@ -99,14 +106,7 @@ pub async fn create_branch(io: &FileIO, name: &str, start: &BranchStart) -> Resu
         return Err(Error::BranchExists { table: io.uri().to_string(), branch: name.to_string() });
     }
     let target = io.on_branch(name);
-    let copy = |rel: String| {
-        let (io, target) = (io.clone(), target.clone());
-        async move {
-            let bytes = io.read(&rel).await?;
-            target.write(&rel, bytes).await?;
-            Ok::<_, Error>(())
-        }
-    };
+    let copy = |rel: String| copy_file(io, &target, rel);
     match start {
         BranchStart::Empty => {
             let schema = SchemaManager::new(io.clone())
@@ -210,14 +210,7 @@ pub async fn fast_forward(io: &FileIO, name: &str) -> Result<FastForwardReport> 
     report.schemas_replaced = doomed_schemas.len();
 
     // Copy the branch's history in, oldest first: schemas, snapshots, tags, then the hint.
-    let copy = |rel: String| {
-        let (from, to) = (branch.clone(), main.clone());
-        async move {
-            let bytes = from.read(&rel).await?;
-            to.write(&rel, bytes).await?;
-            Ok::<_, Error>(())
-        }
-    };
+    let copy = |rel: String| copy_file(&branch, &main, rel);
     let mut schemas = SchemaManager::new(branch.clone()).schema_ids().await?;
     schemas.sort_unstable();
     for id in schemas.into_iter().filter(|&id| id >= earliest_schema) {

@@ -498,7 +498,8 @@ impl TableWrite {
             }
             let bucket = if let Some(b) = routed.and_then(|r| r.get(row)) {
                 *b
-            } else if let Some(dynamic) = self.dynamic.as_mut() {
+            } else if self.dynamic.is_some() || self.num_buckets > 0 {
+                // The bucket key's BinaryRow hash (single integer keys without building the row).
                 let hash = match fast_hash(&key_cols, row) {
                     Some(h) => h,
                     None => {
@@ -515,24 +516,15 @@ impl TableWrite {
                         key_writer.hash_code()
                     }
                 };
-                if !dynamic.is_loaded(part_writer.as_bytes()) {
-                    dynamic.load(&part_writer.to_row()).await?;
+                match self.dynamic.as_mut() {
+                    Some(dynamic) => {
+                        if !dynamic.is_loaded(part_writer.as_bytes()) {
+                            dynamic.load(&part_writer.to_row()).await?;
+                        }
+                        dynamic.assign(part_writer.as_bytes(), hash)?
+                    }
+                    None => bucket_of(hash, self.num_buckets),
                 }
-                dynamic.assign(part_writer.as_bytes(), hash)?
-            } else if let Some(h) = fast_hash(&key_cols, row) {
-                bucket_of(h, self.num_buckets)
-            } else if self.num_buckets > 0 {
-                key_writer.reset();
-                for (pos, (col, &fi)) in key_cols.iter().zip(&self.bucket_key_indices).enumerate() {
-                    key_writer.write_from_array(
-                        pos,
-                        col.as_ref(),
-                        row,
-                        &fields[fi].data_type,
-                        NullStyle::Projection,
-                    )?;
-                }
-                bucket_of(key_writer.hash_code(), self.num_buckets)
             } else {
                 0
             };

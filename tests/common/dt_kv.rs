@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use serde_json::{json, Value};
-use shoal::spec::RowKind;
+use shoal::spec::{parse_type, RowKind};
+use shoal::table::TableDefinition;
 use shoal::Table;
 
 /// A row and its kind.
@@ -23,6 +24,21 @@ pub fn batch(t: &Table, rows: &[Row]) -> RecordBatch {
         ],
     )
     .expect("rows fit the (dt, k, v) table")
+}
+
+/// The table with option `bucket` and `extra`.
+pub fn definition(bucket: &str, extra: &[(&str, &str)]) -> TableDefinition {
+    let mut d = TableDefinition::default()
+        .column("dt", parse_type("STRING").expect("static type"))
+        .column("k", parse_type("BIGINT").expect("static type"))
+        .column("v", parse_type("STRING").expect("static type"))
+        .primary_key(&["dt", "k"])
+        .partition_key(&["dt"])
+        .option("bucket", bucket);
+    for (k, v) in extra {
+        d = d.option(k, v);
+    }
+    d
 }
 
 /// The oracles' JSON spec of the table with option `bucket` and `extra`, and these commits.
