@@ -1,0 +1,1 @@
+//! The `shoal._shoal` extension module.
