@@ -447,6 +447,8 @@ class Table:
         start = start_snapshot = start_millis = None
         if isinstance(from_, bool):
             raise InvalidInputError("from_ must be 'full', 'latest', 'earliest', a snapshot id or a time")
+        if isinstance(from_, str) and from_.strip().isdigit() and len(from_.strip()) < 13:
+            from_ = int(from_)  # a snapshot id, as `shoal tail --from 42` reads it
         if isinstance(from_, int):
             start_snapshot = from_
         elif isinstance(from_, str) and from_.strip() in ("full", "latest-full", "latest", "earliest"):

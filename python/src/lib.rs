@@ -199,7 +199,8 @@ impl ArrowStream {
 
     /// Batches already in memory.
     fn of_batches(schema: SchemaRef, batches: Vec<RecordBatch>) -> ArrowStream {
-        let batches = batches.into_iter().map(move |b| Ok::<_, ArrowError>(b));
+        let declared = schema.clone();
+        let batches = batches.into_iter().map(move |b| conform(&declared, b));
         ArrowStream::new(Box::new(RecordBatchIterator::new(batches, schema)))
     }
 
