@@ -22,8 +22,8 @@ use arrow_schema::{ArrowError, Schema, SchemaRef};
 use futures::stream::{BoxStream, StreamExt};
 use pyo3::exceptions::{PyException, PyStopIteration};
 use pyo3::prelude::*;
-use pyo3::IntoPyObjectExt;
 use pyo3::types::{PyCapsule, PyCapsuleMethods, PyDict};
+use pyo3::IntoPyObjectExt;
 
 use shoal::error::Error;
 use shoal::io::FileIO;
