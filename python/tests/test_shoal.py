@@ -309,6 +309,19 @@ def test_tail_iterates_changes_with_row_kinds_and_resumes_a_consumer(tmp_path):
     assert changes(t.tail(from_="full", follow=False)) == [("+I", 2), ("+I", 3)]
 
 
+def test_tail_follows_new_commits(tmp_path):
+    """Following: `next()` waits (the GIL released) until another thread commits."""
+    t = shoal.Table.create(tmp_path / "wh/db.db/f", "k BIGINT NOT NULL", primary_key=["k"], options={"bucket": "1"})
+    t.write({"k": [1]})
+    reader = t.tail(from_="full", interval="50ms")
+    assert next(reader).column(1).to_pylist() == [1]
+    writer = threading.Thread(target=t.write, args=({"k": [2]},))
+    writer.start()
+    batch = next(reader)  # returns once the writer's snapshot is there
+    writer.join()
+    assert (batch.column(0).to_pylist(), batch.column(1).to_pylist(), reader.snapshot_id) == (["+I"], [2], 2)
+
+
 # ---------------------------------------------------------------------- SQL and errors
 
 
