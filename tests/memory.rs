@@ -102,3 +102,70 @@ fn a_write_several_times_the_buffer_stays_within_it() {
 fn deletion_vector_maintenance_stays_within_the_buffer() {
     bounded_writes(&["deletion-vectors.enabled=true"]);
 }
+
+/// A compaction of a long write-only backlog stays within the bound: 150 batches of 10,000
+/// rows written with a 1 MiB buffer leave over a hundred level-0 runs over the same key range,
+/// and the full compaction reads at most `sort-spill-threshold` (16) of them at once, the
+/// smallest first merged onto local disk. Reading all of them at once (a decoded batch and a
+/// row group each) peaks well above the bound.
+#[test]
+fn compaction_of_a_long_backlog_stays_within_the_buffer() {
+    use std::sync::Arc;
+    const SMALL_BUFFER_MIB: u64 = 1;
+    const BATCHES: u64 = 150;
+    const ROWS: u64 = 10_000;
+    let dir = tempfile::tempdir().unwrap();
+    let scratch = dir.path().join("scratch");
+    let table = dir.path().join("wh/db.db/orders");
+    let table = table.to_str().unwrap();
+    let schema = "id BIGINT NOT NULL, customer STRING, amount DECIMAL(12, 2), note STRING";
+    let buffer = format!("write-buffer-size={SMALL_BUFFER_MIB}mb");
+    let mut args = vec!["create", table, "--schema", schema, "--primary-key", "id", "--bucket", "1"];
+    args.extend(["--option", &buffer, "--option", "write-only=true", "--option", "write-buffer-spillable=false"]);
+    shoal(&args, &scratch);
+    // The backlog, written in this process (the CLI reads input in batches of 65,536 rows).
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        use arrow_array::{ArrayRef, Decimal128Array, Int64Array, RecordBatch, StringArray};
+        let t = shoal::Table::open(table).await.unwrap();
+        let mut w = t.new_write().await.unwrap();
+        for b in 0..BATCHES {
+            let ids: Vec<u64> = (b * ROWS..(b + 1) * ROWS).collect();
+            let key = |i: &u64| (i.wrapping_mul(2_654_435_761) % 1_000_000_007) as i64;
+            let columns: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(ids.iter().map(key).collect::<Vec<_>>())),
+                Arc::new(StringArray::from(
+                    ids.iter().map(|i| format!("customer-{:06}", i % 50_000)).collect::<Vec<_>>(),
+                )),
+                Arc::new(
+                    Decimal128Array::from(ids.iter().map(|i| (i % 1_000_000) as i128).collect::<Vec<_>>())
+                        .with_precision_and_scale(12, 2)
+                        .unwrap(),
+                ),
+                Arc::new(StringArray::from(
+                    ids.iter().map(|i| format!("note for order {i} with some words")).collect::<Vec<_>>(),
+                )),
+            ];
+            w.write(&RecordBatch::try_new(t.arrow_schema(), columns).unwrap()).await.unwrap();
+        }
+        let msgs = w.prepare_commit().await.unwrap();
+        t.new_commit("backlog").unwrap().commit(msgs).await.unwrap();
+    });
+    drop(rt);
+    let out = shoal(&["files", table], &scratch);
+    // Columns: bucket path, level, rows, bytes, deletes, file.
+    let level0 = out.lines().filter(|l| l.contains("data-") && l.split_whitespace().nth(1) == Some("0")).count();
+    assert!(level0 > 100, "expected a long level-0 backlog, got {level0} files:\n{out}");
+
+    let out = shoal(&["compact", table, "--full"], &scratch);
+    assert!(out.contains("1500000 rows"), "{out}");
+    let peak = peak_mib(&out);
+    let bound = SMALL_BUFFER_MIB + 128;
+    eprintln!("full compaction of {level0} level-0 runs: peak memory {peak} MiB; bound {bound} MiB");
+    assert!(peak <= bound, "peak memory {peak} MiB over {bound} MiB");
+    let wh = dir.path().join("wh");
+    let out = shoal(&["sql", "--warehouse", wh.to_str().unwrap(), "SELECT count(*) AS n FROM db.orders"], &scratch);
+    assert!(out.contains("| 1500000 |"), "{out}");
+    let left: Vec<_> = std::fs::read_dir(&scratch).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "scratch space not cleaned: {left:?}");
+}

@@ -229,7 +229,10 @@ fn sum_retract(acc: Option<i32>, v: Option<i32>) -> Option<i32> {
     }
 }
 
-fn def(engine: Engine) -> TableDefinition {
+/// The table of an engine; `spill`: every merge of more than two runs spills the smallest
+/// first (`sort-spill-threshold` 2), so spilled runs holding several versions of a key meet the
+/// merge functions.
+fn def(engine: Engine, spill: bool) -> TableDefinition {
     let mut d = TableDefinition::default().column("id", parse_type("BIGINT NOT NULL").unwrap());
     for (n, t) in [("a", "INT"), ("b", "STRING"), ("c", "BIGINT"), ("d", "DOUBLE"), ("e", "INT"), ("g", "INT")] {
         d = d.column(n, parse_type(t).unwrap());
@@ -241,6 +244,9 @@ fn def(engine: Engine) -> TableDefinition {
         .option("num-sorted-run.compaction-trigger", "3");
     for (k, v) in engine.options() {
         d = d.option(k, v);
+    }
+    if spill {
+        d = d.option("sort-spill-threshold", "2");
     }
     d
 }
@@ -333,9 +339,9 @@ fn expected(engine: Engine, history: &BTreeMap<i64, Vec<(RowKind, Row)>>) -> Tab
     history.iter().filter_map(|(k, h)| engine.fold(h).map(|r| (*k, r))).collect()
 }
 
-async fn run(engine: Engine, ops: Vec<Op>) {
+async fn run(engine: Engine, ops: Vec<Op>, spill: bool) {
     let dir = tempfile::tempdir().unwrap();
-    let table = Table::create(dir.path().to_str().unwrap(), def(engine)).await.unwrap();
+    let table = Table::create(dir.path().to_str().unwrap(), def(engine, spill)).await.unwrap();
     let mut w = table.new_write().await.unwrap();
     let mut committed_history: BTreeMap<i64, Vec<(RowKind, Row)>> = BTreeMap::new();
     let mut history = committed_history.clone();
@@ -446,7 +452,7 @@ async fn run(engine: Engine, ops: Vec<Op>) {
                     )
                 })
                 .collect();
-            panic!("{engine:?}: snapshot {id} differs:\n{}", diff.join("\n"));
+            panic!("{engine:?} (spill {spill}): snapshot {id} differs:\n{}", diff.join("\n"));
         }
     }
 }
@@ -459,33 +465,33 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 12, .. ProptestConfig::default() })]
 
     #[test]
-    fn deduplicate_with_sequence_field(ops in prop::collection::vec(op(), 1..30)) {
-        runtime().block_on(run(Engine::DedupSequenceField, ops));
+    fn deduplicate_with_sequence_field(ops in prop::collection::vec(op(), 1..30), spill in any::<bool>()) {
+        runtime().block_on(run(Engine::DedupSequenceField, ops, spill));
     }
 
     #[test]
-    fn first_row(ops in prop::collection::vec(op(), 1..30)) {
-        runtime().block_on(run(Engine::FirstRow, ops));
+    fn first_row(ops in prop::collection::vec(op(), 1..30), spill in any::<bool>()) {
+        runtime().block_on(run(Engine::FirstRow, ops, spill));
     }
 
     #[test]
-    fn partial_update(ops in prop::collection::vec(op(), 1..30)) {
-        runtime().block_on(run(Engine::PartialUpdate, ops));
+    fn partial_update(ops in prop::collection::vec(op(), 1..30), spill in any::<bool>()) {
+        runtime().block_on(run(Engine::PartialUpdate, ops, spill));
     }
 
     #[test]
-    fn partial_update_remove_record_on_delete(ops in prop::collection::vec(op(), 1..30)) {
-        runtime().block_on(run(Engine::PartialUpdateRemoveOnDelete, ops));
+    fn partial_update_remove_record_on_delete(ops in prop::collection::vec(op(), 1..30), spill in any::<bool>()) {
+        runtime().block_on(run(Engine::PartialUpdateRemoveOnDelete, ops, spill));
     }
 
     #[test]
-    fn partial_update_sequence_groups(ops in prop::collection::vec(op(), 1..30)) {
-        runtime().block_on(run(Engine::PartialUpdateGroups, ops));
+    fn partial_update_sequence_groups(ops in prop::collection::vec(op(), 1..30), spill in any::<bool>()) {
+        runtime().block_on(run(Engine::PartialUpdateGroups, ops, spill));
     }
 
     #[test]
-    fn aggregation(ops in prop::collection::vec(op(), 1..30)) {
-        runtime().block_on(run(Engine::Aggregation, ops));
+    fn aggregation(ops in prop::collection::vec(op(), 1..30), spill in any::<bool>()) {
+        runtime().block_on(run(Engine::Aggregation, ops, spill));
     }
 }
 
@@ -613,7 +619,7 @@ async fn unsupported_retractions_are_refused_at_write() {
         (vec![("merge-engine", "aggregation"), ("fields.c.aggregate-function", "max")], "fields.c.ignore-retract"),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let mut d = def(Engine::DedupSequenceField);
+        let mut d = def(Engine::DedupSequenceField, false);
         d.options.remove("sequence.field");
         for (k, v) in &opts {
             d = d.option(k, v);

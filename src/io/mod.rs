@@ -8,6 +8,7 @@
 
 pub mod counting;
 pub mod faults;
+pub mod ranged;
 pub mod temp;
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, Int64Type};
-use arrow_array::ArrayRef;
+use arrow_array::{Array, ArrayRef};
 use arrow_buffer::ScalarBuffer;
 use arrow_row::{RowConverter, Rows, SortField};
 use arrow_schema::DataType as ArrowType;
@@ -95,6 +95,27 @@ impl KeyEncoder {
                     let len = u32::from_le_bytes(word(at, 4)?.try_into().expect("4 bytes")) as usize;
                     rows.push(parser.parse(word(at + 4, len)?));
                     at += 4 + len;
+                }
+                Some(SortKeys::Rows(rows))
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// Keys stored as one Arrow column by a local spill file (integers as they are, row-format
+    /// keys as their bytes) read back; None when the column is not such keys.
+    pub fn keys_from_column(&self, column: &ArrayRef) -> Option<SortKeys> {
+        match (&self.fast, &self.converter) {
+            (Some(ArrowType::Int64), _) => {
+                Some(SortKeys::I64(column.as_primitive_opt::<Int64Type>()?.values().clone()))
+            }
+            (Some(_), _) => Some(SortKeys::I32(column.as_primitive_opt::<Int32Type>()?.values().clone())),
+            (None, Some(conv)) => {
+                let bytes = column.as_binary_opt::<i32>()?;
+                let parser = conv.parser();
+                let mut rows = conv.empty_rows(bytes.len(), bytes.values().len());
+                for b in bytes.iter() {
+                    rows.push(parser.parse(b?));
                 }
                 Some(SortKeys::Rows(rows))
             }

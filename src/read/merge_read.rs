@@ -34,6 +34,8 @@ use crate::spec::deletion_vector::decode_deletion_vector;
 use crate::spec::{DataField, DataFileMeta, DataType, RowKind, TableSchema};
 use crate::store::SchemaManager;
 
+mod spill;
+
 pub const DEFAULT_BATCH_SIZE: usize = 8192;
 
 /// Reads splits of one table with a fixed projection. Cheap to clone; used from blocking threads.
@@ -58,6 +60,8 @@ pub struct SplitReader {
     deletion_vectors: bool,
     key_fields: Vec<DataField>,
     batch_size: usize,
+    /// `sort-spill-threshold`: the most runs a merge reads at once (see [`spill`]).
+    spill_threshold: usize,
     runtime: tokio::runtime::Handle,
     /// Decoded rows of files the writer wrote recently, used instead of reading them back.
     decoded: Option<DecodedFiles>,
@@ -73,7 +77,14 @@ enum FileBatchSource {
     Decoded(std::vec::IntoIter<RecordBatch>),
     #[allow(deprecated)]
     Parquet(Box<parquet::arrow::async_reader::ParquetRecordBatchStream<ParquetObjectReader>>),
+    /// A file with large row groups (another writer's), read page by page.
+    Paged(Box<parquet::arrow::arrow_reader::ParquetRecordBatchReader>),
 }
+
+/// Row groups above this many compressed bytes (of the columns read) are read page by page
+/// instead of fetched whole. shoal's own row groups stay below it (`ROW_GROUP_ROWS` rows or
+/// 16 MiB of Arrow data); Java Paimon's reach `parquet.block.size` (128 MB).
+const PAGED_ROW_GROUP_BYTES: i64 = 8 << 20;
 
 /// One batch's keys, sequence numbers and row kinds.
 type BatchKeys = (SortKeys, ScalarBuffer<i64>, ScalarBuffer<i8>);
@@ -106,6 +117,7 @@ impl SplitReader {
         let value_schema = Arc::new(Schema::new(read.iter().map(field_of).collect::<Vec<Field>>()));
         let key_fields = if is_pk { schema.trimmed_key_fields() } else { vec![] };
         let deletion_vectors = is_pk && schema.core_options().deletion_vectors_enabled()?;
+        let spill_threshold = schema.core_options().sort_spill_threshold()?;
         Ok(SplitReader {
             io,
             schemas,
@@ -117,6 +129,7 @@ impl SplitReader {
             key_value: None,
             key_fields,
             batch_size: DEFAULT_BATCH_SIZE,
+            spill_threshold,
             decoded: None,
             projection: read,
             schema,
@@ -519,7 +532,37 @@ impl SplitReader {
             }
             root_indices.sort_unstable();
             root_indices.dedup();
-            let mask = ProjectionMask::roots(parquet_schema, root_indices);
+            let mask = ProjectionMask::roots(parquet_schema, root_indices.iter().copied());
+            let largest_group = builder
+                .metadata()
+                .row_groups()
+                .iter()
+                .map(|rg| {
+                    let columns = rg.columns().iter().enumerate();
+                    columns.filter(|(i, _)| mask.leaf_included(*i)).map(|(_, c)| c.compressed_size()).sum::<i64>()
+                })
+                .max()
+                .unwrap_or(0);
+            if largest_group > PAGED_ROW_GROUP_BYTES {
+                let object = crate::io::ranged::RangedObject::new(
+                    self.io.store().clone(),
+                    self.io.path(&path),
+                    size,
+                    self.runtime.clone(),
+                );
+                let meta = parquet::arrow::arrow_reader::ArrowReaderMetadata::try_new(
+                    builder.metadata().clone(),
+                    Default::default(),
+                )
+                .map_err(|e| Error::data_file(&path, e))?;
+                let reader =
+                    parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(object, meta)
+                        .with_projection(mask)
+                        .with_batch_size(self.batch_size)
+                        .build()
+                        .map_err(|e| Error::data_file(&path, e))?;
+                return Ok::<_, Error>((wanted, value_names, FileBatchSource::Paged(Box::new(reader))));
+            }
             let stream = builder
                 .with_projection(mask)
                 .with_batch_size(self.batch_size)
@@ -595,17 +638,23 @@ impl SplitReader {
         runs: Vec<Vec<DataFileMeta>>,
         emit: &mut dyn FnMut(RecordBatch) -> bool,
     ) -> Result<bool> {
-        let mut cursors: Vec<RunCursor> =
-            runs.into_iter().map(|files| RunCursor { files: files.into(), reading: None, current: None }).collect();
+        let cursors: Vec<RunCursor> = runs.into_iter().map(RunCursor::of_files).collect();
+        // Past `sort-spill-threshold` runs, the smallest are merged onto local disk first.
+        let mut cursors = self.spill_runs(split, cursors)?;
         let mut store = BatchStore::default();
         for c in cursors.iter_mut() {
             c.advance_batch(self, split, &mut store)?;
         }
+        // Spilled runs hold every version of their keys, one after the other: a group takes
+        // them all, comparing with the group's key kept aside (the first cursor moves on).
+        let repeats = cursors.iter().any(|c| c.repeats);
+        let mut advanced: Vec<usize> = vec![];
         let mut heap: Vec<usize> = (0..cursors.len()).filter(|&i| cursors[i].current.is_some()).collect();
         let less = |cursors: &[RunCursor], a: usize, b: usize| cursors[a].cmp_key_seq(&cursors[b]).is_lt();
         heapify(&mut heap, &cursors, less);
         let mut out: Vec<(usize, usize)> = Vec::with_capacity(self.batch_size);
-        let mut group: Vec<(usize, usize, i64, RowKind)> = vec![];
+        // (cursor, batch, row, sequence number, kind) of each version of the key being merged.
+        let mut group: Vec<(usize, usize, usize, i64, RowKind)> = vec![];
         let mut kinds: Vec<RowKind> = vec![];
         let by_kind = self.merge.picks_by_kind();
         let keep_retracts = matches!(self.key_value, Some(KeyValueOutput { drop_retracts: false }));
@@ -614,37 +663,57 @@ impl SplitReader {
         let mut computed_id = store.reserve();
         while !heap.is_empty() {
             group.clear();
+            advanced.clear();
             // Pop every cursor positioned at the smallest key: they come in sequence order.
             let first = heap[0];
+            let group_key = repeats.then(|| cursors[first].key_at());
             loop {
                 let top = heap[0];
-                if !group.is_empty() && !cursors[top].same_key(&cursors[first]) {
-                    break;
+                if !group.is_empty() {
+                    let same = match &group_key {
+                        Some(k) => cursors[top].has_key(k),
+                        None => cursors[top].same_key(&cursors[first]),
+                    };
+                    if !same {
+                        break;
+                    }
                 }
                 let cur = &cursors[top];
-                group.push((top, cur.pos().batch_id, cur.seq(), cur.kind()));
+                group.push((top, cur.pos().batch_id, cur.pos().row, cur.seq(), cur.kind()));
                 pop(&mut heap, &cursors, less);
+                if let (true, Some(key)) = (cursors[top].repeats, &group_key) {
+                    // Its further versions of the key; it goes back on the heap after the group.
+                    loop {
+                        cursors[top].advance(self, split, &mut store)?;
+                        let cur = &cursors[top];
+                        if cur.current.is_none() || !cur.has_key(key) {
+                            break;
+                        }
+                        group.push((top, cur.pos().batch_id, cur.pos().row, cur.seq(), cur.kind()));
+                    }
+                    advanced.push(top);
+                }
                 if heap.is_empty() {
                     break;
                 }
             }
-            group.sort_by_key(|g| g.2);
+            group.sort_by_key(|g| g.3);
             if group.len() == 1 || by_kind {
                 kinds.clear();
-                kinds.extend(group.iter().map(|g| g.3));
+                kinds.extend(group.iter().map(|g| g.4));
                 if let Some(pick) = self.merge.pick(&kinds)? {
-                    let (c, batch_id, _, kind) = group[pick];
+                    let (_, batch_id, row, _, kind) = group[pick];
                     if !kind.is_retract() || keep_retracts {
-                        out.push((batch_id, cursors[c].pos().row));
+                        out.push((batch_id, row));
                     }
                 }
             } else {
                 let mut versions: Vec<Version> = group
                     .iter()
-                    .map(|&(c, batch_id, seq, kind)| Version {
+                    .map(|&(_, batch_id, row, seq, kind)| Version {
                         source: batch_id,
                         columns: &store.values[&batch_id].columns()[offset..],
-                        row: cursors[c].pos().row,
+                        row,
                         seq,
                         kind,
                     })
@@ -671,7 +740,15 @@ impl SplitReader {
                 store.retain(&cursors);
             }
             for &(c, ..) in &group {
+                if cursors[c].repeats {
+                    continue; // moved on while the group was taken
+                }
                 cursors[c].advance(self, split, &mut store)?;
+                if cursors[c].current.is_some() {
+                    push(&mut heap, c, &cursors, less);
+                }
+            }
+            for &c in &advanced {
                 if cursors[c].current.is_some() {
                     push(&mut heap, c, &cursors, less);
                 }
@@ -842,6 +919,7 @@ impl FileReading {
             FileBatchSource::Parquet(stream) => {
                 self.reader.runtime.block_on(stream.try_next()).map_err(|e| Error::data_file(&self.path, e))?
             }
+            FileBatchSource::Paged(reader) => reader.next().transpose().map_err(|e| Error::data_file(&self.path, e))?,
         };
         let Some(batch) = batch else { return self.check_rows().map(|()| None) };
         let first_row = self.rows_seen;
@@ -947,17 +1025,74 @@ impl FileReading {
 /// at a time), and the position in the current batch.
 struct RunCursor {
     files: VecDeque<DataFileMeta>,
-    reading: Option<FileReading>,
+    reading: Option<RunReading>,
     current: Option<Position>,
+    /// A run spilled by a merge: it holds every version of its keys, so a key can repeat.
+    repeats: bool,
+}
+
+/// What a run cursor reads: a data file, or a run spilled to local disk.
+enum RunReading {
+    File(Box<FileReading>),
+    Spilled(Box<spill::SpilledReading>),
+}
+
+impl RunReading {
+    fn next(&mut self) -> Result<Option<(RecordBatch, Option<BatchKeys>)>> {
+        match self {
+            RunReading::File(f) => f.next(),
+            RunReading::Spilled(s) => s.next().map(|b| b.map(|(values, kv)| (values, Some(kv)))),
+        }
+    }
+
+    fn path(&self) -> &str {
+        match self {
+            RunReading::File(f) => &f.path,
+            RunReading::Spilled(s) => s.path(),
+        }
+    }
+}
+
+/// A key at a cursor's position, kept while the cursor moves on.
+struct KeyAt {
+    kv: KvColumns,
+    row: usize,
+    int_key: Option<i64>,
 }
 
 impl RunCursor {
+    fn of_files(files: Vec<DataFileMeta>) -> RunCursor {
+        RunCursor { files: files.into(), reading: None, current: None, repeats: false }
+    }
+
+    /// Bytes of the run, to spill the smallest runs first.
+    fn size(&self) -> u64 {
+        let spilled = match &self.reading {
+            Some(RunReading::Spilled(s)) => s.size(),
+            _ => 0,
+        };
+        spilled + self.files.iter().map(|f| f.file_size.max(0) as u64).sum::<u64>()
+    }
+
+    fn key_at(&self) -> KeyAt {
+        let p = self.pos();
+        KeyAt { kv: p.kv.clone(), row: p.row, int_key: p.int_key }
+    }
+
+    fn has_key(&self, key: &KeyAt) -> bool {
+        let p = self.pos();
+        match (p.int_key, key.int_key) {
+            (Some(x), Some(y)) => x == y,
+            _ => p.kv.0.cmp_with(p.row, &key.kv.0, key.row).is_eq(),
+        }
+    }
+
     fn advance_batch(&mut self, reader: &SplitReader, split: &DataSplit, store: &mut BatchStore) -> Result<()> {
         loop {
             if let Some(reading) = &mut self.reading {
                 match reading.next()? {
                     Some((values, kv)) => {
-                        let kv = kv.ok_or_else(|| Error::data_file(&reading.path, "was read without its keys"))?;
+                        let kv = kv.ok_or_else(|| Error::data_file(reading.path(), "was read without its keys"))?;
                         let len = kv.1.len();
                         if len > 0 {
                             let id = store.add(values);
@@ -976,7 +1111,7 @@ impl RunCursor {
                     self.current = None;
                     return Ok(());
                 }
-                Some(f) => self.reading = Some(reader.open_file(split, &f, true)?),
+                Some(f) => self.reading = Some(RunReading::File(Box::new(reader.open_file(split, &f, true)?))),
             }
         }
     }

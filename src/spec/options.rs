@@ -7,6 +7,12 @@ use std::time::Duration;
 
 use super::SpecError;
 
+/// shoal's default `sort-spill-threshold` (Paimon has none): a merge reads at most this many
+/// sorted runs at once, each costing a decoded batch and a fetched row group. Above what the
+/// writers' own merges reach (`num-sorted-run.stop-trigger` runs of level 0 plus the levels),
+/// so only merges of a long write-only backlog spill.
+pub const DEFAULT_SORT_SPILL_THRESHOLD: usize = 16;
+
 pub const BUCKET: &str = "bucket";
 pub const BUCKET_KEY: &str = "bucket-key";
 pub const FILE_FORMAT: &str = "file.format";
@@ -631,6 +637,14 @@ impl CoreOptions {
     /// `local-sort.max-num-file-handles`: how many spilled runs are merged at once (128).
     pub fn local_sort_max_num_file_handles(&self) -> Result<usize, SpecError> {
         Ok(self.int("local-sort.max-num-file-handles", 128)?.max(2) as usize)
+    }
+
+    /// `sort-spill-threshold`: the most sorted runs a merge (read or compaction) reads at once;
+    /// past it, the smallest runs are first merged into runs on local disk. Paimon has no
+    /// default (no spill, so memory grows with the runs); shoal's is
+    /// [`DEFAULT_SORT_SPILL_THRESHOLD`], so a merge of any number of runs stays bounded.
+    pub fn sort_spill_threshold(&self) -> Result<usize, SpecError> {
+        Ok(self.int("sort-spill-threshold", DEFAULT_SORT_SPILL_THRESHOLD as i64)?.max(2) as usize)
     }
 
     /// `lookup.cache-max-memory-size`: the bound of decoded lookup blocks (Paimon: 256 MB).

@@ -36,7 +36,7 @@ pub async fn exec(args: Args) -> Result<()> {
     match r.outcome.snapshot_id() {
         Some(id) => outln!(
             "compacted {} buckets: {} files ({:.1} MB, {} rows) -> {} files ({:.1} MB written) in {secs:.2}s \
-             ({:.1} MB/s, {:.0} rows/s read), snapshot {id}",
+             ({:.1} MB/s, {:.0} rows/s read), snapshot {id}{}",
             r.buckets_compacted,
             r.files_before,
             r.bytes_read as f64 / 1e6,
@@ -44,7 +44,8 @@ pub async fn exec(args: Args) -> Result<()> {
             r.files_after,
             r.bytes_written as f64 / 1e6,
             r.bytes_read as f64 / 1e6 / secs.max(1e-9),
-            r.rows_read as f64 / secs.max(1e-9)
+            r.rows_read as f64 / secs.max(1e-9),
+            shoal::memory::peak_rss_bytes().map(|b| format!("; peak memory {} MiB", b >> 20)).unwrap_or_default()
         )?,
         None => outln!("nothing to compact")?,
     }
