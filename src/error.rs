@@ -71,9 +71,140 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether retrying the operation (reconnecting) may succeed.
+    /// Whether reconnecting to a change source may succeed (what `shoal ingest` retries with
+    /// backoff). [`Error::kind`] classifies every error.
     pub fn is_retriable(&self) -> bool {
         matches!(self, Error::Source { retriable: true, .. })
+    }
+
+    /// What kind of failure this is, to decide what to do about it (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        use arrow_schema::ArrowError as A;
+        match self {
+            Error::Spec(e) => spec_kind(e),
+            Error::Io(e) => io_kind(e),
+            Error::TableNotFound(_)
+            | Error::SnapshotNotFound(_)
+            | Error::SnapshotExpired { .. }
+            | Error::TagNotFound(_)
+            | Error::BranchNotFound { .. } => ErrorKind::NotFound,
+            Error::TableExists(_) | Error::BranchExists { .. } => ErrorKind::AlreadyExists,
+            Error::InvalidInput(_) => ErrorKind::Input,
+            Error::CommitConflict(_) => ErrorKind::Conflict,
+            Error::AfterCommit { source, .. } => source.kind(),
+            Error::DataFile { .. } => ErrorKind::Corruption,
+            Error::Unsupported(_) => ErrorKind::Unsupported,
+            Error::Arrow { source, .. } => match source {
+                A::CastError(_) | A::InvalidArgumentError(_) | A::SchemaError(_) | A::ParseError(_) => {
+                    ErrorKind::Input
+                }
+                A::IoError(..) | A::ExternalError(_) => ErrorKind::Transient,
+                A::NotYetImplemented(_) => ErrorKind::Unsupported,
+                _ => ErrorKind::Internal,
+            },
+            Error::LocalDisk(_) => ErrorKind::Transient,
+            Error::Task(_) => ErrorKind::Internal,
+            Error::Source { retriable: true, .. } => ErrorKind::Transient,
+            Error::Source { retriable: false, .. } => ErrorKind::Input,
+        }
+    }
+}
+
+/// The kind of a format-layer error (here, so that `spec` knows nothing of the layers above).
+fn spec_kind(e: &SpecError) -> ErrorKind {
+    match e {
+        SpecError::InvalidType { .. } | SpecError::Schema(_) | SpecError::InvalidOption { .. } => ErrorKind::Input,
+        SpecError::InvalidBranchName { .. } => ErrorKind::Input,
+        SpecError::UnsupportedType(_) => ErrorKind::Unsupported,
+        SpecError::Corrupt { .. } | SpecError::BinaryRow(_) | SpecError::Avro { .. } => ErrorKind::Corruption,
+    }
+}
+
+/// The kind of a storage error.
+fn io_kind(e: &IoError) -> ErrorKind {
+    use object_store::Error as S;
+    match e {
+        IoError::NotFound { .. } => ErrorKind::NotFound,
+        IoError::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+        IoError::InvalidLocation { .. } => ErrorKind::Input,
+        IoError::UnsafeStore { .. } => ErrorKind::Unsupported,
+        IoError::RemoveDir { .. } => ErrorKind::Transient,
+        IoError::Store { source, .. } => match source {
+            S::NotFound { .. } => ErrorKind::NotFound,
+            S::AlreadyExists { .. } | S::Precondition { .. } | S::NotModified { .. } => ErrorKind::Conflict,
+            S::NotSupported { .. } | S::NotImplemented { .. } => ErrorKind::Unsupported,
+            S::PermissionDenied { .. } | S::Unauthenticated { .. } | S::UnknownConfigurationKey { .. } => {
+                ErrorKind::Input
+            }
+            S::InvalidPath { .. } => ErrorKind::Input,
+            _ => ErrorKind::Transient,
+        },
+    }
+}
+
+/// The kinds of failure, by what the caller can do about them (slatedb's `ErrorKind` idea).
+/// Every [`Error`] has one ([`Error::kind`]); the `shoal` command exits with
+/// [`ErrorKind::exit_code`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The input is wrong (data, options, arguments, a source's configuration): fix it and run
+    /// again; running again unchanged fails the same way.
+    Input,
+    /// What was asked for does not exist: a table, snapshot, tag, branch or file.
+    NotFound,
+    /// What was to be created exists already.
+    AlreadyExists,
+    /// Another writer or job got there first: run again, on a fresh view of the table. Nothing
+    /// committed is lost.
+    Conflict,
+    /// Storage, a local disk or a source failed in a way that may pass (network, throttling, a
+    /// restarting server, a full disk): retry later.
+    Transient,
+    /// Stored data is damaged or does not match its metadata: retrying will not help; restore
+    /// the file or roll the table back.
+    Corruption,
+    /// Something shoal (or Paimon) does not do.
+    Unsupported,
+    /// A failure inside shoal (a task that panicked, an unexpected state): please report it.
+    Internal,
+}
+
+impl ErrorKind {
+    /// Whether running the same operation again may succeed.
+    pub fn is_retriable(self) -> bool {
+        matches!(self, ErrorKind::Conflict | ErrorKind::Transient)
+    }
+
+    /// The exit status of the `shoal` command for an error of this kind: 2 input (as for bad
+    /// arguments), 3 not found, 4 already exists, 5 conflict, 6 transient, 7 corruption,
+    /// 8 unsupported, 1 internal.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            ErrorKind::Input => 2,
+            ErrorKind::NotFound => 3,
+            ErrorKind::AlreadyExists => 4,
+            ErrorKind::Conflict => 5,
+            ErrorKind::Transient => 6,
+            ErrorKind::Corruption => 7,
+            ErrorKind::Unsupported => 8,
+            ErrorKind::Internal => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ErrorKind::Input => "input",
+            ErrorKind::NotFound => "not found",
+            ErrorKind::AlreadyExists => "already exists",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Corruption => "corruption",
+            ErrorKind::Unsupported => "unsupported",
+            ErrorKind::Internal => "internal",
+        })
     }
 }
 

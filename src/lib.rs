@@ -24,5 +24,5 @@ pub mod system_tables;
 pub mod table;
 pub mod write;
 
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use table::Table;

@@ -18,9 +18,11 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // The reader of stdout went away (`shoal read T | head`): stop quietly, as Unix tools do.
         Err(_) if cli::stdout_closed() => std::process::ExitCode::SUCCESS,
+        // The exit status tells scripts what kind of failure it was (shoal::ErrorKind): 2 input,
+        // 3 not found, 4 exists, 5 conflict, 6 transient, 7 corruption, 8 unsupported, 1 other.
         Err(e) => {
             eprintln!("shoal: error: {e}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(e.kind().exit_code())
         }
     }
 }

@@ -236,6 +236,14 @@ fn user_mistakes_get_clear_errors() {
     // clap's own usage errors exit non-zero too.
     let out = shoal(&["read"]);
     assert!(!out.status.success());
+
+    // The exit status tells the kind of failure (shoal::ErrorKind::exit_code).
+    let code = |args: &[&str]| shoal(args).status.code();
+    assert_eq!(code(&["create", t, "--schema", "id BIGINT NOT NULL, name STRANG"]), Some(2), "input");
+    assert_eq!(code(&["write", t, &bad]), Some(2), "input");
+    assert_eq!(code(&["read", dir.path().join("nothing").to_str().unwrap()]), Some(3), "not found");
+    assert_eq!(code(&["read", t, "--snapshot", "42"]), Some(3), "not found");
+    assert_eq!(code(&["create", t, "--schema", "id BIGINT"]), Some(4), "already exists");
 }
 
 /// Issue 19's user run: three `shoal write` processes (disjoint keys sharing the buckets,

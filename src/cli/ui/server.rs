@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio::net::TcpListener;
 
 use super::api::Api;
-use shoal::error::{Error, Result};
+use shoal::error::{Error, ErrorKind, Result};
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
@@ -130,9 +130,9 @@ fn json_response(r: Result<Value>) -> Response<Body> {
     let (status, value) = match r {
         Ok(v) => (StatusCode::OK, v),
         Err(e) => {
-            let status = match &e {
-                Error::InvalidInput(_) => StatusCode::BAD_REQUEST,
-                Error::TableNotFound(_) => StatusCode::NOT_FOUND,
+            let status = match e.kind() {
+                ErrorKind::Input => StatusCode::BAD_REQUEST,
+                ErrorKind::NotFound => StatusCode::NOT_FOUND,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             (status, json!({"error": e.to_string()}))
