@@ -24,11 +24,16 @@ import pyarrow as pa
 
 from . import _shoal
 from ._shoal import (
+    AlreadyExistsError,
     CommitConflictError,
+    CorruptionError,
     InvalidInputError,
+    NotFoundError,
     ShoalError,
     TableExistsError,
     TableNotFoundError,
+    TransientError,
+    UnsupportedError,
     __version__,
 )
 
@@ -37,10 +42,15 @@ __all__ = [
     "TailReader",
     "sql",
     "ShoalError",
+    "InvalidInputError",
+    "NotFoundError",
     "TableNotFoundError",
+    "AlreadyExistsError",
     "TableExistsError",
     "CommitConflictError",
-    "InvalidInputError",
+    "TransientError",
+    "CorruptionError",
+    "UnsupportedError",
     "__version__",
 ]
 

@@ -6,11 +6,16 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 import pyarrow as pa
 
 from ._shoal import (
+    AlreadyExistsError as AlreadyExistsError,
     CommitConflictError as CommitConflictError,
+    CorruptionError as CorruptionError,
     InvalidInputError as InvalidInputError,
+    NotFoundError as NotFoundError,
     ShoalError as ShoalError,
     TableExistsError as TableExistsError,
     TableNotFoundError as TableNotFoundError,
+    TransientError as TransientError,
+    UnsupportedError as UnsupportedError,
     __version__ as __version__,
 )
 

@@ -25,7 +25,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyCapsuleMethods, PyDict};
 use pyo3::IntoPyObjectExt;
 
-use shoal::error::Error;
+use shoal::error::{Error, ErrorKind};
 use shoal::io::FileIO;
 use shoal::maintenance::compact::{partition_filter, CompactJob};
 use shoal::maintenance::expire::RetentionOverrides;
@@ -34,33 +34,61 @@ use shoal::read::scan::TimeTravel;
 use shoal::read::{StartingPosition, StreamOptions};
 use shoal::table::{Table, TableDefinition};
 
+// One class per shoal::ErrorKind under ShoalError, so that callers catch what they can act on
+// (a conflict or a transient failure: retry; input: fix the call), with the table-level
+// not-found and exists errors as subclasses of their kinds.
 pyo3::create_exception!(shoal, ShoalError, PyException, "An error of shoal; the message is shoal's.");
-pyo3::create_exception!(shoal, TableNotFoundError, ShoalError, "No table at the location (no schema file).");
-pyo3::create_exception!(shoal, TableExistsError, ShoalError, "A table already exists at the location.");
-pyo3::create_exception!(
-    shoal,
-    CommitConflictError,
-    ShoalError,
-    "A commit lost to a concurrent one; retrying from a fresh read may succeed."
-);
 pyo3::create_exception!(
     shoal,
     InvalidInputError,
     ShoalError,
-    "The arguments or the data do not fit the table (bad column, type, option, predicate...)."
+    "The arguments or the data do not fit (bad column, type, option, predicate, ...): fix them."
 );
+pyo3::create_exception!(
+    shoal,
+    NotFoundError,
+    ShoalError,
+    "What was asked for does not exist: a table, snapshot, tag, branch or file."
+);
+pyo3::create_exception!(shoal, TableNotFoundError, NotFoundError, "No table at the location (no schema file).");
+pyo3::create_exception!(shoal, AlreadyExistsError, ShoalError, "What was to be created exists already.");
+pyo3::create_exception!(shoal, TableExistsError, AlreadyExistsError, "A table already exists at the location.");
+pyo3::create_exception!(
+    shoal,
+    CommitConflictError,
+    ShoalError,
+    "Another writer or job got there first: run again on a fresh view of the table (nothing committed is lost)."
+);
+pyo3::create_exception!(
+    shoal,
+    TransientError,
+    ShoalError,
+    "Storage, a local disk or a source failed in a way that may pass: retry later."
+);
+pyo3::create_exception!(
+    shoal,
+    CorruptionError,
+    ShoalError,
+    "Stored data is damaged or does not match its metadata: retrying will not help."
+);
+pyo3::create_exception!(shoal, UnsupportedError, ShoalError, "Something shoal (or Paimon) does not do.");
 
 const STREAM_CAPSULE: &std::ffi::CStr = c"arrow_array_stream";
 const SCHEMA_CAPSULE: &std::ffi::CStr = c"arrow_schema";
 
-/// shoal's error as a Python exception of the matching class, with shoal's message.
+/// shoal's error as a Python exception of its kind's class, with shoal's message.
 fn py_err(e: Error) -> PyErr {
     let message = e.to_string();
-    match e {
-        Error::TableNotFound(_) => TableNotFoundError::new_err(message),
-        Error::TableExists(_) => TableExistsError::new_err(message),
-        Error::CommitConflict(_) => CommitConflictError::new_err(message),
-        Error::InvalidInput(_) => InvalidInputError::new_err(message),
+    match (&e, e.kind()) {
+        (Error::TableNotFound(_), _) => TableNotFoundError::new_err(message),
+        (Error::TableExists(_), _) => TableExistsError::new_err(message),
+        (_, ErrorKind::Input) => InvalidInputError::new_err(message),
+        (_, ErrorKind::NotFound) => NotFoundError::new_err(message),
+        (_, ErrorKind::AlreadyExists) => AlreadyExistsError::new_err(message),
+        (_, ErrorKind::Conflict) => CommitConflictError::new_err(message),
+        (_, ErrorKind::Transient) => TransientError::new_err(message),
+        (_, ErrorKind::Corruption) => CorruptionError::new_err(message),
+        (_, ErrorKind::Unsupported) => UnsupportedError::new_err(message),
         _ => ShoalError::new_err(message),
     }
 }
@@ -996,10 +1024,15 @@ fn _shoal(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<TailReader>()?;
     m.add_function(wrap_pyfunction!(sql, m)?)?;
     m.add("ShoalError", py.get_type::<ShoalError>())?;
+    m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
+    m.add("NotFoundError", py.get_type::<NotFoundError>())?;
     m.add("TableNotFoundError", py.get_type::<TableNotFoundError>())?;
+    m.add("AlreadyExistsError", py.get_type::<AlreadyExistsError>())?;
     m.add("TableExistsError", py.get_type::<TableExistsError>())?;
     m.add("CommitConflictError", py.get_type::<CommitConflictError>())?;
-    m.add("InvalidInputError", py.get_type::<InvalidInputError>())?;
+    m.add("TransientError", py.get_type::<TransientError>())?;
+    m.add("CorruptionError", py.get_type::<CorruptionError>())?;
+    m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

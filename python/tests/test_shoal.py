@@ -337,7 +337,8 @@ def test_sql_over_a_warehouse(tmp_path):
 def test_errors_are_python_exceptions_with_shoals_messages(tmp_path):
     with pytest.raises(shoal.TableNotFoundError, match="no table at"):
         shoal.Table.open(str(tmp_path / "nothing"))
-    assert issubclass(shoal.TableNotFoundError, shoal.ShoalError)
+    assert issubclass(shoal.TableNotFoundError, shoal.NotFoundError)
+    assert issubclass(shoal.NotFoundError, shoal.ShoalError)
     t = shoal.Table.create(tmp_path / "wh/db.db/x", "k BIGINT NOT NULL, v STRING", primary_key=["k"],
                            options={"bucket": "1"})
     with pytest.raises(shoal.TableExistsError, match="already exists"):
@@ -354,4 +355,6 @@ def test_errors_are_python_exceptions_with_shoals_messages(tmp_path):
         t.write({"k": pa.array([None], pa.int64()), "v": ["a"]})
     with pytest.raises(shoal.InvalidInputError, match="not an S3 option"):
         shoal.Table.open("s3://bucket/t", storage_options={"colour": "blue"})
+    with pytest.raises(shoal.NotFoundError, match="tag \"nope\" does not exist"):
+        t.to_arrow(tag="nope")
     assert t.version() is None
