@@ -227,7 +227,7 @@ class Table:
 
     def snapshots(self) -> List[Dict[str, Any]]:
         """The retained snapshots, oldest first: id, commit kind, commit time (UTC), user,
-        identifier and total rows."""
+        identifier and total record count (rows in the files, retractions included, as Paimon counts them)."""
         out = []
         for sid, kind, millis, user, ident, rows in self._raw.snapshots():
             out.append(
@@ -237,7 +237,7 @@ class Table:
                     "commit_time": _EPOCH + _dt.timedelta(milliseconds=millis),
                     "commit_user": user,
                     "commit_identifier": ident,
-                    "total_rows": rows,
+                    "total_record_count": rows,
                 }
             )
         return out
