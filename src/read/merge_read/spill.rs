@@ -21,7 +21,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
-use super::{heapify, pop, push, BatchKeys, BatchStore, RunCursor, RunReading, SplitReader};
+use super::cursor::{heapify, pop, push, BatchStore, RunCursor, RunReading};
+use super::{BatchKeys, SplitReader};
 use crate::error::{Error, Result};
 use crate::io::temp::{TempError, TempFile};
 use crate::merge::keys::{KeyEncoder, SortKeys};
