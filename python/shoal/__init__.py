@@ -227,7 +227,8 @@ class Table:
 
     def snapshots(self) -> List[Dict[str, Any]]:
         """The retained snapshots, oldest first: id, commit kind, commit time (UTC), user,
-        identifier and total record count (rows in the files, retractions included, as Paimon counts them)."""
+        identifier and total record count (rows in the files, retractions included, as Paimon
+        counts them)."""
         out = []
         for sid, kind, millis, user, ident, rows in self._raw.snapshots():
             out.append(
