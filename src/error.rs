@@ -95,9 +95,7 @@ impl Error {
             Error::DataFile { .. } => ErrorKind::Corruption,
             Error::Unsupported(_) => ErrorKind::Unsupported,
             Error::Arrow { source, .. } => match source {
-                A::CastError(_) | A::InvalidArgumentError(_) | A::SchemaError(_) | A::ParseError(_) => {
-                    ErrorKind::Input
-                }
+                A::CastError(_) | A::InvalidArgumentError(_) | A::SchemaError(_) | A::ParseError(_) => ErrorKind::Input,
                 A::IoError(..) | A::ExternalError(_) => ErrorKind::Transient,
                 A::NotYetImplemented(_) => ErrorKind::Unsupported,
                 _ => ErrorKind::Internal,
