@@ -3,6 +3,7 @@ this process), and a table written by Java Paimon 0.9 (tools/oracle)."""
 
 import datetime as dt
 import decimal
+import pathlib
 import threading
 
 import pyarrow as pa
@@ -358,3 +359,15 @@ def test_errors_are_python_exceptions_with_shoals_messages(tmp_path):
     with pytest.raises(shoal.NotFoundError, match="tag \"nope\" does not exist"):
         t.to_arrow(tag="nope")
     assert t.version() is None
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch, capsys):
+    """The first Python block of the README's "Python" section, as a user would paste it."""
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("\n## Python\n"):]
+    start = section.index("```python\n") + len("```python\n")
+    code = section[start:section.index("```", start)]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "README.md (Python)", "exec"), {})
+    out = capsys.readouterr().out
+    assert "[{'n': 3}]" in out  # ann, bob (updated), dee; cy deleted; the retried write not twice
