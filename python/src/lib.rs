@@ -427,7 +427,7 @@ impl ReadSpec {
     async fn open(&self, table: &Table) -> shoal::Result<(SchemaRef, BoxStream<'static, shoal::Result<RecordBatch>>)> {
         let (t, projection, schema) = self.prepare(table).await?;
         if let Some(predicate) = &self.filter {
-            return filtered_stream(&t, projection.as_deref(), predicate).await;
+            return shoal::datafusion::filtered_stream(&t, projection.as_deref(), predicate, None).await;
         }
         Ok((schema, t.scan_stream(None, projection).await?))
     }
@@ -437,7 +437,8 @@ impl ReadSpec {
     async fn collect(&self, table: &Table) -> shoal::Result<(SchemaRef, Vec<RecordBatch>)> {
         let (t, projection, schema) = self.prepare(table).await?;
         if let Some(predicate) = &self.filter {
-            let (schema, stream) = filtered_stream(&t, projection.as_deref(), predicate).await?;
+            let (schema, stream) =
+                shoal::datafusion::filtered_stream(&t, projection.as_deref(), predicate, None).await?;
             let batches = stream.collect::<Vec<_>>().await.into_iter().collect::<shoal::Result<Vec<_>>>()?;
             return Ok((schema, batches));
         }
@@ -447,32 +448,6 @@ impl ReadSpec {
         let numbered = shoal::read::read_splits_numbered(reader, splits, parallelism);
         Ok((schema, shoal::read::collect_in_split_order(numbered).await?))
     }
-}
-
-/// Rows of a table matching a SQL predicate, through DataFusion (partition filters prune,
-/// statistics skip files): what `shoal read --where` does.
-async fn filtered_stream(
-    t: &Table,
-    projection: Option<&[usize]>,
-    predicate: &str,
-) -> shoal::Result<(SchemaRef, BoxStream<'static, shoal::Result<RecordBatch>>)> {
-    let provider = shoal::datafusion::ShoalTableProvider::new(t.clone());
-    let ctx = datafusion::prelude::SessionContext::new();
-    let sql_err = |e: datafusion::error::DataFusionError| match shoal::datafusion::shoal_error(&e) {
-        Some(inner) => Error::InvalidInput(format!("filter {predicate:?}: {}", inner.detail())),
-        None => Error::InvalidInput(format!("filter {predicate:?}: {e}")),
-    };
-    ctx.register_table("t", Arc::new(provider)).map_err(sql_err)?;
-    let mut df = ctx.table("t").await.map_err(sql_err)?;
-    let expr = df.parse_sql_expr(predicate).map_err(sql_err)?;
-    df = df.filter(expr).map_err(sql_err)?;
-    if let Some(p) = projection {
-        let names: Vec<String> = p.iter().map(|&i| t.schema().fields[i].name.clone()).collect();
-        df = df.select_columns(&names.iter().map(String::as_str).collect::<Vec<_>>()).map_err(sql_err)?;
-    }
-    let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-    let stream = df.execute_stream().await.map_err(sql_err)?;
-    Ok((schema, stream.map(|r| r.map_err(|e| Error::InvalidInput(format!("reading: {e}")))).boxed()))
 }
 
 fn dict<'py>(py: Python<'py>, items: Vec<(&str, Py<PyAny>)>) -> PyResult<Bound<'py, PyDict>> {

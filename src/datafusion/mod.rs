@@ -16,6 +16,7 @@
 pub mod catalog;
 pub mod ddl;
 pub mod exec;
+pub mod filter;
 pub mod frontend;
 pub mod merge;
 pub mod overwrite;
@@ -32,6 +33,7 @@ use ::datafusion::prelude::{SessionConfig, SessionContext};
 
 pub use catalog::{ShoalCatalogProvider, ShoalSchemaProvider};
 pub use exec::ShoalScanExec;
+pub use filter::filtered_stream;
 pub use frontend::{sql, sql_results, sql_statements};
 pub use provider::ShoalTableProvider;
 
@@ -60,6 +62,21 @@ pub async fn context_for_warehouse(warehouse: &str) -> crate::Result<SessionCont
     let ctx = SessionContext::new_with_config(config);
     register_warehouse(&ctx, DEFAULT_CATALOG, warehouse).await?;
     Ok(ctx)
+}
+
+/// shoal's own error behind a DataFusion error, taken out of it (its kind and sources kept);
+/// the DataFusion error itself when it is not shoal's.
+pub fn into_shoal_error(e: DataFusionError) -> std::result::Result<crate::Error, DataFusionError> {
+    match e {
+        DataFusionError::External(inner) => match inner.downcast::<crate::Error>() {
+            Ok(shoal) => Ok(*shoal),
+            Err(other) => Err(DataFusionError::External(other)),
+        },
+        DataFusionError::Context(context, inner) => {
+            into_shoal_error(*inner).map_err(|e| DataFusionError::Context(context, Box::new(e)))
+        }
+        e => Err(e),
+    }
 }
 
 /// The error behind a DataFusion error, when it is shoal's own.

@@ -3,14 +3,12 @@
 
 use std::path::PathBuf;
 
-use futures::StreamExt;
 
 use crate::cli::args::TableArg;
 use crate::cli::output::{OutputFormat, OutputSink};
 use crate::cli::parse::{self, Columns};
 use shoal::error::{Error, Result};
 use shoal::read::scan::TimeTravel;
-use shoal::table::Table;
 
 /// Read a table (merged), optionally at a snapshot, projected, filtered and limited.
 #[derive(clap::Args, Debug)]
@@ -66,37 +64,17 @@ pub async fn exec(args: Args) -> Result<()> {
         None => t.arrow_schema(),
     };
     let stream = match &args.filter {
-        Some(predicate) => filtered_stream(&t, projection.as_deref(), predicate, args.limit).await?,
+        Some(predicate) => {
+            let rows = shoal::datafusion::filtered_stream(&t, projection.as_deref(), predicate, args.limit).await;
+            rows.map_err(|e| match e {
+                Error::InvalidInput(m) => Error::InvalidInput(format!("--where: {m}")),
+                e => e,
+            })?
+            .1
+        }
         None => t.scan_stream(None, projection).await?,
     };
     let mut sink = OutputSink::new(args.format, args.output.as_deref(), schema)?;
     sink.write_stream(stream, args.limit).await?;
     sink.finish()
-}
-
-/// Rows of a table matching a SQL predicate, through DataFusion (so partition filters prune and
-/// statistics skip files).
-async fn filtered_stream(
-    t: &Table,
-    projection: Option<&[usize]>,
-    predicate: &str,
-    limit: Option<usize>,
-) -> Result<futures::stream::BoxStream<'static, Result<arrow_array::RecordBatch>>> {
-    // A travelled table (--snapshot/--tag/--as-of) reads its snapshot through any provider.
-    let provider = shoal::datafusion::ShoalTableProvider::new(t.clone());
-    let ctx = ::datafusion::prelude::SessionContext::new();
-    let sql_err = |e: ::datafusion::error::DataFusionError| Error::InvalidInput(format!("--where {predicate:?}: {e}"));
-    ctx.register_table("t", std::sync::Arc::new(provider)).map_err(sql_err)?;
-    let mut df = ctx.table("t").await.map_err(sql_err)?;
-    let expr = df.parse_sql_expr(predicate).map_err(sql_err)?;
-    df = df.filter(expr).map_err(sql_err)?;
-    if let Some(p) = projection {
-        let names: Vec<String> = p.iter().map(|&i| t.schema().fields[i].name.clone()).collect();
-        df = df.select_columns(&names.iter().map(String::as_str).collect::<Vec<_>>()).map_err(sql_err)?;
-    }
-    if let Some(n) = limit {
-        df = df.limit(0, Some(n)).map_err(sql_err)?;
-    }
-    let stream = df.execute_stream().await.map_err(sql_err)?;
-    Ok(stream.map(|r| r.map_err(|e| Error::InvalidInput(format!("reading: {e}")))).boxed())
 }
