@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 
-
 use crate::cli::args::TableArg;
 use crate::cli::output::{OutputFormat, OutputSink};
 use crate::cli::parse::{self, Columns};
