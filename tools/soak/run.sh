@@ -23,7 +23,9 @@ for a in "$@"; do
   esac
 done
 
-cargo build "${build[@]}" --example soak -q
+# The tests' feature set (tools/test builds with `--features postgres`): another set would compile
+# tokio's dependents, DataFusion among them, a second time.
+cargo build "${build[@]}" --features postgres --example soak -q
 bin="$CARGO_TARGET_DIR/$profile/examples/soak"
 
 if ((s3)); then
