@@ -978,12 +978,9 @@ impl TailReader {
 fn sql(py: Python<'_>, warehouse: &str, query: &str) -> PyResult<ArrowStream> {
     let (schema, batches) = block_on(py, async {
         let ctx = shoal::datafusion::context_for_warehouse(warehouse).await?;
-        let mut results = shoal::datafusion::sql_results(&ctx, query).await.map_err(|e| {
-            match shoal::datafusion::shoal_error(&e) {
-                Some(inner) => Error::InvalidInput(format!("SQL: {}", inner.detail())),
-                None => Error::InvalidInput(format!("SQL: {e}")),
-            }
-        })?;
+        let mut results = shoal::datafusion::sql_results(&ctx, query)
+            .await
+            .map_err(|e| shoal::datafusion::statement_error("SQL", &e))?;
         Ok(results.pop().unwrap_or_else(|| (Arc::new(Schema::empty()), vec![])))
     })?;
     Ok(ArrowStream::of_batches(schema, batches))

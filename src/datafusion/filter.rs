@@ -24,10 +24,8 @@ pub async fn filtered_stream(
 ) -> Result<(SchemaRef, BoxStream<'static, Result<RecordBatch>>)> {
     let provider = super::ShoalTableProvider::new(table.clone());
     let ctx = datafusion::prelude::SessionContext::new();
-    let sql_err = |e: DataFusionError| match super::shoal_error(&e) {
-        Some(inner) => Error::InvalidInput(format!("filter {predicate:?}: {}", inner.detail())),
-        None => Error::InvalidInput(format!("filter {predicate:?}: {e}")),
-    };
+    let context = format!("filter {predicate:?}");
+    let sql_err = |e: DataFusionError| super::statement_error(&context, &e);
     ctx.register_table("t", Arc::new(provider)).map_err(sql_err)?;
     let mut df = ctx.table("t").await.map_err(sql_err)?;
     let expr = df.parse_sql_expr(predicate).map_err(sql_err)?;
@@ -43,11 +41,10 @@ pub async fn filtered_stream(
     let stream = df.execute_stream().await.map_err(sql_err)?;
     // Read failures are shoal's own errors, kept as they are (a storage error stays one);
     // DataFusion's (evaluating the predicate) are the predicate's.
-    let predicate = predicate.to_string();
     let rows = stream.map(move |r| {
         r.map_err(|e| match super::into_shoal_error(e) {
             Ok(inner) => inner,
-            Err(e) => Error::InvalidInput(format!("filter {predicate:?}: {e}")),
+            Err(e) => Error::InvalidInput(format!("{context}: {e}")),
         })
     });
     Ok((schema, rows.boxed()))

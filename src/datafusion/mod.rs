@@ -64,6 +64,16 @@ pub async fn context_for_warehouse(warehouse: &str) -> crate::Result<SessionCont
     Ok(ctx)
 }
 
+/// A DataFusion error met planning or running a statement, as an input error that says where
+/// (`context`: "SQL", a filter): shoal's own errors give their message without a second
+/// "invalid input: ".
+pub fn statement_error(context: &str, e: &DataFusionError) -> crate::Error {
+    match shoal_error(e) {
+        Some(inner) => crate::Error::InvalidInput(format!("{context}: {}", inner.detail())),
+        None => crate::Error::InvalidInput(format!("{context}: {e}")),
+    }
+}
+
 /// shoal's own error behind a DataFusion error, taken out of it (its kind and sources kept);
 /// the DataFusion error itself when it is not shoal's.
 pub fn into_shoal_error(e: DataFusionError) -> std::result::Result<crate::Error, DataFusionError> {

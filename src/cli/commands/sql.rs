@@ -45,10 +45,7 @@ async fn run_sql(ctx: &SessionContext, text: &str) -> Result<()> {
 
 /// A DataFusion error as shoal's: shoal's own errors keep their message.
 fn sql_error(e: ::datafusion::error::DataFusionError) -> Error {
-    match shoal::datafusion::shoal_error(&e) {
-        Some(inner) => Error::InvalidInput(format!("SQL: {}", inner.detail())),
-        None => Error::InvalidInput(format!("SQL: {e}")),
-    }
+    shoal::datafusion::statement_error("SQL", &e)
 }
 
 /// The interactive prompt: reads statements up to ';' and runs them; errors are printed and the
