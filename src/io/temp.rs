@@ -17,6 +17,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
+/// Rows per row group of a sorted run spilled to scratch space (by a full write buffer or by a
+/// merge of too many runs): a merge reading spilled runs holds one row group (compressed and
+/// decoded) and one batch per run, so 16 runs wide and one merge per core, about
+/// 2 x 16 x 3 x 4096 rows.
+pub const SPILL_ROW_GROUP_ROWS: usize = 4096;
+
 /// The environment variable naming the base directory of scratch space.
 pub const TEMP_DIR_ENV: &str = "SHOAL_TEMP_DIR";
 

@@ -18,16 +18,12 @@ use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 use crate::error::{Error, Result};
+use crate::io::temp::SPILL_ROW_GROUP_ROWS;
 use crate::io::FileIO;
 use crate::read::SplitReader;
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, TableSchema};
 use crate::store::SchemaManager;
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
-
-/// Row groups of spilled runs, and the batches they are merged in: a merge holds one row group
-/// (compressed and decoded) and one batch per run, so 16 runs wide and one merge per core, about
-/// 2 x 16 x 3 x 4096 rows.
-pub const SPILL_ROW_GROUP_ROWS: usize = 4096;
 
 /// The most runs merged at once, whatever `local-sort.max-num-file-handles` says: each costs a
 /// decoded batch and a row group of memory during the merge.

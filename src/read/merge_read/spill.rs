@@ -24,12 +24,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use super::cursor::{heapify, pop, push, BatchStore, RunCursor, RunReading};
 use super::{BatchKeys, SplitReader};
 use crate::error::{Error, Result};
-use crate::io::temp::{TempError, TempFile};
+use crate::io::temp::{TempError, TempFile, SPILL_ROW_GROUP_ROWS};
 use crate::merge::keys::{KeyEncoder, SortKeys};
 use crate::read::scan::DataSplit;
-
-/// Rows per row group of a spilled run: reading one back holds one group per column.
-const SPILL_ROW_GROUP_ROWS: usize = 4096;
 
 impl SplitReader {
     /// Brings `runs` down to `sort-spill-threshold` by spilling the smallest, a threshold of
