@@ -11,7 +11,8 @@ use arrow_array::{
 use crate::error::{Error, Result};
 use crate::spec::{parse_type, RowKind};
 use crate::table::{Table, TableDefinition};
-use crate::write::{TableCommit, TableWrite};
+use crate::commit::TableCommit;
+use crate::write::TableWrite;
 
 /// An order: id, customer, product id, fee in cents, state.
 type Order = (i64, &'static str, i64, i128, i32);

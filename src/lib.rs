@@ -7,6 +7,7 @@
 //! and [`demo`] (the workload `shoal demo` runs). The `shoal` command line is the binary's
 //! (`src/main.rs`, `src/cli/`), built on these.
 
+pub mod commit;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
 pub mod demo;

@@ -22,7 +22,7 @@ use crate::spec::data_file::table_arrow_schema;
 use crate::spec::paths::MAIN_BRANCH;
 use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
 use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, Tag, TagManager};
-use crate::write::commit::TableCommit;
+use crate::commit::TableCommit;
 use crate::write::overwrite::OverwriteBuilder;
 use crate::write::table_write::TableWrite;
 

@@ -85,7 +85,7 @@ async fn in_writer_compaction(wait: bool) {
         assert!(s.files.iter().all(|f| f.level == 5 && f.delete_row_count == Some(0)), "{:?}", s.files);
     }
     // Nothing left to do: a second full compaction commits nothing.
-    assert_eq!(CompactJob::new(true).run(&t).await.unwrap().outcome, shoal::write::CommitOutcome::Empty);
+    assert_eq!(CompactJob::new(true).run(&t).await.unwrap().outcome, shoal::commit::CommitOutcome::Empty);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,7 +240,7 @@ async fn overlapping_files_on_one_level_are_an_lsm_conflict() {
     };
     t.new_commit("compactor-1").unwrap().commit(vec![up(&split.files[0])]).await.unwrap();
     let second = t.new_commit("compactor-2").unwrap();
-    assert_eq!(second.commit(vec![up(&split.files[1])]).await.unwrap(), shoal::write::CommitOutcome::Empty);
+    assert_eq!(second.commit(vec![up(&split.files[1])]).await.unwrap(), shoal::commit::CommitOutcome::Empty);
     let dropped = second.take_dropped_compactions();
     assert_eq!(dropped.len(), 1);
     assert!(dropped[0].reason.contains("LSM conflict") && dropped[0].reason.contains("level 5"), "{dropped:?}");
@@ -279,7 +279,7 @@ async fn a_long_lived_committer_sees_what_others_committed_since() {
     let dropped_for = |m: shoal::write::CommitMessage| {
         let mine = &mine;
         async move {
-            assert_eq!(mine.commit(vec![m]).await.unwrap(), shoal::write::CommitOutcome::Empty);
+            assert_eq!(mine.commit(vec![m]).await.unwrap(), shoal::commit::CommitOutcome::Empty);
             let d = mine.take_dropped_compactions();
             assert_eq!(d.len(), 1);
             d[0].reason.clone()

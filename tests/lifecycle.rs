@@ -687,7 +687,7 @@ fn utc_ms(s: &str) -> i64 {
 /// through `committer` (or a fresh one); returns the ids of the snapshots made.
 async fn commit_at(
     t: &Table,
-    committer: Option<&shoal::write::commit::TableCommit>,
+    committer: Option<&shoal::commit::TableCommit>,
     rows: &[(i64, String)],
     time_millis: i64,
     watermark: Option<i64>,

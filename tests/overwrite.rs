@@ -19,7 +19,7 @@ use shoal::spec::options::ConsumerMode;
 use shoal::spec::{parse_type, CommitKind, FileKind};
 use shoal::store::ManifestStore;
 use shoal::table::TableDefinition;
-use shoal::write::{CommitOutcome, OverwriteScope};
+use shoal::commit::{CommitOutcome, OverwriteScope};
 use shoal::{Error, Table};
 
 /// `dt STRING, k BIGINT, v STRING` partitioned by dt: with `pk`, key (dt, k), 2 buckets and
@@ -259,7 +259,7 @@ async fn overwrite_retry_reads_the_latest_snapshot_again() {
     append(&t, &gen(&["a", "b"], 0..4, "old")).await;
     let raced = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (t2, flag) = (t.clone(), raced.clone());
-    let clock: shoal::write::commit::Clock = Arc::new(move || {
+    let clock: shoal::commit::Clock = Arc::new(move || {
         if !flag.swap(true, std::sync::atomic::Ordering::SeqCst) {
             let t2 = t2.clone();
             tokio::task::block_in_place(|| {

@@ -26,7 +26,8 @@ use shoal::read::{ChangeBatch, StartingPosition, StreamOptions};
 use shoal::spec::options::ConsumerMode;
 use shoal::spec::{CommitKind, RowKind};
 use shoal::store::ConsumerManager;
-use shoal::write::{CommitOutcome, StreamingSink};
+use shoal::commit::CommitOutcome;
+use shoal::write::StreamingSink;
 use shoal::{Error, Table};
 
 type Model = BTreeMap<i64, String>;

@@ -122,7 +122,7 @@ async fn exactly_once_commit_identifier() {
     let msgs = w.prepare_commit().await.unwrap();
     assert_eq!(commit.commit_with_identifier(7, msgs.clone()).await.unwrap().snapshot_id(), Some(1));
     // Replaying checkpoint 7 (say after a crash before acknowledging) commits nothing.
-    assert_eq!(commit.commit_with_identifier(7, msgs).await.unwrap(), shoal::write::CommitOutcome::AlreadyCommitted);
+    assert_eq!(commit.commit_with_identifier(7, msgs).await.unwrap(), shoal::commit::CommitOutcome::AlreadyCommitted);
     assert_eq!(table.snapshots().snapshot_ids().await.unwrap(), vec![1]);
 }
 

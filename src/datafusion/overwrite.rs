@@ -52,7 +52,7 @@ pub async fn insert_partition(ctx: &SessionContext, insert: &Insert) -> Result<V
     let table = shoal.writable_table(STATEMENT)?.clone();
     let partition = static_partition(insert.partitioned.as_deref().unwrap_or_default(), &table)?;
     // Checks the clause's columns before any row is read.
-    crate::write::OverwriteScope::for_table(table.schema(), &partition).map_err(super::df_err)?;
+    crate::commit::OverwriteScope::for_table(table.schema(), &partition).map_err(super::df_err)?;
 
     let query = DFStatement::Statement(Box::new(Statement::Query(source.clone())));
     let plan = ctx.state().statement_to_plan(query).await?;

@@ -172,7 +172,7 @@ impl DataSink for ShoalSink {
     async fn write_all(&self, mut data: SendableRecordBatchStream, _context: &Arc<TaskContext>) -> Result<u64> {
         let scope = match &self.overwrite {
             Some(partition) => {
-                Some(crate::write::OverwriteScope::for_table(self.table.schema(), partition).map_err(df_err)?)
+                Some(crate::commit::OverwriteScope::for_table(self.table.schema(), partition).map_err(df_err)?)
             }
             None => None,
         };

@@ -23,7 +23,8 @@ use crate::read::DataSplit;
 use crate::spec::manifest::IndexManifestEntry;
 use crate::store::manifests::FileNamer;
 use crate::table::Table;
-use crate::write::{CommitMessage, CommitOutcome, DroppedCompaction};
+use crate::commit::CommitOutcome;
+use crate::write::{CommitMessage, DroppedCompaction};
 
 /// What a compaction run did.
 #[derive(Clone, Debug, PartialEq, Eq)]

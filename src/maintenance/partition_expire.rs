@@ -21,7 +21,7 @@ use crate::spec::paths::partition_value_string;
 use crate::spec::{BinaryRow, FileKind};
 use crate::store::ManifestStore;
 use crate::table::Table;
-use crate::write::CommitOutcome;
+use crate::commit::CommitOutcome;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionExpireConfig {

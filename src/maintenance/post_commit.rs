@@ -20,7 +20,7 @@ use crate::spec::options::TagCreationMode;
 use crate::spec::snapshot::BATCH_COMMIT_IDENTIFIER;
 use crate::spec::TableSchema;
 use crate::store::{ConsumerManager, SnapshotManager};
-use crate::write::commit::AfterCommit;
+use crate::commit::AfterCommit;
 
 /// The hook [`crate::Table::new_commit`] installs; None when there is nothing to run.
 pub fn after_commit_hook(io: FileIO, schema: Arc<TableSchema>) -> Result<Option<AfterCommit>> {

@@ -19,7 +19,7 @@
 //!   compaction of the same run consumed is dropped: PostponeBucketCommittableRewriter /
 //!   BucketFiles) with `totalBuckets` = the partition's count, and deletes the pending files
 //!   (bucket -2, `totalBuckets` -2). It stands or falls whole
-//!   ([`crate::write::TableCommit::with_atomic_compactions`]).
+//!   ([`crate::commit::TableCommit::with_atomic_compactions`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -31,7 +31,8 @@ use crate::spec::paths::{partition_path, POSTPONE_BUCKET};
 use crate::spec::{DataFileMeta, TableSchema};
 use crate::store::SchemaManager;
 use crate::table::Table;
-use crate::write::{CommitMessage, CommitOutcome, TableWrite};
+use crate::commit::CommitOutcome;
+use crate::write::{CommitMessage, TableWrite};
 
 /// What a postpone compaction moved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -25,102 +25,10 @@
 use arrow_array::RecordBatch;
 
 use crate::error::{Error, Result};
-use crate::spec::paths::partition_value_string;
-use crate::spec::{BinaryRow, RowKind, TableSchema};
+use crate::spec::RowKind;
 use crate::table::Table;
-use crate::write::commit::{CommitOutcome, TableCommit};
+use crate::commit::{CommitOutcome, OverwriteScope, TableCommit};
 use crate::write::table_write::TableWrite;
-
-/// Which partitions an overwrite replaces.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OverwriteScope {
-    /// Every partition with these (partition column, value) pairs, values in their path
-    /// spelling (`dt=2024-01-01`, the default partition name for null); no pairs: the whole
-    /// table. Replaced even when no new row is there; a new row outside fails the commit.
-    Static(Vec<(String, String)>),
-    /// The partitions the new rows are in (Paimon's dynamic partition overwrite).
-    Dynamic,
-}
-
-impl OverwriteScope {
-    /// The whole table.
-    pub fn whole_table() -> Self {
-        OverwriteScope::Static(vec![])
-    }
-
-    /// Paimon's choice for `schema`: the static partition `partition` if one is given; else,
-    /// for a partitioned table with `dynamic-partition-overwrite` (default true), the partitions
-    /// of the new rows; else the whole table. Fails on a column that is not a partition column
-    /// or given twice.
-    pub fn for_table(schema: &TableSchema, partition: &[(String, String)]) -> Result<Self> {
-        let scope = if !partition.is_empty() {
-            OverwriteScope::Static(partition.iter().map(|(k, v)| (k.trim().to_string(), v.clone())).collect())
-        } else if !schema.partition_keys.is_empty() && schema.core_options().dynamic_partition_overwrite()? {
-            OverwriteScope::Dynamic
-        } else {
-            OverwriteScope::whole_table()
-        };
-        scope.validate(schema)?;
-        Ok(scope)
-    }
-
-    /// Checks a static partition's columns against the table's partition columns.
-    pub fn validate(&self, schema: &TableSchema) -> Result<()> {
-        let OverwriteScope::Static(pairs) = self else { return Ok(()) };
-        for (i, (k, _)) in pairs.iter().enumerate() {
-            if !schema.partition_keys.contains(k) {
-                let keys = if schema.partition_keys.is_empty() {
-                    "the table is not partitioned".to_string()
-                } else {
-                    format!("the table's are: {}", schema.partition_keys.join(", "))
-                };
-                return Err(Error::InvalidInput(format!(
-                    "overwrite of partition {}: {k:?} is not a partition column ({keys})",
-                    describe(pairs)
-                )));
-            }
-            if pairs[..i].iter().any(|(other, _)| other == k) {
-                return Err(Error::InvalidInput(format!(
-                    "overwrite of partition {}: partition column {k:?} is given twice",
-                    describe(pairs)
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether a static scope covers `partition` (a row of the table's partition columns).
-    pub(crate) fn static_matches(
-        pairs: &[(String, String)],
-        schema: &TableSchema,
-        partition: &BinaryRow,
-    ) -> Result<bool> {
-        if pairs.is_empty() {
-            return Ok(true);
-        }
-        let values = partition
-            .to_datums(&schema.partition_types())
-            .map_err(|e| Error::InvalidInput(format!("a partition of the table does not decode: {e}")))?;
-        let opts = schema.core_options();
-        let default_name = opts.partition_default_name();
-        Ok(pairs.iter().all(|(k, v)| {
-            schema
-                .partition_keys
-                .iter()
-                .position(|p| p == k)
-                .and_then(|i| values.get(i))
-                .is_some_and(|d| partition_value_string(d, default_name) == *v)
-        }))
-    }
-}
-
-/// `dt=2024-01-01/hr=3`, or "(the whole table)".
-pub(crate) fn describe(pairs: &[(String, String)]) -> String {
-    if pairs.is_empty() {
-        return "(the whole table)".to_string();
-    }
-    pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("/")
-}
 
 /// Options of an overwrite: see [`Table::new_overwrite`].
 pub struct OverwriteBuilder {

@@ -34,7 +34,8 @@ use arrow_array::RecordBatch;
 
 use crate::error::{Error, Result};
 use crate::spec::RowKind;
-use crate::write::commit::{CommitMessage, CommitOutcome, TableCommit};
+use crate::commit::{CommitOutcome, TableCommit};
+use crate::write::CommitMessage;
 use crate::write::table_write::TableWrite;
 use crate::Table;
 

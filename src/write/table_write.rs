@@ -33,7 +33,8 @@ use crate::spec::{bucket_of, BinaryRow, BinaryRowWriter, DataFileMeta, FileSourc
 use crate::store::manifests::FileNamer;
 use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
-use crate::write::commit::{CommitMessage, DroppedCompaction, TableCommit};
+use crate::commit::TableCommit;
+use crate::write::{CommitMessage, DroppedCompaction};
 use crate::write::cross_partition::CrossPartitionAssigner;
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 use crate::write::dynamic_bucket::DynamicBucketAssigner;
@@ -230,7 +231,7 @@ impl TableWrite {
     /// A writer for an overwrite (Paimon's `withIgnorePreviousFiles`): it starts as if the
     /// table were empty, with no files, deletion vectors or lookups of the files it replaces,
     /// sequence numbers from 0. Its messages are committed with
-    /// [`TableCommit::overwrite`](crate::write::TableCommit::overwrite).
+    /// [`TableCommit::overwrite`](crate::commit::TableCommit::overwrite).
     pub async fn new_ignoring_previous(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
         Self::new_with(io, schema, None, true).await
     }
@@ -766,7 +767,7 @@ impl TableWrite {
     }
 
     /// Takes the table's current files of `buckets` as this writer's view of them: for buckets
-    /// whose compaction a commit dropped (see [`crate::write::TableCommit::take_dropped_compactions`]),
+    /// whose compaction a commit dropped (see [`crate::commit::TableCommit::take_dropped_compactions`]),
     /// because another writer or a compactor compacted them first. The bucket's compaction
     /// still running is given up (its files deleted), its levels become the table's latest files
     /// plus this writer's uncommitted new files, and its deletion vectors are read again from

@@ -20,7 +20,8 @@ use shoal::io::FileIO;
 use shoal::maintenance::expire::ExpireConfig;
 use shoal::spec::parse_type;
 use shoal::table::TableDefinition;
-use shoal::write::{TableCommit, TableWrite};
+use shoal::commit::TableCommit;
+use shoal::write::TableWrite;
 use shoal::Table;
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {

@@ -43,7 +43,7 @@ async fn timed_full_read(table: &Table) -> shoal::Result<(usize, f64)> {
 /// (rows, elapsed seconds of write + prepare_commit + commit).
 async fn run_phase(
     write: &mut shoal::write::TableWrite,
-    commit: &shoal::write::TableCommit,
+    commit: &shoal::commit::TableCommit,
     identifier: &mut i64,
     schema: &SchemaRef,
     files: &[PathBuf],

@@ -10,7 +10,7 @@ use crate::cli::args::TableArg;
 use crate::cli::parse;
 use shoal::error::{Error, Result};
 use shoal::ingest::{FileFormat, MissingColumns};
-use shoal::write::OverwriteScope;
+use shoal::commit::OverwriteScope;
 
 /// Write files into a table and commit them as one snapshot.
 #[derive(clap::Args, Debug)]
