@@ -8,10 +8,10 @@ use arrow_array::{
     ArrayRef, Decimal128Array, Int32Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
 };
 
+use crate::commit::TableCommit;
 use crate::error::{Error, Result};
 use crate::spec::{parse_type, RowKind};
 use crate::table::{Table, TableDefinition};
-use crate::commit::TableCommit;
 use crate::write::TableWrite;
 
 /// An order: id, customer, product id, fee in cents, state.

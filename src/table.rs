@@ -8,6 +8,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use futures::stream::{BoxStream, StreamExt};
 
+use crate::commit::TableCommit;
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::maintenance::branches::{self, BranchInfo, BranchStart, FastForwardReport};
@@ -22,7 +23,6 @@ use crate::spec::data_file::table_arrow_schema;
 use crate::spec::paths::MAIN_BRANCH;
 use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
 use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, Tag, TagManager};
-use crate::commit::TableCommit;
 use crate::write::overwrite::OverwriteBuilder;
 use crate::write::table_write::TableWrite;
 

@@ -14,12 +14,12 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use serde_json::{json, Value};
+use shoal::commit::{CommitOutcome, OverwriteScope};
 use shoal::read::{ChangeBatch, StartingPosition, StreamOptions};
 use shoal::spec::options::ConsumerMode;
 use shoal::spec::{parse_type, CommitKind, FileKind};
 use shoal::store::ManifestStore;
 use shoal::table::TableDefinition;
-use shoal::commit::{CommitOutcome, OverwriteScope};
 use shoal::{Error, Table};
 
 /// `dt STRING, k BIGINT, v STRING` partitioned by dt: with `pk`, key (dt, k), 2 buckets and

@@ -22,11 +22,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use arrow_array::{Int64Array, RecordBatch};
 use rand::{Rng, SeedableRng};
+use shoal::commit::CommitOutcome;
 use shoal::read::{ChangeBatch, StartingPosition, StreamOptions};
 use shoal::spec::options::ConsumerMode;
 use shoal::spec::{CommitKind, RowKind};
 use shoal::store::ConsumerManager;
-use shoal::commit::CommitOutcome;
 use shoal::write::StreamingSink;
 use shoal::{Error, Table};
 

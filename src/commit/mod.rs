@@ -68,7 +68,6 @@ pub struct TableCommit {
     atomic_compactions: bool,
 }
 
-
 /// What happened to a commit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommitOutcome {
@@ -449,7 +448,6 @@ fn entry(kind: FileKind, m: &CommitMessage, f: &DataFileMeta) -> ManifestEntry {
         file: f.clone(),
     }
 }
-
 
 /// A compaction as manifest entries: DELETE of the files it replaces, ADD of its result.
 fn compaction_entries(m: &CommitMessage) -> Vec<ManifestEntry> {

@@ -13,7 +13,6 @@ use crate::spec::snapshot::BATCH_COMMIT_IDENTIFIER;
 use crate::spec::{BinaryRow, CommitKind, FileKind, ManifestEntry, Snapshot, TableSchema};
 use crate::write::CommitMessage;
 
-
 /// Which partitions an overwrite replaces.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OverwriteScope {
@@ -147,7 +146,11 @@ impl TableCommit {
     }
 
     /// The OVERWRITE snapshot of [`TableCommit::overwrite`].
-    pub(super) async fn overwrite_only(&self, scope: &OverwriteScope, messages: &[CommitMessage]) -> Result<CommitOutcome> {
+    pub(super) async fn overwrite_only(
+        &self,
+        scope: &OverwriteScope,
+        messages: &[CommitMessage],
+    ) -> Result<CommitOutcome> {
         scope.validate(&self.schema)?;
         // As Paimon: dynamic partition overwrite applies to partitioned tables only.
         let whole = OverwriteScope::whole_table();

@@ -16,7 +16,12 @@ use crate::store::manifests::{merge_entries, FileNamer};
 use crate::write::dynamic_bucket::check_hash_index_base;
 
 impl TableCommit {
-    pub(super) async fn commit_entries(&self, identifier: i64, watermark: Option<i64>, delta: Delta<'_>) -> Result<CommitOutcome> {
+    pub(super) async fn commit_entries(
+        &self,
+        identifier: i64,
+        watermark: Option<i64>,
+        delta: Delta<'_>,
+    ) -> Result<CommitOutcome> {
         let Delta { kind, mut entries, changelog, mut index_changes, compactions, hash_bases, overwrite } = delta;
         let partition_types = self.schema.partition_types();
         let mut namer = FileNamer::new();

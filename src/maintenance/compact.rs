@@ -13,6 +13,7 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use indicatif::ProgressBar;
 
+use crate::commit::CommitOutcome;
 use crate::error::{Error, Result};
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
 use crate::lsm::rewrite::{CompactResult, DvState, LookupMode, Rewriter};
@@ -23,7 +24,6 @@ use crate::read::DataSplit;
 use crate::spec::manifest::IndexManifestEntry;
 use crate::store::manifests::FileNamer;
 use crate::table::Table;
-use crate::commit::CommitOutcome;
 use crate::write::{CommitMessage, DroppedCompaction};
 
 /// What a compaction run did.

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveDateTime};
 
+use crate::commit::CommitOutcome;
 use crate::error::{Error, Result};
 use crate::spec::manifest::{IndexManifestEntry, ManifestEntry};
 use crate::spec::options::CoreOptions;
@@ -21,7 +22,6 @@ use crate::spec::paths::partition_value_string;
 use crate::spec::{BinaryRow, FileKind};
 use crate::store::ManifestStore;
 use crate::table::Table;
-use crate::commit::CommitOutcome;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PartitionExpireConfig {

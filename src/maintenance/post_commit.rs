@@ -10,6 +10,7 @@
 
 use std::sync::Arc;
 
+use crate::commit::AfterCommit;
 use crate::error::Result;
 use crate::io::FileIO;
 use crate::maintenance::auto_tag::{create_batch_tag, AutoTagConfig, AutoTagReport, TagAutoCreation};
@@ -20,7 +21,6 @@ use crate::spec::options::TagCreationMode;
 use crate::spec::snapshot::BATCH_COMMIT_IDENTIFIER;
 use crate::spec::TableSchema;
 use crate::store::{ConsumerManager, SnapshotManager};
-use crate::commit::AfterCommit;
 
 /// The hook [`crate::Table::new_commit`] installs; None when there is nothing to run.
 pub fn after_commit_hook(io: FileIO, schema: Arc<TableSchema>) -> Result<Option<AfterCommit>> {

@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use crate::commit::CommitOutcome;
 use crate::error::{Error, Result};
 use crate::read::scan::PartitionFilter;
 use crate::read::{DataSplit, SplitReader};
@@ -31,7 +32,6 @@ use crate::spec::paths::{partition_path, POSTPONE_BUCKET};
 use crate::spec::{DataFileMeta, TableSchema};
 use crate::store::SchemaManager;
 use crate::table::Table;
-use crate::commit::CommitOutcome;
 use crate::write::{CommitMessage, TableWrite};
 
 /// What a postpone compaction moved.

@@ -5,7 +5,6 @@ use crate::spec::manifest::IndexManifestEntry;
 use crate::spec::{BinaryRow, DataFileMeta};
 use crate::write::dynamic_bucket::HashIndexChanges;
 
-
 /// What one bucket changed: new files from writes and their changelog files (committed as an
 /// APPEND snapshot), and the files a compaction removed and produced (committed as a COMPACT
 /// snapshot after it). Paimon's CommitMessage: `newFilesIncrement` (newFiles, changelogFiles)

@@ -24,10 +24,10 @@
 
 use arrow_array::RecordBatch;
 
+use crate::commit::{CommitOutcome, OverwriteScope, TableCommit};
 use crate::error::{Error, Result};
 use crate::spec::RowKind;
 use crate::table::Table;
-use crate::commit::{CommitOutcome, OverwriteScope, TableCommit};
 use crate::write::table_write::TableWrite;
 
 /// Options of an overwrite: see [`Table::new_overwrite`].

@@ -26,8 +26,8 @@ use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::spec::paths::{bucket_dir, partition_path, POSTPONE_BUCKET};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, TableSchema};
-use crate::write::CommitMessage;
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
+use crate::write::CommitMessage;
 
 /// One partition's pending rows (data-file layout, arrival order) and written files.
 #[derive(Default)]

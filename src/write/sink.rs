@@ -32,11 +32,11 @@
 
 use arrow_array::RecordBatch;
 
+use crate::commit::{CommitOutcome, TableCommit};
 use crate::error::{Error, Result};
 use crate::spec::RowKind;
-use crate::commit::{CommitOutcome, TableCommit};
-use crate::write::CommitMessage;
 use crate::write::table_write::TableWrite;
+use crate::write::CommitMessage;
 use crate::Table;
 
 /// What one checkpoint wrote, ready to commit.

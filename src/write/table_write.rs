@@ -15,6 +15,7 @@ use arrow_schema::SchemaRef;
 use arrow_select::take::take;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use crate::commit::TableCommit;
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
@@ -33,14 +34,13 @@ use crate::spec::{bucket_of, BinaryRow, BinaryRowWriter, DataFileMeta, FileSourc
 use crate::store::manifests::FileNamer;
 use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
-use crate::commit::TableCommit;
-use crate::write::{CommitMessage, DroppedCompaction};
 use crate::write::cross_partition::CrossPartitionAssigner;
 use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 use crate::write::dynamic_bucket::DynamicBucketAssigner;
 use crate::write::postpone::PostponeWriter;
 use crate::write::spill::{SpillSpace, SpilledRun};
 use crate::write::write_buffer::{SortedRun, WriteBuffer};
+use crate::write::{CommitMessage, DroppedCompaction};
 
 /// Names data files `data-<uuid>-<n>.parquet` and changelog files `changelog-<uuid>-<n>.parquet`
 /// (one counter for both, as Paimon's DataFilePathFactory), unique across one TableWrite.

@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use shoal::commit::TableCommit;
 use shoal::io::counting::{CountingStore, Requests};
 use shoal::io::FileIO;
 use shoal::maintenance::expire::ExpireConfig;
 use shoal::spec::parse_type;
 use shoal::table::TableDefinition;
-use shoal::commit::TableCommit;
 use shoal::write::TableWrite;
 use shoal::Table;
 

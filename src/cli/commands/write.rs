@@ -8,9 +8,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::args::TableArg;
 use crate::cli::parse;
+use shoal::commit::OverwriteScope;
 use shoal::error::{Error, Result};
 use shoal::ingest::{FileFormat, MissingColumns};
-use shoal::commit::OverwriteScope;
 
 /// Write files into a table and commit them as one snapshot.
 #[derive(clap::Args, Debug)]
