@@ -16,8 +16,8 @@ use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use rand::{Rng, SeedableRng};
 use shoal::read::StreamOptions;
 use shoal::spec::{parse_type, RowKind};
+use shoal::table::StreamingSink;
 use shoal::table::TableDefinition;
-use shoal::write::StreamingSink;
 use shoal::Table;
 
 const COMMIT_USER: &str = "orders-job";

@@ -23,8 +23,13 @@ use crate::spec::data_file::table_arrow_schema;
 use crate::spec::paths::MAIN_BRANCH;
 use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
 use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, Tag, TagManager};
-use crate::write::overwrite::OverwriteBuilder;
-use crate::write::table_write::TableWrite;
+use crate::write::TableWrite;
+
+pub mod overwrite;
+pub mod sink;
+
+pub use overwrite::{Overwrite, OverwriteBuilder};
+pub use sink::{Committable, StreamingSink};
 
 #[derive(Clone, Debug)]
 pub struct Table {
@@ -184,7 +189,7 @@ impl Table {
     }
 
     /// An INSERT OVERWRITE (Paimon's `BatchWriteBuilder.withOverwrite`): options, then
-    /// `start()`, write the new rows, `commit()`. See [`crate::write::overwrite`].
+    /// `start()`, write the new rows, `commit()`. See [`crate::table::overwrite`].
     pub fn new_overwrite(&self) -> OverwriteBuilder {
         OverwriteBuilder::new(self.clone())
     }

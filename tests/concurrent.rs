@@ -93,7 +93,7 @@ async fn writer(table: &str, id: usize, keys: &[i64], commits: usize) -> (usize,
                 w.write_with_kinds(&common::kv_batch(&t, &rows), Some(&kinds)).await?;
                 let msgs = w.prepare_commit().await?;
                 let outcome = commit.commit_with_identifier(c as i64, msgs).await;
-                dropped += w.settle_commit(&commit, Some(c as i64)).await?;
+                dropped += commit.settle(&mut w, Some(c as i64)).await?;
                 outcome
             }
             .await;

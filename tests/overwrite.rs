@@ -96,7 +96,7 @@ async fn append(t: &Table, rows: &[(&'static str, i64, String)]) -> i64 {
 async fn commit_settled(t: &Table, mut w: shoal::write::TableWrite) -> i64 {
     let commit = t.new_commit("appender").unwrap();
     let id = commit.commit(w.prepare_commit().await.unwrap()).await.unwrap().snapshot_id().unwrap();
-    w.settle_commit(&commit, None).await.unwrap();
+    commit.settle(&mut w, None).await.unwrap();
     t.latest_snapshot().await.unwrap().map(|s| s.id).unwrap_or(id)
 }
 

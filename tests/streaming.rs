@@ -27,7 +27,7 @@ use shoal::read::{ChangeBatch, StartingPosition, StreamOptions};
 use shoal::spec::options::ConsumerMode;
 use shoal::spec::{CommitKind, RowKind};
 use shoal::store::ConsumerManager;
-use shoal::write::StreamingSink;
+use shoal::table::StreamingSink;
 use shoal::{Error, Table};
 
 type Model = BTreeMap<i64, String>;

@@ -887,7 +887,7 @@ fn write_detached(
     }
     let messages = rt.block_on(w.prepare_commit()).map_err(py_err)?;
     let outcome = rt.block_on(commit.commit_with_watermark(commit_identifier, None, messages)).map_err(py_err)?;
-    rt.block_on(w.settle_commit(&commit, commit_identifier)).map_err(py_err)?;
+    rt.block_on(commit.settle(&mut w, commit_identifier)).map_err(py_err)?;
     Ok(outcome.snapshot_id())
 }
 

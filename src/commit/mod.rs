@@ -16,7 +16,8 @@
 //! Here: [`TableCommit`] and its entry points (APPEND, then COMPACT with the compactions that
 //! lost a race dropped); `publish` (one snapshot: its manifests, the attempts, create-if-absent);
 //! `conflicts` (the checks against the latest snapshot); `manifests` (minor manifest merging,
-//! partition stats); [`overwrite`] (OVERWRITE snapshots and their [`OverwriteScope`]). The input,
+//! partition stats); [`overwrite`] (OVERWRITE snapshots and their [`OverwriteScope`]); `settle`
+//! ([`TableCommit::settle`]: a writer brought back in step after its commit dropped compactions). The input,
 //! [`CommitMessage`], is the writer's ([`crate::write`]).
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ mod conflicts;
 mod manifests;
 pub mod overwrite;
 mod publish;
+mod settle;
 
 use conflicts::LiveFiles;
 pub use overwrite::OverwriteScope;
@@ -193,7 +195,7 @@ impl TableCommit {
 
     /// Commits compactions alone (messages without new files) under `identifier` (None: a batch
     /// commit), without the exactly-once check: a writer's redo of a compaction that a commit
-    /// of that identifier dropped (see `TableWrite::settle_commit`).
+    /// of that identifier dropped (see [`TableCommit::settle`]).
     pub async fn commit_compactions(
         &self,
         identifier: Option<i64>,
@@ -247,7 +249,7 @@ impl TableCommit {
     /// it: the writes never fail because of a compaction. A dropped compaction's files (its
     /// outputs, changelog and index files) are deleted, and it is reported by
     /// [`TableCommit::take_dropped_compactions`]: a writer that goes on must reload that
-    /// bucket's files from the table (`TableWrite::settle_commit`), or its next compactions
+    /// bucket's files from the table ([`TableCommit::settle`]), or its next compactions
     /// would build on files that are not in the table.
     async fn commit_messages(
         &self,

@@ -29,7 +29,7 @@ pub struct ShoalSink {
     /// bucket this one writes since then.
     read_snapshot: Option<Option<i64>>,
     /// INSERT OVERWRITE: the static partition given (none: the table's dynamic or whole-table
-    /// overwrite); see [`crate::write::overwrite`].
+    /// overwrite); see [`crate::table::overwrite`].
     overwrite: Option<Vec<(String, String)>>,
 }
 
@@ -220,7 +220,7 @@ impl DataSink for ShoalSink {
         if let Some(scope) = &scope {
             // Deletes the files of the statement itself when it fails before its snapshot.
             commit.overwrite(scope, messages).await.map_err(df_err)?;
-            writer.settle_commit(&commit, None).await.map_err(df_err)?;
+            commit.settle(&mut writer, None).await.map_err(df_err)?;
             return Ok(rows);
         }
         if let Some(read) = self.read_snapshot {
@@ -235,7 +235,7 @@ impl DataSink for ShoalSink {
         }
         // A compaction another commit overtook is dropped (the rows are in); where level-0
         // rows wait for a compaction to be read, it is done again at once.
-        writer.settle_commit(&commit, None).await.map_err(df_err)?;
+        commit.settle(&mut writer, None).await.map_err(df_err)?;
         Ok(rows)
     }
 }

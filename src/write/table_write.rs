@@ -15,7 +15,6 @@ use arrow_schema::SchemaRef;
 use arrow_select::take::take;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use crate::commit::TableCommit;
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
@@ -231,7 +230,7 @@ impl TableWrite {
     /// A writer for an overwrite (Paimon's `withIgnorePreviousFiles`): it starts as if the
     /// table were empty, with no files, deletion vectors or lookups of the files it replaces,
     /// sequence numbers from 0. Its messages are committed with
-    /// [`TableCommit::overwrite`](crate::commit::TableCommit::overwrite).
+    /// `TableCommit::overwrite`.
     pub async fn new_ignoring_previous(io: FileIO, schema: Arc<TableSchema>) -> Result<TableWrite> {
         Self::new_with(io, schema, None, true).await
     }
@@ -713,40 +712,17 @@ impl TableWrite {
     }
 }
 
-/// How many times [`TableWrite::settle_commit`] compacts a bucket again after its compaction
-/// was dropped, before it leaves the bucket's level-0 files to a later commit or a compactor.
-const REDO_TRIES: usize = 3;
-
 impl TableWrite {
-    /// Settles a commit of this writer's messages by `commit`: the buckets whose compaction it
-    /// dropped (another writer or a compactor compacted them first) are reloaded from the table
-    /// (see [`TableWrite::reload_buckets`]). Where level-0 rows wait for a compaction to be read
-    /// (see above), those buckets are compacted again on the fresh view and committed under
-    /// `identifier` (None: a batch commit), up to [`REDO_TRIES`] times; a bucket that loses every
-    /// time keeps its rows on level 0 for the next commit or a compactor. Call it after every
-    /// commit of a writer that goes on (or whose rows should be readable at once); returns how
-    /// many compactions were dropped.
-    pub async fn settle_commit(&mut self, commit: &TableCommit, identifier: Option<i64>) -> Result<usize> {
-        let mut dropped_total = 0;
-        for attempt in 0..=REDO_TRIES {
-            let dropped = commit.take_dropped_compactions();
-            if dropped.is_empty() {
-                break;
-            }
-            dropped_total += dropped.len();
-            self.reload_buckets(&dropped).await?;
-            if attempt == REDO_TRIES || !self.ctx.compacts_level0_at_commit() {
-                break;
-            }
-            let messages = self.compact_buckets(&dropped).await?;
-            commit.commit_compactions(identifier, messages).await?;
-        }
-        Ok(dropped_total)
+    /// Whether this writer compacts level 0 at every commit (rows there are not read, or their
+    /// changelog not written, until compacted): after a commit dropped one of its compactions,
+    /// the bucket is compacted again at once (`TableCommit::settle`).
+    pub(crate) fn compacts_level0_at_commit(&self) -> bool {
+        self.ctx.compacts_level0_at_commit()
     }
 
     /// Compacts `buckets` now (what a commit would pick), for a commit of the compactions alone.
     /// A bucket with uncommitted new files is left to the next commit.
-    async fn compact_buckets(&mut self, buckets: &[DroppedCompaction]) -> Result<Vec<CommitMessage>> {
+    pub(crate) async fn compact_buckets(&mut self, buckets: &[DroppedCompaction]) -> Result<Vec<CommitMessage>> {
         let ctx = self.ctx.clone();
         let mut messages = vec![];
         for d in buckets {
@@ -767,7 +743,7 @@ impl TableWrite {
     }
 
     /// Takes the table's current files of `buckets` as this writer's view of them: for buckets
-    /// whose compaction a commit dropped (see [`crate::commit::TableCommit::take_dropped_compactions`]),
+    /// whose compaction a commit dropped (see `TableCommit::take_dropped_compactions`),
     /// because another writer or a compactor compacted them first. The bucket's compaction
     /// still running is given up (its files deleted), its levels become the table's latest files
     /// plus this writer's uncommitted new files, and its deletion vectors are read again from

@@ -63,8 +63,8 @@ use shoal::read::{StartingPosition, StreamOptions};
 use shoal::spec::options::ConsumerMode;
 use shoal::spec::{parse_type, RowKind, Snapshot};
 use shoal::store::ManifestStore;
+use shoal::table::StreamingSink;
 use shoal::table::TableDefinition;
-use shoal::write::StreamingSink;
 use shoal::{Error, Table};
 
 const CONSUMER: &str = "soak-tail";

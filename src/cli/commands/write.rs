@@ -160,7 +160,7 @@ pub async fn exec(args: Args) -> Result<()> {
     let user = args.commit_user.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let commit = t.new_commit(&user)?;
     let outcome = commit.commit_with_watermark(None, args.watermark, w.prepare_commit().await?).await?;
-    let dropped = w.settle_commit(&commit, None).await?;
+    let dropped = commit.settle(&mut w, None).await?;
     if dropped > 0 {
         eprintln!("the rows are committed; {dropped} compactions were dropped (others compacted their buckets first)");
     }

@@ -1,5 +1,6 @@
 //! INSERT OVERWRITE (Paimon's `BatchWriteBuilder.withOverwrite`): new rows replace what the table
-//! holds in the overwritten partitions, in one OVERWRITE snapshot.
+//! holds in the overwritten partitions, in one OVERWRITE snapshot. This is the write and its
+//! commit together; the OVERWRITE snapshot itself is [`crate::commit::overwrite`].
 //!
 //! - The writer starts with no previous files (Paimon's `withIgnorePreviousFiles`): no lookups,
 //!   deletion vectors or compactions against the files being replaced; sequence numbers start
@@ -28,7 +29,7 @@ use crate::commit::{CommitOutcome, OverwriteScope, TableCommit};
 use crate::error::{Error, Result};
 use crate::spec::RowKind;
 use crate::table::Table;
-use crate::write::table_write::TableWrite;
+use crate::write::TableWrite;
 
 /// Options of an overwrite: see [`Table::new_overwrite`].
 pub struct OverwriteBuilder {
@@ -133,7 +134,7 @@ impl Overwrite {
     pub async fn commit(mut self) -> Result<CommitOutcome> {
         let messages = self.write.prepare_commit().await?;
         let outcome = self.commit.overwrite(&self.scope, messages).await?;
-        self.write.settle_commit(&self.commit, None).await?;
+        self.commit.settle(&mut self.write, None).await?;
         Ok(outcome)
     }
 }

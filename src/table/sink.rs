@@ -35,9 +35,8 @@ use arrow_array::RecordBatch;
 use crate::commit::{CommitOutcome, TableCommit};
 use crate::error::{Error, Result};
 use crate::spec::RowKind;
-use crate::write::table_write::TableWrite;
-use crate::write::CommitMessage;
-use crate::Table;
+use crate::table::Table;
+use crate::write::{CommitMessage, TableWrite};
 
 /// What one checkpoint wrote, ready to commit.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,11 +110,11 @@ impl StreamingSink {
     /// Its rows always commit; a compaction riding along that another writer or a compactor
     /// overtook (they compacted the same bucket first) is dropped, and the sink reloads that
     /// bucket from the table before it writes on (and compacts it again at once where level-0
-    /// rows wait for a compaction: see [`TableWrite::settle_commit`]).
+    /// rows wait for a compaction: see [`TableCommit::settle`]).
     pub async fn commit(&mut self, committable: Committable) -> Result<CommitOutcome> {
         let id = committable.checkpoint_id;
         let outcome = self.commit.commit_with_watermark(Some(id), committable.watermark, committable.messages).await;
-        let settled = self.write.settle_commit(&self.commit, Some(id)).await;
+        let settled = self.commit.settle(&mut self.write, Some(id)).await;
         let outcome = outcome?;
         self.dropped_compactions += settled? as u64;
         Ok(outcome)
