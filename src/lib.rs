@@ -1,11 +1,19 @@
 //! shoal: a Rust-native table store that speaks the Apache Paimon table format.
 //!
-//! The modules follow the data flow: [`spec`] (format types and codecs) -> [`io`] (object store)
-//! -> [`write`] (bucket writer, write buffer, file writer, commit) -> [`read`] (scan planning,
-//! merge read) -> [`table`] (the handle users open). Beside them: [`maintenance`] (compaction,
-//! expiry, tags, rollback), [`ingest`] (loading files, and change data capture from Postgres and Debezium)
-//! and [`demo`] (the workload `shoal demo` runs). The `shoal` command line is the binary's
-//! (`src/main.rs`, `src/cli/`), built on these.
+//! The modules are layers; each imports only the ones before it (`tests/layers.rs` checks this,
+//! and lists the few exceptions left with what removes them):
+//!
+//! [`spec`] (format types and codecs) -> [`io`] (object stores) -> [`error`] -> [`memory`] (the
+//! pool buffers and caches share) -> [`merge`] (merge engines, key comparison) -> [`store`] (a
+//! table's snapshots, schemas, manifests) -> [`read`] (scan planning, the merge read) -> [`lsm`]
+//! (levels, compaction picking, the compaction rewrite) -> [`write`] (table writer: buffers,
+//! data files, the writer's compactions; out come commit messages) -> [`commit`] (commit messages
+//! into snapshots: the commit protocol) -> [`table`] (the handle users open; the streaming sink
+//! and INSERT OVERWRITE, which write and commit) -> [`maintenance`] (compaction jobs, expiry,
+//! tags, branches, rollback) -> [`system_tables`] -> [`ingest`] (loading files, change data
+//! capture from Postgres and Debezium) -> `datafusion` (SQL, feature `datafusion`) -> [`demo`]
+//! (the workload `shoal demo` runs). The `shoal` command line is the binary's (`src/main.rs`,
+//! `src/cli/`), built on these.
 
 pub mod commit;
 #[cfg(feature = "datafusion")]
