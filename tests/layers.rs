@@ -47,13 +47,6 @@ const KNOWN: &[(&str, &str, &str)] = &[
          Parquet file writer moves to a data-file layer below both (issue 26)",
     ),
     (
-        "write/mod.rs",
-        "commit",
-        "re-exports CommitOutcome for src/ingest/cdc.rs's `crate::write::{CommitOutcome, \
-         StreamingSink}`: goes once ingest imports crate::commit and crate::table",
-    ),
-    ("write/mod.rs", "table", "re-exports StreamingSink for src/ingest/cdc.rs: as above"),
-    (
         "read/stream_read.rs",
         "table",
         "the streaming read (StreamOptions::from_table, ChangeReader::new, read_plans) takes a \

@@ -16,9 +16,10 @@ use std::time::Duration;
 use arrow_array::RecordBatch;
 use async_trait::async_trait;
 
+use crate::commit::CommitOutcome;
 use crate::error::Result;
 use crate::spec::RowKind;
-use crate::write::{CommitOutcome, StreamingSink};
+use crate::table::StreamingSink;
 use crate::Table;
 
 /// The `bucket` option of the tables an ingest creates when `--table-option bucket=N` is not

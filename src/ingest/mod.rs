@@ -1,5 +1,5 @@
 //! Getting data in: files ([`files`]: Parquet, CSV, JSON lines, used by `shoal write`) and
-//! change data capture ([`cdc`]: a source trait feeding [`StreamingSink`](crate::write::StreamingSink)s
+//! change data capture ([`cdc`]: a source trait feeding [`StreamingSink`](crate::table::StreamingSink)s
 //! exactly once), with Debezium JSON events ([`debezium`]) and, behind the `postgres` feature,
 //! Postgres logical replication ([`postgres`], decoding [`pgoutput`], types [`pgtypes`], values
 //! read by [`pgtext`]).

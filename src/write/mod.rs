@@ -14,8 +14,3 @@ pub mod write_buffer;
 
 pub use message::{CommitMessage, DroppedCompaction};
 pub use table_write::TableWrite;
-
-// The paths src/ingest/cdc.rs imports these by, kept until it imports them from their layers
-// (crate::commit, crate::table); the one import of upper layers under src/write (tests/layers.rs).
-#[doc(hidden)]
-pub use crate::{commit::CommitOutcome, table::StreamingSink};
