@@ -330,12 +330,15 @@ async fn kill_nine_at_random_moments_then_tables_equal_postgres() {
         let mut child: Child = shoal_cmd(&pg, wh, &opts).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
         // Early rounds kill during the copy (150k rows take a few seconds); later ones while streaming.
         let wait = match round {
-            // The first kill waits for the copy to be under way (Postgres reports a COPY TO
-            // that has sent rows): a fixed delay missed it once the copy got faster.
+            // The first kill waits for the copy to be under way: the temporary slot whose
+            // snapshot the copy reads lives from before its COPY TO until the copy is committed
+            // (a fixed delay missed the copy once it got faster, and so, once, did polling for
+            // the COPY TO alone, which can end between two polls).
             0 => {
                 let copying = || {
-                    pg.psql("shop", "SELECT count(*) FROM pg_stat_progress_copy WHERE tuples_processed > 0").trim()
-                        != "0"
+                    let q = "SELECT (SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'shoal_copy_%') \
+                             + (SELECT count(*) FROM pg_stat_progress_copy)";
+                    pg.psql("shop", q).trim() != "0"
                 };
                 let t = Instant::now();
                 while !copying() {
