@@ -29,6 +29,12 @@ use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 /// decoded batch and a row group of memory during the merge.
 pub const MAX_MERGE_WIDTH: usize = 16;
 
+/// A spilled run rolls over to a new file past this size. A merge reads each run's files one
+/// after the other and holds the footer of the one it is in: with one file per run, a footer
+/// (a row group per 4096 rows) grew with the run, and a 40M-row commit merging 16 runs held
+/// 16 MiB of footers at its peak. Capped files keep that to a few hundred KiB a run.
+pub const SPILL_FILE_BYTES: u64 = 8 << 20;
+
 /// A writer's spill space: a local directory of sorted runs, removed when dropped.
 pub struct SpillSpace {
     /// Rooted at this process's scratch directory.
@@ -74,7 +80,7 @@ impl SpillSpace {
             .set_statistics_enabled(EnabledStatistics::None)
             .set_write_page_header_statistics(false)
             .build();
-        spill_cfg.target_file_size = u64::MAX; // one file per run
+        spill_cfg.target_file_size = SPILL_FILE_BYTES;
         Ok(SpillSpace {
             schemas: SchemaManager::new(io.clone()),
             io,
