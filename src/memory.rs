@@ -74,7 +74,7 @@ impl MemoryPool {
     }
 
     /// Releases `bytes` of buffered rows (flushed). Once a quarter of the limit has been
-    /// released, the allocator's free memory goes back to the system ([`return_free_memory`]).
+    /// released, the allocator's free memory goes back to the system (glibc's `malloc_trim`).
     pub fn shrink_buffered(&self, bytes: usize) {
         let _ = self.buffered.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| Some(b.saturating_sub(bytes)));
         let released = self.released.fetch_add(bytes, Ordering::Relaxed) + bytes;
@@ -142,7 +142,7 @@ const RETURN_EVERY: usize = 4;
 /// memory grew with the length of its input (a 64 MiB buffer: 57, 80, then 112 MiB of
 /// anonymous memory over three 4M-row files, while its live heap stayed under 58 MiB). A no-op
 /// where the allocator is not glibc's.
-pub fn return_free_memory() {
+fn return_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns free pages of the allocator's own arenas to the system.
     unsafe {
