@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
 done
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/shoal/target}
 if [ -z "$SHOAL" ]; then
-  cargo build --release -q
+  cargo build --release --features postgres -q  # the release binary's feature set: one build
   SHOAL=$CARGO_TARGET_DIR/release/shoal
 fi
 WORK=$(mktemp -d /tmp/bench-maintain.XXXXXX)

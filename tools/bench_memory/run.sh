@@ -26,7 +26,7 @@ while (($#)); do
   esac
 done
 if [[ -z "$shoal" ]]; then
-  cargo build --release -q --bin shoal
+  cargo build --release --features postgres -q --bin shoal  # the release binary's feature set: one build
   shoal="$CARGO_TARGET_DIR/release/shoal"
 fi
 work="$(mktemp -d)"

@@ -36,7 +36,7 @@ while (($#)); do
   esac
 done
 
-cargo build --release --example bench_orders -q
+cargo build --release --features postgres --example bench_orders -q  # the feature set of the release binary: one build
 bench="$CARGO_TARGET_DIR/release/examples/bench_orders"
 echo "generating the workload ..." >&2
 "$bench" --generate "$work/data" "${gen_args[@]}" > /dev/null
