@@ -5,17 +5,19 @@
 //!
 //! [`spec`] (format types and codecs) -> [`io`] (object stores) -> [`error`] -> [`memory`] (the
 //! pool buffers and caches share) -> [`merge`] (merge engines, key comparison) -> [`store`] (a
-//! table's snapshots, schemas, manifests) -> [`read`] (scan planning, the merge read) -> [`lsm`]
-//! (levels, compaction picking, the compaction rewrite) -> [`write`] (table writer: buffers,
-//! data files, the writer's compactions; out come commit messages) -> [`commit`] (commit messages
-//! into snapshots: the commit protocol) -> [`table`] (the handle users open; the streaming sink
-//! and INSERT OVERWRITE, which write and commit) -> [`maintenance`] (compaction jobs, expiry,
-//! tags, branches, rollback) -> [`system_tables`] -> [`ingest`] (loading files, change data
-//! capture from Postgres and Debezium) -> `datafusion` (SQL, feature `datafusion`) -> [`demo`]
-//! (the workload `shoal demo` runs). The `shoal` command line is the binary's (`src/main.rs`,
-//! `src/cli/`), built on these.
+//! table's snapshots, schemas, manifests) -> [`data_file`] (the Parquet data-file writer, file
+//! statistics and names, recently written files kept decoded) -> [`read`] (scan planning, the merge
+//! read) -> [`lsm`] (levels, compaction picking, the compaction rewrite) -> [`write`] (table
+//! writer: buffers, spills, the writer's compactions; out come commit messages) -> [`commit`]
+//! (commit messages into snapshots: the commit protocol) -> [`table`] (the handle users open; the
+//! streaming sink and INSERT OVERWRITE, which write and commit) -> [`maintenance`] (compaction
+//! jobs, expiry, tags, branches, rollback) -> [`system_tables`] -> [`ingest`] (loading files,
+//! change data capture from Postgres and Debezium) -> `datafusion` (SQL, feature `datafusion`) ->
+//! [`demo`] (the workload `shoal demo` runs). The `shoal` command line is the binary's
+//! (`src/main.rs`, `src/cli/`), built on these.
 
 pub mod commit;
+pub mod data_file;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
 pub mod demo;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 
+use crate::data_file::{DataFileNamer, DecodedFiles, FileWriterConfig, RollingWriter};
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
@@ -17,11 +18,9 @@ use crate::merge::keys::KeyEncoder;
 use crate::merge::{MergeFunction, Merged};
 use crate::read::merge_read::{computed_rows_batch, interleave_rows};
 use crate::read::scan::SplitDeletionVector;
-use crate::read::DecodedFiles;
 use crate::read::{DataSplit, SplitReader};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, RowKind, TableSchema};
 use crate::store::SchemaManager;
-use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 
 /// The files a compaction removed and the files it produced.
 #[derive(Clone, Debug, Default)]
@@ -61,8 +60,7 @@ pub struct Rewriter {
 
 impl Rewriter {
     pub fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<Rewriter> {
-        let uuid = uuid::Uuid::new_v4().to_string();
-        let counter = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let namer = Arc::new(DataFileNamer::new());
         let opts = schema.core_options();
         let max_level = crate::lsm::UniversalCompaction::max_level_of(&opts)?;
         Ok(Rewriter {
@@ -74,14 +72,10 @@ impl Rewriter {
             decoded: DecodedFiles::default(),
             blocks: BlockCache::default(),
             next_name: {
-                let (uuid, counter) = (uuid.clone(), counter.clone());
-                Arc::new(move || {
-                    format!("data-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-                })
+                let namer = namer.clone();
+                Arc::new(move || namer.next())
             },
-            next_changelog_name: Arc::new(move || {
-                format!("changelog-{uuid}-{}.parquet", counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
-            }),
+            next_changelog_name: Arc::new(move || namer.next_changelog()),
         })
     }
 

@@ -15,12 +15,12 @@ use arrow_buffer::ScalarBuffer;
 use arrow_schema::{Field, Schema, SchemaRef};
 use arrow_select::interleave::interleave;
 
+use crate::data_file::DecodedFiles;
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::merge::cell::{ComputedRows, Version};
 use crate::merge::keys::SortKeys;
 use crate::merge::{MergeFunction, Merged};
-use crate::read::decoded_files::DecodedFiles;
 use crate::read::scan::DataSplit;
 use crate::spec::{DataField, DataFileMeta, DataType, RowKind, TableSchema};
 use crate::store::SchemaManager;

@@ -2,7 +2,6 @@
 //! async stream of Arrow batches. Splits are read on blocking threads, several at once.
 
 pub mod avro_data;
-pub mod decoded_files;
 pub mod merge_read;
 pub mod scan;
 pub mod stream_read;
@@ -15,7 +14,6 @@ use arrow_schema::SchemaRef;
 use futures::stream::{BoxStream, StreamExt};
 
 use crate::error::{Error, Result};
-pub use decoded_files::DecodedFiles;
 pub use merge_read::SplitReader;
 pub use scan::{DataSplit, Plan, TableScan};
 pub use stream_read::{ChangeBatch, ChangeReader, StreamOptions, ROW_KIND_COLUMN};

@@ -155,7 +155,7 @@ impl CrossPartitionAssigner {
         if let Some(ttl) = index_ttl(&schema)? {
             // Paimon's `IndexBootstrap.filterSplit`: a split is read when any of its files is
             // younger than the TTL (creation times are local wall-clock millis on both sides).
-            let now = crate::write::data_file_writer::local_now_millis();
+            let now = crate::data_file::local_now_millis();
             splits.retain(|s| s.files.iter().any(|f| f.creation_time.is_none_or(|t| now <= t.saturating_add(ttl))));
         }
         if splits.is_empty() {

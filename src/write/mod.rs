@@ -3,12 +3,10 @@
 //! turns into snapshots.
 
 pub mod cross_partition;
-pub mod data_file_writer;
 pub mod dynamic_bucket;
 mod message;
 pub(crate) mod postpone;
 pub mod spill;
-pub mod stats;
 pub mod table_write;
 pub mod write_buffer;
 

@@ -22,11 +22,11 @@ use arrow_array::{ArrayRef, Int64Array, Int8Array, RecordBatch, UInt32Array};
 use arrow_schema::SchemaRef;
 use arrow_select::take::take;
 
+use crate::data_file::{FileWriterConfig, RollingWriter};
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::spec::paths::{bucket_dir, partition_path, POSTPONE_BUCKET};
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, TableSchema};
-use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 use crate::write::CommitMessage;
 
 /// One partition's pending rows (data-file layout, arrival order) and written files.

@@ -17,13 +17,13 @@ use std::sync::Arc;
 use parquet::basic::Compression;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
+use crate::data_file::{FileWriterConfig, RollingWriter};
 use crate::error::{Error, Result};
 use crate::io::temp::SPILL_ROW_GROUP_ROWS;
 use crate::io::FileIO;
 use crate::read::SplitReader;
 use crate::spec::{BinaryRow, DataFileMeta, FileSource, TableSchema};
 use crate::store::SchemaManager;
-use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 
 /// The most runs merged at once, whatever `local-sort.max-num-file-handles` says: each costs a
 /// decoded batch and a row group of memory during the merge.

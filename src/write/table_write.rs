@@ -6,7 +6,6 @@
 //! [`TableWrite::prepare_commit`] flushes every bucket in parallel and returns what to commit.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arrow_array::{Array, ArrayRef, RecordBatch, UInt32Array};
@@ -15,6 +14,8 @@ use arrow_schema::SchemaRef;
 use arrow_select::take::take;
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use crate::data_file::decoded_files::DEFAULT_DECODED_FILES_BYTES;
+use crate::data_file::{DataFileNamer, DecodedFiles, FileWriterConfig, RollingWriter};
 use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::lsm::deletion_vectors::BucketDeletionVectors;
@@ -24,8 +25,6 @@ use crate::lsm::universal::full_unit;
 use crate::lsm::{Levels, UniversalCompaction};
 use crate::memory::MemoryPool;
 use crate::merge::MergeFunction;
-use crate::read::decoded_files::DEFAULT_DECODED_FILES_BYTES;
-use crate::read::DecodedFiles;
 use crate::spec::data_file::{data_file_arrow_schema, table_arrow_schema};
 use crate::spec::manifest::{IndexManifestEntry, DELETION_VECTORS_INDEX};
 use crate::spec::paths::{bucket_dir, partition_path};
@@ -34,29 +33,11 @@ use crate::store::manifests::FileNamer;
 use crate::store::ManifestStore;
 use crate::store::SnapshotManager;
 use crate::write::cross_partition::CrossPartitionAssigner;
-use crate::write::data_file_writer::{FileWriterConfig, RollingWriter};
 use crate::write::dynamic_bucket::DynamicBucketAssigner;
 use crate::write::postpone::PostponeWriter;
 use crate::write::spill::{SpillSpace, SpilledRun};
 use crate::write::write_buffer::{SortedRun, WriteBuffer};
 use crate::write::{CommitMessage, DroppedCompaction};
-
-/// Names data files `data-<uuid>-<n>.parquet` and changelog files `changelog-<uuid>-<n>.parquet`
-/// (one counter for both, as Paimon's DataFilePathFactory), unique across one TableWrite.
-#[derive(Debug)]
-struct DataFileNamer {
-    uuid: String,
-    next: AtomicU64,
-}
-
-impl DataFileNamer {
-    fn next(&self) -> String {
-        format!("data-{}-{}.parquet", self.uuid, self.next.fetch_add(1, Ordering::Relaxed))
-    }
-    fn next_changelog(&self) -> String {
-        format!("changelog-{}-{}.parquet", self.uuid, self.next.fetch_add(1, Ordering::Relaxed))
-    }
-}
 
 /// Everything a flush needs, shared across buckets and blocking threads.
 struct WriteContext {
@@ -281,7 +262,7 @@ impl TableWrite {
             file_schema: data_file_arrow_schema(&schema),
             key_indices: if schema.primary_keys.is_empty() { vec![] } else { schema.trimmed_primary_key_indices() },
             merge,
-            namer: DataFileNamer { uuid: uuid::Uuid::new_v4().to_string(), next: AtomicU64::new(0) },
+            namer: DataFileNamer::new(),
             partition_keys: schema.partition_keys.clone(),
             partition_types: schema.partition_types(),
             default_partition: opts.partition_default_name().to_string(),
@@ -342,7 +323,7 @@ impl TableWrite {
 
     /// How much memory (Arrow bytes) the writer spends keeping the rows of the data files it
     /// wrote, so that its compactions and deletion-vector lookups need not read them back
-    /// (default [`crate::read::decoded_files::DEFAULT_DECODED_FILES_BYTES`], 256 MiB; 0 turns it
+    /// (default [`crate::data_file::decoded_files::DEFAULT_DECODED_FILES_BYTES`], 256 MiB; 0 turns it
     /// off). See [`crate::read::DecodedFiles`].
     pub fn set_decoded_files_budget(&mut self, bytes: usize) {
         if let Some((_, _, rewriter)) = &self.ctx.compaction {

@@ -16,14 +16,14 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
+use crate::data_file::decoded_files::Held;
+use crate::data_file::stats::StatsAccumulator;
+use crate::data_file::DecodedFiles;
 use crate::error::{Error, Result};
 use crate::io::FileIO;
-use crate::read::decoded_files::Held;
-use crate::read::DecodedFiles;
 use crate::spec::data_file::{KEY_FIELD_PREFIX, SEQUENCE_NUMBER};
 use crate::spec::options::StatsMode;
 use crate::spec::{BinaryRowWriter, DataFileMeta, DataType, FileSource, NullStyle, RowKind, SimpleStats, TableSchema};
-use crate::write::stats::StatsAccumulator;
 
 /// What the writer needs to know about the table, shared by every bucket.
 #[derive(Debug)]

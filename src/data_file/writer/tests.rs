@@ -100,7 +100,7 @@ async fn a_file_written_while_rows_come_reads_back_as_written() {
     assert_eq!(m.max_key.to_datums(&key_types).unwrap(), vec![crate::spec::Datum::BigInt(n - 1)]);
     let cfg = config(25_000, Compression::UNCOMPRESSED, 0);
     let values: Vec<&dyn Array> = batch.columns()[3..].iter().map(|c| c.as_ref()).collect();
-    assert_eq!(m.value_stats, crate::write::stats::collect_stats(&values, &cfg.value_types, cfg.stats_mode));
+    assert_eq!(m.value_stats, crate::data_file::stats::collect_stats(&values, &cfg.value_types, cfg.stats_mode));
 }
 
 /// A small target size rolls files (each sorted, together the input in order); a file bigger
