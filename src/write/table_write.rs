@@ -323,8 +323,8 @@ impl TableWrite {
 
     /// How much memory (Arrow bytes) the writer spends keeping the rows of the data files it
     /// wrote, so that its compactions and deletion-vector lookups need not read them back
-    /// (default [`crate::data_file::decoded_files::DEFAULT_DECODED_FILES_BYTES`], 256 MiB; 0 turns it
-    /// off). See [`crate::read::DecodedFiles`].
+    /// (default [`crate::data_file::decoded_files::DEFAULT_DECODED_FILES_BYTES`], 256 MiB; 0
+    /// turns it off). See [`crate::data_file::DecodedFiles`].
     pub fn set_decoded_files_budget(&mut self, bytes: usize) {
         if let Some((_, _, rewriter)) = &self.ctx.compaction {
             rewriter.decoded.set_budget(bytes);
