@@ -379,12 +379,12 @@ impl Table {
     /// A streaming reader of the table's changes, as the table's options say (`scan.mode`,
     /// `consumer-id`, `continuous.discovery-interval`, ...): see [`crate::read::stream_read`].
     pub async fn stream_read(&self) -> Result<ChangeReader> {
-        ChangeReader::new(self, StreamOptions::from_table(self)?).await
+        ChangeReader::new(self.io.clone(), self.schema.clone(), StreamOptions::from_table(self)?).await
     }
 
     /// A streaming reader with explicit options.
     pub async fn stream_read_with(&self, options: StreamOptions) -> Result<ChangeReader> {
-        ChangeReader::new(self, options).await
+        ChangeReader::new(self.io.clone(), self.schema.clone(), options).await
     }
 
     /// Paimon's incremental read (`incremental-between = START,END`): the changes of the
@@ -398,7 +398,7 @@ impl Table {
         changelog: Option<bool>,
     ) -> Result<Vec<ChangeBatch>> {
         let plans = crate::read::stream_scan::incremental_plans(&self.io, &self.schema, start, end, changelog).await?;
-        crate::read::stream_read::read_plans(self, plans).await
+        crate::read::stream_read::read_plans(&self.io, &self.schema, plans).await
     }
 
     pub fn new_scan(&self) -> TableScan {
@@ -407,13 +407,7 @@ impl Table {
 
     /// A reader of the given table columns (all when None).
     pub fn new_read(&self, projection: Option<Vec<usize>>) -> Result<SplitReader> {
-        let projection = projection.unwrap_or_else(|| (0..self.schema.fields.len()).collect());
-        if let Some(bad) = projection.iter().find(|&&i| i >= self.schema.fields.len()) {
-            return Err(Error::InvalidInput(format!("column index {bad} is out of range")));
-        }
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| Error::InvalidInput("reads need a tokio runtime".into()))?;
-        SplitReader::new(self.io.clone(), SchemaManager::new(self.io.clone()), self.schema.clone(), projection, runtime)
+        SplitReader::for_table(self.io.clone(), self.schema.clone(), projection)
     }
 
     /// Column indices for names, with a clear error for unknown ones.
@@ -483,5 +477,13 @@ impl Table {
         let splits = self.splits_of(snapshot).await?;
         let batches = crate::read::collect_in_split_order(self.read_stream_numbered(splits, projection)?).await?;
         crate::read::concat(&schema, &batches)
+    }
+}
+
+impl StreamOptions {
+    /// [`StreamOptions::from_schema`] of `table`'s schema: how the table's options say to stream
+    /// it (`scan.mode`, `consumer-id`, `consumer.mode`, ...).
+    pub fn from_table(table: &Table) -> Result<StreamOptions> {
+        StreamOptions::from_schema(table.schema())
     }
 }

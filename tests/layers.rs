@@ -45,21 +45,13 @@ const LAYERS: &[&str] = &[
 
 /// Imports of a higher layer that are there today, each with what removes it: (file under
 /// `src/`, the module it imports).
-const KNOWN: &[(&str, &str, &str)] = &[
-    (
-        "read/stream_read.rs",
-        "table",
-        "the streaming read (StreamOptions::from_table, ChangeReader::new, read_plans) takes a \
-         crate::Table; goes once it takes the table's FileIO and schema, as TableScan does",
-    ),
-    (
-        "table.rs",
-        "maintenance",
-        "Table's methods for expiry, tags, branches, rollback and orphan files call the \
-         maintenance jobs, and new_commit installs maintenance::post_commit's hook; goes once \
-         the operations are builders of their own (issue 26)",
-    ),
-];
+const KNOWN: &[(&str, &str, &str)] = &[(
+    "table.rs",
+    "maintenance",
+    "Table's methods for expiry, tags, branches, rollback and orphan files call the \
+     maintenance jobs, and new_commit installs maintenance::post_commit's hook; goes once \
+     the operations are builders of their own (issue 26)",
+)];
 
 /// The top-level modules a file's code names through `crate::` (comments and literals aside).
 fn imported_modules(code: &str) -> BTreeSet<String> {

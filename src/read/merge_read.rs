@@ -111,6 +111,18 @@ impl SplitReader {
         })
     }
 
+    /// A reader of the given columns (all when None) of `schema`'s table, on the current tokio
+    /// runtime (an error outside one).
+    pub fn for_table(io: FileIO, schema: Arc<TableSchema>, projection: Option<Vec<usize>>) -> Result<Self> {
+        let projection = projection.unwrap_or_else(|| (0..schema.fields.len()).collect());
+        if let Some(bad) = projection.iter().find(|&&i| i >= schema.fields.len()) {
+            return Err(Error::InvalidInput(format!("column index {bad} is out of range")));
+        }
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| Error::InvalidInput("reads need a tokio runtime".into()))?;
+        SplitReader::new(io.clone(), SchemaManager::new(io), schema, projection, runtime)
+    }
+
     /// A reader for compaction: every column, in the key-value data-file layout.
     pub fn for_compaction(
         io: FileIO,

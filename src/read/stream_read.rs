@@ -38,13 +38,14 @@ use futures::stream::BoxStream;
 use futures::StreamExt;
 
 use crate::error::{Error, Result};
+use crate::io::FileIO;
 use crate::read::merge_read::SplitReader;
 use crate::read::scan::DataSplit;
 use crate::read::stream_scan::{ChangePlan, ChangeSplit, PlanKind, StartingPosition, StreamScan};
+use crate::spec::data_file::table_arrow_schema;
 use crate::spec::options::ConsumerMode;
-use crate::spec::RowKind;
+use crate::spec::{RowKind, TableSchema};
 use crate::store::consumers::{Consumer, ConsumerManager};
-use crate::Table;
 
 /// The name of the row-kind column of change batches.
 pub const ROW_KIND_COLUMN: &str = "_ROW_KIND";
@@ -57,7 +58,8 @@ pub struct ChangeBatch {
     pub batch: RecordBatch,
 }
 
-/// How to stream a table; [`StreamOptions::from_table`] reads the table's options.
+/// How to stream a table; [`StreamOptions::from_schema`] (or `StreamOptions::from_table`) reads
+/// the table's options.
 #[derive(Clone, Debug)]
 pub struct StreamOptions {
     pub start: StartingPosition,
@@ -72,8 +74,8 @@ pub struct StreamOptions {
 impl StreamOptions {
     /// `scan.mode` (+ `scan.snapshot-id` / `scan.timestamp-millis`), `consumer-id`,
     /// `consumer.mode`, `consumer.ignore-progress`, `continuous.discovery-interval`.
-    pub fn from_table(table: &Table) -> Result<StreamOptions> {
-        let o = table.schema().core_options();
+    pub fn from_schema(schema: &TableSchema) -> Result<StreamOptions> {
+        let o = schema.core_options();
         Ok(StreamOptions {
             start: StartingPosition::from_options(&o)?,
             consumer_id: o.consumer_id().map(str::to_string),
@@ -125,10 +127,11 @@ pub struct ChangeReader {
 }
 
 impl ChangeReader {
-    /// A reader of `table` as `options` say; resumes at the consumer's progress if it has one.
-    pub async fn new(table: &Table, options: StreamOptions) -> Result<ChangeReader> {
-        let mut scan = StreamScan::new(table.io().clone(), table.schema().clone(), options.start.clone())?;
-        let consumers = ConsumerManager::new(table.io().clone());
+    /// A reader of the table at `io` (in `schema`) as `options` say; resumes at the consumer's
+    /// progress if it has one.
+    pub async fn new(io: FileIO, schema: Arc<TableSchema>, options: StreamOptions) -> Result<ChangeReader> {
+        let mut scan = StreamScan::new(io.clone(), schema.clone(), options.start.clone())?;
+        let consumers = ConsumerManager::new(io.clone());
         let mut recorded = None;
         let mut delivered_next = None;
         if let Some(id) = &options.consumer_id {
@@ -140,11 +143,11 @@ impl ChangeReader {
                 }
             }
         }
-        let renew_every = table.schema().core_options().consumer_expiration_time()?.map(|d| d / 2);
+        let renew_every = schema.core_options().consumer_expiration_time()?.map(|d| d / 2);
         Ok(ChangeReader {
             scan,
-            reader: Arc::new(table.new_read(None)?),
-            schema: change_schema(&table.arrow_schema()),
+            schema: change_schema(&table_arrow_schema(&schema)),
+            reader: Arc::new(SplitReader::for_table(io, schema, None)?),
             consumers,
             consumer_id: options.consumer_id,
             mode: options.consumer_mode,
@@ -333,10 +336,11 @@ fn with_kinds(schema: &SchemaRef, kinds: &[RowKind], batch: &RecordBatch) -> Res
     RecordBatch::try_new(schema.clone(), columns).map_err(Error::arrow("adding the row kind column"))
 }
 
-/// Reads plans (an incremental read) into change batches, in plan order.
-pub async fn read_plans(table: &Table, plans: Vec<ChangePlan>) -> Result<Vec<ChangeBatch>> {
-    let reader = Arc::new(table.new_read(None)?);
-    let schema = change_schema(&table.arrow_schema());
+/// Reads plans (an incremental read) of the table at `io` (in `schema`) into change batches, in
+/// plan order.
+pub async fn read_plans(io: &FileIO, schema: &Arc<TableSchema>, plans: Vec<ChangePlan>) -> Result<Vec<ChangeBatch>> {
+    let reader = Arc::new(SplitReader::for_table(io.clone(), schema.clone(), None)?);
+    let schema = change_schema(&table_arrow_schema(schema));
     let mut out = vec![];
     for plan in plans {
         for ChangeSplit { kind, split } in plan.splits {
