@@ -139,13 +139,13 @@ impl SplitReader {
         Ok(r)
     }
 
-    /// Takes the rows of files found in `decoded` from there instead of reading them.
     /// Reads (and merges into) batches of `rows` rows.
     pub fn with_batch_size(mut self, rows: usize) -> Self {
         self.batch_size = rows.max(1);
         self
     }
 
+    /// Takes the rows of files found in `decoded` from there instead of reading them.
     pub fn with_decoded_files(mut self, decoded: DecodedFiles) -> Self {
         self.decoded = Some(decoded);
         self
