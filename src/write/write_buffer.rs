@@ -309,3 +309,6 @@ impl SortedRun {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;
