@@ -28,6 +28,8 @@ use crate::store::SchemaManager;
 mod cursor;
 mod file;
 mod spill;
+#[cfg(test)]
+mod tests;
 
 use cursor::{heapify, pop, push, BatchStore, RunCursor};
 
