@@ -305,3 +305,6 @@ fn check_compact_base(
         m.bucket
     )))
 }
+
+#[cfg(test)]
+mod tests;

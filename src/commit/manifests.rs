@@ -102,3 +102,6 @@ pub(super) fn partition_stats(entries: &[ManifestEntry], types: &[DataType]) -> 
         null_counts: Some(nulls.into_iter().map(Some).collect()),
     }
 }
+
+#[cfg(test)]
+mod tests;
