@@ -629,3 +629,6 @@ fn gather(sources: &[RecordBatch], rows: &[RowRef], schema: &arrow_schema::Schem
     let batches: Vec<&RecordBatch> = sources.iter().collect();
     interleave_rows(&batches, rows, schema)
 }
+
+#[cfg(test)]
+mod tests;
