@@ -116,7 +116,7 @@ async fn main() -> shoal::Result<()> {
         }
     }
     reader.checkpoint().await?;
-    let checkpoints = job.await.map_err(|e| shoal::Error::Task(e.to_string()))??;
+    let checkpoints = job.await.map_err(shoal::Error::join("running the streaming job"))??;
     latencies.sort_unstable();
     let median = latencies.get(latencies.len() / 2).copied().unwrap_or(0);
     println!(

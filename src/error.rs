@@ -7,6 +7,7 @@ use crate::io::IoError;
 use crate::spec::SpecError;
 
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error(transparent)]
     Spec(#[from] SpecError),
@@ -61,8 +62,18 @@ pub enum Error {
     #[error(transparent)]
     LocalDisk(#[from] crate::io::temp::TempError),
 
+    /// An unexpected state inside shoal (a poisoned lock, a missing writer): a bug.
     #[error("task failed: {0}")]
     Task(String),
+
+    /// A background task (a blocking flush, compaction or read) panicked or was cancelled.
+    #[error("task failed while {context}: {source}")]
+    Join { context: String, source: tokio::task::JoinError },
+
+    /// An unexpected failure inside shoal, with its cause (its own state not serializable, a
+    /// closed job queue, the service's local status file).
+    #[error("task failed: {context}: {source}")]
+    Internal { context: String, source: Box<dyn std::error::Error + Send + Sync> },
 
     /// A change source (a database, a message broker) failed; `retriable` when a reconnect may
     /// help (a dropped connection, a restarting server, a slot still held by a dying process).
@@ -101,7 +112,7 @@ impl Error {
                 _ => ErrorKind::Internal,
             },
             Error::LocalDisk(_) => ErrorKind::Transient,
-            Error::Task(_) => ErrorKind::Internal,
+            Error::Task(_) | Error::Join { .. } | Error::Internal { .. } => ErrorKind::Internal,
             Error::Source { retriable: true, .. } => ErrorKind::Transient,
             Error::Source { retriable: false, .. } => ErrorKind::Input,
         }
@@ -212,6 +223,18 @@ impl Error {
     pub fn arrow(context: impl Into<String>) -> impl FnOnce(arrow_schema::ArrowError) -> Error {
         let context = context.into();
         move |source| Error::Arrow { context, source }
+    }
+    /// For `handle.await.map_err(Error::join("flushing a bucket"))`: a task that did not finish.
+    pub fn join(context: impl Into<String>) -> impl FnOnce(tokio::task::JoinError) -> Error {
+        let context = context.into();
+        move |source| Error::Join { context, source }
+    }
+    /// For `.map_err(Error::internal("status file"))`: an unexpected failure, cause kept.
+    pub fn internal<E: std::error::Error + Send + Sync + 'static>(
+        context: impl Into<String>,
+    ) -> impl FnOnce(E) -> Error {
+        let context = context.into();
+        move |source| Error::Internal { context, source: Box::new(source) }
     }
     pub fn data_file(file: impl Into<String>, message: impl std::fmt::Display) -> Error {
         Error::DataFile { file: file.into(), message: message.to_string() }

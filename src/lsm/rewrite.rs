@@ -151,7 +151,7 @@ impl Rewriter {
             out.finish()
         })
         .await
-        .map_err(|e| Error::Task(e.to_string()))??;
+        .map_err(Error::join("rewriting compaction inputs"))??;
         self.decoded.remove(unit.files.iter().map(|f| f.file_name.as_str()));
         Ok(CompactResult { before: unit.files, after, changelog: vec![] })
     }
@@ -387,7 +387,7 @@ impl Rewriter {
             Ok(((data, changelog_out.finish()?), state))
         })
         .await
-        .map_err(|e| Error::Task(e.to_string()))??;
+        .map_err(Error::join("rewriting compaction inputs"))??;
         if !upgraded {
             self.decoded.remove(unit.files.iter().map(|f| f.file_name.as_str()));
         }

@@ -152,7 +152,7 @@ pub async fn compact_postpone(
                 let (r, s, f) = (reader.clone(), split.clone(), file.clone());
                 let batches = tokio::task::spawn_blocking(move || r.read_file_raw(&s, &f))
                     .await
-                    .map_err(|e| Error::Task(e.to_string()))??;
+                    .map_err(Error::join("reading a postponed file"))??;
                 for (kinds, batch) in batches {
                     write.write_with_kinds(&batch, Some(&kinds)).await?;
                 }

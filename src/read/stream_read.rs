@@ -326,7 +326,7 @@ async fn read_split(
         Ok(out)
     })
     .await
-    .map_err(|e| Error::Task(e.to_string()))?
+    .map_err(Error::join("reading changes"))?
 }
 
 fn with_kinds(schema: &SchemaRef, kinds: &[RowKind], batch: &RecordBatch) -> Result<RecordBatch> {

@@ -143,7 +143,7 @@ impl PostponeWriter {
                 w.finish()
             })
             .await
-            .map_err(|e| Error::Task(e.to_string()))??;
+            .map_err(Error::join("writing postponed rows"))??;
             p.files.extend(files);
         }
         Ok(())

@@ -112,7 +112,7 @@ pub(super) async fn copy_table(client: &Client, t: &mut Target, progress: &mut C
     if written.is_err() {
         reader.abort(); // (the parser then stops too)
     }
-    let parsed = parser.await.unwrap_or_else(|e| Err(Error::Task(format!("the copy's parser: {e}"))));
+    let parsed = parser.await.unwrap_or_else(|e| Err(Error::join("parsing the copy")(e)));
     let result = written.and(parsed);
     match result {
         Ok(()) => {

@@ -88,7 +88,7 @@ impl Lease {
     async fn write_next(&mut self, expires_millis: i64) -> Result<bool> {
         let next = self.generation + 1;
         let file = LeaseFile { owner: self.owner.clone(), host: host_name(), pid: std::process::id(), expires_millis };
-        let body = serde_json::to_vec(&file).map_err(|e| Error::Task(format!("lease: {e}")))?;
+        let body = serde_json::to_vec(&file).map_err(Error::internal("lease"))?;
         if !self.io.create_new(&format!("{}/lease-{next:020}", self.dir), body).await? {
             return Ok(false);
         }

@@ -186,7 +186,7 @@ impl TableService {
             tokio::select! {
                 Some(done) = running.join_next(), if !running.is_empty() => {
                     let (name, outcome) =
-                        done.map_err(|e| crate::Error::Task(format!("a table's turn panicked: {e}")))?;
+                        done.map_err(crate::Error::join("running a table's turn"))?;
                     busy_names.remove(&name);
                     had_turn.insert(name.clone());
                     self.record(&mut round, name, outcome);

@@ -55,12 +55,12 @@ impl Status {
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {
-        let body = serde_json::to_vec_pretty(self).map_err(|e| Error::Task(format!("status: {e}")))?;
+        let body = serde_json::to_vec_pretty(self).map_err(Error::internal("status"))?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Task(format!("status {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(Error::internal(format!("status {}", dir.display())))?;
         }
         let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, body).map_err(|e| Error::Task(format!("status {}: {e}", tmp.display())))?;
-        std::fs::rename(&tmp, path).map_err(|e| Error::Task(format!("status {}: {e}", path.display())))
+        std::fs::write(&tmp, body).map_err(Error::internal(format!("status {}", tmp.display())))?;
+        std::fs::rename(&tmp, path).map_err(Error::internal(format!("status {}", path.display())))
     }
 }

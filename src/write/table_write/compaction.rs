@@ -34,7 +34,7 @@ impl TableWrite {
             }
             start_compaction(&ctx, w, true).await?;
             if let Some(handle) = w.compacting.take() {
-                w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
+                w.absorb(handle.await.map_err(Error::join("compacting a bucket"))??);
             }
             let m = take_message(&ctx, &mut self.index_namer, w, self.num_buckets, false).await?;
             if !m.is_empty() {
@@ -50,7 +50,7 @@ impl TableWrite {
         let ctx = self.ctx.clone();
         for w in self.writers.values_mut() {
             if let Some(handle) = w.compacting.take() {
-                w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
+                w.absorb(handle.await.map_err(Error::join("compacting a bucket"))??);
             }
             let Some(unit) = full_unit(w.levels.max_level(), &w.levels.sorted_runs()) else { continue };
             let path = ctx.bucket_dir(&w.partition, w.bucket)?;
@@ -83,7 +83,7 @@ impl TableWrite {
         if wait {
             for w in self.writers.values_mut() {
                 if let Some(handle) = w.compacting.take() {
-                    w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
+                    w.absorb(handle.await.map_err(Error::join("compacting a bucket"))??);
                 }
             }
         }
@@ -100,7 +100,7 @@ pub(super) async fn start_compaction(ctx: &Arc<WriteContext>, w: &mut BucketWrit
     let must_wait = wait || w.levels.number_of_sorted_runs() >= ctx.stop_trigger;
     if let Some(handle) = w.compacting.take() {
         if handle.is_finished() || must_wait {
-            w.absorb(handle.await.map_err(|e| Error::Task(e.to_string()))??);
+            w.absorb(handle.await.map_err(Error::join("compacting a bucket"))??);
         } else {
             w.compacting = Some(handle);
         }

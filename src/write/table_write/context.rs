@@ -65,7 +65,7 @@ impl WriteContext {
     /// spawned task), so that it is given back when the work ends, whoever polls the future that
     /// started it.
     pub(super) async fn job_slot(&self) -> Result<tokio::sync::OwnedSemaphorePermit> {
-        self.job_slots.clone().acquire_owned().await.map_err(|e| Error::Task(e.to_string()))
+        self.job_slots.clone().acquire_owned().await.map_err(Error::internal("waiting for a job slot"))
     }
 
     /// The directory of a bucket of a partition.

@@ -48,7 +48,7 @@ impl TableWrite {
                     out.finish()
                 })
                 .await
-                .map_err(|e| Error::Task(e.to_string()))??;
+                .map_err(Error::join("merging spilled runs"))??;
                 w.spilled.push(merged);
             }
             return Ok(());
@@ -141,7 +141,7 @@ pub(super) async fn flush(
         }
     })
     .await
-    .map_err(|e| Error::Task(e.to_string()))?
+    .map_err(Error::join("flushing a write buffer"))?
 }
 
 /// Sorts and merges one bucket's full buffer and writes it as a sorted run to local disk.
@@ -155,7 +155,7 @@ async fn spill(ctx: Arc<WriteContext>, space: Arc<SpillSpace>, buffer: WriteBuff
         out.finish()
     })
     .await
-    .map_err(|e| Error::Task(e.to_string()))?
+    .map_err(Error::join("flushing a write buffer"))?
 }
 
 /// Rows assembled at a time when a flush hands its sorted run to the file writer.
