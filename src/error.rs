@@ -24,6 +24,21 @@ pub enum Error {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
+    /// Rows of a kind the table does not take: -U/-D rows for an append table, or for a merge
+    /// engine that refuses retractions (first-row and partial-update without `ignore-delete`,
+    /// an aggregate function that cannot retract).
+    #[error("invalid input: {0}")]
+    RowKindRefused(String),
+
+    /// Rows that do not fit the table's schema: other columns, a type that does not convert, a
+    /// null in a NOT NULL or primary-key column.
+    #[error("invalid input: {0}")]
+    SchemaMismatch(String),
+
+    /// A table or read option (or the argument standing for it) with a value shoal cannot use.
+    #[error("invalid input: {0}")]
+    InvalidOptionValue(String),
+
     #[error("commit conflict: {0}")]
     CommitConflict(String),
 
@@ -100,7 +115,10 @@ impl Error {
             | Error::TagNotFound(_)
             | Error::BranchNotFound { .. } => ErrorKind::NotFound,
             Error::TableExists(_) | Error::BranchExists { .. } => ErrorKind::AlreadyExists,
-            Error::InvalidInput(_) => ErrorKind::Input,
+            Error::InvalidInput(_)
+            | Error::RowKindRefused(_)
+            | Error::SchemaMismatch(_)
+            | Error::InvalidOptionValue(_) => ErrorKind::Input,
             Error::CommitConflict(_) => ErrorKind::Conflict,
             Error::AfterCommit { source, .. } => source.kind(),
             Error::DataFile { .. } => ErrorKind::Corruption,
@@ -241,12 +259,18 @@ impl Error {
     }
 
     /// What went wrong, to follow a context: the display without the "invalid input: " of an
-    /// [`Error::InvalidInput`], so that `format!("{file}: {}", e.detail())` wrapped in another
-    /// `InvalidInput` says "invalid input" once.
+    /// [`Error::InvalidInput`] (or of its specific kinds), so that `format!("{file}: {}",
+    /// e.detail())` wrapped in another `InvalidInput` says "invalid input" once.
     pub fn detail(&self) -> String {
         match self {
-            Error::InvalidInput(m) => m.clone(),
+            Error::InvalidInput(m)
+            | Error::RowKindRefused(m)
+            | Error::SchemaMismatch(m)
+            | Error::InvalidOptionValue(m) => m.clone(),
             e => e.to_string(),
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

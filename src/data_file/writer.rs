@@ -45,7 +45,7 @@ impl FileWriterConfig {
         let compression = match opts.file_compression().as_str() {
             "zstd" => Compression::ZSTD(
                 ZstdLevel::try_new(opts.zstd_level()?)
-                    .map_err(|e| Error::InvalidInput(format!("file.compression.zstd-level: {e}")))?,
+                    .map_err(|e| Error::InvalidOptionValue(format!("file.compression.zstd-level: {e}")))?,
             ),
             "snappy" => Compression::SNAPPY,
             "lz4" => Compression::LZ4_RAW,

@@ -82,7 +82,7 @@ impl ShoalTableProvider {
             let number = |what: &str| {
                 v.trim()
                     .parse::<i64>()
-                    .map_err(|_| crate::Error::InvalidInput(format!("{k} must be {what}, got {v:?}")))
+                    .map_err(|_| crate::Error::InvalidOptionValue(format!("{k} must be {what}, got {v:?}")))
             };
             match *k {
                 "scan.snapshot-id" => travel.push(TimeTravel::Snapshot(number("a snapshot id")?)),
@@ -98,7 +98,7 @@ impl ShoalTableProvider {
         match travel.len() {
             0 => Ok(Self::new(table)),
             1 => Self::at(table, travel.remove(0)).await,
-            _ => Err(crate::Error::InvalidInput(format!(
+            _ => Err(crate::Error::InvalidOptionValue(format!(
                 "set only one of scan.snapshot-id, scan.tag-name and scan.timestamp-millis (got {travel:?})"
             ))),
         }

@@ -234,7 +234,7 @@ impl TagAutoCreation {
     pub async fn new(io: &FileIO, schema: Arc<TableSchema>, config: AutoTagConfig) -> Result<Option<TagAutoCreation>> {
         let Some(extractor) = config.extractor() else { return Ok(None) };
         let delay = chrono::Duration::from_std(config.delay)
-            .map_err(|_| Error::InvalidInput(format!("tag.creation-delay {:?} is out of range", config.delay)))?;
+            .map_err(|_| Error::InvalidOptionValue(format!("tag.creation-delay {:?} is out of range", config.delay)))?;
         let mut me =
             TagAutoCreation { io: io.clone(), schema, config, extractor, delay, next_tag: None, next_snapshot: 1 };
         let auto = me.auto_tags().await?;

@@ -98,13 +98,13 @@ impl ExpireConfig {
     /// names the retention in the message ("" for snapshots, "changelog ").
     pub(crate) fn check(&self, what: &str) -> Result<()> {
         if self.retain_max < self.retain_min {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::InvalidOptionValue(format!(
                 "{what}retain max ({}) must be at least {what}retain min ({})",
                 self.retain_max, self.retain_min
             )));
         }
         if self.retain_min < 1 {
-            return Err(Error::InvalidInput(format!("{what}retain min must be at least 1")));
+            return Err(Error::InvalidOptionValue(format!("{what}retain min must be at least 1")));
         }
         Ok(())
     }

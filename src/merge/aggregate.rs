@@ -217,7 +217,7 @@ impl Aggregator {
                 }
             }
             f => {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::RowKindRefused(format!(
                     "aggregate function '{}' of column {:?} does not support retraction (-U/-D rows); set 'fields.{}.ignore-retract' = true to ignore retractions for it",
                     f.name(),
                     self.column_name,

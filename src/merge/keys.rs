@@ -44,7 +44,7 @@ impl KeyEncoder {
             (Some(ArrowType::Int32), _) if columns[0].null_count() == 0 => {
                 Ok(SortKeys::I32(columns[0].as_primitive::<Int32Type>().values().clone()))
             }
-            (Some(_), _) => Err(Error::InvalidInput("a primary-key column holds a null".into())),
+            (Some(_), _) => Err(Error::SchemaMismatch("a primary-key column holds a null".into())),
             (None, Some(conv)) => {
                 conv.convert_columns(columns).map(SortKeys::Rows).map_err(Error::arrow("encoding keys"))
             }

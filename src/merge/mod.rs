@@ -148,7 +148,7 @@ impl MergeFunction {
         match self.inner.engine {
             Engine::FirstRow => {
                 if !ignore && kinds.iter().any(|k| k.is_retract()) {
-                    return Err(Error::InvalidInput(
+                    return Err(Error::RowKindRefused(
                         "the first-row merge engine can not accept -U/-D rows; set 'first-row.ignore-delete' = true"
                             .into(),
                     ));

@@ -93,7 +93,7 @@ impl PartialUpdate {
                     }
                     continue;
                 }
-                return Err(Error::InvalidInput(
+                return Err(Error::RowKindRefused(
                     "the partial-update merge engine can not accept -U/-D rows by default; set 'ignore-delete' = true, \
                      'partial-update.remove-record-on-delete' = true, or define sequence groups"
                         .into(),

@@ -61,12 +61,12 @@ impl StartingPosition {
         let snapshot = opts.scan_snapshot_id()?;
         let timestamp = opts.scan_timestamp_millis()?;
         let need = |v: Option<i64>, key: &str| {
-            v.ok_or_else(|| Error::InvalidInput(format!("scan.mode = {mode} needs {key} to be set")))
+            v.ok_or_else(|| Error::InvalidOptionValue(format!("scan.mode = {mode} needs {key} to be set")))
         };
         Ok(match mode.as_str() {
             "default" => match (snapshot, timestamp) {
                 (Some(_), Some(_)) => {
-                    return Err(Error::InvalidInput(
+                    return Err(Error::InvalidOptionValue(
                         "set only one of scan.snapshot-id and scan.timestamp-millis for a streaming read".into(),
                     ))
                 }
@@ -81,7 +81,7 @@ impl StartingPosition {
             "from-timestamp" => StartingPosition::FromTimestamp(need(timestamp, "scan.timestamp-millis")?),
             "compacted-full" => StartingPosition::CompactedFull,
             other => {
-                return Err(Error::InvalidInput(format!(
+                return Err(Error::InvalidOptionValue(format!(
                     "scan.mode = {other} is not a streaming start (use latest-full, latest, from-snapshot, \
                      from-snapshot-full, from-timestamp or compacted-full)"
                 )))
@@ -467,7 +467,7 @@ pub async fn incremental_plans(
     };
     let (from, to) = (resolve(start).await?, resolve(end).await?);
     if from > to {
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::InvalidOptionValue(format!(
             "incremental-between = {start},{end}: the start (snapshot {from}) is after the end (snapshot {to})"
         )));
     }

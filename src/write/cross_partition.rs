@@ -349,7 +349,7 @@ fn index_ttl(schema: &TableSchema) -> Result<Option<i64>> {
     let key = "cross-partition-upsert.index-ttl";
     let Some(v) = schema.options.get(key) else { return Ok(None) };
     let d = crate::spec::options::parse_duration(v).ok_or_else(|| {
-        Error::InvalidInput(format!("option {key} = {v:?} is not a duration (such as 1 d, 12 h, 30 min)"))
+        Error::InvalidOptionValue(format!("option {key} = {v:?} is not a duration (such as 1 d, 12 h, 30 min)"))
     })?;
     Ok(Some(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)))
 }

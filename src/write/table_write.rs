@@ -246,7 +246,7 @@ impl TableWrite {
                 )));
             }
             if self.schema.primary_keys.is_empty() && k.iter().any(|k| *k != RowKind::Insert) {
-                return Err(Error::InvalidInput(
+                return Err(Error::RowKindRefused(
                     "an append table (no primary key) only takes +I rows; define a primary key to update or delete"
                         .into(),
                 ));
@@ -262,7 +262,7 @@ impl TableWrite {
         };
         if let (Some(k), Some(why)) = (kinds, self.ctx.merge.retract_refusal()) {
             if let Some(row) = k.iter().position(|k| k.is_retract()) {
-                return Err(Error::InvalidInput(format!("row {row} is {}: {why}", k[row].short_string())));
+                return Err(Error::RowKindRefused(format!("row {row} is {}: {why}", k[row].short_string())));
             }
         }
         // Rows the merge engine ignores (e.g. retractions with ignore-delete) never reach a buffer.

@@ -130,7 +130,7 @@ pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef, schema: &TableSche
     {
         let names =
             |s: &arrow_schema::Schema| s.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ");
-        return Err(Error::InvalidInput(format!(
+        return Err(Error::SchemaMismatch(format!(
             "the batch's columns ({}) do not match the table's columns ({})",
             names(&got),
             names(target)
@@ -143,7 +143,7 @@ pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef, schema: &TableSche
         } else if can_cast_types(col.data_type(), want.data_type()) {
             cast_with_options(col, want.data_type(), &CastOptions { safe: false, ..Default::default() }).map_err(
                 |e| {
-                    Error::InvalidInput(format!(
+                    Error::SchemaMismatch(format!(
                         "column {:?}: cannot convert {} to the table's type {} ({e})",
                         field.name,
                         col.data_type(),
@@ -152,7 +152,7 @@ pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef, schema: &TableSche
                 },
             )?
         } else {
-            return Err(Error::InvalidInput(format!(
+            return Err(Error::SchemaMismatch(format!(
                 "column {:?} has Arrow type {}, but the table's type is {} (Arrow {})",
                 field.name,
                 col.data_type(),
@@ -163,7 +163,7 @@ pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef, schema: &TableSche
         if !field.data_type.nullable && col.null_count() > 0 {
             let row = (0..col.len()).find(|i| col.is_null(*i)).unwrap_or(0);
             let what = if schema.primary_keys.contains(&field.name) { "primary-key column" } else { "NOT NULL column" };
-            return Err(Error::InvalidInput(format!("{what} {:?} is null in row {row} of the batch", field.name)));
+            return Err(Error::SchemaMismatch(format!("{what} {:?} is null in row {row} of the batch", field.name)));
         }
         cols.push(col);
     }
