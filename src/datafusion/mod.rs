@@ -5,7 +5,7 @@
 //!   `UPDATE` / `MERGE INTO` on primary-key tables, each statement one commit).
 //! - [`exec`]: the physical scan, splits spread over DataFusion partitions and streamed.
 //! - [`prune`]: which partitions and files a query needs.
-//! - [`merge`]: `MERGE INTO` as a join of table and source, one commit.
+//! - [`merge_into`]: `MERGE INTO` as a join of table and source, one commit.
 //! - [`sink`]: rows written through the table writer and committed once.
 //! - [`system_tables`]: Paimon's system tables (`t$snapshots`, `t$files`, `t$audit_log`, ...).
 //! - [`overwrite`]: `INSERT OVERWRITE ... PARTITION (...)`, which DataFusion does not plan.
@@ -18,7 +18,7 @@ pub mod ddl;
 pub mod exec;
 pub mod filter;
 pub mod frontend;
-pub mod merge;
+pub mod merge_into;
 pub mod overwrite;
 pub mod procedures;
 pub mod provider;

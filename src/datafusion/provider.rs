@@ -356,6 +356,7 @@ impl TableProvider for ShoalTableProvider {
         let deletes = clauses.iter().any(|c| matches!(c.action, MergeIntoAction::Delete));
         let updates = clauses.iter().any(|c| matches!(c.action, MergeIntoAction::Update(_)));
         self.check_row_level("MERGE INTO", deletes, updates)?;
-        super::merge::plan_merge(self, state, source, merge_schema, on, clauses).await
+        super::merge_into::plan_merge(&self.table, Arc::new(self.clone()), state, source, merge_schema, on, clauses)
+            .await
     }
 }

@@ -17,6 +17,10 @@ use super::df_err;
 use crate::spec::RowKind;
 use crate::table::Table;
 
+/// The column carrying each written row's kind (`RowKind` as a byte) in a sink made by
+/// [`ShoalSink::with_kind_column`] (MERGE INTO's rows).
+pub const KIND_COLUMN: &str = "__shoal_row_kind";
+
 /// A sink that writes its input and commits it as one snapshot.
 pub struct ShoalSink {
     table: Table,
@@ -57,7 +61,7 @@ impl ShoalSink {
     /// byte); each key may be written once.
     pub fn with_kind_column(table: Table, statement: &'static str) -> Self {
         let mut fields: Vec<Field> = table.arrow_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
-        fields.push(Field::new(super::merge::KIND_COLUMN, ::datafusion::arrow::datatypes::DataType::Int8, false));
+        fields.push(Field::new(KIND_COLUMN, ::datafusion::arrow::datatypes::DataType::Int8, false));
         ShoalSink {
             table,
             kind: None,

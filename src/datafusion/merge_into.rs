@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use ::datafusion::catalog::{MemTable, Session};
+use ::datafusion::catalog::{MemTable, Session, TableProvider};
 use ::datafusion::common::{plan_err, Column, DFSchemaRef, Result, TableReference};
 use ::datafusion::datasource::provider_as_source;
 use ::datafusion::datasource::sink::DataSinkExec;
@@ -20,15 +20,13 @@ use ::datafusion::logical_expr::dml::{MergeIntoAction, MergeIntoClause, MergeInt
 use ::datafusion::logical_expr::{cast, col, lit, when, Expr, JoinType, LogicalPlanBuilder};
 use ::datafusion::physical_plan::{collect, ExecutionPlan};
 
-use super::provider::ShoalTableProvider;
-use super::sink::ShoalSink;
+use super::sink::{ShoalSink, KIND_COLUMN};
 use crate::spec::RowKind;
+use crate::Table;
 
 const TARGET_MARK: &str = "__shoal_target_row";
 const SOURCE_MARK: &str = "__shoal_source_row";
 const ACTION: &str = "__shoal_merge_action";
-/// The column carrying each written row's kind (`RowKind` as a byte).
-pub const KIND_COLUMN: &str = "__shoal_row_kind";
 
 /// `CASE WHEN c1 THEN v1 WHEN c2 THEN v2 ... ELSE otherwise END` (at least one arm).
 fn case(arms: Vec<(Expr, Expr)>, otherwise: Expr) -> Result<Expr> {
@@ -45,16 +43,18 @@ fn marker(name: &str) -> Expr {
     Expr::Column(Column::new_unqualified(name))
 }
 
-/// The physical plan of a MERGE: rows to write with their kinds, into a sink that commits once.
+/// The physical plan of a MERGE into `table`, read through `target` (the table's provider): rows
+/// to write with their kinds, into a sink that commits once.
 pub async fn plan_merge(
-    provider: &ShoalTableProvider,
+    table: &Table,
+    target: Arc<dyn TableProvider>,
     state: &dyn Session,
     source: Arc<dyn ExecutionPlan>,
     merge_schema: DFSchemaRef,
     on: Expr,
     clauses: Vec<MergeIntoClause>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let table_schema = provider.table().arrow_schema();
+    let table_schema = table.arrow_schema();
     let n = table_schema.fields().len();
     let Some(target_ref) = merge_schema.qualified_field(0).0.cloned() else {
         return plan_err!("MERGE INTO: the target columns carry no table name");
@@ -70,8 +70,8 @@ pub async fn plan_merge(
     let [source_ref] = source_refs.as_slice() else {
         return plan_err!("MERGE INTO: the source must be one table or subquery with one alias (USING ... AS s)");
     };
-    let primary_keys = provider.table().schema().primary_keys.clone();
-    let partition_keys = provider.table().schema().partition_keys.clone();
+    let primary_keys = table.schema().primary_keys.clone();
+    let partition_keys = table.schema().partition_keys.clone();
     for c in &clauses {
         if let MergeIntoAction::Update(assignments) = &c.action {
             if let Some((column, _)) =
@@ -90,7 +90,7 @@ pub async fn plan_merge(
     let target_col = |name: &str| Expr::Column(Column::new(Some(target_ref.clone()), name));
     let mut target_exprs: Vec<Expr> = table_schema.fields().iter().map(|f| target_col(f.name())).collect();
     target_exprs.push(lit(true).alias(TARGET_MARK));
-    let target = LogicalPlanBuilder::scan(target_ref.clone(), provider_as_source(Arc::new(provider.clone())), None)?
+    let target = LogicalPlanBuilder::scan(target_ref.clone(), provider_as_source(target), None)?
         .project(target_exprs)?
         .build()?;
     let mut source_exprs: Vec<Expr> =
@@ -173,8 +173,8 @@ pub async fn plan_merge(
         .project(out)?
         .build()?;
     // The target is read when the plan is made: at this snapshot or a later one.
-    let read = provider.table().snapshots().latest_id().await.map_err(super::df_err)?;
+    let read = table.snapshots().latest_id().await.map_err(super::df_err)?;
     let rows = state.create_physical_plan(&plan).await?;
-    let sink = ShoalSink::with_kind_column(provider.table().clone(), "MERGE INTO").computed_from(read);
+    let sink = ShoalSink::with_kind_column(table.clone(), "MERGE INTO").computed_from(read);
     Ok(Arc::new(DataSinkExec::new(rows, Arc::new(sink), None)))
 }
