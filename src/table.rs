@@ -11,12 +11,6 @@ use futures::stream::{BoxStream, StreamExt};
 use crate::commit::TableCommit;
 use crate::error::{Error, Result};
 use crate::io::FileIO;
-use crate::maintenance::branches::{self, BranchInfo, BranchStart, FastForwardReport};
-use crate::maintenance::expire::{expire_snapshots, ExpireConfig, ExpireReport};
-use crate::maintenance::orphan_files::OrphanReport;
-use crate::maintenance::post_commit::TagMaintenanceReport;
-use crate::maintenance::rollback::{RollbackReport, RollbackTarget};
-use crate::maintenance::tags::{TagDeleteReport, TagExpireReport};
 use crate::read::scan::TimeTravel;
 use crate::read::{read_splits_numbered, ChangeBatch, ChangeReader, DataSplit, SplitReader, StreamOptions, TableScan};
 use crate::spec::data_file::table_arrow_schema;
@@ -221,76 +215,13 @@ impl Table {
         Ok(Table { io: self.io.clone(), schema: Arc::new(schema) })
     }
 
-    // ------------------------------------------------------------------ branches
-
-    /// Creates branch `name` from this handle's branch: empty (its latest schema only), from a
-    /// tag, or from a snapshot (see [`crate::maintenance::branches`]).
-    pub async fn create_branch(&self, name: &str, start: &BranchStart) -> Result<()> {
-        branches::create_branch(&self.io, name, start).await
-    }
-
-    /// Deletes branch `name`; returns how many of its metadata files were removed.
-    pub async fn delete_branch(&self, name: &str) -> Result<usize> {
-        branches::delete_branch(&self.io, name).await
-    }
-
-    /// Makes branch `name`'s history the main branch's (Paimon's `fast_forward`).
-    pub async fn fast_forward(&self, name: &str) -> Result<FastForwardReport> {
-        branches::fast_forward(&self.io, name).await
-    }
-
-    /// The table's branches other than `main`, oldest first.
-    pub async fn branches(&self) -> Result<Vec<BranchInfo>> {
-        branches::list_branches(&self.io).await
-    }
-
     // ------------------------------------------------------------------ lifecycle
+    //
+    // Expiry, tags, branches, rollback and orphan files are builders made from a table:
+    // see [`crate::maintenance::operations`].
 
     pub fn tag_manager(&self) -> TagManager {
         TagManager::new(self.io.clone())
-    }
-
-    /// Tags the latest snapshot, or `snapshot_id`, kept until deleted (or for
-    /// `tag.default-time-retained` when the table sets it, as Paimon's procedure does).
-    pub async fn create_tag(&self, name: &str, snapshot_id: Option<i64>) -> Result<Tag> {
-        let retained = self.schema.core_options().tag_default_time_retained()?;
-        crate::maintenance::tags::create_tag(&self.io, name, snapshot_id, retained).await
-    }
-
-    /// Tags the latest snapshot, or `snapshot_id`, recording its creation time; the tag is
-    /// deleted (after a commit, or by [`Table::expire_tags`]) once `time_retained` has passed.
-    pub async fn create_tag_with_retention(
-        &self,
-        name: &str,
-        snapshot_id: Option<i64>,
-        time_retained: std::time::Duration,
-    ) -> Result<Tag> {
-        crate::maintenance::tags::create_tag(&self.io, name, snapshot_id, Some(time_retained)).await
-    }
-
-    /// Deletes the tags whose retention time has passed (Paimon's `TagTimeExpire`).
-    pub async fn expire_tags(&self) -> Result<TagExpireReport> {
-        crate::maintenance::tags::expire_tags(&self.io, self.schema.clone()).await
-    }
-
-    /// Runs automatic tag creation (`tag.automatic-creation`, over the snapshots not yet
-    /// considered) and tag expiry now, as after a commit.
-    pub async fn run_tag_maintenance(&self) -> Result<TagMaintenanceReport> {
-        crate::maintenance::post_commit::run_tag_maintenance(&self.io, self.schema.clone()).await
-    }
-
-    pub fn consumers(&self) -> ConsumerManager {
-        ConsumerManager::new(self.io.clone())
-    }
-
-    /// Deletes consumers not updated within `expiration` (`consumer.expiration-time`); returns their ids.
-    pub async fn expire_consumers(&self, expiration: std::time::Duration) -> Result<Vec<String>> {
-        crate::maintenance::post_commit::expire_consumers(&self.io, expiration).await
-    }
-
-    /// Deletes a tag (and the files only it kept, when its snapshot has expired).
-    pub async fn delete_tag(&self, name: &str) -> Result<TagDeleteReport> {
-        crate::maintenance::tags::delete_tag(&self.io, self.schema.clone(), name).await
     }
 
     /// Every tag, by snapshot id.
@@ -298,52 +229,13 @@ impl Table {
         self.tag_manager().tags().await
     }
 
-    /// Expires snapshots per `config` (the table's options: [`ExpireConfig::from_options`]).
-    pub async fn expire_snapshots(&self, config: &ExpireConfig) -> Result<ExpireReport> {
-        expire_snapshots(&self.io, self.schema.clone(), config).await
-    }
-
-    /// The expiry settings of the table's options.
-    pub fn expire_config(&self) -> Result<ExpireConfig> {
-        ExpireConfig::from_options(&self.schema.core_options())
-    }
-
-    /// Expires long-lived changelogs (`changelog/changelog-<id>`) per `config` (the table's
-    /// options: [`Table::changelog_expire_config`]). After commits this runs by itself when the
-    /// table's changelog outlives its snapshots.
-    pub async fn expire_changelogs(
-        &self,
-        config: &ExpireConfig,
-    ) -> Result<crate::maintenance::expire_changelog::ChangelogExpireReport> {
-        crate::maintenance::expire_changelog::expire_changelogs(&self.io, self.schema.clone(), config).await
-    }
-
-    /// The changelog retention of the table's options (`changelog.*`, defaulting to `snapshot.*`).
-    pub fn changelog_expire_config(&self) -> Result<ExpireConfig> {
-        ExpireConfig::for_changelogs(&self.schema.core_options())
+    pub fn consumers(&self) -> ConsumerManager {
+        ConsumerManager::new(self.io.clone())
     }
 
     /// The table's long-lived changelogs (`changelog/`), outliving their snapshots.
     pub fn changelogs(&self) -> crate::store::ChangelogManager {
         crate::store::ChangelogManager::new(self.io.clone())
-    }
-
-    pub async fn rollback(&self, target: &RollbackTarget) -> Result<RollbackReport> {
-        crate::maintenance::rollback::rollback(&self.io, self.schema.clone(), target).await
-    }
-
-    /// Removes files nothing references that are older than `older_than` (see
-    /// [`Self::remove_orphan_files_before`]).
-    pub async fn remove_orphan_files(&self, older_than: std::time::Duration, dry_run: bool) -> Result<OrphanReport> {
-        let cutoff = chrono::Utc::now().timestamp_millis() - older_than.as_millis() as i64;
-        self.remove_orphan_files_before(cutoff, dry_run).await
-    }
-
-    /// Removes files nothing references last modified before `cutoff_millis` (epoch millis; a
-    /// cut-off in the future takes every unreferenced file, even one written this millisecond).
-    pub async fn remove_orphan_files_before(&self, cutoff_millis: i64, dry_run: bool) -> Result<OrphanReport> {
-        crate::maintenance::orphan_files::remove_orphan_files(&self.io, self.schema.clone(), cutoff_millis, dry_run)
-            .await
     }
 
     /// Applies schema changes as a new `schema-N` file (created only if absent; a concurrent

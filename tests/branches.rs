@@ -11,8 +11,12 @@ use std::path::Path;
 use common::oracle::oracle;
 use common::{kv_batch, kv_def, kv_rows, shoal_ok};
 use serde_json::{json, Value};
+use shoal::maintenance::branches::list_branches;
 use shoal::maintenance::branches::BranchStart;
 use shoal::maintenance::expire::ExpireConfig;
+use shoal::maintenance::operations::{
+    CreateBranch, CreateTag, DeleteBranch, DeleteTag, ExpireSnapshots, FastForward, RemoveOrphanFiles, Rollback,
+};
 use shoal::maintenance::rollback::RollbackTarget;
 use shoal::{Error, Table};
 
@@ -52,7 +56,7 @@ async fn branches_share_files_and_survive_main_maintenance() {
     commit(&main, &rows(1..=100, "a")).await;
     apply(&mut at2, &rows(50..=150, "b"));
     commit(&main, &rows(50..=150, "b")).await;
-    main.create_tag("t2", Some(2)).await.unwrap();
+    CreateTag::new(&main, "t2").snapshot(2).execute().await.unwrap();
     let mut at3 = at2.clone();
     apply(&mut at3, &rows(1..=10, "c"));
     commit(&main, &rows(1..=10, "c")).await;
@@ -61,9 +65,9 @@ async fn branches_share_files_and_survive_main_maintenance() {
     assert_eq!(kv_rows(&main, None).await, at3);
 
     // A branch from the tag, and one from the compacted snapshot.
-    main.create_branch("dev", &BranchStart::Tag("t2".into())).await.unwrap();
-    main.create_branch("compacted", &BranchStart::Snapshot(at4)).await.unwrap();
-    main.create_branch("blank", &BranchStart::Empty).await.unwrap();
+    CreateBranch::new(&main, "dev").start(&BranchStart::Tag("t2".into())).execute().await.unwrap();
+    CreateBranch::new(&main, "compacted").start(&BranchStart::Snapshot(at4)).execute().await.unwrap();
+    CreateBranch::new(&main, "blank").start(&BranchStart::Empty).execute().await.unwrap();
     let dev = Table::open_branch(loc, "dev").await.unwrap();
     assert_eq!(dev.branch(), "dev");
     assert_eq!(kv_rows(&dev, None).await, at2);
@@ -76,7 +80,7 @@ async fn branches_share_files_and_survive_main_maintenance() {
     let blank = main.switch_to_branch("blank").await.unwrap();
     assert!(blank.latest_snapshot().await.unwrap().is_none());
 
-    let listed = main.branches().await.unwrap();
+    let listed = list_branches(main.io()).await.unwrap();
     let by_name: BTreeMap<_, _> = listed.iter().map(|b| (b.name.as_str(), b)).collect();
     assert_eq!(by_name.len(), 3);
     assert_eq!(by_name["dev"].created_from_tag.as_deref(), Some("t2"));
@@ -86,7 +90,7 @@ async fn branches_share_files_and_survive_main_maintenance() {
     assert_eq!(by_name["blank"].created_from_snapshot, None);
 
     // Rolling main back to snapshot 2 would delete the compaction's files: branch "compacted" reads them.
-    main.rollback(&RollbackTarget::Snapshot(2)).await.unwrap();
+    Rollback::new(&main, &RollbackTarget::Snapshot(2)).execute().await.unwrap();
     assert_eq!(kv_rows(&main, None).await, at2);
     let compacted = main.switch_to_branch("compacted").await.unwrap();
     assert_eq!(kv_rows(&compacted, None).await, at3, "the branch still reads the files main rolled back");
@@ -95,39 +99,39 @@ async fn branches_share_files_and_survive_main_maintenance() {
     // came from: the branch's files stay.
     commit(&main, &rows(300..=305, "m")).await;
     shoal::maintenance::compact::CompactJob::new(true).run(&main).await.unwrap();
-    let report = main.expire_snapshots(&keep_one()).await.unwrap();
+    let report = ExpireSnapshots::new(&main).with_config(&keep_one()).execute().await.unwrap();
     assert!(report.snapshots_expired >= 2, "{report:?}");
-    main.delete_tag("t2").await.unwrap();
-    let orphans = main.remove_orphan_files_before(i64::MAX, false).await.unwrap();
+    DeleteTag::new(&main, "t2").execute().await.unwrap();
+    let orphans = RemoveOrphanFiles::new(&main).before(i64::MAX).execute().await.unwrap();
     assert_eq!(kv_rows(&dev, None).await, dev_rows, "after expiry, tag deletion and orphan removal ({orphans:?})");
     assert_eq!(kv_rows(&compacted, None).await, at3);
     // Expiry on the branch keeps what main reads.
     let main_rows = kv_rows(&main, None).await;
-    dev.expire_snapshots(&keep_one()).await.unwrap();
+    ExpireSnapshots::new(&dev).with_config(&keep_one()).execute().await.unwrap();
     assert_eq!(kv_rows(&main, None).await, main_rows);
     assert_eq!(kv_rows(&dev, None).await, dev_rows);
 
     // Deleting a branch leaves files only it read as orphans; removing them spares the rest.
-    main.delete_branch("compacted").await.unwrap();
-    let orphans = main.remove_orphan_files_before(i64::MAX, false).await.unwrap();
+    DeleteBranch::new(&main, "compacted").execute().await.unwrap();
+    let orphans = RemoveOrphanFiles::new(&main).before(i64::MAX).execute().await.unwrap();
     assert!(orphans.deleted > 0, "the compaction's files only the branch read are orphans now: {orphans:?}");
     assert_eq!(kv_rows(&main, None).await, main_rows);
     assert_eq!(kv_rows(&dev, None).await, dev_rows);
 
     // Fast-forward: main's history becomes dev's.
-    let ff = main.fast_forward("dev").await.unwrap();
+    let ff = FastForward::new(&main, "dev").execute().await.unwrap();
     assert_eq!(ff.latest, Some(3), "{ff:?}");
     let main = Table::open(loc).await.unwrap();
     assert_eq!(main.latest_snapshot().await.unwrap().unwrap().id, 3);
     assert_eq!(kv_rows(&main, None).await, dev_rows);
-    main.delete_branch("dev").await.unwrap();
-    main.remove_orphan_files_before(i64::MAX, false).await.unwrap();
+    DeleteBranch::new(&main, "dev").execute().await.unwrap();
+    RemoveOrphanFiles::new(&main).before(i64::MAX).execute().await.unwrap();
     assert_eq!(kv_rows(&main, None).await, dev_rows, "main reads the files it took from the branch");
     let mut after = dev_rows.clone();
     apply(&mut after, &rows(1..=3, "after"));
     commit(&main, &rows(1..=3, "after")).await;
     assert_eq!(kv_rows(&main, None).await, after);
-    assert_eq!(main.branches().await.unwrap().len(), 1);
+    assert_eq!(list_branches(main.io()).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -137,21 +141,30 @@ async fn branch_mistakes_are_refused_with_their_names() {
     let loc = loc.to_str().unwrap();
     let t = Table::create(loc, kv_def(&[])).await.unwrap();
     commit(&t, &rows(1..=3, "a")).await;
-    t.create_branch("b", &BranchStart::Empty).await.unwrap();
-    assert!(matches!(t.create_branch("b", &BranchStart::Empty).await, Err(Error::BranchExists { .. })));
-    assert!(matches!(t.delete_branch("nope").await, Err(Error::BranchNotFound { .. })));
-    assert!(matches!(t.fast_forward("nope").await, Err(Error::BranchNotFound { .. })));
+    CreateBranch::new(&t, "b").start(&BranchStart::Empty).execute().await.unwrap();
+    assert!(matches!(
+        CreateBranch::new(&t, "b").start(&BranchStart::Empty).execute().await,
+        Err(Error::BranchExists { .. })
+    ));
+    assert!(matches!(DeleteBranch::new(&t, "nope").execute().await, Err(Error::BranchNotFound { .. })));
+    assert!(matches!(FastForward::new(&t, "nope").execute().await, Err(Error::BranchNotFound { .. })));
     let e = Table::open_branch(loc, "nope").await.unwrap_err();
     assert!(e.to_string().contains("branch \"nope\" does not exist"), "{e}");
     for bad in ["main", "123", "a/b", " ", "x$y"] {
-        let e = t.create_branch(bad, &BranchStart::Empty).await.unwrap_err();
+        let e = CreateBranch::new(&t, bad).start(&BranchStart::Empty).execute().await.unwrap_err();
         assert!(e.to_string().contains("invalid branch name"), "{bad:?}: {e}");
     }
-    assert!(matches!(t.create_branch("c", &BranchStart::Tag("none".into())).await, Err(Error::TagNotFound(_))));
-    assert!(matches!(t.create_branch("c", &BranchStart::Snapshot(9)).await, Err(Error::SnapshotNotFound(9))));
-    let e = t.fast_forward("b").await.unwrap_err();
+    assert!(matches!(
+        CreateBranch::new(&t, "c").start(&BranchStart::Tag("none".into())).execute().await,
+        Err(Error::TagNotFound(_))
+    ));
+    assert!(matches!(
+        CreateBranch::new(&t, "c").start(&BranchStart::Snapshot(9)).execute().await,
+        Err(Error::SnapshotNotFound(9))
+    ));
+    let e = FastForward::new(&t, "b").execute().await.unwrap_err();
     assert!(e.to_string().contains("has no snapshot yet"), "{e}");
-    assert_eq!(t.branches().await.unwrap().len(), 1, "failed creations leave nothing behind");
+    assert_eq!(list_branches(t.io()).await.unwrap().len(), 1, "failed creations leave nothing behind");
 }
 
 #[tokio::test]
@@ -182,7 +195,7 @@ async fn branches_from_the_command_line_and_sql() {
     let main = Table::open(loc.to_str().unwrap()).await.unwrap();
     assert_eq!(kv_rows(&main, None).await.len(), 10);
     sql("CALL sys.delete_branch(table => 'db.t', branch => 'dev,empty')");
-    let names: Vec<String> = main.branches().await.unwrap().into_iter().map(|b| b.name).collect();
+    let names: Vec<String> = list_branches(main.io()).await.unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(names, vec!["old"]);
 }
 
@@ -253,11 +266,11 @@ async fn java_paimon_reads_and_writes_shoal_branches_and_the_other_way() {
     let mut at1 = Rows::new();
     apply(&mut at1, &rows(1..=20, "a"));
     commit(&main, &rows(1..=20, "a")).await;
-    main.create_tag("t1", None).await.unwrap();
+    CreateTag::new(&main, "t1").execute().await.unwrap();
     commit(&main, &rows(10..=30, "b")).await;
 
     // shoal's branch, read by Java.
-    main.create_branch("dev", &BranchStart::Tag("t1".into())).await.unwrap();
+    CreateBranch::new(&main, "dev").start(&BranchStart::Tag("t1".into())).execute().await.unwrap();
     let dev = main.switch_to_branch("dev").await.unwrap();
     commit(&dev, &rows(5..=6, "dev")).await;
     let mut dev_rows = at1.clone();
@@ -284,7 +297,7 @@ async fn java_paimon_reads_and_writes_shoal_branches_and_the_other_way() {
     commit(&jb, &rows(16..=17, "shoal")).await;
     apply(&mut jb_rows, &rows(16..=17, "shoal"));
     assert_eq!(java_read_branch(&o, &table, "jb"), jb_rows);
-    let listed: Vec<String> = main.branches().await.unwrap().into_iter().map(|b| b.name).collect();
+    let listed: Vec<String> = list_branches(main.io()).await.unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(listed, vec!["dev", "jb"]);
 
     // System tables of and about branches, in SQL, as Java's catalog lists them.
@@ -309,10 +322,10 @@ async fn java_paimon_reads_and_writes_shoal_branches_and_the_other_way() {
     // Java fast-forwards to its branch; shoal fast-forwards to its own; each reads the other's.
     java_branch(&o, &table, &["--action", "fast-forward", "--name", "jb"]);
     assert_eq!(kv_rows(&Table::open(loc).await.unwrap(), None).await, jb_rows);
-    main.fast_forward("dev").await.unwrap();
+    FastForward::new(&main, "dev").execute().await.unwrap();
     assert_eq!(java_rows(&o.java_read(&table, None)), dev_rows);
     // Java deletes shoal's branch.
     assert_eq!(java_branch(&o, &table, &["--action", "delete", "--name", "dev"]), vec!["jb"]);
-    let listed: Vec<String> = main.branches().await.unwrap().into_iter().map(|b| b.name).collect();
+    let listed: Vec<String> = list_branches(main.io()).await.unwrap().into_iter().map(|b| b.name).collect();
     assert_eq!(listed, vec!["jb"]);
 }

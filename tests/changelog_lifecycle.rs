@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
+use shoal::maintenance::operations::{CreateTag, DeleteTag, RemoveOrphanFiles, Rollback};
 use shoal::read::{ChangeBatch, StartingPosition, StreamOptions};
 use shoal::spec::options::ConsumerMode;
 use shoal::store::{Consumer, ManifestStore};
@@ -162,7 +163,7 @@ async fn changelogs_outlive_snapshots_then_expire_by_their_own_options() {
             assert!(!dir.path().join(f).exists(), "{producer}: {f} of the expired changelog 1 is still there");
         }
         // Nothing unreferenced is left behind, and nothing retained is gone.
-        let orphans = t.remove_orphan_files(Duration::ZERO, false).await.unwrap();
+        let orphans = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).execute().await.unwrap();
         assert!(orphans.orphans.is_empty(), "{producer}: {:?}", orphans.orphans);
         let first = t.changelogs().get(latest - 9).await.unwrap();
         let got = stream_from(&t, StartingPosition::FromSnapshot(1)).await;
@@ -209,7 +210,7 @@ async fn consumers_protect_changelogs_until_they_expire() {
     assert!(t.consumers().consumer("job").await.unwrap().is_none(), "consumer.expiration-time");
     let after = t.changelogs().ids().await.unwrap();
     assert!(after[0] >= latest - 3, "changelog.num-retained.max = 4 applies again: {after:?} (latest {latest})");
-    let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+    let orphans = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap();
     assert!(orphans.orphans.is_empty(), "{:?}", orphans.orphans);
 }
 
@@ -227,7 +228,7 @@ async fn rollback_and_tag_deletion_respect_changelogs() {
         for k in 1..=9 {
             let id = commit_row(&t, k).await;
             if k == 3 || k == 5 {
-                t.create_tag(&format!("t{k}"), Some(id)).await.unwrap();
+                CreateTag::new(&t, &format!("t{k}")).snapshot(id).execute().await.unwrap();
                 tagged.push(id);
             }
         }
@@ -235,19 +236,19 @@ async fn rollback_and_tag_deletion_respect_changelogs() {
         assert!(tagged.iter().all(|&id| id < earliest), "the tagged snapshots expired");
         // Deleting tag t3 keeps changelog t3's files: it still streams.
         let before: BTreeSet<i64> = t.changelogs().ids().await.unwrap().into_iter().collect();
-        t.delete_tag("t3").await.unwrap();
+        DeleteTag::new(&t, "t3").execute().await.unwrap();
         assert_eq!(t.changelogs().ids().await.unwrap().into_iter().collect::<BTreeSet<_>>(), before);
         assert_eq!(stream_from(&t, StartingPosition::FromSnapshot(tagged[0])).await, ins(3..=9), "{producer}");
-        let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+        let orphans = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap();
         assert!(orphans.orphans.is_empty(), "{producer} after tag deletion: {:?}", orphans.orphans);
 
-        t.rollback(&shoal::maintenance::rollback::RollbackTarget::Tag("t5".into())).await.unwrap();
+        Rollback::new(&t, &shoal::maintenance::rollback::RollbackTarget::Tag("t5".into())).execute().await.unwrap();
         let left = t.changelogs().ids().await.unwrap();
         assert!(left.iter().all(|&id| id <= tagged[1]) && left.contains(&tagged[0]), "{producer}: {left:?}");
         assert_eq!(hint(&dir, "LATEST"), tagged[1].to_string());
         assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![tagged[1]]);
         assert_eq!(common::kv_rows(&t, None).await.keys().copied().collect::<Vec<_>>(), (1..=5).collect::<Vec<_>>());
-        let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+        let orphans = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap();
         assert!(orphans.orphans.is_empty(), "{producer} after rollback: {:?}", orphans.orphans);
         assert_eq!(stream_from(&t, StartingPosition::FromSnapshot(1)).await, ins(1..=5), "{producer}");
         // Writing on goes on from the target.
@@ -281,7 +282,7 @@ async fn cli_expires_changelogs_on_demand() {
     for f in &first_files {
         assert!(!dir.path().join(f).exists(), "{f} of the expired changelog 1 is still there");
     }
-    assert!(t.remove_orphan_files(Duration::ZERO, false).await.unwrap().orphans.is_empty());
+    assert!(RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).execute().await.unwrap().orphans.is_empty());
     assert_eq!(stream_from(&t, StartingPosition::FromSnapshot(1)).await, ins(5..=8));
 
     // A bad flag names itself.

@@ -12,6 +12,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use shoal::maintenance::compact::CompactJob;
 use shoal::maintenance::expire::ExpireConfig;
+use shoal::maintenance::operations::{ExpireSnapshots, RemoveOrphanFiles};
 use shoal::spec::{CommitKind, RowKind};
 use shoal::Table;
 
@@ -81,20 +82,21 @@ async fn updates_mark_rows_deleted_and_index_files_expire_with_their_snapshots()
     assert!(on_disk.len() > listed.len(), "earlier snapshots still hold their index files");
 
     // Expiring all but the latest snapshot deletes every index file only older snapshots listed.
-    let r = t
-        .expire_snapshots(&ExpireConfig {
+    let r = ExpireSnapshots::new(&t)
+        .with_config(&ExpireConfig {
             retain_min: 1,
             retain_max: 1,
             time_retained: Duration::ZERO,
             max_deletes: i64::MAX,
         })
+        .execute()
         .await
         .unwrap();
     assert!(r.snapshots_expired > 5);
     let (listed, on_disk) = index_files(&t, dir.path()).await;
     assert_eq!(listed, on_disk, "index files left after expiry");
     assert_eq!(read(&t, None).await, model);
-    let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+    let orphans = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap();
     assert!(orphans.orphans.is_empty(), "{:?}", orphans.orphans);
 
     // A full compaction rewrites the files with vectors; none is left.

@@ -16,6 +16,7 @@ use object_store::path::Path;
 use shoal::io::faults::{FaultMode, FaultyStore};
 use shoal::io::FileIO;
 use shoal::maintenance::compact::CompactJob;
+use shoal::maintenance::operations::{ExpireSnapshots, RemoveOrphanFiles};
 use shoal::spec::parse_type;
 use shoal::table::TableDefinition;
 use shoal::Table;
@@ -251,7 +252,9 @@ async fn faults_during_expiry() {
 
             let (store, io) = faulty_io(dir.path(), mode);
             store.fail_call(k);
-            let result = async { Table::open_with_io(io).await?.expire_snapshots(&config).await }.await;
+            let result =
+                async { ExpireSnapshots::new(&Table::open_with_io(io).await?).with_config(&config).execute().await }
+                    .await;
             let reached = store.calls() >= k;
             store.fail_call(0);
             let ctx = |what: &str| {
@@ -266,12 +269,23 @@ async fn faults_during_expiry() {
             }
             assert_eq!(read(dir.path()).await, model, "{}", ctx("the latest rows changed"));
             // A rerun completes the expiry.
-            t.expire_snapshots(&config).await.unwrap_or_else(|e| panic!("{}", ctx(&format!("the rerun failed: {e}"))));
+            ExpireSnapshots::new(&t)
+                .with_config(&config)
+                .execute()
+                .await
+                .unwrap_or_else(|e| panic!("{}", ctx(&format!("the rerun failed: {e}"))));
             assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![5, 6], "{}", ctx("the rerun left snapshots"));
             // Orphan cleanup removes the leftovers; afterwards every file is referenced.
-            let report = t.remove_orphan_files(std::time::Duration::ZERO, false).await.unwrap();
+            let report = RemoveOrphanFiles::new(&t).older_than(std::time::Duration::ZERO).execute().await.unwrap();
             leftovers_removed += report.deleted;
-            assert!(t.remove_orphan_files(std::time::Duration::ZERO, true).await.unwrap().orphans.is_empty());
+            assert!(RemoveOrphanFiles::new(&t)
+                .older_than(std::time::Duration::ZERO)
+                .dry_run(true)
+                .execute()
+                .await
+                .unwrap()
+                .orphans
+                .is_empty());
             for (id, want) in &at {
                 assert_eq!(&read_at(&t, *id).await.unwrap(), want, "{}", ctx(&format!("snapshot {id} after cleanup")));
             }

@@ -17,6 +17,9 @@ use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_schema::{DataType as ArrowType, Field, Schema};
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
+use shoal::maintenance::operations::{
+    CreateTag, DeleteTag, ExpireSnapshots, ExpireTags, RemoveOrphanFiles, Rollback, TagMaintenance,
+};
 use shoal::spec::{parse_type, RowKind};
 use shoal::table::TableDefinition;
 use shoal::Table;
@@ -636,7 +639,7 @@ async fn shoal_read_at(table_dir: &Path, tt: shoal::read::scan::TimeTravel) -> V
 /// Files in the table directory that no snapshot or tag references (shoal's orphan scan, dry run).
 async fn unreferenced(table_dir: &Path) -> Vec<String> {
     let t = Table::open(table_dir.to_str().unwrap()).await.unwrap();
-    t.remove_orphan_files(std::time::Duration::ZERO, true).await.unwrap().orphans
+    RemoveOrphanFiles::new(&t).older_than(std::time::Duration::ZERO).dry_run(true).execute().await.unwrap().orphans
 }
 
 async fn reads_per_snapshot(table_dir: &Path) -> std::collections::BTreeMap<i64, Vec<String>> {
@@ -661,7 +664,7 @@ async fn shoal_expires_a_java_table_and_both_read_every_tag() {
     let before = reads_per_snapshot(&dir).await;
     o.java(&["create-tag", "--table-dir", d, "--name", "j2", "--snapshot", "2"]);
     let t = Table::open(d).await.unwrap();
-    t.create_tag("s4", Some(4)).await.unwrap();
+    CreateTag::new(&t, "s4").snapshot(4).execute().await.unwrap();
     assert_eq!(o.java_tags(&dir), json!({"j2": 2, "s4": 4}), "Java sees shoal's tag");
     let names: Vec<_> = t.tags().await.unwrap().into_iter().map(|t| (t.name, t.snapshot.id)).collect();
     assert_eq!(names, vec![("j2".to_string(), 2), ("s4".to_string(), 4)], "shoal sees Java's tag");
@@ -672,7 +675,7 @@ async fn shoal_expires_a_java_table_and_both_read_every_tag() {
         time_retained: std::time::Duration::ZERO,
         max_deletes: i64::MAX,
     };
-    let r = t.expire_snapshots(&config).await.unwrap();
+    let r = ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap();
     assert!(r.snapshots_expired >= 4 && r.data_files_deleted > 0, "{r:?}");
     let latest = *before.keys().last().unwrap();
     for (tag, id) in [("j2", 2), ("s4", 4)] {
@@ -717,7 +720,7 @@ async fn java_expires_a_shoal_table_and_both_read_every_tag() {
     shoal_write(&dir, &first).await;
     let before = reads_per_snapshot(&dir).await;
     let t = Table::open(d).await.unwrap();
-    t.create_tag("s2", Some(2)).await.unwrap();
+    CreateTag::new(&t, "s2").snapshot(2).execute().await.unwrap();
     o.java(&["create-tag", "--table-dir", d, "--name", "j5", "--snapshot", "5"]);
     assert_eq!(o.java_tags(&dir), json!({"j5": 5, "s2": 2}));
     let out = o.java(&["expire", "--table-dir", d, "--retain-max", "2", "--retain-min", "1", "--older-than-ms", "0"]);
@@ -740,7 +743,7 @@ async fn java_expires_a_shoal_table_and_both_read_every_tag() {
     );
     assert_eq!(unreferenced(&dir).await, Vec::<String>::new(), "Java's expiry left no unreferenced file");
     // shoal deletes the Java tag (its snapshot expired: its own files go), writes on, Java reads.
-    t.delete_tag("j5").await.unwrap();
+    DeleteTag::new(&t, "j5").execute().await.unwrap();
     assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
     let mut last = full.clone();
     last["commits"] = json!(full["commits"].as_array().unwrap()[8..].to_vec());
@@ -766,7 +769,7 @@ async fn schema_changes_made_by_one_are_read_by_the_other() {
     let base = spec(5, 2, true, 3, 60, false);
     shoal_write(&dir, &base).await;
     let t = Table::open(dir.to_str().unwrap()).await.unwrap();
-    t.create_tag("before", None).await.unwrap();
+    CreateTag::new(&t, "before").execute().await.unwrap();
     let before = shoal_read(&dir, None).await;
     t.alter(&[
         SchemaChange::AddColumn {
@@ -837,7 +840,7 @@ async fn rollback_by_one_is_read_by_the_other() {
     let before = reads_per_snapshot(&dir).await;
     o.java(&["create-tag", "--table-dir", d, "--name", "t3", "--snapshot", "3"]);
     let t = Table::open(d).await.unwrap();
-    t.rollback(&RollbackTarget::Tag("t3".into())).await.unwrap();
+    Rollback::new(&t, &RollbackTarget::Tag("t3".into())).execute().await.unwrap();
     common::assert_rows_eq(&o.java_read(&dir, None), &before[&3], "Java reads after shoal's rollback");
     assert_eq!(unreferenced(&dir).await, Vec::<String>::new());
     o.java(&["rollback", "--table-dir", d, "--to", "2"]);
@@ -946,7 +949,7 @@ async fn automatic_tags_match_java_and_java_reads_them() {
         copy_dir(&dir, &java_dir);
 
         let t = Table::open(dir.to_str().unwrap()).await.unwrap();
-        let r = t.run_tag_maintenance().await.unwrap();
+        let r = TagMaintenance::new(&t).execute().await.unwrap();
         assert!(r.auto.created.len() >= 2, "{name}: {r:?}");
         let java: Value =
             serde_json::from_str(&o.java(&["tag-maintenance", "--table-dir", java_dir.to_str().unwrap()])).unwrap();
@@ -1001,9 +1004,9 @@ async fn tag_retention_both_ways() {
         time_retained: std::time::Duration::ZERO,
         max_deletes: i64::MAX,
     };
-    t.expire_snapshots(&config).await.unwrap();
+    ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap();
     assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![latest]);
-    let r = t.expire_tags().await.unwrap();
+    let r = ExpireTags::new(&t).execute().await.unwrap();
     assert_eq!(r.tags_deleted, vec!["j2".to_string()]);
     assert!(r.data_files_deleted > 0 && r.manifests_deleted > 0, "{r:?}");
     assert_eq!(unreferenced(&dir).await, Vec::<String>::new(), "shoal removed exactly j2's own files");
@@ -1011,8 +1014,8 @@ async fn tag_retention_both_ways() {
     common::assert_rows_eq(&o.java_read_tag(&dir, "jl"), &before[&latest], "Java reads jl after shoal expired j2");
 
     // shoal's tags with retention, read by Java; Java's TagTimeExpire deletes the expired one.
-    t.create_tag_with_retention("s_short", None, std::time::Duration::from_millis(1)).await.unwrap();
-    t.create_tag_with_retention("s_long", None, std::time::Duration::from_secs(7 * 86_400)).await.unwrap();
+    CreateTag::new(&t, "s_short").time_retained(std::time::Duration::from_millis(1)).execute().await.unwrap();
+    CreateTag::new(&t, "s_long").time_retained(std::time::Duration::from_secs(7 * 86_400)).execute().await.unwrap();
     let info: Value = serde_json::from_str(&o.java(&["tag-info", "--table-dir", d])).unwrap();
     assert_eq!(info["s_long"]["time_retained_ms"], json!(7 * 86_400_000i64), "{info}");
     assert_eq!(info["s_short"]["time_retained_ms"], json!(1), "{info}");

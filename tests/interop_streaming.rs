@@ -25,6 +25,7 @@ use std::time::Duration;
 use arrow_array::cast::AsArray;
 use arrow_array::types::Int64Type;
 use serde_json::{json, Value};
+use shoal::maintenance::operations::{ExpireChangelogs, RemoveOrphanFiles};
 use shoal::read::{ChangeBatch, StartingPosition, StreamOptions};
 use shoal::spec::options::ConsumerMode;
 use shoal::spec::RowKind;
@@ -424,12 +425,12 @@ async fn shoal_streams_java_changelogs_of_expired_snapshots() {
             time_retained: Duration::ZERO,
             max_deletes: 100,
         };
-        let report = t.expire_changelogs(&config).await.unwrap();
+        let report = ExpireChangelogs::new(&t).with_config(&config).execute().await.unwrap();
         assert!(report.changelogs_expired >= 2, "{producer}: {report:?}");
         let ours = stream(&t, StartingPosition::FromSnapshot(1)).await;
         let java = java_stream(&py, &dir, &from_snapshot_1());
         assert_eq!(per_key(&ours), per_key(&java), "{producer}: after shoal's changelog expiry");
-        let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+        let orphans = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap();
         assert!(orphans.orphans.is_empty(), "{producer}: {:?}", orphans.orphans);
     }
 }
@@ -483,7 +484,7 @@ async fn java_streams_shoal_changelogs_of_expired_snapshots() {
     let java = java_stream(&py, &dir, &from_snapshot_1());
     assert_eq!(per_key(&ours), per_key(&java), "after Java's changelog expiry of shoal's table");
     assert!(!ours.is_empty());
-    let orphans = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+    let orphans = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap();
     assert!(orphans.orphans.is_empty(), "what Java's changelog expiry left: {:?}", orphans.orphans);
 }
 

@@ -48,9 +48,13 @@ const LAYERS: &[&str] = &[
 const KNOWN: &[(&str, &str, &str)] = &[(
     "table.rs",
     "maintenance",
-    "Table's methods for expiry, tags, branches, rollback and orphan files call the \
-     maintenance jobs, and new_commit installs maintenance::post_commit's hook; goes once \
-     the operations are builders of their own (issue 26)",
+    "Table::new_commit installs maintenance::post_commit's hook (consumer, snapshot, changelog \
+     and tag expiry and automatic tags after every commit), which the table's own commit loops \
+     (table/sink.rs, table/overwrite.rs) and every caller of new_commit rely on; the operations \
+     themselves are builders made from a Table (maintenance::operations). Goes when the jobs the \
+     hook runs (post_commit, expire, expire_changelog, tags, auto_tag, and file_refs and \
+     branches under them: io, spec and store only, plus commit's AfterCommit) become a layer \
+     below table (issue 26)",
 )];
 
 /// The top-level modules a file's code names through `crate::` (comments and literals aside).

@@ -15,6 +15,9 @@ use proptest::prelude::*;
 use shoal::io::FileIO;
 use shoal::maintenance::compact::CompactJob;
 use shoal::maintenance::expire::ExpireConfig;
+use shoal::maintenance::operations::{
+    CreateTag, DeleteTag, ExpireSnapshots, RemoveOrphanFiles, Rollback, TagMaintenance,
+};
 use shoal::maintenance::rollback::RollbackTarget;
 use shoal::read::scan::TimeTravel;
 use shoal::spec::paths::{manifest_path, tag_path};
@@ -219,11 +222,13 @@ async fn run_model(ops: Vec<Op>) {
                 let name = format!("tag{name}");
                 if !t.tag_manager().exists(&name).await.unwrap() {
                     let tag = match hours {
-                        Some(h) => t
-                            .create_tag_with_retention(&name, Some(id), Duration::from_secs(3600 * h as u64))
+                        Some(h) => CreateTag::new(&t, &name)
+                            .snapshot(id)
+                            .time_retained(Duration::from_secs(3600 * h as u64))
+                            .execute()
                             .await
                             .unwrap(),
-                        None => t.create_tag(&name, Some(id)).await.unwrap(),
+                        None => CreateTag::new(&t, &name).snapshot(id).execute().await.unwrap(),
                     };
                     assert_eq!(tag.snapshot.id, id);
                     retention.insert(name, hours);
@@ -247,7 +252,7 @@ async fn run_model(ops: Vec<Op>) {
             Op::DeleteTag(name) => {
                 let name = format!("tag{name}");
                 if t.tag_manager().exists(&name).await.unwrap() {
-                    t.delete_tag(&name).await.unwrap();
+                    DeleteTag::new(&t, &name).execute().await.unwrap();
                     check(&io, &t, &model, &format!("step {step}: after deleting {name}")).await;
                 }
             }
@@ -264,7 +269,7 @@ async fn run_model(ops: Vec<Op>) {
                     Some(name) if t.tag_manager().exists(&name).await.unwrap() => RollbackTarget::Tag(name),
                     _ => RollbackTarget::Snapshot((l - back as i64).max(e)),
                 };
-                let r = t.rollback(&target).await.unwrap();
+                let r = Rollback::new(&t, &target).execute().await.unwrap();
                 model.retain(|id, _| *id <= r.snapshot_id);
                 state = model[&r.snapshot_id].clone();
                 assert_eq!(t.snapshots().latest_id().await.unwrap(), Some(r.snapshot_id));
@@ -279,7 +284,7 @@ async fn run_model(ops: Vec<Op>) {
                     time_retained: Duration::ZERO,
                     max_deletes: limit,
                 };
-                let r = t.expire_snapshots(&config).await.unwrap();
+                let r = ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap();
                 let after: Vec<i64> = sm.snapshot_ids().await.unwrap();
                 assert_eq!(before.len() - after.len(), r.snapshots_expired, "step {step}");
                 // The newest retain_max are kept at most, retain_min at least, consumers' and later.
@@ -340,18 +345,18 @@ async fn table_with_history(n: i64, extra: &[(&str, &str)]) -> (FileIO, Table, B
 async fn tags_create_list_delete_and_read() {
     let (io, t, model) = table_with_history(6, &[]).await;
     let latest = t.snapshots().latest_id().await.unwrap().unwrap();
-    assert_eq!(t.create_tag("now", None).await.unwrap().snapshot.id, latest);
-    assert_eq!(t.create_tag("early", Some(2)).await.unwrap().snapshot.id, 2);
+    assert_eq!(CreateTag::new(&t, "now").execute().await.unwrap().snapshot.id, latest);
+    assert_eq!(CreateTag::new(&t, "early").snapshot(2).execute().await.unwrap().snapshot.id, 2);
     // The tag file is the snapshot file, byte for byte.
     assert_eq!(io.read_string(&tag_path("early")).await.unwrap(), t.snapshots().snapshot_json(2).await.unwrap());
     // Same name on the same snapshot: fine; on another: refused.
-    t.create_tag("early", Some(2)).await.unwrap();
-    let e = t.create_tag("early", Some(3)).await.unwrap_err().to_string();
+    CreateTag::new(&t, "early").snapshot(2).execute().await.unwrap();
+    let e = CreateTag::new(&t, "early").snapshot(3).execute().await.unwrap_err().to_string();
     assert!(e.contains("already exists") && e.contains("snapshot 2"), "{e}");
     for bad in ["", "12", "a/b"] {
-        assert!(t.create_tag(bad, None).await.is_err(), "{bad:?}");
+        assert!(CreateTag::new(&t, bad).execute().await.is_err(), "{bad:?}");
     }
-    assert!(t.create_tag("x", Some(999)).await.unwrap_err().to_string().contains("999"));
+    assert!(CreateTag::new(&t, "x").snapshot(999).execute().await.unwrap_err().to_string().contains("999"));
     let names: Vec<_> = t.tags().await.unwrap().into_iter().map(|t| (t.name, t.snapshot.id)).collect();
     assert_eq!(names, vec![("early".to_string(), 2), ("now".to_string(), latest)]);
     assert_eq!(read_at(&t, TimeTravel::Tag("early".into())).await, model[&2]);
@@ -360,8 +365,8 @@ async fn tags_create_list_delete_and_read() {
         t.alter(&[SchemaChange::SetOption { key: "scan.tag-name".into(), value: "early".into() }]).await.unwrap();
     assert_eq!(rows_of(&pinned.read_all(None, None).await.unwrap()), model[&2]);
     let t = pinned.alter(&[SchemaChange::RemoveOption("scan.tag-name".into())]).await.unwrap();
-    t.delete_tag("early").await.unwrap();
-    assert!(matches!(t.delete_tag("early").await, Err(shoal::Error::TagNotFound(_))));
+    DeleteTag::new(&t, "early").execute().await.unwrap();
+    assert!(matches!(DeleteTag::new(&t, "early").execute().await, Err(shoal::Error::TagNotFound(_))));
     assert!(t.travel(&TimeTravel::Tag("early".into())).await.unwrap_err().to_string().contains("early"));
 }
 
@@ -422,16 +427,28 @@ async fn expiry_after_commits_follows_the_table_options() {
     let (_, t, _) = table_with_history(5, &[("snapshot.num-retained.min", "1")]).await;
     let n = t.snapshots().snapshot_ids().await.unwrap().len() as i64;
     assert!(n > 5);
-    let mut config = t.expire_config().unwrap();
+    let mut config = ExpireConfig::from_options(&t.schema().core_options()).unwrap();
     assert_eq!((config.retain_min, config.retain_max, config.max_deletes), (1, i32::MAX as i64, 10));
-    assert_eq!(t.expire_snapshots(&config).await.unwrap().snapshots_expired, 0, "all younger than 1 h");
+    assert_eq!(
+        ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap().snapshots_expired,
+        0,
+        "all younger than 1 h"
+    );
     config.time_retained = Duration::ZERO;
     config.max_deletes = 2;
-    assert_eq!(t.expire_snapshots(&config).await.unwrap().snapshots_expired, 2, "snapshot.expire.limit");
+    assert_eq!(
+        ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap().snapshots_expired,
+        2,
+        "snapshot.expire.limit"
+    );
     config.max_deletes = i64::MAX;
-    assert_eq!(t.expire_snapshots(&config).await.unwrap().snapshots_expired as i64, n - 3);
+    assert_eq!(ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap().snapshots_expired as i64, n - 3);
     assert_eq!(t.snapshots().snapshot_ids().await.unwrap().len(), 1);
-    assert!(t.expire_snapshots(&ExpireConfig { retain_min: 3, retain_max: 2, ..config }).await.is_err());
+    assert!(ExpireSnapshots::new(&t)
+        .with_config(&ExpireConfig { retain_min: 3, retain_max: 2, ..config })
+        .execute()
+        .await
+        .is_err());
 }
 
 /// Expiry interrupted after every possible number of deletes leaves every retained snapshot and
@@ -440,10 +457,10 @@ async fn expiry_after_commits_follows_the_table_options() {
 async fn interrupted_expiry_is_readable_and_resumable() {
     let config = ExpireConfig { retain_min: 2, retain_max: 3, time_retained: Duration::ZERO, max_deletes: i64::MAX };
     let (io, t, model) = table_with_history(10, &[("write-only", "true")]).await;
-    t.create_tag("mid", Some(5)).await.unwrap();
+    CreateTag::new(&t, "mid").snapshot(5).execute().await.unwrap();
     let (cio, counter) = io.counting();
     let ct = Table::open_with_io(cio.clone()).await.unwrap();
-    let full = ct.expire_snapshots(&config).await.unwrap();
+    let full = ExpireSnapshots::new(&ct).with_config(&config).execute().await.unwrap();
     let total_deletes = counter.requests().deletes;
     assert!(full.data_files_deleted > 0 && full.manifests_deleted > 0 && total_deletes > 10, "{full:?}");
     let end_files = present(&io).await.len();
@@ -453,11 +470,11 @@ async fn interrupted_expiry_is_readable_and_resumable() {
 
     for budget in (0..total_deletes).step_by(3) {
         let (io, t, _) = table_with_history(10, &[("write-only", "true")]).await;
-        t.create_tag("mid", Some(5)).await.unwrap();
+        CreateTag::new(&t, "mid").snapshot(5).execute().await.unwrap();
         let (cio, counter) = io.counting();
         let ct = Table::open_with_io(cio).await.unwrap();
         counter.fail_deletes_after(Some(budget));
-        let e = ct.expire_snapshots(&config).await.unwrap_err().to_string();
+        let e = ExpireSnapshots::new(&ct).with_config(&config).execute().await.unwrap_err().to_string();
         assert!(e.contains("injected failure"), "{e}");
         // Readable: the retained snapshots and the tag still read as before.
         for &id in &end_snapshots {
@@ -465,7 +482,7 @@ async fn interrupted_expiry_is_readable_and_resumable() {
         }
         assert_eq!(read_at(&t, TimeTravel::Tag("mid".into())).await, model[&5], "budget {budget}");
         counter.fail_deletes_after(None);
-        ct.expire_snapshots(&config).await.unwrap();
+        ExpireSnapshots::new(&ct).with_config(&config).execute().await.unwrap();
         // Same history, fresh file names: the same shape as the uninterrupted run.
         assert_eq!(
             present(&io).await.len(),
@@ -480,30 +497,30 @@ async fn interrupted_expiry_is_readable_and_resumable() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tags_keep_files_through_expiry_and_release_them_when_deleted() {
     let (io, t, model) = table_with_history(12, &[("write-only", "true")]).await;
-    t.create_tag("t2", Some(2)).await.unwrap();
-    t.create_tag("t2b", Some(2)).await.unwrap();
-    t.create_tag("t6", Some(6)).await.unwrap();
+    CreateTag::new(&t, "t2").snapshot(2).execute().await.unwrap();
+    CreateTag::new(&t, "t2b").snapshot(2).execute().await.unwrap();
+    CreateTag::new(&t, "t6").snapshot(6).execute().await.unwrap();
     let config = ExpireConfig { retain_min: 1, retain_max: 1, time_retained: Duration::ZERO, max_deletes: i64::MAX };
-    t.expire_snapshots(&config).await.unwrap();
+    ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap();
     assert_eq!(t.snapshots().snapshot_ids().await.unwrap().len(), 1);
     check(&io, &t, &model, "tags after expiry").await;
     // Two tags on one snapshot: deleting one keeps the files.
-    let r = t.delete_tag("t2").await.unwrap();
+    let r = DeleteTag::new(&t, "t2").execute().await.unwrap();
     assert_eq!((r.data_files_deleted, r.manifests_deleted), (0, 0));
     check(&io, &t, &model, "t2 deleted").await;
-    let r = t.delete_tag("t2b").await.unwrap();
+    let r = DeleteTag::new(&t, "t2b").execute().await.unwrap();
     assert!(r.data_files_deleted > 0 && r.manifests_deleted > 0, "{r:?}");
     check(&io, &t, &model, "t2b deleted").await;
-    t.delete_tag("t6").await.unwrap();
+    DeleteTag::new(&t, "t6").execute().await.unwrap();
     check(&io, &t, &model, "t6 deleted").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_to_snapshot_and_to_an_expired_tag() {
     let (io, t, model) = table_with_history(10, &[("write-only", "true")]).await;
-    t.create_tag("t3", Some(3)).await.unwrap();
-    t.create_tag("t9", Some(9)).await.unwrap();
-    let r = t.rollback(&RollbackTarget::parse("7")).await.unwrap();
+    CreateTag::new(&t, "t3").snapshot(3).execute().await.unwrap();
+    CreateTag::new(&t, "t9").snapshot(9).execute().await.unwrap();
+    let r = Rollback::new(&t, &RollbackTarget::parse("7")).execute().await.unwrap();
     assert_eq!(r.tags_deleted, vec!["t9".to_string()]);
     assert_eq!(t.snapshots().latest_id().await.unwrap(), Some(7));
     assert_eq!(io.read_string("snapshot/LATEST").await.unwrap(), "7");
@@ -520,15 +537,18 @@ async fn rollback_to_snapshot_and_to_an_expired_tag() {
 
     // Expire past the tag, then roll back to it: the tag becomes the only snapshot.
     let config = ExpireConfig { retain_min: 1, retain_max: 1, time_retained: Duration::ZERO, max_deletes: i64::MAX };
-    t.expire_snapshots(&config).await.unwrap();
-    let r = t.rollback(&RollbackTarget::Tag("t3".into())).await.unwrap();
+    ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap();
+    let r = Rollback::new(&t, &RollbackTarget::Tag("t3".into())).execute().await.unwrap();
     assert_eq!(r.snapshot_id, 3);
     assert_eq!(t.snapshots().snapshot_ids().await.unwrap(), vec![3]);
     assert_eq!(io.read_string("snapshot/EARLIEST").await.unwrap(), "3");
     model.retain(|id, _| *id <= 3);
     check(&io, &t, &model, "rolled back to expired tag").await;
-    assert!(t.rollback(&RollbackTarget::Snapshot(99)).await.unwrap_err().to_string().contains("99"));
-    assert!(matches!(t.rollback(&RollbackTarget::parse("nope")).await, Err(shoal::Error::TagNotFound(_))));
+    assert!(Rollback::new(&t, &RollbackTarget::Snapshot(99)).execute().await.unwrap_err().to_string().contains("99"));
+    assert!(matches!(
+        Rollback::new(&t, &RollbackTarget::parse("nope")).execute().await,
+        Err(shoal::Error::TagNotFound(_))
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,9 +563,9 @@ async fn orphan_files_respect_the_age_guard_and_referenced_files() {
         io.write(s, "junk").await.unwrap();
     }
     io.write("README.txt", "not ours").await.unwrap();
-    let r = t.remove_orphan_files(Duration::from_secs(86400), false).await.unwrap();
+    let r = RemoveOrphanFiles::new(&t).older_than(Duration::from_secs(86400)).execute().await.unwrap();
     assert_eq!((r.orphans.len(), r.too_young), (0, 3), "{r:?} {:?}", io.list_recursive("").await.unwrap());
-    let r = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+    let r = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap();
     let mut want: Vec<String> = strays.iter().map(|s| s.to_string()).collect();
     want.sort();
     assert_eq!(r.orphans, want);
@@ -553,7 +573,7 @@ async fn orphan_files_respect_the_age_guard_and_referenced_files() {
     for s in strays {
         assert!(io.exists(s).await.unwrap(), "dry run keeps {s}");
     }
-    let r = t.remove_orphan_files(Duration::ZERO, false).await.unwrap();
+    let r = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).execute().await.unwrap();
     assert_eq!(r.deleted, 3);
     for s in strays {
         assert!(!io.exists(s).await.unwrap());
@@ -593,7 +613,7 @@ async fn schema_evolution_reads_old_files_by_field_id() {
     let mut w = t.new_write().await.unwrap();
     w.write(&b0).await.unwrap();
     t.new_commit("u1").unwrap().commit(w.prepare_commit().await.unwrap()).await.unwrap();
-    t.create_tag("v0", None).await.unwrap();
+    CreateTag::new(&t, "v0").execute().await.unwrap();
 
     let t2 = t
         .alter(&[
@@ -756,7 +776,7 @@ async fn automatic_daily_tags_by_commit_time() {
     }
     check(&io, &t, &model, "daily tags").await;
     // Nothing new to tag: an on-demand run creates nothing; a new day's commit tags the 5th.
-    assert_eq!(t.run_tag_maintenance().await.unwrap().auto.created, vec![]);
+    assert_eq!(TagMaintenance::new(&t).execute().await.unwrap().auto.created, vec![]);
     let ids = commit_at(&t, None, &[(9, "x".into())], local_ms("2024-01-06 00:00"), None).await;
     assert_eq!(tag_list(&t).await.last().unwrap(), &("2024-01-05".to_string(), ids[0]));
 
@@ -774,7 +794,7 @@ async fn automatic_daily_tags_by_commit_time() {
     }
     // Without automatic completion the 4th commit tags the day before its own, skipping 0102.
     assert_eq!(tag_list(&t).await, owned(&[("20231231", first[0]), ("20240101", first[2]), ("20240103", first[3])]));
-    assert!(t.create_tag("20240103", None).await.is_err(), "manual all-digit names stay refused");
+    assert!(CreateTag::new(&t, "20240103").execute().await.is_err(), "manual all-digit names stay refused");
 }
 
 /// watermark, hourly, in Asia/Shanghai, with a delay, automatic completion, a retention time
@@ -819,7 +839,7 @@ async fn automatic_hourly_tags_by_watermark() {
         }
         if i == 0 {
             // A manual tag on the first snapshot: not automatic, never counted or deleted.
-            t.create_tag("keep", Some(ids[0])).await.unwrap();
+            CreateTag::new(&t, "keep").snapshot(ids[0]).execute().await.unwrap();
         }
         last_watermark = last_watermark.max(wm.map(utc_ms));
         assert_eq!(t.latest_snapshot().await.unwrap().unwrap().watermark, last_watermark, "step {i}");
@@ -869,7 +889,7 @@ async fn batch_tags_after_batch_commits() {
         }
         last.push(*ids.last().unwrap());
         if i == 0 {
-            t.create_tag("manual", Some(ids[0])).await.unwrap();
+            CreateTag::new(&t, "manual").snapshot(ids[0]).execute().await.unwrap();
             assert_eq!(tag_list(&t).await, owned(&[("batch-write-2024-05-01", ids[0]), ("manual", ids[0])]));
         }
         if i == 1 {
@@ -893,16 +913,16 @@ async fn batch_tags_after_batch_commits() {
 async fn tag_retention_expiry_deletes_exactly_the_unreferenced_files() {
     use shoal::maintenance::tags::{expire_tags_at, local_now};
     let (io, t, model) = table_with_history(12, &[("write-only", "true")]).await;
-    t.create_tag_with_retention("t2", Some(2), Duration::from_secs(3600)).await.unwrap();
-    t.create_tag_with_retention("t5", Some(5), Duration::from_secs(86_400)).await.unwrap();
-    t.create_tag_with_retention("t5b", Some(5), Duration::from_secs(3600)).await.unwrap();
-    t.create_tag("t8", Some(8)).await.unwrap();
+    CreateTag::new(&t, "t2").snapshot(2).time_retained(Duration::from_secs(3600)).execute().await.unwrap();
+    CreateTag::new(&t, "t5").snapshot(5).time_retained(Duration::from_secs(86_400)).execute().await.unwrap();
+    CreateTag::new(&t, "t5b").snapshot(5).time_retained(Duration::from_secs(3600)).execute().await.unwrap();
+    CreateTag::new(&t, "t8").snapshot(8).execute().await.unwrap();
     let text = io.read_string(&tag_path("t2")).await.unwrap();
     assert!(text.contains("\"tagTimeRetained\" : 3600.000000000") && text.contains("\"tagCreateTime\" : [ "), "{text}");
     let t2 = t.tag_manager().tag("t2").await.unwrap();
     assert_eq!(t2.snapshot, t.snapshots().snapshot(2).await.unwrap());
     let config = ExpireConfig { retain_min: 1, retain_max: 1, time_retained: Duration::ZERO, max_deletes: i64::MAX };
-    t.expire_snapshots(&config).await.unwrap();
+    ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap();
     check(&io, &t, &model, "tags with retention after snapshot expiry").await;
 
     let now = local_now();
@@ -924,16 +944,16 @@ async fn tag_retention_expiry_deletes_exactly_the_unreferenced_files() {
     let io = FileIO::from_uri("memory://retention-hook").unwrap();
     let t = Table::create_with_io(io.clone(), def(&[("tag.default-time-retained", "50 ms")])).await.unwrap();
     commit(&t, &[(1, "a".into())], &[]).await;
-    let tag = t.create_tag("short", None).await.unwrap();
+    let tag = CreateTag::new(&t, "short").execute().await.unwrap();
     assert_eq!(tag.time_retained, Some(Duration::from_millis(50)));
-    t.create_tag_with_retention("long", None, Duration::from_secs(3600)).await.unwrap();
+    CreateTag::new(&t, "long").time_retained(Duration::from_secs(3600)).execute().await.unwrap();
     tokio::time::sleep(Duration::from_millis(120)).await;
     commit(&t, &[(2, "b".into())], &[]).await;
     assert_eq!(tag_list(&t).await, owned(&[("long", 1)]));
     // Re-creating a tag on its snapshot rewrites its retention (Paimon overwrites the file).
-    t.create_tag_with_retention("long", Some(1), Duration::from_secs(60)).await.unwrap();
+    CreateTag::new(&t, "long").snapshot(1).time_retained(Duration::from_secs(60)).execute().await.unwrap();
     assert_eq!(t.tag_manager().tag("long").await.unwrap().time_retained, Some(Duration::from_secs(60)));
-    let e = t.create_tag("long", Some(2)).await.unwrap_err().to_string();
+    let e = CreateTag::new(&t, "long").snapshot(2).execute().await.unwrap_err().to_string();
     assert!(e.contains("already exists"), "{e}");
 }
 
@@ -1017,7 +1037,7 @@ async fn orphan_removal_keeps_what_a_branch_references() {
     CompactJob::new(true).run(&t).await.unwrap();
     std::fs::remove_file(root.join("snapshot/snapshot-1")).unwrap();
     let _ = std::fs::remove_file(root.join("snapshot/EARLIEST"));
-    let report = t.remove_orphan_files(Duration::ZERO, false).await.unwrap();
+    let report = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).execute().await.unwrap();
     for f in &first_files {
         assert!(root.join("bucket-0").join(f).exists(), "{f}, read by the branch, was deleted: {report:?}");
     }

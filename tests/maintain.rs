@@ -15,6 +15,7 @@ use std::time::Duration;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use shoal::maintenance::compact::CompactJob;
+use shoal::maintenance::operations::RemoveOrphanFiles;
 use shoal::spec::RowKind;
 use shoal::Table;
 
@@ -86,7 +87,7 @@ async fn snapshot_count(dir: &Path) -> usize {
 /// Files no snapshot or tag references (a dry run of orphan removal with no age guard).
 async fn unreferenced(dir: &Path) -> Vec<String> {
     let t = Table::open(dir.to_str().unwrap()).await.unwrap();
-    t.remove_orphan_files(Duration::ZERO, true).await.unwrap().orphans
+    RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap().orphans
 }
 
 fn maintain(wh: &Path, extra: &[&str]) -> Command {

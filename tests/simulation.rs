@@ -43,6 +43,7 @@ use shoal::io::faults::{FaultMode, FaultyStore};
 use shoal::io::FileIO;
 use shoal::maintenance::compact::CompactJob;
 use shoal::maintenance::expire::ExpireConfig;
+use shoal::maintenance::operations::{ExpireSnapshots, RemoveOrphanFiles};
 use shoal::spec::{parse_type, RowKind};
 use shoal::table::TableDefinition;
 use shoal::{Error, Table};
@@ -673,7 +674,7 @@ impl Sim {
                     loop {
                         let r = async {
                             let t = Table::open_with_io(io.clone()).await?;
-                            t.expire_snapshots(config).await
+                            ExpireSnapshots::new(&t).with_config(config).execute().await
                         }
                         .await;
                         match r {
@@ -790,13 +791,14 @@ async fn simulate(seed: u64, mutant: bool) -> (Stats, u64) {
 
     // The end: orphan cleanup removes what failed operations left, and nothing it should not.
     let t = Table::open_with_io(plain.clone()).await.unwrap();
-    let report = t
-        .remove_orphan_files(Duration::ZERO, false)
+    let report = RemoveOrphanFiles::new(&t)
+        .older_than(Duration::ZERO)
+        .execute()
         .await
         .unwrap_or_else(|e| sim.fail(format!("orphan cleanup failed: {e}")));
     sim.check_latest("orphan cleanup").await;
     sim.check_retained("orphan cleanup").await;
-    let again = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+    let again = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap();
     if !again.orphans.is_empty() {
         sim.fail(format!("orphans left after cleanup: {:?}", again.orphans));
     }

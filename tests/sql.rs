@@ -12,6 +12,7 @@ use arrow_array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use datafusion::physical_plan::{collect, ExecutionPlan};
 use datafusion::prelude::SessionContext;
 use shoal::datafusion::{context_for_warehouse, sql, ShoalScanExec, ShoalTableProvider};
+use shoal::maintenance::operations::{CreateTag, ExpireSnapshots};
 use shoal::spec::{parse_type, RowKind};
 use shoal::table::TableDefinition;
 use shoal::Table;
@@ -300,7 +301,7 @@ async fn time_travel_by_snapshot_id() {
 async fn time_travel_by_tag_and_timestamp_in_the_snapshots_schema() {
     let dir = tempfile::tempdir().unwrap();
     let t = setup(dir.path()).await;
-    t.create_tag("first", Some(1)).await.unwrap();
+    CreateTag::new(&t, "first").snapshot(1).execute().await.unwrap();
     let s2 = t.snapshots().snapshot(2).await.unwrap();
     // A column added after snapshot 2: reads at 2 see the old schema, as in Paimon.
     let t = t
@@ -338,11 +339,11 @@ async fn time_travel_by_tag_and_timestamp_in_the_snapshots_schema() {
     let plain = SessionContext::new();
     plain.register_table("t1", Arc::new(p)).unwrap();
     assert_eq!(one_i64(&sql(&plain, "SELECT count(*) FROM t1").await.unwrap()), 150);
-    let mut cfg = t.expire_config().unwrap();
+    let mut cfg = shoal::maintenance::expire::ExpireConfig::from_options(&t.schema().core_options()).unwrap();
     cfg.retain_max = 1;
     cfg.retain_min = 1;
     cfg.time_retained = std::time::Duration::ZERO;
-    t.expire_snapshots(&cfg).await.unwrap();
+    ExpireSnapshots::new(&t).with_config(&cfg).execute().await.unwrap();
     assert!(t.snapshots().snapshot(1).await.is_err());
     assert_eq!(i64s(&sql(&ctx, at1).await.unwrap(), 0), vec![1, 3]);
     let e = ShoalTableProvider::with_options(t.clone(), &[("scan.tag-name", "x"), ("scan.snapshot-id", "1")])

@@ -23,6 +23,7 @@ use arrow_array::types::Int64Type;
 use arrow_array::{Int64Array, RecordBatch};
 use rand::{Rng, SeedableRng};
 use shoal::commit::CommitOutcome;
+use shoal::maintenance::operations::{CreateTag, ExpireSnapshots, RemoveOrphanFiles};
 use shoal::read::{ChangeBatch, StartingPosition, StreamOptions};
 use shoal::spec::options::ConsumerMode;
 use shoal::spec::{CommitKind, RowKind};
@@ -451,7 +452,7 @@ async fn expiry_deletes_changelog_files_of_expired_snapshots() {
         time_retained: Duration::from_secs(3600),
         max_deletes: 100,
     };
-    let report = t.expire_snapshots(&config).await.unwrap();
+    let report = ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap();
     assert_eq!(report.snapshots_expired, 2);
     assert_eq!(count(), 2, "the changelog files of snapshots 1 and 2 are gone");
     // The retained snapshots' changelogs still read.
@@ -774,14 +775,14 @@ async fn tag_retention_expiry_releases_changelog_files() {
         v
     };
     assert_eq!(files("changelog-").len(), 4);
-    t.create_tag_with_retention("t2", Some(2), Duration::from_secs(3600)).await.unwrap();
+    CreateTag::new(&t, "t2").snapshot(2).time_retained(Duration::from_secs(3600)).execute().await.unwrap();
     let config = shoal::maintenance::expire::ExpireConfig {
         retain_min: 1,
         retain_max: 1,
         time_retained: Duration::ZERO,
         max_deletes: 100,
     };
-    assert_eq!(t.expire_snapshots(&config).await.unwrap().snapshots_expired, 3);
+    assert_eq!(ExpireSnapshots::new(&t).with_config(&config).execute().await.unwrap().snapshots_expired, 3);
     assert_eq!(files("changelog-").len(), 2, "the tag keeps snapshot 2's changelog, the latest its own");
     assert_eq!(read(&t).await.len(), 4);
     let r = expire_tags_at(t.io(), t.schema().clone(), local_now() + chrono::Duration::hours(2)).await.unwrap();
@@ -790,6 +791,6 @@ async fn tag_retention_expiry_releases_changelog_files() {
     assert_eq!(read(&t).await.len(), 4);
     assert_eq!(keys(&t.incremental_between("3", "4", None).await.unwrap()), ins(&[3]));
     // Nothing referenced was deleted and nothing unreferenced was left behind.
-    let report = t.remove_orphan_files(Duration::ZERO, true).await.unwrap();
+    let report = RemoveOrphanFiles::new(&t).older_than(Duration::ZERO).dry_run(true).execute().await.unwrap();
     assert!(report.orphans.is_empty(), "{report:?}");
 }

@@ -28,7 +28,7 @@ use pyo3::IntoPyObjectExt;
 use shoal::error::{Error, ErrorKind};
 use shoal::io::FileIO;
 use shoal::maintenance::compact::{partition_filter, CompactJob};
-use shoal::maintenance::expire::RetentionOverrides;
+use shoal::maintenance::operations::{CreateTag, DeleteTag, ExpireSnapshots, Rollback};
 use shoal::maintenance::rollback::RollbackTarget;
 use shoal::read::scan::TimeTravel;
 use shoal::read::{StartingPosition, StreamOptions};
@@ -709,9 +709,12 @@ impl RawTable {
         max_deletes: Option<i64>,
     ) -> PyResult<Bound<'py, PyDict>> {
         let time_retained = older_than.map(|s| duration("older_than", &s)).transpose()?;
-        let overrides = RetentionOverrides { retain_max, retain_min, time_retained, max_deletes };
-        let config = self.table.expire_config().map_err(py_err)?.with_overrides(&overrides);
-        let r = block_on(py, self.table.expire_snapshots(&config))?;
+        let expire = ExpireSnapshots::new(&self.table)
+            .retain_max(retain_max)
+            .retain_min(retain_min)
+            .older_than(time_retained)
+            .max_deletes(max_deletes);
+        let r = block_on(py, expire.execute())?;
         dict(
             py,
             vec![
@@ -734,15 +737,12 @@ impl RawTable {
         time_retained: Option<String>,
     ) -> PyResult<i64> {
         let retained = time_retained.map(|s| duration("time_retained", &s)).transpose()?;
-        let tag = match retained {
-            Some(d) => block_on(py, self.table.create_tag_with_retention(name, snapshot, d))?,
-            None => block_on(py, self.table.create_tag(name, snapshot))?,
-        };
+        let tag = block_on(py, CreateTag::new(&self.table, name).snapshot(snapshot).time_retained(retained).execute())?;
         Ok(tag.snapshot.id)
     }
 
     fn delete_tag(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        block_on(py, self.table.delete_tag(name)).map(|_| ())
+        block_on(py, DeleteTag::new(&self.table, name).execute()).map(|_| ())
     }
 
     #[pyo3(signature = (snapshot = None, tag = None))]
@@ -757,7 +757,7 @@ impl RawTable {
             (None, Some(name)) => RollbackTarget::Tag(name),
             _ => return Err(invalid("roll back to a snapshot id or a tag name (one of them)")),
         };
-        let r = block_on(py, self.table.rollback(&target))?;
+        let r = block_on(py, Rollback::new(&self.table, &target).execute())?;
         dict(
             py,
             vec![

@@ -15,9 +15,12 @@ use ::datafusion::sql::sqlparser::ast::{
 
 use super::df_err;
 use super::provider::ShoalTableProvider;
-use crate::maintenance::branches::BranchStart;
+use crate::maintenance::branches::{list_branches, BranchStart};
 use crate::maintenance::compact::{partition_filter_from_pairs, CompactJob};
-use crate::maintenance::expire::RetentionOverrides;
+use crate::maintenance::operations::{
+    CreateBranch, CreateTag, DeleteBranch, DeleteTag, ExpireSnapshots, ExpireTags, FastForward, RemoveOrphanFiles,
+    Rollback, TagMaintenance,
+};
 use crate::maintenance::rollback::RollbackTarget;
 use crate::read::scan::{PartitionFilter, TimeTravel};
 use crate::spec::options::parse_duration;
@@ -246,7 +249,7 @@ async fn create_branch(ctx: &SessionContext, function: &Function) -> Result<Vec<
         (None, Some(s)) => BranchStart::Snapshot(s),
         (None, None) => BranchStart::Empty,
     };
-    table.create_branch(args.required("branch")?, &start).await.map_err(df_err)?;
+    CreateBranch::new(&table, args.required("branch")?).start(&start).execute().await.map_err(df_err)?;
     ok_row()
 }
 
@@ -256,12 +259,12 @@ async fn delete_branch(ctx: &SessionContext, function: &Function) -> Result<Vec<
     let args = Args::bind("delete_branch", function, &["table", "branch"])?;
     let table = resolve_table(ctx, "delete_branch", args.required("table")?).await?;
     let names: Vec<&str> = args.required("branch")?.split(',').map(str::trim).filter(|b| !b.is_empty()).collect();
-    let existing: Vec<String> = table.branches().await.map_err(df_err)?.into_iter().map(|b| b.name).collect();
+    let existing: Vec<String> = list_branches(table.io()).await.map_err(df_err)?.into_iter().map(|b| b.name).collect();
     if let Some(missing) = names.iter().find(|n| !existing.iter().any(|e| e == *n)) {
         return plan_err!("CALL sys.delete_branch: branch {missing:?} does not exist");
     }
     for name in names {
-        table.delete_branch(name).await.map_err(df_err)?;
+        DeleteBranch::new(&table, name).execute().await.map_err(df_err)?;
     }
     ok_row()
 }
@@ -270,7 +273,7 @@ async fn delete_branch(ctx: &SessionContext, function: &Function) -> Result<Vec<
 async fn fast_forward(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
     let args = Args::bind("fast_forward", function, &["table", "branch"])?;
     let table = resolve_table(ctx, "fast_forward", args.required("table")?).await?;
-    table.fast_forward(args.required("branch")?).await.map_err(df_err)?;
+    FastForward::new(&table, args.required("branch")?).execute().await.map_err(df_err)?;
     ok_row()
 }
 
@@ -342,11 +345,12 @@ async fn create_tag(ctx: &SessionContext, function: &Function) -> Result<Vec<Rec
     let table = resolve_table(ctx, "create_tag", args.required("table")?).await?;
     let name = args.required("tag")?;
     let snapshot = args.number("snapshot")?;
-    let tag = match args.duration("time_retained")? {
-        Some(d) => table.create_tag_with_retention(name, snapshot, d).await,
-        None => table.create_tag(name, snapshot).await,
-    }
-    .map_err(df_err)?;
+    let tag = CreateTag::new(&table, name)
+        .snapshot(snapshot)
+        .time_retained(args.duration("time_retained")?)
+        .execute()
+        .await
+        .map_err(df_err)?;
     one_row(vec![
         ("result", Arc::new(BooleanArray::from(vec![true]))),
         ("snapshot_id", Arc::new(Int64Array::from(vec![tag.snapshot.id]))),
@@ -359,7 +363,7 @@ async fn delete_tag(ctx: &SessionContext, function: &Function) -> Result<Vec<Rec
     let table = resolve_table(ctx, "delete_tag", args.required("table")?).await?;
     let (mut data, mut manifests) = (0, 0);
     for name in args.required("tag")?.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-        let r = table.delete_tag(name).await.map_err(df_err)?;
+        let r = DeleteTag::new(&table, name).execute().await.map_err(df_err)?;
         data += r.data_files_deleted;
         manifests += r.manifests_deleted;
     }
@@ -380,7 +384,7 @@ async fn expire_tags(ctx: &SessionContext, function: &Function) -> Result<Vec<Re
         );
     }
     let table = resolve_table(ctx, "expire_tags", args.required("table")?).await?;
-    let r = table.expire_tags().await.map_err(df_err)?;
+    let r = ExpireTags::new(&table).execute().await.map_err(df_err)?;
     let names: ArrayRef = Arc::new(StringArray::from(vec![r.tags_deleted.join(",")]));
     one_row(vec![("expired_tags", names), ("data_files_deleted", int(r.data_files_deleted))])
 }
@@ -390,7 +394,7 @@ async fn expire_tags(ctx: &SessionContext, function: &Function) -> Result<Vec<Re
 async fn trigger_tag_automatic_creation(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
     let args = Args::bind("trigger_tag_automatic_creation", function, &["table"])?;
     let table = resolve_table(ctx, "trigger_tag_automatic_creation", args.required("table")?).await?;
-    let r = table.run_tag_maintenance().await.map_err(df_err)?;
+    let r = TagMaintenance::new(&table).execute().await.map_err(df_err)?;
     let created: Vec<String> = r.auto.created.iter().map(|(n, _)| n.clone()).collect();
     one_row(vec![
         ("created_tags", Arc::new(StringArray::from(vec![created.join(",")]))),
@@ -409,7 +413,7 @@ async fn rollback(ctx: &SessionContext, procedure: &str, function: &Function) ->
         _ => return plan_err!("CALL sys.{procedure} takes exactly one of version, tag and snapshot_id"),
     };
     let table = resolve_table(ctx, procedure, args.required("table")?).await?;
-    rollback_report(table.rollback(&target).await.map_err(df_err)?)
+    rollback_report(Rollback::new(&table, &target).execute().await.map_err(df_err)?)
 }
 
 fn rollback_report(r: crate::maintenance::rollback::RollbackReport) -> Result<Vec<RecordBatch>> {
@@ -429,7 +433,7 @@ async fn rollback_to_timestamp(ctx: &SessionContext, function: &Function) -> Res
         return plan_err!("CALL sys.rollback_to_timestamp needs the argument timestamp => ...");
     };
     let snapshot = TimeTravel::Timestamp(ms).resolve(table.io()).await.map_err(df_err)?;
-    rollback_report(table.rollback(&RollbackTarget::Snapshot(snapshot.id)).await.map_err(df_err)?)
+    rollback_report(Rollback::new(&table, &RollbackTarget::Snapshot(snapshot.id)).execute().await.map_err(df_err)?)
 }
 
 /// `CALL sys.expire_snapshots(table => 'db.t' [, retain_max => 5] [, retain_min => 1]
@@ -445,14 +449,14 @@ async fn expire_snapshots(ctx: &SessionContext, function: &Function) -> Result<V
         return not_impl_err!("CALL sys.expire_snapshots: options is not supported by shoal yet");
     }
     let table = resolve_table(ctx, "expire_snapshots", args.required("table")?).await?;
-    let overrides = RetentionOverrides {
-        retain_max: args.number("retain_max")?,
-        retain_min: args.number("retain_min")?,
-        time_retained: args.time_millis("older_than")?.map(age_of),
-        max_deletes: args.number("max_deletes")?,
-    };
-    let config = table.expire_config().map_err(df_err)?.with_overrides(&overrides);
-    let r = table.expire_snapshots(&config).await.map_err(df_err)?;
+    let r = ExpireSnapshots::new(&table)
+        .retain_max(args.number("retain_max")?)
+        .retain_min(args.number("retain_min")?)
+        .older_than(args.time_millis("older_than")?.map(age_of))
+        .max_deletes(args.number("max_deletes")?)
+        .execute()
+        .await
+        .map_err(df_err)?;
     one_row(vec![
         ("expired_snapshots", int(r.snapshots_expired)),
         ("data_files_deleted", int(r.data_files_deleted)),
@@ -465,10 +469,7 @@ async fn expire_snapshots(ctx: &SessionContext, function: &Function) -> Result<V
 async fn remove_orphan_files(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
     let args = Args::bind("remove_orphan_files", function, &["table", "older_than", "dry_run"])?;
     let table = resolve_table(ctx, "remove_orphan_files", args.required("table")?).await?;
-    let cutoff = match args.time_millis("older_than")? {
-        Some(ms) => ms,
-        None => chrono::Utc::now().timestamp_millis() - 86_400_000,
-    };
+    let older_than = args.time_millis("older_than")?;
     let dry_run = match args.get("dry_run") {
         None => false,
         Some(v) => match v.to_ascii_lowercase().as_str() {
@@ -477,7 +478,7 @@ async fn remove_orphan_files(ctx: &SessionContext, function: &Function) -> Resul
             other => return plan_err!("CALL sys.remove_orphan_files: dry_run must be true or false, got {other:?}"),
         },
     };
-    let r = table.remove_orphan_files_before(cutoff, dry_run).await.map_err(df_err)?;
+    let r = RemoveOrphanFiles::new(&table).before(older_than).dry_run(dry_run).execute().await.map_err(df_err)?;
     let orphans: ArrayRef = Arc::new(StringArray::from(r.orphans.clone()));
     let schema = Arc::new(Schema::new(vec![Field::new("orphan_file", DataType::Utf8, false)]));
     Ok(vec![RecordBatch::try_new(schema, vec![orphans])?])

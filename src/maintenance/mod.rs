@@ -1,7 +1,8 @@
 //! Jobs that keep a table healthy beside its writers: compaction, snapshot and changelog expiry, tags
 //! (manual, automatic, retention), consumer expiry, rollback and orphan-file removal; and
 //! [`post_commit`], what runs after every commit. The file-deleting ones share [`file_refs`]:
-//! what a set of snapshots and tags references.
+//! what a set of snapshots and tags references. [`operations`]: each operation as a builder made
+//! from a [`crate::Table`], reading its options in one place for the library, CLI, SQL and Python.
 
 pub mod auto_tag;
 pub mod branches;
@@ -9,6 +10,7 @@ pub mod compact;
 pub mod expire;
 pub mod expire_changelog;
 pub mod file_refs;
+pub mod operations;
 pub mod orphan_files;
 pub mod partition_expire;
 pub mod post_commit;

@@ -243,7 +243,7 @@ pub fn branches_schema() -> SchemaRef {
 /// Every branch (`branch/branch-<name>/`), by name, as [`crate::maintenance::branches::list_branches`]
 /// describes it (Paimon 0.9's rule for the tag or snapshot it was created from).
 pub async fn branches(table: &Table) -> Result<RecordBatch> {
-    let mut all = table.branches().await?;
+    let mut all = crate::maintenance::branches::list_branches(table.io()).await?;
     all.sort_by(|a, b| a.name.cmp(&b.name));
     let (mut name, mut from_tag, mut from_snapshot, mut created) =
         (StringBuilder::new(), StringBuilder::new(), Int64Builder::new(), TimestampMillisecondBuilder::new());

@@ -19,6 +19,7 @@ use shoal::commit::TableCommit;
 use shoal::io::counting::{CountingStore, Requests};
 use shoal::io::FileIO;
 use shoal::maintenance::expire::ExpireConfig;
+use shoal::maintenance::operations::ExpireSnapshots;
 use shoal::spec::parse_type;
 use shoal::table::TableDefinition;
 use shoal::write::TableWrite;
@@ -130,7 +131,7 @@ async fn main() -> shoal::Result<()> {
     let config =
         ExpireConfig { retain_min: retain, retain_max: retain, time_retained: Duration::ZERO, max_deletes: i64::MAX };
     let started = Instant::now();
-    let report = table.expire_snapshots(&config).await?;
+    let report = ExpireSnapshots::new(&table).with_config(&config).execute().await?;
     let bulk_secs = started.elapsed().as_secs_f64();
     let bulk = counter.requests();
     let remaining = table.snapshots().snapshot_ids().await?.len();

@@ -59,6 +59,8 @@ use arrow_array::types::{Int32Type, Int64Type};
 use arrow_array::{ArrayRef, Int32Array, Int64Array, RecordBatch, StringArray};
 use rand::{Rng, SeedableRng};
 use shoal::maintenance::compact::CompactJob;
+use shoal::maintenance::expire::ExpireConfig;
+use shoal::maintenance::operations::{ExpireSnapshots, RemoveOrphanFiles};
 use shoal::read::{StartingPosition, StreamOptions};
 use shoal::spec::options::ConsumerMode;
 use shoal::spec::{parse_type, RowKind, Snapshot};
@@ -411,12 +413,12 @@ async fn compactor(table: Table, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
 }
 
 async fn expirer(table: Table, stats: Arc<Stats>, stop: Arc<AtomicBool>) {
-    let config = match table.expire_config() {
+    let config = match ExpireConfig::from_options(&table.schema().core_options()) {
         Ok(c) => c,
         Err(e) => return stats.error(format!("expiry config: {e}")),
     };
     while !stop.load(Relaxed) {
-        match table.expire_snapshots(&config).await {
+        match ExpireSnapshots::new(&table).with_config(&config).execute().await {
             Ok(r) => {
                 stats.expire_runs.fetch_add(1, Relaxed);
                 stats.expired_by_loop.fetch_add(r.snapshots_expired as u64, Relaxed);
@@ -441,7 +443,7 @@ async fn orphan_remover(table: Table, cfg: Arc<Config>, stats: Arc<Stats>, stop:
         for _ in 0..3 {
             let earliest = table.snapshots().earliest_id().await.ok().flatten();
             let cutoff = now_millis() - older_than.as_millis() as i64;
-            match table.remove_orphan_files_before(cutoff, false).await {
+            match RemoveOrphanFiles::new(&table).before(cutoff).execute().await {
                 Ok(r) => {
                     stats.orphan_runs.fetch_add(1, Relaxed);
                     stats.orphans_removed.fetch_add(r.deleted as u64, Relaxed);
@@ -1089,7 +1091,7 @@ async fn run(cfg: Arc<Config>) -> shoal::Result<bool> {
         format!("{} snapshots{}", ids.len(), examples(&unreadable_snapshots)),
     );
     let scan_time = now_millis();
-    let orphans = table.remove_orphan_files_before(scan_time + 60_000, true).await?;
+    let orphans = RemoveOrphanFiles::new(&table).before(scan_time + 60_000).dry_run(true).execute().await?;
     let referenced_orphans: Vec<&String> = orphans.orphans.iter().filter(|p| refs.mentioned.contains(*p)).collect();
     checks.check(
         referenced_orphans.is_empty(),
@@ -1129,8 +1131,8 @@ async fn run(cfg: Arc<Config>) -> shoal::Result<bool> {
             examples(&leaked)
         ),
     );
-    let removed = table.remove_orphan_files_before(now_millis() + 60_000, false).await?;
-    let again = table.remove_orphan_files_before(now_millis() + 60_000, true).await?;
+    let removed = RemoveOrphanFiles::new(&table).before(now_millis() + 60_000).execute().await?;
+    let again = RemoveOrphanFiles::new(&table).before(now_millis() + 60_000).dry_run(true).execute().await?;
     let (rows_after, read_after) = table_rows(&table, None).await?;
     checks.check(
         again.orphans.is_empty(),

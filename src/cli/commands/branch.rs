@@ -5,7 +5,8 @@ use clap::Subcommand;
 use crate::cli::args::TableArg;
 use crate::cli::output::{format_millis, outln};
 use shoal::error::{Error, Result};
-use shoal::maintenance::branches::BranchStart;
+use shoal::maintenance::branches::{list_branches, BranchStart};
+use shoal::maintenance::operations::{CreateBranch, DeleteBranch, FastForward};
 
 /// Create, delete, fast-forward or list branches: lines of history of their own that share the
 /// table's files (Paimon's branches, `branch/branch-<name>/`). Read or write a branch with
@@ -70,7 +71,7 @@ pub async fn exec(args: Args) -> Result<()> {
                 (None, None) => BranchStart::Empty,
             };
             let t = table.open().await?;
-            t.create_branch(&name, &start).await?;
+            CreateBranch::new(&t, &name).start(&start).execute().await?;
             match start {
                 BranchStart::Empty => outln!("branch {name:?} created, empty (schema {})", t.schema().id)?,
                 BranchStart::Tag(tag) => outln!("branch {name:?} created from tag {tag:?}")?,
@@ -79,11 +80,11 @@ pub async fn exec(args: Args) -> Result<()> {
             Ok(())
         }
         Action::Delete { table, name } => {
-            let n = main_of(&table).await?.delete_branch(&name).await?;
+            let n = DeleteBranch::new(&main_of(&table).await?, &name).execute().await?;
             outln!("branch {name:?} deleted ({n} metadata files)")
         }
         Action::FastForward { table, name } => {
-            let r = main_of(&table).await?.fast_forward(&name).await?;
+            let r = FastForward::new(&main_of(&table).await?, &name).execute().await?;
             outln!(
                 "main fast-forwarded to branch {name:?}: {} snapshots, {} schemas and {} tags replaced by {} snapshots, \
                  {} schemas and {} tags; latest snapshot {}",
@@ -97,7 +98,7 @@ pub async fn exec(args: Args) -> Result<()> {
             )
         }
         Action::List { table } => {
-            let branches = main_of(&table).await?.branches().await?;
+            let branches = list_branches(main_of(&table).await?.io()).await?;
             if branches.is_empty() {
                 return outln!("no branches");
             }

@@ -8,6 +8,7 @@ use crate::cli::args::TableArg;
 use crate::cli::output::{format_duration, format_millis, outln};
 use crate::cli::parse;
 use shoal::error::{Error, Result};
+use shoal::maintenance::operations::ExpireConsumers;
 use shoal::store::Consumer;
 
 /// List, reset, delete or expire streaming consumers (the progress of readers).
@@ -112,7 +113,7 @@ async fn expire(table: TableArg, older_than: Option<Duration>) -> Result<()> {
             Error::InvalidInput("give --older-than, or set the table's consumer.expiration-time".into())
         })?,
     };
-    let gone = t.expire_consumers(expiration).await?;
+    let gone = ExpireConsumers::new(&t, expiration).execute().await?;
     for id in &gone {
         outln!("deleted consumer {id:?}")?;
     }

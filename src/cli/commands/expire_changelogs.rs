@@ -3,6 +3,7 @@
 use crate::cli::args::{RetentionArgs, TableArg};
 use crate::cli::output::outln;
 use shoal::error::Result;
+use shoal::maintenance::operations::ExpireChangelogs;
 
 /// Expire long-lived changelogs (changelog/changelog-<id>) of a table whose changelog
 /// outlives its snapshots, and delete the files only they read.
@@ -22,9 +23,8 @@ pub struct Args {
 
 pub async fn exec(args: Args) -> Result<()> {
     let t = args.table.open().await?;
-    let config = t.changelog_expire_config()?.with_overrides(&args.retention.overrides());
     let started = std::time::Instant::now();
-    let r = t.expire_changelogs(&config).await?;
+    let r = ExpireChangelogs::new(&t).overrides(&args.retention.overrides()).execute().await?;
     outln!(
         "expired {} changelogs: deleted {} data files and {} manifest files in {:.2}s; earliest changelog is {}",
         r.changelogs_expired,

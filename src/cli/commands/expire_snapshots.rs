@@ -3,6 +3,7 @@
 use crate::cli::args::{RetentionArgs, TableArg};
 use crate::cli::output::outln;
 use shoal::error::Result;
+use shoal::maintenance::operations::ExpireSnapshots;
 
 /// Expire old snapshots and delete the files only they referenced.
 ///
@@ -20,9 +21,8 @@ pub struct Args {
 
 pub async fn exec(args: Args) -> Result<()> {
     let t = args.table.open().await?;
-    let config = t.expire_config()?.with_overrides(&args.retention.overrides());
     let started = std::time::Instant::now();
-    let r = t.expire_snapshots(&config).await?;
+    let r = ExpireSnapshots::new(&t).overrides(&args.retention.overrides()).execute().await?;
     outln!(
         "expired {} snapshots: deleted {} data files and {} manifest files in {:.2}s; earliest snapshot is {}",
         r.snapshots_expired,

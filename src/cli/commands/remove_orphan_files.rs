@@ -4,6 +4,7 @@ use crate::cli::args::TableArg;
 use crate::cli::output::outln;
 use crate::cli::parse::{self, SpelledDuration};
 use shoal::error::Result;
+use shoal::maintenance::operations::RemoveOrphanFiles;
 
 /// Delete files in the table directory that no snapshot or tag references.
 ///
@@ -23,7 +24,7 @@ pub struct Args {
 pub async fn exec(args: Args) -> Result<()> {
     let t = args.table.open().await?;
     let dry_run = args.dry_run;
-    let r = t.remove_orphan_files(args.older_than.value, dry_run).await?;
+    let r = RemoveOrphanFiles::new(&t).older_than(args.older_than.value).dry_run(dry_run).execute().await?;
     for o in &r.orphans {
         outln!("{}{o}", if dry_run { "orphan: " } else { "deleted: " })?;
     }

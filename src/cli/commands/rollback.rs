@@ -4,6 +4,7 @@ use crate::cli::args::TableArg;
 use crate::cli::output::outln;
 use crate::cli::parse;
 use shoal::error::Result;
+use shoal::maintenance::operations::Rollback;
 use shoal::maintenance::rollback::RollbackTarget;
 
 /// Roll the table back to a snapshot or tag: later snapshots and tags and their files go.
@@ -20,7 +21,7 @@ pub struct Args {
 
 pub async fn exec(args: Args) -> Result<()> {
     let t = args.table.open().await?;
-    let r = t.rollback(&args.to).await?;
+    let r = Rollback::new(&t, &args.to).execute().await?;
     outln!(
         "rolled back to snapshot {}: deleted {} snapshots, tags [{}], {} data files, {} manifest files",
         r.snapshot_id,

@@ -8,6 +8,7 @@ use crate::cli::args::TableArg;
 use crate::cli::output::{format_duration, format_millis, outln};
 use crate::cli::parse;
 use shoal::error::Result;
+use shoal::maintenance::operations::{CreateTag, DeleteTag, ExpireTags, TagMaintenance};
 use shoal::spec::options::TagCreationMode;
 
 /// Create, delete, list or expire tags (named snapshots kept from expiry).
@@ -80,10 +81,7 @@ pub async fn exec(args: Args) -> Result<()> {
 
 async fn create(table: TableArg, name: &str, snapshot: Option<i64>, time_retained: Option<Duration>) -> Result<()> {
     let t = table.open().await?;
-    let tag = match time_retained {
-        Some(d) => t.create_tag_with_retention(name, snapshot, d).await?,
-        None => t.create_tag(name, snapshot).await?,
-    };
+    let tag = CreateTag::new(&t, name).snapshot(snapshot).time_retained(time_retained).execute().await?;
     match tag.time_retained {
         Some(d) => outln!("tag {name:?} on snapshot {}, kept for {}", tag.snapshot.id, format_duration(d))?,
         None => outln!("tag {name:?} on snapshot {}", tag.snapshot.id)?,
@@ -94,7 +92,7 @@ async fn create(table: TableArg, name: &str, snapshot: Option<i64>, time_retaine
 async fn create_auto(table: TableArg) -> Result<()> {
     let t = table.open().await?;
     let mode = t.schema().core_options().tag_creation_mode()?;
-    let r = t.run_tag_maintenance().await?;
+    let r = TagMaintenance::new(&t).execute().await?;
     if mode == TagCreationMode::None {
         outln!("tag.automatic-creation is none: no tags to create")?;
     }
@@ -116,7 +114,7 @@ async fn create_auto(table: TableArg) -> Result<()> {
 
 async fn expire(table: TableArg) -> Result<()> {
     let t = table.open().await?;
-    let r = t.expire_tags().await?;
+    let r = ExpireTags::new(&t).execute().await?;
     for name in &r.tags_deleted {
         outln!("deleted tag {name:?}")?;
     }
@@ -131,7 +129,7 @@ async fn expire(table: TableArg) -> Result<()> {
 
 async fn delete(table: TableArg, name: &str) -> Result<()> {
     let t = table.open().await?;
-    let r = t.delete_tag(name).await?;
+    let r = DeleteTag::new(&t, name).execute().await?;
     outln!(
         "deleted tag {name:?} ({} data files, {} manifest files only it kept)",
         r.data_files_deleted,
