@@ -16,6 +16,8 @@
 //! [`demo`] (the workload `shoal demo` runs). The `shoal` command line is the binary's
 //! (`src/main.rs`, `src/cli/`), built on these.
 
+#![warn(unreachable_pub)]
+
 pub mod commit;
 pub mod data_file;
 #[cfg(feature = "datafusion")]

@@ -246,7 +246,7 @@ pub(crate) struct SplitsByBucket<'a> {
 }
 
 impl<'a> SplitsByBucket<'a> {
-    pub fn new(schema: &'a TableSchema, snapshot_id: i64) -> Self {
+    pub(crate) fn new(schema: &'a TableSchema, snapshot_id: i64) -> Self {
         SplitsByBucket {
             schema,
             snapshot_id,
@@ -257,7 +257,7 @@ impl<'a> SplitsByBucket<'a> {
     }
 
     /// Adds an entry's file to its bucket's split, creating the split on first sight.
-    pub fn add(&mut self, e: crate::spec::ManifestEntry) -> Result<()> {
+    pub(crate) fn add(&mut self, e: crate::spec::ManifestEntry) -> Result<()> {
         let split = match self.splits.entry((e.partition.data().to_vec(), e.bucket)) {
             std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => {

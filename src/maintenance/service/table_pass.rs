@@ -80,7 +80,7 @@ fn wants_full(table: &Table, latest: Option<i64>, status: &mut TableStatus) -> R
 }
 
 /// The table's turn. `lease` is renewed between actions; losing it stops the turn.
-pub async fn maintain(
+pub(super) async fn maintain(
     table: &Table,
     name: &TableName,
     config: &MaintainConfig,
