@@ -5,7 +5,7 @@
 //!
 //! [`spec`] (format types and codecs) -> [`io`] (object stores) -> [`error`] -> [`memory`] (the
 //! pool buffers and caches share) -> [`merge`] (merge engines, key comparison) -> [`store`] (a
-//! table's snapshots, schemas, manifests) -> [`data_file`] (the Parquet data-file writer, file
+//! table's snapshots, schemas, manifests) -> `data_file` (the Parquet data-file writer, file
 //! statistics and names, recently written files kept decoded) -> [`read`] (scan planning, the merge
 //! read) -> [`lsm`] (levels, compaction picking, the compaction rewrite) -> [`write`] (table
 //! writer: buffers, spills, the writer's compactions; out come commit messages) -> [`commit`]
@@ -19,7 +19,7 @@
 #![warn(unreachable_pub)]
 
 pub mod commit;
-pub mod data_file;
+pub(crate) mod data_file;
 #[cfg(feature = "datafusion")]
 pub mod datafusion;
 pub mod demo;
@@ -29,6 +29,8 @@ pub mod io;
 pub mod lsm;
 pub mod maintenance;
 pub mod memory;
+// Public only for the integration tests (tests/merge_engines.rs: rbm64 and the sketches).
+#[doc(hidden)]
 pub mod merge;
 pub mod read;
 pub mod spec;

@@ -19,8 +19,8 @@ use crate::spec::{DataType, SchemaChange, Snapshot, TableSchema};
 use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, Tag, TagManager};
 use crate::write::TableWrite;
 
-pub mod overwrite;
-pub mod sink;
+mod overwrite;
+mod sink;
 
 pub use overwrite::{Overwrite, OverwriteBuilder};
 pub use sink::{Committable, StreamingSink};

@@ -388,7 +388,7 @@ async fn kill_nine_at_random_moments_then_tables_equal_postgres() {
     let mut ids = BTreeMap::new();
     for id in t.snapshots().snapshot_ids().await.unwrap() {
         let s = t.snapshots().snapshot(id).await.unwrap();
-        if s.commit_user.starts_with("shoal-ingest-") && s.commit_kind == shoal::spec::snapshot::CommitKind::Append {
+        if s.commit_user.starts_with("shoal-ingest-") && s.commit_kind == shoal::spec::CommitKind::Append {
             assert!(s.commit_identifier > last, "commit identifiers increase");
             last = s.commit_identifier;
             ids.insert(s.id, s.commit_identifier);

@@ -469,10 +469,7 @@ async fn java_streams_shoal_changelogs_of_expired_snapshots() {
 
     // Java expires changelogs beyond 4 with its own code, reading shoal's hints and files.
     let t = t
-        .alter(&[shoal::spec::schema_change::SchemaChange::SetOption {
-            key: "changelog.num-retained.max".into(),
-            value: "4".into(),
-        }])
+        .alter(&[shoal::spec::SchemaChange::SetOption { key: "changelog.num-retained.max".into(), value: "4".into() }])
         .await
         .unwrap();
     let out = run(&py, "java_stream.py", &["expire".into(), "--table-dir".into(), dir.to_str().unwrap().into()]);

@@ -261,7 +261,9 @@ fn lower_layers_do_not_import_higher_ones() {
 fn every_module_of_lib_has_a_layer() {
     let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
     for line in lib.lines() {
-        if let Some(m) = line.trim().strip_prefix("pub mod ").or_else(|| line.trim().strip_prefix("mod ")) {
+        let line = line.trim();
+        let m = ["pub mod ", "pub(crate) mod ", "mod "].iter().find_map(|p| line.strip_prefix(p));
+        if let Some(m) = m {
             let m = m.trim_end_matches(';').trim();
             assert!(LAYERS.contains(&m), "src/lib.rs: module `{m}` has no layer in tests/layers.rs");
         }

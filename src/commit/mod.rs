@@ -33,7 +33,7 @@ use crate::write::{CommitMessage, DroppedCompaction};
 
 mod conflicts;
 mod manifests;
-pub mod overwrite;
+mod overwrite;
 mod publish;
 mod settle;
 

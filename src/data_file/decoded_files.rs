@@ -26,7 +26,7 @@ use arrow_array::RecordBatch;
 use crate::memory::{MemoryPool, Reclaim};
 
 /// Default budget: what Paimon's `write-buffer-size` defaults to (256 MiB).
-pub const DEFAULT_DECODED_FILES_BYTES: usize = 256 << 20;
+pub(crate) const DEFAULT_DECODED_FILES_BYTES: usize = 256 << 20;
 
 /// Decoded rows of recently written data files, by file name. Cheap to clone (shared). In a
 /// [`MemoryPool`], it holds only what the pool's buffers leave (and at most its own budget).

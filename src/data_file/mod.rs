@@ -5,11 +5,11 @@
 //! reading a file back. The table writer ([`crate::write`]) and the compaction rewrite
 //! ([`crate::lsm`]) both write through here.
 
-pub mod decoded_files;
+pub(crate) mod decoded_files;
 mod names;
-pub mod stats;
-pub mod writer;
+pub(crate) mod stats;
+pub(crate) mod writer;
 
-pub use decoded_files::DecodedFiles;
-pub use names::DataFileNamer;
-pub use writer::{local_now_millis, FileWriterConfig, RollingWriter};
+pub(crate) use decoded_files::DecodedFiles;
+pub(crate) use names::DataFileNamer;
+pub(crate) use writer::{local_now_millis, FileWriterConfig, RollingWriter};

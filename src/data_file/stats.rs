@@ -109,7 +109,8 @@ fn truncate(min: Datum, max: Datum, n: usize) -> (Datum, Datum) {
 }
 
 /// Stats over `columns` (with their Paimon types) in the given mode.
-pub fn collect_stats(columns: &[&dyn Array], types: &[DataType], mode: StatsMode) -> SimpleStats {
+#[cfg(test)]
+pub(crate) fn collect_stats(columns: &[&dyn Array], types: &[DataType], mode: StatsMode) -> SimpleStats {
     let mut acc = StatsAccumulator::new(types, mode);
     acc.update(columns);
     acc.finish()
@@ -117,7 +118,7 @@ pub fn collect_stats(columns: &[&dyn Array], types: &[DataType], mode: StatsMode
 
 /// Stats of columns seen batch by batch (a file written while its rows come): the running min,
 /// max and null count per column, truncated as the mode says when finished.
-pub struct StatsAccumulator {
+pub(crate) struct StatsAccumulator {
     types: Vec<DataType>,
     mode: StatsMode,
     mins: Vec<Option<Datum>>,
@@ -126,13 +127,13 @@ pub struct StatsAccumulator {
 }
 
 impl StatsAccumulator {
-    pub fn new(types: &[DataType], mode: StatsMode) -> StatsAccumulator {
+    pub(crate) fn new(types: &[DataType], mode: StatsMode) -> StatsAccumulator {
         let n = types.len();
         StatsAccumulator { types: types.to_vec(), mode, mins: vec![None; n], maxs: vec![None; n], nulls: vec![0; n] }
     }
 
     /// Takes in the next rows of every column.
-    pub fn update(&mut self, columns: &[&dyn Array]) {
+    pub(crate) fn update(&mut self, columns: &[&dyn Array]) {
         if self.mode == StatsMode::None {
             return;
         }
@@ -152,7 +153,7 @@ impl StatsAccumulator {
         }
     }
 
-    pub fn finish(self) -> SimpleStats {
+    pub(crate) fn finish(self) -> SimpleStats {
         let n = self.types.len();
         let mut mins = vec![Datum::Null; n];
         let mut maxs = vec![Datum::Null; n];

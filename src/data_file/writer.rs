@@ -27,7 +27,7 @@ use crate::spec::{BinaryRowWriter, DataFileMeta, DataType, FileSource, NullStyle
 
 /// What the writer needs to know about the table, shared by every bucket.
 #[derive(Debug)]
-pub struct FileWriterConfig {
+pub(crate) struct FileWriterConfig {
     pub schema: Arc<TableSchema>,
     pub props: WriterProperties,
     pub target_file_size: u64,
@@ -40,7 +40,7 @@ pub struct FileWriterConfig {
 }
 
 impl FileWriterConfig {
-    pub fn new(schema: Arc<TableSchema>) -> Result<FileWriterConfig> {
+    pub(crate) fn new(schema: Arc<TableSchema>) -> Result<FileWriterConfig> {
         let opts = schema.core_options();
         let compression = match opts.file_compression().as_str() {
             "zstd" => Compression::ZSTD(
@@ -91,7 +91,7 @@ impl FileWriterConfig {
     }
 
     /// Offset of the first value column in a data-file batch.
-    pub fn value_offset(&self) -> usize {
+    pub(crate) fn value_offset(&self) -> usize {
         if self.is_primary_key {
             self.key_count + 2
         } else {
@@ -101,7 +101,7 @@ impl FileWriterConfig {
 }
 
 /// The writer's local wall-clock time as epoch millis, as Paimon records `_CREATION_TIME`.
-pub fn local_now_millis() -> i64 {
+pub(crate) fn local_now_millis() -> i64 {
     chrono::Local::now().naive_local().and_utc().timestamp_millis()
 }
 
@@ -114,7 +114,7 @@ const PART_BYTES: usize = 5 << 20;
 /// first: the encoded pages of an open row group stay in memory until it closes, and a reader
 /// fetches a row group's column chunks at once, so both sides hold at most about one group per
 /// file (a few MiB compressed).
-pub const ROW_GROUP_ROWS: usize = 64 * 1024;
+pub(crate) const ROW_GROUP_ROWS: usize = 64 * 1024;
 const ROW_GROUP_ARROW_BYTES: usize = 16 << 20;
 
 /// Rows handed to the encoders at a time: the granularity at which a file may roll.
@@ -327,7 +327,7 @@ struct OpenFile {
 /// rolled at `target-file-size`, encoding while the rows come (columns on threads of their own)
 /// and uploading each file as it fills: memory stays at about a row group and an upload part
 /// per open file, whatever the size of what is written. Runs on a blocking thread.
-pub struct RollingWriter {
+pub(crate) struct RollingWriter {
     cfg: Arc<FileWriterConfig>,
     io: FileIO,
     dir: String,
@@ -350,7 +350,7 @@ impl RollingWriter {
     /// data-file layout). With `keep`, the rows of files small enough for its free room stay
     /// there decoded (see [`DecodedFiles`]).
     #[allow(clippy::too_many_arguments)] // where (io, dir, names), what (cfg, schema, level, source), and the cache
-    pub fn new(
+    pub(crate) fn new(
         cfg: Arc<FileWriterConfig>,
         io: FileIO,
         dir: &str,
@@ -378,7 +378,7 @@ impl RollingWriter {
     }
 
     /// Append tables: the rows' sequence numbers start at `first` (they have no sequence column).
-    pub fn with_append_sequence(mut self, first: i64) -> Self {
+    pub(crate) fn with_append_sequence(mut self, first: i64) -> Self {
         self.append_seq = Some(first);
         self
     }
@@ -402,7 +402,7 @@ impl RollingWriter {
     }
 
     /// Writes the next rows (in order after the previous ones).
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+    pub(crate) fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let mut at = 0;
         while at < batch.num_rows() {
             let len = SLICE_ROWS.min(batch.num_rows() - at);
@@ -445,7 +445,7 @@ impl RollingWriter {
     }
 
     /// Closes the last file; the files written, in order.
-    pub fn finish(mut self) -> Result<Vec<DataFileMeta>> {
+    pub(crate) fn finish(mut self) -> Result<Vec<DataFileMeta>> {
         match &self.open {
             Some(f) if f.meta.rows == 0 => self.open = None, // nothing came after the last roll
             _ => self.close_file()?,

@@ -28,21 +28,21 @@ use crate::system_tables::SystemTable;
 use crate::table::Table;
 
 /// The suffix of a table name that reads a fixed snapshot.
-pub const SNAPSHOT_SUFFIX: &str = "$snapshot=";
+pub(super) const SNAPSHOT_SUFFIX: &str = "$snapshot=";
 /// The suffix of a table name that reads the snapshot a tag keeps.
-pub const TAG_SUFFIX: &str = "$tag=";
+pub(super) const TAG_SUFFIX: &str = "$tag=";
 /// The suffix of a table name that reads the latest snapshot at or before an epoch-millis time.
-pub const TIMESTAMP_SUFFIX: &str = "$timestamp=";
+pub(super) const TIMESTAMP_SUFFIX: &str = "$timestamp=";
 
 /// The prefix of a table name suffix that names a branch (Paimon's `t$branch_<name>`).
-pub const BRANCH_SUFFIX_PREFIX: &str = "branch_";
+pub(super) const BRANCH_SUFFIX_PREFIX: &str = "branch_";
 
 /// A table name as a query writes it: the table, then `$`-separated suffixes, in Paimon's
 /// order: a branch (`t$branch_b1`), a system table (`t$snapshots`, `t$branch_b1$files`), a
 /// time travel (`t$snapshot=3`, `t$files$tag=x`, `t$timestamp=<millis>`; always last: a tag
 /// name may hold `$`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TableName {
+pub(super) struct TableName {
     pub table: String,
     pub branch: Option<String>,
     pub system: Option<SystemTable>,
@@ -51,7 +51,7 @@ pub struct TableName {
 
 impl TableName {
     /// Parses a name; a suffix that is none of the above is an error naming the system tables.
-    pub fn parse(name: &str) -> Result<TableName> {
+    pub(super) fn parse(name: &str) -> Result<TableName> {
         let number = |v: &str, suffix: &str| match v.parse::<i64>() {
             Ok(n) => Ok(n),
             Err(_) => exec_err!("{name}: the value after {suffix} must be a number, got {v:?}"),

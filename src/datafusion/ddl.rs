@@ -21,7 +21,7 @@ use super::provider::ShoalTableProvider;
 use crate::spec::{parse_type, ColumnPosition, SchemaChange};
 
 /// Runs an `ALTER TABLE` statement; returns the new schema id.
-pub async fn alter_table(ctx: &SessionContext, alter: &AlterTable) -> Result<Vec<RecordBatch>> {
+pub(super) async fn alter_table(ctx: &SessionContext, alter: &AlterTable) -> Result<Vec<RecordBatch>> {
     let name = alter.name.to_string();
     let provider = match ctx.table_provider(TableReference::parse_str(&name)).await {
         Ok(p) => p,

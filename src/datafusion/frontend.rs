@@ -51,7 +51,7 @@ pub async fn sql_results(ctx: &SessionContext, text: &str) -> Result<Vec<(Schema
 /// How many times an UPDATE, DELETE or MERGE INTO runs again, from a fresh read, when another
 /// commit changed a bucket it writes before it committed (after a random pause that grows with
 /// each attempt, so that statements contending for one bucket stop colliding in lockstep).
-pub const ROW_LEVEL_RETRIES: usize = 5;
+pub(super) const ROW_LEVEL_RETRIES: usize = 5;
 
 async fn run_statement(ctx: &SessionContext, statement: DFStatement) -> Result<(SchemaRef, Vec<RecordBatch>)> {
     let with_schema = |rows: Vec<RecordBatch>| {
@@ -137,7 +137,7 @@ fn travel_suffix(kind: &str, value: &Token) -> Result<String> {
 /// - `t VERSION AS OF 3` -> `"t$snapshot=3"`, `t VERSION AS OF 'tag'` -> `"t$tag=tag"` (Spark);
 /// - `t TIMESTAMP AS OF '2024-01-02 03:04:05'` (UTC) or `TIMESTAMP AS OF <epoch seconds>`
 ///   (Spark), and `t FOR SYSTEM_TIME AS OF [TIMESTAMP] '...'` (Flink) -> `"t$timestamp=<millis>"`.
-pub fn rewrite_time_travel(text: &str) -> Result<String> {
+pub(super) fn rewrite_time_travel(text: &str) -> Result<String> {
     let dialect = GenericDialect {};
     let lower = text.to_ascii_lowercase();
     if !lower.contains("as of") {

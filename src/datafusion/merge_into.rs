@@ -45,7 +45,7 @@ fn marker(name: &str) -> Expr {
 
 /// The physical plan of a MERGE into `table`, read through `target` (the table's provider): rows
 /// to write with their kinds, into a sink that commits once.
-pub async fn plan_merge(
+pub(super) async fn plan_merge(
     table: &Table,
     target: Arc<dyn TableProvider>,
     state: &dyn Session,

@@ -13,18 +13,18 @@
 //! - [`frontend`]: shoal's SQL entry point: DataFusion's SQL plus Paimon's `CALL sys.*`
 //!   procedures ([`procedures`]) and `VERSION AS OF` time travel.
 
-pub mod catalog;
-pub mod ddl;
-pub mod exec;
-pub mod filter;
-pub mod frontend;
-pub mod merge_into;
-pub mod overwrite;
-pub mod procedures;
-pub mod provider;
-pub mod prune;
-pub mod sink;
-pub mod system_tables;
+mod catalog;
+mod ddl;
+mod exec;
+mod filter;
+mod frontend;
+mod merge_into;
+mod overwrite;
+mod procedures;
+mod provider;
+mod prune;
+mod sink;
+mod system_tables;
 
 use std::sync::Arc;
 

@@ -26,7 +26,7 @@ use crate::spec::RowKind;
 const STATEMENT: &str = "INSERT OVERWRITE ... PARTITION";
 
 /// Runs an INSERT with a PARTITION clause; returns the row count, as INSERT does.
-pub async fn insert_partition(ctx: &SessionContext, insert: &Insert) -> Result<Vec<RecordBatch>> {
+pub(super) async fn insert_partition(ctx: &SessionContext, insert: &Insert) -> Result<Vec<RecordBatch>> {
     if !insert.overwrite {
         return plan_err!(
             "INSERT INTO ... PARTITION (...): shoal takes a PARTITION clause on INSERT OVERWRITE only; \

@@ -128,7 +128,7 @@ impl Args {
 }
 
 /// Runs `CALL <name>(args)`.
-pub async fn call(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
+pub(super) async fn call(ctx: &SessionContext, function: &Function) -> Result<Vec<RecordBatch>> {
     let parts: Vec<String> = function
         .name
         .0

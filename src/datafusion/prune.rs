@@ -27,7 +27,7 @@ use crate::read::DataSplit;
 use crate::spec::{DataFileMeta, DataType, Datum, SimpleStats, TableSchema, TypeKind};
 
 /// A Datum as a DataFusion scalar of the given Arrow type (a typed null for `Datum::Null`).
-pub fn datum_to_scalar(d: &Datum, t: &ArrowType) -> Result<ScalarValue> {
+pub(super) fn datum_to_scalar(d: &Datum, t: &ArrowType) -> Result<ScalarValue> {
     Ok(match (d, t) {
         (Datum::Null, t) => ScalarValue::try_from(t)?,
         (Datum::Boolean(v), _) => ScalarValue::Boolean(Some(*v)),
@@ -81,7 +81,7 @@ fn datums_to_array(values: &[Datum], t: &ArrowType) -> Result<ArrayRef> {
 }
 
 /// Column references without their table qualifier (filters arrive as `t.col`).
-pub fn unqualified(e: &Expr) -> Result<Expr> {
+pub(super) fn unqualified(e: &Expr) -> Result<Expr> {
     Ok(e.clone()
         .transform(|e| {
             Ok(match e {
@@ -123,14 +123,14 @@ fn is_deterministic(e: &Expr) -> bool {
 }
 
 /// Whether a filter reads only partition columns, so pruning partitions applies it exactly.
-pub fn is_partition_filter(schema: &TableSchema, e: &Expr) -> bool {
+pub(super) fn is_partition_filter(schema: &TableSchema, e: &Expr) -> bool {
     let cols = column_names(e);
     !cols.is_empty() && cols.iter().all(|c| schema.partition_keys.contains(c)) && is_deterministic(e)
 }
 
 /// The splits whose partition satisfies every partition filter (evaluated by DataFusion over
 /// one row per partition; null counts as false, as in a WHERE clause).
-pub fn prune_partitions(
+pub(super) fn prune_partitions(
     state: &dyn Session,
     schema: &TableSchema,
     filters: &[Expr],
@@ -246,13 +246,13 @@ fn keys_unique_across_files(files: &[DataFileMeta], key_types: &[DataType]) -> b
 
 /// What file skipping did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SkipReport {
+pub(super) struct SkipReport {
     pub files_before: usize,
     pub files_skipped: usize,
 }
 
 /// Drops files whose statistics prove that no row matches the (non-partition) filters.
-pub fn skip_files(
+pub(super) fn skip_files(
     state: &dyn Session,
     schema: &TableSchema,
     filters: &[Expr],

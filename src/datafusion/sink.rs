@@ -19,10 +19,10 @@ use crate::table::Table;
 
 /// The column carrying each written row's kind (`RowKind` as a byte) in a sink made by
 /// [`ShoalSink::with_kind_column`] (MERGE INTO's rows).
-pub const KIND_COLUMN: &str = "__shoal_row_kind";
+pub(super) const KIND_COLUMN: &str = "__shoal_row_kind";
 
 /// A sink that writes its input and commits it as one snapshot.
-pub struct ShoalSink {
+pub(super) struct ShoalSink {
     table: Table,
     /// One kind for every row, or None: the kind of each row is in a last Int8 column.
     kind: Option<RowKind>,
@@ -39,27 +39,27 @@ pub struct ShoalSink {
 
 impl ShoalSink {
     /// Every row written with `kind`.
-    pub fn new(table: Table, kind: RowKind, statement: &'static str) -> Self {
+    pub(super) fn new(table: Table, kind: RowKind, statement: &'static str) -> Self {
         let schema = table.arrow_schema();
         ShoalSink { table, kind: Some(kind), statement, schema, read_snapshot: None, overwrite: None }
     }
 
     /// INSERT OVERWRITE: the rows replace the table's rows in the partitions `partition` covers
     /// (empty: per `dynamic-partition-overwrite`, the partitions of the rows or the whole table).
-    pub fn overwriting(mut self, partition: Vec<(String, String)>) -> Self {
+    pub(super) fn overwriting(mut self, partition: Vec<(String, String)>) -> Self {
         self.overwrite = Some(partition);
         self
     }
 
     /// The rows to write were computed from the table at `snapshot` (see `read_snapshot`).
-    pub fn computed_from(mut self, snapshot: Option<i64>) -> Self {
+    pub(super) fn computed_from(mut self, snapshot: Option<i64>) -> Self {
         self.read_snapshot = Some(snapshot);
         self
     }
 
     /// Rows of the table's columns plus a last column holding each row's kind (a `RowKind`
     /// byte); each key may be written once.
-    pub fn with_kind_column(table: Table, statement: &'static str) -> Self {
+    pub(super) fn with_kind_column(table: Table, statement: &'static str) -> Self {
         let mut fields: Vec<Field> = table.arrow_schema().fields().iter().map(|f| f.as_ref().clone()).collect();
         fields.push(Field::new(KIND_COLUMN, ::datafusion::arrow::datatypes::DataType::Int8, false));
         ShoalSink {

@@ -28,7 +28,7 @@ use crate::system_tables::{read_metadata, SystemFilter, SystemTable};
 use crate::table::Table;
 
 /// A metadata system table of a table (which may be time-travelled).
-pub struct SystemTableProvider {
+pub(super) struct SystemTableProvider {
     table: Table,
     which: SystemTable,
     schema: SchemaRef,
@@ -42,7 +42,7 @@ impl fmt::Debug for SystemTableProvider {
 
 impl SystemTableProvider {
     /// `which` must be a metadata table ([`SystemTable::is_metadata`]).
-    pub fn new(table: Table, which: SystemTable) -> Self {
+    pub(super) fn new(table: Table, which: SystemTable) -> Self {
         SystemTableProvider { schema: which.schema(), table, which }
     }
 }
@@ -95,7 +95,7 @@ fn int_values(e: &Expr, column: &str) -> Option<Vec<i64>> {
 }
 
 /// What of the query's filters the system table can use to read less.
-pub fn system_filter(which: SystemTable, filters: &[Expr]) -> SystemFilter {
+pub(super) fn system_filter(which: SystemTable, filters: &[Expr]) -> SystemFilter {
     let mut f = SystemFilter::default();
     let narrow = |slot: &mut Option<Vec<i32>>, values: Vec<i64>| {
         let values: Vec<i32> = values.into_iter().filter_map(|v| i32::try_from(v).ok()).collect();
@@ -173,7 +173,7 @@ impl TableProvider for SystemTableProvider {
 }
 
 /// `$audit_log`: the table's merged rows, each with its row kind.
-pub struct AuditLogProvider {
+pub(super) struct AuditLogProvider {
     table: Table,
     schema: SchemaRef,
 }
@@ -185,7 +185,7 @@ impl fmt::Debug for AuditLogProvider {
 }
 
 impl AuditLogProvider {
-    pub fn new(table: Table) -> Self {
+    pub(super) fn new(table: Table) -> Self {
         AuditLogProvider { schema: crate::system_tables::rows::audit_log_schema(&table), table }
     }
 }

@@ -7,9 +7,9 @@
 
 pub mod cdc;
 pub mod debezium;
-pub mod files;
-pub mod pgoutput;
-pub mod pgtext;
+mod files;
+mod pgoutput;
+mod pgtext;
 pub mod pgtypes;
 #[cfg(feature = "postgres")]
 pub mod postgres;

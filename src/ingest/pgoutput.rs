@@ -7,14 +7,14 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 #[error("pgoutput message {tag:?}: {reason}")]
-pub struct DecodeError {
+pub(super) struct DecodeError {
     pub tag: char,
     pub reason: String,
 }
 
 /// One column of a relation as the Relation message describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RelationColumn {
+pub(super) struct RelationColumn {
     /// Part of the replica identity (the key, for REPLICA IDENTITY DEFAULT).
     pub key: bool,
     pub name: String,
@@ -23,7 +23,7 @@ pub struct RelationColumn {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Relation {
+pub(super) struct Relation {
     pub oid: u32,
     pub namespace: String,
     pub name: String,
@@ -34,7 +34,7 @@ pub struct Relation {
 
 /// A column value in a tuple.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Cell {
+pub(super) enum Cell {
     Null,
     /// An unchanged TOASTed value: the tuple does not carry it.
     Unchanged,
@@ -44,7 +44,7 @@ pub enum Cell {
 
 /// The old row an Update or Delete carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OldTuple {
+pub(super) enum OldTuple {
     /// `K`: only the replica identity's (key) columns are set, others are null.
     Key(Vec<Cell>),
     /// `O`: the whole old row (REPLICA IDENTITY FULL).
@@ -52,7 +52,7 @@ pub enum OldTuple {
 }
 
 impl OldTuple {
-    pub fn cells(&self) -> &[Cell] {
+    pub(super) fn cells(&self) -> &[Cell] {
         match self {
             OldTuple::Key(c) | OldTuple::Full(c) => c,
         }
@@ -60,7 +60,7 @@ impl OldTuple {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Message {
+pub(super) enum Message {
     Relation(Relation),
     Type {
         oid: u32,
@@ -165,7 +165,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes one pgoutput message (the payload of an XLogData message).
-pub fn decode(data: &[u8]) -> Result<Message, DecodeError> {
+pub(super) fn decode(data: &[u8]) -> Result<Message, DecodeError> {
     let Some((&tag, rest)) = data.split_first() else {
         return Err(DecodeError { tag: '?', reason: "empty message".into() });
     };

@@ -20,7 +20,7 @@
 const DAY: i64 = 86_400;
 
 /// An integer: an optional sign and decimal digits. None when malformed or beyond `i64`.
-pub fn int(v: &[u8]) -> Option<i64> {
+pub(super) fn int(v: &[u8]) -> Option<i64> {
     let (neg, digits) = match v.first()? {
         b'-' => (true, &v[1..]),
         b'+' => (false, &v[1..]),
@@ -49,7 +49,7 @@ pub fn int(v: &[u8]) -> Option<i64> {
 /// Postgres prints (an optional `-`, digits, and a `.` with at most `scale` digits) and fits
 /// `precision` digits. None otherwise, for a general parser to decide (more fractional digits
 /// than `scale` are rounded there, and its errors name the problem).
-pub fn decimal(v: &[u8], precision: u8, scale: u8) -> Option<i128> {
+pub(super) fn decimal(v: &[u8], precision: u8, scale: u8) -> Option<i128> {
     let (neg, rest) = match v.first()? {
         b'-' => (true, &v[1..]),
         b'+' => (false, &v[1..]),
@@ -78,7 +78,7 @@ pub fn decimal(v: &[u8], precision: u8, scale: u8) -> Option<i128> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (`year` 0 is 1 BC).
-pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+pub(super) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     // H. Hinnant's algorithm: years start in March, so the leap day ends a year.
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
@@ -211,7 +211,7 @@ fn infinite(v: &[u8]) -> bool {
 }
 
 /// A date as days since 1970-01-01; None for `infinity` / `-infinity`.
-pub fn date(v: &[u8]) -> Result<Option<i32>, String> {
+pub(super) fn date(v: &[u8]) -> Result<Option<i32>, String> {
     if infinite(v) {
         return Ok(None);
     }
@@ -222,7 +222,7 @@ pub fn date(v: &[u8]) -> Result<Option<i32>, String> {
 }
 
 /// A time of day as nanoseconds since midnight (`24:00:00` is 86,400 s).
-pub fn time(v: &[u8]) -> Result<i64, String> {
+pub(super) fn time(v: &[u8]) -> Result<i64, String> {
     let mut c = Cursor { v, at: 0 };
     let t = c.time(true)?;
     if !c.rest().is_empty() {
@@ -234,7 +234,7 @@ pub fn time(v: &[u8]) -> Result<i64, String> {
 /// A timestamp as (seconds since 1970-01-01 00:00:00, nanoseconds within the second): UTC for a
 /// `timestamptz` (`zoned`, whose text has a UTC offset), the wall clock for a `timestamp` (none).
 /// None for `infinity` / `-infinity`.
-pub fn timestamp(v: &[u8], zoned: bool) -> Result<Option<(i64, u32)>, String> {
+pub(super) fn timestamp(v: &[u8], zoned: bool) -> Result<Option<(i64, u32)>, String> {
     if infinite(v) {
         return Ok(None);
     }
@@ -272,7 +272,7 @@ pub fn timestamp(v: &[u8], zoned: bool) -> Result<Option<(i64, u32)>, String> {
 
 /// Seconds and nanoseconds as a count of `per_second` units (1000: milliseconds, ...), rounded
 /// down; None beyond `i64`.
-pub fn in_units(secs: i64, nanos: u32, per_second: i64) -> Option<i64> {
+pub(super) fn in_units(secs: i64, nanos: u32, per_second: i64) -> Option<i64> {
     secs.checked_mul(per_second)?.checked_add(nanos as i64 / (1_000_000_000 / per_second))
 }
 
@@ -304,7 +304,7 @@ fn special_mask(block: &[u8; 64]) -> u64 {
 /// order. It reads 64 bytes at a time, eight to a machine word (SWAR), into a bit mask whose set
 /// bits are the positions: about four times the speed of a byte loop on this text, where a
 /// field is a few bytes long (and without a dependency or `unsafe`).
-pub struct CopySpecials<'a> {
+pub(super) struct CopySpecials<'a> {
     text: &'a [u8],
     /// Where the block of `mask` starts.
     base: usize,
@@ -313,7 +313,7 @@ pub struct CopySpecials<'a> {
 }
 
 impl CopySpecials<'_> {
-    pub fn new(text: &[u8]) -> CopySpecials<'_> {
+    pub(super) fn new(text: &[u8]) -> CopySpecials<'_> {
         CopySpecials { text, base: 0, mask: 0, next_block: 0 }
     }
 }

@@ -8,7 +8,7 @@
 
 pub mod counting;
 pub mod faults;
-pub mod ranged;
+pub(crate) mod ranged;
 pub mod temp;
 
 use std::sync::Arc;

@@ -27,7 +27,7 @@ const WINDOWS: usize = 4;
 
 /// One object, read a window at a time (cheap to clone).
 #[derive(Clone)]
-pub struct RangedObject {
+pub(crate) struct RangedObject {
     inner: Arc<Inner>,
 }
 
@@ -41,7 +41,12 @@ struct Inner {
 }
 
 impl RangedObject {
-    pub fn new(store: Arc<dyn ObjectStore>, path: Path, size: u64, runtime: tokio::runtime::Handle) -> RangedObject {
+    pub(crate) fn new(
+        store: Arc<dyn ObjectStore>,
+        path: Path,
+        size: u64,
+        runtime: tokio::runtime::Handle,
+    ) -> RangedObject {
         RangedObject { inner: Arc::new(Inner { store, path, size, runtime, windows: Mutex::new(vec![]) }) }
     }
 
@@ -96,7 +101,7 @@ impl ChunkReader for RangedObject {
 }
 
 /// Sequential reads from a position of a [`RangedObject`] (page headers).
-pub struct WindowRead {
+pub(crate) struct WindowRead {
     object: RangedObject,
     pos: u64,
     buf: Bytes,

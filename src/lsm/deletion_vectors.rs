@@ -26,7 +26,7 @@ use crate::spec::{BinaryRow, FileKind, TableSchema};
 use crate::store::manifests::FileNamer;
 
 #[derive(Clone, Debug, Default)]
-pub struct BucketDeletionVectors {
+pub(crate) struct BucketDeletionVectors {
     vectors: BTreeMap<String, Arc<RoaringBitmap>>,
     /// The bucket's deletion-vector index files in the snapshot the vectors came from (or last
     /// written here): what a new index file replaces.
@@ -39,7 +39,7 @@ pub struct BucketDeletionVectors {
 impl BucketDeletionVectors {
     /// Reads the vectors of one bucket from its index manifest entries (deletion-vector entries
     /// of that bucket only).
-    pub async fn restore(io: &FileIO, entries: Vec<IndexManifestEntry>) -> Result<Self> {
+    pub(crate) async fn restore(io: &FileIO, entries: Vec<IndexManifestEntry>) -> Result<Self> {
         let mut vectors = BTreeMap::new();
         for e in &entries {
             if e.index_type != DELETION_VECTORS_INDEX {
@@ -58,21 +58,21 @@ impl BucketDeletionVectors {
     }
 
     /// The same vectors, written in Paimon 1.x's 64-bit layout from now on when `on`.
-    pub fn with_bitmap64(mut self, on: bool) -> Self {
+    pub(crate) fn with_bitmap64(mut self, on: bool) -> Self {
         self.bitmap64 = on;
         self
     }
 
-    pub fn get(&self, data_file: &str) -> Option<&Arc<RoaringBitmap>> {
+    pub(crate) fn get(&self, data_file: &str) -> Option<&Arc<RoaringBitmap>> {
         self.vectors.get(data_file)
     }
 
-    pub fn is_deleted(&self, data_file: &str, row: u32) -> bool {
+    pub(crate) fn is_deleted(&self, data_file: &str, row: u32) -> bool {
         self.vectors.get(data_file).is_some_and(|v| v.contains(row))
     }
 
     /// Marks `row` of `data_file` deleted.
-    pub fn delete_row(&mut self, data_file: &str, row: u32) {
+    pub(crate) fn delete_row(&mut self, data_file: &str, row: u32) {
         let v = match self.vectors.get_mut(data_file) {
             Some(v) => v,
             None => self.vectors.entry(data_file.to_string()).or_default(),
@@ -83,31 +83,22 @@ impl BucketDeletionVectors {
     }
 
     /// Drops the vector of a file that left the bucket (compacted away).
-    pub fn remove_file(&mut self, data_file: &str) {
+    pub(crate) fn remove_file(&mut self, data_file: &str) {
         if self.vectors.remove(data_file).is_some() {
             self.modified = true;
         }
     }
 
-    pub fn is_modified(&self) -> bool {
-        self.modified
-    }
-
     /// The names of the index files the vectors came from (or were last written to): what a
     /// compaction working on them read (see `CommitMessage::dv_base`).
-    pub fn base_file_names(&self) -> Vec<String> {
+    pub(crate) fn base_file_names(&self) -> Vec<String> {
         self.base_index_files.iter().map(|e| e.file_name.clone()).collect()
-    }
-
-    /// Number of files with a vector, and of deleted rows in all of them.
-    pub fn stats(&self) -> (usize, u64) {
-        (self.vectors.len(), self.vectors.values().map(|v| v.len()).sum())
     }
 
     /// If the vectors changed, writes them into one new index file and returns the index
     /// manifest changes: DELETE of the bucket's previous index files, ADD of the new one (none
     /// when no vector is left). The written state becomes the new base.
-    pub async fn write_index(
+    pub(crate) async fn write_index(
         &mut self,
         io: &FileIO,
         namer: &mut FileNamer,
@@ -154,7 +145,7 @@ impl BucketDeletionVectors {
 /// combinations Paimon refuses or shoal does not maintain: first-row (it never deletes old
 /// rows, so Paimon rejects vectors with it) and append tables (deletion vectors of append
 /// tables are a Paimon 1.x feature).
-pub fn maintained_for(schema: &TableSchema) -> Result<bool> {
+pub(crate) fn maintained_for(schema: &TableSchema) -> Result<bool> {
     if !schema.core_options().deletion_vectors_enabled()? {
         return Ok(false);
     }
@@ -178,7 +169,7 @@ pub fn maintained_for(schema: &TableSchema) -> Result<bool> {
 /// Applies index manifest changes to the live entries of a snapshot's index manifest, as
 /// Paimon's bucketed combiner does: one index file per (partition, bucket, index type), a DELETE
 /// removes the bucket's entry and an ADD replaces it.
-pub fn combine_index_entries(
+pub(crate) fn combine_index_entries(
     previous: Vec<IndexManifestEntry>,
     changes: &[IndexManifestEntry],
 ) -> Vec<IndexManifestEntry> {
@@ -207,7 +198,7 @@ pub fn combine_index_entries(
 /// The index changes of a commit must start from the bucket's index files in the latest
 /// snapshot: otherwise another commit changed the bucket's deletion vectors in between, and
 /// this commit would silently drop its deletions.
-pub fn check_index_base(latest: &[IndexManifestEntry], changes: &[IndexManifestEntry]) -> Result<()> {
+pub(crate) fn check_index_base(latest: &[IndexManifestEntry], changes: &[IndexManifestEntry]) -> Result<()> {
     let mut buckets: Vec<(&BinaryRow, i32)> = changes.iter().map(|e| (&e.partition, e.bucket)).collect();
     buckets.sort_by(|a, b| (a.0.data(), a.1).cmp(&(b.0.data(), b.1)));
     buckets.dedup();
@@ -227,7 +218,7 @@ pub fn check_index_base(latest: &[IndexManifestEntry], changes: &[IndexManifestE
 /// (an index manifest) are `based_on`, the ones a compaction read: a compaction that rewrote a
 /// file another commit has since marked rows of would bring those rows back, even when the
 /// compaction itself changed no vector.
-pub fn check_dv_base(
+pub(crate) fn check_dv_base(
     latest: &[IndexManifestEntry],
     partition: &BinaryRow,
     bucket: i32,

@@ -35,7 +35,7 @@ use crate::read::SplitReader;
 use crate::spec::DataFileMeta;
 
 /// Rows per block of a lookup index: what one cache miss reads.
-pub const BLOCK_ROWS: usize = 4096;
+pub(crate) const BLOCK_ROWS: usize = 4096;
 
 /// Where a block lies in its index file.
 struct BlockLocation {
@@ -46,7 +46,7 @@ struct BlockLocation {
 }
 
 /// One data file's lookup index on local disk, with each block's first key in memory.
-pub struct LookupFile {
+pub(crate) struct LookupFile {
     id: u64,
     scratch: TempFile,
     file: std::fs::File,
@@ -175,23 +175,25 @@ impl DiskShared {
 
 /// What the lookup indexes of a writer (or compaction job) take on local disk.
 #[derive(Clone)]
-pub struct LookupDisk {
+pub(crate) struct LookupDisk {
     inner: Arc<DiskShared>,
 }
 
 impl LookupDisk {
     /// A budget of `limit` bytes (`u64::MAX`: unlimited).
-    pub fn new(limit: u64) -> LookupDisk {
+    pub(crate) fn new(limit: u64) -> LookupDisk {
         LookupDisk { inner: DiskShared::new(limit) }
     }
 
     /// Bytes of the indexes kept now.
-    pub fn used_bytes(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn used_bytes(&self) -> u64 {
         self.inner.used.load(Ordering::Relaxed)
     }
 
     /// The most bytes kept at once since this budget was made.
-    pub fn peak_bytes(&self) -> u64 {
+    #[cfg(test)]
+    pub(crate) fn peak_bytes(&self) -> u64 {
         self.inner.peak.load(Ordering::Relaxed)
     }
 }
@@ -204,7 +206,7 @@ impl Default for LookupDisk {
 }
 
 /// One block of an index: its keys and rows, and the file position of its first row.
-pub struct Block {
+pub(crate) struct Block {
     pub keys: SortKeys,
     pub rows: RecordBatch,
     pub first_row: u32,
@@ -325,7 +327,7 @@ impl LookupFile {
 /// budget, and within a [`MemoryPool`] only what the pool's buffers leave. Oldest out first
 /// (compactions probe keys in order, so a block is used in one stretch). Cheap to clone.
 #[derive(Clone)]
-pub struct BlockCache {
+pub(crate) struct BlockCache {
     inner: Arc<BlockShared>,
     /// The disk budget of the indexes these blocks come from.
     disk: LookupDisk,
@@ -394,10 +396,10 @@ impl Default for BlockCache {
 }
 
 /// The budget of a block cache outside any pool (tests, one-off lookups).
-pub const DEFAULT_BLOCK_CACHE_BYTES: usize = 64 << 20;
+pub(crate) const DEFAULT_BLOCK_CACHE_BYTES: usize = 64 << 20;
 
 impl BlockCache {
-    pub fn new(budget: usize, pool: Option<Arc<MemoryPool>>) -> BlockCache {
+    pub(crate) fn new(budget: usize, pool: Option<Arc<MemoryPool>>) -> BlockCache {
         let inner = Arc::new(BlockShared { state: Mutex::default(), used: AtomicUsize::new(0), budget, pool });
         if let Some(pool) = &inner.pool {
             let me: Arc<dyn Reclaim> = inner.clone();
@@ -407,18 +409,14 @@ impl BlockCache {
     }
 
     /// The same cache with the indexes it serves held to `disk` on local disk.
-    pub fn with_disk(mut self, disk: LookupDisk) -> BlockCache {
+    pub(crate) fn with_disk(mut self, disk: LookupDisk) -> BlockCache {
         self.disk = disk;
         self
     }
 
-    /// The disk budget of the indexes.
-    pub fn disk(&self) -> &LookupDisk {
-        &self.disk
-    }
-
     /// Bytes held.
-    pub fn used_bytes(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn used_bytes(&self) -> usize {
         self.inner.used()
     }
 
@@ -457,7 +455,7 @@ impl BlockCache {
 
 /// Loaded lookup indexes of one bucket, by data file name. Clones share the indexes.
 #[derive(Clone, Default)]
-pub struct LookupCache {
+pub(crate) struct LookupCache {
     files: CacheFiles,
 }
 
@@ -468,7 +466,7 @@ impl LookupCache {
 
     /// Forgets files that are no longer in the bucket (their scratch files go with the last
     /// reference).
-    pub fn retain_files(&mut self, live: &[DataFileMeta]) {
+    pub(crate) fn retain_files(&mut self, live: &[DataFileMeta]) {
         let gone: Vec<Arc<LookupFile>> = {
             let mut files = self.lock();
             let names: Vec<String> =
@@ -476,14 +474,6 @@ impl LookupCache {
             names.iter().filter_map(|n| files.remove(n)).collect()
         };
         drop(gone);
-    }
-
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.lock().is_empty()
     }
 }
 
@@ -497,7 +487,7 @@ impl Drop for LookupLevels {
 
 /// A hit: the file, the row position in it, and the block holding the row.
 #[derive(Clone)]
-pub struct Found<'a> {
+pub(crate) struct Found<'a> {
     pub file: &'a DataFileMeta,
     pub position: u32,
     pub block: Arc<Block>,
@@ -505,13 +495,13 @@ pub struct Found<'a> {
 
 impl Found<'_> {
     /// The row's position within [`Found::block`]'s rows.
-    pub fn row_in_block(&self) -> usize {
+    pub(crate) fn row_in_block(&self) -> usize {
         (self.position - self.block.first_row) as usize
     }
 }
 
 /// The files of the searched levels with their indexes, each level ordered by first key.
-pub struct LookupLevels {
+pub(crate) struct LookupLevels {
     levels: Vec<Vec<(DataFileMeta, Arc<LookupFile>)>>,
     blocks: BlockCache,
     encoder: KeyEncoder,
@@ -529,7 +519,7 @@ type HeldBlock = ((usize, usize), Arc<Block>);
 impl LookupLevels {
     /// Loads (or takes from `cache`) the indexes of `files`, grouped by level. `reader` decides
     /// what is kept besides keys (see [`LookupFile::build`]). Runs on a blocking thread.
-    pub fn load(
+    pub(crate) fn load(
         reader: &SplitReader,
         bucket_path: &str,
         files: &[DataFileMeta],
@@ -543,7 +533,7 @@ impl LookupLevels {
 
     /// [`Self::load`] without leaving out level 0: the caller makes sure that the files of a
     /// level do not overlap (one level-0 file at a time).
-    pub fn load_any_level(
+    pub(crate) fn load_any_level(
         reader: &SplitReader,
         bucket_path: &str,
         files: &[DataFileMeta],
@@ -579,7 +569,7 @@ impl LookupLevels {
         Ok(LookupLevels { levels, blocks: blocks.clone(), encoder, hints, current })
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.levels.is_empty()
     }
 
@@ -597,7 +587,7 @@ impl LookupLevels {
     }
 
     /// The live row holding key `row` of `keys`, on the shallowest level that has one.
-    pub fn lookup(&self, keys: &SortKeys, row: usize, dvs: &BucketDeletionVectors) -> Result<Option<Found<'_>>> {
+    pub(crate) fn lookup(&self, keys: &SortKeys, row: usize, dvs: &BucketDeletionVectors) -> Result<Option<Found<'_>>> {
         if let SortKeys::I64(probe) = keys {
             return self.lookup_i64(probe[row], dvs);
         }

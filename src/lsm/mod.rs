@@ -4,12 +4,12 @@
 //! by the dedicated compaction job (`shoal compact`). [`shape`] describes a tree for people
 //! (`shoal inspect`).
 
-pub mod deletion_vectors;
-pub mod levels;
-pub mod lookup;
-pub mod rewrite;
+pub(crate) mod deletion_vectors;
+mod levels;
+pub(crate) mod lookup;
+pub(crate) mod rewrite;
 pub mod shape;
-pub mod universal;
+pub(crate) mod universal;
 
 pub use levels::{Levels, SortedRun};
 pub use universal::{CompactUnit, UniversalCompaction};

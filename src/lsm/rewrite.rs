@@ -24,7 +24,7 @@ use crate::store::SchemaManager;
 
 /// The files a compaction removed and the files it produced.
 #[derive(Clone, Debug, Default)]
-pub struct CompactResult {
+pub(crate) struct CompactResult {
     pub before: Vec<DataFileMeta>,
     pub after: Vec<DataFileMeta>,
     /// `changelog-producer = lookup`: the changelog the compaction produced.
@@ -34,14 +34,14 @@ pub struct CompactResult {
 /// What a lookup compaction reads and updates in its bucket: the deletion vectors (empty for
 /// tables without them), and the lookup indexes of the bucket's files.
 #[derive(Clone, Default)]
-pub struct DvState {
+pub(crate) struct DvState {
     pub vectors: BucketDeletionVectors,
     pub cache: LookupCache,
 }
 
 /// Everything needed to rewrite files of one table.
 #[derive(Clone)]
-pub struct Rewriter {
+pub(crate) struct Rewriter {
     pub io: FileIO,
     pub schemas: SchemaManager,
     pub schema: Arc<TableSchema>,
@@ -59,7 +59,7 @@ pub struct Rewriter {
 }
 
 impl Rewriter {
-    pub fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<Rewriter> {
+    pub(crate) fn new(io: FileIO, schema: Arc<TableSchema>) -> Result<Rewriter> {
         let namer = Arc::new(DataFileNamer::new());
         let opts = schema.core_options();
         let max_level = crate::lsm::UniversalCompaction::max_level_of(&opts)?;
@@ -113,7 +113,7 @@ impl Rewriter {
 
     /// Runs `unit` for the bucket at `bucket_path`. `drop_retracts`: the output level is at or
     /// below every other file of the bucket, so retractions have nothing left to retract.
-    pub async fn rewrite(
+    pub(crate) async fn rewrite(
         &self,
         partition: &BinaryRow,
         bucket: i32,
@@ -159,7 +159,7 @@ impl Rewriter {
 
 /// What a lookup compaction maintains.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LookupMode {
+pub(crate) struct LookupMode {
     /// `deletion-vectors.enabled`: mark superseded rows below the output, drop retractions.
     pub deletion_vectors: bool,
     /// `changelog-producer = lookup`: emit the changelog of every key a level-0 file touched.
@@ -180,7 +180,7 @@ impl LookupMode {
     /// How the compactions of a table look up older rows: None when they need not (no
     /// deletion vectors, changelog producer none or input). Refuses deletion vectors where
     /// shoal does not maintain them (see [`crate::lsm::deletion_vectors::maintained_for`]).
-    pub fn for_table(schema: &TableSchema) -> Result<Option<LookupMode>> {
+    pub(crate) fn for_table(schema: &TableSchema) -> Result<Option<LookupMode>> {
         use crate::spec::options::ChangelogProducer;
         let deletion_vectors = crate::lsm::deletion_vectors::maintained_for(schema)?;
         if schema.primary_keys.is_empty() {
@@ -205,7 +205,7 @@ impl LookupMode {
 
     /// Deletion vectors and the lookup changelog compact level 0 (with lookups) at every
     /// commit: Paimon's ForceUpLevel0Compaction and `lookup-wait`.
-    pub fn forces_level0(&self) -> bool {
+    pub(crate) fn forces_level0(&self) -> bool {
         self.deletion_vectors || self.changelog
     }
 
@@ -248,7 +248,7 @@ impl Rewriter {
     /// changelog from the value before (the newest version on the input levels above 0, else
     /// the lookup's) and the value after: +I, -U/+U, or -D.
     #[allow(clippy::too_many_arguments)] // the bucket (3), the unit, what lies below, the state, the mode
-    pub async fn rewrite_with_lookup(
+    pub(crate) async fn rewrite_with_lookup(
         &self,
         partition: &BinaryRow,
         bucket: i32,

@@ -144,7 +144,7 @@ fn unit(runs: &[SortedRun], max_level: i32, mut count: usize) -> CompactUnit {
 }
 
 /// Everything into the last level (a full compaction).
-pub fn full_unit(max_level: i32, runs: &[SortedRun]) -> Option<CompactUnit> {
+pub(crate) fn full_unit(max_level: i32, runs: &[SortedRun]) -> Option<CompactUnit> {
     let files: Vec<DataFileMeta> = runs.iter().flat_map(|r| r.files.iter().cloned()).collect();
     // A single file already on the last level without retractions needs no work.
     if files.is_empty()

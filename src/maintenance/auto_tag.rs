@@ -42,17 +42,17 @@ use crate::store::{SnapshotManager, Tag, TagManager};
 
 /// Tag names and times of one `tag.creation-period` and `tag.period-formatter`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TagPeriodHandler {
+pub(super) struct TagPeriodHandler {
     pub period: TagCreationPeriod,
     pub formatter: TagPeriodFormatter,
 }
 
 impl TagPeriodHandler {
-    pub fn new(period: TagCreationPeriod, formatter: TagPeriodFormatter) -> Self {
+    pub(super) fn new(period: TagCreationPeriod, formatter: TagPeriodFormatter) -> Self {
         TagPeriodHandler { period, formatter }
     }
 
-    pub fn one_period(&self) -> chrono::Duration {
+    pub(super) fn one_period(&self) -> chrono::Duration {
         chrono::Duration::from_std(self.period.length()).expect("a period fits chrono's range")
     }
 
@@ -62,7 +62,7 @@ impl TagPeriodHandler {
     }
 
     /// The tag name of the period starting at `t`.
-    pub fn tag_name(&self, t: NaiveDateTime) -> String {
+    pub(super) fn tag_name(&self, t: NaiveDateTime) -> String {
         let date = if self.dashes() {
             format!("{}-{:02}-{:02}", t.year(), t.month(), t.day())
         } else {
@@ -76,7 +76,7 @@ impl TagPeriodHandler {
 
     /// The period start a tag name stands for; None if the name is not of this format (Java's
     /// lenient parse: `2024-13-01` is `2025-01-01`; daily tags ignore everything after a space).
-    pub fn tag_time(&self, name: &str) -> Option<NaiveDateTime> {
+    pub(super) fn tag_time(&self, name: &str) -> Option<NaiveDateTime> {
         match self.period {
             TagCreationPeriod::Daily => {
                 let date = name.split(' ').next()?;
@@ -93,13 +93,13 @@ impl TagPeriodHandler {
         }
     }
 
-    pub fn is_auto_tag(&self, name: &str) -> bool {
+    pub(super) fn is_auto_tag(&self, name: &str) -> bool {
         self.tag_time(name).is_some()
     }
 
     /// The start of the period before the one `t` falls in (periods are aligned to the epoch in
     /// wall-clock time, as Paimon computes them).
-    pub fn normalize_to_previous_tag(&self, t: NaiveDateTime) -> NaiveDateTime {
+    pub(super) fn normalize_to_previous_tag(&self, t: NaiveDateTime) -> NaiveDateTime {
         let ms = t.and_utc().timestamp_millis();
         let p = self.one_period().num_milliseconds();
         // Java's long division truncates toward zero, like Rust's.
@@ -107,7 +107,7 @@ impl TagPeriodHandler {
         start - self.one_period()
     }
 
-    pub fn next_tag_time(&self, t: NaiveDateTime) -> NaiveDateTime {
+    pub(super) fn next_tag_time(&self, t: NaiveDateTime) -> NaiveDateTime {
         t + self.one_period()
     }
 }
@@ -145,7 +145,7 @@ fn parse_date(s: &str, dashes: bool) -> Option<NaiveDate> {
 
 /// Where a snapshot's time comes from (`TagTimeExtractor`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TimeExtractor {
+pub(super) enum TimeExtractor {
     /// `timeMillis`, in the local time zone.
     ProcessTime,
     /// `watermark` (absent or `Long.MIN_VALUE`: no time), in this zone.
@@ -153,7 +153,7 @@ pub enum TimeExtractor {
 }
 
 impl TimeExtractor {
-    pub fn extract(&self, time_millis: i64, watermark: Option<i64>) -> Option<NaiveDateTime> {
+    pub(super) fn extract(&self, time_millis: i64, watermark: Option<i64>) -> Option<NaiveDateTime> {
         match self {
             TimeExtractor::ProcessTime => chrono::DateTime::from_timestamp_millis(time_millis)
                 .map(|t| t.with_timezone(&chrono::Local).naive_local()),
@@ -167,7 +167,7 @@ impl TimeExtractor {
 
 /// The table's `tag.*` options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AutoTagConfig {
+pub(super) struct AutoTagConfig {
     pub mode: TagCreationMode,
     pub handler: TagPeriodHandler,
     pub delay: Duration,
@@ -178,7 +178,7 @@ pub struct AutoTagConfig {
 }
 
 impl AutoTagConfig {
-    pub fn from_options(o: &CoreOptions) -> Result<Self> {
+    pub(super) fn from_options(o: &CoreOptions) -> Result<Self> {
         Ok(AutoTagConfig {
             mode: o.tag_creation_mode()?,
             handler: TagPeriodHandler::new(o.tag_creation_period()?, o.tag_period_formatter()?),
@@ -191,7 +191,7 @@ impl AutoTagConfig {
     }
 
     /// The time extractor of period-based creation; None for `none` and `batch`.
-    pub fn extractor(&self) -> Option<TimeExtractor> {
+    pub(super) fn extractor(&self) -> Option<TimeExtractor> {
         match self.mode {
             TagCreationMode::ProcessTime => Some(TimeExtractor::ProcessTime),
             TagCreationMode::Watermark => Some(TimeExtractor::Watermark(self.watermark_zone)),
@@ -216,7 +216,7 @@ pub struct AutoTagReport {
 /// Period-based tag creation over a table's snapshots (`TagAutoCreation`): keeps the next tag
 /// time and the next snapshot to look at between runs.
 #[derive(Debug)]
-pub struct TagAutoCreation {
+pub(super) struct TagAutoCreation {
     io: FileIO,
     schema: Arc<TableSchema>,
     config: AutoTagConfig,
@@ -231,7 +231,11 @@ const READ_AHEAD: usize = 16;
 impl TagAutoCreation {
     /// Starts after the newest automatic tag (or at the earliest snapshot); None unless
     /// `tag.automatic-creation` is process-time or watermark.
-    pub async fn new(io: &FileIO, schema: Arc<TableSchema>, config: AutoTagConfig) -> Result<Option<TagAutoCreation>> {
+    pub(super) async fn new(
+        io: &FileIO,
+        schema: Arc<TableSchema>,
+        config: AutoTagConfig,
+    ) -> Result<Option<TagAutoCreation>> {
         let Some(extractor) = config.extractor() else { return Ok(None) };
         let delay = chrono::Duration::from_std(config.delay)
             .map_err(|_| Error::InvalidOptionValue(format!("tag.creation-delay {:?} is out of range", config.delay)))?;
@@ -266,13 +270,8 @@ impl TagAutoCreation {
         Ok(out)
     }
 
-    /// The time of the next tag to create (None before the first).
-    pub fn next_tag(&self) -> Option<NaiveDateTime> {
-        self.next_tag
-    }
-
     /// Visits the snapshots not seen yet, creating the tags they are due.
-    pub async fn run(&mut self) -> Result<AutoTagReport> {
+    pub(super) async fn run(&mut self) -> Result<AutoTagReport> {
         let sm = SnapshotManager::new(self.io.clone());
         let mut report = AutoTagReport::default();
         loop {
@@ -372,12 +371,16 @@ fn one_auto_tag(snapshot: i64, names: &[String]) -> Result<&str> {
     }
 }
 
-pub const BATCH_WRITE_TAG_PREFIX: &str = "batch-write-";
+pub(super) const BATCH_WRITE_TAG_PREFIX: &str = "batch-write-";
 
 /// `tag.automatic-creation = batch`: tags the latest snapshot `batch-write-<yyyy-MM-dd>` (its
 /// commit date in the local time zone), replacing a tag of that name, then deletes the oldest
 /// tags beyond `tag.num-retained-max` (ties on one snapshot: oldest tag file first).
-pub async fn create_batch_tag(io: &FileIO, schema: Arc<TableSchema>, config: &AutoTagConfig) -> Result<AutoTagReport> {
+pub(super) async fn create_batch_tag(
+    io: &FileIO,
+    schema: Arc<TableSchema>,
+    config: &AutoTagConfig,
+) -> Result<AutoTagReport> {
     let sm = SnapshotManager::new(io.clone());
     let tm = TagManager::new(io.clone());
     let mut report = AutoTagReport::default();

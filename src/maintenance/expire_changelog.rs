@@ -48,7 +48,7 @@ pub struct ChangelogExpireReport {
 }
 
 /// Expires long-lived changelogs of the table at `io` as `config` says.
-pub async fn expire_changelogs(
+pub(super) async fn expire_changelogs(
     io: &FileIO,
     schema: Arc<TableSchema>,
     config: &ExpireConfig,
@@ -83,7 +83,7 @@ pub async fn expire_changelogs(
 }
 
 /// Expires the long-lived changelogs in `[earliest, end)`; `end` is retained.
-pub async fn expire_changelogs_until(
+pub(super) async fn expire_changelogs_until(
     io: &FileIO,
     schema: Arc<TableSchema>,
     earliest: i64,

@@ -66,7 +66,7 @@ impl FileSet {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reach {
+pub(super) enum Reach {
     /// The data files the snapshot reads, and its changelog files.
     Live,
     /// Every file its manifests mention (ADD and DELETE entries, base, delta and changelog).
@@ -135,7 +135,7 @@ impl Reach {
 }
 
 /// Reads and caches a table's manifests to compute [`FileSet`]s.
-pub struct FileReferences {
+pub(super) struct FileReferences {
     manifests: ManifestStore,
     schema: Arc<TableSchema>,
     /// None: the file is missing (only recorded for tolerant reads).
@@ -151,7 +151,7 @@ pub struct FileReferences {
 const READ_CONCURRENCY: usize = 16;
 
 impl FileReferences {
-    pub fn new(io: FileIO, schema: Arc<TableSchema>) -> Self {
+    pub(super) fn new(io: FileIO, schema: Arc<TableSchema>) -> Self {
         FileReferences {
             manifests: ManifestStore::new(io, &schema.core_options().manifest_compression()),
             schema,
@@ -166,7 +166,7 @@ impl FileReferences {
     /// The files `snapshots` reference (see [`Reach`]), changelog files included. With
     /// `tolerant`, manifests and lists that are gone are skipped (an interrupted expiry already
     /// deleted them, and their files before them); otherwise a missing one is an error.
-    pub async fn files_of(&mut self, snapshots: &[&Snapshot], reach: Reach, tolerant: bool) -> Result<FileSet> {
+    pub(super) async fn files_of(&mut self, snapshots: &[&Snapshot], reach: Reach, tolerant: bool) -> Result<FileSet> {
         let lists: Vec<(String, bool)> = snapshots.iter().flat_map(|s| reach.lists(s, tolerant)).collect();
         let strict: Vec<String> = lists.iter().filter(|(_, t)| !t).map(|(l, _)| l.clone()).collect();
         let lenient: Vec<String> = lists.iter().filter(|(_, t)| *t).map(|(l, _)| l.clone()).collect();
@@ -372,7 +372,7 @@ fn keep_missing<T>(r: Result<T>, tolerant: bool) -> Result<Option<T>> {
 
 /// Deletes files (paths relative to the table root) concurrently; absent files are fine, so an
 /// interrupted run can simply be repeated. Returns how many were deleted.
-pub async fn delete_files(io: &FileIO, paths: impl IntoIterator<Item = String>) -> Result<usize> {
+pub(super) async fn delete_files(io: &FileIO, paths: impl IntoIterator<Item = String>) -> Result<usize> {
     let results: Vec<std::result::Result<(), IoError>> = stream::iter(paths)
         .map(|p| {
             let io = io.clone();

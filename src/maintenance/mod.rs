@@ -4,17 +4,17 @@
 //! what a set of snapshots and tags references. [`operations`]: each operation as a builder made
 //! from a [`crate::Table`], reading its options in one place for the library, CLI, SQL and Python.
 
-pub mod auto_tag;
+mod auto_tag;
 pub mod branches;
 pub mod compact;
 pub mod expire;
-pub mod expire_changelog;
-pub mod file_refs;
+mod expire_changelog;
+mod file_refs;
 pub mod operations;
-pub mod orphan_files;
-pub mod partition_expire;
-pub mod post_commit;
-pub mod postpone;
+mod orphan_files;
+mod partition_expire;
+pub(crate) mod post_commit;
+mod postpone;
 pub mod rollback;
 pub mod service;
 pub mod tags;

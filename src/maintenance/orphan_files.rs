@@ -20,7 +20,7 @@ use crate::spec::{Snapshot, TableSchema};
 use crate::store::{ChangelogManager, SnapshotManager, TagManager};
 
 /// Paimon's default `older_than` for orphan-file removal.
-pub const DEFAULT_OLDER_THAN: Duration = Duration::from_secs(24 * 3600);
+pub(super) const DEFAULT_OLDER_THAN: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrphanReport {
@@ -36,7 +36,7 @@ pub struct OrphanReport {
 /// long-lived changelog references and that were last modified before `cutoff` (epoch millis).
 /// Safe beside snapshot expiry: a manifest that vanishes with its expired snapshot meanwhile
 /// makes it read the references again.
-pub async fn remove_orphan_files(
+pub(super) async fn remove_orphan_files(
     io: &FileIO,
     schema: Arc<TableSchema>,
     cutoff: i64,

@@ -24,7 +24,7 @@ use crate::store::ManifestStore;
 use crate::table::Table;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PartitionExpireConfig {
+pub(super) struct PartitionExpireConfig {
     pub expiration: Duration,
     pub check_interval: Duration,
     pub pattern: Option<String>,
@@ -33,7 +33,7 @@ pub struct PartitionExpireConfig {
 
 impl PartitionExpireConfig {
     /// The table's partition expiry, if `partition.expiration-time` is set.
-    pub fn from_options(o: &CoreOptions) -> Result<Option<Self>> {
+    pub(super) fn from_options(o: &CoreOptions) -> Result<Option<Self>> {
         if o.get("partition.expiration-time").is_none() {
             return Ok(None);
         }
@@ -51,7 +51,7 @@ impl PartitionExpireConfig {
     }
 
     /// The time of a partition given as (column, value) pairs.
-    pub fn partition_time(&self, values: &[(String, String)]) -> Option<NaiveDateTime> {
+    pub(super) fn partition_time(&self, values: &[(String, String)]) -> Option<NaiveDateTime> {
         let text = match &self.pattern {
             Some(p) => {
                 // Longest names first, so `$dt` does not eat the start of `$dtx`.
@@ -114,7 +114,7 @@ fn parse_with_java_pattern(text: &str, pattern: &str) -> Option<NaiveDateTime> {
 
 /// What [`expire_partitions`] did (or, in a dry run, would do).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PartitionExpireReport {
+pub(super) struct PartitionExpireReport {
     /// The expired partitions, as paths (`dt=2024-01-01`).
     pub partitions: Vec<String>,
     pub files: usize,
@@ -124,7 +124,7 @@ pub struct PartitionExpireReport {
 }
 
 /// Drops the partitions of `table` older than `now - expiration`.
-pub async fn expire_partitions(
+pub(super) async fn expire_partitions(
     table: &Table,
     config: &PartitionExpireConfig,
     now: NaiveDateTime,

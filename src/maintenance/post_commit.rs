@@ -23,7 +23,7 @@ use crate::spec::TableSchema;
 use crate::store::{ConsumerManager, SnapshotManager};
 
 /// The hook [`crate::Table::new_commit`] installs; None when there is nothing to run.
-pub fn after_commit_hook(io: FileIO, schema: Arc<TableSchema>) -> Result<Option<AfterCommit>> {
+pub(crate) fn after_commit_hook(io: FileIO, schema: Arc<TableSchema>) -> Result<Option<AfterCommit>> {
     let opts = schema.core_options();
     let write_only = opts.write_only()?;
     let consumer_expiration = opts.consumer_expiration_time()?;
@@ -82,7 +82,7 @@ pub fn after_commit_hook(io: FileIO, schema: Arc<TableSchema>) -> Result<Option<
 
 /// Deletes consumers whose file was not modified within `expiration` (Paimon's
 /// `ConsumerManager.expire`); returns their ids.
-pub async fn expire_consumers(io: &FileIO, expiration: std::time::Duration) -> Result<Vec<String>> {
+pub(crate) async fn expire_consumers(io: &FileIO, expiration: std::time::Duration) -> Result<Vec<String>> {
     let ms = i64::try_from(expiration.as_millis()).unwrap_or(i64::MAX);
     let before = chrono::Utc::now().timestamp_millis().saturating_sub(ms);
     ConsumerManager::new(io.clone()).expire(before).await
@@ -98,7 +98,7 @@ pub struct TagMaintenanceReport {
 /// The tag part of the post-commit work, on demand (for tables written with `write-only`, or
 /// from the CLI): automatic creation over every snapshot not yet considered (process-time and
 /// watermark; `batch` tags the latest snapshot), then retention expiry.
-pub async fn run_tag_maintenance(io: &FileIO, schema: Arc<TableSchema>) -> Result<TagMaintenanceReport> {
+pub(crate) async fn run_tag_maintenance(io: &FileIO, schema: Arc<TableSchema>) -> Result<TagMaintenanceReport> {
     let config = AutoTagConfig::from_options(&schema.core_options())?;
     let auto = match config.mode {
         TagCreationMode::Batch => create_batch_tag(io, schema.clone(), &config).await?,

@@ -36,7 +36,7 @@ use crate::write::{CommitMessage, TableWrite};
 
 /// What a postpone compaction moved.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PostponeReport {
+pub(super) struct PostponeReport {
     pub outcome: Option<CommitOutcome>,
     /// Partitions whose pending rows moved, with the bucket count each got.
     pub partitions: Vec<(crate::spec::BinaryRow, i32)>,
@@ -50,7 +50,7 @@ pub struct PostponeReport {
 }
 
 /// Whether the table is a postpone-bucket table.
-pub fn is_postpone_table(schema: &TableSchema) -> Result<bool> {
+pub(super) fn is_postpone_table(schema: &TableSchema) -> Result<bool> {
     Ok(schema.core_options().bucket()? == POSTPONE_BUCKET)
 }
 
@@ -77,7 +77,7 @@ fn new_partition_buckets(schema: &TableSchema, pending: &[DataFileMeta]) -> Resu
 
 /// Moves the pending rows of a postpone-bucket table (within `partition_filter`) into real
 /// buckets in one COMPACT snapshot committed as `commit_user`. Nothing pending: an empty report.
-pub async fn compact_postpone(
+pub(super) async fn compact_postpone(
     table: &Table,
     commit_user: &str,
     partition_filter: Option<&PartitionFilter>,

@@ -20,27 +20,25 @@ use crate::spec::merge_engine::{AggFunction, FieldAggregator};
 
 /// The aggregator of one column, ready to run.
 #[derive(Clone, Debug)]
-pub struct Aggregator {
+pub(super) struct Aggregator {
     pub function: AggFunction,
     pub ignore_retract: bool,
-    pub column: usize,
     pub column_name: String,
     pub arrow_type: ArrowType,
 }
 
 /// A group of versions and the column being merged: what resolves [`Cell::Ref`]s.
 #[derive(Clone, Copy)]
-pub struct Ctx<'a, 'b> {
+pub(super) struct Ctx<'a, 'b> {
     pub versions: &'a [Version<'b>],
     pub column: usize,
 }
 
 impl Aggregator {
-    pub fn new(spec: &FieldAggregator, column: usize, column_name: &str, arrow_type: ArrowType) -> Self {
+    pub(super) fn new(spec: &FieldAggregator, column_name: &str, arrow_type: ArrowType) -> Self {
         Aggregator {
             function: spec.function.clone(),
             ignore_retract: spec.ignore_retract,
-            column,
             column_name: column_name.to_string(),
             arrow_type,
         }
@@ -52,7 +50,7 @@ impl Aggregator {
 
     /// Folds `input` into `acc`. `initialized` is the per-merge flag of first_value and
     /// first_non_null_value.
-    pub fn agg(&self, acc: Cell, input: Cell, initialized: &mut bool, ctx: Ctx) -> Result<Cell> {
+    pub(super) fn agg(&self, acc: Cell, input: Cell, initialized: &mut bool, ctx: Ctx) -> Result<Cell> {
         use AggFunction::*;
         Ok(match &self.function {
             PrimaryKey | LastValue => input,
@@ -150,7 +148,7 @@ impl Aggregator {
 
     /// Paimon's `aggReversed`: the input is older than the accumulator (partial-update sequence
     /// groups). `agg(input, acc)`, except for collect which keeps the accumulator first.
-    pub fn agg_reversed(&self, acc: Cell, input: Cell, initialized: &mut bool, ctx: Ctx) -> Result<Cell> {
+    pub(super) fn agg_reversed(&self, acc: Cell, input: Cell, initialized: &mut bool, ctx: Ctx) -> Result<Cell> {
         if matches!(self.function, AggFunction::Collect { .. }) {
             self.agg(acc, input, initialized, ctx)
         } else {
@@ -159,7 +157,7 @@ impl Aggregator {
     }
 
     /// Takes `input` (a -U/-D version's value) back out of `acc`.
-    pub fn retract(&self, acc: Cell, input: Cell, ctx: Ctx) -> Result<Cell> {
+    pub(super) fn retract(&self, acc: Cell, input: Cell, ctx: Ctx) -> Result<Cell> {
         use AggFunction::*;
         if self.ignore_retract {
             return Ok(acc);

@@ -71,7 +71,7 @@ impl Cell {
 
 /// Reads the scalar behind a cell of column `c`: references are resolved, everything else is
 /// returned as is. Nested values come back as [`Cell::Nested`].
-pub fn resolve(cell: &Cell, versions: &[Version], c: usize) -> Result<Cell> {
+pub(crate) fn resolve(cell: &Cell, versions: &[Version], c: usize) -> Result<Cell> {
     match cell {
         Cell::Ref(v) => {
             let ver = &versions[*v];
@@ -82,7 +82,7 @@ pub fn resolve(cell: &Cell, versions: &[Version], c: usize) -> Result<Cell> {
 }
 
 /// The value of `array` at `row` as a cell.
-pub fn scalar_at(a: &dyn Array, row: usize) -> Result<Cell> {
+pub(crate) fn scalar_at(a: &dyn Array, row: usize) -> Result<Cell> {
     if a.is_null(row) {
         return Ok(Cell::Null);
     }
@@ -119,7 +119,7 @@ pub fn scalar_at(a: &dyn Array, row: usize) -> Result<Cell> {
 }
 
 /// Order of two resolved scalars of one column, nulls first (Paimon's record comparator).
-pub fn compare_scalars(a: &Cell, b: &Cell) -> Ordering {
+pub(crate) fn compare_scalars(a: &Cell, b: &Cell) -> Ordering {
     match (a, b) {
         (Cell::Null, Cell::Null) => Ordering::Equal,
         (Cell::Null, _) => Ordering::Less,
@@ -136,7 +136,7 @@ pub fn compare_scalars(a: &Cell, b: &Cell) -> Ordering {
 }
 
 /// Rows computed by merges, kept as cells until their batch is built.
-pub struct ComputedRows {
+pub(crate) struct ComputedRows {
     columns: Vec<Vec<Cell>>,
     seqs: Vec<i64>,
     /// Where each row's key can be copied from: (source, row) of one of its versions.
@@ -144,27 +144,27 @@ pub struct ComputedRows {
 }
 
 impl ComputedRows {
-    pub fn new(num_columns: usize) -> Self {
+    pub(crate) fn new(num_columns: usize) -> Self {
         ComputedRows { columns: vec![vec![]; num_columns], seqs: vec![], key_sources: vec![] }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.seqs.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.seqs.is_empty()
     }
 
-    pub fn seqs(&self) -> &[i64] {
+    pub(crate) fn seqs(&self) -> &[i64] {
         &self.seqs
     }
 
-    pub fn key_sources(&self) -> &[(usize, usize)] {
+    pub(crate) fn key_sources(&self) -> &[(usize, usize)] {
         &self.key_sources
     }
 
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.columns.iter_mut().for_each(Vec::clear);
         self.seqs.clear();
         self.key_sources.clear();
@@ -172,7 +172,7 @@ impl ComputedRows {
 
     /// Adds a merged row; references to the group's versions become (source, row) references.
     /// Returns the row's index.
-    pub fn push(&mut self, versions: &[Version], seq: i64, cells: Vec<Cell>) -> usize {
+    pub(crate) fn push(&mut self, versions: &[Version], seq: i64, cells: Vec<Cell>) -> usize {
         for (c, cell) in cells.into_iter().enumerate() {
             let cell = match cell {
                 Cell::Ref(v) => Cell::Source(versions[v].source, versions[v].row),
@@ -187,7 +187,7 @@ impl ComputedRows {
 
     /// The computed rows as Arrow columns of the given types; `columns_of(source)` gives the
     /// table columns of a source batch.
-    pub fn build<'a>(
+    pub(crate) fn build<'a>(
         &self,
         types: &[ArrowType],
         columns_of: &dyn Fn(usize) -> &'a [ArrayRef],

@@ -14,20 +14,20 @@ use arrow_schema::DataType as ArrowType;
 use crate::error::{Error, Result};
 
 /// Sort keys of one batch.
-pub enum SortKeys {
+pub(crate) enum SortKeys {
     I64(ScalarBuffer<i64>),
     I32(ScalarBuffer<i32>),
     Rows(Rows),
 }
 
 /// Builds comparable keys for batches of one key schema.
-pub struct KeyEncoder {
+pub(crate) struct KeyEncoder {
     fast: Option<ArrowType>,
     converter: Option<RowConverter>,
 }
 
 impl KeyEncoder {
-    pub fn new(key_types: &[ArrowType]) -> Result<KeyEncoder> {
+    pub(crate) fn new(key_types: &[ArrowType]) -> Result<KeyEncoder> {
         if key_types.len() == 1 && matches!(key_types[0], ArrowType::Int64 | ArrowType::Int32) {
             return Ok(KeyEncoder { fast: Some(key_types[0].clone()), converter: None });
         }
@@ -36,7 +36,7 @@ impl KeyEncoder {
         Ok(KeyEncoder { fast: None, converter: Some(converter) })
     }
 
-    pub fn encode(&self, columns: &[ArrayRef]) -> Result<SortKeys> {
+    pub(crate) fn encode(&self, columns: &[ArrayRef]) -> Result<SortKeys> {
         match (&self.fast, &self.converter) {
             (Some(ArrowType::Int64), _) if columns[0].null_count() == 0 => {
                 Ok(SortKeys::I64(columns[0].as_primitive::<Int64Type>().values().clone()))
@@ -56,7 +56,7 @@ impl KeyEncoder {
 impl KeyEncoder {
     /// Appends keys `range` of `keys` to `out` in a form [`Self::read_keys`] reads back (local
     /// lookup files).
-    pub fn write_keys(&self, keys: &SortKeys, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
+    pub(crate) fn write_keys(&self, keys: &SortKeys, range: std::ops::Range<usize>, out: &mut Vec<u8>) {
         for i in range {
             match keys {
                 SortKeys::I64(v) => out.extend_from_slice(&v[i].to_le_bytes()),
@@ -72,7 +72,7 @@ impl KeyEncoder {
     }
 
     /// Reads `n` keys written by [`Self::write_keys`]; None when the bytes are not such keys.
-    pub fn read_keys(&self, bytes: &[u8], n: usize) -> Option<SortKeys> {
+    pub(crate) fn read_keys(&self, bytes: &[u8], n: usize) -> Option<SortKeys> {
         let word = |at: usize, len: usize| bytes.get(at..at + len);
         match (&self.fast, &self.converter) {
             (Some(ArrowType::Int64), _) => {
@@ -104,7 +104,7 @@ impl KeyEncoder {
 
     /// Keys stored as one Arrow column by a local spill file (integers as they are, row-format
     /// keys as their bytes) read back; None when the column is not such keys.
-    pub fn keys_from_column(&self, column: &ArrayRef) -> Option<SortKeys> {
+    pub(crate) fn keys_from_column(&self, column: &ArrayRef) -> Option<SortKeys> {
         match (&self.fast, &self.converter) {
             (Some(ArrowType::Int64), _) => {
                 Some(SortKeys::I64(column.as_primitive_opt::<Int64Type>()?.values().clone()))
@@ -124,7 +124,7 @@ impl KeyEncoder {
     }
 
     /// Key `i` of `keys` alone.
-    pub fn one(&self, keys: &SortKeys, i: usize) -> SortKeys {
+    pub(crate) fn one(&self, keys: &SortKeys, i: usize) -> SortKeys {
         match (keys, &self.converter) {
             // Copied, not sliced: a slice would keep the whole batch's key buffer alive (a
             // lookup index keeps one key per block, and held 32 KiB per block that way).
@@ -143,7 +143,7 @@ impl KeyEncoder {
 
 impl SortKeys {
     /// Bytes held.
-    pub fn memory_size(&self) -> usize {
+    pub(crate) fn memory_size(&self) -> usize {
         match self {
             SortKeys::I64(v) => v.len() * 8,
             SortKeys::I32(v) => v.len() * 4,
@@ -151,20 +151,17 @@ impl SortKeys {
         }
     }
 
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match self {
             SortKeys::I64(v) => v.len(),
             SortKeys::I32(v) => v.len(),
             SortKeys::Rows(r) => r.num_rows(),
         }
     }
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 
     /// Compares key `i` of self with key `j` of `other` (both from the same encoder).
     #[inline]
-    pub fn cmp_with(&self, i: usize, other: &SortKeys, j: usize) -> Ordering {
+    pub(crate) fn cmp_with(&self, i: usize, other: &SortKeys, j: usize) -> Ordering {
         match (self, other) {
             (SortKeys::I64(a), SortKeys::I64(b)) => a[i].cmp(&b[j]),
             (SortKeys::I32(a), SortKeys::I32(b)) => a[i].cmp(&b[j]),
@@ -174,7 +171,7 @@ impl SortKeys {
     }
 
     /// Row indices sorted by key; equal keys keep their input order (stable).
-    pub fn sorted_indices(&self) -> Vec<u32> {
+    pub(crate) fn sorted_indices(&self) -> Vec<u32> {
         match self {
             SortKeys::I64(v) => {
                 let mut pairs: Vec<(i64, u32)> = v.iter().enumerate().map(|(i, k)| (*k, i as u32)).collect();

@@ -14,10 +14,10 @@
 //! [`cell::Cell`]s, mostly references into the versions, built into Arrow by
 //! [`cell::ComputedRows`].
 
-pub mod aggregate;
-pub mod cell;
-pub mod keys;
-pub mod partial_update;
+mod aggregate;
+pub(crate) mod cell;
+pub(crate) mod keys;
+mod partial_update;
 pub mod rbm64;
 pub mod sketches;
 
@@ -74,7 +74,7 @@ impl MergeFunction {
             .iter()
             .enumerate()
             .map(|(i, a)| {
-                a.as_ref().map(|a| Aggregator::new(a, i, &schema.fields[i].name, schema.fields[i].data_type.to_arrow()))
+                a.as_ref().map(|a| Aggregator::new(a, &schema.fields[i].name, schema.fields[i].data_type.to_arrow()))
             })
             .collect();
         let engine = match config.engine {

@@ -16,7 +16,7 @@ use crate::spec::merge_engine::SequenceGroup;
 use crate::spec::RowKind;
 
 #[derive(Clone, Debug)]
-pub struct PartialUpdate {
+pub(super) struct PartialUpdate {
     pub ignore_delete: bool,
     pub remove_record_on_delete: bool,
     pub groups: Vec<SequenceGroup>,
@@ -28,7 +28,7 @@ pub struct PartialUpdate {
 }
 
 /// What a partial-update merge produced.
-pub enum Outcome {
+pub(super) enum Outcome {
     Row {
         seq: i64,
         cells: Vec<Cell>,
@@ -38,7 +38,7 @@ pub enum Outcome {
 }
 
 impl PartialUpdate {
-    pub fn new(
+    pub(super) fn new(
         ignore_delete: bool,
         remove_record_on_delete: bool,
         groups: Vec<SequenceGroup>,
@@ -55,7 +55,7 @@ impl PartialUpdate {
     }
 
     /// Merges versions given in sequence order.
-    pub fn merge(&self, versions: &[Version]) -> Result<Outcome> {
+    pub(super) fn merge(&self, versions: &[Version]) -> Result<Outcome> {
         let n = self.aggregators.len();
         // Without sequence groups, a newest +I with every column set overwrites everything
         // before it: the result is that version (kind +I, its sequence number) as it stands.

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 
 /// The rows of the Avro data file `bytes` (at `path`, for errors) as one batch of `schema` (the
 /// file's data-file layout in Arrow), columns matched by name.
-pub fn decode_avro_data_file(bytes: &[u8], schema: &SchemaRef, path: &str) -> Result<RecordBatch> {
+pub(super) fn decode_avro_data_file(bytes: &[u8], schema: &SchemaRef, path: &str) -> Result<RecordBatch> {
     let records = crate::spec::avro_container::read_records(bytes).map_err(|e| Error::data_file(path, e))?;
     let mut rows: Vec<&[(String, Value)]> = Vec::with_capacity(records.len());
     for r in &records {

@@ -33,7 +33,7 @@ mod tests;
 
 use cursor::{heapify, pop, push, BatchStore, RunCursor};
 
-pub const DEFAULT_BATCH_SIZE: usize = 8192;
+pub(crate) const DEFAULT_BATCH_SIZE: usize = 8192;
 
 /// Reads splits of one table with a fixed projection. Cheap to clone; used from blocking threads.
 #[derive(Clone)]
@@ -65,7 +65,7 @@ pub struct SplitReader {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub struct KeyValueOutput {
+pub(crate) struct KeyValueOutput {
     pub drop_retracts: bool,
 }
 

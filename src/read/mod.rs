@@ -1,11 +1,11 @@
 //! The read path: scan planning ([`scan`]) and merge-on-read ([`merge_read`]), exposed as an
 //! async stream of Arrow batches. Splits are read on blocking threads, several at once.
 
-pub mod avro_data;
-pub mod merge_read;
+mod avro_data;
+pub(crate) mod merge_read;
 pub mod scan;
-pub mod stream_read;
-pub mod stream_scan;
+pub(crate) mod stream_read;
+pub(crate) mod stream_scan;
 
 use std::sync::Arc;
 

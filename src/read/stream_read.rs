@@ -87,7 +87,7 @@ impl StreamOptions {
 }
 
 /// The schema of change batches: `_ROW_KIND` then `table`'s columns.
-pub fn change_schema(table: &SchemaRef) -> SchemaRef {
+pub(crate) fn change_schema(table: &SchemaRef) -> SchemaRef {
     let mut fields = vec![Arc::new(Field::new(ROW_KIND_COLUMN, ArrowType::Utf8, false))];
     fields.extend(table.fields().iter().cloned());
     Arc::new(Schema::new(fields))
@@ -338,7 +338,11 @@ fn with_kinds(schema: &SchemaRef, kinds: &[RowKind], batch: &RecordBatch) -> Res
 
 /// Reads plans (an incremental read) of the table at `io` (in `schema`) into change batches, in
 /// plan order.
-pub async fn read_plans(io: &FileIO, schema: &Arc<TableSchema>, plans: Vec<ChangePlan>) -> Result<Vec<ChangeBatch>> {
+pub(crate) async fn read_plans(
+    io: &FileIO,
+    schema: &Arc<TableSchema>,
+    plans: Vec<ChangePlan>,
+) -> Result<Vec<ChangeBatch>> {
     let reader = Arc::new(SplitReader::for_table(io.clone(), schema.clone(), None)?);
     let schema = change_schema(&table_arrow_schema(schema));
     let mut out = vec![];

@@ -418,7 +418,7 @@ impl StreamScan {
 /// The splits of what one snapshot changed: the ADD entries of its delta manifests, or its
 /// changelog manifests. Each split's files are in sequence order, so reading them in order
 /// replays the bucket's changes in the order they were written.
-pub async fn changed_splits(
+pub(crate) async fn changed_splits(
     io: &FileIO,
     schema: &Arc<TableSchema>,
     snapshot: &Snapshot,
@@ -448,7 +448,7 @@ pub async fn changed_splits(
 /// snapshots after START up to and including END, one raw plan per APPEND snapshot. START and
 /// END are snapshot ids or tag names. `changelog` picks the changelog files (None: `auto`, the
 /// changelog when the table has a changelog producer, else the deltas).
-pub async fn incremental_plans(
+pub(crate) async fn incremental_plans(
     io: &FileIO,
     schema: &Arc<TableSchema>,
     start: &str,

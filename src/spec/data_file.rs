@@ -11,25 +11,25 @@ use arrow_schema::{DataType as ArrowType, Field, Schema, SchemaRef};
 use super::schema::TableSchema;
 use super::types::PARQUET_FIELD_ID_META;
 
-pub const KEY_FIELD_PREFIX: &str = "_KEY_";
-pub const SEQUENCE_NUMBER: &str = "_SEQUENCE_NUMBER";
-pub const VALUE_KIND: &str = "_VALUE_KIND";
+pub(crate) const KEY_FIELD_PREFIX: &str = "_KEY_";
+pub(crate) const SEQUENCE_NUMBER: &str = "_SEQUENCE_NUMBER";
+pub(crate) const VALUE_KIND: &str = "_VALUE_KIND";
 /// Paimon's `SpecialFields`: key columns get `KEY_FIELD_ID_START + field id`.
-pub const KEY_FIELD_ID_START: i32 = i32::MAX / 2;
-pub const SEQUENCE_NUMBER_FIELD_ID: i32 = i32::MAX - 1;
-pub const VALUE_KIND_FIELD_ID: i32 = i32::MAX - 2;
+pub(crate) const KEY_FIELD_ID_START: i32 = i32::MAX / 2;
+pub(crate) const SEQUENCE_NUMBER_FIELD_ID: i32 = i32::MAX - 1;
+pub(crate) const VALUE_KIND_FIELD_ID: i32 = i32::MAX - 2;
 
 fn with_id(f: Field, id: i32) -> Field {
     f.with_metadata(HashMap::from([(PARQUET_FIELD_ID_META.to_string(), id.to_string())]))
 }
 
 /// The Arrow schema of the table's rows (what users write and read).
-pub fn table_arrow_schema(schema: &TableSchema) -> SchemaRef {
+pub(crate) fn table_arrow_schema(schema: &TableSchema) -> SchemaRef {
     Arc::new(Schema::new(schema.fields.iter().map(|f| f.to_arrow()).collect::<Vec<_>>()))
 }
 
 /// The Arrow schema of a primary-key table's data files.
-pub fn key_value_arrow_schema(schema: &TableSchema) -> SchemaRef {
+pub(crate) fn key_value_arrow_schema(schema: &TableSchema) -> SchemaRef {
     let mut fields = Vec::with_capacity(schema.fields.len() + 4);
     for k in schema.trimmed_key_fields() {
         let mut f = k.to_arrow_with_id(KEY_FIELD_ID_START + k.id);
@@ -44,7 +44,7 @@ pub fn key_value_arrow_schema(schema: &TableSchema) -> SchemaRef {
 }
 
 /// The schema of a table's data files: key-value for primary-key tables, plain for append tables.
-pub fn data_file_arrow_schema(schema: &TableSchema) -> SchemaRef {
+pub(crate) fn data_file_arrow_schema(schema: &TableSchema) -> SchemaRef {
     if schema.primary_keys.is_empty() {
         table_arrow_schema(schema)
     } else {

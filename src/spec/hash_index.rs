@@ -6,10 +6,10 @@
 use super::SpecError;
 
 /// `HASH`: the index type of hash index files in the index manifest.
-pub const HASH_INDEX: &str = "HASH";
+pub(crate) const HASH_INDEX: &str = "HASH";
 
 /// The file's bytes for these hashes.
-pub fn encode(hashes: impl IntoIterator<Item = i32>) -> Vec<u8> {
+pub(crate) fn encode(hashes: impl IntoIterator<Item = i32>) -> Vec<u8> {
     let hashes = hashes.into_iter();
     let mut out = Vec::with_capacity(hashes.size_hint().0 * 4);
     for h in hashes {
@@ -20,7 +20,7 @@ pub fn encode(hashes: impl IntoIterator<Item = i32>) -> Vec<u8> {
 
 /// The hashes a hash index file holds; `file` names it in the error when its length is not a
 /// multiple of four.
-pub fn decode(bytes: &[u8], file: &str) -> Result<Vec<i32>, SpecError> {
+pub(crate) fn decode(bytes: &[u8], file: &str) -> Result<Vec<i32>, SpecError> {
     if !bytes.len().is_multiple_of(4) {
         return Err(SpecError::Corrupt {
             what: "hash index file",

@@ -3,20 +3,20 @@
 
 pub(crate) mod avro_container;
 pub mod binary_row;
-pub mod data_file;
+pub(crate) mod data_file;
 pub mod datum;
 pub mod deletion_vector;
 mod error;
-pub mod hash_index;
+pub(crate) mod hash_index;
 pub mod manifest;
 pub mod merge_engine;
 pub mod options;
 pub mod paths;
-pub mod schema;
-pub mod schema_change;
-pub mod snapshot;
+mod schema;
+pub(crate) mod schema_change;
+pub(crate) mod snapshot;
 pub mod tag;
-pub mod types;
+pub(crate) mod types;
 
 pub use binary_row::{bucket_of, murmur_hash_words, BinaryRow, BinaryRowWriter, NullStyle};
 pub use datum::Datum;

@@ -9,7 +9,7 @@ use super::types::{DataField, DataType, TypeKind};
 use super::SpecError;
 
 /// The schema file version shoal writes (Paimon 0.9 and 1.x write 3).
-pub const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableSchema {

@@ -45,7 +45,7 @@ pub enum SchemaChange {
 }
 
 /// Options Paimon marks `@Immutable`: fixed once the table has data.
-pub const IMMUTABLE_OPTIONS: &[&str] = &[
+pub(crate) const IMMUTABLE_OPTIONS: &[&str] = &[
     // Switching deletion vectors on over existing levels would let raw reads see keys that
     // only a merge resolves; switching off would bring deleted rows back.
     "deletion-vectors.enabled",
@@ -224,7 +224,7 @@ fn integer_digits(k: &TypeKind) -> Option<u8> {
 }
 
 /// Whether every value of `from` is exactly a value of `to` (the casts shoal applies on read).
-pub fn is_widening(from: &DataType, to: &DataType) -> bool {
+pub(crate) fn is_widening(from: &DataType, to: &DataType) -> bool {
     use TypeKind::*;
     let rank = |k: &TypeKind| match k {
         TinyInt => Some(1),

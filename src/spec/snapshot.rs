@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use super::SpecError;
 
-pub const SNAPSHOT_VERSION: i32 = 3;
+pub(crate) const SNAPSHOT_VERSION: i32 = 3;
 
 /// The commit identifier of batch writes (Paimon's `BatchWriteBuilder.COMMIT_IDENTIFIER`).
-pub const BATCH_COMMIT_IDENTIFIER: i64 = i64::MAX;
+pub(crate) const BATCH_COMMIT_IDENTIFIER: i64 = i64::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]

@@ -14,10 +14,10 @@ use serde_json::{json, Value};
 use super::SpecError;
 
 /// Longest VARCHAR/VARBINARY: `STRING` and `BYTES` are these with the maximum length.
-pub const MAX_VAR_LENGTH: u32 = i32::MAX as u32;
+pub(crate) const MAX_VAR_LENGTH: u32 = i32::MAX as u32;
 
 /// Arrow field metadata key carrying the Paimon/Parquet field id.
-pub const PARQUET_FIELD_ID_META: &str = "PARQUET:field_id";
+pub(crate) const PARQUET_FIELD_ID_META: &str = "PARQUET:field_id";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DataType {

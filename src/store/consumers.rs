@@ -104,7 +104,7 @@ impl ConsumerManager {
 }
 
 /// A consumer id names a file: no path separators, not empty.
-pub fn validate_consumer_id(id: &str) -> Result<()> {
+pub(crate) fn validate_consumer_id(id: &str) -> Result<()> {
     if id.is_empty() || id.contains(['/', '\\']) || id == "." || id == ".." {
         return Err(crate::Error::InvalidInput(format!(
             "consumer id {id:?} is not usable as a file name (consumer/consumer-<id>): no slashes, not empty"

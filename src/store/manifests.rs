@@ -157,7 +157,7 @@ impl ManifestStore {
 /// Paimon's `FileEntry.mergeEntries`: an ADD registers a file, a DELETE removes its ADD. With
 /// `strict`, a DELETE whose ADD is not present is an error (a full file set is expected);
 /// otherwise it is kept as a DELETE entry (merging a partial group of manifests).
-pub fn merge_entries(entries: Vec<ManifestEntry>, strict: bool, context: &str) -> Result<Vec<ManifestEntry>> {
+pub(crate) fn merge_entries(entries: Vec<ManifestEntry>, strict: bool, context: &str) -> Result<Vec<ManifestEntry>> {
     let mut order: Vec<FileIdentifier> = Vec::with_capacity(entries.len());
     let mut map: HashMap<FileIdentifier, ManifestEntry> = HashMap::with_capacity(entries.len());
     for e in entries {

@@ -2,12 +2,12 @@
 //! schemas, manifests, tags and consumers.
 //! Shared by the write path (commit) and the read path (scan planning).
 
-pub mod changelogs;
-pub mod consumers;
-pub mod manifests;
-pub mod schemas;
-pub mod snapshots;
-pub mod tags;
+mod changelogs;
+pub(crate) mod consumers;
+pub(crate) mod manifests;
+mod schemas;
+mod snapshots;
+mod tags;
 
 pub use changelogs::ChangelogManager;
 pub use consumers::{Consumer, ConsumerManager};

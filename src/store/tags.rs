@@ -38,7 +38,7 @@ impl Tag {
 
 /// Refuses names Paimon cannot round-trip: blank, with a path separator, or all digits (which
 /// would be ambiguous with snapshot ids wherever either is accepted).
-pub fn validate_tag_name(name: &str) -> Result<()> {
+pub(super) fn validate_tag_name(name: &str) -> Result<()> {
     if name.trim().is_empty() {
         return Err(Error::InvalidInput("a tag name cannot be blank".into()));
     }

@@ -24,7 +24,9 @@
 //! tree of its own, so compaction and reads need nothing special.
 //!
 //! Memory: Paimon keeps the index in RocksDB on local disk; shoal keeps it in memory, about
-//! [`INDEX_BYTES_PER_KEY`] bytes per key of the table plus the key's BinaryRow bytes (16 for
+//! 50 bytes per key of the table (the hash table slot: a boxed slice of the key, 16 bytes, and
+//! its partition id and bucket, 8 bytes, at a load factor between 7/16 and 7/8, plus a control
+//! byte; and the allocation overhead of the key bytes) plus the key's BinaryRow bytes (16 for
 //! a single BIGINT or INT key), for every key of the table: measured 84 bytes per BIGINT key at
 //! 1M keys, 56 at 3M (the hash table doubles as it grows). Not bounded by `write-buffer-size`. One writer per table at a time, as
 //! in Paimon (two writers could each place a key in a different partition; this is not
@@ -46,11 +48,6 @@ use crate::read::SplitReader;
 use crate::spec::options::MergeEngine;
 use crate::spec::{BinaryRow, BinaryRowWriter, DataType, NullStyle, RowKind, TableSchema};
 use crate::store::{SchemaManager, SnapshotManager};
-
-/// Index bytes per key beside the key's own bytes, on average: the hash table slot (a boxed
-/// slice of the key, 16 bytes, and its partition id and bucket, 8 bytes, at a load factor
-/// between 7/16 and 7/8, plus a control byte) and the allocation overhead of the key bytes.
-pub const INDEX_BYTES_PER_KEY: usize = 50;
 
 /// What a key found under another partition does (Paimon's `ExistingProcessor`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,14 +88,14 @@ impl Partition {
 /// The rows a batch becomes: the input rows (some moved to another partition, some dropped)
 /// and the DELETEs of keys leaving their partition, in the order to buffer them, with each
 /// row's kind and bucket.
-pub struct Routed {
+pub(super) struct Routed {
     pub batch: RecordBatch,
     pub kinds: Vec<i8>,
     pub buckets: Vec<i32>,
 }
 
 /// The global key index of a cross-partition upsert table and its bucket assigner.
-pub struct CrossPartitionAssigner {
+pub(super) struct CrossPartitionAssigner {
     existing: Existing,
     target_row_num: i64,
     key_indices: Vec<usize>,
@@ -124,7 +121,7 @@ impl std::fmt::Debug for CrossPartitionAssigner {
 
 impl CrossPartitionAssigner {
     /// An assigner with an empty index (a writer that ignores the table's rows).
-    pub fn empty(schema: &TableSchema) -> Result<Self> {
+    pub(super) fn empty(schema: &TableSchema) -> Result<Self> {
         let opts = schema.core_options();
         let existing = match opts.merge_engine()? {
             MergeEngine::Deduplicate => Existing::DeleteOld,
@@ -148,7 +145,7 @@ impl CrossPartitionAssigner {
 
     /// An assigner whose index holds every key of the table's latest snapshot (Paimon's
     /// `IndexBootstrap`, always from the latest snapshot whatever the `scan.*` options say).
-    pub async fn bootstrap(io: &FileIO, schema: Arc<TableSchema>) -> Result<Self> {
+    pub(super) async fn bootstrap(io: &FileIO, schema: Arc<TableSchema>) -> Result<Self> {
         let mut me = Self::empty(&schema)?;
         let Some(latest) = SnapshotManager::new(io.clone()).latest().await? else { return Ok(me) };
         let mut splits = TableScan::new(io.clone(), schema.clone()).with_snapshot(latest.id).plan().await?.splits;
@@ -207,20 +204,6 @@ impl CrossPartitionAssigner {
         Ok(me)
     }
 
-    /// How many keys the index holds.
-    pub fn len(&self) -> usize {
-        self.index.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.index.is_empty()
-    }
-
-    /// Roughly the index's memory in bytes.
-    pub fn memory_bytes(&self) -> usize {
-        self.index.keys().map(|k| k.len() + INDEX_BYTES_PER_KEY).sum()
-    }
-
     fn partition_id(&mut self, bytes: &[u8]) -> u32 {
         if let Some(&id) = self.partition_ids.get(bytes) {
             return id;
@@ -236,7 +219,7 @@ impl CrossPartitionAssigner {
     }
 
     /// Routes a batch (rows of the table's Arrow schema, with their kinds) through the index.
-    pub fn route(&mut self, batch: &RecordBatch, kinds: &[i8]) -> Result<Routed> {
+    pub(super) fn route(&mut self, batch: &RecordBatch, kinds: &[i8]) -> Result<Routed> {
         let n = batch.num_rows();
         let mut part_writer = BinaryRowWriter::new(self.partition_indices.len());
         let mut key_writer = BinaryRowWriter::new(self.key_indices.len());

@@ -91,7 +91,11 @@ pub struct HashIndexChanges {
 /// not the ones the writer assigned buckets from: another writer added keys to the partition
 /// meanwhile, and the same key may now sit in two buckets. Dynamic-bucket tables take one writer
 /// per partition at a time (as in Paimon).
-pub fn check_hash_index_base(latest: &[IndexManifestEntry], partition: &BinaryRow, base: &[String]) -> Result<()> {
+pub(crate) fn check_hash_index_base(
+    latest: &[IndexManifestEntry],
+    partition: &BinaryRow,
+    base: &[String],
+) -> Result<()> {
     let mut live: Vec<&str> = latest
         .iter()
         .filter(|e| e.index_type == HASH_INDEX && e.partition.data() == partition.data())
@@ -108,7 +112,7 @@ pub fn check_hash_index_base(latest: &[IndexManifestEntry], partition: &BinaryRo
 
 /// Assigns buckets to the keys of a dynamic-bucket table and keeps its hash index files.
 #[derive(Debug)]
-pub struct DynamicBucketAssigner {
+pub(crate) struct DynamicBucketAssigner {
     io: FileIO,
     target_row_num: i64,
     /// The `HASH` entries of the snapshot the writer started from, by partition bytes, for the
@@ -120,7 +124,7 @@ pub struct DynamicBucketAssigner {
 impl DynamicBucketAssigner {
     /// An assigner over the index entries of the writer's base snapshot (the other types are
     /// ignored).
-    pub fn new(io: FileIO, target_row_num: i64, base_index: Vec<IndexManifestEntry>) -> Self {
+    pub(crate) fn new(io: FileIO, target_row_num: i64, base_index: Vec<IndexManifestEntry>) -> Self {
         let mut unloaded: HashMap<Vec<u8>, Vec<IndexManifestEntry>> = HashMap::new();
         for e in base_index.into_iter().filter(|e| e.index_type == HASH_INDEX && e.kind == FileKind::Add) {
             unloaded.entry(e.partition.data().to_vec()).or_default().push(e);
@@ -130,7 +134,7 @@ impl DynamicBucketAssigner {
 
     /// Reads the partition's hash index files unless already loaded. Call before
     /// [`DynamicBucketAssigner::assign`] for each partition of a batch.
-    pub async fn load(&mut self, partition: &BinaryRow) -> Result<()> {
+    pub(crate) async fn load(&mut self, partition: &BinaryRow) -> Result<()> {
         let key = partition.data();
         if self.partitions.contains_key(key) {
             return Ok(());
@@ -162,12 +166,12 @@ impl DynamicBucketAssigner {
     }
 
     /// Whether the partition (its BinaryRow bytes) is loaded.
-    pub fn is_loaded(&self, partition: &[u8]) -> bool {
+    pub(crate) fn is_loaded(&self, partition: &[u8]) -> bool {
         self.partitions.contains_key(partition)
     }
 
     /// The bucket of a key (its BinaryRow hash) in a loaded partition (its BinaryRow bytes).
-    pub fn assign(&mut self, partition: &[u8], hash: i32) -> Result<i32> {
+    pub(crate) fn assign(&mut self, partition: &[u8], hash: i32) -> Result<i32> {
         let index = self.partitions.get_mut(partition).ok_or_else(|| {
             Error::InvalidInput("internal: a dynamic-bucket partition was assigned before it was loaded".into())
         })?;
@@ -178,7 +182,7 @@ impl DynamicBucketAssigner {
     /// returns the index changes to commit: per bucket, DELETE of its previous file and ADD of
     /// the new one. Each change set comes with the partition's hash index files it was built
     /// on, which the commit checks are still the partition's ([`check_hash_index_base`]).
-    pub async fn prepare_commit(&mut self, namer: &mut FileNamer) -> Result<Vec<HashIndexChanges>> {
+    pub(crate) async fn prepare_commit(&mut self, namer: &mut FileNamer) -> Result<Vec<HashIndexChanges>> {
         let mut out = vec![];
         for index in self.partitions.values_mut().filter(|i| !i.dirty.is_empty()) {
             let mut base: Vec<String> = index.files.values().map(|e| e.file_name.clone()).collect();
@@ -216,12 +220,6 @@ impl DynamicBucketAssigner {
             out.push(HashIndexChanges { partition: index.partition.clone(), base, changes });
         }
         Ok(out)
-    }
-
-    /// Forgets keys assigned since the last [`DynamicBucketAssigner::prepare_commit`] by
-    /// reloading every partition from the given index (after a failed commit).
-    pub fn reset(&mut self, base_index: Vec<IndexManifestEntry>) {
-        *self = DynamicBucketAssigner::new(self.io.clone(), self.target_row_num, base_index);
     }
 }
 

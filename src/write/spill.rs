@@ -27,16 +27,16 @@ use crate::store::SchemaManager;
 
 /// The most runs merged at once, whatever `local-sort.max-num-file-handles` says: each costs a
 /// decoded batch and a row group of memory during the merge.
-pub const MAX_MERGE_WIDTH: usize = 16;
+pub(super) const MAX_MERGE_WIDTH: usize = 16;
 
 /// A spilled run rolls over to a new file past this size. A merge reads each run's files one
 /// after the other and holds the footer of the one it is in: with one file per run, a footer
 /// (a row group per 4096 rows) grew with the run, and a 40M-row commit merging 16 runs held
 /// 16 MiB of footers at its peak. Capped files keep that to a few hundred KiB a run.
-pub const SPILL_FILE_BYTES: u64 = 8 << 20;
+pub(super) const SPILL_FILE_BYTES: u64 = 8 << 20;
 
 /// A writer's spill space: a local directory of sorted runs, removed when dropped.
-pub struct SpillSpace {
+pub(super) struct SpillSpace {
     /// Rooted at this process's scratch directory.
     io: FileIO,
     /// The directory of the runs, relative to `io`, and on disk.
@@ -57,10 +57,10 @@ impl Drop for SpillSpace {
 }
 
 /// One spilled sorted run (its files do not overlap).
-pub type SpilledRun = Vec<DataFileMeta>;
+pub(super) type SpilledRun = Vec<DataFileMeta>;
 
 impl SpillSpace {
-    pub fn new(schema: Arc<TableSchema>) -> Result<SpillSpace> {
+    pub(super) fn new(schema: Arc<TableSchema>) -> Result<SpillSpace> {
         let opts = schema.core_options();
         let max_runs = opts.local_sort_max_num_file_handles()?.min(MAX_MERGE_WIDTH);
         let root = crate::io::temp::process_dir()?;
@@ -100,7 +100,7 @@ impl SpillSpace {
     }
 
     /// A writer of one spilled run (on a blocking thread; made on the runtime).
-    pub fn run_writer(&self) -> RollingWriter {
+    pub(super) fn run_writer(&self) -> RollingWriter {
         let schema = crate::spec::data_file::key_value_arrow_schema(&self.schema);
         RollingWriter::new(
             self.cfg.clone(),
@@ -116,7 +116,7 @@ impl SpillSpace {
 
     /// Merges `runs` (with the merge engine, retractions kept) into `out`; the runs' files are
     /// deleted after. Runs on a blocking thread.
-    pub fn merge_into(&self, runs: Vec<SpilledRun>, out: &mut RollingWriter) -> Result<()> {
+    pub(super) fn merge_into(&self, runs: Vec<SpilledRun>, out: &mut RollingWriter) -> Result<()> {
         let reader = SplitReader::for_compaction(
             self.io.clone(),
             self.schemas.clone(),

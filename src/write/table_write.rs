@@ -47,7 +47,7 @@ use bucket::{take_message, BucketWriter};
 use compaction::start_compaction;
 use context::WriteContext;
 use flush::flush;
-pub use input::conform_batch;
+pub(super) use input::conform_batch;
 use input::take_rows;
 use restore::{latest_buckets, latest_hash_index};
 

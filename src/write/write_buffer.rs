@@ -43,14 +43,14 @@ impl Part {
 }
 
 #[derive(Default)]
-pub struct WriteBuffer {
+pub(super) struct WriteBuffer {
     parts: Vec<Part>,
     rows: usize,
 }
 
 impl WriteBuffer {
     /// Buffers `rows` of `batch` (all when None) with their kinds; sequence numbers start at `first_seq`.
-    pub fn push(
+    pub(super) fn push(
         &mut self,
         batch_id: u64,
         batch: RecordBatch,
@@ -63,14 +63,14 @@ impl WriteBuffer {
         self.parts.push(part);
     }
 
-    pub fn rows(&self) -> usize {
+    pub(super) fn rows(&self) -> usize {
         self.rows
     }
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.rows == 0
     }
     /// The ids of the input batches this buffer refers to (each once).
-    pub fn batch_ids(&self) -> Vec<u64> {
+    pub(super) fn batch_ids(&self) -> Vec<u64> {
         let mut ids: Vec<u64> = self.parts.iter().map(|p| p.batch_id).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -103,7 +103,7 @@ impl WriteBuffer {
     }
 
     /// Append tables: the rows as written, and the first sequence number.
-    pub fn into_append_run(self) -> (SortedRun, i64) {
+    pub(super) fn into_append_run(self) -> (SortedRun, i64) {
         let first = self.parts.first().map(|p| p.first_seq).unwrap_or(0);
         let (batches, rows) = self.gather_plan();
         (SortedRun { batches, rows, kv: None }, first)
@@ -157,7 +157,7 @@ impl WriteBuffer {
     /// With `changelog` (`changelog-producer = input`), also every buffered row unmerged, in the
     /// same layout, sorted by key and then sequence number (Paimon's MergeTreeWriter hands each
     /// input record to the changelog writer as the sorted buffer is walked).
-    pub fn into_sorted_run(
+    pub(super) fn into_sorted_run(
         self,
         table_schema: &SchemaRef,
         key_indices: &[usize],
@@ -257,7 +257,7 @@ impl WriteBuffer {
 /// A flushed buffer's rows in their order in the file (by key, for primary-key tables), as
 /// references into the buffered batches: assembled a slice at a time while the file is encoded,
 /// so a flush never holds a second copy of the buffer.
-pub struct SortedRun {
+pub(super) struct SortedRun {
     batches: Vec<RecordBatch>,
     /// (batch, row) of each output row, in order.
     rows: Vec<(usize, usize)>,
@@ -266,14 +266,15 @@ pub struct SortedRun {
 }
 
 impl SortedRun {
-    pub fn num_rows(&self) -> usize {
+    #[cfg(test)]
+    pub(super) fn num_rows(&self) -> usize {
         self.rows.len()
     }
 
     /// Hands the rows to `sink`, `chunk` rows at a time: in the key-value data-file layout
     /// (`kv_schema`: keys at `key_indices`, sequence numbers, kinds, values) for primary-key
     /// tables, as the table's columns (`table_schema`) for append tables.
-    pub fn emit(
+    pub(super) fn emit(
         &self,
         table_schema: &SchemaRef,
         kv_schema: &SchemaRef,

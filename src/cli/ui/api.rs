@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use datafusion::catalog::CatalogProvider;
 use serde_json::{json, Value};
 
-use shoal::datafusion::catalog::ShoalCatalogProvider;
+use shoal::datafusion::ShoalCatalogProvider;
 use shoal::error::{Error, Result};
 use shoal::lsm::shape::{axis_number, bucket_shapes, compare_keys, sorted_bounds, BucketShape};
 use shoal::spec::{CommitKind, Datum, FileKind};

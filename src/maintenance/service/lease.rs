@@ -24,7 +24,7 @@ struct LeaseFile {
 
 /// A held lease.
 #[derive(Debug)]
-pub struct Lease {
+pub(super) struct Lease {
     io: FileIO,
     dir: String,
     generation: u64,
@@ -33,7 +33,7 @@ pub struct Lease {
 }
 
 /// What [`Lease::acquire`] found.
-pub enum Acquired {
+pub(super) enum Acquired {
     Held(Lease),
     /// Another live maintainer holds it: (owner, host, pid).
     Busy(String),
@@ -53,7 +53,7 @@ fn process_alive(pid: u32) -> bool {
 
 impl Lease {
     /// Takes the lease `dir` (relative to `io`) for `ttl`, unless a live holder has it.
-    pub async fn acquire(io: &FileIO, dir: &str, owner: &str, ttl: Duration) -> Result<Acquired> {
+    pub(super) async fn acquire(io: &FileIO, dir: &str, owner: &str, ttl: Duration) -> Result<Acquired> {
         let (newest, holder) = newest(io, dir).await?;
         if let Some(h) = holder {
             let expired = h.expires_millis <= now_millis();
@@ -70,7 +70,7 @@ impl Lease {
     }
 
     /// Extends the lease by its time to live; an error if another maintainer took it over.
-    pub async fn renew(&mut self) -> Result<()> {
+    pub(super) async fn renew(&mut self) -> Result<()> {
         if self.write_next(now_millis() + self.ttl.as_millis() as i64).await? {
             Ok(())
         } else {
@@ -79,7 +79,7 @@ impl Lease {
     }
 
     /// Lets the lease go (best effort: an unreleased lease expires).
-    pub async fn release(mut self) {
+    pub(super) async fn release(mut self) {
         let _ = self.write_next(0).await;
     }
 

@@ -11,8 +11,8 @@
 //! turn and never commits a stale result.
 
 pub mod discover;
-pub mod lease;
-pub mod status;
+mod lease;
+mod status;
 mod table_pass;
 
 use std::collections::BTreeSet;

@@ -123,7 +123,7 @@ pub(super) fn take_rows(batch: &RecordBatch, idx: &UInt32Array) -> Result<Record
 
 /// Checks a user batch against the table: same columns by name and order, types equal or safely
 /// castable, and no nulls in NOT NULL columns. Returns the batch with the table's Arrow schema.
-pub fn conform_batch(batch: &RecordBatch, target: &SchemaRef, schema: &TableSchema) -> Result<RecordBatch> {
+pub(crate) fn conform_batch(batch: &RecordBatch, target: &SchemaRef, schema: &TableSchema) -> Result<RecordBatch> {
     let got = batch.schema();
     if got.fields().len() != target.fields().len()
         || got.fields().iter().zip(target.fields()).any(|(a, b)| a.name() != b.name())
