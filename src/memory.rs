@@ -26,7 +26,7 @@ pub trait Reclaim: Send + Sync {
 /// for and what the allocator keeps of the caches' churn: a 40M-row commit with deletion
 /// vectors and a 256 MiB buffer had 160 MiB of lookup blocks and 100 MiB of kept rows live at
 /// its peak, and peaked at 444 MiB RSS against its 384 MiB bound.
-pub const CACHE_SHARE: usize = 2;
+pub(crate) const CACHE_SHARE: usize = 2;
 
 /// A memory budget shared by write buffers and caches. Cheap to share (`Arc`).
 pub struct MemoryPool {

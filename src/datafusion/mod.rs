@@ -76,7 +76,7 @@ pub fn statement_error(context: &str, e: &DataFusionError) -> crate::Error {
 
 /// shoal's own error behind a DataFusion error, taken out of it (its kind and sources kept);
 /// the DataFusion error itself when it is not shoal's.
-pub fn into_shoal_error(e: DataFusionError) -> std::result::Result<crate::Error, DataFusionError> {
+pub(crate) fn into_shoal_error(e: DataFusionError) -> std::result::Result<crate::Error, DataFusionError> {
     match e {
         DataFusionError::External(inner) => match inner.downcast::<crate::Error>() {
             Ok(shoal) => Ok(*shoal),
@@ -90,7 +90,7 @@ pub fn into_shoal_error(e: DataFusionError) -> std::result::Result<crate::Error,
 }
 
 /// The error behind a DataFusion error, when it is shoal's own.
-pub fn shoal_error(e: &DataFusionError) -> Option<&crate::Error> {
+pub(crate) fn shoal_error(e: &DataFusionError) -> Option<&crate::Error> {
     match e {
         DataFusionError::External(inner) => inner.downcast_ref::<crate::Error>(),
         DataFusionError::Context(_, inner) => shoal_error(inner),

@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
-use std::sync::Arc;
 
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
@@ -53,7 +52,7 @@ pub struct Event {
 }
 
 /// Parses one line. Ok(None): nothing to do (empty line, tombstone). `key` tells a key change.
-pub fn parse_event(line: &str, key: &[String]) -> std::result::Result<Option<Event>, String> {
+pub(crate) fn parse_event(line: &str, key: &[String]) -> std::result::Result<Option<Event>, String> {
     let line = line.trim();
     if line.is_empty() {
         return Ok(None);
@@ -194,7 +193,7 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 }
 
 /// The Paimon type of a Debezium (Kafka Connect) schema field.
-pub fn connect_type(f: &Value) -> DataType {
+pub(crate) fn connect_type(f: &Value) -> DataType {
     let name = f.get("name").and_then(Value::as_str).unwrap_or("");
     let kind = match (f.get("type").and_then(Value::as_str).unwrap_or(""), name) {
         (_, "org.apache.kafka.connect.data.Decimal") => {
@@ -246,7 +245,7 @@ pub fn infer_columns(ev: &Event) -> Vec<(String, DataType)> {
 
 /// JSON rows as a batch of `schema` (objects and arrays in string columns become their JSON
 /// text).
-pub fn rows_to_batch(
+pub(crate) fn rows_to_batch(
     schema: &SchemaRef,
     rows: &[&Map<String, Value>],
 ) -> std::result::Result<arrow_array::RecordBatch, String> {
@@ -426,13 +425,6 @@ impl<F: Router> ChangeSource for DebeziumSource<F> {
     async fn committed(&mut self, _position: i64) -> Result<()> {
         Ok(())
     }
-}
-
-/// Makes an Arrow schema for tests and callers that route to a fixed schema.
-pub fn arrow_schema_of(columns: &[(String, DataType)]) -> SchemaRef {
-    Arc::new(arrow_schema::Schema::new(
-        columns.iter().map(|(n, t)| arrow_schema::Field::new(n, t.to_arrow(), t.nullable)).collect::<Vec<_>>(),
-    ))
 }
 
 #[cfg(test)]

@@ -38,24 +38,22 @@ use arrow_schema::{DataType as ArrowType, Field, TimeUnit};
 use super::pgtext;
 use crate::spec::{DataType, TypeKind};
 
-pub const BOOL: u32 = 16;
-pub const BYTEA: u32 = 17;
-pub const CHAR: u32 = 18;
-pub const NAME: u32 = 19;
-pub const INT8: u32 = 20;
-pub const INT2: u32 = 21;
-pub const INT4: u32 = 23;
-pub const TEXT: u32 = 25;
-pub const OID: u32 = 26;
-pub const FLOAT4: u32 = 700;
-pub const FLOAT8: u32 = 701;
-pub const BPCHAR: u32 = 1042;
-pub const VARCHAR: u32 = 1043;
-pub const DATE: u32 = 1082;
-pub const TIME: u32 = 1083;
-pub const TIMESTAMP: u32 = 1114;
-pub const TIMESTAMPTZ: u32 = 1184;
-pub const NUMERIC: u32 = 1700;
+pub(crate) const BOOL: u32 = 16;
+pub(crate) const BYTEA: u32 = 17;
+pub(crate) const INT8: u32 = 20;
+pub(crate) const INT2: u32 = 21;
+pub(crate) const INT4: u32 = 23;
+pub(crate) const TEXT: u32 = 25;
+pub(crate) const OID: u32 = 26;
+pub(crate) const FLOAT4: u32 = 700;
+pub(crate) const FLOAT8: u32 = 701;
+pub(crate) const BPCHAR: u32 = 1042;
+pub(crate) const VARCHAR: u32 = 1043;
+pub(crate) const DATE: u32 = 1082;
+pub(crate) const TIME: u32 = 1083;
+pub(crate) const TIMESTAMP: u32 = 1114;
+pub(crate) const TIMESTAMPTZ: u32 = 1184;
+pub(crate) const NUMERIC: u32 = 1700;
 
 /// The element type of Postgres's built-in array types.
 fn array_element(oid: u32) -> Option<u32> {
@@ -82,7 +80,7 @@ fn array_element(oid: u32) -> Option<u32> {
 }
 
 /// The Paimon type (nullable) of a Postgres column of type `oid` with modifier `typmod`.
-pub fn paimon_type(oid: u32, typmod: i32) -> DataType {
+pub(crate) fn paimon_type(oid: u32, typmod: i32) -> DataType {
     let kind = match oid {
         BOOL => TypeKind::Boolean,
         INT2 => TypeKind::SmallInt,
@@ -121,7 +119,7 @@ pub fn paimon_type(oid: u32, typmod: i32) -> DataType {
 }
 
 /// Whether a column's type changed from `from` to `to` in a way Paimon allows (a wider type).
-pub fn is_widening(from: &DataType, to: &DataType) -> bool {
+pub(crate) fn is_widening(from: &DataType, to: &DataType) -> bool {
     use TypeKind::*;
     match (&from.kind, &to.kind) {
         (a, b) if a == b => true,
@@ -367,7 +365,7 @@ fn convert<V: TextValues + ?Sized>(values: &V, t: &DataType) -> Result<ArrayRef,
 /// One column of rows read from `COPY ... TO STDOUT` (text format): the values unescaped and
 /// concatenated, where each starts, and which are not NULL.
 #[derive(Debug, Default)]
-pub struct TextColumn {
+pub(crate) struct TextColumn {
     data: Vec<u8>,
     /// `offsets[i]..offsets[i + 1]` is value `i` (one more entry than values).
     offsets: Vec<i32>,
@@ -402,7 +400,7 @@ impl TextColumn {
 /// bytes inside values. The values are the types' text output, as in a query's text results, so
 /// [`text_to_array`]'s conversion applies unchanged.
 #[derive(Debug)]
-pub struct CopyText {
+pub(crate) struct CopyText {
     columns: Vec<TextColumn>,
     rows: usize,
     /// The start of a row whose end is in a later chunk.
@@ -410,22 +408,22 @@ pub struct CopyText {
 }
 
 impl CopyText {
-    pub fn new(columns: usize) -> CopyText {
+    pub(crate) fn new(columns: usize) -> CopyText {
         CopyText { columns: (0..columns).map(|_| TextColumn::new()).collect(), rows: 0, partial: vec![] }
     }
 
     /// Rows gathered since the last [`CopyText::take`].
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
     /// Bytes of values gathered since the last [`CopyText::take`].
-    pub fn bytes(&self) -> usize {
+    pub(crate) fn bytes(&self) -> usize {
         self.columns.iter().map(|c| c.data.len()).sum()
     }
 
     /// Reads the complete rows of `chunk` (after what an earlier chunk left incomplete).
-    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
+    pub(crate) fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
         let mut rest = chunk;
         if !self.partial.is_empty() {
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
@@ -446,7 +444,7 @@ impl CopyText {
     }
 
     /// The end of the copy: an incomplete last row is an error.
-    pub fn finish(&self) -> Result<(), String> {
+    pub(crate) fn finish(&self) -> Result<(), String> {
         if self.partial.is_empty() {
             Ok(())
         } else {
@@ -506,7 +504,7 @@ impl CopyText {
 
     /// The rows gathered so far, column by column (see [`TextColumn::into_array`]), and starts
     /// over.
-    pub fn take(&mut self) -> Vec<TextColumn> {
+    pub(crate) fn take(&mut self) -> Vec<TextColumn> {
         let rows = self.rows;
         self.rows = 0;
         // The next batch is sized like this one: no growing (copying) its buffers as it fills.
@@ -562,7 +560,7 @@ fn unescape_into(field: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
 impl TextColumn {
     /// The column as an Arrow array of `t`: strings without a copy of their bytes, the rest
     /// as [`text_to_array`] converts them (so the copy and the stream convert alike).
-    pub fn into_array(self, t: &DataType) -> Result<ArrayRef, String> {
+    pub(crate) fn into_array(self, t: &DataType) -> Result<ArrayRef, String> {
         match &t.kind {
             TypeKind::Char(_) | TypeKind::VarChar(_) => {
                 let nulls = self.nulls();
@@ -592,7 +590,7 @@ fn decode_bytea(v: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
 }
 
 /// The elements of a one-dimensional Postgres array literal (`{1,2,NULL}`, `{"a b","c\"d"}`).
-pub fn parse_array(v: &str) -> Result<Vec<Option<String>>, String> {
+pub(crate) fn parse_array(v: &str) -> Result<Vec<Option<String>>, String> {
     // A literal with bounds ("[0:1]={1,2}") starts at its '='.
     let v = match v.strip_prefix('[') {
         Some(_) => v.split_once('=').map(|(_, r)| r).ok_or("array bounds without '='")?,

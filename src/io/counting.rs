@@ -16,7 +16,7 @@ use object_store::{
 
 /// Request counts (one list call counts once, whatever its page count).
 #[derive(Debug, Default)]
-pub struct RequestCounts {
+pub(crate) struct RequestCounts {
     pub puts: AtomicU64,
     pub gets: AtomicU64,
     pub heads: AtomicU64,

@@ -37,7 +37,7 @@ pub enum IoError {
     RemoveDir { path: String, source: std::io::Error },
 }
 
-pub type IoResult<T> = std::result::Result<T, IoError>;
+pub(crate) type IoResult<T> = std::result::Result<T, IoError>;
 
 /// One entry of a directory listing.
 #[derive(Clone, Debug)]
@@ -72,11 +72,11 @@ pub struct FileIO {
 /// no external lock service); a store without conditional PUT shared by several processes must not
 /// be committed to.
 #[derive(Clone, Debug)]
-pub struct CommitLock(Arc<tokio::sync::Mutex<()>>);
+pub(crate) struct CommitLock(Arc<tokio::sync::Mutex<()>>);
 
 impl CommitLock {
     /// The lock for `location` (one per location per process).
-    pub fn for_location(location: &str) -> CommitLock {
+    pub(crate) fn for_location(location: &str) -> CommitLock {
         static LOCKS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<String, CommitLock>>> =
             std::sync::OnceLock::new();
         let mut locks = LOCKS.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());

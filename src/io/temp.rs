@@ -21,10 +21,10 @@ use std::sync::{Mutex, OnceLock};
 /// merge of too many runs): a merge reading spilled runs holds one row group (compressed and
 /// decoded) and one batch per run, so 16 runs wide and one merge per core, about
 /// 2 x 16 x 3 x 4096 rows.
-pub const SPILL_ROW_GROUP_ROWS: usize = 4096;
+pub(crate) const SPILL_ROW_GROUP_ROWS: usize = 4096;
 
 /// The environment variable naming the base directory of scratch space.
-pub const TEMP_DIR_ENV: &str = "SHOAL_TEMP_DIR";
+pub(crate) const TEMP_DIR_ENV: &str = "SHOAL_TEMP_DIR";
 
 static BASE: Mutex<Option<PathBuf>> = Mutex::new(None);
 static PROCESS_DIR: OnceLock<std::result::Result<ProcessDir, String>> = OnceLock::new();
@@ -73,7 +73,7 @@ fn err(path: &Path, e: impl std::fmt::Display) -> TempError {
 }
 
 /// This process's scratch directory (created, and stale ones cleaned, on first call).
-pub fn process_dir() -> std::result::Result<&'static Path, TempError> {
+pub(crate) fn process_dir() -> std::result::Result<&'static Path, TempError> {
     let dir = PROCESS_DIR.get_or_init(|| open_process_dir(&base()).map_err(|e| e.to_string()));
     match dir {
         Ok(d) => Ok(&d.path),
@@ -102,7 +102,7 @@ const CREATING: &str = ".creating-";
 
 /// Removes the directories of processes that are gone: those whose lock can be taken. Returns
 /// how many were removed.
-pub fn remove_stale(base: &Path) -> usize {
+pub(crate) fn remove_stale(base: &Path) -> usize {
     let Ok(entries) = std::fs::read_dir(base) else { return 0 };
     let mut removed = 0;
     for e in entries.flatten() {
@@ -140,14 +140,14 @@ pub fn remove_stale(base: &Path) -> usize {
 
 /// A scratch file of this process, deleted when dropped.
 #[derive(Debug)]
-pub struct TempFile {
+pub(crate) struct TempFile {
     path: PathBuf,
 }
 
 impl TempFile {
     /// A new, empty file named `<what>-<n>` in this process's scratch directory, opened for
     /// reading and writing.
-    pub fn create(what: &str) -> std::result::Result<(TempFile, File), TempError> {
+    pub(crate) fn create(what: &str) -> std::result::Result<(TempFile, File), TempError> {
         let dir = process_dir()?;
         let path = dir.join(format!("{what}-{}", NEXT.fetch_add(1, Ordering::Relaxed)));
         let file = std::fs::OpenOptions::new()
@@ -159,12 +159,12 @@ impl TempFile {
         Ok((TempFile { path }, file))
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Opens the file again for reading.
-    pub fn open(&self) -> std::result::Result<File, TempError> {
+    pub(crate) fn open(&self) -> std::result::Result<File, TempError> {
         File::open(&self.path).map_err(|e| err(&self.path, e))
     }
 }

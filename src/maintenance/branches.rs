@@ -71,7 +71,7 @@ pub struct FastForwardReport {
 }
 
 /// The names of the table's branches other than `main`, sorted.
-pub async fn branch_names(io: &FileIO) -> Result<Vec<String>> {
+pub(crate) async fn branch_names(io: &FileIO) -> Result<Vec<String>> {
     let root = io.on_branch(MAIN_BRANCH);
     let mut names: Vec<String> = root
         .list_dirs(BRANCH_DIR)
@@ -84,7 +84,7 @@ pub async fn branch_names(io: &FileIO) -> Result<Vec<String>> {
 }
 
 /// Whether `name` is `main` or an existing branch.
-pub async fn branch_exists(io: &FileIO, name: &str) -> Result<bool> {
+pub(crate) async fn branch_exists(io: &FileIO, name: &str) -> Result<bool> {
     Ok(name == MAIN_BRANCH || branch_names(io).await?.iter().any(|b| b == name))
 }
 
@@ -100,7 +100,7 @@ async fn copy_file(from: &FileIO, to: &FileIO, rel: String) -> Result<()> {
 }
 
 /// Creates branch `name` from `io`'s branch (usually `main`).
-pub async fn create_branch(io: &FileIO, name: &str, start: &BranchStart) -> Result<()> {
+pub(crate) async fn create_branch(io: &FileIO, name: &str, start: &BranchStart) -> Result<()> {
     check_branch_name(name)?;
     if branch_exists(io, name).await? {
         return Err(Error::BranchExists { table: io.uri().to_string(), branch: name.to_string() });
@@ -131,7 +131,7 @@ pub async fn create_branch(io: &FileIO, name: &str, start: &BranchStart) -> Resu
 }
 
 /// Deletes branch `name` (its directory; see the module docs for its files).
-pub async fn delete_branch(io: &FileIO, name: &str) -> Result<usize> {
+pub(crate) async fn delete_branch(io: &FileIO, name: &str) -> Result<usize> {
     check_branch_name(name)?;
     if !branch_exists(io, name).await? {
         return Err(not_found(io, name));
@@ -167,7 +167,7 @@ pub async fn list_branches(io: &FileIO) -> Result<Vec<BranchInfo>> {
 }
 
 /// Makes main's history the branch's (see the module docs).
-pub async fn fast_forward(io: &FileIO, name: &str) -> Result<FastForwardReport> {
+pub(crate) async fn fast_forward(io: &FileIO, name: &str) -> Result<FastForwardReport> {
     check_branch_name(name)?;
     if !branch_exists(io, name).await? {
         return Err(not_found(io, name));
@@ -237,7 +237,7 @@ pub async fn fast_forward(io: &FileIO, name: &str) -> Result<FastForwardReport> 
 /// What every branch other than `io`'s references (its retained snapshots and tags: the data
 /// files they read and their manifests): expiry, tag deletion and rollback on one branch must not
 /// delete these, since branches share the table root's files.
-pub async fn other_branches_files(io: &FileIO, schema: &Arc<TableSchema>) -> Result<FileSet> {
+pub(crate) async fn other_branches_files(io: &FileIO, schema: &Arc<TableSchema>) -> Result<FileSet> {
     let mine = io.branch().to_string();
     let mut others: Vec<String> = branch_names(io).await?;
     others.push(MAIN_BRANCH.to_string());

@@ -324,7 +324,7 @@ impl CompactJob {
 }
 
 /// A partition filter from `key=value` strings, compared with the values' path spelling.
-pub fn partition_filter_from_pairs(table: &Table, pairs: &[String]) -> Result<Option<PartitionFilter>> {
+pub(crate) fn partition_filter_from_pairs(table: &Table, pairs: &[String]) -> Result<Option<PartitionFilter>> {
     let pairs = pairs
         .iter()
         .map(|p| {

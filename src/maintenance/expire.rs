@@ -136,7 +136,11 @@ pub struct ExpireReport {
 }
 
 /// Expires snapshots of the table at `io` as `config` says.
-pub async fn expire_snapshots(io: &FileIO, schema: Arc<TableSchema>, config: &ExpireConfig) -> Result<ExpireReport> {
+pub(crate) async fn expire_snapshots(
+    io: &FileIO,
+    schema: Arc<TableSchema>,
+    config: &ExpireConfig,
+) -> Result<ExpireReport> {
     match plan_expiry(io, config).await? {
         Some((earliest, end, known)) => expire_until_with(io, schema, earliest, end, known).await,
         None => Ok(ExpireReport::default()),
@@ -145,7 +149,7 @@ pub async fn expire_snapshots(io: &FileIO, schema: Arc<TableSchema>, config: &Ex
 
 /// The snapshots `config` would expire now: `[earliest, end)` (empty when `end <= earliest`),
 /// without deleting anything.
-pub async fn expiry_preview(io: &FileIO, config: &ExpireConfig) -> Result<Option<(i64, i64)>> {
+pub(crate) async fn expiry_preview(io: &FileIO, config: &ExpireConfig) -> Result<Option<(i64, i64)>> {
     Ok(plan_expiry(io, config).await?.map(|(earliest, end, _)| (earliest, end)))
 }
 
@@ -198,11 +202,6 @@ async fn read_if_present(sm: &SnapshotManager, id: i64) -> Result<Option<Snapsho
         Err(Error::SnapshotNotFound(_)) => Ok(None), // expired concurrently
         Err(e) => Err(e),
     }
-}
-
-/// Expires every snapshot in `[earliest, end)`; `end` is retained.
-pub async fn expire_until(io: &FileIO, schema: Arc<TableSchema>, earliest: i64, end: i64) -> Result<ExpireReport> {
-    expire_until_with(io, schema, earliest, end, HashMap::new()).await
 }
 
 async fn expire_until_with(

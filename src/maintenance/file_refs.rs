@@ -26,7 +26,7 @@ use crate::store::ManifestStore;
 
 /// Files referenced, relative to the table root.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct FileSet {
+pub(crate) struct FileSet {
     /// Data, extra and changelog files (`<partition>/bucket-N/<name>`).
     pub data: HashSet<String>,
     /// Manifest lists and manifests (`manifest/<name>`).
@@ -38,7 +38,7 @@ pub struct FileSet {
 }
 
 impl FileSet {
-    pub fn extend(&mut self, other: FileSet) {
+    pub(crate) fn extend(&mut self, other: FileSet) {
         self.data.extend(other.data);
         self.manifests.extend(other.manifests);
         self.index_manifests.extend(other.index_manifests);
@@ -46,7 +46,7 @@ impl FileSet {
     }
 
     /// What `self` has that `needed` does not.
-    pub fn minus(&self, needed: &FileSet) -> FileSet {
+    pub(crate) fn minus(&self, needed: &FileSet) -> FileSet {
         let diff = |a: &HashSet<String>, b: &HashSet<String>| a.difference(b).cloned().collect::<HashSet<_>>();
         FileSet {
             data: diff(&self.data, &needed.data),
@@ -54,14 +54,6 @@ impl FileSet {
             index_manifests: diff(&self.index_manifests, &needed.index_manifests),
             index_files: diff(&self.index_files, &needed.index_files),
         }
-    }
-
-    pub fn len(&self) -> usize {
-        self.data.len() + self.manifests.len() + self.index_manifests.len() + self.index_files.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -47,7 +47,7 @@ pub struct RollbackReport {
     pub manifests_deleted: usize,
 }
 
-pub async fn rollback(io: &FileIO, schema: Arc<TableSchema>, target: &RollbackTarget) -> Result<RollbackReport> {
+pub(crate) async fn rollback(io: &FileIO, schema: Arc<TableSchema>, target: &RollbackTarget) -> Result<RollbackReport> {
     let sm = SnapshotManager::new(io.clone());
     let tm = TagManager::new(io.clone());
     let (retained, tag_json) = match target {

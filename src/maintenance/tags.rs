@@ -27,7 +27,7 @@ use crate::store::{ChangelogManager, SnapshotManager, Tag, TagManager};
 
 /// Tags the latest snapshot, or `snapshot_id`. With `time_retained` the tag records its creation
 /// time (now, local wall-clock time as Paimon writes it) and is deleted once that time has passed.
-pub async fn create_tag(
+pub(crate) async fn create_tag(
     io: &FileIO,
     name: &str,
     snapshot_id: Option<i64>,
@@ -77,7 +77,7 @@ impl TagExpireReport {
 
 /// Deletes every tag whose retention time has passed (Paimon's `TagTimeExpire`), with the
 /// files only it kept.
-pub async fn expire_tags(io: &FileIO, schema: Arc<TableSchema>) -> Result<TagExpireReport> {
+pub(crate) async fn expire_tags(io: &FileIO, schema: Arc<TableSchema>) -> Result<TagExpireReport> {
     expire_tags_at(io, schema, local_now()).await
 }
 
@@ -103,7 +103,7 @@ pub struct TagDeleteReport {
     pub manifests_deleted: usize,
 }
 
-pub async fn delete_tag(io: &FileIO, schema: Arc<TableSchema>, name: &str) -> Result<TagDeleteReport> {
+pub(crate) async fn delete_tag(io: &FileIO, schema: Arc<TableSchema>, name: &str) -> Result<TagDeleteReport> {
     let tm = TagManager::new(io.clone());
     let sm = SnapshotManager::new(io.clone());
     let tag = tm.tag(name).await?;

@@ -22,7 +22,7 @@ use crate::spec::RowKind;
 /// One version of a key that takes part in a merge: a row of a batch whose columns are the
 /// table's columns in table order.
 #[derive(Clone, Copy)]
-pub struct Version<'a> {
+pub(crate) struct Version<'a> {
     /// The caller's id of the batch the row lives in (kept in references to the row's values).
     pub source: usize,
     pub columns: &'a [ArrayRef],
@@ -33,7 +33,7 @@ pub struct Version<'a> {
 
 impl Version<'_> {
     /// The cell of column `c` of this version, which is version `index` of its group.
-    pub fn cell(&self, index: usize, c: usize) -> Cell {
+    pub(crate) fn cell(&self, index: usize, c: usize) -> Cell {
         if self.columns[c].is_null(self.row) {
             Cell::Null
         } else {
@@ -44,7 +44,7 @@ impl Version<'_> {
 
 /// The value of one column of a merged row.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Cell {
+pub(crate) enum Cell {
     Null,
     /// The (non-null) value of version `i` of the group in this column.
     Ref(usize),
@@ -64,7 +64,7 @@ pub enum Cell {
 }
 
 impl Cell {
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self, Cell::Null)
     }
 }

@@ -34,7 +34,7 @@ use partial_update::{Outcome, PartialUpdate};
 
 /// The result of merging one key's versions.
 #[derive(Debug)]
-pub enum Merged {
+pub(crate) enum Merged {
     /// The key is this version (by index into the ordered versions).
     Pick(usize),
     /// The key is a new row (kind +I) with this sequence number.
@@ -61,12 +61,12 @@ struct Inner {
 
 /// A table's merge function. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct MergeFunction {
+pub(crate) struct MergeFunction {
     inner: Arc<Inner>,
 }
 
 impl MergeFunction {
-    pub fn from_schema(schema: &TableSchema) -> Result<MergeFunction> {
+    pub(crate) fn from_schema(schema: &TableSchema) -> Result<MergeFunction> {
         let config = MergeEngineConfig::from_schema(schema)?;
         let retract_refusal = config.retract_refusal(schema);
         let aggregators: Vec<Option<Aggregator>> = config
@@ -109,38 +109,38 @@ impl MergeFunction {
 
     /// Whether an input row of this kind is dropped before it reaches the buffer
     /// (`ignore-delete`).
-    pub fn ignores(&self, kind: RowKind) -> bool {
+    pub(crate) fn ignores(&self, kind: RowKind) -> bool {
         self.inner.ignore_delete && kind.is_retract()
     }
 
     /// Why the table cannot take -U/-D input rows, if it cannot.
-    pub fn retract_refusal(&self) -> Option<&str> {
+    pub(crate) fn retract_refusal(&self) -> Option<&str> {
         self.inner.retract_refusal.as_deref()
     }
 
     /// first-row: readers see only files above level 0, and every compaction is a full one, so
     /// that each key lives in one file above level 0. Paimon's batch reads of first-row tables
     /// read levels above 0 without merging; a key twice up there would be read twice by Paimon.
-    pub fn is_first_row(&self) -> bool {
+    pub(crate) fn is_first_row(&self) -> bool {
         matches!(self.inner.engine, Engine::FirstRow)
     }
 
     /// Whether merging only ever picks a version by the row kinds and sequence numbers (no
     /// values needed): deduplicate and first-row without `sequence.field`.
-    pub fn picks_by_kind(&self) -> bool {
+    pub(crate) fn picks_by_kind(&self) -> bool {
         self.inner.sequence_fields.is_empty() && matches!(self.inner.engine, Engine::Deduplicate | Engine::FirstRow)
     }
 
     /// deduplicate without `sequence.field`: the newest version of a key is its value, whatever
     /// older versions hold (merging a newer file with older ones never changes its rows).
-    pub fn keeps_newest(&self) -> bool {
+    pub(crate) fn keeps_newest(&self) -> bool {
         self.inner.sequence_fields.is_empty() && matches!(self.inner.engine, Engine::Deduplicate)
     }
 
     /// Given the kinds of one key's versions in sequence order, the version that represents the
     /// key (for [`Self::picks_by_kind`] engines). The result may be a retraction: whether it is
     /// dropped depends on the caller (kept in level-0 files, dropped by readers).
-    pub fn pick(&self, kinds: &[RowKind]) -> Result<Option<usize>> {
+    pub(crate) fn pick(&self, kinds: &[RowKind]) -> Result<Option<usize>> {
         if kinds.len() <= 1 {
             return Ok(kinds.len().checked_sub(1));
         }
@@ -161,7 +161,7 @@ impl MergeFunction {
     }
 
     /// Orders a key's versions: by `sequence.field` (nulls first) when set, then by sequence number.
-    pub fn order(&self, versions: &mut [Version]) {
+    pub(crate) fn order(&self, versions: &mut [Version]) {
         let fields = &self.inner.sequence_fields;
         if fields.is_empty() {
             versions.sort_by_key(|v| v.seq);
@@ -185,7 +185,7 @@ impl MergeFunction {
     }
 
     /// Merges one key's versions (any order; they are ordered first).
-    pub fn merge(&self, versions: &mut [Version]) -> Result<Merged> {
+    pub(crate) fn merge(&self, versions: &mut [Version]) -> Result<Merged> {
         self.order(versions);
         if versions.len() <= 1 {
             return Ok(if versions.is_empty() { Merged::Nothing } else { Merged::Pick(0) });

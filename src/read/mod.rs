@@ -77,6 +77,6 @@ fn tokio_stream_from(
 }
 
 /// Concatenates batches of one schema.
-pub fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
+pub(crate) fn concat(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<RecordBatch> {
     arrow_select::concat::concat_batches(schema, batches).map_err(Error::arrow("concatenating batches"))
 }

@@ -48,7 +48,7 @@ impl DataSplit {
 }
 
 /// A partition predicate over the partition values (in partition-key order).
-pub type PartitionFilter = Arc<dyn Fn(&[Datum]) -> bool + Send + Sync>;
+pub(crate) type PartitionFilter = Arc<dyn Fn(&[Datum]) -> bool + Send + Sync>;
 
 /// Which snapshot to read (Paimon's `scan.snapshot-id`, `scan.tag-name`, `scan.timestamp-millis`).
 #[derive(Clone, Debug, PartialEq, Eq)]

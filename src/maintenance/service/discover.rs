@@ -6,14 +6,14 @@ use crate::io::FileIO;
 
 /// A table of the warehouse.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TableName {
+pub(crate) struct TableName {
     pub database: String,
     pub table: String,
 }
 
 impl TableName {
     /// Its directory relative to the warehouse root.
-    pub fn dir(&self) -> String {
+    pub(crate) fn dir(&self) -> String {
         format!("{}.db/{}", self.database, self.table)
     }
 }
@@ -70,7 +70,7 @@ fn glob(pattern: &[u8], text: &[u8]) -> bool {
 
 /// The tables under `warehouse` whose database matches `databases` and whose name matches
 /// `tables`, sorted. A directory without `schema/` is not a table.
-pub async fn discover(warehouse: &FileIO, databases: &Patterns, tables: &Patterns) -> Result<Vec<TableName>> {
+pub(crate) async fn discover(warehouse: &FileIO, databases: &Patterns, tables: &Patterns) -> Result<Vec<TableName>> {
     let mut found = vec![];
     for dir in warehouse.list_dirs("").await? {
         let Some(database) = dir.strip_suffix(".db") else { continue };
