@@ -18,7 +18,7 @@ use super::datum::Datum;
 use super::types::{DataType, TypeKind};
 use super::SpecError;
 
-pub fn null_bits_size(arity: usize) -> usize {
+pub(crate) fn null_bits_size(arity: usize) -> usize {
     ((arity + 63 + 8) / 64) * 8
 }
 
@@ -234,7 +234,7 @@ impl BinaryRowWriter {
 }
 
 /// Splits row `row` of an Arrow timestamp array into epoch millis and nanos-of-milli.
-pub fn timestamp_parts(array: &dyn Array, unit: TimeUnit, row: usize) -> (i64, i32) {
+pub(crate) fn timestamp_parts(array: &dyn Array, unit: TimeUnit, row: usize) -> (i64, i32) {
     match unit {
         TimeUnit::Second => (array.as_primitive::<TimestampSecondType>().value(row) * 1000, 0),
         TimeUnit::Millisecond => (array.as_primitive::<TimestampMillisecondType>().value(row), 0),
@@ -250,7 +250,7 @@ pub fn timestamp_parts(array: &dyn Array, unit: TimeUnit, row: usize) -> (i64, i
 }
 
 /// Java's `BigInteger.toByteArray()`: minimal big-endian two's complement.
-pub fn big_integer_bytes(v: i128) -> Vec<u8> {
+pub(crate) fn big_integer_bytes(v: i128) -> Vec<u8> {
     let full = v.to_be_bytes();
     let mut start = 0;
     while start < 15 {
@@ -304,7 +304,7 @@ pub fn hash_single_long(v: i64) -> i32 {
 }
 
 /// The hash of a one-field BinaryRow holding a non-null INT.
-pub fn hash_single_int(v: i32) -> i32 {
+pub(crate) fn hash_single_int(v: i32) -> i32 {
     let mut b = [0u8; 16];
     b[8..12].copy_from_slice(&v.to_le_bytes());
     murmur_hash_words(&b)
@@ -465,44 +465,6 @@ impl BinaryRow {
             return Err(SpecError::BinaryRow(format!("row has {} fields, expected {}", self.arity, types.len())));
         }
         types.iter().enumerate().map(|(i, t)| self.get(i, t)).collect()
-    }
-}
-
-/// Reads row `row` of an Arrow array (of `t`'s Arrow type) as a Datum.
-pub fn datum_from_array(array: &dyn Array, row: usize, t: &DataType) -> Datum {
-    if array.is_null(row) {
-        return Datum::Null;
-    }
-    match array.data_type() {
-        ArrowType::Boolean => Datum::Boolean(array.as_boolean().value(row)),
-        ArrowType::Int8 => Datum::TinyInt(array.as_primitive::<Int8Type>().value(row)),
-        ArrowType::Int16 => Datum::SmallInt(array.as_primitive::<Int16Type>().value(row)),
-        ArrowType::Int32 => Datum::Int(array.as_primitive::<Int32Type>().value(row)),
-        ArrowType::Date32 => Datum::Date(array.as_primitive::<Date32Type>().value(row)),
-        ArrowType::Time32(TimeUnit::Millisecond) => {
-            Datum::Time(array.as_primitive::<Time32MillisecondType>().value(row))
-        }
-        ArrowType::Int64 => Datum::BigInt(array.as_primitive::<Int64Type>().value(row)),
-        ArrowType::Float32 => Datum::Float(array.as_primitive::<Float32Type>().value(row)),
-        ArrowType::Float64 => Datum::Double(array.as_primitive::<Float64Type>().value(row)),
-        ArrowType::Decimal128(p, s) => Datum::Decimal {
-            unscaled: array.as_primitive::<Decimal128Type>().value(row),
-            precision: *p,
-            scale: *s as u8,
-        },
-        ArrowType::Utf8 => Datum::String(array.as_string::<i32>().value(row).to_string()),
-        ArrowType::LargeUtf8 => Datum::String(array.as_string::<i64>().value(row).to_string()),
-        ArrowType::Binary => Datum::Bytes(array.as_binary::<i32>().value(row).to_vec()),
-        ArrowType::LargeBinary => Datum::Bytes(array.as_binary::<i64>().value(row).to_vec()),
-        ArrowType::FixedSizeBinary(_) => Datum::Bytes(array.as_fixed_size_binary().value(row).to_vec()),
-        ArrowType::Timestamp(unit, _) => {
-            let (millis, nanos) = timestamp_parts(array, *unit, row);
-            Datum::Timestamp { millis, nanos }
-        }
-        _ => {
-            let _ = t;
-            Datum::Null
-        }
     }
 }
 

@@ -11,9 +11,9 @@ use roaring::{RoaringBitmap, RoaringTreemap};
 
 use super::SpecError;
 
-pub const INDEX_FILE_VERSION: u8 = 1;
-pub const BITMAP32_MAGIC: i32 = 1581511376;
-pub const BITMAP64_MAGIC: i32 = 1681511377;
+pub(crate) const INDEX_FILE_VERSION: u8 = 1;
+pub(crate) const BITMAP32_MAGIC: i32 = 1581511376;
+pub(crate) const BITMAP64_MAGIC: i32 = 1681511377;
 
 /// Decodes the deletion vector at `offset` (of its size int) with body `length` in `bytes`, the
 /// whole index file `file`. Every check failure names the file and the offset.
@@ -82,7 +82,10 @@ pub fn decode_deletion_vector(
 /// Encodes deletion vectors into an index file, 32-bit ones or (`bitmap64`, Paimon's
 /// `deletion-vectors.bitmap64`) 64-bit ones; returns the bytes and each vector's (data file,
 /// offset, length) for the index manifest.
-pub fn encode_index_file(vectors: &[(String, &RoaringBitmap)], bitmap64: bool) -> (Vec<u8>, Vec<(String, i32, i32)>) {
+pub(crate) fn encode_index_file(
+    vectors: &[(String, &RoaringBitmap)],
+    bitmap64: bool,
+) -> (Vec<u8>, Vec<(String, i32, i32)>) {
     let mut out = vec![INDEX_FILE_VERSION];
     let mut ranges = vec![];
     for (file, bitmap) in vectors {

@@ -14,7 +14,7 @@ use super::binary_row::BinaryRow;
 use super::SpecError;
 
 /// `_VERSION` of ManifestEntry and ManifestFileMeta records.
-pub const MANIFEST_RECORD_VERSION: i32 = 2;
+pub(crate) const MANIFEST_RECORD_VERSION: i32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FileKind {
@@ -281,7 +281,7 @@ fn write_container(schema: &Schema, compression: &str, records: Vec<AvroValue>) 
     w.into_inner().map_err(|e| SpecError::Avro { file: "<new manifest>".into(), message: e.to_string() })
 }
 
-pub fn encode_manifest_entries(entries: &[ManifestEntry], compression: &str) -> Result<Vec<u8>, SpecError> {
+pub(crate) fn encode_manifest_entries(entries: &[ManifestEntry], compression: &str) -> Result<Vec<u8>, SpecError> {
     let records = entries
         .iter()
         .map(|e| {
@@ -298,7 +298,7 @@ pub fn encode_manifest_entries(entries: &[ManifestEntry], compression: &str) -> 
     write_container(manifest_entry_schema(), compression, records)
 }
 
-pub fn encode_manifest_list(metas: &[ManifestFileMeta], compression: &str) -> Result<Vec<u8>, SpecError> {
+pub(crate) fn encode_manifest_list(metas: &[ManifestFileMeta], compression: &str) -> Result<Vec<u8>, SpecError> {
     let records = metas
         .iter()
         .map(|m| {
@@ -547,10 +547,10 @@ pub struct IndexManifestEntry {
     pub deletion_vectors: Vec<DeletionVectorRange>,
 }
 
-pub const DELETION_VECTORS_INDEX: &str = "DELETION_VECTORS";
+pub(crate) const DELETION_VECTORS_INDEX: &str = "DELETION_VECTORS";
 
 /// `_VERSION` of IndexManifestEntry records (Paimon 0.9 and 1.x).
-pub const INDEX_MANIFEST_RECORD_VERSION: i32 = 1;
+pub(crate) const INDEX_MANIFEST_RECORD_VERSION: i32 = 1;
 
 fn index_manifest_schema() -> &'static Schema {
     static S: OnceLock<Schema> = OnceLock::new();
@@ -575,7 +575,7 @@ fn index_manifest_schema() -> &'static Schema {
 }
 
 /// Encodes index manifest entries in Paimon's record shape (the one Java 0.9 writes).
-pub fn encode_index_manifest(entries: &[IndexManifestEntry], compression: &str) -> Result<Vec<u8>, SpecError> {
+pub(crate) fn encode_index_manifest(entries: &[IndexManifestEntry], compression: &str) -> Result<Vec<u8>, SpecError> {
     let records = entries
         .iter()
         .map(|e| {

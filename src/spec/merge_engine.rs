@@ -9,8 +9,8 @@
 use super::options::{split_list, MergeEngine, IGNORE_DELETE, MERGE_ENGINE, SEQUENCE_FIELD};
 use super::{SpecError, TableSchema, TypeKind};
 
-pub const REMOVE_RECORD_ON_DELETE: &str = "partial-update.remove-record-on-delete";
-pub const DEFAULT_AGGREGATE_FUNCTION: &str = "fields.default-aggregate-function";
+pub(crate) const REMOVE_RECORD_ON_DELETE: &str = "partial-update.remove-record-on-delete";
+pub(crate) const DEFAULT_AGGREGATE_FUNCTION: &str = "fields.default-aggregate-function";
 
 /// One aggregate function, as named by `fields.<f>.aggregate-function`.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,35 +5,35 @@ use super::datum::Datum;
 use super::types::DataType;
 use super::SpecError;
 
-pub const SNAPSHOT_DIR: &str = "snapshot";
-pub const SCHEMA_DIR: &str = "schema";
-pub const MANIFEST_DIR: &str = "manifest";
-pub const INDEX_DIR: &str = "index";
-pub const TAG_DIR: &str = "tag";
-pub const CONSUMER_DIR: &str = "consumer";
+pub(crate) const SNAPSHOT_DIR: &str = "snapshot";
+pub(crate) const SCHEMA_DIR: &str = "schema";
+pub(crate) const MANIFEST_DIR: &str = "manifest";
+pub(crate) const INDEX_DIR: &str = "index";
+pub(crate) const TAG_DIR: &str = "tag";
+pub(crate) const CONSUMER_DIR: &str = "consumer";
 /// Long-lived changelogs (Paimon's decoupled changelog lifecycle): `changelog/changelog-<id>`.
-pub const CHANGELOG_DIR: &str = "changelog";
-pub const CHANGELOG_PREFIX: &str = "changelog-";
-pub const TAG_PREFIX: &str = "tag-";
-pub const CONSUMER_PREFIX: &str = "consumer-";
+pub(crate) const CHANGELOG_DIR: &str = "changelog";
+pub(crate) const CHANGELOG_PREFIX: &str = "changelog-";
+pub(crate) const TAG_PREFIX: &str = "tag-";
+pub(crate) const CONSUMER_PREFIX: &str = "consumer-";
 /// Branches live in `branch/branch-<name>/` (Paimon's `BranchManager`).
-pub const BRANCH_DIR: &str = "branch";
-pub const BRANCH_PREFIX: &str = "branch-";
+pub(crate) const BRANCH_DIR: &str = "branch";
+pub(crate) const BRANCH_PREFIX: &str = "branch-";
 /// The branch a table's root holds; it has no directory of its own.
 pub const MAIN_BRANCH: &str = "main";
 /// The directories each branch keeps for itself; manifests, index files and data files are
 /// shared by every branch at the table root (Paimon's `BranchManager.branchPath`, used by its
 /// snapshot, schema, tag and consumer managers).
-pub const PER_BRANCH_DIRS: [&str; 5] = [SNAPSHOT_DIR, CHANGELOG_DIR, SCHEMA_DIR, TAG_DIR, CONSUMER_DIR];
+pub(crate) const PER_BRANCH_DIRS: [&str; 5] = [SNAPSHOT_DIR, CHANGELOG_DIR, SCHEMA_DIR, TAG_DIR, CONSUMER_DIR];
 
 /// `branch/branch-<name>`: the directory of a branch other than `main`.
-pub fn branch_path(name: &str) -> String {
+pub(crate) fn branch_path(name: &str) -> String {
     format!("{BRANCH_DIR}/{BRANCH_PREFIX}{name}")
 }
 
 /// Where `rel` (a path relative to the table root) lives for `branch`: inside the branch's
 /// directory when it is in one of the [`PER_BRANCH_DIRS`], unchanged otherwise (or on `main`).
-pub fn on_branch(rel: &str, branch: &str) -> Option<String> {
+pub(crate) fn on_branch(rel: &str, branch: &str) -> Option<String> {
     if branch == MAIN_BRANCH {
         return None;
     }
@@ -43,7 +43,7 @@ pub fn on_branch(rel: &str, branch: &str) -> Option<String> {
 
 /// Refuses a branch name Paimon refuses (blank, `main`, only digits) or one that cannot be a
 /// directory name.
-pub fn check_branch_name(name: &str) -> Result<(), SpecError> {
+pub(crate) fn check_branch_name(name: &str) -> Result<(), SpecError> {
     let bad = |why: &str| Err(SpecError::InvalidBranchName { name: name.to_string(), message: why.to_string() });
     if name.trim().is_empty() {
         return bad("it is blank");
@@ -60,10 +60,10 @@ pub fn check_branch_name(name: &str) -> Result<(), SpecError> {
     Ok(())
 }
 
-pub fn snapshot_path(id: i64) -> String {
+pub(crate) fn snapshot_path(id: i64) -> String {
     format!("{SNAPSHOT_DIR}/snapshot-{id}")
 }
-pub fn schema_path(id: i64) -> String {
+pub(crate) fn schema_path(id: i64) -> String {
     format!("{SCHEMA_DIR}/schema-{id}")
 }
 pub fn manifest_path(name: &str) -> String {
@@ -74,37 +74,37 @@ pub fn tag_path(name: &str) -> String {
     format!("{TAG_DIR}/{TAG_PREFIX}{name}")
 }
 /// `consumer/consumer-<id>`: `{"nextSnapshot": N}`, the next snapshot a reader will read.
-pub fn consumer_path(id: &str) -> String {
+pub(crate) fn consumer_path(id: &str) -> String {
     format!("{CONSUMER_DIR}/{CONSUMER_PREFIX}{id}")
 }
 /// `changelog/changelog-<id>`: the JSON of snapshot `id`, kept after the snapshot expired so that
 /// streaming readers can still read its changes.
-pub fn changelog_path(id: i64) -> String {
+pub(crate) fn changelog_path(id: i64) -> String {
     format!("{CHANGELOG_DIR}/{CHANGELOG_PREFIX}{id}")
 }
-pub fn changelog_latest_hint_path() -> String {
+pub(crate) fn changelog_latest_hint_path() -> String {
     format!("{CHANGELOG_DIR}/LATEST")
 }
-pub fn changelog_earliest_hint_path() -> String {
+pub(crate) fn changelog_earliest_hint_path() -> String {
     format!("{CHANGELOG_DIR}/EARLIEST")
 }
-pub fn index_path(name: &str) -> String {
+pub(crate) fn index_path(name: &str) -> String {
     format!("{INDEX_DIR}/{name}")
 }
-pub fn latest_hint_path() -> String {
+pub(crate) fn latest_hint_path() -> String {
     format!("{SNAPSHOT_DIR}/LATEST")
 }
-pub fn earliest_hint_path() -> String {
+pub(crate) fn earliest_hint_path() -> String {
     format!("{SNAPSHOT_DIR}/EARLIEST")
 }
 
 /// The bucket of a postpone-bucket table's pending files (Paimon 1.x `bucket = -2`), whose
 /// directory is `bucket-postpone`.
-pub const POSTPONE_BUCKET: i32 = -2;
+pub(crate) const POSTPONE_BUCKET: i32 = -2;
 
 /// `bucket-N` under the partition directory (`k=v/k2=v2/`), or under the table root; the
 /// postpone bucket's is `bucket-postpone` (Paimon's FileStorePathFactory).
-pub fn bucket_dir(partition_path: &str, bucket: i32) -> String {
+pub(crate) fn bucket_dir(partition_path: &str, bucket: i32) -> String {
     let name = if bucket == POSTPONE_BUCKET { "postpone".to_string() } else { bucket.to_string() };
     if partition_path.is_empty() {
         format!("bucket-{name}")
@@ -114,7 +114,7 @@ pub fn bucket_dir(partition_path: &str, bucket: i32) -> String {
 }
 
 /// Paimon's escaping of partition names and values in paths (`%XX`, upper-case hex).
-pub fn escape_path_name(s: &str) -> String {
+pub(crate) fn escape_path_name(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for ch in s.chars() {
         let needs = (ch as u32) < 0x20
@@ -133,7 +133,7 @@ pub fn escape_path_name(s: &str) -> String {
 
 /// The string Paimon puts in a partition path for a value (legacy naming: the internal
 /// value's `toString()`, so DATE is its day number).
-pub fn partition_value_string(d: &Datum, default_name: &str) -> String {
+pub(crate) fn partition_value_string(d: &Datum, default_name: &str) -> String {
     match d {
         Datum::Null => default_name.to_string(),
         Datum::String(s) if s.trim().is_empty() => default_name.to_string(),
@@ -153,7 +153,7 @@ fn timestamp_to_string(millis: i64, nanos: i32) -> String {
 }
 
 /// `k1=v1/k2=v2` for a partition row, or "" for an unpartitioned table.
-pub fn partition_path(
+pub(crate) fn partition_path(
     partition: &BinaryRow,
     keys: &[String],
     types: &[DataType],

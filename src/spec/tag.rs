@@ -19,8 +19,8 @@ use serde_json::Value;
 
 use super::SpecError;
 
-pub const TAG_CREATE_TIME: &str = "tagCreateTime";
-pub const TAG_TIME_RETAINED: &str = "tagTimeRetained";
+pub(crate) const TAG_CREATE_TIME: &str = "tagCreateTime";
+pub(crate) const TAG_TIME_RETAINED: &str = "tagTimeRetained";
 
 /// A tag's creation time and how long it is kept after it (both or neither are written).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,14 +31,14 @@ pub struct TagRetention {
 
 /// The optional tag fields of a tag file, as found (Paimon expires a tag only when both exist).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TagFields {
+pub(crate) struct TagFields {
     pub create_time: Option<NaiveDateTime>,
     pub time_retained: Option<Duration>,
 }
 
 impl TagFields {
     /// Reads `tagCreateTime` and `tagTimeRetained` from a tag file's text (`file` names it in errors).
-    pub fn from_json_str(text: &str, file: &str) -> Result<TagFields, SpecError> {
+    pub(crate) fn from_json_str(text: &str, file: &str) -> Result<TagFields, SpecError> {
         let v: Value = serde_json::from_str(text).map_err(|e| SpecError::corrupt("tag", file, e.to_string()))?;
         let bad = |m: String| SpecError::corrupt("tag", file, m);
         let create_time = match v.get(TAG_CREATE_TIME) {
@@ -59,7 +59,11 @@ impl TagFields {
 
 /// The text of a tag file for a snapshot whose file reads `snapshot_json`: the snapshot's own
 /// text (kept byte for byte when it carries no tag fields), plus the retention fields if given.
-pub fn tag_file_json(snapshot_json: &str, retention: Option<&TagRetention>, file: &str) -> Result<String, SpecError> {
+pub(crate) fn tag_file_json(
+    snapshot_json: &str,
+    retention: Option<&TagRetention>,
+    file: &str,
+) -> Result<String, SpecError> {
     let mut base = snapshot_json.to_string();
     if base.contains(TAG_CREATE_TIME) || base.contains(TAG_TIME_RETAINED) {
         // A snapshot file written from a tag (an old rollback): drop the stale tag fields.
@@ -83,7 +87,7 @@ pub fn tag_file_json(snapshot_json: &str, retention: Option<&TagRetention>, file
 }
 
 /// Jackson's array form of a `LocalDateTime`.
-pub fn format_local_date_time(t: &NaiveDateTime) -> String {
+pub(crate) fn format_local_date_time(t: &NaiveDateTime) -> String {
     let mut parts = vec![t.year() as i64, t.month() as i64, t.day() as i64, t.hour() as i64, t.minute() as i64];
     let (sec, nanos) = (t.second(), t.nanosecond());
     if sec > 0 || nanos > 0 {
@@ -96,7 +100,7 @@ pub fn format_local_date_time(t: &NaiveDateTime) -> String {
 }
 
 /// Jackson's decimal-seconds form of a `Duration`.
-pub fn format_duration(d: Duration) -> String {
+pub(crate) fn format_duration(d: Duration) -> String {
     format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
 }
 
@@ -121,7 +125,7 @@ pub fn parse_local_date_time(v: &Value) -> Option<NaiveDateTime> {
 }
 
 /// A `Duration` as Jackson reads it: seconds as a number, or an ISO-8601 string (`PT2H`, `P7D`).
-pub fn parse_duration(v: &Value) -> Option<Duration> {
+pub(crate) fn parse_duration(v: &Value) -> Option<Duration> {
     match v {
         Value::Number(n) => {
             if let Some(s) = n.as_u64() {
