@@ -10,6 +10,8 @@ pub mod debezium;
 mod files;
 mod pgoutput;
 mod pgtext;
+// Public only for the integration tests (tests/ingest_postgres.rs: text_to_array).
+#[doc(hidden)]
 pub mod pgtypes;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -7,6 +7,8 @@
 //! stores: conditional PUT with `If-None-Match: *`).
 
 pub mod counting;
+// Public only for the integration tests (tests/faults.rs and others inject store faults).
+#[doc(hidden)]
 pub mod faults;
 pub(crate) mod ranged;
 pub mod temp;

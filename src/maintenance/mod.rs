@@ -17,4 +17,7 @@ pub(crate) mod post_commit;
 mod postpone;
 pub mod rollback;
 pub mod service;
+// Public only for the integration tests (expire_tags_at, local_now); tags are made and dropped
+// through `operations`.
+#[doc(hidden)]
 pub mod tags;

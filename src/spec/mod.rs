@@ -2,8 +2,12 @@
 //! (manifests, manifest lists, snapshots) and where files live. Pure format logic: no IO here.
 
 pub(crate) mod avro_container;
+// Public only for the integration tests (hash_single_long); BinaryRow and co. are re-exported below.
+#[doc(hidden)]
 pub mod binary_row;
 pub(crate) mod data_file;
+// Public only for the integration tests (format_decimal); Datum is re-exported below.
+#[doc(hidden)]
 pub mod datum;
 pub mod deletion_vector;
 mod error;
