@@ -170,7 +170,7 @@ fn io_kind(e: &IoError) -> ErrorKind {
 }
 
 /// The kinds of failure, by what the caller can do about them (slatedb's `ErrorKind` idea).
-/// Every [`Error`] has one ([`Error::kind`]); the `shoal` command exits with
+/// Every [`Error`](enum@Error) has one ([`Error::kind`]); the `shoal` command exits with
 /// [`ErrorKind::exit_code`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

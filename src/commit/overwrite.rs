@@ -105,7 +105,7 @@ fn describe(pairs: &[(String, String)]) -> String {
 }
 
 impl TableCommit {
-    /// An overwrite (Paimon's `overwrite`, see [`crate::table::overwrite`]): one OVERWRITE
+    /// An overwrite (Paimon's `overwrite`, see `table::overwrite`): one OVERWRITE
     /// snapshot that deletes every data file and index file of the partitions `scope` covers,
     /// as of the latest snapshot when it commits (read again at each attempt), and adds the new
     /// files of `messages`; their compactions follow in a COMPACT snapshot. `messages` must come

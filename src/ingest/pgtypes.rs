@@ -17,7 +17,7 @@
 //! | timestamp(p) | TIMESTAMP(p) (±infinity becomes NULL; BC kept) |
 //! | timestamptz(p) | TIMESTAMP(p) WITH LOCAL TIME ZONE (the instant) |
 //! | json, jsonb, uuid, xml, interval, timetz, money, inet, enums, domains, others | STRING (the text form) |
-//! | one-dimensional arrays of the types above | ARRAY<element> |
+//! | one-dimensional arrays of the types above | `ARRAY<element>` |
 //!
 //! Values come as Postgres's text output with `DateStyle=ISO`, `TimeZone=UTC`,
 //! `extra_float_digits=3` and `bytea_output=hex` (both the snapshot copy and the replication

@@ -34,7 +34,7 @@ pub enum AggFunction {
         distinct: bool,
     },
     MergeMap,
-    /// `nested_update` on ARRAY<ROW>: rows of the nested table keyed by `nested_key` (indices of
+    /// `nested_update` on `ARRAY<ROW>`: rows of the nested table keyed by `nested_key` (indices of
     /// the ROW's fields); without a key, rows are appended.
     NestedUpdate {
         nested_key: Vec<usize>,

@@ -1,4 +1,4 @@
-//! A table's metadata over [`FileIO`](crate::io::FileIO): snapshots, long-lived changelogs,
+//! A table's metadata over [`FileIO`]: snapshots, long-lived changelogs,
 //! schemas, manifests, tags and consumers.
 //! Shared by the write path (commit) and the read path (scan planning).
 
