@@ -64,7 +64,7 @@ impl OrdersDemo {
     pub async fn create(warehouse: &str) -> Result<OrdersDemo> {
         let location = format!("{}/demo.db/orders", warehouse.trim_end_matches('/'));
         if std::path::Path::new(&location).exists() {
-            std::fs::remove_dir_all(&location).map_err(|e| Error::InvalidInput(format!("{location}: {e}")))?;
+            std::fs::remove_dir_all(&location).map_err(Error::local_io(format!("removing {location}")))?;
         }
         let def = TableDefinition::default()
             .column("order_id", parse_type("BIGINT")?)

@@ -77,6 +77,17 @@ pub enum Error {
     #[error(transparent)]
     LocalDisk(#[from] crate::io::temp::TempError),
 
+    /// A local file, standard stream or socket failed outside the table's storage: the `--output`
+    /// file, stdout, the SQL prompt, an input or dead-letter file, the UI's listening socket. As
+    /// for a storage error ([`Error::Io`]), the kind follows the cause: a missing file is
+    /// [`ErrorKind::NotFound`], one that exists already [`ErrorKind::AlreadyExists`], a refused
+    /// permission, an address not available here or data that is not text (not UTF-8)
+    /// [`ErrorKind::Input`], an unsupported operation [`ErrorKind::Unsupported`]; the rest (a
+    /// full disk, an interrupted read, an address in use) is [`ErrorKind::Transient`], as for
+    /// [`Error::LocalDisk`]. Not [`ErrorKind::Internal`]: a local I/O failure is not shoal's bug.
+    #[error("{context}: {source}")]
+    LocalIo { context: String, source: std::io::Error },
+
     /// An unexpected state inside shoal (a poisoned lock, a missing writer): a bug.
     #[error("task failed: {0}")]
     Task(String),
@@ -130,6 +141,7 @@ impl Error {
                 _ => ErrorKind::Internal,
             },
             Error::LocalDisk(_) => ErrorKind::Transient,
+            Error::LocalIo { source, .. } => local_io_kind(source),
             Error::Task(_) | Error::Join { .. } | Error::Internal { .. } => ErrorKind::Internal,
             Error::Source { retriable: true, .. } => ErrorKind::Transient,
             Error::Source { retriable: false, .. } => ErrorKind::Input,
@@ -144,6 +156,18 @@ fn spec_kind(e: &SpecError) -> ErrorKind {
         SpecError::InvalidBranchName { .. } => ErrorKind::Input,
         SpecError::UnsupportedType(_) => ErrorKind::Unsupported,
         SpecError::Corrupt { .. } | SpecError::BinaryRow(_) | SpecError::Avro { .. } => ErrorKind::Corruption,
+    }
+}
+
+/// The kind of a local I/O error (by its cause, as [`io_kind`] classifies the store's errors).
+fn local_io_kind(e: &std::io::Error) -> ErrorKind {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::NotFound => ErrorKind::NotFound,
+        K::AlreadyExists => ErrorKind::AlreadyExists,
+        K::PermissionDenied | K::AddrNotAvailable | K::InvalidInput | K::InvalidData => ErrorKind::Input,
+        K::Unsupported => ErrorKind::Unsupported,
+        _ => ErrorKind::Transient,
     }
 }
 
@@ -253,6 +277,12 @@ impl Error {
     ) -> impl FnOnce(E) -> Error {
         let context = context.into();
         move |source| Error::Internal { context, source: Box::new(source) }
+    }
+    /// For `.map_err(Error::local_io("writing to stdout"))`: a local file or stream failed, its
+    /// [`std::io::Error`] kept (see [`Error::LocalIo`]).
+    pub fn local_io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Error {
+        let context = context.into();
+        move |source| Error::LocalIo { context, source }
     }
     pub fn data_file(file: impl Into<String>, message: impl std::fmt::Display) -> Error {
         Error::DataFile { file: file.into(), message: message.to_string() }

@@ -56,7 +56,7 @@ impl Write for Stdout {
 
 /// A failed write to stdout as the command's error.
 pub fn stdout_error(e: std::io::Error) -> Error {
-    Error::InvalidInput(format!("writing to stdout: {e}"))
+    Error::local_io("writing to stdout")(e)
 }
 
 /// `println!` for the commands: a line to [`Stdout`]; evaluates to a `Result` (use `?`), so a
@@ -214,7 +214,7 @@ pub enum OutputSink {
 
 impl OutputSink {
     pub fn new(format: OutputFormat, output: Option<&Path>, schema: SchemaRef) -> Result<OutputSink> {
-        let open = |p: &Path| File::create(p).map_err(|e| Error::InvalidInput(format!("{}: {e}", p.display())));
+        let open = |p: &Path| File::create(p).map_err(Error::local_io(format!("creating {}", p.display())));
         let out: Box<dyn Write> = match output {
             Some(p) if !matches!(format, OutputFormat::Parquet) => Box::new(std::io::BufWriter::new(open(p)?)),
             _ => Box::new(std::io::BufWriter::new(Stdout)),
@@ -225,9 +225,7 @@ impl OutputSink {
             OutputFormat::Jsonl => OutputSink::Jsonl(arrow::json::LineDelimitedWriter::new(out)),
             OutputFormat::Parquet => {
                 let p = output.ok_or_else(|| Error::InvalidInput("--format parquet needs --output FILE".into()))?;
-                OutputSink::Parquet(
-                    ArrowWriter::try_new(open(p)?, schema, None).map_err(|e| Error::InvalidInput(e.to_string()))?,
-                )
+                OutputSink::Parquet(ArrowWriter::try_new(open(p)?, schema, None).map_err(parquet_error)?)
             }
         })
     }
@@ -237,7 +235,7 @@ impl OutputSink {
             OutputSink::Table(t) => t.write(b)?,
             OutputSink::Csv(w) => w.write(b).map_err(Error::arrow("writing CSV"))?,
             OutputSink::Jsonl(w) => w.write(b).map_err(Error::arrow("writing JSON lines"))?,
-            OutputSink::Parquet(w) => w.write(b).map_err(|e| Error::InvalidInput(e.to_string()))?,
+            OutputSink::Parquet(w) => w.write(b).map_err(parquet_error)?,
         }
         Ok(())
     }
@@ -280,13 +278,25 @@ impl OutputSink {
     pub fn finish(self) -> Result<()> {
         match self {
             OutputSink::Table(t) => t.finish(),
-            OutputSink::Csv(w) => w.into_inner().flush().map_err(|e| Error::InvalidInput(e.to_string())),
+            OutputSink::Csv(w) => w.into_inner().flush().map_err(Error::local_io("writing CSV")),
             OutputSink::Jsonl(mut w) => {
                 w.finish().map_err(Error::arrow("writing JSON lines"))?;
-                w.into_inner().flush().map_err(|e| Error::InvalidInput(e.to_string()))
+                w.into_inner().flush().map_err(Error::local_io("writing JSON lines"))
             }
-            OutputSink::Parquet(w) => w.close().map(|_| ()).map_err(|e| Error::InvalidInput(e.to_string())),
+            OutputSink::Parquet(w) => w.close().map(|_| ()).map_err(parquet_error),
         }
+    }
+}
+
+/// A failure of the `--format parquet` writer, its cause kept: the output file's I/O error as
+/// [`Error::LocalIo`] (a full disk is transient), anything else as [`Error::Internal`].
+fn parquet_error(e: parquet::errors::ParquetError) -> Error {
+    match e {
+        parquet::errors::ParquetError::External(inner) => match inner.downcast::<std::io::Error>() {
+            Ok(io) => Error::local_io("writing Parquet")(*io),
+            Err(other) => Error::Internal { context: "writing Parquet".into(), source: other },
+        },
+        e => Error::internal("writing Parquet")(e),
     }
 }
 

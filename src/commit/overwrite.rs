@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::spec::manifest::IndexManifestEntry;
 use crate::spec::paths::{partition_path, partition_value_string};
 use crate::spec::snapshot::BATCH_COMMIT_IDENTIFIER;
-use crate::spec::{BinaryRow, CommitKind, FileKind, ManifestEntry, Snapshot, TableSchema};
+use crate::spec::{BinaryRow, CommitKind, FileKind, ManifestEntry, Snapshot, SpecError, TableSchema};
 use crate::write::CommitMessage;
 
 /// Which partitions an overwrite replaces.
@@ -82,7 +82,7 @@ impl OverwriteScope {
         }
         let values = partition
             .to_datums(&schema.partition_types())
-            .map_err(|e| Error::InvalidInput(format!("a partition of the table does not decode: {e}")))?;
+            .map_err(|e| SpecError::corrupt("partition", "a manifest entry", format!("it does not decode: {e}")))?;
         let opts = schema.core_options();
         let default_name = opts.partition_default_name();
         Ok(pairs.iter().all(|(k, v)| {
@@ -120,7 +120,10 @@ impl TableCommit {
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
-                if matches!(e, Error::InvalidInput(_) | Error::CommitConflict(_)) {
+                // A partition that does not decode ([`OverwriteScope::static_matches`]) fails
+                // before the snapshot too.
+                let undecodable = matches!(&e, Error::Spec(SpecError::Corrupt { what: "partition", .. }));
+                if undecodable || matches!(e, Error::InvalidInput(_) | Error::CommitConflict(_)) {
                     self.abort(&messages).await;
                 }
                 return Err(e);

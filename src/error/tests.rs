@@ -39,3 +39,45 @@ fn an_internal_error_keeps_its_cause() {
     let source = e.source().expect("a source");
     assert_eq!(source.downcast_ref::<std::io::Error>().map(|e| e.kind()), Some(std::io::ErrorKind::PermissionDenied));
 }
+
+#[test]
+fn a_local_io_error_keeps_its_cause_and_classifies_by_it() {
+    use std::io::{Error as IoErr, ErrorKind as K};
+    let e = Error::local_io("writing to stdout")(IoErr::new(K::StorageFull, "no space left"));
+    assert_eq!(e.to_string(), "writing to stdout: no space left");
+    assert_eq!(e.kind(), ErrorKind::Transient);
+    assert_eq!(e.kind().exit_code(), 6);
+    assert_eq!(e.detail(), "writing to stdout: no space left", "no \"invalid input\" to strip");
+    let source = e.source().expect("the io error is the source");
+    assert_eq!(source.downcast_ref::<IoErr>().map(|e| e.kind()), Some(K::StorageFull));
+    for (kind, expected) in [
+        (K::NotFound, ErrorKind::NotFound),
+        (K::AlreadyExists, ErrorKind::AlreadyExists),
+        (K::PermissionDenied, ErrorKind::Input),
+        (K::InvalidData, ErrorKind::Input),
+        (K::AddrNotAvailable, ErrorKind::Input),
+        (K::Unsupported, ErrorKind::Unsupported),
+        (K::AddrInUse, ErrorKind::Transient),
+        (K::Interrupted, ErrorKind::Transient),
+        (K::Other, ErrorKind::Transient),
+    ] {
+        assert_eq!(Error::local_io("f.csv")(IoErr::new(kind, "x")).kind(), expected, "{kind:?}");
+    }
+}
+
+#[test]
+fn an_unexpected_state_is_an_internal_task_error() {
+    let e = Error::Task("a dynamic-bucket partition was assigned before it was loaded".into());
+    assert_eq!(e.kind(), ErrorKind::Internal);
+    assert_eq!(e.kind().exit_code(), 1);
+    assert_eq!(e.to_string(), "task failed: a dynamic-bucket partition was assigned before it was loaded");
+}
+
+#[test]
+fn a_corrupt_table_file_classifies_as_corruption() {
+    let e: Error =
+        SpecError::corrupt("hash index file", "/t/index/h-1", "its entry names bucket 70000, out of range").into();
+    assert_eq!(e.kind(), ErrorKind::Corruption);
+    assert_eq!(e.kind().exit_code(), 7);
+    assert_eq!(e.to_string(), "corrupt hash index file in /t/index/h-1: its entry names bucket 70000, out of range");
+}

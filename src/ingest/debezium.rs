@@ -309,7 +309,7 @@ impl<F: Router> DebeziumSource<F> {
                     .create(true)
                     .append(true)
                     .open(p)
-                    .map_err(|e| Error::InvalidInput(format!("dead-letter file {}: {e}", p.display())))?,
+                    .map_err(Error::local_io(format!("dead-letter file {}", p.display())))?,
             ),
         };
         Ok(DebeziumSource {
@@ -331,7 +331,7 @@ impl<F: Router> DebeziumSource<F> {
             (OnError::DeadLetter(_), Some(f)) => {
                 use std::io::Write;
                 let rec = serde_json::json!({"input": name, "line": self.line, "error": reason, "event": raw});
-                writeln!(f, "{rec}").map_err(|e| Error::InvalidInput(format!("writing the dead-letter file: {e}")))?;
+                writeln!(f, "{rec}").map_err(Error::local_io("writing the dead-letter file"))?;
                 self.dead_lettered += 1;
                 Ok(())
             }
@@ -354,8 +354,7 @@ impl<F: Router> ChangeSource for DebeziumSource<F> {
         while events < self.chunk {
             let Some(input) = self.inputs.get_mut(self.current) else { break };
             let mut line = String::new();
-            let n =
-                input.reader.read_line(&mut line).map_err(|e| Error::InvalidInput(format!("{}: {e}", input.name)))?;
+            let n = input.reader.read_line(&mut line).map_err(Error::local_io(input.name.clone()))?;
             if n == 0 {
                 self.current += 1;
                 self.line = 0;

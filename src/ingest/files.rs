@@ -67,7 +67,7 @@ pub async fn write_file(
     let file_err = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("{}: {e}", path.display()));
     // A shoal error's own "invalid input: " is not repeated after the file name.
     let input_err = |e: Error| file_err(&e.detail());
-    let f = File::open(path).map_err(|e| file_err(&e))?;
+    let f = File::open(path).map_err(Error::local_io(path.display().to_string()))?;
     let mut column_names: Vec<String> = vec![];
     let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>> = match format {
         FileFormat::Parquet => {

@@ -37,7 +37,7 @@ use crate::io::FileIO;
 use crate::maintenance::tags::{delete_tag, local_now, TagExpireReport};
 use crate::spec::options::{CoreOptions, TagCreationMode, TagCreationPeriod, TagPeriodFormatter, TimeZoneId};
 use crate::spec::tag::TagRetention;
-use crate::spec::{Snapshot, TableSchema};
+use crate::spec::{Snapshot, SpecError, TableSchema};
 use crate::store::{SnapshotManager, Tag, TagManager};
 
 /// Tag names and times of one `tag.creation-period` and `tag.period-formatter`.
@@ -388,7 +388,11 @@ pub(super) async fn create_batch_tag(
     let json = sm.snapshot_json(id).await?;
     let snapshot = Snapshot::from_json_str(&json, &format!("snapshot-{id}"))?;
     let day = TimeExtractor::ProcessTime.extract(snapshot.time_millis, None).ok_or_else(|| {
-        Error::InvalidInput(format!("snapshot {id} has an out-of-range timeMillis {}", snapshot.time_millis))
+        SpecError::corrupt(
+            "snapshot",
+            format!("snapshot-{id}"),
+            format!("timeMillis {} is out of range", snapshot.time_millis),
+        )
     })?;
     let name = format!("{BATCH_WRITE_TAG_PREFIX}{:04}-{:02}-{:02}", day.year(), day.month(), day.day());
     if tm.exists(&name).await? {

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::spec::manifest::{IndexManifestEntry, ManifestEntry};
 use crate::spec::options::CoreOptions;
 use crate::spec::paths::partition_value_string;
-use crate::spec::{BinaryRow, FileKind};
+use crate::spec::{BinaryRow, FileKind, SpecError};
 use crate::store::ManifestStore;
 use crate::table::Table;
 
@@ -144,7 +144,10 @@ pub(super) async fn expire_partitions(
     let mut expired: BTreeMap<String, BinaryRow> = BTreeMap::new();
     let mut entries = vec![];
     for split in &plan.splits {
-        let values = split.partition.to_datums(&types).map_err(|e| Error::InvalidInput(e.to_string()))?;
+        let values = split.partition.to_datums(&types).map_err(|e| {
+            let manifests = format!("the manifests of snapshot {}", snapshot.id);
+            SpecError::corrupt("partition", manifests, format!("it does not decode: {e}"))
+        })?;
         let pairs: Vec<(String, String)> = schema
             .partition_keys
             .iter()

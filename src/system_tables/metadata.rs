@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::io::FileIO;
 use crate::spec::paths::schema_path;
 use crate::spec::snapshot::CommitKind;
+use crate::spec::SpecError;
 use crate::store::{ConsumerManager, SchemaManager, SnapshotManager, TagManager};
 use crate::table::Table;
 
@@ -117,7 +118,7 @@ async fn schema_json(io: &FileIO, id: i64) -> Result<Value> {
     let path = schema_path(id);
     let text = io.read_string(&path).await?;
     serde_json::from_str(&text)
-        .map_err(|e| Error::InvalidInput(format!("schema file {}/{path} is not JSON: {e}", io.uri())))
+        .map_err(|e| SpecError::corrupt("schema", format!("{}/{path}", io.uri()), format!("not JSON: {e}")).into())
 }
 
 fn compact(v: Option<&Value>, empty: Value) -> String {

@@ -299,9 +299,7 @@ impl CrossPartitionAssigner {
                                 Some(&s) => s,
                                 None => {
                                     let values = self.partitions[*pid as usize].values.as_ref().ok_or_else(|| {
-                                        Error::InvalidInput(
-                                            "internal: a cross-partition key's partition has no values".into(),
-                                        )
+                                        Error::Task("a cross-partition key's partition has no values".into())
                                     })?;
                                     let mut v = values[pos].clone();
                                     if v.data_type() != taken.data_type() {

@@ -19,7 +19,7 @@ use crate::io::FileIO;
 use crate::spec::hash_index::{self, HASH_INDEX};
 use crate::spec::manifest::IndexManifestEntry;
 use crate::spec::paths::index_path;
-use crate::spec::{BinaryRow, FileKind};
+use crate::spec::{BinaryRow, FileKind, SpecError};
 use crate::store::manifests::FileNamer;
 
 /// The key-to-bucket index of one partition.
@@ -150,9 +150,14 @@ impl DynamicBucketAssigner {
         for e in self.unloaded.remove(key).unwrap_or_default() {
             let rel = index_path(&e.file_name);
             let bytes = self.io.read(&rel).await?;
-            let hashes = hash_index::decode(&bytes, &format!("{}/{rel}", self.io.uri()))?;
+            let file = format!("{}/{rel}", self.io.uri());
+            let hashes = hash_index::decode(&bytes, &file)?;
             let bucket = u16::try_from(e.bucket).map_err(|_| {
-                Error::InvalidInput(format!("hash index file {} names bucket {}, out of range", e.file_name, e.bucket))
+                SpecError::corrupt(
+                    "hash index file",
+                    file,
+                    format!("its entry names bucket {}, out of range", e.bucket),
+                )
             })?;
             *index.non_full.entry(e.bucket).or_default() += hashes.len() as i64;
             index.buckets.insert(e.bucket);
@@ -172,9 +177,10 @@ impl DynamicBucketAssigner {
 
     /// The bucket of a key (its BinaryRow hash) in a loaded partition (its BinaryRow bytes).
     pub(crate) fn assign(&mut self, partition: &[u8], hash: i32) -> Result<i32> {
-        let index = self.partitions.get_mut(partition).ok_or_else(|| {
-            Error::InvalidInput("internal: a dynamic-bucket partition was assigned before it was loaded".into())
-        })?;
+        let index = self
+            .partitions
+            .get_mut(partition)
+            .ok_or_else(|| Error::Task("a dynamic-bucket partition was assigned before it was loaded".into()))?;
         index.assign(hash, self.target_row_num)
     }
 

@@ -278,7 +278,7 @@ async fn debezium_exec(a: DebeziumArgs) -> Result<()> {
         let reader: Box<dyn std::io::BufRead + Send> = if i == "-" {
             Box::new(BufReader::new(std::io::stdin()))
         } else {
-            Box::new(BufReader::new(std::fs::File::open(i).map_err(|e| Error::InvalidInput(format!("{i}: {e}")))?))
+            Box::new(BufReader::new(std::fs::File::open(i).map_err(Error::local_io(i.clone()))?))
         };
         inputs.push(EventInput { name: i.clone(), reader });
     }

@@ -37,7 +37,7 @@ pub async fn exec(args: Args) -> Result<()> {
     out!("{}", render_text(&shapes))?;
     if let Some(path) = args.svg {
         std::fs::write(&path, render_svg(t.location(), &shapes))
-            .map_err(|e| Error::InvalidInput(format!("cannot write {}: {e}", path.display())))?;
+            .map_err(Error::local_io(format!("cannot write {}", path.display())))?;
         outln!("wrote {}", path.display())?;
     }
     Ok(())

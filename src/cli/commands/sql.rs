@@ -150,7 +150,8 @@ async fn edited_prompt(ctx: &SessionContext, mut editor: LineEditor) -> Result<(
             // Ctrl-C drops the statement being typed; Ctrl-D leaves.
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => return Ok(()),
-            Err(e) => return Err(Error::InvalidInput(format!("reading the prompt: {e}"))),
+            Err(ReadlineError::Io(e)) => return Err(Error::local_io("reading the prompt")(e)),
+            Err(e) => return Err(Error::internal("reading the prompt")(e)),
         };
         let text = text.trim();
         if text.is_empty() {
@@ -191,7 +192,7 @@ async fn read_stdin_prompt(ctx: &SessionContext) -> Result<()> {
     let mut failed = false;
     prompt(false);
     for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| Error::InvalidInput(format!("reading stdin: {e}")))?;
+        let line = line.map_err(Error::local_io("reading stdin"))?;
         if statement.trim().is_empty() && is_quit(&line) {
             return Ok(());
         }

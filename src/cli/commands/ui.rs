@@ -33,8 +33,8 @@ pub struct Args {
 pub async fn exec(args: Args) -> Result<()> {
     let listener = tokio::net::TcpListener::bind((args.bind, args.port))
         .await
-        .map_err(|e| Error::InvalidInput(format!("cannot listen on {}:{}: {e}", args.bind, args.port)))?;
-    let addr = listener.local_addr().map_err(|e| Error::InvalidInput(format!("listening socket: {e}")))?;
+        .map_err(Error::local_io(format!("cannot listen on {}:{}", args.bind, args.port)))?;
+    let addr = listener.local_addr().map_err(Error::local_io("listening socket"))?;
     let api = Arc::new(Api::new(&args.warehouse));
     println!("shoal ui: serving {} at {} (Ctrl-C to stop)", api.warehouse(), server::url_of(addr));
     server::serve(listener, api, args.access_log).await
