@@ -47,7 +47,7 @@
 //!        [--abandon-every 10] [--report-every 10] [--seed 1] [--keep] [--option key=value ...]
 //! The table must not exist yet (default: a new directory under the system's temp dir, deleted
 //! after a passing run unless --keep). Like the `shoal` binary, the process limits glibc malloc
-//! to two arenas.
+//! to one arena.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
@@ -813,7 +813,7 @@ struct RssLog {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    shoal::memory::limit_malloc_arenas(2);
+    shoal::memory::limit_malloc_arenas(1);
     let cfg = Arc::new(parse_args());
     let code = match run(cfg).await {
         Ok(true) => 0,
