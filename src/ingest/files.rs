@@ -67,7 +67,8 @@ pub async fn write_file(
     let file_err = |e: &dyn std::fmt::Display| Error::InvalidInput(format!("{}: {e}", path.display()));
     // A shoal error's own "invalid input: " is not repeated after the file name.
     let input_err = |e: Error| file_err(&e.detail());
-    let f = File::open(path).map_err(Error::local_io(path.display().to_string()))?;
+    let io_err = |e: std::io::Error| Error::local_io(path.display().to_string())(e);
+    let f = File::open(path).map_err(io_err)?;
     let mut column_names: Vec<String> = vec![];
     let batches: Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>> = match format {
         FileFormat::Parquet => {
@@ -79,9 +80,7 @@ pub async fn write_file(
         }
         FileFormat::Csv => {
             let mut header = String::new();
-            BufReader::new(File::open(path).map_err(|e| file_err(&e))?)
-                .read_line(&mut header)
-                .map_err(|e| file_err(&e))?;
+            BufReader::new(File::open(path).map_err(io_err)?).read_line(&mut header).map_err(io_err)?;
             let names: Vec<String> =
                 header.trim_end().split(',').map(|s| s.trim().trim_matches('"').to_string()).collect();
             check_columns(&target, &names, kind_col, missing, true).map_err(input_err)?;
