@@ -5,7 +5,7 @@
 //!
 //! [`spec`] (format types and codecs) -> [`io`] (object stores) -> [`error`] -> [`memory`] (the
 //! pool buffers and caches share) -> [`merge`] (merge engines, key comparison) -> [`store`] (a
-//! table's snapshots, schemas, manifests) -> `data_file` (the Parquet data-file writer, file
+//! table's snapshots, schemas, manifests) -> [`data_file`] (the Parquet data-file writer, file
 //! statistics and names, recently written files kept decoded) -> [`read`] (scan planning, the merge
 //! read) -> [`lsm`] (levels, compaction picking, the compaction rewrite) -> [`write`](mod@write) (table
 //! writer: buffers, spills, the writer's compactions; out come commit messages) -> [`commit`]
