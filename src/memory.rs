@@ -154,11 +154,10 @@ fn return_free_memory() {
 /// thread that allocates, and memory freed in one stays there: with the runtime's workers, the
 /// blocking threads of flushes and compactions and the column encoders, a writer whose
 /// accounted memory stayed at a 32 MiB budget peaked at 264 MiB RSS, and at 162 MiB with two
-/// arenas. With two, a 64 MiB-buffer `shoal write` still grew from 130 to 185 MiB between 4M and
-/// 40M rows (deletion vectors on), memory freed in the second arena staying there; with one it
-/// stays flat (121 to 125 MiB) and the long write ran faster, not slower (issue 18's note), so the
-/// `shoal` binary asks for one. It also fixes the mmap threshold at [`MMAP_THRESHOLD`]. Call once
-/// at the start of a process (the `shoal` binary does); a no-op elsewhere.
+/// arenas. With two, a long `shoal write` still grew with its input (memory freed in the second
+/// arena stayed there); with one it stays flat and is no slower (figures in issue 18's note), so
+/// the `shoal` binary asks for one. It also fixes the mmap threshold at [`MMAP_THRESHOLD`]. Call
+/// once at the start of a process (the `shoal` binary does); a no-op elsewhere.
 pub fn limit_malloc_arenas(arenas: i32) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; called before other threads start.
